@@ -1,0 +1,253 @@
+//! Server configuration: everything the service reads from the environment, read **once** at startup.
+//!
+//! Owns the mapping from environment variables (and the flags that override them) to typed settings.
+//! Handlers never call `std::env::var`: tests build a [`Config`] from a map instead of mutating the
+//! process environment, which is shared by every test thread.
+//!
+//! Does not own the router config file: that is [`crate::provider::router`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::provider::router::RouterConfig;
+
+/// Default listen address of `miniagent serve`.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+/// Default listen port of `miniagent serve`.
+pub const DEFAULT_PORT: u16 = 8788;
+/// Default request-body limit (8 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Reply of the OpenAI shim in echo mode when `MINI_AGENT_OPENAI_SHIM_REPLY` is unset.
+pub const DEFAULT_SHIM_REPLY: &str = "shim ok";
+/// OpenAI's public API, used when `OPENAI_API_BASE` is unset.
+pub const DEFAULT_OPENAI_BASE: &str = "https://api.openai.com/v1";
+/// Chutes' OpenAI-compatible API, used when `CHUTES_API_BASE` is unset.
+pub const DEFAULT_CHUTES_BASE: &str = "https://llm.chutes.ai/v1";
+
+/// A credential. Its `Debug` and `Display` never show the value, so a config dumped into a log or an
+/// error message cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that puts it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How the OpenAI shim answers.
+#[derive(Debug, Clone)]
+pub struct ShimConfig {
+    /// `MINI_AGENT_OPENAI_SHIM_MODE=echo` or `MINI_AGENT_OPENAI_ECHO=1`: answer `reply`, call nothing.
+    pub echo: bool,
+    /// The raw `MINI_AGENT_OPENAI_SHIM_MODE` value, reported (not interpreted) by the hints.
+    pub mode: String,
+    /// `MINI_AGENT_OPENAI_SHIM_REPLY`.
+    pub reply: String,
+    /// `MINI_AGENT_OPENAI_SHIM_DELAY_MS`: an artificial delay before answering, for testing clients.
+    pub delay: Duration,
+}
+
+/// Where the model providers live and which credentials they use.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// `MINI_AGENT_ALLOW_DUMMY=1`: the `dummy`/`noop` model answers without network.
+    pub allow_dummy: bool,
+    pub openai_api_key: Option<Secret>,
+    /// `OPENAI_API_BASE`, including `/v1`; `None` means OpenAI's public API.
+    pub openai_api_base: Option<String>,
+    pub ollama_base_url: Option<String>,
+    pub chutes_api_base: String,
+    pub chutes_api_key: Option<Secret>,
+    /// `LITELLM_DEFAULT_MODEL`: the model the OpenAI shim uses for a bare model name it cannot route.
+    pub default_model: Option<String>,
+    /// Whole-request timeout of one provider call (`MINI_AGENT_PROVIDER_TIMEOUT_SEC`, default 120 s).
+    pub request_timeout: Duration,
+    /// TCP connect timeout of provider calls (10 s): a dead host fails fast even under a long
+    /// request timeout.
+    pub connect_timeout: Duration,
+}
+
+/// Everything `miniagent serve` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub max_body_bytes: usize,
+    pub shim: ShimConfig,
+    pub providers: ProviderSettings,
+    /// `MINI_AGENT_STORE_TRACES=1` with `MINI_AGENT_STORE_PATH`: the JSONL file traces go to.
+    pub trace_path: Option<PathBuf>,
+    pub router: RouterConfig,
+}
+
+/// The `hints` object of `/ready` and `/healthz`: whether settings are present, never their values.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Hints {
+    #[serde(rename = "OPENAI_API_KEY")]
+    pub openai_api_key: bool,
+    #[serde(rename = "OLLAMA_BASE_URL")]
+    pub ollama_base_url: bool,
+    #[serde(rename = "LITELLM_DEFAULT_MODEL")]
+    pub litellm_default_model: bool,
+    #[serde(rename = "MINI_AGENT_OPENAI_SHIM_MODE")]
+    pub shim_mode: String,
+}
+
+impl Config {
+    /// Reads every setting through `var`, so tests can pass a map and `main` the real environment.
+    /// Empty values count as unset, as they do for a shell user who wrote `export X=`.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let flag = |name: &str| get(name).is_some_and(|v| is_truthy(&v));
+        let mode = get("MINI_AGENT_OPENAI_SHIM_MODE").unwrap_or_default();
+        let echo = mode.eq_ignore_ascii_case("echo") || flag("MINI_AGENT_OPENAI_ECHO");
+        let secs = |name: &str, default: f64| {
+            get(name)
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .map_or(Duration::from_secs_f64(default), Duration::from_secs_f64)
+        };
+        let trace_path = if flag("MINI_AGENT_STORE_TRACES") {
+            get("MINI_AGENT_STORE_PATH").map(PathBuf::from)
+        } else {
+            None
+        };
+        Self {
+            host: get("MINI_AGENT_API_HOST").unwrap_or_else(|| DEFAULT_HOST.to_owned()),
+            port: get("MINI_AGENT_API_PORT").and_then(|p| p.trim().parse().ok()).unwrap_or(DEFAULT_PORT),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            shim: ShimConfig {
+                echo,
+                mode,
+                reply: get("MINI_AGENT_OPENAI_SHIM_REPLY").unwrap_or_else(|| DEFAULT_SHIM_REPLY.to_owned()),
+                delay: Duration::from_millis(
+                    get("MINI_AGENT_OPENAI_SHIM_DELAY_MS").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+                ),
+            },
+            providers: ProviderSettings {
+                allow_dummy: flag("MINI_AGENT_ALLOW_DUMMY"),
+                openai_api_key: get("OPENAI_API_KEY").map(Secret::new),
+                openai_api_base: get("OPENAI_API_BASE").or_else(|| get("OPENAI_BASE_URL")),
+                ollama_base_url: get("OLLAMA_BASE_URL"),
+                chutes_api_base: get("CHUTES_API_BASE").unwrap_or_else(|| DEFAULT_CHUTES_BASE.to_owned()),
+                chutes_api_key: get("CHUTES_API_KEY").map(Secret::new),
+                default_model: get("LITELLM_DEFAULT_MODEL"),
+                request_timeout: secs("MINI_AGENT_PROVIDER_TIMEOUT_SEC", 120.0),
+                connect_timeout: Duration::from_secs(10),
+            },
+            trace_path,
+            router: RouterConfig::default(),
+        }
+    }
+
+    /// The process environment.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// A config from explicit pairs, everything else unset: the form tests use.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let map: HashMap<String, String> =
+            pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        Self::from_lookup(|name| map.get(name).cloned())
+    }
+
+    /// The newcomer's setup behind `serve --demo`: the dummy model and the echo shim, no keys needed.
+    pub fn enable_demo(&mut self) {
+        self.providers.allow_dummy = true;
+        self.shim.echo = true;
+        if self.shim.mode.is_empty() {
+            self.shim.mode = "echo".to_owned();
+        }
+    }
+
+    pub fn hints(&self) -> Hints {
+        Hints {
+            openai_api_key: self.providers.openai_api_key.is_some(),
+            ollama_base_url: self.providers.ollama_base_url.is_some(),
+            litellm_default_model: self.providers.default_model.is_some(),
+            shim_mode: if self.shim.echo && self.shim.mode.is_empty() {
+                "echo".to_owned()
+            } else {
+                self.shim.mode.clone()
+            },
+        }
+    }
+
+    /// Whether the non-echo shim has any model it could call; without one it answers 400 with
+    /// [`NO_PROVIDER_GUIDANCE`] rather than failing on the first request to a provider.
+    pub fn has_any_provider(&self) -> bool {
+        let p = &self.providers;
+        p.openai_api_key.is_some()
+            || p.openai_api_base.is_some()
+            || (p.ollama_base_url.is_some() && p.default_model.is_some())
+            || p.allow_dummy
+            || !self.router.is_empty()
+    }
+}
+
+/// What the OpenAI shim says when it has nothing to call.
+pub const NO_PROVIDER_GUIDANCE: &str = "mini-agent chat needs a provider: set OPENAI_API_KEY (and \
+OPENAI_API_BASE for a compatible server), or bring up Ollama and set OLLAMA_BASE_URL + \
+LITELLM_DEFAULT_MODEL=ollama/<tag>, or pass --config with a model_list. For a no-keys smoke test set \
+MINI_AGENT_OPENAI_SHIM_MODE=echo (a stub reply) or MINI_AGENT_ALLOW_DUMMY=1 and use model \"dummy\".";
+
+fn is_truthy(value: &str) -> bool {
+    matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_values_count_as_unset_and_flags_accept_common_truthy_words() {
+        let cfg = Config::from_pairs([
+            ("OPENAI_API_KEY", ""),
+            ("MINI_AGENT_ALLOW_DUMMY", "true"),
+            ("MINI_AGENT_OPENAI_ECHO", "1"),
+        ]);
+        assert!(cfg.providers.openai_api_key.is_none());
+        assert!(cfg.providers.allow_dummy);
+        assert!(cfg.shim.echo);
+        assert_eq!(cfg.hints().shim_mode, "echo");
+    }
+
+    #[test]
+    fn traces_need_both_the_switch_and_the_path() {
+        assert!(Config::from_pairs([("MINI_AGENT_STORE_PATH", "/tmp/x")]).trace_path.is_none());
+        let cfg = Config::from_pairs([("MINI_AGENT_STORE_TRACES", "1"), ("MINI_AGENT_STORE_PATH", "/tmp/x")]);
+        assert_eq!(cfg.trace_path, Some(PathBuf::from("/tmp/x")));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let cfg = Config::from_pairs([("OPENAI_API_KEY", "sk-very-secret")]);
+        let dumped = format!("{cfg:?}");
+        assert!(!dumped.contains("sk-very-secret"), "{dumped}");
+        assert!(cfg.hints().openai_api_key);
+    }
+
+    #[test]
+    fn bad_numbers_fall_back_to_defaults() {
+        let cfg = Config::from_pairs([("MINI_AGENT_API_PORT", "eighty"), ("MINI_AGENT_OPENAI_SHIM_DELAY_MS", "-3")]);
+        assert_eq!(cfg.port, DEFAULT_PORT);
+        assert_eq!(cfg.shim.delay, Duration::ZERO);
+    }
+}

@@ -1,0 +1,117 @@
+//! The `/agent/run` response envelope: a pure function of a run's outcome.
+//!
+//! Key order is contract (`ok, final_answer, stopped_reason, messages, metrics,
+//! last_tool_invocation`), so the envelope is a struct — serde writes struct fields in declaration
+//! order — rather than a map built by hand. Does no I/O.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::agent::{RunOutcome, StoppedReason};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Envelope {
+    pub ok: bool,
+    pub final_answer: Option<String>,
+    pub stopped_reason: StoppedReason,
+    pub messages: Vec<Value>,
+    pub metrics: Metrics,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_tool_invocation: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Metrics {
+    pub iterations: usize,
+    pub ttotal_ms: f64,
+    pub escalated: bool,
+    pub used_model: String,
+}
+
+/// Shapes an outcome. `ttotal_ms` is the server time spent on the request so far.
+pub fn build(outcome: &RunOutcome, ttotal_ms: f64) -> Envelope {
+    // Only the last iteration counts: an invocation that succeeded two iterations ago and was then
+    // superseded is history, not the result.
+    let last_tool_invocation = outcome
+        .iterations
+        .last()
+        .and_then(|it| it.tool_invocations.iter().rev().find(|inv| inv.get("ok") == Some(&Value::Bool(true))))
+        .cloned();
+    let mut final_answer = outcome.final_answer.clone();
+    if final_answer.as_deref().is_none_or(str::is_empty)
+        && let Some(stdout) = last_tool_invocation.as_ref().and_then(|inv| inv.get("stdout")).and_then(Value::as_str)
+        && !stdout.is_empty()
+    {
+        final_answer = Some(stdout.to_owned());
+    }
+    Envelope {
+        ok: true,
+        final_answer,
+        stopped_reason: outcome.stopped_reason,
+        messages: outcome.messages.clone(),
+        metrics: Metrics {
+            iterations: outcome.iterations.len(),
+            ttotal_ms,
+            escalated: outcome.escalated,
+            used_model: outcome.used_model.clone(),
+        },
+        last_tool_invocation,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::IterationRecord;
+    use serde_json::json;
+
+    fn outcome(final_answer: Option<&str>, invocations: Vec<Vec<Value>>) -> RunOutcome {
+        RunOutcome {
+            final_answer: final_answer.map(str::to_owned),
+            stopped_reason: StoppedReason::Success,
+            messages: vec![],
+            iterations: invocations
+                .into_iter()
+                .map(|tool_invocations| IterationRecord { router_call_ms: 1.0, tool_invocations })
+                .collect(),
+            escalated: false,
+            used_model: "m".into(),
+        }
+    }
+
+    #[test]
+    fn keys_come_in_contract_order() {
+        let env = build(&outcome(Some("hi"), vec![vec![json!({"ok": true, "stdout": "x"})]]), 1.5);
+        let text = serde_json::to_string(&env).expect("serializes");
+        let order = ["\"ok\"", "\"final_answer\"", "\"stopped_reason\"", "\"messages\"", "\"metrics\"", "\"last_tool_invocation\""];
+        let positions: Vec<usize> = order.iter().map(|k| text.find(k).expect(k)).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+        let metrics = ["\"iterations\"", "\"ttotal_ms\"", "\"escalated\"", "\"used_model\""];
+        let positions: Vec<usize> = metrics.iter().map(|k| text.find(k).expect(k)).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    }
+
+    #[test]
+    fn last_tool_invocation_only_from_the_last_iteration_and_only_when_ok() {
+        let ok = json!({"ok": true, "stdout": "old"});
+        let failed = json!({"ok": false, "stdout": "bad"});
+        assert!(build(&outcome(None, vec![vec![ok.clone()], vec![failed.clone()]]), 0.0).last_tool_invocation.is_none());
+        assert!(build(&outcome(None, vec![]), 0.0).last_tool_invocation.is_none());
+        let env = build(&outcome(None, vec![vec![failed, ok.clone()]]), 0.0);
+        assert_eq!(env.last_tool_invocation, Some(ok));
+    }
+
+    #[test]
+    fn empty_final_answer_falls_back_to_stdout() {
+        let inv = vec![vec![json!({"ok": true, "stdout": "42\n"})]];
+        assert_eq!(build(&outcome(Some(""), inv.clone()), 0.0).final_answer.as_deref(), Some("42\n"));
+        assert_eq!(build(&outcome(None, inv.clone()), 0.0).final_answer.as_deref(), Some("42\n"));
+        assert_eq!(build(&outcome(Some("kept"), inv), 0.0).final_answer.as_deref(), Some("kept"));
+    }
+
+    #[test]
+    fn absent_last_tool_invocation_is_absent_not_null() {
+        let text = serde_json::to_string(&build(&outcome(Some("a"), vec![]), 0.0)).expect("serializes");
+        assert!(!text.contains("last_tool_invocation"), "{text}");
+    }
+}

@@ -1,0 +1,31 @@
+//! `POST /agent/run`: body → [`RunSpec`] → [`agent::run`] → [`envelope::build`] → trace → JSON.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+
+use super::SharedState;
+use super::extract::LimitedBody;
+use crate::agent::{self, AgentError};
+use crate::api::RunSpec;
+use crate::envelope::{self, Envelope};
+use crate::error::ApiError;
+use crate::trace;
+
+pub async fn run(State(state): State<SharedState>, LimitedBody(body): LimitedBody) -> Result<Json<Envelope>, ApiError> {
+    let started = Instant::now();
+    let spec = RunSpec::from_slice(&body)?;
+    if !state.config.shim.delay.is_zero() {
+        tokio::time::sleep(state.config.shim.delay).await;
+    }
+    let outcome = agent::run(&spec, &state.providers).await.map_err(|e| match e {
+        AgentError::Provider(p) => ApiError::Provider(p),
+        e @ AgentError::BackendUnavailable(_) => ApiError::NotImplemented(e.to_string()),
+    })?;
+    let envelope = envelope::build(&outcome, started.elapsed().as_secs_f64() * 1e3);
+    if let Some(writer) = &state.traces {
+        writer.append(&trace::record(&envelope, &spec, &outcome)).await;
+    }
+    Ok(Json(envelope))
+}

@@ -1,0 +1,58 @@
+//! Bounded body reading with our error shape.
+//!
+//! The limit is enforced while reading, not trusted from `Content-Length`. An oversized body is
+//! still read to its end (up to [`DRAIN_CAP`]) and discarded before the 413 goes out: a client that
+//! is still sending when the server answers and closes gets a reset instead of the 413, and then
+//! cannot tell "too big" from "server crashed". Content-Type is not required: `curl -d` sends
+//! form-encoded headers with a JSON body, and that is how people try the API first.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+
+use super::SharedState;
+use crate::error::ApiError;
+
+/// Bytes past the limit that are read and dropped so the client sees the 413; beyond this the
+/// connection is simply closed.
+pub const DRAIN_CAP: usize = 64 * 1024 * 1024;
+
+/// A request body no larger than the configured limit.
+#[derive(Debug)]
+pub struct LimitedBody(pub Bytes);
+
+impl FromRequest<SharedState> for LimitedBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &SharedState) -> Result<Self, Self::Rejection> {
+        read_limited(req.into_body(), state.config.max_body_bytes).await.map(LimitedBody)
+    }
+}
+
+/// Reads `body` whole if it fits in `limit` bytes.
+pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut buf = BytesMut::new();
+    let mut overflow: Option<usize> = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BodyUnreadable(e.to_string()))?;
+        match overflow.as_mut() {
+            Some(dropped) => {
+                *dropped += chunk.len();
+                if *dropped > DRAIN_CAP {
+                    break;
+                }
+            }
+            None if buf.len() + chunk.len() > limit => {
+                overflow = Some(buf.len() + chunk.len());
+                buf = BytesMut::new();
+            }
+            None => buf.extend_from_slice(&chunk),
+        }
+    }
+    match overflow {
+        Some(_) => Err(ApiError::BodyTooLarge { limit }),
+        None => Ok(buf.freeze()),
+    }
+}

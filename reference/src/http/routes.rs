@@ -1,0 +1,20 @@
+//! The route table: paths and methods only, no logic.
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use super::{SharedState, agent_run, health, openai};
+
+/// The façade as a `Router`, so tests drive it with `oneshot` and no socket.
+pub fn app(state: SharedState) -> Router {
+    Router::new()
+        .route("/ready", get(health::ready))
+        .route("/healthz", get(health::healthz))
+        .route("/v1/models", get(health::models))
+        .route("/agent/run", post(agent_run::run))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/chat/completions", post(openai::chat_completions))
+        .fallback(health::not_found)
+        .method_not_allowed_fallback(health::method_not_allowed)
+        .with_state(state)
+}

@@ -1,0 +1,27 @@
+//! miniagent: a small, fast agent proxy for LLMs — the reference implementation of the contract in
+//! `CONTRACT.md`.
+//!
+//! Components, in the order a request meets them:
+//! - [`config`] — settings read once from the environment (and flags), never from handlers.
+//! - [`http`] — the façade: route table, bounded body extraction, one handler module per area.
+//! - [`api`] — wire types of `/agent/run` and their validation into a [`api::RunSpec`].
+//! - [`agent`] — what a run does: one model call (`echo`, `router`) or the agent loop.
+//! - [`provider`] — model names to calls: routes, the OpenAI-compatible wire call, the dummy model,
+//!   the router config file.
+//! - [`envelope`] — the response envelope, a pure function of a run's outcome.
+//! - [`trace`] — JSONL traces with a single writer.
+//! - [`error`] — the one error type at the HTTP boundary.
+//! - [`serve`] — binding and serving, shared by the binary and tests that want a real socket.
+
+pub mod agent;
+pub mod api;
+pub mod config;
+pub mod envelope;
+pub mod error;
+pub mod http;
+pub mod provider;
+pub mod serve;
+pub mod trace;
+
+pub use config::Config;
+pub use http::{AppState, SharedState, app};

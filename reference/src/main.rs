@@ -1,0 +1,106 @@
+//! The `miniagent` binary: parses arguments, sets up logging, hands off. No logic lives here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use miniagent::config::{Config, DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT};
+use miniagent::provider::router::RouterConfig;
+
+#[derive(Parser)]
+#[command(name = "miniagent", version, about = "A small, fast agent proxy for LLMs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the agent façade (/agent/run, /v1/chat/completions, /ready, /healthz, /v1/models).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to bind. Binding anything but loopback exposes tools that run code: think first.
+    #[arg(long, env = "MINI_AGENT_API_HOST", default_value = DEFAULT_HOST)]
+    host: String,
+    /// Port to bind; 0 picks a free one (the "listening on" line tells which).
+    #[arg(long, env = "MINI_AGENT_API_PORT", default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Router config: a LiteLLM-style model_list file, YAML or JSON.
+    #[arg(long, env = "MINI_AGENT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Largest accepted request body, in bytes; larger ones get 413.
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// No keys needed: allow the `dummy` model and answer the OpenAI shim in echo mode.
+    #[arg(long)]
+    demo: bool,
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let mut config = Config::from_env();
+    config.host = args.host;
+    config.port = args.port;
+    config.max_body_bytes = args.max_body_bytes;
+    if args.demo {
+        config.enable_demo();
+    }
+    if let Some(path) = &args.config {
+        config.router = RouterConfig::load(path, |name| std::env::var(name).ok()).map_err(|e| e.to_string())?;
+    }
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(miniagent::serve::serve(config, shutdown_signal())).map_err(|e| e.to_string())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so `docker stop` and `kill` shut down cleanly.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Logs go to stderr (stdout stays free for command output); `RUST_LOG` filters, default `info`.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

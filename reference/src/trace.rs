@@ -1,0 +1,166 @@
+//! JSONL traces of `/agent/run`: one line per run, appended by one writer.
+//!
+//! Owns the record shape (the envelope, `final_answer_preview`, `trace`) and the writer: a dedicated
+//! thread that owns the file, so lines can never interleave however many requests finish at once —
+//! serialising on one owner is simpler and cheaper than a lock around `write`. Each request waits
+//! for its line to reach the file (so a client that reads the file after its response finds it), but
+//! a storage failure only logs: it never fails the request. A write that fails halfway is cut back to
+//! the last whole line, so readers never see half a record.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::oneshot;
+
+use crate::agent::RunOutcome;
+use crate::api::RunSpec;
+use crate::envelope::Envelope;
+
+/// Characters of `final_answer` kept in `final_answer_preview`.
+pub const PREVIEW_CHARS: usize = 200;
+
+/// Builds the trace record of one run. Pure.
+pub fn record(envelope: &Envelope, spec: &RunSpec, outcome: &RunOutcome) -> Value {
+    let mut map = match serde_json::to_value(envelope) {
+        Ok(Value::Object(map)) => map,
+        // An envelope always serializes to an object; an empty map keeps this total.
+        _ => Map::new(),
+    };
+    let preview: String = envelope.final_answer.as_deref().unwrap_or_default().chars().take(PREVIEW_CHARS).collect();
+    map.insert("final_answer_preview".into(), Value::String(preview));
+    map.insert(
+        "trace".into(),
+        json!({
+            "request_class": {
+                "tools": spec.use_tools,
+                "auto_code": spec.auto_run_code_on_code_block,
+                "images": spec.has_images(),
+            },
+            "iterations": outcome.iterations,
+        }),
+    );
+    Value::Object(map)
+}
+
+struct Job {
+    line: Vec<u8>,
+    done: oneshot::Sender<()>,
+}
+
+/// Handle to the writer thread; cheap to clone, one per server.
+#[derive(Debug, Clone)]
+pub struct TraceWriter {
+    tx: mpsc::Sender<Job>,
+    path: PathBuf,
+}
+
+impl TraceWriter {
+    /// Starts the writer thread for `path`. The file is opened (append, create) on first use and
+    /// reopened after a failure, so fixing a bad path or a full disk needs no restart.
+    pub fn spawn(path: PathBuf) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread_path = path.clone();
+        std::thread::Builder::new().name("trace-writer".into()).spawn(move || writer_loop(&thread_path, &rx))?;
+        Ok(Self { tx, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record as one line and waits until it is written (or has failed and been logged).
+    pub async fn append(&self, record: &Value) {
+        let mut line = match serde_json::to_vec(record) {
+            Ok(line) => line,
+            Err(e) => {
+                tracing::warn!(error = %e, "trace record could not be serialized; skipped");
+                return;
+            }
+        };
+        line.push(b'\n');
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Job { line, done }).is_err() {
+            tracing::warn!(path = %self.path.display(), "trace writer has stopped; record dropped");
+            return;
+        }
+        // An Err here means the writer dropped the job while failing; it has logged why.
+        let _ = wait.await;
+    }
+}
+
+fn writer_loop(path: &Path, rx: &mpsc::Receiver<Job>) {
+    let mut file: Option<File> = None;
+    while let Ok(first) = rx.recv() {
+        // Batch whatever else is already queued into one write: under load this turns many small
+        // writes into one, and the acks go out together.
+        let mut jobs = vec![first];
+        jobs.extend(rx.try_iter());
+        let mut buf = Vec::with_capacity(jobs.iter().map(|j| j.line.len()).sum());
+        for job in &jobs {
+            buf.extend_from_slice(&job.line);
+        }
+        if let Err(e) = write_batch(path, &mut file, &buf) {
+            tracing::warn!(
+                path = %path.display(), error = %e, lines = jobs.len(),
+                "could not append traces (check MINI_AGENT_STORE_PATH); requests are unaffected"
+            );
+            file = None;
+        }
+        for job in jobs {
+            let _ = job.done.send(());
+        }
+    }
+}
+
+fn write_batch(path: &Path, file: &mut Option<File>, buf: &[u8]) -> std::io::Result<()> {
+    if file.is_none() {
+        *file = Some(OpenOptions::new().create(true).append(true).open(path)?);
+    }
+    let Some(f) = file.as_mut() else { return Ok(()) };
+    let start = f.metadata()?.len();
+    if let Err(e) = f.write_all(buf).and_then(|()| f.flush()) {
+        // Cut a partial batch back off so the file still ends on a whole line.
+        let _ = f.set_len(start);
+        return Err(e);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn concurrent_appends_give_whole_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.jsonl");
+        let writer = TraceWriter::spawn(path.clone()).expect("spawn");
+        let tasks: Vec<_> = (0..100)
+            .map(|i| {
+                let w = writer.clone();
+                tokio::spawn(async move { w.append(&json!({"i": i, "pad": "x".repeat(5000)})).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let mut seen: Vec<i64> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("whole line")["i"].as_i64().expect("i"))
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..100).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_path_does_not_block_or_panic() {
+        let writer = TraceWriter::spawn(PathBuf::from("/nonexistent-dir/for/sure/t.jsonl")).expect("spawn");
+        tokio::time::timeout(std::time::Duration::from_secs(5), writer.append(&json!({"a": 1})))
+            .await
+            .expect("append returns even when the file cannot be opened");
+    }
+}
