@@ -1,0 +1,116 @@
+//! §1 `POST /agent/run` — the envelope of the one-call backends, and pass-through to the provider.
+
+use serde_json::{Value, json};
+
+use super::util::{detail, expect_status, run_body};
+use crate::case::{Case, CaseResult, Feature, Profile};
+use crate::fakes::provider::fail_marker;
+use crate::shape::{Volatile, redact};
+use crate::target::Ctx;
+use crate::{ensure, ensure_eq};
+
+pub const CASES: &[Case] = &[
+    Case {
+        id: "envelope.echo.minimal",
+        description: "the echo backend makes one model call and wraps the answer in the envelope, keys in order",
+        clause: "§1 POST /agent/run — envelope; backends echo",
+        profile: Profile::Core,
+        features: &[Feature::Dummy],
+        run: |ctx| Box::pin(one_call(ctx, "echo", "envelope_echo")),
+    },
+    Case {
+        id: "envelope.router.minimal",
+        description: "the router backend makes one model call, same envelope as echo",
+        clause: "§1 POST /agent/run — envelope; backends router",
+        profile: Profile::Core,
+        features: &[Feature::Dummy],
+        run: |ctx| Box::pin(one_call(ctx, "router", "envelope_router")),
+    },
+    Case {
+        id: "envelope.request.unknown_fields_ignored",
+        description: "unknown request fields are ignored, not rejected",
+        clause: "§1 POST /agent/run — unknown fields are ignored",
+        profile: Profile::Core,
+        features: &[Feature::Dummy],
+        run: |ctx| Box::pin(unknown_fields(ctx)),
+    },
+    Case {
+        id: "envelope.content_parts.passthrough",
+        description: "content given as a list of parts reaches the provider unchanged, and the provider prefix is stripped",
+        clause: "§1 POST /agent/run — content parts passed on unchanged; §5 prefix not sent upstream",
+        profile: Profile::Core,
+        features: &[Feature::ProviderFake],
+        run: |ctx| Box::pin(content_parts(ctx)),
+    },
+    Case {
+        id: "envelope.provider.5xx_is_502",
+        description: "a provider that answers 500 ends the request with 502 naming the provider, status and body",
+        clause: "§1 POST /agent/run — failures of what the service calls",
+        profile: Profile::Core,
+        features: &[Feature::ProviderFake],
+        run: |ctx| Box::pin(provider_5xx(ctx)),
+    },
+];
+
+async fn one_call(ctx: &Ctx, backend: &str, snapshot: &str) -> CaseResult {
+    let reply = ctx.post_json("/agent/run", &run_body(backend, "hi")).await?;
+    expect_status(&reply, 200, "POST /agent/run")?;
+    let body = reply.json()?;
+    let answer = body.get("final_answer").cloned().unwrap_or(Value::Null);
+    ensure_eq!(body.pointer("/messages"), Some(&json!([{"role": "assistant", "content": answer}])), "messages");
+    ensure_eq!(body.pointer("/metrics/iterations"), Some(&json!(0)), "metrics.iterations");
+    ctx.snapshot(snapshot, &redact(&body, &[("/metrics/ttotal_ms", Volatile::Millis)])?)
+}
+
+async fn unknown_fields(ctx: &Ctx) -> CaseResult {
+    let mut body = run_body("echo", "hi");
+    body["surprise"] = json!({"nested": [1, 2]});
+    body["temperature"] = json!(0.2);
+    let reply = ctx.post_json("/agent/run", &body).await?;
+    expect_status(&reply, 200, "POST /agent/run with unknown fields")
+}
+
+async fn content_parts(ctx: &Ctx) -> CaseResult {
+    let marker = format!("parts-{}", uuid_like());
+    let parts = json!([
+        {"type": "text", "text": format!("describe {marker}")},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    ]);
+    let body = json!({
+        "model": "openai/fake-vision", "tool_backend": "echo",
+        "messages": [{"role": "user", "content": parts}]
+    });
+    let reply = ctx.post_json("/agent/run", &body).await?;
+    expect_status(&reply, 200, "POST /agent/run with content parts")?;
+    let seen = ctx.fakes()?.provider.requests_containing(&marker).await;
+    ensure_eq!(seen.len(), 1, "requests reaching the provider fake");
+    let sent = &seen[0];
+    ensure_eq!(sent.pointer("/messages/0/content"), Some(&parts), "content parts at the provider");
+    ensure_eq!(sent.get("model").and_then(Value::as_str), Some("fake-vision"), "upstream model name");
+    ensure_eq!(reply.json()?.get("final_answer").and_then(Value::as_str), Some("fake: 2 parts"), "final_answer");
+    Ok(())
+}
+
+async fn provider_5xx(ctx: &Ctx) -> CaseResult {
+    let body = json!({
+        "model": "openai/fake", "tool_backend": "echo",
+        "messages": [{"role": "user", "content": format!("please {}", fail_marker(500))}]
+    });
+    let reply = ctx.post_json("/agent/run", &body).await?;
+    expect_status(&reply, 502, "provider answered 500")?;
+    let d = detail(&reply)?;
+    for needle in ["openai", "500", "upstream exploded"] {
+        ensure!(d.contains(needle), "detail should name `{needle}`: {d}");
+    }
+    ensure!(d.chars().count() <= 1000, "detail should quote a short excerpt of the body, got {} chars", d.chars().count());
+    Ok(())
+}
+
+/// A marker unique to this process and call, without a dependency on an RNG.
+pub(crate) fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{:x}-{}-{}", nanos, std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+

@@ -1,0 +1,144 @@
+//! §1 `POST /agent/run` — bad input: every error class gets a precise 4xx with a readable `detail`.
+
+use serde_json::json;
+
+use super::util::{detail, expect_detail};
+use crate::case::{Case, CaseResult, Feature, Profile};
+use crate::shape::{Volatile, redact};
+use crate::target::Ctx;
+use crate::{ensure, ensure_eq};
+
+const BAD_INPUT: &str = "§1 POST /agent/run — bad input";
+
+macro_rules! bad_input {
+    ($id:literal, $desc:literal, $status:expr, $body:expr, $needles:expr) => {
+        Case {
+            id: $id,
+            description: $desc,
+            clause: BAD_INPUT,
+            profile: Profile::Core,
+            features: &[],
+            run: |ctx| Box::pin(rejects(ctx, $body, $status, $needles, $id)),
+        }
+    };
+}
+
+pub const CASES: &[Case] = &[
+    Case {
+        id: "errors.agent_run.malformed_json",
+        description: "a body that is not JSON gets a 4xx with a readable detail",
+        clause: BAD_INPUT,
+        profile: Profile::Core,
+        features: &[],
+        run: |ctx| Box::pin(malformed(ctx)),
+    },
+    bad_input!("errors.agent_run.not_object", "a JSON body that is not an object gets 422", Some(422), || b"[1, 2]".to_vec(), &[]),
+    bad_input!(
+        "errors.agent_run.messages_not_list",
+        "`messages` that is not a list gets 422 naming the field",
+        Some(422),
+        || json!({"model": "dummy", "messages": "hi"}).to_string().into_bytes(),
+        &["messages"]
+    ),
+    bad_input!(
+        "errors.agent_run.model_missing",
+        "a missing `model` gets 422 naming the field",
+        Some(422),
+        || json!({"messages": []}).to_string().into_bytes(),
+        &["model"]
+    ),
+    bad_input!(
+        "errors.agent_run.model_not_string",
+        "a `model` that is not a string gets 422 naming the field",
+        Some(422),
+        || json!({"model": 42, "messages": []}).to_string().into_bytes(),
+        &["model"]
+    ),
+    bad_input!(
+        "errors.agent_run.wrong_type",
+        "a field of the wrong type gets 422 naming the field",
+        Some(422),
+        || json!({"model": "dummy", "messages": [], "max_iterations": "many"}).to_string().into_bytes(),
+        &["max_iterations"]
+    ),
+    bad_input!(
+        "errors.agent_run.unknown_backend",
+        "an unknown tool_backend gets 400 naming the valid ones",
+        Some(400),
+        || json!({"model": "dummy", "messages": [], "tool_backend": "htpp"}).to_string().into_bytes(),
+        &["local", "http", "echo", "router"]
+    ),
+    bad_input!(
+        "errors.agent_run.http_without_base_url",
+        "tool_backend http without tool_http_base_url gets 400",
+        Some(400),
+        || json!({"model": "dummy", "messages": [], "tool_backend": "http"}).to_string().into_bytes(),
+        &["tool_http_base_url"]
+    ),
+    bad_input!(
+        "errors.agent_run.invalid_model",
+        "a model name with an unknown provider gets 400, not a crash",
+        Some(400),
+        || json!({"model": "no-such-provider/x", "messages": [{"role": "user", "content": "hi"}], "tool_backend": "echo"}).to_string().into_bytes(),
+        &["no-such-provider"]
+    ),
+    Case {
+        id: "errors.agent_run.body_too_large",
+        description: "a 9 MiB body gets 413 with a JSON detail, not a reset connection",
+        clause: "§1 POST /agent/run — bodies over the limit (default 8 MiB) → 413",
+        profile: Profile::Core,
+        features: &[],
+        run: |ctx| Box::pin(too_large(ctx)),
+    },
+    Case {
+        id: "errors.dummy.disabled_names_variable",
+        description: "the dummy model when not allowed gets 400 naming MINI_AGENT_ALLOW_DUMMY",
+        clause: "§5 dummy — allowed with MINI_AGENT_ALLOW_DUMMY=1; §1 400 when the model is disabled",
+        profile: Profile::Core,
+        features: &[Feature::ShimNoProvider],
+        run: |ctx| Box::pin(dummy_disabled(ctx)),
+    },
+    Case {
+        id: "errors.route.not_found_is_json",
+        description: "an unknown route answers 404 with a JSON detail",
+        clause: "§1 — errors are JSON with `detail`, never plain text",
+        profile: Profile::Extended,
+        features: &[],
+        run: |ctx| Box::pin(not_found(ctx)),
+    },
+];
+
+async fn rejects(ctx: &Ctx, body: fn() -> Vec<u8>, status: Option<u16>, needles: &[&str], what: &str) -> CaseResult {
+    let reply = ctx.post_raw("/agent/run", body()).await?;
+    expect_detail(&reply, status, needles, what)?;
+    ctx.snapshot("error_detail", &redact(&reply.json()?, &[("/detail", Volatile::Message)])?)
+}
+
+async fn malformed(ctx: &Ctx) -> CaseResult {
+    for body in [&b"{\"model\": \"dummy\", \"messages\": ["[..], b"not json at all", b""] {
+        let reply = ctx.post_raw("/agent/run", body.to_vec()).await?;
+        expect_detail(&reply, None, &[], &format!("body {:?}", String::from_utf8_lossy(body)))?;
+    }
+    Ok(())
+}
+
+async fn too_large(ctx: &Ctx) -> CaseResult {
+    // A syntactically valid request, so only its size can be the reason for refusing it.
+    let filler = "a".repeat(9 * 1024 * 1024);
+    let body = json!({"model": "dummy", "tool_backend": "echo", "messages": [{"role": "user", "content": filler}]});
+    let reply = ctx.post_raw("/agent/run", body.to_string().into_bytes()).await?;
+    expect_detail(&reply, Some(413), &[], "9 MiB body")
+}
+
+async fn dummy_disabled(ctx: &Ctx) -> CaseResult {
+    let reply = ctx.post_json("/agent/run", &super::util::run_body("echo", "hi")).await?;
+    expect_detail(&reply, Some(400), &["MINI_AGENT_ALLOW_DUMMY"], "dummy while not allowed")
+}
+
+async fn not_found(ctx: &Ctx) -> CaseResult {
+    let reply = ctx.get("/no/such/route").await?;
+    ensure_eq!(reply.status, 404, "status");
+    let d = detail(&reply)?;
+    ensure!(!d.is_empty(), "detail must not be empty");
+    Ok(())
+}

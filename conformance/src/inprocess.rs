@@ -1,0 +1,48 @@
+//! The reference as a target, in-process: one `app()` per case, configured to have exactly the
+//! features the case needs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use miniagent::{AppState, Config, app};
+
+use crate::case::{Case, Failure, Feature};
+use crate::fakes::Fakes;
+use crate::snapshot::SnapshotCheck;
+use crate::target::{Conn, Ctx};
+
+/// The OpenAI key the in-process reference runs with, so cases can check it never leaks.
+pub const SECRET_KEY: &str = "sk-conformance-secret-7f3a9c";
+
+/// A case's context and the temporary directory its trace file lives in (removed on drop).
+pub struct InProcess {
+    pub ctx: Ctx,
+    _dir: tempfile::TempDir,
+}
+
+/// The configuration that gives the reference the case's features.
+pub fn config_for(features: &[Feature], fakes: &Fakes, trace_path: Option<PathBuf>) -> Config {
+    let base = fakes.provider.base_url();
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    if !features.contains(&Feature::ShimNoProvider) {
+        pairs.extend([
+            ("MINI_AGENT_ALLOW_DUMMY", "1"),
+            ("MINI_AGENT_OPENAI_SHIM_MODE", "echo"),
+            ("OPENAI_API_KEY", SECRET_KEY),
+            // Every openai/… model goes to the fake: an in-process case never reaches the internet.
+            ("OPENAI_API_BASE", base.as_str()),
+        ]);
+    }
+    let mut config = Config::from_pairs(pairs);
+    config.trace_path = trace_path;
+    config
+}
+
+pub fn ctx_for(case: &Case, fakes: Arc<Fakes>, snapshots: Arc<dyn SnapshotCheck>) -> Result<InProcess, Failure> {
+    let dir = tempfile::tempdir().map_err(|e| Failure(format!("cannot make a temp dir: {e}")))?;
+    let trace_file = case.features.contains(&Feature::Traces).then(|| dir.path().join("traces.jsonl"));
+    let config = config_for(case.features, &fakes, trace_file.clone());
+    let state = AppState::new(config).map_err(|e| Failure(format!("cannot build the reference: {e}")))?;
+    let ctx = Ctx { conn: Conn::InProcess(app(state)), snapshots, fakes: Some(fakes), trace_file };
+    Ok(InProcess { ctx, _dir: dir })
+}

@@ -1,0 +1,137 @@
+//! Selecting and running cases: profile and feature filters, skips with reasons, a time limit and
+//! panic containment per case, results in registry order.
+
+use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+
+use crate::case::{Case, Feature, Profile};
+use crate::target::Ctx;
+
+/// A case that has not finished in this long has failed: a hang is a bug too.
+pub const CASE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Which cases to run.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// Run cases of this profile and below (`extended` includes `core`).
+    pub profile: Profile,
+    /// What the target supports; cases needing anything else are skipped.
+    pub features: HashSet<Feature>,
+    /// Only ids matching this glob (`*` matches any run of characters).
+    pub pattern: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "verdict", content = "reason", rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail(String),
+    Skip(String),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseOutcome {
+    pub id: &'static str,
+    pub clause: &'static str,
+    pub profile: Profile,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    pub millis: u128,
+}
+
+impl Selection {
+    /// Whether the case is in scope at all (profile and pattern).
+    pub fn includes(&self, case: &Case) -> bool {
+        case.profile <= self.profile && self.pattern.as_deref().is_none_or(|p| glob_match(p, case.id))
+    }
+
+    /// Why an in-scope case cannot run here, if it cannot.
+    pub fn skip_reason(&self, case: &Case) -> Option<String> {
+        let missing: Vec<&str> = case.features.iter().filter(|f| !self.features.contains(f)).map(|f| f.name()).collect();
+        (!missing.is_empty()).then(|| format!("target lacks feature(s): {}", missing.join(", ")))
+    }
+}
+
+/// Runs one case with panic containment and [`CASE_TIMEOUT`].
+pub async fn run_case(case: &Case, ctx: &Ctx) -> Verdict {
+    let fut = AssertUnwindSafe((case.run)(ctx)).catch_unwind();
+    match tokio::time::timeout(CASE_TIMEOUT, fut).await {
+        Ok(Ok(Ok(()))) => Verdict::Pass,
+        Ok(Ok(Err(failure))) => Verdict::Fail(failure.0),
+        Ok(Err(panic)) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "panic".to_owned());
+            Verdict::Fail(format!("the case panicked: {msg}"))
+        }
+        Err(_) => Verdict::Fail(format!("no result within {}s", CASE_TIMEOUT.as_secs())),
+    }
+}
+
+/// Runs the selected cases one after another against contexts from `ctx_for`, reporting each
+/// outcome to `progress` as it is known.
+pub async fn run_all(
+    cases: &[Case],
+    selection: &Selection,
+    ctx_for: impl Fn(&Case) -> Ctx,
+    mut progress: impl FnMut(&CaseOutcome),
+) -> Vec<CaseOutcome> {
+    let mut out = Vec::new();
+    for case in cases.iter().filter(|c| selection.includes(c)) {
+        let started = Instant::now();
+        let verdict = match selection.skip_reason(case) {
+            Some(reason) => Verdict::Skip(reason),
+            None => run_case(case, &ctx_for(case)).await,
+        };
+        let outcome = CaseOutcome {
+            id: case.id,
+            clause: case.clause,
+            profile: case.profile,
+            verdict,
+            millis: started.elapsed().as_millis(),
+        };
+        progress(&outcome);
+        out.push(outcome);
+    }
+    out
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("shim.*", "shim.echo.reply"));
+        assert!(glob_match("*.reply", "shim.echo.reply"));
+        assert!(glob_match("*echo*", "shim.echo.reply"));
+        assert!(glob_match("envelope.echo.minimal", "envelope.echo.minimal"));
+        assert!(!glob_match("shim.*", "envelope.echo.minimal"));
+        assert!(!glob_match("a*a", "a"));
+    }
+}

@@ -1,0 +1,58 @@
+//! Every conformance case, in-process against the reference, one named test per case id.
+//!
+//! A custom harness (libtest-mimic) makes the tests from the registry, so a new case is a new test
+//! with nothing to keep in sync, and `cargo test -p conformance -- shim.` filters by id as usual.
+//! Shapes are checked with insta against the workspace's `snapshots/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use conformance::case::Failure;
+use conformance::fakes::Fakes;
+use conformance::inprocess;
+use conformance::runner::{self, Verdict};
+use conformance::snapshot::SnapshotCheck;
+use libtest_mimic::{Arguments, Trial};
+use serde_json::Value;
+
+/// insta, with the workspace's snapshot folder and names taken as given.
+struct Insta;
+
+impl SnapshotCheck for Insta {
+    fn check(&self, name: &str, value: &Value) -> Result<(), Failure> {
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots"));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| settings.bind(|| insta::assert_json_snapshot!(name, value))));
+        outcome.map_err(|_| Failure(format!("snapshot `{name}` does not match (see the diff above; `make snapshots` after a deliberate contract change)")))
+    }
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    // The fakes run on their own threads, so one set serves every trial's runtime.
+    let fakes = Arc::new(
+        tokio::runtime::Runtime::new().unwrap().block_on(Fakes::start(None)).expect("start the provider fake"),
+    );
+    let trials = conformance::cases::all()
+        .into_iter()
+        .map(|case| {
+            let fakes = fakes.clone();
+            Trial::test(case.id, move || {
+                let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+                rt.block_on(async {
+                    let run = inprocess::ctx_for(&case, fakes, Arc::new(Insta)).map_err(|f| f.0)?;
+                    match runner::run_case(&case, &run.ctx).await {
+                        Verdict::Pass => Ok(()),
+                        Verdict::Fail(why) => Err(format!("[{}] {why}", case.clause).into()),
+                        Verdict::Skip(why) => Err(format!("in-process cases never skip: {why}").into()),
+                    }
+                })
+            })
+            .with_kind(case.profile.name())
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
