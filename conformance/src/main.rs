@@ -170,6 +170,8 @@ async fn discover(http: &reqwest::Client, base: &str) -> HashSet<Feature> {
         && res.status().is_success()
     {
         set.insert(Feature::Dummy);
+        // With the dummy model allowed the shim has something to call: not "no provider".
+        set.remove(&Feature::ShimNoProvider);
     }
     set
 }

@@ -1,1 +1,150 @@
+//! Real `miniagent` processes for end-to-end tests: started on a free loopback port, ready when
+//! they say so, killed when dropped.
+//!
+//! Readiness is read from the process's own "listening on <addr>" log line rather than by polling
+//! a port: it is exact (port 0 means the OS picked the port, and only the process knows which) and
+//! it cannot mistake another process on the port for ours.
+//!
+//! Does not build binaries: callers pass the path (`CARGO_BIN_EXE_*` or `assert_cmd::cargo::cargo_bin`).
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long a process may take to print its "listening on" line.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("cannot start {program}: {source} (was it built? `cargo build --workspace --bins`)")]
+    Spawn { program: String, source: std::io::Error },
+    #[error("{program} exited before it was listening; its output:\n{output}")]
+    Exited { program: String, output: String },
+    #[error("{program} printed no \"listening on\" line within {secs}s; its output:\n{output}")]
+    NotReady { program: String, secs: u64, output: String },
+}
+
+/// A running server process; killed and reaped on drop.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+    logs: mpsc::Receiver<String>,
+}
+
+impl ServerProcess {
+    /// Starts `program args…` with `envs` added to the environment and waits for its
+    /// "listening on <addr>" line on stderr. Pass `--port 0` so the OS picks a free port.
+    pub fn start(program: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<Self, HarnessError> {
+        let name = program.display().to_string();
+        let mut child = Command::new(program)
+            .args(args)
+            .envs(envs.iter().copied())
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| HarnessError::Spawn { program: name.clone(), source })?;
+        let Some(stderr) = child.stderr.take() else {
+            let _ = child.kill();
+            return Err(HarnessError::Exited { program: name, output: "(no stderr)".into() });
+        };
+        // A reader thread forwards every line, so the pipe never fills and blocks the server.
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + READY_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(addr) = parse_listening(&line) {
+                        return Ok(Self { child, addr, logs: rx });
+                    }
+                    seen.push(line);
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let _ = child.wait();
+                    return Err(HarnessError::Exited { program: name, output: seen.join("\n") });
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(HarnessError::NotReady { program: name, secs: READY_TIMEOUT.as_secs(), output: seen.join("\n") });
+                }
+            }
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Log lines printed since start (or since the last call), without waiting.
+    pub fn drain_logs(&self) -> Vec<String> {
+        self.logs.try_iter().collect()
+    }
+
+    /// Asks the process to stop (SIGTERM where there are signals) and waits up to `timeout` for it.
+    /// Returns whether it exited successfully by itself.
+    pub fn terminate(&mut self, timeout: Duration) -> bool {
+        #[cfg(unix)]
+        {
+            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The address in a log line containing `listening on <addr>`, if any.
+pub fn parse_listening(line: &str) -> Option<SocketAddr> {
+    let rest = &line[line.find("listening on ")? + "listening on ".len()..];
+    let token = rest.split_whitespace().next()?;
+    token.trim_start_matches("http://").trim_end_matches('/').parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_listening;
+
+    #[test]
+    fn finds_the_address_in_a_log_line() {
+        let line = "2026-11-21T00:25:02Z  INFO miniagent::serve: listening on 127.0.0.1:18788";
+        assert_eq!(parse_listening(line).map(|a| a.port()), Some(18788));
+        assert_eq!(parse_listening("listening on http://127.0.0.1:9/").map(|a| a.port()), Some(9));
+        assert!(parse_listening("nothing here").is_none());
+    }
+}
