@@ -11,7 +11,8 @@ use harness::ServerProcess;
 use serde_json::{Value, json};
 
 fn demo_server(extra_env: &[(&str, &str)]) -> ServerProcess {
-    ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--demo", "--port", "0"], extra_env).expect("miniagent starts")
+    ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--demo", "--port", "0"], extra_env)
+        .expect("miniagent starts")
 }
 
 #[tokio::test]
@@ -71,13 +72,22 @@ fn the_conformance_binary_passes_against_the_real_server() {
         .assert();
     let out = assert.get_output();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("report is not JSON ({e}): {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "report is not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     let failed: Vec<&Value> = report["cases"].as_array().unwrap().iter().filter(|c| c["verdict"] == "fail").collect();
     assert!(failed.is_empty(), "failed cases: {failed:#?}");
     assert!(out.status.success(), "exit status {:?}", out.status);
-    let skipped: Vec<&str> =
-        report["cases"].as_array().unwrap().iter().filter(|c| c["verdict"] == "skip").map(|c| c["id"].as_str().unwrap()).collect();
+    let skipped: Vec<&str> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["verdict"] == "skip")
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     // Only the cases that need a target without any provider cannot run against a demo server.
     assert_eq!(skipped, ["errors.dummy.disabled_names_variable", "shim.no_provider.guidance"], "{report}");
 }

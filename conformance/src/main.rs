@@ -94,7 +94,11 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    eprintln!("provider fake: {}  (start the target with OPENAI_API_BASE={})", fakes.provider.address(), fakes.provider.base_url());
+    eprintln!(
+        "provider fake: {}  (start the target with OPENAI_API_BASE={})",
+        fakes.provider.address(),
+        fakes.provider.base_url()
+    );
     let base = args.base_url.trim_end_matches('/').to_owned();
     let http = reqwest::Client::new();
     let features = match &args.features {
@@ -161,7 +165,9 @@ async fn discover(http: &reqwest::Client, base: &str) -> HashSet<Feature> {
         let hint = |k: &str| v.pointer(&format!("/hints/{k}")).cloned().unwrap_or_default();
         if hint("MINI_AGENT_OPENAI_SHIM_MODE").as_str() == Some("echo") {
             set.insert(Feature::ShimEcho);
-        } else if hint("OPENAI_API_KEY") == serde_json::json!(false) && hint("OLLAMA_BASE_URL") == serde_json::json!(false) {
+        } else if hint("OPENAI_API_KEY") == serde_json::json!(false)
+            && hint("OLLAMA_BASE_URL") == serde_json::json!(false)
+        {
             set.insert(Feature::ShimNoProvider);
         }
     }

@@ -41,7 +41,13 @@ pub fn pretty(outcomes: &[CaseOutcome]) -> String {
     let mut out = String::new();
     let total = counts(outcomes);
     for (profile, c) in &total {
-        out.push_str(&format!("{:<9} {} passed, {} failed, {} skipped\n", profile.name(), c.passed, c.failed, c.skipped));
+        out.push_str(&format!(
+            "{:<9} {} passed, {} failed, {} skipped\n",
+            profile.name(),
+            c.passed,
+            c.failed,
+            c.skipped
+        ));
     }
     let (p, f, s) = total.values().fold((0, 0, 0), |(p, f, s), c| (p + c.passed, f + c.failed, s + c.skipped));
     out.push_str(&format!("{p} passed, {f} failed, {s} skipped\n"));

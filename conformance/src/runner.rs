@@ -50,7 +50,8 @@ impl Selection {
 
     /// Why an in-scope case cannot run here, if it cannot.
     pub fn skip_reason(&self, case: &Case) -> Option<String> {
-        let missing: Vec<&str> = case.features.iter().filter(|f| !self.features.contains(f)).map(|f| f.name()).collect();
+        let missing: Vec<&str> =
+            case.features.iter().filter(|f| !self.features.contains(f)).map(|f| f.name()).collect();
         (!missing.is_empty()).then(|| format!("target lacks feature(s): {}", missing.join(", ")))
     }
 }

@@ -39,7 +39,8 @@ impl SnapshotCheck for StoredSnapshots {
             .iter()
             .find(|(n, _)| *n == name)
             .ok_or_else(|| Failure(format!("no stored snapshot `{name}` in this build (run `make snapshots`)")))?;
-        let expected = body_of(file).ok_or_else(|| Failure(format!("snapshot `{name}` is not a JSON insta snapshot")))?;
+        let expected =
+            body_of(file).ok_or_else(|| Failure(format!("snapshot `{name}` is not a JSON insta snapshot")))?;
         let (want, got) = (ordered_text(&expected), ordered_text(value));
         if want == got {
             Ok(())

@@ -41,9 +41,8 @@ impl Reply {
 
     /// The body as JSON, or a failure quoting what it was instead.
     pub fn json(&self) -> Result<Value, Failure> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            Failure(format!("HTTP {}: body is not JSON ({e}): {}", self.status, excerpt(&self.text())))
-        })
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Failure(format!("HTTP {}: body is not JSON ({e}): {}", self.status, excerpt(&self.text()))))
     }
 
     pub fn content_type(&self) -> &str {

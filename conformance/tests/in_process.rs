@@ -25,7 +25,9 @@ impl SnapshotCheck for Insta {
         settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots"));
         settings.set_prepend_module_to_snapshot(false);
         settings.set_omit_expression(true);
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| settings.bind(|| insta::assert_json_snapshot!(name, value))));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            settings.bind(|| insta::assert_json_snapshot!(name, value))
+        }));
         outcome.map_err(|_| Failure(format!("snapshot `{name}` does not match (see the diff above; `make snapshots` after a deliberate contract change)")))
     }
 }

@@ -80,7 +80,11 @@ impl ServerProcess {
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    return Err(HarnessError::NotReady { program: name, secs: READY_TIMEOUT.as_secs(), output: seen.join("\n") });
+                    return Err(HarnessError::NotReady {
+                        program: name,
+                        secs: READY_TIMEOUT.as_secs(),
+                        output: seen.join("\n"),
+                    });
                 }
             }
         }

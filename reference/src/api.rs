@@ -104,7 +104,10 @@ impl RunSpec {
             match m.get("role") {
                 Some(Value::String(_)) => {}
                 _ if !m.is_object() => {
-                    return Err(ApiError::schema(format!("messages[{i}]"), format!("expected a message object, got {}", json_kind(m))));
+                    return Err(ApiError::schema(
+                        format!("messages[{i}]"),
+                        format!("expected a message object, got {}", json_kind(m)),
+                    ));
                 }
                 _ => return Err(ApiError::schema(format!("messages[{i}].role"), "missing or not a string")),
             }
@@ -136,7 +139,10 @@ impl RunSpec {
             None => 1,
             Some(n) if (1..=MAX_TOOL_CONCURRENCY).contains(&n) => n as usize,
             Some(n) => {
-                return Err(ApiError::schema("tool_concurrency", format!("must be an integer from 1 to {MAX_TOOL_CONCURRENCY}, got {n}")));
+                return Err(ApiError::schema(
+                    "tool_concurrency",
+                    format!("must be an integer from 1 to {MAX_TOOL_CONCURRENCY}, got {n}"),
+                ));
             }
         };
         let max_tools_per_iter = match req.max_tools_per_iter {
@@ -147,7 +153,10 @@ impl RunSpec {
         let headers = req.tool_http_headers.unwrap_or_default();
         for (name, value) in &headers {
             if name.is_empty() || name.bytes().any(|b| !is_token_byte(b)) {
-                return Err(ApiError::bad_request("tool_http_headers", format!("`{name}` is not a valid HTTP header name")));
+                return Err(ApiError::bad_request(
+                    "tool_http_headers",
+                    format!("`{name}` is not a valid HTTP header name"),
+                ));
             }
             if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
                 return Err(ApiError::bad_request(
@@ -160,7 +169,10 @@ impl RunSpec {
         let tool_http_base_url = non_empty(req.tool_http_base_url);
         let tool_mcp_url = non_empty(req.tool_mcp_url);
         if backend == Backend::Http && tool_http_base_url.is_none() {
-            return Err(ApiError::bad_request("tool_http_base_url", "tool_http_base_url required for tool_backend=http"));
+            return Err(ApiError::bad_request(
+                "tool_http_base_url",
+                "tool_http_base_url required for tool_backend=http",
+            ));
         }
         if backend == Backend::Mcp && tool_mcp_url.is_none() {
             return Err(ApiError::bad_request("tool_mcp_url", "tool_mcp_url required for tool_backend=mcp"));
@@ -192,9 +204,9 @@ impl RunSpec {
     /// Whether any message carries an `image_url` content part (for the trace's request class).
     pub fn has_images(&self) -> bool {
         self.messages.iter().any(|m| {
-            m.get("content").and_then(Value::as_array).is_some_and(|parts| {
-                parts.iter().any(|p| p.get("type").and_then(Value::as_str) == Some("image_url"))
-            })
+            m.get("content")
+                .and_then(Value::as_array)
+                .is_some_and(|parts| parts.iter().any(|p| p.get("type").and_then(Value::as_str) == Some("image_url")))
         })
     }
 }
@@ -277,7 +289,9 @@ mod tests {
         assert!(!s.use_tools && s.enable_repair && !s.auto_run_code_on_code_block);
         let s = ok(json!({"model": "m", "messages": [], "tool_backend": "http", "tool_http_base_url": "http://x"}));
         assert!(s.use_tools, "http offers tools unless told not to");
-        let s = ok(json!({"model": "m", "messages": [], "tool_backend": " HTTP ", "tool_http_base_url": "http://x", "use_tools": false}));
+        let s = ok(
+            json!({"model": "m", "messages": [], "tool_backend": " HTTP ", "tool_http_base_url": "http://x", "use_tools": false}),
+        );
         assert!(!s.use_tools);
     }
 

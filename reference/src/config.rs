@@ -123,11 +123,8 @@ impl Config {
                 .filter(|s| s.is_finite() && *s > 0.0)
                 .map_or(Duration::from_secs_f64(default), Duration::from_secs_f64)
         };
-        let trace_path = if flag("MINI_AGENT_STORE_TRACES") {
-            get("MINI_AGENT_STORE_PATH").map(PathBuf::from)
-        } else {
-            None
-        };
+        let trace_path =
+            if flag("MINI_AGENT_STORE_TRACES") { get("MINI_AGENT_STORE_PATH").map(PathBuf::from) } else { None };
         Self {
             host: get("MINI_AGENT_API_HOST").unwrap_or_else(|| DEFAULT_HOST.to_owned()),
             port: get("MINI_AGENT_API_PORT").and_then(|p| p.trim().parse().ok()).unwrap_or(DEFAULT_PORT),
@@ -163,8 +160,7 @@ impl Config {
 
     /// A config from explicit pairs, everything else unset: the form tests use.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let map: HashMap<String, String> =
-            pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let map: HashMap<String, String> = pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         Self::from_lookup(|name| map.get(name).cloned())
     }
 

@@ -83,7 +83,14 @@ mod tests {
     fn keys_come_in_contract_order() {
         let env = build(&outcome(Some("hi"), vec![vec![json!({"ok": true, "stdout": "x"})]]), 1.5);
         let text = serde_json::to_string(&env).expect("serializes");
-        let order = ["\"ok\"", "\"final_answer\"", "\"stopped_reason\"", "\"messages\"", "\"metrics\"", "\"last_tool_invocation\""];
+        let order = [
+            "\"ok\"",
+            "\"final_answer\"",
+            "\"stopped_reason\"",
+            "\"messages\"",
+            "\"metrics\"",
+            "\"last_tool_invocation\"",
+        ];
         let positions: Vec<usize> = order.iter().map(|k| text.find(k).expect(k)).collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
         let metrics = ["\"iterations\"", "\"ttotal_ms\"", "\"escalated\"", "\"used_model\""];
@@ -95,7 +102,9 @@ mod tests {
     fn last_tool_invocation_only_from_the_last_iteration_and_only_when_ok() {
         let ok = json!({"ok": true, "stdout": "old"});
         let failed = json!({"ok": false, "stdout": "bad"});
-        assert!(build(&outcome(None, vec![vec![ok.clone()], vec![failed.clone()]]), 0.0).last_tool_invocation.is_none());
+        assert!(
+            build(&outcome(None, vec![vec![ok.clone()], vec![failed.clone()]]), 0.0).last_tool_invocation.is_none()
+        );
         assert!(build(&outcome(None, vec![]), 0.0).last_tool_invocation.is_none());
         let env = build(&outcome(None, vec![vec![failed, ok.clone()]]), 0.0);
         assert_eq!(env.last_tool_invocation, Some(ok));

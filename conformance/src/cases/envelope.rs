@@ -102,7 +102,11 @@ async fn provider_5xx(ctx: &Ctx) -> CaseResult {
     for needle in ["openai", "500", "upstream exploded"] {
         ensure!(d.contains(needle), "detail should name `{needle}`: {d}");
     }
-    ensure!(d.chars().count() <= 1000, "detail should quote a short excerpt of the body, got {} chars", d.chars().count());
+    ensure!(
+        d.chars().count() <= 1000,
+        "detail should quote a short excerpt of the body, got {} chars",
+        d.chars().count()
+    );
     Ok(())
 }
 
@@ -113,4 +117,3 @@ pub(crate) fn uuid_like() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("{:x}-{}-{}", nanos, std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
-

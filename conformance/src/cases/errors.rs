@@ -32,7 +32,13 @@ pub const CASES: &[Case] = &[
         features: &[],
         run: |ctx| Box::pin(malformed(ctx)),
     },
-    bad_input!("errors.agent_run.not_object", "a JSON body that is not an object gets 422", Some(422), || b"[1, 2]".to_vec(), &[]),
+    bad_input!(
+        "errors.agent_run.not_object",
+        "a JSON body that is not an object gets 422",
+        Some(422),
+        || b"[1, 2]".to_vec(),
+        &[]
+    ),
     bad_input!(
         "errors.agent_run.messages_not_list",
         "`messages` that is not a list gets 422 naming the field",
@@ -79,7 +85,9 @@ pub const CASES: &[Case] = &[
         "errors.agent_run.invalid_model",
         "a model name with an unknown provider gets 400, not a crash",
         Some(400),
-        || json!({"model": "no-such-provider/x", "messages": [{"role": "user", "content": "hi"}], "tool_backend": "echo"}).to_string().into_bytes(),
+        || {
+            json!({"model": "no-such-provider/x", "messages": [{"role": "user", "content": "hi"}], "tool_backend": "echo"}).to_string().into_bytes()
+        },
         &["no-such-provider"]
     ),
     Case {

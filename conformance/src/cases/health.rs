@@ -69,12 +69,22 @@ async fn hints_hide_values(ctx: &Ctx) -> CaseResult {
         let reply = ctx.get(path).await?;
         expect_status(&reply, 200, path)?;
         let body = reply.json()?;
-        let hints = body.get("hints").and_then(Value::as_object).ok_or_else(|| crate::case::Failure(format!("{path}: no hints object")))?;
+        let hints = body
+            .get("hints")
+            .and_then(Value::as_object)
+            .ok_or_else(|| crate::case::Failure(format!("{path}: no hints object")))?;
         for key in ["OPENAI_API_KEY", "OLLAMA_BASE_URL", "LITELLM_DEFAULT_MODEL"] {
-            ensure!(hints.get(key).is_some_and(Value::is_boolean), "{path}: hints.{key} must be a boolean, got {:?}", hints.get(key));
+            ensure!(
+                hints.get(key).is_some_and(Value::is_boolean),
+                "{path}: hints.{key} must be a boolean, got {:?}",
+                hints.get(key)
+            );
         }
         // The in-process target runs with this key set; an external one may too.
-        ensure!(!reply.text().contains(crate::inprocess::SECRET_KEY), "{path}: the OpenAI key's value leaked into the response");
+        ensure!(
+            !reply.text().contains(crate::inprocess::SECRET_KEY),
+            "{path}: the OpenAI key's value leaked into the response"
+        );
     }
     Ok(())
 }
@@ -83,7 +93,11 @@ async fn healthz_shape(ctx: &Ctx) -> CaseResult {
     let reply = ctx.get("/healthz").await?;
     expect_status(&reply, 200, "GET /healthz")?;
     let body = reply.json()?;
-    ensure!(body.get("delay_ms").is_some_and(Value::is_u64), "delay_ms must be an integer, got {:?}", body.get("delay_ms"));
+    ensure!(
+        body.get("delay_ms").is_some_and(Value::is_u64),
+        "delay_ms must be an integer, got {:?}",
+        body.get("delay_ms")
+    );
     let mut rules = vec![
         ("/host", Volatile::Message),
         ("/port", Volatile::Port),
@@ -99,7 +113,10 @@ async fn models_shape(ctx: &Ctx) -> CaseResult {
     expect_status(&reply, 200, "GET /v1/models")?;
     let body = reply.json()?;
     ensure_eq!(body.get("object").and_then(Value::as_str), Some("list"), "object");
-    let data = body.get("data").and_then(Value::as_array).ok_or_else(|| crate::case::Failure("data must be an array".into()))?;
+    let data = body
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or_else(|| crate::case::Failure("data must be an array".into()))?;
     for (i, m) in data.iter().enumerate() {
         ensure!(m.get("id").is_some_and(Value::is_string), "data[{i}].id must be a string: {m}");
         ensure_eq!(m.get("object").and_then(Value::as_str), Some("model"), "data[{i}].object");
@@ -111,7 +128,13 @@ async fn models_configured(ctx: &Ctx) -> CaseResult {
     let reply = ctx.get("/v1/models").await?;
     expect_status(&reply, 200, "GET /v1/models")?;
     let body = reply.json()?;
-    let ids: Vec<&str> = body.pointer("/data").and_then(Value::as_array).into_iter().flatten().filter_map(|m| m.get("id")?.as_str()).collect();
+    let ids: Vec<&str> = body
+        .pointer("/data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("id")?.as_str())
+        .collect();
     ensure!(ids.contains(&"dummy"), "`dummy` is allowed on this target, so /v1/models must list it; ids: {ids:?}");
     ctx.snapshot("models", &redact(&body, &[("/data/*/created", Volatile::UnixSeconds)])?)
 }

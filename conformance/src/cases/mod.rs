@@ -52,7 +52,13 @@ pub(crate) mod util {
         match status {
             Some(s) => expect_status(reply, s, what)?,
             None if (400..500).contains(&reply.status) => {}
-            None => return Err(Failure(format!("{what}: expected a 4xx, got {}: {}", reply.status, excerpt(&reply.text())))),
+            None => {
+                return Err(Failure(format!(
+                    "{what}: expected a 4xx, got {}: {}",
+                    reply.status,
+                    excerpt(&reply.text())
+                )));
+            }
         }
         let d = detail(reply)?;
         let lower = d.to_lowercase();

@@ -91,11 +91,17 @@ async fn error_shape(ctx: &Ctx) -> CaseResult {
     let reply = ctx.post_raw("/v1/chat/completions", b"{not json".to_vec()).await?;
     ensure!((400..500).contains(&reply.status), "malformed JSON should get a 4xx, got {}", reply.status);
     let body = reply.json()?;
-    let err = body.get("error").and_then(Value::as_object).ok_or_else(|| Failure(format!("no `error` object: {}", excerpt(&body.to_string()))))?;
+    let err = body
+        .get("error")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Failure(format!("no `error` object: {}", excerpt(&body.to_string()))))?;
     for key in ["message", "type", "param", "code"] {
         ensure!(err.contains_key(key), "error.{key} is missing: {body}");
     }
-    let redacted = redact(&body, &[("/error/message", Volatile::Message), ("/error/type", Volatile::Id), ("/error/code", Volatile::Id)])?;
+    let redacted = redact(
+        &body,
+        &[("/error/message", Volatile::Message), ("/error/type", Volatile::Id), ("/error/code", Volatile::Id)],
+    )?;
     ctx.snapshot("shim_error", &redacted)
 }
 
@@ -112,7 +118,11 @@ async fn stream(ctx: &Ctx, include_usage: bool) -> CaseResult {
     }
     let reply = ctx.post_json("/v1/chat/completions", &body).await?;
     expect_status(&reply, 200, "streaming shim")?;
-    ensure!(reply.content_type().starts_with("text/event-stream"), "content-type should be text/event-stream, got {:?}", reply.content_type());
+    ensure!(
+        reply.content_type().starts_with("text/event-stream"),
+        "content-type should be text/event-stream, got {:?}",
+        reply.content_type()
+    );
     let data = sse_data(&reply);
     ensure_eq!(data.last().map(String::as_str), Some("[DONE]"), "last event");
     let chunks: Vec<Value> = data[..data.len() - 1]
@@ -124,17 +134,27 @@ async fn stream(ctx: &Ctx, include_usage: bool) -> CaseResult {
     let mut text = String::new();
     for c in &chunks {
         ensure_eq!(c.get("object").and_then(Value::as_str), Some("chat.completion.chunk"), "chunk object");
-        ensure!(c.get("id") == id.as_ref() && c.get("created") == created.as_ref(), "every chunk must carry the same id and created: {c}");
+        ensure!(
+            c.get("id") == id.as_ref() && c.get("created") == created.as_ref(),
+            "every chunk must carry the same id and created: {c}"
+        );
         if let Some(t) = c.pointer("/choices/0/delta/content").and_then(Value::as_str) {
             text.push_str(t);
         }
     }
     ensure_eq!(text, "shim ok".to_owned(), "streamed text");
-    let usage_chunks: Vec<&Value> = chunks.iter().filter(|c| c.get("choices").and_then(Value::as_array).is_some_and(Vec::is_empty)).collect();
+    let usage_chunks: Vec<&Value> =
+        chunks.iter().filter(|c| c.get("choices").and_then(Value::as_array).is_some_and(Vec::is_empty)).collect();
     if include_usage {
         ensure_eq!(usage_chunks.len(), 1, "usage chunks");
-        ensure!(usage_chunks[0].pointer("/usage/total_tokens").is_some_and(Value::is_u64), "usage chunk lacks usage.total_tokens");
-        ensure!(std::ptr::eq(usage_chunks[0], &chunks[chunks.len() - 1]), "the usage chunk must come last, before [DONE]");
+        ensure!(
+            usage_chunks[0].pointer("/usage/total_tokens").is_some_and(Value::is_u64),
+            "usage chunk lacks usage.total_tokens"
+        );
+        ensure!(
+            std::ptr::eq(usage_chunks[0], &chunks[chunks.len() - 1]),
+            "the usage chunk must come last, before [DONE]"
+        );
     } else {
         ensure_eq!(usage_chunks.len(), 0, "usage chunks without include_usage");
     }

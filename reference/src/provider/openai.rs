@@ -42,10 +42,8 @@ pub async fn complete(
 ) -> Result<Value, ProviderError> {
     let url = format!("{}/chat/completions", route.api_base);
     let provider = route.kind;
-    let mut call = http
-        .post(&url)
-        .timeout(route.timeout.unwrap_or(default_timeout))
-        .json(&request_body(route, request));
+    let mut call =
+        http.post(&url).timeout(route.timeout.unwrap_or(default_timeout)).json(&request_body(route, request));
     if let Some(key) = &route.api_key {
         call = call.bearer_auth(key.expose());
     }
@@ -61,7 +59,10 @@ pub async fn complete(
         reason: format!("{e}; body starts: {}", excerpt(&bytes)),
     })?;
     if value.pointer("/choices/0").is_none() {
-        return Err(ProviderError::InvalidResponse { provider, reason: format!("no choices[0]; body: {}", excerpt(&bytes)) });
+        return Err(ProviderError::InvalidResponse {
+            provider,
+            reason: format!("no choices[0]; body: {}", excerpt(&bytes)),
+        });
     }
     Ok(value)
 }

@@ -102,7 +102,8 @@ fn split(model: &str, router: &RouterConfig) -> Result<(ProviderKind, String), P
         }
         _ => {
             let aliases: Vec<&str> = router.entries().iter().map(|e| e.model_name.as_str()).collect();
-            let aliases = if aliases.is_empty() { "none configured (see --config)".to_owned() } else { aliases.join(", ") };
+            let aliases =
+                if aliases.is_empty() { "none configured (see --config)".to_owned() } else { aliases.join(", ") };
             Err(ProviderError::InvalidModel(format!(
                 "model `{model}` has no provider prefix and is not a router alias: write `openai/{model}` \
                  (or {KNOWN}), or use an alias: {aliases}"
@@ -182,7 +183,10 @@ mod tests {
     fn prefix_is_stripped_and_base_normalised() {
         let s = settings(&[("OPENAI_API_BASE", "http://127.0.0.1:9/v1/"), ("OLLAMA_BASE_URL", "http://h:11434")]);
         let r = resolve("openai/gpt-4o", &s, &RouterConfig::default()).expect("openai");
-        assert_eq!((r.kind, r.upstream_model.as_str(), r.api_base.as_str()), (ProviderKind::OpenAi, "gpt-4o", "http://127.0.0.1:9/v1"));
+        assert_eq!(
+            (r.kind, r.upstream_model.as_str(), r.api_base.as_str()),
+            (ProviderKind::OpenAi, "gpt-4o", "http://127.0.0.1:9/v1")
+        );
         let r = resolve("ollama/qwen2.5:7b", &s, &RouterConfig::default()).expect("ollama");
         assert_eq!((r.upstream_model.as_str(), r.api_base.as_str()), ("qwen2.5:7b", "http://h:11434/v1"));
     }

@@ -111,7 +111,8 @@ impl RouterConfig {
         let mut entries: Vec<RouteEntry> = Vec::with_capacity(file.model_list.len());
         for (index, raw) in file.model_list.into_iter().enumerate() {
             let name = raw.get("model_name").and_then(|v| v.as_str()).unwrap_or("<no model_name>").to_owned();
-            let problem = |problem: String| ConfigError::Entry { path: path.to_owned(), index, name: name.clone(), problem };
+            let problem =
+                |problem: String| ConfigError::Entry { path: path.to_owned(), index, name: name.clone(), problem };
             let shape: EntryShape = serde_path_to_error::deserialize(raw)
                 .map_err(|e| problem(format!("{} (at `{}`)", e.inner(), e.path())))?;
             let p = shape.litellm_params;
@@ -119,7 +120,9 @@ impl RouterConfig {
                 match value {
                     Some(v) => match v.strip_prefix("os.environ/") {
                         Some(var) => env(var).filter(|x| !x.is_empty()).map(Some).ok_or_else(|| {
-                            problem(format!("litellm_params.{field} reads environment variable {var}, which is not set"))
+                            problem(format!(
+                                "litellm_params.{field} reads environment variable {var}, which is not set"
+                            ))
                         }),
                         None => Ok(Some(v)),
                     },
@@ -183,9 +186,15 @@ mod tests {
     #[test]
     fn errors_name_file_entry_and_problem() {
         let cases = [
-            ("model_list:\n  - model_name: a\n    litellm_params: {model: x, api_key: os.environ/NOPE}\n", "NOPE, which is not set"),
+            (
+                "model_list:\n  - model_name: a\n    litellm_params: {model: x, api_key: os.environ/NOPE}\n",
+                "NOPE, which is not set",
+            ),
             ("model_list:\n  - model_name: a\n    litellm_params: {api_base: x}\n", "missing field `model`"),
-            ("model_list:\n  - model_name: a\n    litellm_params: {model: x}\n  - model_name: a\n    litellm_params: {model: y}\n", "appears twice"),
+            (
+                "model_list:\n  - model_name: a\n    litellm_params: {model: x}\n  - model_name: a\n    litellm_params: {model: y}\n",
+                "appears twice",
+            ),
             ("model_list:\n  - model_name: a\n    litellm_params: {model: x, timeout: -1}\n", "timeout must be"),
             ("model_list: [\n", "not valid YAML"),
         ];
@@ -193,9 +202,14 @@ mod tests {
             let err = RouterConfig::parse(text, "bad.yaml", false, env).expect_err(text).to_string();
             assert!(err.contains("bad.yaml") && err.contains(needle), "{err}");
         }
-        let err = RouterConfig::parse("model_list:\n  - model_name: a\n    litellm_params: {model: x, api_key: os.environ/NOPE}\n", "bad.yaml", false, env)
-            .expect_err("unset env")
-            .to_string();
+        let err = RouterConfig::parse(
+            "model_list:\n  - model_name: a\n    litellm_params: {model: x, api_key: os.environ/NOPE}\n",
+            "bad.yaml",
+            false,
+            env,
+        )
+        .expect_err("unset env")
+        .to_string();
         assert!(err.contains("entry 0 (a)"), "{err}");
     }
 }
