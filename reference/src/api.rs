@@ -94,6 +94,27 @@ pub const DEFAULT_MAX_TOOLS_PER_ITER: usize = 4;
 pub const MAX_TOOL_CONCURRENCY: i64 = 16;
 
 impl RunSpec {
+    /// A `local` run of `model` with every default: what the OpenAI shim runs.
+    pub fn local_defaults(model: String, messages: Vec<Value>) -> Self {
+        Self {
+            messages,
+            model,
+            backend: Backend::Local,
+            tool_http_base_url: None,
+            tool_http_headers: BTreeMap::new(),
+            tool_mcp_url: None,
+            use_tools: false,
+            auto_run_code_on_code_block: false,
+            max_iterations: DEFAULT_MAX_ITERATIONS,
+            max_total_seconds: None,
+            escalate_on_budget_exceeded: false,
+            escalate_model: None,
+            enable_repair: true,
+            tool_concurrency: 1,
+            max_tools_per_iter: DEFAULT_MAX_TOOLS_PER_ITER,
+        }
+    }
+
     /// Parses and validates a request body.
     pub fn from_slice(body: &[u8]) -> Result<Self, ApiError> {
         Self::validate(decode(body)?)

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::agent::LoopEnv;
 use crate::provider::router::RouterConfig;
+use crate::tools::local::LocalSettings;
 
 /// Default listen address of `miniagent serve`.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
@@ -94,6 +96,9 @@ pub struct Config {
     /// `MINI_AGENT_STORE_TRACES=1` with `MINI_AGENT_STORE_PATH`: the JSONL file traces go to.
     pub trace_path: Option<PathBuf>,
     pub router: RouterConfig,
+    /// The local tools' interpreter, timeout, shell allowlist and output cap.
+    pub local_tools: LocalSettings,
+    pub loop_env: LoopEnv,
 }
 
 /// The `hints` object of `/ready` and `/healthz`: whether settings are present, never their values.
@@ -150,6 +155,18 @@ impl Config {
             },
             trace_path,
             router: RouterConfig::default(),
+            local_tools: LocalSettings {
+                python: get("MINI_AGENT_PYTHON").unwrap_or_else(|| "python3".to_owned()),
+                timeout: secs("MINI_AGENT_TOOL_TIMEOUT_SEC", 10.0),
+                shell_allow: get("MINI_AGENT_SHELL_ALLOW").map_or_else(
+                    || vec!["echo".to_owned()],
+                    |v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+                ),
+                output_cap: get("MINI_AGENT_TOOL_OUTPUT_MAX_BYTES")
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(crate::tools::process::DEFAULT_OUTPUT_CAP),
+            },
+            loop_env: LoopEnv { shortcircuit_chutes: flag("NDSMOKE_SHORTCIRCUIT_CHUTES") },
         }
     }
 
@@ -238,6 +255,14 @@ mod tests {
         let dumped = format!("{cfg:?}");
         assert!(!dumped.contains("sk-very-secret"), "{dumped}");
         assert!(cfg.hints().openai_api_key);
+    }
+
+    #[test]
+    fn tool_settings() {
+        let cfg = Config::from_pairs([("MINI_AGENT_SHELL_ALLOW", "echo, ls,,"), ("MINI_AGENT_TOOL_TIMEOUT_SEC", "2.5")]);
+        assert_eq!(cfg.local_tools.shell_allow, ["echo", "ls"]);
+        assert_eq!(cfg.local_tools.timeout, Duration::from_millis(2500));
+        assert_eq!(Config::from_pairs([]).local_tools.shell_allow, ["echo"]);
     }
 
     #[test]

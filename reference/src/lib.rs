@@ -5,9 +5,11 @@
 //! - [`config`] — settings read once from the environment (and flags), never from handlers.
 //! - [`http`] — the façade: route table, bounded body extraction, one handler module per area.
 //! - [`api`] — wire types of `/agent/run` and their validation into a [`api::RunSpec`].
-//! - [`agent`] — what a run does: one model call (`echo`, `router`) or the agent loop.
+//! - [`agent`] — what a run does: one model call (`echo`, `router`) or the agent loop (pruning,
+//!   code blocks, tool calls in order, repair, budget and escalation).
 //! - [`provider`] — model names to calls: routes, the OpenAI-compatible wire call, the dummy model,
 //!   the router config file.
+//! - [`tools`] — tool backends: local tools under process control (group kill, bounded output).
 //! - [`envelope`] — the response envelope, a pure function of a run's outcome.
 //! - [`trace`] — JSONL traces with a single writer.
 //! - [`error`] — the one error type at the HTTP boundary.
@@ -21,6 +23,7 @@ pub mod error;
 pub mod http;
 pub mod provider;
 pub mod serve;
+pub mod tools;
 pub mod trace;
 
 pub use config::Config;

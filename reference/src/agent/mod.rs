@@ -1,9 +1,15 @@
 //! The agent: what one `/agent/run` does between a validated [`RunSpec`] and an outcome.
 //!
-//! The `echo` and `router` backends make one model call and no tool calls. The tool backends run
-//! the agent loop. Every failure of what the agent calls is either recorded as data in the outcome
-//! (tools) or returned as an [`AgentError`] (a provider that failed): the agent never builds an
-//! envelope and knows nothing of HTTP.
+//! The `echo` and `router` backends make one model call and no tool calls ([`one_shot`]). The tool
+//! backends run the loop ([`run_loop`]). Every failure of what the agent calls is either recorded as
+//! data in the outcome (tools) or returned as an [`AgentError`] (a provider that failed): the agent
+//! never builds an envelope and knows nothing of HTTP.
+
+pub mod calls;
+pub mod codeblock;
+pub mod model;
+pub mod prune;
+pub mod run_loop;
 
 use std::time::Instant;
 
@@ -11,7 +17,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::api::{Backend, RunSpec};
-use crate::provider::{ChatRequest, ProviderError, Providers};
+use crate::provider::{ChatRequest, ProviderError};
+use crate::tools::local::LocalTools;
+pub use model::ChatModel;
+pub use run_loop::{LoopEnv, run_loop};
 
 /// Why a run stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,23 +53,31 @@ pub struct RunOutcome {
 pub enum AgentError {
     #[error(transparent)]
     Provider(#[from] ProviderError),
-    #[error("tool_backend `{}` is not available in this build yet; use `echo` or `router` for one model call", .0.name())]
+    #[error("tool_backend `{}` is not available in this build yet; use `local`, `echo` or `router`", .0.name())]
     BackendUnavailable(Backend),
 }
 
+/// What a run may use besides its spec.
+pub struct Deps<'a, M: ChatModel> {
+    pub model: &'a M,
+    pub local: &'a LocalTools,
+    pub env: &'a LoopEnv,
+}
+
 /// Runs `spec` to an outcome.
-pub async fn run(spec: &RunSpec, providers: &Providers) -> Result<RunOutcome, AgentError> {
+pub async fn run<M: ChatModel>(spec: &RunSpec, deps: &Deps<'_, M>) -> Result<RunOutcome, AgentError> {
     match spec.backend {
-        Backend::Echo | Backend::Router => one_shot(spec, providers).await,
-        Backend::Local | Backend::Http | Backend::Mcp => Err(AgentError::BackendUnavailable(spec.backend)),
+        Backend::Echo | Backend::Router => one_shot(spec, deps.model).await,
+        Backend::Local => run_loop(spec, deps.model, deps.local, deps.env).await,
+        Backend::Http | Backend::Mcp => Err(AgentError::BackendUnavailable(spec.backend)),
     }
 }
 
 /// One model call, no tools: the answer becomes the only message.
-async fn one_shot(spec: &RunSpec, providers: &Providers) -> Result<RunOutcome, AgentError> {
+async fn one_shot<M: ChatModel>(spec: &RunSpec, model: &M) -> Result<RunOutcome, AgentError> {
     let started = Instant::now();
     let request = ChatRequest { messages: spec.messages.clone(), ..ChatRequest::default() };
-    let completion = providers.complete(&spec.model, &request).await?;
+    let completion = model.complete(&spec.model, &request).await?;
     let answer = completion.content().unwrap_or_default().to_owned();
     tracing::debug!(model = %spec.model, ms = started.elapsed().as_secs_f64() * 1e3, "one-shot call done");
     Ok(RunOutcome {

@@ -19,7 +19,7 @@ pub async fn run(State(state): State<SharedState>, LimitedBody(body): LimitedBod
     if !state.config.shim.delay.is_zero() {
         tokio::time::sleep(state.config.shim.delay).await;
     }
-    let outcome = agent::run(&spec, &state.providers).await.map_err(|e| match e {
+    let outcome = agent::run(&spec, &state.deps()).await.map_err(|e| match e {
         AgentError::Provider(p) => ApiError::Provider(p),
         e @ AgentError::BackendUnavailable(_) => ApiError::NotImplemented(e.to_string()),
     })?;

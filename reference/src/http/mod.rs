@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::provider::Providers;
+use crate::tools::local::LocalTools;
 use crate::trace::TraceWriter;
 
 pub use routes::app;
@@ -24,6 +25,7 @@ pub use routes::app;
 pub struct AppState {
     pub config: Config,
     pub providers: Providers,
+    pub local_tools: LocalTools,
     pub traces: Option<TraceWriter>,
     /// Unix time the state was built, reported by `/healthz`.
     pub started_at: f64,
@@ -41,6 +43,11 @@ pub enum StartupError {
 }
 
 impl AppState {
+    /// What the agent may use: the providers, the local tools, the loop's switches.
+    pub fn deps(&self) -> crate::agent::Deps<'_, Providers> {
+        crate::agent::Deps { model: &self.providers, local: &self.local_tools, env: &self.config.loop_env }
+    }
+
     pub fn new(config: Config) -> Result<SharedState, StartupError> {
         let providers = Providers::new(&config)?;
         let traces = match &config.trace_path {
@@ -51,6 +58,7 @@ impl AppState {
             None => None,
         };
         let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-        Ok(Arc::new(Self { config, providers, traces, started_at }))
+        let local_tools = LocalTools::new(config.local_tools.clone());
+        Ok(Arc::new(Self { config, providers, local_tools, traces, started_at }))
     }
 }

@@ -1,7 +1,8 @@
 //! `POST /v1/chat/completions` and `POST /chat/completions`: the OpenAI-compatible shim.
 //!
-//! Echo mode answers the configured reply and calls nothing. Otherwise the request's model is
-//! called (a bare name the router cannot place falls back to `LITELLM_DEFAULT_MODEL`). Errors use
+//! Echo mode answers the configured reply and calls nothing. Otherwise the agent runs on the
+//! request's model with local tools and default settings, and its final answer is the reply (a bare
+//! model name the router cannot place falls back to `LITELLM_DEFAULT_MODEL`). Errors use
 //! OpenAI's error shape so SDKs surface them. `stream: true` is answered as server-sent events of
 //! `chat.completion.chunk`, ending in `data: [DONE]`.
 
@@ -13,14 +14,16 @@ use axum::extract::State;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::SharedState;
 use super::extract::LimitedBody;
 use crate::api::decode;
 use crate::config::NO_PROVIDER_GUIDANCE;
 use crate::error::{ApiError, OpenAiError};
-use crate::provider::{ChatRequest, Completion, ProviderError};
+use crate::agent::{self, AgentError};
+use crate::api::RunSpec;
+use crate::provider::ProviderError;
 
 #[derive(Debug, Deserialize)]
 struct ChatCompletionRequest {
@@ -30,9 +33,6 @@ struct ChatCompletionRequest {
     stream: Option<bool>,
     #[serde(default)]
     stream_options: Option<StreamOptions>,
-    /// Other OpenAI parameters (temperature, max_tokens, …), passed to the provider.
-    #[serde(flatten)]
-    extra: Map<String, Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,16 +93,13 @@ async fn answer(state: &SharedState, req: ChatCompletionRequest) -> Result<Answe
         (Err(ProviderError::InvalidModel(_)), Some(default)) => default.clone(),
         _ => req.model.clone(),
     };
-    let mut extra = req.extra;
-    // `stream` is answered by this shim, not forwarded: the provider call is always whole.
-    extra.remove("stream");
-    let request = ChatRequest { messages: req.messages, tools: None, extra };
-    let completion: Completion = state.providers.complete(&model, &request).await?;
-    Ok(Answer {
-        model: req.model,
-        content: completion.content().unwrap_or_default().to_owned(),
-        usage: completion.usage().cloned().unwrap_or_else(zero_usage),
-    })
+    // The shim runs the agent (local tools, defaults), as the original does.
+    let spec = RunSpec::local_defaults(model, req.messages);
+    let outcome = agent::run(&spec, &state.deps()).await.map_err(|e| match e {
+        AgentError::Provider(p) => ApiError::Provider(p),
+        other => ApiError::Internal(other.to_string()),
+    })?;
+    Ok(Answer { model: req.model, content: outcome.final_answer.unwrap_or_default(), usage: zero_usage() })
 }
 
 fn zero_usage() -> Value {

@@ -1,0 +1,121 @@
+//! One iteration's tool calls: parse them from the assistant message, resolve names against the
+//! backend, run the first `max_tools_per_iter` of them `tool_concurrency` at a time, and produce the
+//! invocation records and tool messages — in the **original call order**, whatever order the calls
+//! finish in (`buffered` yields results in input order, which is exactly the contract).
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use serde_json::{Map, Value, json};
+
+use crate::tools::{ToolBackend, ToolCall, message_content};
+
+/// A call as the model wrote it.
+#[derive(Debug, Clone)]
+pub struct RequestedCall {
+    pub id: String,
+    pub name: String,
+    pub arguments_raw: Value,
+}
+
+/// The tool calls of an assistant message; a call without an id gets `call_<iteration>_<index>` so
+/// its tool message can still answer it.
+pub fn requested_calls(message: &Value, iteration: usize) -> Vec<RequestedCall> {
+    let Some(calls) = message.get("tool_calls").and_then(Value::as_array) else { return Vec::new() };
+    calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| RequestedCall {
+            id: c.get("id").and_then(Value::as_str).map_or_else(|| format!("call_{iteration}_{i}"), str::to_owned),
+            name: c.pointer("/function/name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            arguments_raw: c.pointer("/function/arguments").cloned().unwrap_or(Value::String(String::new())),
+        })
+        .collect()
+}
+
+/// What one iteration's calls produced.
+#[derive(Debug, Default)]
+pub struct Executed {
+    /// Tool messages, one per requested call, in call order.
+    pub messages: Vec<Value>,
+    /// Invocation records of the calls that were attempted (run or refused as unsupported).
+    pub invocations: Vec<Value>,
+    /// The model-visible outputs of the invocations, in order.
+    pub outputs: Vec<String>,
+}
+
+pub struct Limits {
+    pub max_tools_per_iter: usize,
+    pub tool_concurrency: usize,
+}
+
+/// Runs `calls` on `backend`.
+pub async fn execute<T: ToolBackend>(
+    backend: &T,
+    listed: &[Value],
+    list_error: Option<&str>,
+    calls: &[RequestedCall],
+    limits: &Limits,
+    model: &str,
+) -> Executed {
+    let cap = limits.max_tools_per_iter.max(1);
+    // Collected into a Vec before streaming: a lazy `map` here trips the compiler's higher-ranked
+    // `Send` inference for the handler future (rust-lang/rust#102211).
+    let work: Vec<_> = calls.iter().take(cap).enumerate().map(|(index, requested)| async move {
+        let started = Instant::now();
+        let result = match backend.resolve(&requested.name, listed) {
+            Some(name) => backend.invoke(&ToolCall::new(&requested.id, name, requested.arguments_raw.clone())).await,
+            None => {
+                let why = match list_error {
+                    Some(e) => format!("unsupported tool '{}' (the tools could not be listed: {e})", requested.name),
+                    None => format!("unsupported tool '{}'", requested.name),
+                };
+                json!({"ok": false, "name": requested.name, "error": why})
+            }
+        };
+        record(index, requested, model, &result, started.elapsed().as_secs_f64() * 1e3)
+    }).collect();
+    let records: Vec<(Value, String)> =
+        futures::stream::iter(work).buffered(limits.tool_concurrency.max(1)).collect().await;
+
+    let mut out = Executed::default();
+    for (i, requested) in calls.iter().enumerate() {
+        let content = match records.get(i) {
+            Some((_, content)) => content.clone(),
+            None => format!("error: not run: at most {cap} tool calls run per iteration"),
+        };
+        out.messages.push(json!({"role": "tool", "tool_call_id": requested.id, "name": requested.name, "content": content}));
+    }
+    for (record, content) in records {
+        out.invocations.push(record);
+        out.outputs.push(content);
+    }
+    out
+}
+
+/// The invocation record: the contract's fields in order, then anything else the tool returned.
+fn record(index: usize, requested: &RequestedCall, model: &str, result: &Value, t_ms: f64) -> (Value, String) {
+    let parsed = ToolCall::new("", "", requested.arguments_raw.clone()).arguments.map(Value::Object).unwrap_or(Value::Null);
+    let get = |k: &str| result.get(k).cloned().unwrap_or(Value::Null);
+    let mut m = Map::new();
+    m.insert("call_index".into(), json!(index));
+    m.insert("tool_name".into(), json!(requested.name));
+    m.insert("tool_call_id".into(), json!(requested.id));
+    m.insert("arguments_raw".into(), requested.arguments_raw.clone());
+    m.insert("arguments".into(), parsed);
+    m.insert("t_ms".into(), result.get("t_ms").cloned().unwrap_or_else(|| json!(t_ms)));
+    m.insert("model".into(), json!(model));
+    m.insert("name".into(), result.get("name").cloned().unwrap_or_else(|| json!(requested.name)));
+    m.insert("ok".into(), json!(result.get("ok") == Some(&Value::Bool(true))));
+    for key in ["rc", "result", "stdout", "stderr", "error"] {
+        m.insert(key.into(), get(key));
+    }
+    if let Some(obj) = result.as_object() {
+        for (k, v) in obj {
+            if !m.contains_key(k) {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    (Value::Object(m), message_content(result))
+}

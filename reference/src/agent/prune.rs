@@ -1,0 +1,210 @@
+//! History pruning before each model call.
+//!
+//! Kept: every system message; the last assistant message with tool calls together with its tool
+//! replies (the pair the model is working on); and the most recent other messages, at most
+//! [`MAX_RECENT`], within a [`CHAR_BUDGET`]-character content budget. Messages are grouped into
+//! units first — an assistant tool-call message and the tool messages answering it are one unit — so
+//! a pair is never split (a tool message without its call is an error at every provider). Recent
+//! units are taken newest first and the walk stops at the first that does not fit, so what is kept
+//! is a contiguous recent history, in its original order.
+
+use serde_json::Value;
+
+pub const MAX_RECENT: usize = 50;
+pub const CHAR_BUDGET: usize = 16_000;
+
+/// Prunes `messages` with the contract's limits.
+pub fn prune(messages: &[Value]) -> Vec<Value> {
+    prune_with(messages, MAX_RECENT, CHAR_BUDGET)
+}
+
+/// Prunes with explicit limits (for tests).
+pub fn prune_with(messages: &[Value], max_recent: usize, char_budget: usize) -> Vec<Value> {
+    let units = units(messages);
+    let pinned = units.iter().rposition(|u| u.is_tool_pair);
+    let mut keep = vec![false; units.len()];
+    let mut chars = 0usize;
+    for (i, u) in units.iter().enumerate() {
+        if u.is_system || Some(i) == pinned {
+            keep[i] = true;
+            if !u.is_system {
+                chars += u.chars;
+            }
+        }
+    }
+    let mut count = pinned.map_or(0, |p| units[p].indices.len());
+    for i in (0..units.len()).rev() {
+        if keep[i] {
+            continue;
+        }
+        let u = &units[i];
+        if count + u.indices.len() > max_recent || chars + u.chars > char_budget {
+            break;
+        }
+        keep[i] = true;
+        count += u.indices.len();
+        chars += u.chars;
+    }
+    units
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .flat_map(|(u, _)| u.indices.iter().map(|&i| messages[i].clone()))
+        .collect()
+}
+
+#[derive(Debug)]
+struct Unit {
+    indices: Vec<usize>,
+    chars: usize,
+    is_system: bool,
+    is_tool_pair: bool,
+}
+
+fn role(m: &Value) -> &str {
+    m.get("role").and_then(Value::as_str).unwrap_or("")
+}
+
+fn tool_call_ids(m: &Value) -> Vec<&str> {
+    m.get("tool_calls")
+        .and_then(Value::as_array)
+        .map(|calls| calls.iter().filter_map(|c| c.get("id").and_then(Value::as_str)).collect())
+        .unwrap_or_default()
+}
+
+/// Characters of text content: a string, or the text parts of a list (an image costs nothing here).
+pub fn content_chars(m: &Value) -> usize {
+    match m.get("content") {
+        Some(Value::String(s)) => s.chars().count(),
+        Some(Value::Array(parts)) => {
+            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).map(|t| t.chars().count()).sum()
+        }
+        _ => 0,
+    }
+}
+
+fn units(messages: &[Value]) -> Vec<Unit> {
+    let mut out: Vec<Unit> = Vec::new();
+    let mut i = 0;
+    while i < messages.len() {
+        let m = &messages[i];
+        let ids = tool_call_ids(m);
+        if role(m) == "assistant" && !ids.is_empty() {
+            let mut indices = vec![i];
+            let mut chars = content_chars(m);
+            let mut j = i + 1;
+            while j < messages.len()
+                && role(&messages[j]) == "tool"
+                && messages[j].get("tool_call_id").and_then(Value::as_str).is_some_and(|id| ids.contains(&id))
+            {
+                indices.push(j);
+                chars += content_chars(&messages[j]);
+                j += 1;
+            }
+            out.push(Unit { indices, chars, is_system: false, is_tool_pair: true });
+            i = j;
+        } else {
+            out.push(Unit { indices: vec![i], chars: content_chars(m), is_system: role(m) == "system", is_tool_pair: false });
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn msg(role: &str, content: &str) -> Value {
+        json!({"role": role, "content": content})
+    }
+
+    fn call(id: &str) -> Value {
+        json!({"role": "assistant", "content": null, "tool_calls": [{"id": id, "type": "function", "function": {"name": "t", "arguments": "{}"}}]})
+    }
+
+    fn reply(id: &str, content: &str) -> Value {
+        json!({"role": "tool", "tool_call_id": id, "content": content})
+    }
+
+    #[test]
+    fn keeps_system_pinned_pair_and_recent_within_budget() {
+        let big = "x".repeat(100);
+        let msgs = vec![msg("system", "rules"), msg("user", &big), call("a"), reply("a", &big), msg("user", &big), msg("user", "last")];
+        let kept = prune_with(&msgs, 50, 250);
+        // budget 250: pinned pair 100 → recent "last"(4) and big(100) fit; the first user (100) does not.
+        assert_eq!(kept, vec![msgs[0].clone(), msgs[2].clone(), msgs[3].clone(), msgs[4].clone(), msgs[5].clone()]);
+    }
+
+    #[test]
+    fn short_histories_are_untouched() {
+        let msgs = vec![msg("system", "s"), msg("user", "q"), call("a"), reply("a", "r"), msg("assistant", "done")];
+        assert_eq!(prune(&msgs), msgs);
+    }
+
+    fn arb_history() -> impl Strategy<Value = Vec<Value>> {
+        // (kind, size, calls): 0 system, 1 user, 2 assistant, 3 a tool-call pair with `calls` replies.
+        let item = (0u8..4, 0usize..4000, 1usize..4);
+        prop::collection::vec(item, 0..80).prop_map(|items| {
+            let mut out = Vec::new();
+            for (unit, (kind, n, k)) in items.into_iter().enumerate() {
+                match kind {
+                    0 => out.push(msg("system", &"s".repeat(n / 10))),
+                    1 => out.push(msg("user", &"u".repeat(n))),
+                    2 => out.push(msg("assistant", &"a".repeat(n))),
+                    _ => {
+                        // Ids unique per unit, so equal-looking pairs are still told apart.
+                        let ids: Vec<String> = (0..k).map(|i| format!("u{unit}-c{i}")).collect();
+                        let calls: Vec<Value> = ids
+                            .iter()
+                            .map(|id| json!({"id": id, "type": "function", "function": {"name": "t", "arguments": "{}"}}))
+                            .collect();
+                        out.push(json!({"role": "assistant", "content": null, "tool_calls": calls}));
+                        out.extend(ids.iter().map(|id| reply(id, &"r".repeat(n * 3 / 4))));
+                    }
+                }
+            }
+            out
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn pruning_invariants(history in arb_history()) {
+            let kept = prune(&history);
+            // Never drops a system message.
+            let systems = |v: &[Value]| v.iter().filter(|m| role(m) == "system").count();
+            prop_assert_eq!(systems(&kept), systems(&history));
+            // Never splits a pair: every kept tool message directly follows its call or a sibling.
+            for (i, m) in kept.iter().enumerate() {
+                if role(m) == "tool" {
+                    let id = m["tool_call_id"].as_str().unwrap_or_default();
+                    let owner = kept[..i].iter().rev().find(|p| role(p) != "tool");
+                    prop_assert!(owner.is_some_and(|o| tool_call_ids(o).contains(&id)), "orphan tool message {}", id);
+                }
+                if role(m) == "assistant" && !tool_call_ids(m).is_empty() {
+                    let orig = history.iter().position(|h| h == m).unwrap_or(0);
+                    let replies_orig = history[orig + 1..].iter().take_while(|h| role(h) == "tool").count();
+                    let replies_kept = kept[i + 1..].iter().take_while(|h| role(h) == "tool").count();
+                    prop_assert_eq!(replies_orig, replies_kept, "a call lost some of its replies");
+                }
+            }
+            // Order is preserved: kept is a subsequence of history.
+            let mut it = history.iter();
+            for k in &kept {
+                prop_assert!(it.any(|h| h == k), "order changed");
+            }
+            // Respects the budget when possible: beyond systems and the pinned pair, ≤ 16 000 chars and ≤ 50 messages.
+            let units = units(&kept);
+            let pinned = units.iter().rposition(|u| u.is_tool_pair);
+            let pinned_chars = pinned.map_or(0, |p| units[p].chars);
+            let pinned_len = pinned.map_or(0, |p| units[p].indices.len());
+            let others: usize = units.iter().enumerate().filter(|(i, u)| !u.is_system && Some(*i) != pinned).map(|(_, u)| u.chars).sum();
+            let other_len: usize = units.iter().enumerate().filter(|(i, u)| !u.is_system && Some(*i) != pinned).map(|(_, u)| u.indices.len()).sum();
+            prop_assert!(others + pinned_chars <= CHAR_BUDGET || others == 0, "over budget: {} + {}", others, pinned_chars);
+            prop_assert!(other_len + pinned_len <= MAX_RECENT || other_len == 0);
+        }
+    }
+}
