@@ -43,10 +43,22 @@ pub enum Feature {
     ProviderFake,
     /// The suite can read the target's trace file.
     Traces,
+    /// The `local` backend runs the agent loop with local tools (python3 on the target's machine).
+    LocalTools,
+    /// `NDSMOKE_SHORTCIRCUIT_CHUTES=1` on the target.
+    ShortcircuitChutes,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 5] = [Self::Dummy, Self::ShimEcho, Self::ShimNoProvider, Self::ProviderFake, Self::Traces];
+    pub const ALL: [Feature; 7] = [
+        Self::Dummy,
+        Self::ShimEcho,
+        Self::ShimNoProvider,
+        Self::ProviderFake,
+        Self::Traces,
+        Self::LocalTools,
+        Self::ShortcircuitChutes,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -55,6 +67,8 @@ impl Feature {
             Self::ShimNoProvider => "shim-no-provider",
             Self::ProviderFake => "provider-fake",
             Self::Traces => "traces",
+            Self::LocalTools => "local-tools",
+            Self::ShortcircuitChutes => "shortcircuit-chutes",
         }
     }
 

@@ -31,7 +31,12 @@ pub fn config_for(features: &[Feature], fakes: &Fakes, trace_path: Option<PathBu
             ("OPENAI_API_KEY", SECRET_KEY),
             // Every openai/… model goes to the fake: an in-process case never reaches the internet.
             ("OPENAI_API_BASE", base.as_str()),
+            // Short, so the timeout cases do not wait the default 10 s.
+            ("MINI_AGENT_TOOL_TIMEOUT_SEC", "2"),
         ]);
+    }
+    if features.contains(&Feature::ShortcircuitChutes) {
+        pairs.push(("NDSMOKE_SHORTCIRCUIT_CHUTES", "1"));
     }
     let mut config = Config::from_pairs(pairs);
     config.trace_path = trace_path;

@@ -259,7 +259,8 @@ mod tests {
 
     #[test]
     fn tool_settings() {
-        let cfg = Config::from_pairs([("MINI_AGENT_SHELL_ALLOW", "echo, ls,,"), ("MINI_AGENT_TOOL_TIMEOUT_SEC", "2.5")]);
+        let cfg =
+            Config::from_pairs([("MINI_AGENT_SHELL_ALLOW", "echo, ls,,"), ("MINI_AGENT_TOOL_TIMEOUT_SEC", "2.5")]);
         assert_eq!(cfg.local_tools.shell_allow, ["echo", "ls"]);
         assert_eq!(cfg.local_tools.timeout, Duration::from_millis(2500));
         assert_eq!(Config::from_pairs([]).local_tools.shell_allow, ["echo"]);

@@ -1,5 +1,6 @@
 //! Every case, one file per contract area. A case names the clause it checks.
 
+pub mod agent_loop;
 pub mod envelope;
 pub mod errors;
 pub mod health;
@@ -10,7 +11,7 @@ use crate::case::Case;
 
 /// All cases in a stable order (area by area, as the contract reads).
 pub fn all() -> Vec<Case> {
-    [health::CASES, envelope::CASES, errors::CASES, shim::CASES, traces::CASES].concat()
+    [health::CASES, envelope::CASES, errors::CASES, shim::CASES, traces::CASES, agent_loop::CASES].concat()
 }
 
 /// Shared helpers for case bodies.

@@ -2,6 +2,9 @@
 //! conversation in the request, so concurrent cases sharing one fake never interfere.
 //!
 //! Script, read from the first user message:
+//! - `SCRIPT:<json>` (to the end of the message) → a scripted conversation, see [`script_marker`]: the
+//!   turn played is the number of assistant messages already in the request, so the conversation
+//!   itself is the state;
 //! - `[fail:NNN]` → HTTP NNN with a recognisable body (`fake provider failure NNN …`);
 //! - anything else → a completion whose content is `fake: <text of the last user message>`
 //!   (`fake: <n> parts` when that content is a list of parts).
@@ -27,7 +30,7 @@ impl ProviderFake {
             Some(addr) => MockServer::builder().listener(std::net::TcpListener::bind(addr)?).start().await,
             None => MockServer::start().await,
         };
-        Mock::given(method("POST")).and(path("/v1/chat/completions")).respond_with(Script).mount(&server).await;
+        Mock::given(method("POST")).and(path("/v1/chat/completions")).respond_with(Responder).mount(&server).await;
         Ok(Self { server })
     }
 
@@ -53,9 +56,21 @@ impl ProviderFake {
     }
 }
 
-struct Script;
+/// The user-message text that carries a scripted conversation: `{"turns": [Turn…], "by_model": {"<upstream model>": Turn}}` or just
+/// `[Turn…]`. A call whose model is in `by_model` plays that turn; otherwise turn *n* is played for
+/// a request that already holds *n* model replies (assistant messages other than the loop's
+/// `Observation…` messages; past the end: `script exhausted`).
+///
+/// A turn: `{"content"?: str, "tool_calls"?: [{"name", "arguments": object|string, "id"?}],
+/// "status"?: int, "delay_ms"?: int}`. `{model}` in content is replaced by the request's model and
+/// `{tool_messages}` by the number of tool messages received.
+pub fn script_marker(script: &Value) -> String {
+    format!("SCRIPT:{script}")
+}
 
-impl Respond for Script {
+struct Responder;
+
+impl Respond for Responder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
             return ResponseTemplate::new(400).set_body_string("fake provider: body is not JSON");
@@ -63,6 +78,9 @@ impl Respond for Script {
         let messages = body.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
         let first_user = messages.iter().find(|m| m.get("role").and_then(Value::as_str) == Some("user"));
         let first_text = first_user.and_then(|m| m.get("content")).map(text_of).unwrap_or_default();
+        if let Some(at) = first_text.find("SCRIPT:") {
+            return scripted(&body, &messages, &first_text[at + "SCRIPT:".len()..]);
+        }
         if let Some(status) = parse_fail(&first_text) {
             let filler = "x".repeat(600);
             return ResponseTemplate::new(status)
@@ -84,6 +102,69 @@ impl Respond for Script {
             "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
         }))
     }
+}
+
+fn scripted(body: &Value, messages: &[Value], script_text: &str) -> ResponseTemplate {
+    let script: Value = match serde_json::from_str(script_text.trim()) {
+        Ok(v) => v,
+        Err(e) => return ResponseTemplate::new(400).set_body_string(format!("fake provider: bad SCRIPT json: {e}")),
+    };
+    let model = body.get("model").and_then(Value::as_str).unwrap_or_default();
+    let turns = script.get("turns").or(Some(&script)).and_then(Value::as_array).cloned().unwrap_or_default();
+    // Turns already played = the model's own replies in the history; the loop's observations
+    // (assistant messages starting with "Observation") are the loop's, not the model's.
+    let played = messages
+        .iter()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+        .filter(|m| !m.get("content").and_then(Value::as_str).is_some_and(|c| c.starts_with("Observation")))
+        .count();
+    let tool_messages = messages.iter().filter(|m| m.get("role").and_then(Value::as_str) == Some("tool")).count();
+    let turn = script
+        .pointer(&format!("/by_model/{}", model.replace('~', "~0").replace('/', "~1")))
+        .cloned()
+        .or_else(|| turns.get(played).cloned())
+        .unwrap_or_else(|| json!({"content": "script exhausted"}));
+    let delay = std::time::Duration::from_millis(turn.get("delay_ms").and_then(Value::as_u64).unwrap_or(0));
+    if let Some(status) = turn.get("status").and_then(Value::as_u64) {
+        return ResponseTemplate::new(u16::try_from(status).unwrap_or(500))
+            .set_delay(delay)
+            .set_body_string(format!("fake provider failure {status}: scripted"));
+    }
+    let mut message = json!({"role": "assistant", "content": Value::Null});
+    if let Some(content) = turn.get("content") {
+        message["content"] = match content.as_str() {
+            Some(s) => json!(s.replace("{model}", model).replace("{tool_messages}", &tool_messages.to_string())),
+            None => content.clone(),
+        };
+    }
+    if let Some(calls) = turn.get("tool_calls").and_then(Value::as_array) {
+        let calls: Vec<Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let arguments = match c.get("arguments") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                    None => "{}".to_owned(),
+                };
+                json!({
+                    "id": c.get("id").cloned().unwrap_or_else(|| json!(format!("call_{played}_{i}"))),
+                    "type": "function",
+                    "function": {"name": c.get("name").cloned().unwrap_or(Value::Null), "arguments": arguments}
+                })
+            })
+            .collect();
+        message["tool_calls"] = Value::Array(calls);
+    }
+    let finish = if message.get("tool_calls").is_some() { "tool_calls" } else { "stop" };
+    ResponseTemplate::new(200).set_delay(delay).set_body_json(json!({
+        "id": format!("chatcmpl-fake-{played}"),
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    }))
 }
 
 fn text_of(content: &Value) -> String {

@@ -61,20 +61,29 @@ pub async fn execute<T: ToolBackend>(
     let cap = limits.max_tools_per_iter.max(1);
     // Collected into a Vec before streaming: a lazy `map` here trips the compiler's higher-ranked
     // `Send` inference for the handler future (rust-lang/rust#102211).
-    let work: Vec<_> = calls.iter().take(cap).enumerate().map(|(index, requested)| async move {
-        let started = Instant::now();
-        let result = match backend.resolve(&requested.name, listed) {
-            Some(name) => backend.invoke(&ToolCall::new(&requested.id, name, requested.arguments_raw.clone())).await,
-            None => {
-                let why = match list_error {
-                    Some(e) => format!("unsupported tool '{}' (the tools could not be listed: {e})", requested.name),
-                    None => format!("unsupported tool '{}'", requested.name),
-                };
-                json!({"ok": false, "name": requested.name, "error": why})
-            }
-        };
-        record(index, requested, model, &result, started.elapsed().as_secs_f64() * 1e3)
-    }).collect();
+    let work: Vec<_> = calls
+        .iter()
+        .take(cap)
+        .enumerate()
+        .map(|(index, requested)| async move {
+            let started = Instant::now();
+            let result = match backend.resolve(&requested.name, listed) {
+                Some(name) => {
+                    backend.invoke(&ToolCall::new(&requested.id, name, requested.arguments_raw.clone())).await
+                }
+                None => {
+                    let why = match list_error {
+                        Some(e) => {
+                            format!("unsupported tool '{}' (the tools could not be listed: {e})", requested.name)
+                        }
+                        None => format!("unsupported tool '{}'", requested.name),
+                    };
+                    json!({"ok": false, "name": requested.name, "error": why})
+                }
+            };
+            record(index, requested, model, &result, started.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect();
     let records: Vec<(Value, String)> =
         futures::stream::iter(work).buffered(limits.tool_concurrency.max(1)).collect().await;
 
@@ -84,7 +93,8 @@ pub async fn execute<T: ToolBackend>(
             Some((_, content)) => content.clone(),
             None => format!("error: not run: at most {cap} tool calls run per iteration"),
         };
-        out.messages.push(json!({"role": "tool", "tool_call_id": requested.id, "name": requested.name, "content": content}));
+        out.messages
+            .push(json!({"role": "tool", "tool_call_id": requested.id, "name": requested.name, "content": content}));
     }
     for (record, content) in records {
         out.invocations.push(record);
@@ -95,7 +105,8 @@ pub async fn execute<T: ToolBackend>(
 
 /// The invocation record: the contract's fields in order, then anything else the tool returned.
 fn record(index: usize, requested: &RequestedCall, model: &str, result: &Value, t_ms: f64) -> (Value, String) {
-    let parsed = ToolCall::new("", "", requested.arguments_raw.clone()).arguments.map(Value::Object).unwrap_or(Value::Null);
+    let parsed =
+        ToolCall::new("", "", requested.arguments_raw.clone()).arguments.map(Value::Object).unwrap_or(Value::Null);
     let get = |k: &str| result.get(k).cloned().unwrap_or(Value::Null);
     let mut m = Map::new();
     m.insert("call_index".into(), json!(index));

@@ -6,11 +6,19 @@ use std::future::Future;
 use crate::provider::{ChatRequest, Completion, ProviderError, Providers};
 
 pub trait ChatModel: Send + Sync {
-    fn complete(&self, model: &str, request: &ChatRequest) -> impl Future<Output = Result<Completion, ProviderError>> + Send;
+    fn complete(
+        &self,
+        model: &str,
+        request: &ChatRequest,
+    ) -> impl Future<Output = Result<Completion, ProviderError>> + Send;
 }
 
 impl ChatModel for Providers {
-    fn complete(&self, model: &str, request: &ChatRequest) -> impl Future<Output = Result<Completion, ProviderError>> + Send {
+    fn complete(
+        &self,
+        model: &str,
+        request: &ChatRequest,
+    ) -> impl Future<Output = Result<Completion, ProviderError>> + Send {
         Providers::complete(self, model, request)
     }
 }

@@ -104,7 +104,12 @@ fn units(messages: &[Value]) -> Vec<Unit> {
             out.push(Unit { indices, chars, is_system: false, is_tool_pair: true });
             i = j;
         } else {
-            out.push(Unit { indices: vec![i], chars: content_chars(m), is_system: role(m) == "system", is_tool_pair: false });
+            out.push(Unit {
+                indices: vec![i],
+                chars: content_chars(m),
+                is_system: role(m) == "system",
+                is_tool_pair: false,
+            });
             i += 1;
         }
     }
@@ -132,7 +137,14 @@ mod tests {
     #[test]
     fn keeps_system_pinned_pair_and_recent_within_budget() {
         let big = "x".repeat(100);
-        let msgs = vec![msg("system", "rules"), msg("user", &big), call("a"), reply("a", &big), msg("user", &big), msg("user", "last")];
+        let msgs = vec![
+            msg("system", "rules"),
+            msg("user", &big),
+            call("a"),
+            reply("a", &big),
+            msg("user", &big),
+            msg("user", "last"),
+        ];
         let kept = prune_with(&msgs, 50, 250);
         // budget 250: pinned pair 100 → recent "last"(4) and big(100) fit; the first user (100) does not.
         assert_eq!(kept, vec![msgs[0].clone(), msgs[2].clone(), msgs[3].clone(), msgs[4].clone(), msgs[5].clone()]);

@@ -51,7 +51,10 @@ impl State<'_> {
     }
 
     fn can_escalate(&self) -> bool {
-        self.spec.escalate_on_budget_exceeded && self.spec.escalate_model.is_some() && !self.escalated && !self.escalate_next
+        self.spec.escalate_on_budget_exceeded
+            && self.spec.escalate_model.is_some()
+            && !self.escalated
+            && !self.escalate_next
     }
 
     fn finish(self, stopped_reason: StoppedReason, final_answer: Option<String>) -> RunOutcome {

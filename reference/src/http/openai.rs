@@ -18,11 +18,11 @@ use serde_json::{Value, json};
 
 use super::SharedState;
 use super::extract::LimitedBody;
+use crate::agent::{self, AgentError};
+use crate::api::RunSpec;
 use crate::api::decode;
 use crate::config::NO_PROVIDER_GUIDANCE;
 use crate::error::{ApiError, OpenAiError};
-use crate::agent::{self, AgentError};
-use crate::api::RunSpec;
 use crate::provider::ProviderError;
 
 #[derive(Debug, Deserialize)]

@@ -42,7 +42,10 @@ impl ToolCall {
     /// A string argument, or a result object explaining what is wrong with the arguments.
     pub fn str_arg(&self, key: &str) -> Result<&str, Value> {
         let Some(args) = &self.arguments else {
-            return Err(failure(&self.name, format!("arguments are not a JSON object: {}", preview(&self.arguments_raw, 200))));
+            return Err(failure(
+                &self.name,
+                format!("arguments are not a JSON object: {}", preview(&self.arguments_raw, 200)),
+            ));
         };
         match args.get(key) {
             Some(Value::String(s)) => Ok(s),

@@ -97,7 +97,8 @@ pub fn shape(name: &str, outcome: &Outcome, timeout: Duration) -> Value {
             m.insert("stderr".into(), json!(outcome.stderr.text));
             m.insert("t_ms".into(), json!(t_ms));
             if rc != 0 {
-                let source = if outcome.stderr.text.trim().is_empty() { &outcome.stdout.text } else { &outcome.stderr.text };
+                let source =
+                    if outcome.stderr.text.trim().is_empty() { &outcome.stdout.text } else { &outcome.stderr.text };
                 let head: String = source.chars().take(200).collect();
                 m.insert("error".into(), json!(format!("rc={rc}: {head}")));
             }
@@ -146,7 +147,11 @@ mod tests {
     #[tokio::test]
     async fn python_runs_and_reports() {
         let r = python(&call(json!({"code": "print(6*7)"})), &settings(&[], 10_000)).await;
-        assert_eq!((r["ok"].clone(), r["rc"].clone(), r["stdout"].clone()), (json!(true), json!(0), json!("42\n")), "{r}");
+        assert_eq!(
+            (r["ok"].clone(), r["rc"].clone(), r["stdout"].clone()),
+            (json!(true), json!(0), json!("42\n")),
+            "{r}"
+        );
         let r = python(&call(json!({"code": "import sys; sys.exit('boom')"})), &settings(&[], 10_000)).await;
         assert_eq!(r["ok"], json!(false));
         assert_eq!(r["error"], json!("rc=1: boom\n"), "{r}");

@@ -68,13 +68,17 @@ impl LocalTool {
 
     fn definition(self) -> Value {
         let (description, param, param_doc) = match self {
-            Self::ExecPython => ("Run Python 3 code and return its exit code, stdout and stderr.", "code", "Python source"),
+            Self::ExecPython => {
+                ("Run Python 3 code and return its exit code, stdout and stderr.", "code", "Python source")
+            }
             Self::ExecShell => (
                 "Run one allowlisted program with arguments (no shell: pipes, `;` and `$()` are literal text).",
                 "cmd",
                 "the command line, split like a shell would",
             ),
-            Self::ResearchEcho => ("Echo a research query back (a hermetic stand-in for a search tool).", "query", "the query"),
+            Self::ResearchEcho => {
+                ("Echo a research query back (a hermetic stand-in for a search tool).", "query", "the query")
+            }
             Self::CompressRuns => ("Run-length encode a string (`aaab` → `a3b1`).", "s", "the string"),
         };
         json!({

@@ -1,0 +1,168 @@
+//! Properties of the agent loop against a scripted model and a fake tool backend, under paused
+//! time: tool messages follow call order whatever the finish order and concurrency; budgets and
+//! escalation use virtual time, so these tests take no real seconds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use miniagent::agent::{ChatModel, LoopEnv, StoppedReason, run_loop};
+use miniagent::api::RunSpec;
+use miniagent::provider::{ChatRequest, Completion, ProviderError, ProviderKind};
+use miniagent::tools::{ToolBackend, ToolCall};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+/// A model that replies from a list by the number of replies already in the history, after an
+/// optional delay per reply; models named in `by_model` always give that reply.
+struct ScriptedModel {
+    turns: Vec<(u64, Value)>,
+    by_model: Vec<(&'static str, Value)>,
+}
+
+impl ChatModel for ScriptedModel {
+    async fn complete(&self, model: &str, request: &ChatRequest) -> Result<Completion, ProviderError> {
+        let message = match self.by_model.iter().find(|(m, _)| *m == model) {
+            Some((_, reply)) => reply.clone(),
+            None => {
+                let played = request
+                    .messages
+                    .iter()
+                    .filter(|m| {
+                        m["role"] == "assistant" && !m["content"].as_str().is_some_and(|c| c.starts_with("Observation"))
+                    })
+                    .count();
+                let (delay, reply) = self
+                    .turns
+                    .get(played)
+                    .cloned()
+                    .unwrap_or((0, json!({"role": "assistant", "content": "exhausted"})));
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                reply
+            }
+        };
+        Ok(Completion { raw: json!({"choices": [{"message": message}]}), provider: ProviderKind::Dummy })
+    }
+}
+
+/// Tools that sleep `delay_ms` (virtual time) and answer their `label`.
+struct SleepyTools;
+
+impl ToolBackend for SleepyTools {
+    async fn list(&self) -> Result<Vec<Value>, String> {
+        Ok(vec![json!({"type": "function", "function": {"name": "sleepy", "parameters": {"type": "object"}}})])
+    }
+
+    async fn invoke(&self, call: &ToolCall) -> Value {
+        let args = call.arguments.clone().unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(args["delay_ms"].as_u64().unwrap_or(0))).await;
+        json!({"ok": true, "name": "sleepy", "result": args["label"].as_str().unwrap_or_default()})
+    }
+}
+
+fn spec(extra: impl FnOnce(&mut RunSpec)) -> RunSpec {
+    let mut s = RunSpec::local_defaults("m".into(), vec![json!({"role": "user", "content": "go"})]);
+    s.use_tools = true;
+    extra(&mut s);
+    s
+}
+
+fn paused() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap()
+}
+
+fn tool_calls(delays: &[u64]) -> Value {
+    let calls: Vec<Value> = delays
+        .iter()
+        .enumerate()
+        .map(|(i, d)| json!({"id": format!("c{i}"), "type": "function", "function": {"name": "sleepy", "arguments": json!({"delay_ms": d, "label": format!("L{i}")}).to_string()}}))
+        .collect();
+    json!({"role": "assistant", "content": null, "tool_calls": calls})
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn tool_messages_follow_call_order(delays in prop::collection::vec(0u64..1000, 1..10), concurrency in 1usize..16) {
+        let model = ScriptedModel { turns: vec![(0, tool_calls(&delays))], by_model: vec![] };
+        let spec = spec(|s| { s.tool_concurrency = concurrency; s.max_tools_per_iter = 16; });
+        let outcome = paused().block_on(run_loop(&spec, &model, &SleepyTools, &LoopEnv::default())).unwrap();
+        let tool_msgs: Vec<(String, String)> = outcome.messages.iter().filter(|m| m["role"] == "tool")
+            .map(|m| (m["tool_call_id"].as_str().unwrap().to_owned(), m["content"].as_str().unwrap().to_owned())).collect();
+        let expected: Vec<(String, String)> = (0..delays.len()).map(|i| (format!("c{i}"), format!("L{i}"))).collect();
+        prop_assert_eq!(tool_msgs, expected);
+        let indexes: Vec<u64> = outcome.iterations[0].tool_invocations.iter().map(|inv| inv["call_index"].as_u64().unwrap()).collect();
+        prop_assert_eq!(indexes, (0..delays.len() as u64).collect::<Vec<_>>());
+        prop_assert_eq!(outcome.stopped_reason, StoppedReason::Success);
+    }
+}
+
+#[test]
+fn concurrency_bounds_wall_time() {
+    // Four 1 s calls: 4 s one at a time, 2 s two at a time, 1 s four at a time (virtual seconds).
+    for (concurrency, expected) in [(1usize, 4u64), (2, 2), (4, 1)] {
+        let model = ScriptedModel { turns: vec![(0, tool_calls(&[1000, 1000, 1000, 1000]))], by_model: vec![] };
+        let spec = spec(|s| s.tool_concurrency = concurrency);
+        let rt = paused();
+        let took = rt.block_on(async {
+            let start = tokio::time::Instant::now();
+            run_loop(&spec, &model, &SleepyTools, &LoopEnv::default()).await.unwrap();
+            start.elapsed()
+        });
+        assert_eq!(took.as_secs(), expected, "concurrency {concurrency}");
+    }
+}
+
+#[test]
+fn the_budget_stops_a_slow_model_in_virtual_time() {
+    let model =
+        ScriptedModel { turns: vec![(60_000, json!({"role": "assistant", "content": "late"}))], by_model: vec![] };
+    let spec = spec(|s| s.max_total_seconds = Some(2.0));
+    let rt = paused();
+    let (outcome, took) = rt.block_on(async {
+        let start = tokio::time::Instant::now();
+        let o = run_loop(&spec, &model, &SleepyTools, &LoopEnv::default()).await.unwrap();
+        (o, start.elapsed())
+    });
+    assert_eq!(outcome.stopped_reason, StoppedReason::Budget);
+    assert_eq!(outcome.final_answer, None);
+    assert_eq!(took, Duration::from_secs(2), "stops at the deadline, not after the model");
+}
+
+#[test]
+fn a_budget_stop_escalates_once() {
+    let model = ScriptedModel {
+        turns: vec![(60_000, json!({"role": "assistant", "content": "late"}))],
+        by_model: vec![("big", json!({"role": "assistant", "content": "from big"}))],
+    };
+    let spec = spec(|s| {
+        s.max_total_seconds = Some(1.0);
+        s.escalate_on_budget_exceeded = true;
+        s.escalate_model = Some("big".into());
+    });
+    let outcome = paused().block_on(run_loop(&spec, &model, &SleepyTools, &LoopEnv::default())).unwrap();
+    assert_eq!(outcome.stopped_reason, StoppedReason::Success);
+    assert_eq!(outcome.final_answer.as_deref(), Some("from big"));
+    assert!(outcome.escalated);
+    assert_eq!(outcome.used_model, "big");
+    assert_eq!(outcome.iterations.len(), 1, "the escalated call is the one recorded iteration");
+}
+
+#[test]
+fn escalation_signal_without_a_further_call_is_not_escalated() {
+    // The model says its budget is exceeded on the last allowed iteration: no call used the
+    // escalation model, so the run is not escalated.
+    let model = ScriptedModel {
+        turns: vec![(0, json!({"role": "assistant", "content": "budget exceeded"}))],
+        by_model: vec![],
+    };
+    let spec = spec(|s| {
+        s.max_iterations = 1;
+        s.escalate_on_budget_exceeded = true;
+        s.escalate_model = Some("big".into());
+    });
+    let outcome = paused().block_on(run_loop(&spec, &model, &SleepyTools, &LoopEnv::default())).unwrap();
+    assert_eq!(outcome.stopped_reason, StoppedReason::MaxIterations);
+    assert!(!outcome.escalated);
+    assert_eq!(outcome.used_model, "m");
+}
