@@ -22,9 +22,9 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## Requests/s and latency percentiles of the façade on loopback (release build).
+## Requests/s and latency of the façade on loopback; loop overhead; exec_python round trip (release build).
 bench:
-	$(CARGO) bench -p miniagent --bench http
+	$(CARGO) bench -p miniagent --bench http --bench agent
 
 ## Run the conformance suite against an implementation at BASE_URL.
 conformance:

@@ -130,3 +130,30 @@ fn tempfile_dir() -> std::path::PathBuf {
 fn rand_suffix() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }
+
+#[tokio::test]
+async fn exec_rpc_names_a_missing_toolchain() {
+    // An empty PATH: every toolchain is missing, which must be a result that says so, not a 500.
+    let empty = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(
+        &cargo_bin("miniagent"),
+        &["exec-rpc", "--port", "0"],
+        &[("PATH", empty.path().to_str().unwrap())],
+    )
+    .expect("exec-rpc starts");
+    let http = reqwest::Client::new();
+    let v: Value = http
+        .post(format!("{}/exec", server.base_url()))
+        .json(&json!({"language": "c", "code": "int main(void){return 0;}"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["ok"], json!(false), "{v}");
+    let error = v["error"].as_str().unwrap_or_default();
+    assert!(error.contains("`gcc` is not installed") && error.contains("Debian package: gcc"), "{v}");
+    let health: Value = http.get(format!("{}/health", server.base_url())).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health, json!({"ok": true}));
+}

@@ -13,6 +13,7 @@
 //! - [`envelope`] — the response envelope, a pure function of a run's outcome.
 //! - [`trace`] — JSONL traces with a single writer.
 //! - [`error`] — the one error type at the HTTP boundary.
+//! - [`exec_rpc`] — the exec-RPC server: snippets in several languages under the same process control.
 //! - [`serve`] — binding and serving, shared by the binary and tests that want a real socket.
 
 pub mod agent;
@@ -20,6 +21,7 @@ pub mod api;
 pub mod config;
 pub mod envelope;
 pub mod error;
+pub mod exec_rpc;
 pub mod http;
 pub mod provider;
 pub mod serve;

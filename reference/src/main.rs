@@ -18,6 +18,20 @@ struct Cli {
 enum Command {
     /// Serve the agent façade (/agent/run, /v1/chat/completions, /ready, /healthz, /v1/models).
     Serve(ServeArgs),
+    /// Serve exec-RPC: POST /exec runs a snippet (python, js, ts, c, cpp, go, java, rust, asm).
+    ExecRpc(ExecRpcArgs),
+}
+
+#[derive(clap::Args)]
+struct ExecRpcArgs {
+    /// Address to bind. It runs arbitrary code: keep it on loopback or in a container.
+    #[arg(long, env = "EXEC_RPC_HOST", default_value = DEFAULT_HOST)]
+    host: String,
+    #[arg(long, env = "EXEC_RPC_PORT", default_value_t = miniagent::exec_rpc::DEFAULT_PORT)]
+    port: u16,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
 }
 
 #[derive(clap::Args)]
@@ -44,6 +58,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::ExecRpc(args) => exec_rpc(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,6 +83,17 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(miniagent::serve::serve(config, shutdown_signal())).map_err(|e| e.to_string())
+}
+
+fn exec_rpc(args: ExecRpcArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime
+        .block_on(async {
+            let (listener, _) = miniagent::serve::bind(&args.host, args.port).await?;
+            let app = miniagent::exec_rpc::app(miniagent::exec_rpc::ExecState::new(args.max_body_bytes));
+            miniagent::serve::run(listener, app, shutdown_signal()).await
+        })
+        .map_err(|e| e.to_string())
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so `docker stop` and `kill` shut down cleanly.

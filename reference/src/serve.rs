@@ -1,10 +1,11 @@
-//! Binding and serving the façade on a real socket.
+//! Binding and serving on a real socket, for every server subcommand.
 //!
-//! `main` and the tests that need a socket both come through here, so "listening on" is printed
-//! by the same code the harness reads it from.
+//! `main` and the tests that need a socket both come through here, so "listening on <addr>" is
+//! printed by the same code the harness reads it from.
 
 use std::net::SocketAddr;
 
+use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -12,7 +13,7 @@ use crate::http::{AppState, StartupError, app};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot listen on {addr}: {source} (is another process using the port? set --port or MINI_AGENT_API_PORT)")]
+    #[error("cannot listen on {addr}: {source} (is another process using the port? choose another with --port)")]
     Bind { addr: String, source: std::io::Error },
     #[error(transparent)]
     Startup(#[from] StartupError),
@@ -20,14 +21,29 @@ pub enum ServeError {
     Serve(std::io::Error),
 }
 
-/// Binds `config.host:config.port` (port 0 picks a free one), records the real port in the config
-/// (so `/healthz` reports it), logs `listening on <addr>`, and serves until `shutdown` resolves.
-pub async fn serve(mut config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
-    let addr = format!("{}:{}", config.host, config.port);
+/// Binds `host:port` (port 0 picks a free one).
+pub async fn bind(host: &str, port: u16) -> Result<(TcpListener, SocketAddr), ServeError> {
+    let addr = format!("{host}:{port}");
     let listener = TcpListener::bind(&addr).await.map_err(|source| ServeError::Bind { addr: addr.clone(), source })?;
-    let local: SocketAddr = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
+    Ok((listener, local))
+}
+
+/// Logs `listening on <addr>` and serves `router` until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let local = listener.local_addr().map_err(ServeError::Serve)?;
+    tracing::info!("listening on {local}");
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
+}
+
+/// The façade: binds, records the real port in the config (so `/healthz` reports it), serves.
+pub async fn serve(mut config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    let (listener, local) = bind(&config.host, config.port).await?;
     config.port = local.port();
     let state = AppState::new(config)?;
-    tracing::info!("listening on {local}");
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
+    run(listener, app(state), shutdown).await
 }

@@ -22,11 +22,22 @@ pub const DRAIN_CAP: usize = 64 * 1024 * 1024;
 #[derive(Debug)]
 pub struct LimitedBody(pub Bytes);
 
-impl FromRequest<SharedState> for LimitedBody {
+/// A server state that knows its body limit.
+pub trait HasBodyLimit {
+    fn body_limit(&self) -> usize;
+}
+
+impl HasBodyLimit for SharedState {
+    fn body_limit(&self) -> usize {
+        self.config.max_body_bytes
+    }
+}
+
+impl<S: HasBodyLimit + Send + Sync> FromRequest<S> for LimitedBody {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &SharedState) -> Result<Self, Self::Rejection> {
-        read_limited(req.into_body(), state.config.max_body_bytes).await.map(LimitedBody)
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        read_limited(req.into_body(), state.body_limit()).await.map(LimitedBody)
     }
 }
 

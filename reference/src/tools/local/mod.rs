@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::{ToolBackend, ToolCall, failure};
 
-pub use exec::python_missing_hint;
+pub use exec::{python_missing_hint, shape as exec_shape};
 
 /// Settings of the local tools, from server configuration (never from a request: a client must not
 /// be able to widen what runs).
