@@ -63,11 +63,18 @@ fn the_conformance_binary_passes_against_the_real_server() {
         ("MINI_AGENT_STORE_TRACES", "1"),
         ("MINI_AGENT_STORE_PATH", trace.to_str().unwrap()),
         ("OPENAI_API_BASE", &base),
+        ("MINI_AGENT_TOOL_TIMEOUT_SEC", "2"),
+        ("NDSMOKE_SHORTCIRCUIT_CHUTES", "1"),
     ]);
     let assert = Command::cargo_bin("conformance")
         .unwrap()
         .args(["run", "--base-url", &server.base_url(), "--format", "json", "--trace-file", trace.to_str().unwrap()])
-        .args(["--provider-fake-addr", &fake_addr.to_string(), "--features", "dummy,shim-echo,provider-fake"])
+        .args([
+            "--provider-fake-addr",
+            &fake_addr.to_string(),
+            "--features",
+            "dummy,shim-echo,provider-fake,local-tools,shortcircuit-chutes",
+        ])
         .timeout(Duration::from_secs(120))
         .assert();
     let out = assert.get_output();

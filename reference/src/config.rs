@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::agent::LoopEnv;
 use crate::provider::router::RouterConfig;
+use crate::tools::http::HttpToolSettings;
 use crate::tools::local::LocalSettings;
 
 /// Default listen address of `miniagent serve`.
@@ -98,7 +99,11 @@ pub struct Config {
     pub router: RouterConfig,
     /// The local tools' interpreter, timeout, shell allowlist and output cap.
     pub local_tools: LocalSettings,
+    /// Default headers, retries and timeouts of the HTTP tools backend.
+    pub http_tools: HttpToolSettings,
     pub loop_env: LoopEnv,
+    /// Settings that could not be understood; a server refuses to start while any are listed.
+    pub problems: Vec<String>,
 }
 
 /// The `hints` object of `/ready` and `/healthz`: whether settings are present, never their values.
@@ -130,6 +135,14 @@ impl Config {
         };
         let trace_path =
             if flag("MINI_AGENT_STORE_TRACES") { get("MINI_AGENT_STORE_PATH").map(PathBuf::from) } else { None };
+        let mut problems = Vec::new();
+        let default_headers = match get("MINI_AGENT_TOOL_HTTP_HEADERS") {
+            None => Vec::new(),
+            Some(raw) => parse_header_object(&raw).unwrap_or_else(|why| {
+                problems.push(format!("MINI_AGENT_TOOL_HTTP_HEADERS {why}; fix it or unset it"));
+                Vec::new()
+            }),
+        };
         Self {
             host: get("MINI_AGENT_API_HOST").unwrap_or_else(|| DEFAULT_HOST.to_owned()),
             port: get("MINI_AGENT_API_PORT").and_then(|p| p.trim().parse().ok()).unwrap_or(DEFAULT_PORT),
@@ -166,7 +179,15 @@ impl Config {
                     .and_then(|v| v.trim().parse().ok())
                     .unwrap_or(crate::tools::process::DEFAULT_OUTPUT_CAP),
             },
+            http_tools: HttpToolSettings {
+                default_headers,
+                retries_429: get("MINI_AGENT_TOOL_HTTP_RETRIES").and_then(|v| v.trim().parse().ok()).unwrap_or(1),
+                retry_wait_cap: secs("MINI_AGENT_TOOL_HTTP_RETRY_CAP_SEC", 1.0),
+                timeout: secs("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", 30.0),
+                ..HttpToolSettings::default()
+            },
             loop_env: LoopEnv { shortcircuit_chutes: flag("NDSMOKE_SHORTCIRCUIT_CHUTES") },
+            problems,
         }
     }
 
@@ -221,6 +242,25 @@ OPENAI_API_BASE for a compatible server), or bring up Ollama and set OLLAMA_BASE
 LITELLM_DEFAULT_MODEL=ollama/<tag>, or pass --config with a model_list. For a no-keys smoke test set \
 MINI_AGENT_OPENAI_SHIM_MODE=echo (a stub reply) or MINI_AGENT_ALLOW_DUMMY=1 and use model \"dummy\".";
 
+/// A JSON object of string header values, in the order written. Names must be HTTP tokens and
+/// values must not contain CR/LF (either would let a setting forge extra headers).
+fn parse_header_object(raw: &str) -> Result<Vec<(String, String)>, String> {
+    let value: serde_json::Value = serde_json::from_str(raw).map_err(|e| format!("is not valid JSON ({e})"))?;
+    let map = value.as_object().ok_or("must be a JSON object of header names to string values")?;
+    let mut out = Vec::with_capacity(map.len());
+    for (name, v) in map {
+        let v = v.as_str().ok_or_else(|| format!("header `{name}` must have a string value"))?;
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+            return Err(format!("has `{name}`, which is not a valid header name"));
+        }
+        if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(format!("header `{name}` has a value with CR, LF or NUL"));
+        }
+        out.push((name.clone(), v.to_owned()));
+    }
+    Ok(out)
+}
+
 fn is_truthy(value: &str) -> bool {
     matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
 }
@@ -264,6 +304,18 @@ mod tests {
         assert_eq!(cfg.local_tools.shell_allow, ["echo", "ls"]);
         assert_eq!(cfg.local_tools.timeout, Duration::from_millis(2500));
         assert_eq!(Config::from_pairs([]).local_tools.shell_allow, ["echo"]);
+    }
+
+    #[test]
+    fn tool_http_headers_parse_or_become_a_startup_problem() {
+        let cfg = Config::from_pairs([("MINI_AGENT_TOOL_HTTP_HEADERS", r#"{"Authorization":"Bearer x","X-A":"1"}"#)]);
+        assert_eq!(cfg.http_tools.default_headers.len(), 2);
+        assert!(cfg.problems.is_empty());
+        for bad in [r#"{"A": 1}"#, "[1]", "not json", r#"{"A":"x\r\nB: y"}"#, r#"{"bad name":"v"}"#] {
+            let cfg = Config::from_pairs([("MINI_AGENT_TOOL_HTTP_HEADERS", bad)]);
+            assert_eq!(cfg.problems.len(), 1, "{bad}");
+            assert!(cfg.problems[0].contains("MINI_AGENT_TOOL_HTTP_HEADERS"), "{:?}", cfg.problems);
+        }
     }
 
     #[test]

@@ -9,11 +9,13 @@
 //!   code blocks, tool calls in order, repair, budget and escalation).
 //! - [`provider`] — model names to calls: routes, the OpenAI-compatible wire call, the dummy model,
 //!   the router config file.
-//! - [`tools`] — tool backends: local tools under process control (group kill, bounded output).
+//! - [`tools`] — tool backends: local tools under process control (group kill, bounded output), and
+//!   the HTTP tools invoker with its own exact-casing HTTP/1.1 client.
 //! - [`envelope`] — the response envelope, a pure function of a run's outcome.
 //! - [`trace`] — JSONL traces with a single writer.
 //! - [`error`] — the one error type at the HTTP boundary.
 //! - [`exec_rpc`] — the exec-RPC server: snippets in several languages under the same process control.
+//! - [`tools_stub`] — an example HTTP tools server (`miniagent tools-stub`).
 //! - [`serve`] — binding and serving, shared by the binary and tests that want a real socket.
 
 pub mod agent;
@@ -26,6 +28,7 @@ pub mod http;
 pub mod provider;
 pub mod serve;
 pub mod tools;
+pub mod tools_stub;
 pub mod trace;
 
 pub use config::Config;

@@ -20,6 +20,16 @@ enum Command {
     Serve(ServeArgs),
     /// Serve exec-RPC: POST /exec runs a snippet (python, js, ts, c, cpp, go, java, rust, asm).
     ExecRpc(ExecRpcArgs),
+    /// Serve an example HTTP tools server (GET /tools, POST /invoke): echo, add, word_count, upper.
+    ToolsStub(StubArgs),
+}
+
+#[derive(clap::Args)]
+struct StubArgs {
+    #[arg(long, default_value = DEFAULT_HOST)]
+    host: String,
+    #[arg(long, default_value_t = miniagent::tools_stub::DEFAULT_PORT)]
+    port: u16,
 }
 
 #[derive(clap::Args)]
@@ -59,6 +69,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::ExecRpc(args) => exec_rpc(args),
+        Command::ToolsStub(args) => tools_stub(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,6 +103,18 @@ fn exec_rpc(args: ExecRpcArgs) -> Result<(), String> {
             let (listener, _) = miniagent::serve::bind(&args.host, args.port).await?;
             let app = miniagent::exec_rpc::app(miniagent::exec_rpc::ExecState::new(args.max_body_bytes));
             miniagent::serve::run(listener, app, shutdown_signal()).await
+        })
+        .map_err(|e| e.to_string())
+}
+
+fn tools_stub(args: StubArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime
+        .block_on(async {
+            let (listener, _) = miniagent::serve::bind(&args.host, args.port).await?;
+            let state =
+                std::sync::Arc::new(miniagent::tools_stub::StubState { max_body_bytes: DEFAULT_MAX_BODY_BYTES });
+            miniagent::serve::run(listener, miniagent::tools_stub::app(state), shutdown_signal()).await
         })
         .map_err(|e| e.to_string())
 }

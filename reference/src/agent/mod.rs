@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::api::{Backend, RunSpec};
 use crate::provider::{ChatRequest, ProviderError};
+use crate::tools::http::{HttpToolSettings, HttpTools};
 use crate::tools::local::LocalTools;
 pub use model::ChatModel;
 pub use run_loop::{LoopEnv, run_loop};
@@ -53,14 +54,18 @@ pub struct RunOutcome {
 pub enum AgentError {
     #[error(transparent)]
     Provider(#[from] ProviderError),
-    #[error("tool_backend `{}` is not available in this build yet; use `local`, `echo` or `router`", .0.name())]
+    #[error("tool_backend `{}` is not available in this build yet; use `local`, `http`, `echo` or `router`", .0.name())]
     BackendUnavailable(Backend),
+    /// The request's tool server settings cannot be used (a bad URL).
+    #[error("{0}")]
+    BadToolServer(String),
 }
 
 /// What a run may use besides its spec.
 pub struct Deps<'a, M: ChatModel> {
     pub model: &'a M,
     pub local: &'a LocalTools,
+    pub http: &'a HttpToolSettings,
     pub env: &'a LoopEnv,
 }
 
@@ -69,7 +74,14 @@ pub async fn run<M: ChatModel>(spec: &RunSpec, deps: &Deps<'_, M>) -> Result<Run
     match spec.backend {
         Backend::Echo | Backend::Router => one_shot(spec, deps.model).await,
         Backend::Local => run_loop(spec, deps.model, deps.local, deps.env).await,
-        Backend::Http | Backend::Mcp => Err(AgentError::BackendUnavailable(spec.backend)),
+        Backend::Http => {
+            let headers: Vec<(String, String)> =
+                spec.tool_http_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let base = spec.tool_http_base_url.as_deref().unwrap_or_default();
+            let tools = HttpTools::new(base, &headers, deps.http.clone()).map_err(AgentError::BadToolServer)?;
+            run_loop(spec, deps.model, &tools, deps.env).await
+        }
+        Backend::Mcp => Err(AgentError::BackendUnavailable(spec.backend)),
     }
 }
 

@@ -36,6 +36,8 @@ pub type SharedState = Arc<AppState>;
 /// Why a server could not be assembled from its config.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error("configuration problem: {}", .0.join("; "))]
+    Config(Vec<String>),
     #[error("could not build the HTTP client for providers: {0}")]
     HttpClient(#[from] reqwest::Error),
     #[error("could not start the trace writer for {path}: {source}")]
@@ -45,10 +47,18 @@ pub enum StartupError {
 impl AppState {
     /// What the agent may use: the providers, the local tools, the loop's switches.
     pub fn deps(&self) -> crate::agent::Deps<'_, Providers> {
-        crate::agent::Deps { model: &self.providers, local: &self.local_tools, env: &self.config.loop_env }
+        crate::agent::Deps {
+            model: &self.providers,
+            local: &self.local_tools,
+            http: &self.config.http_tools,
+            env: &self.config.loop_env,
+        }
     }
 
     pub fn new(config: Config) -> Result<SharedState, StartupError> {
+        if !config.problems.is_empty() {
+            return Err(StartupError::Config(config.problems.clone()));
+        }
         let providers = Providers::new(&config)?;
         let traces = match &config.trace_path {
             Some(path) => Some(

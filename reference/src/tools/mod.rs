@@ -8,6 +8,7 @@
 //! The backend is a trait, not an enum, because the loop's ordering and timing properties are
 //! tested against a fake backend with scripted delays.
 
+pub mod http;
 pub mod local;
 pub mod process;
 

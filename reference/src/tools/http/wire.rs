@@ -1,0 +1,321 @@
+//! A deliberately small HTTP/1.1 client for the tools invoker, because header names must reach
+//! the wire with **the exact casing the request gave** (CONTRACT §4), and the `http` crate — and so
+//! reqwest and hyper's public API — stores names lowercased (hyper's case map is private).
+//!
+//! One request per connection (`Connection: close`), plain TCP or TLS (rustls, webpki roots), the
+//! response read with `httparse`, bodies by `Content-Length`, chunked, or to EOF — and every step
+//! bounded: a connect timeout, an overall timeout, a cap on header and body size. A tools server
+//! that hangs, resets, or sends endless garbage produces a [`WireError`], never a hang.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use url::Url;
+
+/// Largest accepted response head.
+const MAX_HEAD: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub connect_timeout: Duration,
+    /// The whole exchange, connect included.
+    pub timeout: Duration,
+    pub max_body: usize,
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    /// Names as the server sent them.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header named `name`, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("bad URL {0}")]
+    Url(String),
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect { addr: String, reason: String },
+    #[error("no complete answer within {0:?}")]
+    Timeout(Duration),
+    #[error("connection failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the answer is not HTTP/1.x: {0}")]
+    Protocol(String),
+    #[error("the answer's body is larger than {0} bytes")]
+    TooLarge(usize),
+}
+
+/// Headers this client writes itself; a caller's copy of them is dropped so a request can never
+/// carry two framings (request smuggling) or a second Host.
+const OWN_HEADERS: [&str; 6] = ["host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade"];
+
+/// Sends one request. `headers` go on the wire in order, names byte-for-byte as given.
+pub async fn send(
+    method: &str,
+    url: &Url,
+    headers: &[(String, String)],
+    body: Option<&[u8]>,
+    limits: &Limits,
+) -> Result<Response, WireError> {
+    match tokio::time::timeout(limits.timeout, exchange(method, url, headers, body, limits)).await {
+        Ok(result) => result,
+        Err(_) => Err(WireError::Timeout(limits.timeout)),
+    }
+}
+
+async fn exchange(
+    method: &str,
+    url: &Url,
+    headers: &[(String, String)],
+    body: Option<&[u8]>,
+    limits: &Limits,
+) -> Result<Response, WireError> {
+    let host = url.host_str().ok_or_else(|| WireError::Url(format!("{url} has no host")))?.to_owned();
+    let tls = match url.scheme() {
+        "http" => false,
+        "https" => true,
+        other => return Err(WireError::Url(format!("{url}: scheme {other} is not http or https"))),
+    };
+    let port = url.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
+    let addr = format!("{}:{port}", host.trim_start_matches('[').trim_end_matches(']'));
+    let tcp = match tokio::time::timeout(limits.connect_timeout, TcpStream::connect(&addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(WireError::Connect { addr, reason: e.to_string() }),
+        Err(_) => {
+            return Err(WireError::Connect { addr, reason: format!("timed out after {:?}", limits.connect_timeout) });
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let head = request_head(method, url, &host, headers, body);
+    if tls {
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| WireError::Url(format!("{host}: {e}")))?;
+        let stream = tls_connector()
+            .connect(name, tcp)
+            .await
+            .map_err(|e| WireError::Connect { addr: addr.clone(), reason: format!("TLS: {e}") })?;
+        roundtrip(stream, &head, body, limits, method).await
+    } else {
+        roundtrip(tcp, &head, body, limits, method).await
+    }
+}
+
+fn tls_connector() -> tokio_rustls::TlsConnector {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        #[expect(clippy::expect_used, reason = "ring supports the default protocol versions; this cannot fail")]
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default TLS versions");
+        Arc::new(builder.with_root_certificates(roots).with_no_client_auth())
+    });
+    tokio_rustls::TlsConnector::from(config.clone())
+}
+
+/// The request line and headers, exactly as they go on the wire.
+pub fn request_head(method: &str, url: &Url, host: &str, headers: &[(String, String)], body: Option<&[u8]>) -> Vec<u8> {
+    let mut target = url.path().to_owned();
+    if let Some(q) = url.query() {
+        target.push('?');
+        target.push_str(q);
+    }
+    let host_header = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    };
+    let mut out = format!("{method} {target} HTTP/1.1\r\nHost: {host_header}\r\n").into_bytes();
+    let mut has_content_type = false;
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if OWN_HEADERS.contains(&lower.as_str()) {
+            continue;
+        }
+        has_content_type |= lower == "content-type";
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(body) = body {
+        if !has_content_type {
+            out.extend_from_slice(b"Content-Type: application/json\r\n");
+        }
+        out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+    }
+    out.extend_from_slice(b"Accept: application/json, */*\r\nConnection: close\r\n\r\n");
+    out
+}
+
+async fn roundtrip<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    head: &[u8],
+    body: Option<&[u8]>,
+    limits: &Limits,
+    method: &str,
+) -> Result<Response, WireError> {
+    stream.write_all(head).await?;
+    if let Some(body) = body {
+        stream.write_all(body).await?;
+    }
+    stream.flush().await?;
+
+    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+    loop {
+        // Read until a complete head; skip 1xx interim answers.
+        let (status, headers, head_len) = loop {
+            if let Some(parsed) = parse_head(&buf)? {
+                break parsed;
+            }
+            if buf.len() > MAX_HEAD {
+                return Err(WireError::Protocol(format!("response head larger than {MAX_HEAD} bytes")));
+            }
+            if read_more(&mut stream, &mut buf).await? == 0 {
+                return Err(WireError::Protocol(if buf.is_empty() {
+                    "the server closed the connection without answering".to_owned()
+                } else {
+                    format!(
+                        "the answer ended inside its head: {:?}",
+                        String::from_utf8_lossy(&buf[..buf.len().min(120)])
+                    )
+                }));
+            }
+        };
+        buf.drain(..head_len);
+        if (100..200).contains(&status) {
+            continue;
+        }
+        let find = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.trim().to_owned());
+        let body = if method == "HEAD" || status == 204 || status == 304 {
+            Vec::new()
+        } else if find("transfer-encoding").is_some_and(|te| te.to_ascii_lowercase().contains("chunked")) {
+            read_chunked(&mut stream, buf, limits.max_body).await?
+        } else if let Some(len) = find("content-length") {
+            let len: usize = len.parse().map_err(|_| WireError::Protocol(format!("bad Content-Length {len:?}")))?;
+            if len > limits.max_body {
+                return Err(WireError::TooLarge(limits.max_body));
+            }
+            while buf.len() < len {
+                if read_more(&mut stream, &mut buf).await? == 0 {
+                    return Err(WireError::Protocol(format!("the body ended after {} of {len} bytes", buf.len())));
+                }
+            }
+            buf.truncate(len);
+            buf
+        } else {
+            loop {
+                if buf.len() > limits.max_body {
+                    return Err(WireError::TooLarge(limits.max_body));
+                }
+                if read_more(&mut stream, &mut buf).await? == 0 {
+                    break buf;
+                }
+            }
+        };
+        return Ok(Response { status, headers, body });
+    }
+}
+
+async fn read_more<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> Result<usize, WireError> {
+    let mut chunk = [0u8; 16 * 1024];
+    let n = stream.read(&mut chunk).await?;
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
+}
+
+type Head = (u16, Vec<(String, String)>, usize);
+
+fn parse_head(buf: &[u8]) -> Result<Option<Head>, WireError> {
+    let mut storage = [httparse::EMPTY_HEADER; 128];
+    let mut res = httparse::Response::new(&mut storage);
+    match res.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => {
+            let status = res.code.unwrap_or(0);
+            let headers = res
+                .headers
+                .iter()
+                .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+                .collect();
+            Ok(Some((status, headers, len)))
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(WireError::Protocol(format!(
+            "{e}; the answer starts {:?}",
+            String::from_utf8_lossy(&buf[..buf.len().min(80)])
+        ))),
+    }
+}
+
+async fn read_chunked<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    mut buf: Vec<u8>,
+    max_body: usize,
+) -> Result<Vec<u8>, WireError> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = loop {
+            if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
+                break i;
+            }
+            if buf.len() > 1024 {
+                return Err(WireError::Protocol("chunk size line too long".to_owned()));
+            }
+            if read_more(stream, &mut buf).await? == 0 {
+                return Err(WireError::Protocol("the chunked body ended early".to_owned()));
+            }
+        };
+        let size_text = String::from_utf8_lossy(&buf[..line_end]).into_owned();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| WireError::Protocol(format!("bad chunk size {size_text:?}")))?;
+        buf.drain(..line_end + 2);
+        if size == 0 {
+            return Ok(body);
+        }
+        if body.len() + size > max_body {
+            return Err(WireError::TooLarge(max_body));
+        }
+        while buf.len() < size + 2 {
+            if read_more(stream, &mut buf).await? == 0 {
+                return Err(WireError::Protocol("the chunked body ended early".to_owned()));
+            }
+        }
+        body.extend_from_slice(&buf[..size]);
+        buf.drain(..size + 2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_keeps_caller_casing_and_drops_framing_headers() {
+        let url = Url::parse("http://127.0.0.1:9000/base/invoke?x=1").expect("url");
+        let headers = vec![
+            ("X-Custom-Case".to_owned(), "v".to_owned()),
+            ("authorization".to_owned(), "Bearer t".to_owned()),
+            ("Content-Length".to_owned(), "999".to_owned()),
+            ("Transfer-Encoding".to_owned(), "chunked".to_owned()),
+        ];
+        let head = String::from_utf8(request_head("POST", &url, "127.0.0.1", &headers, Some(b"{}"))).expect("utf8");
+        assert!(head.starts_with("POST /base/invoke?x=1 HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n"), "{head}");
+        assert!(
+            head.contains("\r\nX-Custom-Case: v\r\n") && head.contains("\r\nauthorization: Bearer t\r\n"),
+            "{head}"
+        );
+        assert_eq!(head.matches("Content-Length").count(), 1, "{head}");
+        assert!(head.contains("Content-Length: 2\r\n") && !head.contains("chunked"), "{head}");
+    }
+}

@@ -1,0 +1,119 @@
+//! `miniagent tools-stub`: a small example tools server speaking the HTTP tools protocol
+//! (`GET /tools`, `POST /invoke {name, arguments}`), for demos, the README and the live suite.
+//!
+//! Tools: `echo {text}` → `{"text": text}`; `add {a, b}` → `{"result": "<sum>"}`;
+//! `word_count {text}` → `{"result": "<n>"}`; `upper {text}` → `{"text": TEXT}`. Arguments may be a
+//! JSON string or an object, as the invoker passes them on as received. Unknown tools and bad
+//! arguments are 4xx JSON answers.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+use crate::api::decode;
+use crate::error::ApiError;
+use crate::http::extract::{HasBodyLimit, LimitedBody};
+use crate::http::health;
+
+/// Default port of `miniagent tools-stub`.
+pub const DEFAULT_PORT: u16 = 8791;
+
+#[derive(Debug)]
+pub struct StubState {
+    pub max_body_bytes: usize,
+}
+
+impl HasBodyLimit for Arc<StubState> {
+    fn body_limit(&self) -> usize {
+        self.max_body_bytes
+    }
+}
+
+pub fn app(state: Arc<StubState>) -> Router {
+    Router::new()
+        .route("/tools", get(list))
+        .route("/invoke", post(invoke))
+        .route("/health", get(|| async { Json(json!({"ok": true})) }))
+        .fallback(health::not_found)
+        .method_not_allowed_fallback(health::method_not_allowed)
+        .with_state(state)
+}
+
+fn tool(name: &str, description: &str, params: Value, required: &[&str]) -> Value {
+    json!({"type": "function", "function": {
+        "name": name, "description": description,
+        "parameters": {"type": "object", "properties": params, "required": required}
+    }})
+}
+
+/// The stub's tool definitions.
+pub fn definitions() -> Vec<Value> {
+    vec![
+        tool("echo", "Echo the text back.", json!({"text": {"type": "string"}}), &["text"]),
+        tool("add", "Add two numbers.", json!({"a": {"type": "number"}, "b": {"type": "number"}}), &["a", "b"]),
+        tool("word_count", "Count the words of a text.", json!({"text": {"type": "string"}}), &["text"]),
+        tool("upper", "Upper-case a text.", json!({"text": {"type": "string"}}), &["text"]),
+    ]
+}
+
+async fn list() -> Json<Value> {
+    Json(Value::Array(definitions()))
+}
+
+#[derive(serde::Deserialize)]
+struct Invoke {
+    name: String,
+    #[serde(default)]
+    arguments: Value,
+}
+
+async fn invoke(
+    State(_): State<Arc<StubState>>,
+    LimitedBody(body): LimitedBody,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let req: Invoke = decode(&body)?;
+    let args: Map<String, Value> = match &req.arguments {
+        Value::String(s) if s.trim().is_empty() => Map::new(),
+        Value::String(s) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Object(m)) => m,
+            _ => return Ok(bad("arguments must be a JSON object (or a string holding one)")),
+        },
+        Value::Object(m) => m.clone(),
+        Value::Null => Map::new(),
+        _ => return Ok(bad("arguments must be a JSON object (or a string holding one)")),
+    };
+    let text = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_owned);
+    let number = |k: &str| args.get(k).and_then(Value::as_f64);
+    let answer = match req.name.as_str() {
+        "echo" => text("text").map(|t| json!({"text": t})),
+        "upper" => text("text").map(|t| json!({"text": t.to_uppercase()})),
+        "word_count" => text("text").map(|t| json!({"result": t.split_whitespace().count().to_string()})),
+        "add" => match (number("a"), number("b")) {
+            (Some(a), Some(b)) => Some(json!({"result": format_number(a + b)})),
+            _ => None,
+        },
+        other => {
+            let known: Vec<String> =
+                definitions().iter().filter_map(|t| t.pointer("/function/name")?.as_str().map(str::to_owned)).collect();
+            return Ok((
+                StatusCode::NOT_FOUND,
+                Json(json!({"ok": false, "error": format!("unknown tool `{other}`; known: {}", known.join(", "))})),
+            ));
+        }
+    };
+    Ok(match answer {
+        Some(a) => (StatusCode::OK, Json(a)),
+        None => bad(&format!("missing or mistyped arguments for `{}`", req.name)),
+    })
+}
+
+fn bad(msg: &str) -> (StatusCode, Json<Value>) {
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"ok": false, "error": msg})))
+}
+
+fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { format!("{n}") }
+}
