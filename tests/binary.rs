@@ -65,6 +65,8 @@ fn the_conformance_binary_passes_against_the_real_server() {
         ("OPENAI_API_BASE", &base),
         ("MINI_AGENT_TOOL_TIMEOUT_SEC", "2"),
         ("NDSMOKE_SHORTCIRCUIT_CHUTES", "1"),
+        ("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", "2"),
+        ("MINI_AGENT_TOOL_HTTP_HEADERS", conformance::inprocess::ENV_TOOL_HEADERS),
     ]);
     let assert = Command::cargo_bin("conformance")
         .unwrap()
@@ -73,7 +75,7 @@ fn the_conformance_binary_passes_against_the_real_server() {
             "--provider-fake-addr",
             &fake_addr.to_string(),
             "--features",
-            "dummy,shim-echo,provider-fake,local-tools,shortcircuit-chutes",
+            "dummy,shim-echo,provider-fake,local-tools,shortcircuit-chutes,tool-env-headers",
         ])
         .timeout(Duration::from_secs(120))
         .assert();
@@ -163,4 +165,33 @@ async fn exec_rpc_names_a_missing_toolchain() {
     assert!(error.contains("`gcc` is not installed") && error.contains("Debian package: gcc"), "{v}");
     let health: Value = http.get(format!("{}/health", server.base_url())).send().await.unwrap().json().await.unwrap();
     assert_eq!(health, json!({"ok": true}));
+}
+
+#[tokio::test]
+async fn the_tools_stub_serves_the_http_backend_end_to_end() {
+    let fakes = conformance::fakes::Fakes::start(Default::default()).await.expect("fakes");
+    let stub =
+        ServerProcess::start(&cargo_bin("miniagent"), &["tools-stub", "--port", "0"], &[]).expect("tools-stub starts");
+    let base = fakes.provider.base_url();
+    let server = demo_server(&[("OPENAI_API_BASE", &base)]);
+    let script = json!([{"tool_calls": [{"name": "echo", "arguments": {"text": "E2E"}}]}]);
+    let body = json!({
+        "model": "openai/scripted", "tool_backend": "http", "tool_http_base_url": stub.base_url(),
+        "messages": [{"role": "user", "content": conformance::fakes::provider::script_marker(&script)}],
+    });
+    let envelope: Value = reqwest::Client::new()
+        .post(format!("{}/agent/run", server.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(envelope["final_answer"], json!("E2E"), "{envelope}");
+    assert_eq!(envelope["last_tool_invocation"]["result"], json!("E2E"), "{envelope}");
+    let tool_messages: Vec<&Value> =
+        envelope["messages"].as_array().unwrap().iter().filter(|m| m["role"] == "tool").collect();
+    assert_eq!(tool_messages.len(), 1);
+    assert_eq!(tool_messages[0]["content"], json!("E2E"));
 }

@@ -47,10 +47,12 @@ pub enum Feature {
     LocalTools,
     /// `NDSMOKE_SHORTCIRCUIT_CHUTES=1` on the target.
     ShortcircuitChutes,
+    /// The target runs with `MINI_AGENT_TOOL_HTTP_HEADERS` = [`crate::inprocess::ENV_TOOL_HEADERS`].
+    ToolEnvHeaders,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 7] = [
+    pub const ALL: [Feature; 8] = [
         Self::Dummy,
         Self::ShimEcho,
         Self::ShimNoProvider,
@@ -58,6 +60,7 @@ impl Feature {
         Self::Traces,
         Self::LocalTools,
         Self::ShortcircuitChutes,
+        Self::ToolEnvHeaders,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +72,7 @@ impl Feature {
             Self::Traces => "traces",
             Self::LocalTools => "local-tools",
             Self::ShortcircuitChutes => "shortcircuit-chutes",
+            Self::ToolEnvHeaders => "tool-env-headers",
         }
     }
 

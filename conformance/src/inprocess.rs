@@ -11,6 +11,9 @@ use crate::fakes::Fakes;
 use crate::snapshot::SnapshotCheck;
 use crate::target::{Conn, Ctx};
 
+/// `MINI_AGENT_TOOL_HTTP_HEADERS` for the `tool-env-headers` feature.
+pub const ENV_TOOL_HEADERS: &str = r#"{"X-Env-Header":"from-env","X-Override":"env"}"#;
+
 /// The OpenAI key the in-process reference runs with, so cases can check it never leaks.
 pub const SECRET_KEY: &str = "sk-conformance-secret-7f3a9c";
 
@@ -33,6 +36,8 @@ pub fn config_for(features: &[Feature], fakes: &Fakes, trace_path: Option<PathBu
             ("OPENAI_API_BASE", base.as_str()),
             // Short, so the timeout cases do not wait the default 10 s.
             ("MINI_AGENT_TOOL_TIMEOUT_SEC", "2"),
+            ("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", "2"),
+            ("MINI_AGENT_TOOL_HTTP_HEADERS", ENV_TOOL_HEADERS),
         ]);
     }
     if features.contains(&Feature::ShortcircuitChutes) {

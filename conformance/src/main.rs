@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use conformance::case::{Feature, Profile};
-use conformance::fakes::Fakes;
+use conformance::fakes::{FakeAddrs, Fakes};
 use conformance::runner::{self, Selection, Verdict};
 use conformance::snapshot::StoredSnapshots;
 use conformance::target::{Conn, Ctx};
@@ -61,6 +61,12 @@ struct RunArgs {
     /// Fix the provider fake's address so the target can be started pointing at it.
     #[arg(long)]
     provider_fake_addr: Option<SocketAddr>,
+    /// Fix the HTTP tools fake's address.
+    #[arg(long)]
+    tools_fake_addr: Option<SocketAddr>,
+    /// Fix the raw (byte-recording) tools fake's address.
+    #[arg(long)]
+    raw_tools_fake_addr: Option<SocketAddr>,
     /// The target's trace file (MINI_AGENT_STORE_PATH), to enable the trace cases.
     #[arg(long)]
     trace_file: Option<PathBuf>,
@@ -87,13 +93,19 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    let fakes = match Fakes::start(args.provider_fake_addr).await {
+    let addrs = FakeAddrs {
+        provider: args.provider_fake_addr,
+        tools: args.tools_fake_addr,
+        raw_tools: args.raw_tools_fake_addr,
+    };
+    let fakes = match Fakes::start(addrs).await {
         Ok(f) => Arc::new(f),
         Err(e) => {
-            eprintln!("error: cannot start the provider fake: {e} (is --provider-fake-addr free?)");
+            eprintln!("error: cannot start the fakes: {e} (are the --*-fake-addr addresses free?)");
             return ExitCode::from(2);
         }
     };
+    eprintln!("tools fake: {}  raw tools fake: {}", fakes.tools.address(), fakes.raw_tools.address());
     eprintln!(
         "provider fake: {}  (start the target with OPENAI_API_BASE={})",
         fakes.provider.address(),

@@ -36,7 +36,10 @@ fn main() {
     let args = Arguments::from_args();
     // The fakes run on their own threads, so one set serves every trial's runtime.
     let fakes = Arc::new(
-        tokio::runtime::Runtime::new().unwrap().block_on(Fakes::start(None)).expect("start the provider fake"),
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(Fakes::start(Default::default()))
+            .expect("start the provider fake"),
     );
     let trials = conformance::cases::all()
         .into_iter()

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use miniagent::agent::{ChatModel, LoopEnv, run_loop};
 use miniagent::api::RunSpec;
 use miniagent::provider::{ChatRequest, Completion, ProviderError, ProviderKind};
+use miniagent::tools::http::{HttpToolSettings, HttpTools};
 use miniagent::tools::local::{LocalSettings, LocalTools};
 use miniagent::tools::{ToolBackend, ToolCall};
 use serde_json::{Value, json};
@@ -74,6 +75,35 @@ fn main() {
     println!(
         "agent loop overhead per iteration (zero-latency model and tools, {iterations} iterations × {runs} runs): median {:.1} µs",
         median(samples).as_secs_f64() * 1e6
+    );
+
+    // One HTTP tool invocation against a zero-latency tools server (the stub, in-process).
+    let (base, _server) = rt.block_on(async {
+        let (listener, addr) = miniagent::serve::bind("127.0.0.1", 0).await.unwrap();
+        let app = miniagent::tools_stub::app(std::sync::Arc::new(miniagent::tools_stub::StubState {
+            max_body_bytes: 1 << 20,
+        }));
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), server)
+    });
+    let http =
+        HttpTools::new(&base, &[("Authorization".into(), "Bearer bench".into())], HttpToolSettings::default()).unwrap();
+    let echo = ToolCall::new("c", "echo", Value::String(r#"{"text":"bench"}"#.into()));
+    let mut lat: Vec<Duration> = (0..3000)
+        .map(|_| {
+            let t = Instant::now();
+            let r = rt.block_on(http.invoke(&echo));
+            assert_eq!(r["result"], json!("bench"));
+            t.elapsed()
+        })
+        .skip(200)
+        .collect();
+    lat.sort_unstable();
+    println!(
+        "http tool invocation (echo, zero-latency local tools server, {} calls): p50 {:.0} µs  p99 {:.0} µs",
+        lat.len(),
+        lat[lat.len() / 2].as_secs_f64() * 1e6,
+        lat[lat.len() * 99 / 100].as_secs_f64() * 1e6
     );
 
     let tools = LocalTools::new(LocalSettings::default());

@@ -91,6 +91,27 @@ pub const CASES: &[Case] = &[
         &["no-such-provider"]
     ),
     Case {
+        id: "errors.agent_run.header_value_crlf",
+        description: "a tool_http_headers value with CR/LF gets 400 (it would split the request)",
+        clause: "§4 headers — EXT values with CR/LF are rejected",
+        profile: Profile::Extended,
+        features: &[],
+        run: |ctx| {
+            Box::pin(rejects(
+                ctx,
+                || {
+                    json!({"model": "dummy", "messages": [], "tool_backend": "http", "tool_http_base_url": "http://127.0.0.1:9",
+                           "tool_http_headers": {"X-Evil": "a\r\nInjected: yes"}})
+                    .to_string()
+                    .into_bytes()
+                },
+                Some(400),
+                &["X-Evil"],
+                "errors.agent_run.header_value_crlf",
+            ))
+        },
+    },
+    Case {
         id: "errors.agent_run.body_too_large",
         description: "a 9 MiB body gets 413 with a JSON detail, not a reset connection",
         clause: "§1 POST /agent/run — bodies over the limit (default 8 MiB) → 413",

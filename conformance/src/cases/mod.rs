@@ -4,6 +4,7 @@ pub mod agent_loop;
 pub mod envelope;
 pub mod errors;
 pub mod health;
+pub mod http_tools;
 pub mod shim;
 pub mod traces;
 
@@ -11,7 +12,8 @@ use crate::case::Case;
 
 /// All cases in a stable order (area by area, as the contract reads).
 pub fn all() -> Vec<Case> {
-    [health::CASES, envelope::CASES, errors::CASES, shim::CASES, traces::CASES, agent_loop::CASES].concat()
+    [health::CASES, envelope::CASES, errors::CASES, shim::CASES, traces::CASES, agent_loop::CASES, http_tools::CASES]
+        .concat()
 }
 
 /// Shared helpers for case bodies.
