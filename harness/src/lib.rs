@@ -39,6 +39,17 @@ impl ServerProcess {
     /// Starts `program args…` with `envs` added to the environment and waits for its
     /// "listening on <addr>" line on stderr. Pass `--port 0` so the OS picks a free port.
     pub fn start(program: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<Self, HarnessError> {
+        Self::start_with(program, args, envs, &parse_listening)
+    }
+
+    /// Like [`Self::start`] for programs that announce readiness differently: `ready` returns the
+    /// address once it sees the line that means "ready" (e.g. uvicorn's "Uvicorn running on").
+    pub fn start_with(
+        program: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        ready: &dyn Fn(&str) -> Option<SocketAddr>,
+    ) -> Result<Self, HarnessError> {
         let name = program.display().to_string();
         let mut child = Command::new(program)
             .args(args)
@@ -68,7 +79,7 @@ impl ServerProcess {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(addr) = parse_listening(&line) {
+                    if let Some(addr) = ready(&line) {
                         return Ok(Self { child, addr, logs: rx });
                     }
                     seen.push(line);
@@ -131,6 +142,12 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A port no one is listening on right now (bound, read, released). Only for programs that cannot
+/// report the port they picked themselves; there is a small race with other processes.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// The address in a log line containing `listening on <addr>`, if any.

@@ -17,6 +17,7 @@ use crate::agent::LoopEnv;
 use crate::provider::router::RouterConfig;
 use crate::tools::http::HttpToolSettings;
 use crate::tools::local::LocalSettings;
+use crate::tools::mcp::McpSettings;
 
 /// Default listen address of `miniagent serve`.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
@@ -101,6 +102,7 @@ pub struct Config {
     pub local_tools: LocalSettings,
     /// Default headers, retries and timeouts of the HTTP tools backend.
     pub http_tools: HttpToolSettings,
+    pub mcp_tools: McpSettings,
     pub loop_env: LoopEnv,
     /// Settings that could not be understood; a server refuses to start while any are listed.
     pub problems: Vec<String>,
@@ -186,6 +188,7 @@ impl Config {
                 timeout: secs("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", 30.0),
                 ..HttpToolSettings::default()
             },
+            mcp_tools: McpSettings { timeout: secs("MINI_AGENT_TOOL_MCP_TIMEOUT_SEC", 30.0) },
             loop_env: LoopEnv { shortcircuit_chutes: flag("NDSMOKE_SHORTCIRCUIT_CHUTES") },
             problems,
         }

@@ -32,9 +32,6 @@ pub enum ApiError {
     /// A model provider failed, or the model cannot be used here.
     #[error(transparent)]
     Provider(#[from] ProviderError),
-    /// A capability this build accepts but does not provide yet.
-    #[error("{0}")]
-    NotImplemented(String),
     #[error("not found: {0}")]
     NotFound(String),
     #[error("method {method} is not allowed on {path}")]
@@ -61,7 +58,6 @@ impl ApiError {
             Self::Schema { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Provider(e) if e.is_client_error() => StatusCode::BAD_REQUEST,
             Self::Provider(_) => StatusCode::BAD_GATEWAY,
-            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -20,6 +20,7 @@ use crate::api::{Backend, RunSpec};
 use crate::provider::{ChatRequest, ProviderError};
 use crate::tools::http::{HttpToolSettings, HttpTools};
 use crate::tools::local::LocalTools;
+use crate::tools::mcp::{McpSettings, McpTools};
 pub use model::ChatModel;
 pub use run_loop::{LoopEnv, run_loop};
 
@@ -54,9 +55,7 @@ pub struct RunOutcome {
 pub enum AgentError {
     #[error(transparent)]
     Provider(#[from] ProviderError),
-    #[error("tool_backend `{}` is not available in this build yet; use `local`, `http`, `echo` or `router`", .0.name())]
-    BackendUnavailable(Backend),
-    /// The request's tool server settings cannot be used (a bad URL).
+    /// The request's tool server settings cannot be used (a bad URL or header).
     #[error("{0}")]
     BadToolServer(String),
 }
@@ -66,6 +65,7 @@ pub struct Deps<'a, M: ChatModel> {
     pub model: &'a M,
     pub local: &'a LocalTools,
     pub http: &'a HttpToolSettings,
+    pub mcp: &'a McpSettings,
     pub env: &'a LoopEnv,
 }
 
@@ -75,14 +75,24 @@ pub async fn run<M: ChatModel>(spec: &RunSpec, deps: &Deps<'_, M>) -> Result<Run
         Backend::Echo | Backend::Router => one_shot(spec, deps.model).await,
         Backend::Local => run_loop(spec, deps.model, deps.local, deps.env).await,
         Backend::Http => {
-            let headers: Vec<(String, String)> =
-                spec.tool_http_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             let base = spec.tool_http_base_url.as_deref().unwrap_or_default();
-            let tools = HttpTools::new(base, &headers, deps.http.clone()).map_err(AgentError::BadToolServer)?;
+            let tools =
+                HttpTools::new(base, &request_headers(spec), deps.http.clone()).map_err(AgentError::BadToolServer)?;
             run_loop(spec, deps.model, &tools, deps.env).await
         }
-        Backend::Mcp => Err(AgentError::BackendUnavailable(spec.backend)),
+        Backend::Mcp => {
+            let url = spec.tool_mcp_url.as_deref().unwrap_or_default();
+            let tools =
+                McpTools::new(url, &request_headers(spec), deps.mcp.clone()).map_err(AgentError::BadToolServer)?;
+            let outcome = run_loop(spec, deps.model, &tools, deps.env).await;
+            tools.close().await;
+            outcome
+        }
     }
+}
+
+fn request_headers(spec: &RunSpec) -> Vec<(String, String)> {
+    spec.tool_http_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// One model call, no tools: the answer becomes the only message.

@@ -21,8 +21,7 @@ pub async fn run(State(state): State<SharedState>, LimitedBody(body): LimitedBod
     }
     let outcome = agent::run(&spec, &state.deps()).await.map_err(|e| match e {
         AgentError::Provider(p) => ApiError::Provider(p),
-        e @ AgentError::BackendUnavailable(_) => ApiError::NotImplemented(e.to_string()),
-        AgentError::BadToolServer(m) => ApiError::bad_request("tool_http_base_url", m),
+        AgentError::BadToolServer(m) => ApiError::bad_request("tool_backend", m),
     })?;
     let envelope = envelope::build(&outcome, started.elapsed().as_secs_f64() * 1e3);
     if let Some(writer) = &state.traces {

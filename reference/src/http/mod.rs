@@ -51,6 +51,7 @@ impl AppState {
             model: &self.providers,
             local: &self.local_tools,
             http: &self.config.http_tools,
+            mcp: &self.config.mcp_tools,
             env: &self.config.loop_env,
         }
     }

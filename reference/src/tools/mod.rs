@@ -10,6 +10,7 @@
 
 pub mod http;
 pub mod local;
+pub mod mcp;
 pub mod process;
 
 use std::future::Future;

@@ -1,0 +1,231 @@
+//! The MCP tools backend (CONTRACT §4b): a real Model Context Protocol client over Streamable
+//! HTTP, built on the official Rust SDK (`rmcp`).
+//!
+//! Both protocol generations work: the client probes with `server/discover` (the stateless form of
+//! spec 2026-07-28: per-request `_meta`, `MCP-Protocol-Version` / `Mcp-Method` / `Mcp-Name`
+//! headers, `-32022` version negotiation) and falls back to the `initialize` →
+//! `notifications/initialized` handshake (2025-11-25, `Mcp-Session-Id`, a 404 on an expired
+//! session → a new session). JSON and SSE replies and 307 redirects are the SDK's business.
+//!
+//! What this module owns: connecting once per run (lazily, on the first list or call), MCP tool
+//! schemas → OpenAI tools, call results → our result objects (text parts joined; `isError` →
+//! `ok:false`), timeouts, the request's `tool_http_headers`, and closing the session at the end.
+
+use std::collections::HashMap;
+use std::sync::Once;
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, ClientConfig, ProtocolVersion};
+use rmcp::service::{Peer, RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientLifecycleMode, ClientServiceExt};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, OnceCell};
+
+use super::{ToolBackend, ToolCall, failure, preview};
+
+/// Headers the SDK manages itself; a request's copy is dropped rather than failing every call.
+const SDK_HEADERS: [&str; 4] = ["accept", "mcp-session-id", "mcp-protocol-version", "last-event-id"];
+
+/// Server-side settings of the MCP backend.
+#[derive(Debug, Clone)]
+pub struct McpSettings {
+    /// Connect-and-list, and each call (`MINI_AGENT_TOOL_MCP_TIMEOUT_SEC`, default 30 s).
+    pub timeout: Duration,
+}
+
+impl Default for McpSettings {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(30) }
+    }
+}
+
+type Client = RunningService<RoleClient, ClientConfig>;
+
+/// One run's MCP session.
+pub struct McpTools {
+    url: String,
+    headers: HashMap<axum::http::HeaderName, axum::http::HeaderValue>,
+    settings: McpSettings,
+    peer: OnceCell<Peer<RoleClient>>,
+    running: Mutex<Option<Client>>,
+    /// The protocol version the session settled on (reported in every result, for debugging which
+    /// generation a server speaks).
+    protocol: OnceCell<String>,
+}
+
+impl std::fmt::Debug for McpTools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpTools").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+fn install_crypto_provider() {
+    // The SDK's HTTP client uses rustls without a built-in provider; install ring (which the rest
+    // of the binary already uses) once, before the first client is built.
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl McpTools {
+    pub fn new(url: &str, request_headers: &[(String, String)], settings: McpSettings) -> Result<Self, String> {
+        let parsed = url::Url::parse(url.trim()).map_err(|e| format!("tool_mcp_url `{url}` is not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("tool_mcp_url `{url}` must be http:// or https://"));
+        }
+        let mut headers = HashMap::new();
+        for (name, value) in request_headers {
+            if SDK_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                tracing::debug!(header = %name, "dropping a tool_http_headers entry the MCP client manages itself");
+                continue;
+            }
+            let n = name.parse().map_err(|_| format!("`{name}` is not a valid header name"))?;
+            let v = value.parse().map_err(|_| format!("the value of header `{name}` is not valid"))?;
+            headers.insert(n, v);
+        }
+        install_crypto_provider();
+        Ok(Self {
+            url: url.trim().to_owned(),
+            headers,
+            settings,
+            peer: OnceCell::new(),
+            running: Mutex::new(None),
+            protocol: OnceCell::new(),
+        })
+    }
+
+    async fn peer(&self) -> Result<&Peer<RoleClient>, String> {
+        self.peer
+            .get_or_try_init(|| async {
+                let config = StreamableHttpClientTransportConfig::with_uri(self.url.clone())
+                    .custom_headers(self.headers.clone());
+                let transport = StreamableHttpClientTransport::from_config(config);
+                let lifecycle = ClientLifecycleMode::Auto {
+                    preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                    legacy_version: Some(ProtocolVersion::V_2025_11_25),
+                };
+                let connect = ClientConfig::default().serve_with_lifecycle(transport, lifecycle);
+                let running = tokio::time::timeout(self.settings.timeout, connect)
+                    .await
+                    .map_err(|_| {
+                        format!(
+                            "MCP server {} did not complete the handshake within {:?}",
+                            self.url, self.settings.timeout
+                        )
+                    })?
+                    .map_err(|e| format!("MCP server {}: {e}", self.url))?;
+                let peer = running.peer().clone();
+                if let Some(info) = peer.peer_info() {
+                    let version =
+                        serde_json::to_value(&info.protocol_version).ok().and_then(|v| v.as_str().map(str::to_owned));
+                    let _ = self.protocol.set(version.unwrap_or_default());
+                }
+                *self.running.lock().await = Some(running);
+                Ok(peer)
+            })
+            .await
+    }
+
+    /// Ends the session (a DELETE for handshake sessions). Failures only log: the run is over.
+    pub async fn close(&self) {
+        if let Some(mut running) = self.running.lock().await.take()
+            && let Err(e) = tokio::time::timeout(Duration::from_secs(5), running.close()).await
+        {
+            tracing::debug!(url = %self.url, error = %e, "closing the MCP session timed out");
+        }
+    }
+}
+
+/// An MCP tool (`{name, description, inputSchema}`) as an OpenAI function.
+fn to_openai(tool: &Value) -> Option<Value> {
+    let name = tool.get("name")?.as_str()?;
+    let parameters = tool.get("inputSchema").cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+    Some(json!({"type": "function", "function": {
+        "name": name, "description": tool.get("description").cloned().unwrap_or(json!("")), "parameters": parameters
+    }}))
+}
+
+/// A `CallToolResult` as our result object.
+pub fn result_to_value(name: &str, result: &Value) -> Value {
+    let text: Vec<&str> = result
+        .get("content")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|c| c.get("text").and_then(Value::as_str))
+        .collect();
+    let joined = text.join("\n");
+    if result.get("isError") == Some(&Value::Bool(true)) {
+        let error = if joined.is_empty() { preview(result, 500) } else { joined };
+        return failure(name, error);
+    }
+    let output = if joined.is_empty() {
+        result.get("structuredContent").map_or_else(|| preview(result, 100_000), Value::to_string)
+    } else {
+        joined
+    };
+    json!({"ok": true, "name": name, "result": output})
+}
+
+impl ToolBackend for McpTools {
+    async fn list(&self) -> Result<Vec<Value>, String> {
+        let peer = self.peer().await?;
+        let tools = tokio::time::timeout(self.settings.timeout, peer.list_all_tools())
+            .await
+            .map_err(|_| format!("MCP server {}: tools/list timed out", self.url))?
+            .map_err(|e| format!("MCP server {}: tools/list failed: {e}", self.url))?;
+        Ok(tools.iter().filter_map(|t| serde_json::to_value(t).ok()).filter_map(|t| to_openai(&t)).collect())
+    }
+
+    async fn invoke(&self, call: &ToolCall) -> Value {
+        let started = std::time::Instant::now();
+        let Some(arguments) = call.arguments.clone() else {
+            return failure(
+                &call.name,
+                format!("arguments are not a JSON object: {}", preview(&call.arguments_raw, 200)),
+            );
+        };
+        let mut result = match self.peer().await {
+            Err(e) => failure(&call.name, e),
+            Ok(peer) => {
+                let params = CallToolRequestParams::new(call.name.clone()).with_arguments(arguments);
+                match tokio::time::timeout(self.settings.timeout, peer.call_tool(params)).await {
+                    Err(_) => failure(&call.name, format!("tools/call timed out after {:?}", self.settings.timeout)),
+                    Ok(Err(e)) => failure(&call.name, format!("tools/call failed: {e}")),
+                    Ok(Ok(r)) => result_to_value(&call.name, &serde_json::to_value(&r).unwrap_or(Value::Null)),
+                }
+            }
+        };
+        result["t_ms"] = json!(started.elapsed().as_secs_f64() * 1e3);
+        if let Some(version) = self.protocol.get() {
+            result["mcp_protocol_version"] = json!(version);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_join_text_and_honour_is_error() {
+        let ok = json!({"content": [{"type": "text", "text": "a"}, {"type": "image", "data": "x"}, {"type": "text", "text": "b"}], "isError": false});
+        assert_eq!(result_to_value("t", &ok), json!({"ok": true, "name": "t", "result": "a\nb"}));
+        let err = json!({"content": [{"type": "text", "text": "boom"}], "isError": true});
+        assert_eq!(result_to_value("t", &err)["error"], "boom");
+        let structured = json!({"content": [], "structuredContent": {"n": 1}});
+        assert_eq!(result_to_value("t", &structured)["result"], r#"{"n":1}"#);
+    }
+
+    #[test]
+    fn tools_become_openai_functions() {
+        let t =
+            to_openai(&json!({"name": "echo", "description": "d", "inputSchema": {"type": "object"}})).expect("tool");
+        assert_eq!(t["function"]["parameters"], json!({"type": "object"}));
+    }
+}

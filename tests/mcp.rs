@@ -1,0 +1,126 @@
+//! The MCP backend against **real** MCP servers: the official Python SDK, both generations —
+//! mcp 1.x (the initialize handshake, SSE or JSON replies) and mcp 2.x (which also speaks the
+//! stateless form of spec 2026-07-28). The servers come from `make mcp-venvs`
+//! (`target/mcp-venvs/v{1,2}`, or `MCP_V1_PYTHON` / `MCP_V2_PYTHON`). Without them the tests skip
+//! with that advice, unless `MINIAGENT_REQUIRE_MCP=1` (set by CI), which makes a missing server a
+//! failure.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use assert_cmd::cargo::cargo_bin;
+use conformance::fakes::provider::script_marker;
+use harness::{ServerProcess, free_port};
+use serde_json::{Value, json};
+
+fn python(generation: &str) -> Option<PathBuf> {
+    let var = format!("MCP_{}_PYTHON", generation.to_uppercase());
+    let path = std::env::var(&var).map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/mcp-venvs/{generation}/bin/python"))
+    });
+    if path.exists() {
+        return Some(path);
+    }
+    let why = format!("no MCP {generation} server: {} is missing (run `make mcp-venvs` or set {var})", path.display());
+    assert!(std::env::var("MINIAGENT_REQUIRE_MCP").is_err(), "{why}");
+    eprintln!("SKIP: {why}");
+    None
+}
+
+fn start_mcp(python: &std::path::Path, flags: &[&str]) -> ServerProcess {
+    let port = free_port().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/mcp/server.py");
+    let port_text = port.to_string();
+    let mut args = vec![script, port_text.as_str()];
+    args.extend_from_slice(flags);
+    let ready = move |line: &str| line.contains("Uvicorn running on").then(|| SocketAddr::from(([127, 0, 0, 1], port)));
+    ServerProcess::start_with(python, &args, &[], &ready).expect("the MCP server starts")
+}
+
+async fn run(server: &ServerProcess, mcp: &ServerProcess, script: Value) -> Value {
+    let body = json!({
+        "model": "openai/scripted", "tool_backend": "mcp", "tool_mcp_url": format!("{}/mcp", mcp.base_url()),
+        "tool_http_headers": {"Authorization": "Bearer mcp-token"},
+        "messages": [{"role": "user", "content": script_marker(&script)}],
+    });
+    let res = reqwest::Client::new().post(format!("{}/agent/run", server.base_url())).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn check_generation(generation: &str, flags: &[&str], expected_protocol: &str) {
+    let Some(py) = python(generation) else { return };
+    let mcp = start_mcp(&py, flags);
+    let fakes = conformance::fakes::Fakes::start(Default::default()).await.unwrap();
+    let base = fakes.provider.base_url();
+    let server =
+        ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &[("OPENAI_API_BASE", base.as_str())])
+            .unwrap();
+
+    // A round trip: the model calls echo, the MCP server answers, the text is the answer.
+    let env =
+        run(&server, &mcp, json!([{"tool_calls": [{"name": "echo", "arguments": {"text": "mcp-roundtrip"}}]}])).await;
+    assert_eq!(env["final_answer"], json!("mcp-roundtrip"), "{generation} {flags:?}: {env}");
+    let inv = &env["last_tool_invocation"];
+    assert_eq!(inv["ok"], json!(true));
+    assert_eq!(inv["mcp_protocol_version"], json!(expected_protocol), "{generation} {flags:?}: {inv}");
+
+    // isError → ok:false with the server's text; the loop goes on.
+    let script = json!([{"tool_calls": [{"name": "fail", "arguments": {"reason": "boom"}}]}, {"content": "handled"}]);
+    let env = run(&server, &mcp, script).await;
+    assert_eq!(env["final_answer"], json!("handled"), "{env}");
+    let tool = env["messages"].as_array().unwrap().iter().find(|m| m["role"] == "tool").unwrap();
+    let content = tool["content"].as_str().unwrap();
+    assert!(content.starts_with("error:") && content.contains("boom"), "{content}");
+}
+
+#[tokio::test]
+async fn mcp_v1_handshake_with_sse_replies() {
+    check_generation("v1", &[], "2025-11-25").await;
+}
+
+#[tokio::test]
+async fn mcp_v1_handshake_with_json_replies() {
+    check_generation("v1", &["--json"], "2025-11-25").await;
+}
+
+#[tokio::test]
+async fn mcp_v2_stateless_form() {
+    check_generation("v2", &[], "2026-07-28").await;
+}
+
+#[tokio::test]
+async fn mcp_v2_stateless_form_with_a_stateless_server() {
+    check_generation("v2", &["--stateless"], "2026-07-28").await;
+}
+
+#[tokio::test]
+async fn an_unreachable_mcp_server_is_a_tool_error_not_a_crash() {
+    let fakes = conformance::fakes::Fakes::start(Default::default()).await.unwrap();
+    let base = fakes.provider.base_url();
+    let server =
+        ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &[("OPENAI_API_BASE", base.as_str())])
+            .unwrap();
+    let port = free_port().unwrap();
+    let body = json!({
+        "model": "openai/scripted", "tool_backend": "mcp", "tool_mcp_url": format!("http://127.0.0.1:{port}/mcp"),
+        "messages": [{"role": "user", "content": script_marker(&json!([{"tool_calls": [{"name": "echo", "arguments": {"text": "x"}}]}, {"content": "no server"}]))}],
+    });
+    let env: Value = reqwest::Client::new()
+        .post(format!("{}/agent/run", server.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(env["final_answer"], json!("no server"), "{env}");
+    let tool = env["messages"].as_array().unwrap().iter().find(|m| m["role"] == "tool").unwrap();
+    assert!(
+        tool["content"].as_str().unwrap().starts_with("error: unsupported tool 'echo' (the tools could not be listed"),
+        "{tool}"
+    );
+}
