@@ -27,7 +27,7 @@ impl ChatModel for InstantModel {
         let message = json!({"role": "assistant", "content": null, "tool_calls": [
             {"id": "c1", "type": "function", "function": {"name": "noop", "arguments": "{\"x\": 1}"}}
         ]});
-        Ok(Completion { raw: json!({"choices": [{"message": message}]}), provider: ProviderKind::Dummy })
+        Ok(Completion::new(json!({"choices": [{"message": message}]}), ProviderKind::Dummy))
     }
 }
 

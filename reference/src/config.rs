@@ -85,6 +85,26 @@ pub struct ProviderSettings {
     /// TCP connect timeout of provider calls (10 s): a dead host fails fast even under a long
     /// request timeout.
     pub connect_timeout: Duration,
+    pub codex: CodexSettings,
+    /// `SCILLM_DETERMINISTIC_SEED`: seeded retry jitter, and parallel completions one at a time.
+    pub deterministic_seed: Option<u64>,
+    /// `SCILLM_RETRY_META=1`: parallel results carry `scillm_router.retries`.
+    pub retry_meta: bool,
+}
+
+/// The codex-agent provider: an OpenAI-compatible endpoint behind an enable gate, with retries.
+#[derive(Debug, Clone)]
+pub struct CodexSettings {
+    /// `LITELLM_ENABLE_CODEX_AGENT=1` or `SCILLM_ENABLE_CODEX_AGENT=1`.
+    pub enabled: bool,
+    /// `CODEX_AGENT_API_BASE`, written without `/v1`.
+    pub api_base: Option<String>,
+    pub api_key: Option<Secret>,
+    /// `CODEX_AGENT_MAX_RETRIES` (2), `CODEX_AGENT_RETRY_BASE_MS` (120), `CODEX_AGENT_MAX_BACKOFF_MS`
+    /// (1500); the base and cap also apply to other providers' alias `max_retries`.
+    pub retry: crate::provider::retry::RetryPolicy,
+    /// `CODEX_AGENT_ENABLE_METRICS=1`: completions carry retry statistics.
+    pub metrics: bool,
 }
 
 /// Everything `miniagent serve` needs, resolved.
@@ -138,6 +158,13 @@ impl Config {
         let trace_path =
             if flag("MINI_AGENT_STORE_TRACES") { get("MINI_AGENT_STORE_PATH").map(PathBuf::from) } else { None };
         let mut problems = Vec::new();
+        let seed = get("SCILLM_DETERMINISTIC_SEED").and_then(|v| {
+            let parsed = v.trim().parse::<u64>().ok();
+            if parsed.is_none() {
+                problems.push(format!("SCILLM_DETERMINISTIC_SEED must be a non-negative integer, got {v:?}"));
+            }
+            parsed
+        });
         let default_headers = match get("MINI_AGENT_TOOL_HTTP_HEADERS") {
             None => Vec::new(),
             Some(raw) => parse_header_object(&raw).unwrap_or_else(|why| {
@@ -167,6 +194,24 @@ impl Config {
                 default_model: get("LITELLM_DEFAULT_MODEL"),
                 request_timeout: secs("MINI_AGENT_PROVIDER_TIMEOUT_SEC", 120.0),
                 connect_timeout: Duration::from_secs(10),
+                codex: CodexSettings {
+                    enabled: flag("LITELLM_ENABLE_CODEX_AGENT") || flag("SCILLM_ENABLE_CODEX_AGENT"),
+                    api_base: get("CODEX_AGENT_API_BASE"),
+                    api_key: get("CODEX_AGENT_API_KEY").map(Secret::new),
+                    retry: crate::provider::retry::RetryPolicy {
+                        max_retries: get("CODEX_AGENT_MAX_RETRIES").and_then(|v| v.trim().parse().ok()).unwrap_or(2),
+                        base: Duration::from_millis(
+                            get("CODEX_AGENT_RETRY_BASE_MS").and_then(|v| v.trim().parse().ok()).unwrap_or(120),
+                        ),
+                        max_backoff: Duration::from_millis(
+                            get("CODEX_AGENT_MAX_BACKOFF_MS").and_then(|v| v.trim().parse().ok()).unwrap_or(1500),
+                        ),
+                        jitter: crate::provider::route::jitter_from_seed(seed),
+                    },
+                    metrics: flag("CODEX_AGENT_ENABLE_METRICS"),
+                },
+                deterministic_seed: seed,
+                retry_meta: flag("SCILLM_RETRY_META"),
             },
             trace_path,
             router: RouterConfig::default(),

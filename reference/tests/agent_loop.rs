@@ -41,7 +41,7 @@ impl ChatModel for ScriptedModel {
                 reply
             }
         };
-        Ok(Completion { raw: json!({"choices": [{"message": message}]}), provider: ProviderKind::Dummy })
+        Ok(Completion::new(json!({"choices": [{"message": message}]}), ProviderKind::Dummy))
     }
 }
 

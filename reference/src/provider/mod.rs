@@ -5,11 +5,13 @@
 //! model), [`router`] (the alias file). [`Providers`] owns the one shared HTTP client and dispatches
 //! over the closed [`ProviderKind`] set with an exhaustive `match`.
 //!
-//! Does not retry (the codex-agent retry schedule slots in beside [`openai`]) and knows nothing of
-//! HTTP servers or envelopes.
+//! Retries ([`retry`]: the schedule is pure; the loop is [`Providers::complete_route_with_stats`])
+//! apply per route: codex-agent by its settings, other providers by an alias's `max_retries`.
+//! Knows nothing of HTTP servers or envelopes.
 
 pub mod dummy;
 pub mod openai;
+pub mod retry;
 pub mod route;
 pub mod router;
 
@@ -20,7 +22,8 @@ use serde_json::{Map, Value};
 use crate::config::{Config, ProviderSettings};
 use router::RouterConfig;
 
-pub use route::{ProviderKind, Route};
+pub use retry::RetryStats;
+pub use route::{Overrides, ProviderKind, Route};
 
 /// One chat-completion request, provider-neutral. `messages` are passed on exactly as received:
 /// content that is a list of parts (text, image_url) is never stringified.
@@ -31,6 +34,9 @@ pub struct ChatRequest {
     pub tools: Option<Vec<Value>>,
     /// Other OpenAI parameters (temperature, max_tokens, response_format, …), passed through.
     pub extra: Map<String, Value>,
+    /// Extra HTTP headers for the provider (LiteLLM's `extra_headers`); hop-by-hop headers and a
+    /// second `Authorization` are dropped before sending.
+    pub extra_headers: Vec<(String, String)>,
 }
 
 /// A provider's answer: the raw OpenAI-shaped response, kept whole so nothing the provider said is
@@ -40,9 +46,15 @@ pub struct Completion {
     pub raw: Value,
     /// The provider that answered, for metadata (`openai`, `ollama`, `dummy`, …).
     pub provider: ProviderKind,
+    /// Retry statistics, when `CODEX_AGENT_ENABLE_METRICS=1`.
+    pub retry_stats: Option<RetryStats>,
 }
 
 impl Completion {
+    pub fn new(raw: Value, provider: ProviderKind) -> Self {
+        Self { raw, provider, retry_stats: None }
+    }
+
     /// `choices[0].message`, or an empty object.
     pub fn message(&self) -> Value {
         self.raw
@@ -74,7 +86,7 @@ pub enum ProviderError {
     #[error("provider {provider} is not configured: {what}")]
     NotConfigured { provider: ProviderKind, what: String },
     #[error("provider {provider} returned HTTP {status}: {body}")]
-    Upstream { provider: ProviderKind, status: u16, body: String },
+    Upstream { provider: ProviderKind, status: u16, body: String, retry_after: Option<std::time::Duration> },
     #[error("provider {provider} could not be reached at {url}: {reason}")]
     Transport { provider: ProviderKind, url: String, reason: String },
     #[error("provider {provider} answered something that is not a chat completion: {reason}")]
@@ -129,20 +141,76 @@ impl Providers {
         route::resolve(model, &self.settings, &self.router)
     }
 
+    /// Resolves with per-request overrides (`custom_llm_provider`, `api_base`, `api_key`).
+    pub fn resolve_with(&self, model: &str, overrides: &Overrides) -> Result<Route, ProviderError> {
+        route::resolve_with(model, &self.settings, &self.router, overrides)
+    }
+
     /// One chat completion on `model`.
     pub async fn complete(&self, model: &str, request: &ChatRequest) -> Result<Completion, ProviderError> {
         let route = self.resolve(model)?;
         self.complete_route(&route, request).await
     }
 
+    /// The blocking form of [`Self::complete`], for callers without an async runtime. It runs its
+    /// own small runtime, so it must not be called from inside one.
+    pub fn complete_blocking(&self, model: &str, request: &ChatRequest) -> Result<Completion, ProviderError> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+            ProviderError::Transport {
+                provider: ProviderKind::Dummy,
+                url: String::new(),
+                reason: format!("cannot start a runtime: {e}"),
+            }
+        })?;
+        runtime.block_on(self.complete(model, request))
+    }
+
     /// One chat completion on an already resolved route.
     pub async fn complete_route(&self, route: &Route, request: &ChatRequest) -> Result<Completion, ProviderError> {
-        let raw = match route.kind {
-            ProviderKind::Dummy => dummy::complete(&route.upstream_model),
-            ProviderKind::OpenAi | ProviderKind::Ollama | ProviderKind::Chutes => {
-                openai::complete(&self.http, route, request, self.settings.request_timeout).await?
+        self.complete_route_with_stats(route, request).await.0
+    }
+
+    /// One chat completion with the route's retries; the statistics come back whatever the outcome
+    /// (and are also attached to the completion under `CODEX_AGENT_ENABLE_METRICS=1`).
+    pub async fn complete_route_with_stats(
+        &self,
+        route: &Route,
+        request: &ChatRequest,
+    ) -> (Result<Completion, ProviderError>, RetryStats) {
+        let mut stats = RetryStats::default();
+        if route.kind == ProviderKind::Dummy {
+            stats.record_try(Some(200), false);
+            let completion =
+                Completion { raw: dummy::complete(&route.upstream_model), provider: route.kind, retry_stats: None };
+            return (Ok(completion), stats);
+        }
+        let mut retries = 0;
+        loop {
+            match openai::complete(&self.http, route, request, self.settings.request_timeout).await {
+                Ok(raw) => {
+                    stats.record_try(Some(200), false);
+                    let retry_stats = self.settings.codex.metrics.then(|| stats.clone());
+                    return (Ok(Completion { raw, provider: route.kind, retry_stats }), stats);
+                }
+                Err(e) => {
+                    let (status, retryable, retry_after) = match &e {
+                        ProviderError::Upstream { status, retry_after, .. } => {
+                            (Some(*status), retry::retryable_status(*status), *retry_after)
+                        }
+                        ProviderError::Transport { .. } => (None, true, None),
+                        _ => (None, false, None),
+                    };
+                    stats.record_try(status, true);
+                    if !retryable || retries >= route.retry.max_retries {
+                        return (Err(e), stats);
+                    }
+                    retries += 1;
+                    let wait = route.retry.wait(retries, retry_after);
+                    stats.record_wait(wait, retry_after);
+                    tracing::debug!(provider = %route.kind, retry = retries, wait_ms = wait.as_millis() as u64, error = %e, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
             }
-        };
-        Ok(Completion { raw, provider: route.kind })
+        }
     }
 }

@@ -1,11 +1,16 @@
-//! Model name → route: which provider answers, under which upstream name, at which base, with which key.
+//! Model name → route: which provider answers, under which upstream name, at which URL, with which
+//! key and retry policy.
 //!
-//! Pure: reads settings and aliases, calls nothing. Every refusal says what to write or set instead.
+//! Pure: reads settings and aliases, calls nothing. Every refusal says what to write or set instead
+//! (the runbook's failure modes: a disabled codex-agent names its enable variable, a base with
+//! `/v1` is corrected and the correction logged).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::ProviderError;
+use super::retry::{Jitter, RetryPolicy};
 use super::router::RouterConfig;
 use crate::config::{DEFAULT_OPENAI_BASE, ProviderSettings, Secret};
 
@@ -16,6 +21,7 @@ pub enum ProviderKind {
     OpenAi,
     Ollama,
     Chutes,
+    CodexAgent,
 }
 
 impl ProviderKind {
@@ -25,15 +31,17 @@ impl ProviderKind {
             Self::OpenAi => "openai",
             Self::Ollama => "ollama",
             Self::Chutes => "chutes",
+            Self::CodexAgent => "codex-agent",
         }
     }
 
-    fn from_prefix(prefix: &str) -> Option<Self> {
+    pub fn from_prefix(prefix: &str) -> Option<Self> {
         match prefix {
             "openai" => Some(Self::OpenAi),
             "ollama" | "ollama_chat" => Some(Self::Ollama),
             "chutes" => Some(Self::Chutes),
             "dummy" | "noop" => Some(Self::Dummy),
+            "codex-agent" | "codex_cli_agent" | "codex_agent" => Some(Self::CodexAgent),
             _ => None,
         }
     }
@@ -45,7 +53,7 @@ impl fmt::Display for ProviderKind {
     }
 }
 
-const KNOWN: &str = "openai/<model>, ollama/<tag>, chutes/<vendor>/<model>, dummy";
+const KNOWN: &str = "openai/<model>, ollama/<tag>, chutes/<vendor>/<model>, codex-agent/<name>, dummy";
 
 /// A resolved model: everything needed to make the call.
 #[derive(Debug, Clone)]
@@ -53,42 +61,92 @@ pub struct Route {
     pub kind: ProviderKind,
     /// The name sent upstream: the provider prefix is never sent (`openai/gpt-4o` → `gpt-4o`).
     pub upstream_model: String,
-    /// The OpenAI-compatible base including `/v1`; the call goes to `{base}/chat/completions`.
+    /// The base URL: with `/v1` for OpenAI-compatible providers, without it for codex-agent.
     pub api_base: String,
     pub api_key: Option<Secret>,
     /// A per-alias timeout from the router config.
     pub timeout: Option<Duration>,
+    pub retry: RetryPolicy,
+}
+
+impl Route {
+    /// Where the chat completion is posted. codex-agent bases are written without `/v1` (the
+    /// provider appends it); the others include it.
+    pub fn chat_url(&self) -> String {
+        match self.kind {
+            ProviderKind::CodexAgent => format!("{}/v1/chat/completions", self.api_base),
+            _ => format!("{}/chat/completions", self.api_base),
+        }
+    }
+}
+
+/// `api_base` / `api_key` / `custom_llm_provider` given with one request (or one alias); they win
+/// over the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub custom_llm_provider: Option<String>,
+    pub api_base: Option<String>,
+    pub api_key: Option<Secret>,
+    pub max_retries: Option<u32>,
 }
 
 /// Resolves `model` (an alias or `provider/model`).
 pub fn resolve(model: &str, settings: &ProviderSettings, router: &RouterConfig) -> Result<Route, ProviderError> {
+    resolve_with(model, settings, router, &Overrides::default())
+}
+
+/// Resolves `model` with per-request overrides, which win over an alias's, which win over the
+/// environment.
+pub fn resolve_with(
+    model: &str,
+    settings: &ProviderSettings,
+    router: &RouterConfig,
+    request: &Overrides,
+) -> Result<Route, ProviderError> {
     let model = model.trim();
     if model.is_empty() {
         return Err(ProviderError::InvalidModel("model is empty: name a router alias or `provider/model`".into()));
     }
-    if let Some(entry) = router.get(model) {
-        let (kind, upstream) = match &entry.custom_llm_provider {
-            Some(p) => {
-                let kind = ProviderKind::from_prefix(p).ok_or_else(|| unknown_provider(p, &entry.model))?;
-                let upstream = entry.model.strip_prefix(&format!("{p}/")).unwrap_or(&entry.model);
-                (kind, upstream.to_owned())
-            }
-            None => split(&entry.model, router)?,
-        };
-        let overrides = Overrides { base: entry.api_base.as_deref(), key: entry.api_key.as_ref() };
-        let mut route = build(kind, upstream, settings, &entry.model, overrides)?;
-        route.timeout = entry.timeout_secs.map(Duration::from_secs_f64);
-        return Ok(route);
+    let (target, mut over, timeout) = match router.get(model) {
+        Some(entry) => (
+            entry.model.clone(),
+            Overrides {
+                custom_llm_provider: entry.custom_llm_provider.clone(),
+                api_base: entry.api_base.clone(),
+                api_key: entry.api_key.clone(),
+                max_retries: entry.max_retries,
+            },
+            entry.timeout_secs.map(Duration::from_secs_f64),
+        ),
+        None => (model.to_owned(), Overrides::default(), None),
+    };
+    if request.custom_llm_provider.is_some() {
+        over.custom_llm_provider.clone_from(&request.custom_llm_provider);
     }
-    let (kind, upstream) = split(model, router)?;
-    build(kind, upstream, settings, model, Overrides::default())
-}
-
-/// Per-alias (and later per-request) `api_base` / `api_key`, which win over the environment.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Overrides<'a> {
-    pub base: Option<&'a str>,
-    pub key: Option<&'a Secret>,
+    if request.api_base.is_some() {
+        over.api_base.clone_from(&request.api_base);
+    }
+    if request.api_key.is_some() {
+        over.api_key.clone_from(&request.api_key);
+    }
+    if request.max_retries.is_some() {
+        over.max_retries = request.max_retries;
+    }
+    let (kind, upstream) = match &over.custom_llm_provider {
+        Some(p) => {
+            let kind = ProviderKind::from_prefix(p.trim()).ok_or_else(|| unknown_provider(p, &target))?;
+            // The target may or may not repeat the prefix: `codex-agent/mini` and `mini` are one model.
+            let upstream = target
+                .split_once('/')
+                .filter(|(pre, _)| ProviderKind::from_prefix(pre) == Some(kind))
+                .map_or(target.as_str(), |(_, rest)| rest);
+            (kind, upstream.to_owned())
+        }
+        None => split(&target, router)?,
+    };
+    let mut route = build(kind, upstream, settings, &target, &over)?;
+    route.timeout = timeout;
+    Ok(route)
 }
 
 fn split(model: &str, router: &RouterConfig) -> Result<(ProviderKind, String), ProviderError> {
@@ -121,53 +179,88 @@ fn build(
     upstream: String,
     s: &ProviderSettings,
     shown: &str,
-    over: Overrides<'_>,
+    over: &Overrides,
 ) -> Result<Route, ProviderError> {
     let not_configured = |what: &str| ProviderError::NotConfigured { provider: kind, what: what.to_owned() };
-    let key = |env: &Option<Secret>| over.key.cloned().or_else(|| env.clone());
-    let (api_base, api_key) = match kind {
+    let key = |env: &Option<Secret>| over.api_key.clone().or_else(|| env.clone());
+    let base_over = over.api_base.as_deref();
+    let simple = |max_retries: Option<u32>| RetryPolicy { max_retries: max_retries.unwrap_or(0), ..s.codex.retry };
+    let (api_base, api_key, retry) = match kind {
         ProviderKind::Dummy => {
             if !s.allow_dummy {
                 return Err(ProviderError::Disabled { model: shown.to_owned(), variable: "MINI_AGENT_ALLOW_DUMMY" });
             }
-            (String::new(), None)
+            (String::new(), None, RetryPolicy::NONE)
         }
         ProviderKind::OpenAi => {
-            let base = over.base.or(s.openai_api_base.as_deref());
+            let base = base_over.or(s.openai_api_base.as_deref());
             let api_key = key(&s.openai_api_key);
             if api_key.is_none() && base.is_none() {
                 return Err(not_configured(
                     "set OPENAI_API_KEY (and OPENAI_API_BASE, e.g. http://127.0.0.1:9000/v1, for a compatible server)",
                 ));
             }
-            (normalise_base(kind, base.unwrap_or(DEFAULT_OPENAI_BASE)), api_key)
+            (trim_base(base.unwrap_or(DEFAULT_OPENAI_BASE)), api_key, simple(over.max_retries))
         }
         ProviderKind::Ollama => {
-            let base = over.base.or(s.ollama_base_url.as_deref()).ok_or_else(|| {
+            let base = base_over.or(s.ollama_base_url.as_deref()).ok_or_else(|| {
                 not_configured("set OLLAMA_BASE_URL to your Ollama server, e.g. http://127.0.0.1:11434")
             })?;
-            (normalise_base(kind, base), over.key.cloned())
+            let base = trim_base(base);
+            let base = if base.ends_with("/v1") { base } else { format!("{base}/v1") };
+            (base, over.api_key.clone(), simple(over.max_retries))
         }
         ProviderKind::Chutes => {
             let api_key = key(&s.chutes_api_key);
             if api_key.is_none() {
                 return Err(not_configured("set CHUTES_API_KEY (and CHUTES_API_BASE for another endpoint)"));
             }
-            (normalise_base(kind, over.base.unwrap_or(&s.chutes_api_base)), api_key)
+            (trim_base(base_over.unwrap_or(&s.chutes_api_base)), api_key, simple(over.max_retries))
+        }
+        ProviderKind::CodexAgent => {
+            if !s.codex.enabled {
+                return Err(ProviderError::Disabled {
+                    model: shown.to_owned(),
+                    variable: "LITELLM_ENABLE_CODEX_AGENT",
+                });
+            }
+            let base = base_over.or(s.codex.api_base.as_deref()).ok_or_else(|| {
+                not_configured("set CODEX_AGENT_API_BASE (e.g. http://127.0.0.1:8077, without /v1) or pass api_base")
+            })?;
+            let retry =
+                RetryPolicy { max_retries: over.max_retries.unwrap_or(s.codex.retry.max_retries), ..s.codex.retry };
+            (codex_base(base), key(&s.codex.api_key), retry)
         }
     };
-    Ok(Route { kind, upstream_model: upstream, api_base, api_key, timeout: None })
+    Ok(Route { kind, upstream_model: upstream, api_base, api_key, timeout: None, retry })
 }
 
-/// Bases are written with `/v1` for OpenAI-compatible servers; Ollama's is the server root, so its
-/// OpenAI-compatible `/v1` is added here. A trailing slash is dropped so `{base}/chat/completions`
-/// never has `//`.
-fn normalise_base(kind: ProviderKind, base: &str) -> String {
-    let trimmed = base.trim().trim_end_matches('/');
-    match kind {
-        ProviderKind::Ollama if !trimmed.ends_with("/v1") => format!("{trimmed}/v1"),
-        _ => trimmed.to_owned(),
+fn trim_base(base: &str) -> String {
+    base.trim().trim_end_matches('/').to_owned()
+}
+
+/// codex-agent appends `/v1` itself; a base that already ends in `/v1` (the runbook's most common
+/// mistake) is corrected, and the correction logged once so the setting gets fixed.
+pub fn codex_base(base: &str) -> String {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let trimmed = trim_base(base);
+    match trimmed.strip_suffix("/v1") {
+        Some(fixed) => {
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    given = %trimmed, using = %fixed,
+                    "the codex-agent base ends in /v1, but the provider appends /v1 itself: remove /v1 from CODEX_AGENT_API_BASE (or api_base)"
+                );
+            }
+            fixed.to_owned()
+        }
+        None => trimmed,
     }
+}
+
+/// The jitter of every retry policy: seeded under `SCILLM_DETERMINISTIC_SEED`.
+pub fn jitter_from_seed(seed: Option<u64>) -> Jitter {
+    seed.map_or(Jitter::Random, Jitter::Seeded)
 }
 
 #[cfg(test)]
@@ -183,12 +276,13 @@ mod tests {
     fn prefix_is_stripped_and_base_normalised() {
         let s = settings(&[("OPENAI_API_BASE", "http://127.0.0.1:9/v1/"), ("OLLAMA_BASE_URL", "http://h:11434")]);
         let r = resolve("openai/gpt-4o", &s, &RouterConfig::default()).expect("openai");
-        assert_eq!(
-            (r.kind, r.upstream_model.as_str(), r.api_base.as_str()),
-            (ProviderKind::OpenAi, "gpt-4o", "http://127.0.0.1:9/v1")
-        );
+        assert_eq!((r.kind, r.upstream_model.as_str()), (ProviderKind::OpenAi, "gpt-4o"));
+        assert_eq!(r.chat_url(), "http://127.0.0.1:9/v1/chat/completions");
         let r = resolve("ollama/qwen2.5:7b", &s, &RouterConfig::default()).expect("ollama");
-        assert_eq!((r.upstream_model.as_str(), r.api_base.as_str()), ("qwen2.5:7b", "http://h:11434/v1"));
+        assert_eq!(
+            (r.upstream_model.as_str(), r.chat_url().as_str()),
+            ("qwen2.5:7b", "http://h:11434/v1/chat/completions")
+        );
     }
 
     #[test]
@@ -197,6 +291,39 @@ mod tests {
         let r = resolve("chutes/deepseek-ai/DeepSeek-V3", &s, &RouterConfig::default()).expect("chutes");
         assert_eq!(r.upstream_model, "deepseek-ai/DeepSeek-V3");
         assert_eq!(r.api_base, crate::config::DEFAULT_CHUTES_BASE);
+    }
+
+    #[test]
+    fn codex_agent_gate_base_and_aliases() {
+        let off = settings(&[("CODEX_AGENT_API_BASE", "http://127.0.0.1:8077")]);
+        let err = resolve("codex-agent/mini", &off, &RouterConfig::default()).expect_err("disabled");
+        assert!(err.to_string().contains("LITELLM_ENABLE_CODEX_AGENT=1"), "{err}");
+        for enable in ["LITELLM_ENABLE_CODEX_AGENT", "SCILLM_ENABLE_CODEX_AGENT"] {
+            let on = settings(&[(enable, "1"), ("CODEX_AGENT_API_BASE", "http://127.0.0.1:8077/v1/")]);
+            for model in ["codex-agent/mini", "codex_cli_agent/mini"] {
+                let r = resolve(model, &on, &RouterConfig::default()).expect("enabled");
+                assert_eq!(r.chat_url(), "http://127.0.0.1:8077/v1/chat/completions", "a /v1 base is corrected");
+                assert_eq!(r.upstream_model, "mini");
+                assert_eq!(r.retry.max_retries, 2);
+            }
+        }
+        let no_base = settings(&[("LITELLM_ENABLE_CODEX_AGENT", "1")]);
+        let err = resolve("codex-agent/mini", &no_base, &RouterConfig::default()).expect_err("no base");
+        assert!(err.to_string().contains("CODEX_AGENT_API_BASE") && err.to_string().contains("without /v1"), "{err}");
+    }
+
+    #[test]
+    fn request_overrides_win() {
+        let s = settings(&[("LITELLM_ENABLE_CODEX_AGENT", "1"), ("CODEX_AGENT_API_BASE", "http://env:1")]);
+        let over = Overrides {
+            custom_llm_provider: Some("codex-agent".into()),
+            api_base: Some("http://request:2".into()),
+            api_key: Some(Secret::new("req-key")),
+            max_retries: None,
+        };
+        let r = resolve_with("mini", &s, &RouterConfig::default(), &over).expect("override");
+        assert_eq!((r.kind, r.api_base.as_str()), (ProviderKind::CodexAgent, "http://request:2"));
+        assert_eq!(r.api_key.as_ref().map(Secret::expose), Some("req-key"));
     }
 
     #[test]
@@ -221,17 +348,17 @@ mod tests {
     #[test]
     fn aliases_override_base_key_and_timeout() {
         let router = RouterConfig::parse(
-            "model_list:\n  - model_name: local\n    litellm_params: {model: gpt-x, custom_llm_provider: openai, api_base: 'http://127.0.0.1:1/v1', api_key: k2, timeout: 2}\n",
+            "model_list:\n  - model_name: local\n    litellm_params: {model: gpt-x, custom_llm_provider: openai, api_base: 'http://127.0.0.1:1/v1', api_key: k2, timeout: 2, max_retries: 3}\n",
             "r.yaml",
             false,
             |_| None,
         )
         .expect("config");
-        let s = settings(&[]);
-        let r = resolve("local", &s, &router).expect("alias");
+        let r = resolve("local", &settings(&[]), &router).expect("alias");
         assert_eq!(r.upstream_model, "gpt-x");
         assert_eq!(r.api_base, "http://127.0.0.1:1/v1");
         assert_eq!(r.api_key.as_ref().map(Secret::expose), Some("k2"));
         assert_eq!(r.timeout, Some(Duration::from_secs(2)));
+        assert_eq!(r.retry.max_retries, 3);
     }
 }

@@ -117,16 +117,20 @@ impl HttpTools {
     }
 }
 
+/// A `Retry-After` value: seconds, or an HTTP date (a past date means now).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+        .or_else(|| httpdate::parse_http_date(v).ok().map(|at| at.duration_since(now).unwrap_or(Duration::ZERO)))
+}
+
 /// How long to wait before retry `attempt` (1-based): `Retry-After` in seconds or as an HTTP date,
 /// else 100 ms doubling; never more than `cap`.
 pub fn retry_wait(retry_after: Option<&str>, attempt: u32, cap: Duration, now: SystemTime) -> Duration {
-    let asked =
-        retry_after.and_then(|v| {
-            let v = v.trim();
-            v.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64).or_else(|| {
-                httpdate::parse_http_date(v).ok().map(|at| at.duration_since(now).unwrap_or(Duration::ZERO))
-            })
-        });
+    let asked = retry_after.and_then(|v| parse_retry_after(v, now));
     let fallback = Duration::from_millis(100u64.saturating_mul(1 << attempt.saturating_sub(1).min(10)));
     asked.unwrap_or(fallback).min(cap)
 }

@@ -1,0 +1,218 @@
+//! Providers against wiremock fakes: codex-agent's gate, base, headers, retries and their
+//! statistics, deterministic jitter; pass-through of extra parameters.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use miniagent::config::Config;
+use miniagent::provider::{ChatRequest, ProviderError, Providers};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// Answers statuses from a list, then 200 with a completion.
+struct Statuses {
+    list: Vec<(u16, Option<&'static str>)>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Respond for Statuses {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let i = self.calls.fetch_add(1, Ordering::SeqCst);
+        match self.list.get(i) {
+            Some((status, retry_after)) => {
+                let mut t = ResponseTemplate::new(*status).set_body_string(format!("upstream says no ({status}) {}", "q".repeat(900)));
+                if let Some(ra) = retry_after {
+                    t = t.insert_header("Retry-After", *ra);
+                }
+                t
+            }
+            None => ResponseTemplate::new(200).set_body_json(json!({
+                "id": "x", "object": "chat.completion", "created": 1, "model": "mini",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": format!("ok after {i}")}, "finish_reason": "stop"}]
+            })),
+        }
+    }
+}
+
+async fn codex(
+    server: &MockServer,
+    base_suffix: &str,
+    extra: &[(&str, &str)],
+    statuses: Vec<(u16, Option<&'static str>)>,
+) -> (Providers, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(Statuses { list: statuses, calls: calls.clone() })
+        .mount(server)
+        .await;
+    let base = format!("{}{base_suffix}", server.uri());
+    let mut pairs = vec![
+        ("LITELLM_ENABLE_CODEX_AGENT", "1"),
+        ("CODEX_AGENT_API_BASE", base.as_str()),
+        ("CODEX_AGENT_RETRY_BASE_MS", "20"),
+        ("CODEX_AGENT_MAX_BACKOFF_MS", "100"),
+        ("CODEX_AGENT_ENABLE_METRICS", "1"),
+    ];
+    pairs.extend_from_slice(extra);
+    (Providers::new(&Config::from_pairs(pairs)).unwrap(), calls)
+}
+
+fn hi() -> ChatRequest {
+    ChatRequest { messages: vec![json!({"role": "user", "content": "hi"})], ..ChatRequest::default() }
+}
+
+#[tokio::test]
+async fn base_with_or_without_v1_reaches_v1_chat_completions() {
+    for suffix in ["", "/", "/v1", "/v1/"] {
+        let server = MockServer::start().await;
+        let (p, calls) = codex(&server, suffix, &[], vec![]).await;
+        let c = match p.complete("codex-agent/mini", &hi()).await {
+            Ok(c) => c,
+            Err(e) => {
+                let seen: Vec<String> = server
+                    .received_requests()
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| format!("{} {}", r.method, r.url))
+                    .collect();
+                panic!("base {suffix:?}: {e}; the fake saw {seen:?}");
+            }
+        };
+        assert_eq!(c.content(), Some("ok after 0"));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let body: Value = serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
+        assert_eq!(body["model"], json!("mini"), "the provider prefix is not sent");
+    }
+}
+
+#[tokio::test]
+async fn one_authorization_and_no_hop_by_hop_headers() {
+    let server = MockServer::start().await;
+    let (p, _) = codex(&server, "", &[("CODEX_AGENT_API_KEY", "sk-codex")], vec![]).await;
+    let mut req = hi();
+    req.extra_headers = vec![
+        ("Authorization".into(), "Bearer from-caller".into()),
+        ("Connection".into(), "X-Hop".into()),
+        ("X-Hop".into(), "1".into()),
+        ("Keep-Alive".into(), "timeout=5".into()),
+        ("Upgrade".into(), "h2c".into()),
+        ("Proxy-Authorization".into(), "Basic x".into()),
+        ("X-Request-Id".into(), "r-1".into()),
+    ];
+    req.extra.insert("temperature".into(), json!(0.1));
+    req.extra.insert("reasoning_effort".into(), json!("low"));
+    p.complete("codex-agent/mini", &req).await.unwrap();
+    let seen = &server.received_requests().await.unwrap()[0];
+    let auth: Vec<_> = seen.headers.get_all("authorization").iter().collect();
+    assert_eq!(auth.len(), 1, "exactly one Authorization");
+    assert_eq!(auth[0], "Bearer sk-codex");
+    for hop in ["keep-alive", "upgrade", "proxy-authorization", "x-hop"] {
+        assert!(seen.headers.get(hop).is_none(), "{hop} was forwarded");
+    }
+    assert_eq!(seen.headers.get("x-request-id").unwrap(), "r-1");
+    let body: Value = serde_json::from_slice(&seen.body).unwrap();
+    assert_eq!(
+        (body["temperature"].clone(), body["reasoning_effort"].clone()),
+        (json!(0.1), json!("low")),
+        "extra params pass through"
+    );
+}
+
+#[tokio::test]
+async fn two_500s_then_200_succeeds_with_stats() {
+    let server = MockServer::start().await;
+    let (p, calls) = codex(&server, "", &[], vec![(500, None), (500, None)]).await;
+    let c = p.complete("codex-agent/mini", &hi()).await.unwrap();
+    assert_eq!(c.content(), Some("ok after 2"));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let s = c.retry_stats.expect("metrics enabled");
+    assert_eq!((s.attempts, s.failures), (2, 2));
+    assert_eq!(s.statuses, vec![Some(500), Some(500), Some(200)]);
+    assert_eq!((s.final_status, s.first_failure_status), (Some(200), Some(500)));
+    assert_eq!(s.retry_sequence.len(), 2);
+    // 20 ms then 40 ms, each plus 5–15 % jitter.
+    assert!(
+        (21.0..=23.0).contains(&s.retry_sequence[0]) && (42.0..=46.0).contains(&s.retry_sequence[1]),
+        "{:?}",
+        s.retry_sequence
+    );
+}
+
+#[tokio::test]
+async fn three_500s_fail_with_status_and_body_excerpt() {
+    let server = MockServer::start().await;
+    let (p, calls) = codex(&server, "", &[], vec![(500, None), (500, None), (500, None)]).await;
+    let err = p.complete("codex-agent/mini", &hi()).await.expect_err("all failed");
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "max_retries 2 → 3 tries");
+    match &err {
+        ProviderError::Upstream { status, body, .. } => {
+            assert_eq!(*status, 500);
+            assert!(body.starts_with("upstream says no (500)"));
+            assert!(body.chars().count() <= 401, "≤ 400 chars (+ an ellipsis)");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.to_string().contains("codex-agent returned HTTP 500"), "{err}");
+}
+
+#[tokio::test]
+async fn a_4xx_is_not_retried() {
+    let server = MockServer::start().await;
+    let (p, calls) = codex(&server, "", &[], vec![(400, None)]).await;
+    assert!(p.complete("codex-agent/mini", &hi()).await.is_err());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn retry_after_on_429_is_honoured() {
+    let server = MockServer::start().await;
+    let (p, _) = codex(&server, "", &[], vec![(429, Some("0.3"))]).await;
+    let started = Instant::now();
+    let c = p.complete("codex-agent/mini", &hi()).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300), "waited {:?}", started.elapsed());
+    let s = c.retry_stats.unwrap();
+    assert_eq!(s.last_retry_after_s, Some(0.3));
+    assert_eq!(s.retry_sequence, vec![300.0]);
+}
+
+#[tokio::test]
+async fn seeded_jitter_is_reproducible() {
+    let mut runs = Vec::new();
+    for seed in ["7", "7", "8"] {
+        let server = MockServer::start().await;
+        let (p, _) = codex(&server, "", &[("SCILLM_DETERMINISTIC_SEED", seed)], vec![(503, None), (502, None)]).await;
+        runs.push(p.complete("codex-agent/mini", &hi()).await.unwrap().retry_stats.unwrap().retry_sequence);
+    }
+    assert_eq!(runs[0], runs[1], "same seed, same waits");
+    assert_ne!(runs[0], runs[2], "another seed, other waits");
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_then_reported() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let p = Providers::new(&Config::from_pairs([
+        ("LITELLM_ENABLE_CODEX_AGENT", "1"),
+        ("CODEX_AGENT_API_BASE", base.as_str()),
+        ("CODEX_AGENT_RETRY_BASE_MS", "10"),
+    ]))
+    .unwrap();
+    let route = p.resolve("codex-agent/mini").unwrap();
+    let (result, stats) = p.complete_route_with_stats(&route, &hi()).await;
+    let err = result.expect_err("nothing listens");
+    assert!(err.to_string().contains("could not be reached") && err.to_string().contains("connection failed"), "{err}");
+    assert_eq!(stats.statuses, vec![None, None, None]);
+}
+
+#[test]
+fn the_blocking_wrapper_works_without_a_runtime() {
+    let p = Providers::new(&Config::from_pairs([("MINI_AGENT_ALLOW_DUMMY", "1")])).unwrap();
+    let c = p.complete_blocking("dummy", &hi()).unwrap();
+    assert_eq!(c.content(), Some("Dummy mini-agent response"));
+}
