@@ -65,6 +65,9 @@ pub struct ShimConfig {
     pub reply: String,
     /// `MINI_AGENT_OPENAI_SHIM_DELAY_MS`: an artificial delay before answering, for testing clients.
     pub delay: Duration,
+    /// `MINI_AGENT_SSE_KEEPALIVE_SEC` (10 s): the longest silence on a stream before a keep-alive
+    /// comment is sent.
+    pub keepalive: Duration,
 }
 
 /// Where the model providers live and which credentials they use.
@@ -183,6 +186,7 @@ impl Config {
                 delay: Duration::from_millis(
                     get("MINI_AGENT_OPENAI_SHIM_DELAY_MS").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
                 ),
+                keepalive: secs("MINI_AGENT_SSE_KEEPALIVE_SEC", 10.0),
             },
             providers: ProviderSettings {
                 allow_dummy: flag("MINI_AGENT_ALLOW_DUMMY"),

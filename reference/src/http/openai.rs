@@ -1,29 +1,36 @@
 //! `POST /v1/chat/completions` and `POST /chat/completions`: the OpenAI-compatible shim.
 //!
-//! Echo mode answers the configured reply and calls nothing. Otherwise the agent runs on the
-//! request's model with local tools and default settings, and its final answer is the reply (a bare
-//! model name the router cannot place falls back to `LITELLM_DEFAULT_MODEL`). Errors use
-//! OpenAI's error shape so SDKs surface them. `stream: true` is answered as server-sent events of
-//! `chat.completion.chunk`, ending in `data: [DONE]`.
+//! - Echo mode answers the configured reply and calls nothing.
+//! - Otherwise, without `stream`, the agent runs on the request's model with local tools and
+//!   default settings, and its final answer is the reply (as in the original).
+//! - With `stream: true`, the request is proxied to the model's provider as a stream: chunks are
+//!   forwarded as they arrive (same `id`/`created` on every chunk, tool-call fragments as the
+//!   provider sent them), and an SSE comment keep-alive goes out whenever the upstream is silent,
+//!   so idle timeouts of load balancers don't cut a slow first token. A failure after the stream has
+//!   started is an `{"error":…}` event followed by `[DONE]`.
+//!
+//! A bare model name the router cannot place falls back to `LITELLM_DEFAULT_MODEL`. Errors use
+//! OpenAI's error shape so SDKs surface them.
 
 use std::convert::Infallible;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::SharedState;
 use super::extract::LimitedBody;
 use crate::agent::{self, AgentError};
-use crate::api::RunSpec;
-use crate::api::decode;
+use crate::api::{RunSpec, decode};
 use crate::config::NO_PROVIDER_GUIDANCE;
 use crate::error::{ApiError, OpenAiError};
-use crate::provider::ProviderError;
+use crate::provider::stream::split_into_chunks;
+use crate::provider::{ChatRequest, ProviderError};
 
 #[derive(Debug, Deserialize)]
 struct ChatCompletionRequest {
@@ -33,19 +40,15 @@ struct ChatCompletionRequest {
     stream: Option<bool>,
     #[serde(default)]
     stream_options: Option<StreamOptions>,
+    /// Everything else (temperature, tools, …): passed to the provider when streaming.
+    #[serde(flatten)]
+    extra: Map<String, Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct StreamOptions {
     #[serde(default)]
     include_usage: bool,
-}
-
-/// The answer, whatever produced it, before it is shaped as JSON or as a stream.
-struct Answer {
-    model: String,
-    content: String,
-    usage: Value,
 }
 
 pub async fn chat_completions(
@@ -57,83 +60,117 @@ pub async fn chat_completions(
     if !state.config.shim.delay.is_zero() {
         tokio::time::sleep(state.config.shim.delay).await;
     }
-    let stream = req.stream.unwrap_or(false);
-    let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
-    let answer = answer(&state, req).await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    if stream {
-        Ok(sse(&id, created, answer, include_usage).into_response())
-    } else {
-        Ok(Json(json!({
-            "id": id,
-            "object": "chat.completion",
-            "created": created,
-            "model": answer.model,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": answer.content},
-                "finish_reason": "stop"
-            }],
-            "usage": answer.usage,
-        }))
-        .into_response())
-    }
-}
-
-async fn answer(state: &SharedState, req: ChatCompletionRequest) -> Result<Answer, ApiError> {
+    let stamp = Stamp { id, created, model: req.model.clone() };
+    let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
+    let stream = req.stream.unwrap_or(false);
     let config = &state.config;
     if config.shim.echo {
-        return Ok(Answer { model: req.model, content: config.shim.reply.clone(), usage: zero_usage() });
+        let completion = completion(&stamp, &config.shim.reply, zero_usage());
+        return Ok(if stream {
+            sse(&state, replay(&stamp, &completion, include_usage))
+        } else {
+            Json(completion).into_response()
+        });
     }
     if !config.has_any_provider() {
-        return Err(ApiError::bad_request("model", NO_PROVIDER_GUIDANCE));
+        return Err(ApiError::bad_request("model", NO_PROVIDER_GUIDANCE).into());
     }
     let model = match (state.providers.resolve(&req.model), &config.providers.default_model) {
         (Err(ProviderError::InvalidModel(_)), Some(default)) => default.clone(),
         _ => req.model.clone(),
     };
+    if stream {
+        let route = state.providers.resolve(&model).map_err(ApiError::Provider)?;
+        let mut extra = req.extra;
+        if let Some(options) = include_usage.then(|| json!({"include_usage": true})) {
+            extra.insert("stream_options".into(), options);
+        }
+        let chat = ChatRequest { messages: req.messages, tools: None, extra, extra_headers: Vec::new() };
+        let providers = state.providers.clone();
+        let upstream =
+            futures::stream::once(async move { providers.stream_route(&route, &chat).await }).flat_map(|opened| {
+                match opened {
+                    Ok(chunks) => chunks,
+                    Err(e) => futures::stream::iter(vec![Err(e)]).boxed(),
+                }
+            });
+        let stamped = stamp.clone();
+        let events = upstream.map(move |item| match item {
+            Ok(chunk) => stamped.apply(chunk),
+            Err(e) => json!({"error": {"message": e.to_string(), "type": "upstream_error", "param": null, "code": "upstream_error"}}),
+        });
+        return Ok(sse(&state, events));
+    }
     // The shim runs the agent (local tools, defaults), as the original does.
     let spec = RunSpec::local_defaults(model, req.messages);
     let outcome = agent::run(&spec, &state.deps()).await.map_err(|e| match e {
         AgentError::Provider(p) => ApiError::Provider(p),
-        other => ApiError::Internal(other.to_string()),
+        AgentError::BadToolServer(m) => ApiError::Internal(m),
     })?;
-    Ok(Answer { model: req.model, content: outcome.final_answer.unwrap_or_default(), usage: zero_usage() })
+    Ok(Json(completion(&stamp, &outcome.final_answer.unwrap_or_default(), zero_usage())).into_response())
+}
+
+/// The identity every chunk of one answer carries.
+#[derive(Debug, Clone)]
+struct Stamp {
+    id: String,
+    created: u64,
+    model: String,
+}
+
+impl Stamp {
+    /// A provider chunk under our id, creation time and the model name the client asked for.
+    fn apply(&self, mut chunk: Value) -> Value {
+        if let Some(obj) = chunk.as_object_mut() {
+            obj.insert("id".into(), json!(self.id));
+            obj.insert("object".into(), json!("chat.completion.chunk"));
+            obj.insert("created".into(), json!(self.created));
+            obj.insert("model".into(), json!(self.model));
+        }
+        chunk
+    }
 }
 
 fn zero_usage() -> Value {
     json!({"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0})
 }
 
-/// The answer as OpenAI's streaming format: a role chunk, a content chunk, a finish chunk, an
-/// optional usage chunk (`choices: []`), then `[DONE]`. Every chunk carries the same id and created.
-fn sse(id: &str, created: u64, answer: Answer, include_usage: bool) -> impl IntoResponse + use<> {
-    let chunk = |delta: Value, finish: Value| {
-        let mut c = json!({
-            "id": id, "object": "chat.completion.chunk", "created": created, "model": answer.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        });
-        if include_usage {
+fn completion(stamp: &Stamp, content: &str, usage: Value) -> Value {
+    json!({
+        "id": stamp.id,
+        "object": "chat.completion",
+        "created": stamp.created,
+        "model": stamp.model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": usage,
+    })
+}
+
+/// A whole completion as stream chunks (role, content, finish), then a usage chunk with
+/// `choices: []` when asked for; every chunk carries `usage: null` in that case, as OpenAI's do.
+fn replay(stamp: &Stamp, completion: &Value, include_usage: bool) -> impl Stream<Item = Value> + Send + 'static {
+    let mut chunks: Vec<Value> = split_into_chunks(completion).into_iter().map(|c| stamp.apply(c)).collect();
+    if include_usage {
+        for c in &mut chunks {
             c["usage"] = Value::Null;
         }
-        c
-    };
-    let mut chunks = vec![
-        chunk(json!({"role": "assistant", "content": ""}), Value::Null),
-        chunk(json!({"content": answer.content}), Value::Null),
-        chunk(json!({}), json!("stop")),
-    ];
-    if include_usage {
-        chunks.push(json!({
-            "id": id, "object": "chat.completion.chunk", "created": created, "model": answer.model,
-            "choices": [], "usage": answer.usage,
-        }));
+        chunks.push(
+            stamp.apply(json!({"choices": [], "usage": completion.get("usage").cloned().unwrap_or_else(zero_usage)})),
+        );
     }
-    let events: Vec<Result<Event, Infallible>> = chunks
-        .into_iter()
-        .map(|c| Ok(Event::default().data(c.to_string())))
-        .chain(std::iter::once(Ok(Event::default().data("[DONE]"))))
-        .collect();
-    Sse::new(futures::stream::iter(events))
+    futures::stream::iter(chunks)
+}
+
+/// Server-sent events: one `data:` per chunk, `data: [DONE]` at the end, a keep-alive comment
+/// whenever nothing has been sent for the configured interval.
+fn sse(state: &SharedState, chunks: impl Stream<Item = Value> + Send + 'static) -> Response {
+    let events = chunks
+        .map(|c| Event::default().data(c.to_string()))
+        .chain(futures::stream::once(async { Event::default().data("[DONE]") }))
+        .map(Ok::<_, Infallible>);
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(state.config.shim.keepalive).text("keep-alive"))
+        .into_response()
 }

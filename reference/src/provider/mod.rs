@@ -14,6 +14,7 @@ pub mod openai;
 pub mod retry;
 pub mod route;
 pub mod router;
+pub mod stream;
 
 use std::time::Duration;
 

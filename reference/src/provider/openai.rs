@@ -18,6 +18,11 @@ pub const BODY_EXCERPT_CHARS: usize = 400;
 
 /// Builds the JSON body of a chat-completion request.
 pub fn request_body(route: &Route, request: &ChatRequest) -> Value {
+    request_body_for(route, request, false)
+}
+
+/// The body with `stream` set as given (streaming keeps the caller's `stream_options`).
+pub fn request_body_for(route: &Route, request: &ChatRequest, stream: bool) -> Value {
     let mut body = Map::with_capacity(4 + request.extra.len());
     // Extra parameters go first so the fields this proxy owns win over a client's copy of them.
     for (k, v) in &request.extra {
@@ -31,7 +36,10 @@ pub fn request_body(route: &Route, request: &ChatRequest) -> Value {
         body.insert("tools".into(), Value::Array(tools.clone()));
         body.insert("tool_choice".into(), Value::String("auto".into()));
     }
-    body.insert("stream".into(), Value::Bool(false));
+    body.insert("stream".into(), Value::Bool(stream));
+    if !stream {
+        body.remove("stream_options");
+    }
     Value::Object(body)
 }
 
@@ -123,7 +131,7 @@ pub fn excerpt(bytes: &[u8]) -> String {
 }
 
 /// reqwest's top-level message ("error sending request") hides the cause; people need the cause.
-fn describe(e: &reqwest::Error) -> String {
+pub fn describe(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

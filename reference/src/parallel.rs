@@ -1,0 +1,250 @@
+//! Parallel completions: many chat requests at once, every result a dict with `scillm_router`
+//! metadata (CONTRACT §5) — the library API behind `miniagent batch`.
+//!
+//! Each request is an OpenAI chat body plus routing fields (`model` an alias or `provider/model`;
+//! optional `custom_llm_provider`, `api_base`, `api_key`, `max_retries`, `extra_headers`,
+//! `response_mode`). At most `concurrency` are in flight (one under `SCILLM_DETERMINISTIC_SEED`);
+//! results come back in input order (or as they finish, each carrying its `index`). A result is
+//! never null: a failed request is a dict with `error` and `scillm_router.error_type:
+//! "provider_error"`. `stream: true` requests are streamed from the provider and aggregated.
+//!
+//! `error_type`: `provider_error` when the call failed; `empty_content` when the content is empty;
+//! `invalid_json` when JSON was asked for (`response_format` `json_object`/`json_schema`, or
+//! `response_mode: "schema_first"`) and the content does not parse — the content is kept as is;
+//! otherwise `ok`. `json_valid` is reported whenever the content is non-empty.
+
+use std::time::Instant;
+
+use futures::{Stream, StreamExt};
+use serde_json::{Map, Value, json};
+
+use crate::config::Secret;
+use crate::provider::stream::aggregate;
+use crate::provider::{ChatRequest, Overrides, ProviderError, Providers, RetryStats};
+
+/// Characters of an exception message kept in `scillm_router.exception`.
+pub const EXCEPTION_CHARS: usize = 200;
+
+/// What to do when there are more requests than `max_requests`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Refuse the whole batch before any call.
+    Hard,
+    /// Run the first `max_requests`, drop the rest.
+    Soft,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParallelOptions {
+    pub concurrency: usize,
+    /// Results in input order (else as they finish).
+    pub ordered: bool,
+    pub max_requests: Option<usize>,
+    pub budget: Budget,
+}
+
+impl Default for ParallelOptions {
+    fn default() -> Self {
+        Self { concurrency: 8, ordered: true, max_requests: None, budget: Budget::Hard }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParallelError {
+    #[error(
+        "{requests} requests exceed max_requests={max} (hard budget): nothing was sent; raise the budget or use a soft budget to truncate"
+    )]
+    OverBudget { requests: usize, max: usize },
+}
+
+/// Fields that route a request and are never sent upstream.
+const ROUTING_FIELDS: [&str; 8] = [
+    "model",
+    "messages",
+    "custom_llm_provider",
+    "api_base",
+    "api_key",
+    "max_retries",
+    "extra_headers",
+    "response_mode",
+];
+
+/// Runs every request and collects the results.
+pub async fn complete_all(
+    providers: &Providers,
+    requests: Vec<Value>,
+    options: &ParallelOptions,
+) -> Result<Vec<Value>, ParallelError> {
+    Ok(stream_all(providers, requests, options)?.collect().await)
+}
+
+/// Runs every request, yielding results as the order option allows.
+pub fn stream_all<'a>(
+    providers: &'a Providers,
+    mut requests: Vec<Value>,
+    options: &ParallelOptions,
+) -> Result<impl Stream<Item = Value> + 'a, ParallelError> {
+    if let Some(max) = options.max_requests
+        && requests.len() > max
+    {
+        match options.budget {
+            Budget::Hard => return Err(ParallelError::OverBudget { requests: requests.len(), max }),
+            Budget::Soft => requests.truncate(max),
+        }
+    }
+    let concurrency = if providers.settings().deterministic_seed.is_some() { 1 } else { options.concurrency.max(1) };
+    let work = futures::stream::iter(requests.into_iter().enumerate()).map(move |(i, r)| one(providers, i, r));
+    Ok(if options.ordered { work.buffered(concurrency).boxed() } else { work.buffer_unordered(concurrency).boxed() })
+}
+
+/// One request to one result dict.
+pub async fn one(providers: &Providers, index: usize, request: Value) -> Value {
+    let started = Instant::now();
+    let Value::Object(req) = request else {
+        let why = format!("request {index} is not a JSON object");
+        return error_result(index, None, None, &why, started, None, providers.settings().retry_meta);
+    };
+    let model = req.get("model").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let schema_first = req.pointer_type("response_format") == Some("json_schema")
+        || req.get("response_mode").and_then(Value::as_str) == Some("schema_first");
+    let wants_json = schema_first || req.pointer_type("response_format") == Some("json_object");
+    let Some(messages) = req.get("messages").and_then(Value::as_array).cloned() else {
+        let why = format!("request {index} has no `messages` list");
+        return error_result(index, Some(&model), None, &why, started, None, providers.settings().retry_meta);
+    };
+    let overrides = Overrides {
+        custom_llm_provider: req.get("custom_llm_provider").and_then(Value::as_str).map(str::to_owned),
+        api_base: req.get("api_base").and_then(Value::as_str).map(str::to_owned),
+        api_key: req.get("api_key").and_then(Value::as_str).map(Secret::new),
+        max_retries: req.get("max_retries").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()),
+    };
+    let route = match providers.resolve_with(&model, &overrides) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_result(
+                index,
+                Some(&model),
+                None,
+                &e.to_string(),
+                started,
+                None,
+                providers.settings().retry_meta,
+            );
+        }
+    };
+    let extra_headers = req
+        .get("extra_headers")
+        .and_then(Value::as_object)
+        .map(|h| h.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+        .unwrap_or_default();
+    let extra: Map<String, Value> = req
+        .iter()
+        .filter(|(k, _)| !ROUTING_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let stream = extra.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let chat = ChatRequest { messages, tools: None, extra, extra_headers };
+    let provider = route.kind.name();
+    let (result, stats): (Result<Value, ProviderError>, Option<RetryStats>) = if stream {
+        (collect_stream(providers, &route, &chat).await, None)
+    } else {
+        let (r, s) = providers.complete_route_with_stats(&route, &chat).await;
+        (r.map(|c| c.raw), Some(s))
+    };
+    let retry_meta = providers.settings().retry_meta;
+    match result {
+        Err(e) => {
+            error_result(index, Some(&model), Some(provider), &e.to_string(), started, stats.as_ref(), retry_meta)
+        }
+        Ok(mut raw) => {
+            let content =
+                raw.pointer("/choices/0/message/content").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let mut meta = Map::new();
+            let json_valid = (!content.trim().is_empty()).then(|| serde_json::from_str::<Value>(&content).is_ok());
+            let error_type = if content.trim().is_empty() {
+                "empty_content"
+            } else if wants_json && json_valid == Some(false) {
+                "invalid_json"
+            } else {
+                "ok"
+            };
+            meta.insert("error_type".into(), json!(error_type));
+            if let Some(valid) = json_valid {
+                meta.insert("json_valid".into(), json!(valid));
+            }
+            if schema_first {
+                meta.insert("schema_mode".into(), json!("schema_first"));
+            }
+            meta.insert("provider".into(), json!(provider));
+            meta.insert("model".into(), json!(model));
+            meta.insert("index".into(), json!(index));
+            meta.insert("timing_ms".into(), json!(started.elapsed().as_secs_f64() * 1e3));
+            if retry_meta && let Some(s) = &stats {
+                meta.insert("retries".into(), retries_meta(s));
+            }
+            // The content is kept whatever it is: a JSON request answered with prose keeps the prose.
+            if let Some(obj) = raw.as_object_mut() {
+                obj.insert("scillm_router".into(), Value::Object(meta));
+            }
+            raw
+        }
+    }
+}
+
+async fn collect_stream(
+    providers: &Providers,
+    route: &crate::provider::Route,
+    chat: &ChatRequest,
+) -> Result<Value, ProviderError> {
+    let mut stream = providers.stream_route(route, chat).await?;
+    let mut chunks = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        chunks.push(chunk?);
+    }
+    Ok(aggregate(&chunks))
+}
+
+fn retries_meta(s: &RetryStats) -> Value {
+    json!({"attempts": s.attempts, "total_sleep_ms": s.total_sleep_ms, "last_retry_after_s": s.last_retry_after_s})
+}
+
+fn error_result(
+    index: usize,
+    model: Option<&str>,
+    provider: Option<&str>,
+    why: &str,
+    started: Instant,
+    stats: Option<&RetryStats>,
+    retry_meta: bool,
+) -> Value {
+    let exception: String = why.chars().take(EXCEPTION_CHARS).collect();
+    let mut meta = json!({
+        "error_type": "provider_error",
+        "provider": provider,
+        "model": model,
+        "index": index,
+        "timing_ms": started.elapsed().as_secs_f64() * 1e3,
+        "exception": exception,
+    });
+    if retry_meta && let Some(s) = stats {
+        meta["retries"] = retries_meta(s);
+    }
+    json!({
+        "object": "chat.completion",
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": null}, "finish_reason": "error"}],
+        "error": {"message": why, "type": "provider_error"},
+        "scillm_router": meta,
+    })
+}
+
+trait PointerType {
+    fn pointer_type(&self, key: &str) -> Option<&str>;
+}
+
+impl PointerType for Map<String, Value> {
+    /// `self[key].type` as a string.
+    fn pointer_type(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(|v| v.get("type")).and_then(Value::as_str)
+    }
+}

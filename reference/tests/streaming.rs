@@ -1,0 +1,179 @@
+//! The streaming proxy of `/v1/chat/completions`: chunks forwarded as they arrive, keep-alive
+//! comments while the upstream is silent, one id on every chunk, tool-call fragments by index,
+//! errors after the start as an error event. A real socket on both sides: an axum upstream that
+//! paces its chunks, the façade served on port 0, reqwest reading the stream as it comes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use futures::StreamExt;
+use miniagent::{AppState, Config, app};
+use serde_json::{Value, json};
+
+/// An upstream whose stream is scripted by the request's first user message:
+/// `slow-start` waits 1.2 s before its first chunk, `gap` waits 0.8 s between its two content
+/// chunks, `fail` answers 500, `tools` streams a tool call in fragments.
+async fn upstream(body: Bytes) -> Response {
+    let req: Value = serde_json::from_slice(&body).unwrap();
+    let mode = req["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
+    if mode == "fail" {
+        return Response::builder()
+            .status(StatusCode::INTERNAL_SERVER_ERROR)
+            .body(Body::from("upstream broke"))
+            .unwrap();
+    }
+    let usage_asked = req["stream_options"]["include_usage"] == json!(true);
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "up-1", "object": "chat.completion.chunk", "created": 1, "model": "up",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let mut parts: Vec<(u64, String)> = Vec::new();
+    match mode.as_str() {
+        "tools" => {
+            parts.push((0, chunk(json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "t0", "type": "function", "function": {"name": "echo", "arguments": "{\"te"}}]}), Value::Null)));
+            parts.push((
+                50,
+                chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "xt\":1}"}}]}), Value::Null),
+            ));
+            parts.push((0, chunk(json!({}), json!("tool_calls"))));
+        }
+        _ => {
+            let first_wait = if mode == "slow-start" { 1200 } else { 0 };
+            let gap = if mode == "gap" { 800 } else { 0 };
+            parts.push((first_wait, chunk(json!({"role": "assistant", "content": "Hel"}), Value::Null)));
+            parts.push((gap, chunk(json!({"content": "lo"}), Value::Null)));
+            parts.push((0, chunk(json!({}), json!("stop"))));
+        }
+    }
+    if usage_asked {
+        parts.push((0, format!("data: {}\n\n", json!({"id": "up-1", "choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4}}))));
+    }
+    parts.push((0, "data: [DONE]\n\n".to_owned()));
+    let stream = futures::stream::iter(parts).then(|(wait, text)| async move {
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        Ok::<_, Infallible>(Bytes::from(text))
+    });
+    Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(stream)).unwrap()
+}
+
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+async fn facade() -> String {
+    let up = serve(Router::new().route("/v1/chat/completions", post(upstream))).await;
+    let base = format!("{up}/v1");
+    let config = Config::from_pairs([("OPENAI_API_BASE", base.as_str()), ("MINI_AGENT_SSE_KEEPALIVE_SEC", "0.2")]);
+    serve(app(AppState::new(config).unwrap())).await
+}
+
+/// Every SSE line with the time it arrived.
+async fn stream(base: &str, mode: &str, extra: Value) -> Vec<(Duration, String)> {
+    let mut body = json!({"model": "openai/up", "stream": true, "messages": [{"role": "user", "content": mode}]});
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let started = Instant::now();
+    let res = reqwest::Client::new().post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut bytes = res.bytes_stream();
+    let mut lines = Vec::new();
+    let mut pending = String::new();
+    while let Some(chunk) = bytes.next().await {
+        pending.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(i) = pending.find('\n') {
+            let line = pending[..i].trim_end_matches('\r').to_owned();
+            pending.drain(..=i);
+            if !line.is_empty() {
+                lines.push((started.elapsed(), line));
+            }
+        }
+    }
+    lines
+}
+
+fn data(lines: &[(Duration, String)]) -> Vec<(Duration, String)> {
+    lines.iter().filter_map(|(t, l)| l.strip_prefix("data:").map(|d| (*t, d.trim().to_owned()))).collect()
+}
+
+#[tokio::test]
+async fn chunks_are_forwarded_as_they_arrive() {
+    let base = facade().await;
+    let lines = stream(&base, "gap", json!({})).await;
+    let events = data(&lines);
+    let first_content = events.iter().find(|(_, d)| d.contains("Hel")).unwrap().0;
+    let last = events.last().unwrap();
+    assert_eq!(last.1, "[DONE]");
+    assert!(first_content < Duration::from_millis(400), "first token after {first_content:?}: buffered?");
+    assert!(last.0 >= Duration::from_millis(800), "the stream should end after the upstream's gap");
+    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|(_, d)| serde_json::from_str(d).unwrap()).collect();
+    let ids: std::collections::HashSet<String> = chunks.iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), 1, "one id on every chunk: {ids:?}");
+    assert!(ids.iter().next().unwrap().starts_with("chatcmpl-"), "our id, not the upstream's");
+    assert!(chunks.iter().all(|c| c["model"] == "openai/up" && c["object"] == "chat.completion.chunk"));
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(text, "Hello");
+}
+
+#[tokio::test]
+async fn keep_alive_comments_cover_a_slow_first_token() {
+    let base = facade().await;
+    let lines = stream(&base, "slow-start", json!({})).await;
+    let first_data = lines.iter().position(|(_, l)| l.starts_with("data:")).unwrap();
+    let comments = lines[..first_data].iter().filter(|(_, l)| l.starts_with(':')).count();
+    assert!(comments >= 3, "expected keep-alive comments during 1.2 s of silence, got {comments}: {lines:?}");
+}
+
+#[tokio::test]
+async fn usage_is_forwarded_when_asked_and_tool_calls_by_index() {
+    let base = facade().await;
+    let events = data(&stream(&base, "hello", json!({"stream_options": {"include_usage": true}})).await);
+    let usage: Vec<&(Duration, String)> =
+        events.iter().filter(|(_, d)| d.contains("\"usage\"") && d.contains("\"choices\":[]")).collect();
+    assert_eq!(usage.len(), 1, "{events:?}");
+
+    let events = data(&stream(&base, "tools", json!({})).await);
+    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|(_, d)| serde_json::from_str(d).unwrap()).collect();
+    let done = miniagent::provider::stream::aggregate(&chunks);
+    assert_eq!(
+        done["choices"][0]["message"]["tool_calls"][0]["function"],
+        json!({"name": "echo", "arguments": "{\"text\":1}"})
+    );
+    assert_eq!(done["choices"][0]["finish_reason"], "tool_calls");
+}
+
+#[tokio::test]
+async fn an_upstream_failure_is_an_error_event_then_done() {
+    let base = facade().await;
+    let events = data(&stream(&base, "fail", json!({})).await);
+    assert_eq!(events.len(), 2, "{events:?}");
+    let err: Value = serde_json::from_str(&events[0].1).unwrap();
+    assert!(err["error"]["message"].as_str().unwrap().contains("HTTP 500"), "{err}");
+    assert_eq!(events[1].1, "[DONE]");
+}
+
+#[tokio::test]
+async fn an_invalid_model_is_a_plain_400_before_any_stream() {
+    let base = facade().await;
+    let res = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&json!({"model": "nope/x", "stream": true, "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("unknown provider `nope`"), "{body}");
+}
