@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; everything else is for maintainers.
-.PHONY: run test snapshots lint bench conformance mcp-venvs
+.PHONY: run test snapshots lint bench conformance py-venvs
 
 CARGO ?= cargo
 BASE_URL ?= http://127.0.0.1:8788
@@ -8,18 +8,20 @@ BASE_URL ?= http://127.0.0.1:8788
 run:
 	$(CARGO) run -p miniagent -- serve --demo
 
-MCP_VENVS := target/mcp-venvs
+PY_VENVS := target/py-venvs
 
-## Every deterministic test of the workspace (what CI runs), real MCP servers included.
-test: mcp-venvs
+## Every deterministic test of the workspace (what CI runs), real MCP servers and the official
+## OpenAI Python client included.
+test: py-venvs
 	$(CARGO) test --workspace
 
-## Real MCP servers for the MCP tests: the official Python SDK, 1.x and 2.x, in two venvs.
-mcp-venvs: $(MCP_VENVS)/v1/.installed $(MCP_VENVS)/v2/.installed
+## Python peers for the tests, pinned in fixtures/python/: the official MCP SDK 1.x and 2.x (real
+## MCP servers) and the official OpenAI client, each in its own venv.
+py-venvs: $(PY_VENVS)/mcp-v1/.installed $(PY_VENVS)/mcp-v2/.installed $(PY_VENVS)/openai/.installed
 
-$(MCP_VENVS)/%/.installed: fixtures/mcp/requirements-%.txt
-	python3 -m venv $(MCP_VENVS)/$*
-	$(MCP_VENVS)/$*/bin/pip install --quiet --disable-pip-version-check -r $<
+$(PY_VENVS)/%/.installed: fixtures/python/requirements-%.txt
+	python3 -m venv $(PY_VENVS)/$*
+	$(PY_VENVS)/$*/bin/pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
 ## Regenerate the insta snapshots under snapshots/ after a deliberate contract change; review the diff.

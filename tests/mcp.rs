@@ -1,8 +1,8 @@
 //! The MCP backend against **real** MCP servers: the official Python SDK, both generations —
 //! mcp 1.x (the initialize handshake, SSE or JSON replies) and mcp 2.x (which also speaks the
-//! stateless form of spec 2026-07-28). The servers come from `make mcp-venvs`
-//! (`target/mcp-venvs/v{1,2}`, or `MCP_V1_PYTHON` / `MCP_V2_PYTHON`). Without them the tests skip
-//! with that advice, unless `MINIAGENT_REQUIRE_MCP=1` (set by CI), which makes a missing server a
+//! stateless form of spec 2026-07-28). The servers come from `make py-venvs`
+//! (`target/py-venvs/mcp-v{1,2}`, or `MCP_V1_PYTHON` / `MCP_V2_PYTHON`). Without them the tests skip
+//! with that advice, unless `MINIAGENT_REQUIRE_PY_PEERS=1` (set by CI), which makes a missing server a
 //! failure.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,17 +16,7 @@ use harness::{ServerProcess, free_port};
 use serde_json::{Value, json};
 
 fn python(generation: &str) -> Option<PathBuf> {
-    let var = format!("MCP_{}_PYTHON", generation.to_uppercase());
-    let path = std::env::var(&var).map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/mcp-venvs/{generation}/bin/python"))
-    });
-    if path.exists() {
-        return Some(path);
-    }
-    let why = format!("no MCP {generation} server: {} is missing (run `make mcp-venvs` or set {var})", path.display());
-    assert!(std::env::var("MINIAGENT_REQUIRE_MCP").is_err(), "{why}");
-    eprintln!("SKIP: {why}");
-    None
+    harness::python_peer(&format!("mcp-{generation}"), &format!("MCP_{}_PYTHON", generation.to_uppercase()))
 }
 
 fn start_mcp(python: &std::path::Path, flags: &[&str]) -> ServerProcess {

@@ -16,10 +16,13 @@
 //! - [`error`] — the one error type at the HTTP boundary.
 //! - [`exec_rpc`] — the exec-RPC server: snippets in several languages under the same process control.
 //! - [`tools_stub`] — an example HTTP tools server (`miniagent tools-stub`).
+//! - [`parallel`] / [`batch`] — parallel completions with `scillm_router` metadata, and the JSONL CLI.
+//! - [`response_utils`] — `extract_content`, `assemble_stream_text`, `augment_json_with_cost`.
 //! - [`serve`] — binding and serving, shared by the binary and tests that want a real socket.
 
 pub mod agent;
 pub mod api;
+pub mod batch;
 pub mod config;
 pub mod envelope;
 pub mod error;

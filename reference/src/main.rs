@@ -20,8 +20,35 @@ enum Command {
     Serve(ServeArgs),
     /// Serve exec-RPC: POST /exec runs a snippet (python, js, ts, c, cpp, go, java, rust, asm).
     ExecRpc(ExecRpcArgs),
+    /// Run parallel completions over a JSONL file: one result line per request line, in order.
+    Batch(BatchArgs),
     /// Serve an example HTTP tools server (GET /tools, POST /invoke): echo, add, word_count, upper.
     ToolsStub(StubArgs),
+}
+
+#[derive(clap::Args)]
+struct BatchArgs {
+    /// Requests, one JSON object per line (OpenAI chat bodies plus routing fields).
+    #[arg(long)]
+    input: PathBuf,
+    /// Where results go, one JSON object per line, in input order.
+    #[arg(long)]
+    output: PathBuf,
+    /// Requests in flight at once (1 under SCILLM_DETERMINISTIC_SEED).
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Router config (LiteLLM-style model_list), YAML or JSON.
+    #[arg(long, env = "MINI_AGENT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Refuse the batch if it has more requests than this (see --soft-budget).
+    #[arg(long)]
+    max_requests: Option<usize>,
+    /// With --max-requests: run the first N requests instead of refusing.
+    #[arg(long)]
+    soft_budget: bool,
+    /// Exit 1 when any result is a provider error.
+    #[arg(long)]
+    fail_on_error: bool,
 }
 
 #[derive(clap::Args)]
@@ -70,6 +97,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::ExecRpc(args) => exec_rpc(args),
         Command::ToolsStub(args) => tools_stub(args),
+        Command::Batch(args) => return batch(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -117,6 +145,43 @@ fn tools_stub(args: StubArgs) -> Result<(), String> {
             miniagent::serve::run(listener, miniagent::tools_stub::app(state), shutdown_signal()).await
         })
         .map_err(|e| e.to_string())
+}
+
+fn batch(args: BatchArgs) -> ExitCode {
+    let run = || -> Result<miniagent::batch::Summary, String> {
+        let mut config = Config::from_env();
+        if let Some(path) = &args.config {
+            config.router = RouterConfig::load(path, |name| std::env::var(name).ok()).map_err(|e| e.to_string())?;
+        }
+        if !config.problems.is_empty() {
+            return Err(config.problems.join("; "));
+        }
+        let providers = miniagent::provider::Providers::new(&config).map_err(|e| e.to_string())?;
+        let options = miniagent::parallel::ParallelOptions {
+            concurrency: args.concurrency,
+            ordered: true,
+            max_requests: args.max_requests,
+            budget: if args.soft_budget {
+                miniagent::parallel::Budget::Soft
+            } else {
+                miniagent::parallel::Budget::Hard
+            },
+        };
+        let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        runtime
+            .block_on(miniagent::batch::run(&providers, &args.input, &args.output, &options))
+            .map_err(|e| e.to_string())
+    };
+    match run() {
+        Ok(summary) => {
+            eprintln!("batch: {summary} → {}", args.output.display());
+            if args.fail_on_error && summary.errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so `docker stop` and `kill` shut down cleanly.

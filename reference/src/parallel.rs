@@ -81,7 +81,17 @@ pub async fn complete_all(
 /// Runs every request, yielding results as the order option allows.
 pub fn stream_all<'a>(
     providers: &'a Providers,
-    mut requests: Vec<Value>,
+    requests: Vec<Value>,
+    options: &ParallelOptions,
+) -> Result<impl Stream<Item = Value> + 'a, ParallelError> {
+    stream_requests(providers, requests.into_iter().map(Ok).collect(), options)
+}
+
+/// Like [`stream_all`], where some requests are already known to be unusable (`Err(why)`, e.g. a
+/// malformed line of a batch file): those become error results without a call, in their place.
+pub fn stream_requests<'a>(
+    providers: &'a Providers,
+    mut requests: Vec<Result<Value, String>>,
     options: &ParallelOptions,
 ) -> Result<impl Stream<Item = Value> + 'a, ParallelError> {
     if let Some(max) = options.max_requests
@@ -93,7 +103,13 @@ pub fn stream_all<'a>(
         }
     }
     let concurrency = if providers.settings().deterministic_seed.is_some() { 1 } else { options.concurrency.max(1) };
-    let work = futures::stream::iter(requests.into_iter().enumerate()).map(move |(i, r)| one(providers, i, r));
+    let retry_meta = providers.settings().retry_meta;
+    let work = futures::stream::iter(requests.into_iter().enumerate()).map(move |(i, r)| async move {
+        match r {
+            Ok(request) => one(providers, i, request).await,
+            Err(why) => error_result(i, None, None, &why, Instant::now(), None, retry_meta),
+        }
+    });
     Ok(if options.ordered { work.buffered(concurrency).boxed() } else { work.buffer_unordered(concurrency).boxed() })
 }
 

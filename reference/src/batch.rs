@@ -1,0 +1,156 @@
+//! `miniagent batch`: parallel completions over a JSONL file, one result line per request line,
+//! in input order, with a progress bar on a terminal and a summary at the end.
+//!
+//! A malformed line becomes an error result for that line (with `scillm_router.error_type:
+//! "provider_error"` and the parse error as `exception`); the other lines still run. Results are
+//! written as they complete, in order, so a long batch can be watched with `tail -f`.
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
+
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+
+use crate::parallel::{ParallelOptions, stream_requests};
+use crate::provider::Providers;
+
+/// Counts of one batch.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Summary {
+    pub results: usize,
+    pub ok: usize,
+    pub errors: usize,
+    pub invalid_json: usize,
+    pub empty_content: usize,
+    pub p50_ms: f64,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} results: {} ok, {} errors, {} invalid_json, {} empty_content; p50 latency {:.1} ms",
+            self.results, self.ok, self.errors, self.invalid_json, self.empty_content, self.p50_ms
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Budget(#[from] crate::parallel::ParallelError),
+}
+
+/// The requests of a JSONL text: one per non-blank line; a line that is not a JSON object is an
+/// `Err` naming its line number.
+pub fn parse_lines(text: &str) -> Vec<Result<Value, String>> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, line)| match serde_json::from_str::<Value>(line) {
+            Ok(v @ Value::Object(_)) => Ok(v),
+            Ok(_) => Err(format!("line {}: not a JSON object", n + 1)),
+            Err(e) => Err(format!("line {}: not valid JSON: {e}", n + 1)),
+        })
+        .collect()
+}
+
+/// Runs the batch from `input` to `output`.
+pub async fn run(
+    providers: &Providers,
+    input: &Path,
+    output: &Path,
+    options: &ParallelOptions,
+) -> Result<Summary, BatchError> {
+    let text = std::fs::read_to_string(input)
+        .map_err(|source| BatchError::Read { path: input.display().to_string(), source })?;
+    let requests = parse_lines(&text);
+    let total = requests.len();
+    let write_err = |source| BatchError::Write { path: output.display().to_string(), source };
+    let file = std::fs::File::create(output).map_err(write_err)?;
+    let mut out = BufWriter::new(file);
+    let progress = Progress::new(total as u64);
+    let mut stream = std::pin::pin!(stream_requests(providers, requests, options)?);
+    let mut summary = Summary::default();
+    let mut timings = Vec::with_capacity(total);
+    while let Some(result) = stream.next().await {
+        let meta = &result["scillm_router"];
+        match meta["error_type"].as_str() {
+            Some("ok") => summary.ok += 1,
+            Some("invalid_json") => summary.invalid_json += 1,
+            Some("empty_content") => summary.empty_content += 1,
+            _ => summary.errors += 1,
+        }
+        if let Some(t) = meta["timing_ms"].as_f64() {
+            timings.push(t);
+        }
+        summary.results += 1;
+        serde_json::to_writer(&mut out, &result).map_err(|e| write_err(std::io::Error::other(e)))?;
+        out.write_all(b"\n").map_err(write_err)?;
+        progress.tick(summary.results as u64);
+    }
+    out.flush().map_err(write_err)?;
+    progress.finish();
+    timings.sort_by(f64::total_cmp);
+    summary.p50_ms = timings.get(timings.len() / 2).copied().unwrap_or(0.0);
+    Ok(summary)
+}
+
+/// A bar on a terminal; a plain line every tenth of the way otherwise (logs stay readable).
+enum Progress {
+    Bar(ProgressBar),
+    Lines { total: u64 },
+}
+
+impl Progress {
+    fn new(total: u64) -> Self {
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(total);
+            if let Ok(style) =
+                ProgressStyle::with_template("{bar:40} {pos}/{len} requests  {elapsed} elapsed, eta {eta}")
+            {
+                bar.set_style(style);
+            }
+            Self::Bar(bar)
+        } else {
+            Self::Lines { total }
+        }
+    }
+
+    fn tick(&self, done: u64) {
+        match self {
+            Self::Bar(bar) => bar.set_position(done),
+            Self::Lines { total } => {
+                let step = (total / 10).max(1);
+                if done.is_multiple_of(step) || done == *total {
+                    eprintln!("batch: {done}/{total} done");
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Self::Bar(bar) = self {
+            bar.finish();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_become_requests_or_errors_with_line_numbers() {
+        let parsed = parse_lines("{\"model\":\"dummy\"}\n\n[1]\n{broken\n");
+        assert_eq!(parsed.len(), 3);
+        assert!(parsed[0].is_ok());
+        assert_eq!(parsed[1].as_ref().expect_err("line 3"), "line 3: not a JSON object");
+        assert!(parsed[2].as_ref().expect_err("line 4").starts_with("line 4: not valid JSON"));
+    }
+}

@@ -1,0 +1,85 @@
+//! `miniagent batch` end to end: the real binary over a JSONL file, a malformed line included.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+use conformance::fakes::provider::fail_marker;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn results_in_order_with_a_malformed_line_and_a_summary() {
+    let fakes = conformance::fakes::Fakes::start(Default::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("requests.jsonl");
+    let output = dir.path().join("results.jsonl");
+    let lines = [
+        json!({"model": "dummy", "messages": [{"role": "user", "content": "one"}]}).to_string(),
+        "{this is not json".to_owned(),
+        json!({"model": "openai/fake", "messages": [{"role": "user", "content": fail_marker(500)}]}).to_string(),
+        String::new(),
+        json!({"model": "openai/fake", "messages": [{"role": "user", "content": "four"}], "response_format": {"type": "json_object"}}).to_string(),
+    ];
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let base = fakes.provider.base_url();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::cargo_bin("miniagent")
+            .unwrap()
+            .args([
+                "batch",
+                "--input",
+                input.to_str().unwrap(),
+                "--output",
+                output.to_str().unwrap(),
+                "--concurrency",
+                "3",
+            ])
+            .env("MINI_AGENT_ALLOW_DUMMY", "1")
+            .env("OPENAI_API_BASE", &base)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("4 results: 1 ok, 2 errors, 1 invalid_json"), "{stderr}");
+    let results: Vec<Value> = std::fs::read_to_string(dir.path().join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(results.len(), 4, "one result per non-blank line");
+    let kinds: Vec<&str> = results.iter().map(|r| r["scillm_router"]["error_type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["ok", "provider_error", "provider_error", "invalid_json"]);
+    assert_eq!(results[0]["choices"][0]["message"]["content"], "Dummy mini-agent response");
+    assert!(results[1]["scillm_router"]["exception"].as_str().unwrap().starts_with("line 2: not valid JSON"));
+    assert!(results[2]["scillm_router"]["exception"].as_str().unwrap().contains("HTTP 500"));
+    assert_eq!(results[3]["choices"][0]["message"]["content"], "fake: four", "non-JSON content is kept");
+}
+
+#[test]
+fn a_hard_budget_refuses_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let line = json!({"model": "dummy", "messages": []}).to_string();
+    std::fs::write(&input, format!("{line}\n{line}\n{line}\n")).unwrap();
+    Command::cargo_bin("miniagent")
+        .unwrap()
+        .args([
+            "batch",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            dir.path().join("out.jsonl").to_str().unwrap(),
+            "--max-requests",
+            "2",
+        ])
+        .env("MINI_AGENT_ALLOW_DUMMY", "1")
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("3 requests exceed max_requests=2"));
+}
