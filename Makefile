@@ -36,7 +36,7 @@ lint:
 
 ## Requests/s and latency of the façade on loopback; loop overhead; exec_python round trip (release build).
 bench:
-	$(CARGO) bench -p miniagent --bench http --bench agent
+	$(CARGO) bench -p miniagent --bench http --bench agent --bench parallel
 
 ## Run the conformance suite against an implementation at BASE_URL.
 conformance:

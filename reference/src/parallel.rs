@@ -104,19 +104,39 @@ pub fn stream_requests<'a>(
     }
     let concurrency = if providers.settings().deterministic_seed.is_some() { 1 } else { options.concurrency.max(1) };
     let retry_meta = providers.settings().retry_meta;
-    let work = futures::stream::iter(requests.into_iter().enumerate()).map(move |(i, r)| async move {
-        match r {
-            Ok(request) => one(providers, i, request).await,
-            Err(why) => error_result(i, None, None, &why, Instant::now(), None, retry_meta),
+    let work = futures::stream::iter(requests.into_iter().enumerate())
+        .map(move |(i, r)| async move {
+            let result = match r {
+                Ok(request) => one(providers, i, request).await,
+                Err(why) => error_result(i, None, None, &why, Instant::now(), None, retry_meta),
+            };
+            (i, result)
+        })
+        // Always run unordered: `buffered` would hold a finished request's slot until every earlier
+        // one is done, so one slow request would starve the rest of the concurrency.
+        .buffer_unordered(concurrency);
+    Ok(if options.ordered { in_order(work).boxed() } else { work.map(|(_, r)| r).boxed() })
+}
+
+/// Re-sequences `(index, result)` pairs: each result is yielded as soon as every earlier one has
+/// been, so ordered output still streams.
+fn in_order(results: impl Stream<Item = (usize, Value)>) -> impl Stream<Item = Value> {
+    let state = (Box::pin(results), std::collections::BTreeMap::<usize, Value>::new(), 0usize);
+    futures::stream::unfold(state, |(mut results, mut pending, next)| async move {
+        loop {
+            if let Some(ready) = pending.remove(&next) {
+                return Some((ready, (results, pending, next + 1)));
+            }
+            let (i, r) = results.next().await?;
+            pending.insert(i, r);
         }
-    });
-    Ok(if options.ordered { work.buffered(concurrency).boxed() } else { work.buffer_unordered(concurrency).boxed() })
+    })
 }
 
 /// One request to one result dict.
 pub async fn one(providers: &Providers, index: usize, request: Value) -> Value {
     let started = Instant::now();
-    let Value::Object(req) = request else {
+    let Value::Object(mut req) = request else {
         let why = format!("request {index} is not a JSON object");
         return error_result(index, None, None, &why, started, None, providers.settings().retry_meta);
     };
@@ -124,7 +144,7 @@ pub async fn one(providers: &Providers, index: usize, request: Value) -> Value {
     let schema_first = req.pointer_type("response_format") == Some("json_schema")
         || req.get("response_mode").and_then(Value::as_str) == Some("schema_first");
     let wants_json = schema_first || req.pointer_type("response_format") == Some("json_object");
-    let Some(messages) = req.get("messages").and_then(Value::as_array).cloned() else {
+    let Some(Value::Array(messages)) = req.remove("messages") else {
         let why = format!("request {index} has no `messages` list");
         return error_result(index, Some(&model), None, &why, started, None, providers.settings().retry_meta);
     };
@@ -153,11 +173,9 @@ pub async fn one(providers: &Providers, index: usize, request: Value) -> Value {
         .and_then(Value::as_object)
         .map(|h| h.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
         .unwrap_or_default();
-    let extra: Map<String, Value> = req
-        .iter()
-        .filter(|(k, _)| !ROUTING_FIELDS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    // What is left after the routing fields is the provider's business: moved, not copied.
+    req.retain(|k, _| !ROUTING_FIELDS.contains(&k.as_str()));
+    let extra: Map<String, Value> = req;
     let stream = extra.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let chat = ChatRequest { messages, tools: None, extra, extra_headers };
     let provider = route.kind.name();
