@@ -195,3 +195,35 @@ async fn the_tools_stub_serves_the_http_backend_end_to_end() {
     assert_eq!(tool_messages.len(), 1);
     assert_eq!(tool_messages[0]["content"], json!("E2E"));
 }
+
+#[tokio::test]
+async fn a_router_config_lists_its_aliases_and_routes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("router.yaml");
+    std::fs::write(
+        &path,
+        "model_list:\n  - model_name: fast\n    litellm_params: {model: dummy}\n  - model_name: smart\n    litellm_params: {model: openai/gpt-4o, api_key: os.environ/ROUTER_TEST_KEY}\n",
+    )
+    .unwrap();
+    let server = ServerProcess::start(
+        &cargo_bin("miniagent"),
+        &["serve", "--demo", "--port", "0", "--config", path.to_str().unwrap()],
+        &[("ROUTER_TEST_KEY", "sk-from-env")],
+    )
+    .unwrap();
+    let http = reqwest::Client::new();
+    let models: Value = http.get(format!("{}/v1/models", server.base_url())).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["fast", "smart", "dummy"]);
+    let run: Value = http
+        .post(format!("{}/agent/run", server.base_url()))
+        .json(&json!({"model": "fast", "tool_backend": "router", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["final_answer"], json!("Dummy mini-agent response"), "{run}");
+    assert_eq!(run["metrics"]["used_model"], json!("fast"));
+}
