@@ -68,9 +68,12 @@ fn the_conformance_binary_passes_against_the_real_server() {
         ("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", "2"),
         ("MINI_AGENT_TOOL_HTTP_HEADERS", conformance::inprocess::ENV_TOOL_HEADERS),
     ]);
+    let exec_rpc =
+        ServerProcess::start(&cargo_bin("miniagent"), &["exec-rpc", "--port", "0"], &[]).expect("exec-rpc starts");
     let assert = Command::cargo_bin("conformance")
         .unwrap()
         .args(["run", "--base-url", &server.base_url(), "--format", "json", "--trace-file", trace.to_str().unwrap()])
+        .args(["--exec-rpc-url", &exec_rpc.base_url(), "--proptest-cases", "4"])
         .args([
             "--provider-fake-addr",
             &fake_addr.to_string(),
@@ -97,8 +100,21 @@ fn the_conformance_binary_passes_against_the_real_server() {
         .filter(|c| c["verdict"] == "skip")
         .map(|c| c["id"].as_str().unwrap())
         .collect();
-    // Only the cases that need a target without any provider cannot run against a demo server.
+    // Only the cases that need a target without any provider cannot run against a demo server…
     assert_eq!(skipped, ["errors.dummy.disabled_names_variable", "shim.no_provider.guidance"], "{report}");
+    // …so they run against one, with the features discovered rather than declared.
+    let strict = ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &[]).unwrap();
+    for case in skipped {
+        let out = Command::cargo_bin("conformance")
+            .unwrap()
+            .args(["run", "--base-url", &strict.base_url(), "--format", "json", "--case", case])
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["cases"][0]["verdict"], "pass", "{report}");
+        assert!(out.status.success());
+    }
 }
 
 #[test]
@@ -212,7 +228,8 @@ async fn a_router_config_lists_its_aliases_and_routes_them() {
     )
     .unwrap();
     let http = reqwest::Client::new();
-    let models: Value = http.get(format!("{}/v1/models", server.base_url())).send().await.unwrap().json().await.unwrap();
+    let models: Value =
+        http.get(format!("{}/v1/models", server.base_url())).send().await.unwrap().json().await.unwrap();
     let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["fast", "smart", "dummy"]);
     let run: Value = http

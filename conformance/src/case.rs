@@ -49,10 +49,12 @@ pub enum Feature {
     ShortcircuitChutes,
     /// The target runs with `MINI_AGENT_TOOL_HTTP_HEADERS` = [`crate::inprocess::ENV_TOOL_HEADERS`].
     ToolEnvHeaders,
+    /// The implementation's exec-RPC server is reachable (`--exec-rpc-url`).
+    ExecRpc,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 8] = [
+    pub const ALL: [Feature; 9] = [
         Self::Dummy,
         Self::ShimEcho,
         Self::ShimNoProvider,
@@ -61,6 +63,7 @@ impl Feature {
         Self::LocalTools,
         Self::ShortcircuitChutes,
         Self::ToolEnvHeaders,
+        Self::ExecRpc,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +76,7 @@ impl Feature {
             Self::LocalTools => "local-tools",
             Self::ShortcircuitChutes => "shortcircuit-chutes",
             Self::ToolEnvHeaders => "tool-env-headers",
+            Self::ExecRpc => "exec-rpc",
         }
     }
 

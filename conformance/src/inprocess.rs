@@ -17,6 +17,9 @@ pub const ENV_TOOL_HEADERS: &str = r#"{"X-Env-Header":"from-env","X-Override":"e
 /// The OpenAI key the in-process reference runs with, so cases can check it never leaks.
 pub const SECRET_KEY: &str = "sk-conformance-secret-7f3a9c";
 
+/// Cases per property in-process (the runner's `--proptest-cases` sets it against a URL).
+pub const PROPERTY_CASES: u32 = 12;
+
 /// A case's context and the temporary directory its trace file lives in (removed on drop).
 pub struct InProcess {
     pub ctx: Ctx,
@@ -53,6 +56,14 @@ pub fn ctx_for(case: &Case, fakes: Arc<Fakes>, snapshots: Arc<dyn SnapshotCheck>
     let trace_file = case.features.contains(&Feature::Traces).then(|| dir.path().join("traces.jsonl"));
     let config = config_for(case.features, &fakes, trace_file.clone());
     let state = AppState::new(config).map_err(|e| Failure(format!("cannot build the reference: {e}")))?;
-    let ctx = Ctx { conn: Conn::InProcess(app(state)), snapshots, fakes: Some(fakes), trace_file };
+    let exec_rpc = Some(Conn::InProcess(miniagent::exec_rpc::app(miniagent::exec_rpc::ExecState::new(1 << 20))));
+    let ctx = Ctx {
+        conn: Conn::InProcess(app(state)),
+        snapshots,
+        fakes: Some(fakes),
+        trace_file,
+        exec_rpc,
+        property_cases: PROPERTY_CASES,
+    };
     Ok(InProcess { ctx, _dir: dir })
 }

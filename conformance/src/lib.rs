@@ -8,8 +8,10 @@
 //! - [`fakes`] — what the implementation calls out to (a scripted provider), on loopback.
 //! - [`shape`] — format-asserting redaction of volatile fields.
 //! - [`snapshot`] — stored shapes, checked by insta in tests and by text comparison in the runner.
-//! - [`runner`] / [`report`] — selection, skips with reasons, outcomes and counts.
+//! - [`runner`] / [`report`] — selection, skips with reasons, outcomes and counts (pretty, JSON, JUnit).
+//! - [`baseline`] — expected failures, with stale entries failing the run.
 
+pub mod baseline;
 pub mod case;
 pub mod cases;
 pub mod fakes;

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use conformance::case::{Feature, Profile};
 use conformance::fakes::{FakeAddrs, Fakes};
-use conformance::runner::{self, Selection, Verdict};
+use conformance::runner::{self, Selection};
 use conformance::snapshot::StoredSnapshots;
 use conformance::target::{Conn, Ctx};
-use conformance::{cases, report};
+use conformance::{baseline, cases, report};
 
 #[derive(Parser)]
 #[command(name = "conformance", version, about = "Check an implementation against the miniagent contract")]
@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the cases against an implementation at a URL.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the cases (id, profile, features, clause).
     List,
 }
@@ -34,6 +34,7 @@ enum Command {
 enum Format {
     Pretty,
     Json,
+    Junit,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -53,11 +54,17 @@ struct RunArgs {
     /// Features the target has (comma-separated); when absent they are discovered from /ready.
     #[arg(long, value_delimiter = ',')]
     features: Option<Vec<String>>,
-    /// Only cases whose id matches this glob.
+    /// Only cases whose id matches this glob (`*` matches anything).
     #[arg(long = "case")]
     case: Option<String>,
     #[arg(long, value_enum, default_value = "pretty")]
     format: Format,
+    /// Write the report here instead of stdout.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Known gaps, one case id per line: listed failures are expected, listed passes are stale.
+    #[arg(long)]
+    expected_failures: Option<PathBuf>,
     /// Fix the provider fake's address so the target can be started pointing at it.
     #[arg(long)]
     provider_fake_addr: Option<SocketAddr>,
@@ -70,6 +77,12 @@ struct RunArgs {
     /// The target's trace file (MINI_AGENT_STORE_PATH), to enable the trace cases.
     #[arg(long)]
     trace_file: Option<PathBuf>,
+    /// The implementation's exec-RPC server, to enable the §7 cases.
+    #[arg(long)]
+    exec_rpc_url: Option<String>,
+    /// Generated cases per property (tool order, retry bounds).
+    #[arg(long, default_value_t = 8)]
+    proptest_cases: u32,
 }
 
 fn main() -> ExitCode {
@@ -83,7 +96,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run(args) => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(run(args)),
+            Ok(rt) => rt.block_on(run(*args)),
             Err(e) => {
                 eprintln!("error: cannot start the async runtime: {e}");
                 ExitCode::from(2)
@@ -92,7 +105,32 @@ fn main() -> ExitCode {
     }
 }
 
+fn parse_features(names: &[String]) -> Result<HashSet<Feature>, String> {
+    let mut set = HashSet::new();
+    for n in names.iter().filter(|n| !n.trim().is_empty()) {
+        let f = Feature::parse(n).ok_or_else(|| {
+            let known: Vec<&str> = Feature::ALL.iter().map(|f| f.name()).collect();
+            format!("unknown feature `{n}`; known: {}", known.join(", "))
+        })?;
+        set.insert(f);
+    }
+    Ok(set)
+}
+
 async fn run(args: RunArgs) -> ExitCode {
+    let all = cases::all();
+    let expected = match &args.expected_failures {
+        None => Default::default(),
+        Some(path) => {
+            match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| baseline::parse(&t, &all)) {
+                Ok(ids) => ids,
+                Err(e) => {
+                    eprintln!("error: expected-failures file {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
     let addrs = FakeAddrs {
         provider: args.provider_fake_addr,
         tools: args.tools_fake_addr,
@@ -105,38 +143,34 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    eprintln!("tools fake: {}  raw tools fake: {}", fakes.tools.address(), fakes.raw_tools.address());
     eprintln!(
         "provider fake: {}  (start the target with OPENAI_API_BASE={})",
         fakes.provider.address(),
         fakes.provider.base_url()
     );
+    eprintln!("tools fake: {}  raw tools fake: {}", fakes.tools.address(), fakes.raw_tools.address());
     let base = args.base_url.trim_end_matches('/').to_owned();
     let http = reqwest::Client::new();
-    let features = match &args.features {
-        Some(names) => {
-            let mut set = HashSet::new();
-            for n in names.iter().filter(|n| !n.trim().is_empty()) {
-                match Feature::parse(n) {
-                    Some(f) => {
-                        set.insert(f);
-                    }
-                    None => {
-                        let known: Vec<&str> = Feature::ALL.iter().map(|f| f.name()).collect();
-                        eprintln!("error: unknown feature `{n}`; known: {}", known.join(", "));
-                        return ExitCode::from(2);
-                    }
-                }
+    let mut features = match &args.features {
+        Some(names) => match parse_features(names) {
+            Ok(set) => set,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
             }
-            set
-        }
+        },
         None => discover(&http, &base).await,
     };
-    let mut features = features;
     if args.trace_file.is_some() {
         features.insert(Feature::Traces);
     }
-    let names: Vec<&str> = features.iter().map(|f| f.name()).collect();
+    let exec_rpc =
+        args.exec_rpc_url.as_ref().map(|u| Conn::Url { base: u.trim_end_matches('/').to_owned(), http: http.clone() });
+    if exec_rpc.is_some() {
+        features.insert(Feature::ExecRpc);
+    }
+    let mut names: Vec<&str> = features.iter().map(|f| f.name()).collect();
+    names.sort_unstable();
     eprintln!("target: {base}  features: {}", if names.is_empty() { "(none)".to_owned() } else { names.join(", ") });
     let selection = Selection {
         profile: match args.profile {
@@ -146,29 +180,42 @@ async fn run(args: RunArgs) -> ExitCode {
         features,
         pattern: args.case.clone(),
     };
-    let tty = std::io::stderr().is_terminal();
-    let pretty = matches!(args.format, Format::Pretty);
+    let progress = std::io::stderr().is_terminal() || matches!(args.format, Format::Pretty);
     let ctx_for = |_: &conformance::Case| Ctx {
         conn: Conn::Url { base: base.clone(), http: http.clone() },
         snapshots: Arc::new(StoredSnapshots),
         fakes: Some(fakes.clone()),
         trace_file: args.trace_file.clone(),
+        exec_rpc: exec_rpc.clone(),
+        property_cases: args.proptest_cases,
     };
-    let outcomes = runner::run_all(&cases::all(), &selection, ctx_for, |o| {
-        if pretty || tty {
+    let mut outcomes = runner::run_all(&all, &selection, ctx_for, |o| {
+        if progress {
             eprintln!("{}", report::line(o));
         }
     })
     .await;
-    match args.format {
-        Format::Pretty => print!("{}", report::pretty(&outcomes)),
-        Format::Json => println!("{}", report::json(&outcomes)),
+    baseline::apply(&mut outcomes, &expected);
+    let text = match args.format {
+        Format::Pretty => report::pretty(&outcomes),
+        Format::Json => report::json(&outcomes) + "\n",
+        Format::Junit => report::junit(&outcomes),
+    };
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &text) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+            eprint!("{}", report::pretty(&outcomes));
+        }
+        None => print!("{text}"),
     }
-    if outcomes.iter().any(|o| matches!(o.verdict, Verdict::Fail(_))) { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if outcomes.iter().any(|o| o.verdict.fails_run()) { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 /// Features from what the target answers: `/ready` hints tell the shim mode and whether any provider
-/// key is set; a dummy run tells whether `dummy` is allowed.
+/// key is set; a dummy run tells whether `dummy` is allowed. Anything else is declared by flag.
 async fn discover(http: &reqwest::Client, base: &str) -> HashSet<Feature> {
     let mut set = HashSet::new();
     if let Ok(res) = http.get(format!("{base}/ready")).send().await

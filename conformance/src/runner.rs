@@ -30,6 +30,18 @@ pub enum Verdict {
     Pass,
     Fail(String),
     Skip(String),
+    /// Failed, and listed in the expected-failures file: a known gap, not a regression.
+    #[serde(rename = "expected_fail")]
+    ExpectedFail(String),
+    /// Passed, but listed in the expected-failures file: the entry is stale and must go.
+    Stale,
+}
+
+impl Verdict {
+    /// Whether this outcome fails the run.
+    pub fn fails_run(&self) -> bool {
+        matches!(self, Self::Fail(_) | Self::Stale)
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -57,6 +57,10 @@ pub struct Ctx {
     pub fakes: Option<Arc<Fakes>>,
     /// The target's trace file, when the suite can read it.
     pub trace_file: Option<PathBuf>,
+    /// The implementation's exec-RPC server (§7), when it has one.
+    pub exec_rpc: Option<Conn>,
+    /// Cases for the proptest-style properties run against the target.
+    pub property_cases: u32,
 }
 
 impl Ctx {
@@ -73,7 +77,32 @@ impl Ctx {
     }
 
     pub async fn send(&self, method: &str, path: &str, body: Option<Bytes>) -> Result<Reply, Failure> {
-        match &self.conn {
+        send_to(&self.conn, method, path, body).await
+    }
+
+    /// A request to the exec-RPC server.
+    pub async fn exec_rpc(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply, Failure> {
+        let conn = self
+            .exec_rpc
+            .as_ref()
+            .ok_or_else(|| Failure("this case needs the exec-RPC server (--exec-rpc-url)".into()))?;
+        send_to(conn, method, path, body.map(|b| Bytes::from(b.to_string()))).await
+    }
+
+    /// Checks a (redacted) value against the stored snapshot `name`.
+    pub fn snapshot(&self, name: &str, value: &Value) -> Result<(), Failure> {
+        self.snapshots.check(name, value)
+    }
+
+    pub fn fakes(&self) -> Result<&Fakes, Failure> {
+        self.fakes.as_deref().ok_or_else(|| Failure("this case needs the suite's fakes, which are not running".into()))
+    }
+}
+
+/// Sends one request over a connection and reads the whole reply.
+pub async fn send_to(conn: &Conn, method: &str, path: &str, body: Option<Bytes>) -> Result<Reply, Failure> {
+    {
+        match conn {
             Conn::InProcess(router) => {
                 let req = Request::builder()
                     .method(method)
@@ -106,15 +135,6 @@ impl Ctx {
                 Ok(Reply { status, headers, body })
             }
         }
-    }
-
-    /// Checks a (redacted) value against the stored snapshot `name`.
-    pub fn snapshot(&self, name: &str, value: &Value) -> Result<(), Failure> {
-        self.snapshots.check(name, value)
-    }
-
-    pub fn fakes(&self) -> Result<&Fakes, Failure> {
-        self.fakes.as_deref().ok_or_else(|| Failure("this case needs the suite's fakes, which are not running".into()))
     }
 }
 

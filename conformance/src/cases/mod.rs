@@ -3,8 +3,10 @@
 pub mod agent_loop;
 pub mod envelope;
 pub mod errors;
+pub mod exec_rpc;
 pub mod health;
 pub mod http_tools;
+pub mod properties;
 pub mod shim;
 pub mod traces;
 
@@ -12,8 +14,18 @@ use crate::case::Case;
 
 /// All cases in a stable order (area by area, as the contract reads).
 pub fn all() -> Vec<Case> {
-    [health::CASES, envelope::CASES, errors::CASES, shim::CASES, traces::CASES, agent_loop::CASES, http_tools::CASES]
-        .concat()
+    [
+        health::CASES,
+        envelope::CASES,
+        errors::CASES,
+        shim::CASES,
+        traces::CASES,
+        agent_loop::CASES,
+        http_tools::CASES,
+        exec_rpc::CASES,
+        properties::CASES,
+    ]
+    .concat()
 }
 
 /// Shared helpers for case bodies.

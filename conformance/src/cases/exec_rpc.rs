@@ -1,0 +1,110 @@
+//! §7 The exec-RPC server: health, meta, snippets in real languages, errors and timeouts.
+
+use serde_json::{Value, json};
+
+use super::util::expect_status;
+use crate::case::{Case, CaseResult, Feature, Profile};
+use crate::target::{Ctx, excerpt};
+use crate::{ensure, ensure_eq};
+
+const NEEDS: &[Feature] = &[Feature::ExecRpc];
+
+macro_rules! exec_case {
+    ($id:literal, $desc:literal, $f:ident) => {
+        Case {
+            id: $id,
+            description: $desc,
+            clause: "§7 Exec RPC",
+            profile: Profile::Core,
+            features: NEEDS,
+            run: |ctx| Box::pin($f(ctx)),
+        }
+    };
+}
+
+pub const CASES: &[Case] = &[
+    exec_case!("exec_rpc.health", "GET /health answers {\"ok\":true}", health),
+    exec_case!("exec_rpc.meta", "GET /__meta answers git_sha and started_at", meta),
+    exec_case!("exec_rpc.python", "a Python snippet runs: ok, rc 0, stdout, in the contract's key set", python),
+    exec_case!("exec_rpc.c", "a C snippet is compiled and run", c),
+    exec_case!(
+        "exec_rpc.failure_is_a_result",
+        "a failing snippet is ok:false with rc and stderr, not an HTTP error",
+        failing
+    ),
+    exec_case!(
+        "exec_rpc.unsupported_language",
+        "an unknown language is 400 {\"detail\":\"unsupported language: X\"}",
+        unsupported
+    ),
+    exec_case!("exec_rpc.timeout", "a snippet past timeout_sec is killed: ok:false with a timeout error", timeout),
+];
+
+async fn exec(ctx: &Ctx, body: Value) -> Result<Value, crate::case::Failure> {
+    let reply = ctx.exec_rpc("POST", "/exec", Some(&body)).await?;
+    expect_status(&reply, 200, "POST /exec")?;
+    reply.json()
+}
+
+async fn health(ctx: &Ctx) -> CaseResult {
+    let reply = ctx.exec_rpc("GET", "/health", None).await?;
+    expect_status(&reply, 200, "GET /health")?;
+    ensure_eq!(reply.json()?, json!({"ok": true}), "body");
+    Ok(())
+}
+
+async fn meta(ctx: &Ctx) -> CaseResult {
+    let reply = ctx.exec_rpc("GET", "/__meta", None).await?;
+    expect_status(&reply, 200, "GET /__meta")?;
+    let v = reply.json()?;
+    ensure!(v.get("git_sha").is_some_and(Value::is_string), "git_sha must be a string: {v}");
+    ensure!(v.get("started_at").is_some_and(Value::is_number), "started_at must be a number: {v}");
+    Ok(())
+}
+
+async fn python(ctx: &Ctx) -> CaseResult {
+    let v = exec(ctx, json!({"language": "python", "code": "print(6*7)"})).await?;
+    ensure_eq!(
+        (v["ok"].clone(), v["rc"].clone(), v["stdout"].clone()),
+        (json!(true), json!(0), json!("42\n")),
+        "result ({})",
+        excerpt(&v.to_string())
+    );
+    for key in ["ok", "rc", "stdout", "stderr", "error", "t_ms"] {
+        ensure!(v.get(key).is_some(), "`{key}` is missing: {v}");
+    }
+    Ok(())
+}
+
+async fn c(ctx: &Ctx) -> CaseResult {
+    let v = exec(
+        ctx,
+        json!({"language": "c", "code": "#include <stdio.h>\nint main(void){printf(\"%d\\n\", 6*7);return 0;}"}),
+    )
+    .await?;
+    ensure_eq!(v["stdout"], json!("42\n"), "stdout ({})", excerpt(&v.to_string()));
+    Ok(())
+}
+
+async fn failing(ctx: &Ctx) -> CaseResult {
+    let v = exec(ctx, json!({"language": "py", "code": "import sys; sys.stderr.write('bad'); sys.exit(3)"})).await?;
+    ensure_eq!((v["ok"].clone(), v["rc"].clone()), (json!(false), json!(3)), "result ({})", excerpt(&v.to_string()));
+    ensure!(v["stderr"].as_str().is_some_and(|s| s.contains("bad")), "stderr: {v}");
+    Ok(())
+}
+
+async fn unsupported(ctx: &Ctx) -> CaseResult {
+    let reply = ctx.exec_rpc("POST", "/exec", Some(&json!({"language": "cobol", "code": "x"}))).await?;
+    expect_status(&reply, 400, "unsupported language")?;
+    ensure_eq!(reply.json()?, json!({"detail": "unsupported language: cobol"}), "body");
+    Ok(())
+}
+
+async fn timeout(ctx: &Ctx) -> CaseResult {
+    let started = std::time::Instant::now();
+    let v = exec(ctx, json!({"language": "python", "code": "import time; time.sleep(60)", "timeout_sec": 1})).await?;
+    ensure_eq!(v["ok"], json!(false), "ok ({})", excerpt(&v.to_string()));
+    ensure!(v["error"].as_str().is_some_and(|e| e.contains("timeout")), "error should say timeout: {v}");
+    ensure!(started.elapsed().as_secs() < 20, "a 1 s timeout took {:?}", started.elapsed());
+    Ok(())
+}
