@@ -70,10 +70,12 @@ fn the_conformance_binary_passes_against_the_real_server() {
     ]);
     let exec_rpc =
         ServerProcess::start(&cargo_bin("miniagent"), &["exec-rpc", "--port", "0"], &[]).expect("exec-rpc starts");
+    let mcp_python = harness::python_peer("mcp-v2", "MCP_V2_PYTHON");
     let assert = Command::cargo_bin("conformance")
         .unwrap()
         .args(["run", "--base-url", &server.base_url(), "--format", "json", "--trace-file", trace.to_str().unwrap()])
         .args(["--exec-rpc-url", &exec_rpc.base_url(), "--proptest-cases", "4"])
+        .args(mcp_python.iter().flat_map(|p| ["--mcp-python".to_owned(), p.display().to_string()]))
         .args([
             "--provider-fake-addr",
             &fake_addr.to_string(),
@@ -100,8 +102,14 @@ fn the_conformance_binary_passes_against_the_real_server() {
         .filter(|c| c["verdict"] == "skip")
         .map(|c| c["id"].as_str().unwrap())
         .collect();
-    // Only the cases that need a target without any provider cannot run against a demo server…
-    assert_eq!(skipped, ["errors.dummy.disabled_names_variable", "shim.no_provider.guidance"], "{report}");
+    // Only the cases that need a target without any provider cannot run against a demo server (and
+    // the MCP cases when the suite has no MCP server to offer)…
+    let mut expected_skips = vec!["errors.dummy.disabled_names_variable", "shim.no_provider.guidance"];
+    if mcp_python.is_none() {
+        expected_skips.extend(["mcp.tools.roundtrip", "mcp.tools.is_error"]);
+    }
+    assert_eq!(skipped, expected_skips, "{report}");
+    let skipped = &skipped[..2];
     // …so they run against one, with the features discovered rather than declared.
     let strict = ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &[]).unwrap();
     for case in skipped {

@@ -51,10 +51,12 @@ pub enum Feature {
     ToolEnvHeaders,
     /// The implementation's exec-RPC server is reachable (`--exec-rpc-url`).
     ExecRpc,
+    /// The suite runs a real MCP server (`--mcp-python`) for `tool_backend:"mcp"`.
+    Mcp,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 9] = [
+    pub const ALL: [Feature; 10] = [
         Self::Dummy,
         Self::ShimEcho,
         Self::ShimNoProvider,
@@ -64,6 +66,7 @@ impl Feature {
         Self::ShortcircuitChutes,
         Self::ToolEnvHeaders,
         Self::ExecRpc,
+        Self::Mcp,
     ];
 
     pub fn name(self) -> &'static str {
@@ -77,6 +80,7 @@ impl Feature {
             Self::ShortcircuitChutes => "shortcircuit-chutes",
             Self::ToolEnvHeaders => "tool-env-headers",
             Self::ExecRpc => "exec-rpc",
+            Self::Mcp => "mcp",
         }
     }
 
@@ -88,6 +92,22 @@ impl Feature {
 /// Why a case failed: a sentence a maintainer can act on, with the evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure(pub String);
+
+/// Marks a [`Failure`] that is really "the target does not have this (extended) feature": the
+/// runner reports it as a skip with the reason, never a failure.
+const UNSUPPORTED: &str = "\u{0}unsupported: ";
+
+impl Failure {
+    /// The target answered in a way that shows it lacks the feature (an unknown route or backend).
+    pub fn unsupported(reason: impl std::fmt::Display) -> Self {
+        Self(format!("{UNSUPPORTED}{reason}"))
+    }
+
+    /// The reason, when this is an "unsupported" rather than a failure.
+    pub fn unsupported_reason(&self) -> Option<&str> {
+        self.0.strip_prefix(UNSUPPORTED)
+    }
+}
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

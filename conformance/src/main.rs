@@ -80,6 +80,9 @@ struct RunArgs {
     /// The implementation's exec-RPC server, to enable the §7 cases.
     #[arg(long)]
     exec_rpc_url: Option<String>,
+    /// A Python with the `mcp` package: the suite then runs a real MCP server for the §4b cases.
+    #[arg(long)]
+    mcp_python: Option<PathBuf>,
     /// Generated cases per property (tool order, retry bounds).
     #[arg(long, default_value_t = 8)]
     proptest_cases: u32,
@@ -135,6 +138,7 @@ async fn run(args: RunArgs) -> ExitCode {
         provider: args.provider_fake_addr,
         tools: args.tools_fake_addr,
         raw_tools: args.raw_tools_fake_addr,
+        mcp_python: args.mcp_python.clone(),
     };
     let fakes = match Fakes::start(addrs).await {
         Ok(f) => Arc::new(f),
@@ -168,6 +172,10 @@ async fn run(args: RunArgs) -> ExitCode {
         args.exec_rpc_url.as_ref().map(|u| Conn::Url { base: u.trim_end_matches('/').to_owned(), http: http.clone() });
     if exec_rpc.is_some() {
         features.insert(Feature::ExecRpc);
+    }
+    if let Some(server) = &fakes.mcp {
+        eprintln!("MCP server: {}", server.url());
+        features.insert(Feature::Mcp);
     }
     let mut names: Vec<&str> = features.iter().map(|f| f.name()).collect();
     names.sort_unstable();

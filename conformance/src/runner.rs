@@ -73,7 +73,10 @@ pub async fn run_case(case: &Case, ctx: &Ctx) -> Verdict {
     let fut = AssertUnwindSafe((case.run)(ctx)).catch_unwind();
     match tokio::time::timeout(CASE_TIMEOUT, fut).await {
         Ok(Ok(Ok(()))) => Verdict::Pass,
-        Ok(Ok(Err(failure))) => Verdict::Fail(failure.0),
+        Ok(Ok(Err(failure))) => match failure.unsupported_reason() {
+            Some(reason) => Verdict::Skip(format!("target does not support it: {reason}")),
+            None => Verdict::Fail(failure.0),
+        },
         Ok(Err(panic)) => {
             let msg = panic
                 .downcast_ref::<String>()

@@ -6,6 +6,7 @@ pub mod errors;
 pub mod exec_rpc;
 pub mod health;
 pub mod http_tools;
+pub mod mcp;
 pub mod properties;
 pub mod shim;
 pub mod traces;
@@ -22,6 +23,7 @@ pub fn all() -> Vec<Case> {
         traces::CASES,
         agent_loop::CASES,
         http_tools::CASES,
+        mcp::CASES,
         exec_rpc::CASES,
         properties::CASES,
     ]

@@ -3,6 +3,7 @@
 //! Their addresses are printed by the runner (and can be fixed by flag) so an external
 //! implementation can be started pointing at them.
 
+pub mod mcp;
 pub mod provider;
 pub mod raw;
 pub mod tools;
@@ -18,14 +19,18 @@ pub struct Fakes {
     pub provider: ProviderFake,
     pub tools: ToolsFake,
     pub raw_tools: RawToolsServer,
+    /// A real MCP server, when the suite was given a Python with the `mcp` package.
+    pub mcp: Option<mcp::McpServer>,
 }
 
 /// Fixed addresses for the fakes (else free ports).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeAddrs {
     pub provider: Option<SocketAddr>,
     pub tools: Option<SocketAddr>,
     pub raw_tools: Option<SocketAddr>,
+    /// A Python with the `mcp` package, to start the MCP server.
+    pub mcp_python: Option<std::path::PathBuf>,
 }
 
 impl Fakes {
@@ -34,6 +39,10 @@ impl Fakes {
             provider: ProviderFake::start(addrs.provider).await?,
             tools: ToolsFake::start(addrs.tools).await?,
             raw_tools: RawToolsServer::start(addrs.raw_tools)?,
+            mcp: match &addrs.mcp_python {
+                Some(python) => Some(mcp::McpServer::start(python)?),
+                None => None,
+            },
         })
     }
 }

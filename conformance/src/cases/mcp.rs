@@ -1,0 +1,77 @@
+//! §4b EXT MCP tools: `tool_backend:"mcp"` against a real MCP server (the official Python SDK).
+//! A target that refuses the backend as unknown lacks the extension: the case skips.
+
+use serde_json::{Value, json};
+
+use crate::case::{Case, CaseResult, Failure, Feature, Profile};
+use crate::fakes::provider::script_marker;
+use crate::target::{Ctx, excerpt};
+use crate::{ensure, ensure_eq};
+
+const NEEDS: &[Feature] = &[Feature::ProviderFake, Feature::Mcp];
+
+pub const CASES: &[Case] = &[
+    Case {
+        id: "mcp.tools.roundtrip",
+        description: "a scripted call to an MCP tool round-trips through initialize/discover, tools/list and tools/call",
+        clause: "§4b EXT MCP tools",
+        profile: Profile::Extended,
+        features: NEEDS,
+        run: |ctx| Box::pin(roundtrip(ctx)),
+    },
+    Case {
+        id: "mcp.tools.is_error",
+        description: "an MCP result with isError:true is a failed invocation the model sees, and the loop goes on",
+        clause: "§4b EXT isError → ok:false",
+        profile: Profile::Extended,
+        features: NEEDS,
+        run: |ctx| Box::pin(is_error(ctx)),
+    },
+];
+
+async fn run(ctx: &Ctx, script: Value) -> Result<Value, Failure> {
+    let server =
+        ctx.fakes()?.mcp.as_ref().ok_or_else(|| Failure("the suite has no MCP server (give --mcp-python)".into()))?;
+    let body = json!({
+        "model": "openai/fake-mcp", "tool_backend": "mcp", "tool_mcp_url": server.url(),
+        "messages": [{"role": "user", "content": format!("task {}", script_marker(&script))}],
+    });
+    let reply = ctx.post_json("/agent/run", &body).await?;
+    if reply.status == 400 && reply.text().contains("tool_backend") && !reply.text().contains("tool_mcp_url") {
+        return Err(Failure::unsupported(format!("it refuses tool_backend mcp: {}", excerpt(&reply.text()))));
+    }
+    ensure!(reply.status == 200, "POST /agent/run (mcp): HTTP {}: {}", reply.status, excerpt(&reply.text()));
+    reply.json()
+}
+
+fn tool_contents(env: &Value) -> Vec<String> {
+    env["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn roundtrip(ctx: &Ctx) -> CaseResult {
+    let env = run(ctx, json!([{"tool_calls": [{"name": "add", "arguments": {"a": 40, "b": 2}}]}])).await?;
+    ensure_eq!(tool_contents(&env), vec!["42".to_owned()], "tool messages ({})", excerpt(&env.to_string()));
+    ensure_eq!(env["final_answer"], json!("42"), "final_answer");
+    Ok(())
+}
+
+async fn is_error(ctx: &Ctx) -> CaseResult {
+    let env = run(
+        ctx,
+        json!([{"tool_calls": [{"name": "fail", "arguments": {"reason": "mcp-boom"}}]}, {"content": "recovered"}]),
+    )
+    .await?;
+    let contents = tool_contents(&env);
+    ensure!(
+        contents.first().is_some_and(|c| c.starts_with("error:") && c.contains("mcp-boom")),
+        "the failure should reach the model: {contents:?}"
+    );
+    ensure_eq!(env["final_answer"], json!("recovered"), "final_answer");
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! A real MCP server for the §4b cases: the official Python SDK serving the suite's own script
+//! (embedded here, written to a temporary directory) over Streamable HTTP on loopback.
+//!
+//! It needs a Python with the `mcp` package (`--mcp-python`, or `make py-venvs` for the tests).
+//! Tools: `echo(text)`, `add(a, b)`, `fail(reason)` (an `isError` result).
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const SCRIPT: &str = include_str!("../../../fixtures/mcp/server.py");
+
+pub struct McpServer {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl McpServer {
+    /// Starts the server with `python` and waits (up to 30 s) until it is listening.
+    pub fn start(python: &Path) -> std::io::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let script = dir.path().join("mcp_server.py");
+        std::fs::write(&script, SCRIPT)?;
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut child = Command::new(python)
+            .arg(&script)
+            .arg(port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().ok_or_else(|| std::io::Error::other("no stderr"))?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        loop {
+            match rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+                Ok(line) if line.contains("Uvicorn running on") => break,
+                Ok(line) => seen.push(line),
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(std::io::Error::other(format!(
+                        "the MCP server did not start (is the `mcp` package installed for {}?): {}",
+                        python.display(),
+                        seen.join(" | ")
+                    )));
+                }
+            }
+        }
+        Ok(Self { child, addr: SocketAddr::from(([127, 0, 0, 1], port)), _dir: dir })
+    }
+
+    /// The MCP endpoint.
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+}
+
+impl Drop for McpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
