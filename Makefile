@@ -38,6 +38,6 @@ lint:
 bench:
 	$(CARGO) bench -p miniagent --bench http --bench agent --bench parallel
 
-## Run the conformance suite against an implementation at BASE_URL.
+## Run the conformance suite against an implementation at BASE_URL (extra flags in CONFORMANCE_ARGS).
 conformance:
-	$(CARGO) run -p conformance -- run --base-url $(BASE_URL)
+	$(CARGO) run -p conformance -- run --base-url $(BASE_URL) $(CONFORMANCE_ARGS)
