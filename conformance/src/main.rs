@@ -154,7 +154,15 @@ async fn run(args: RunArgs) -> ExitCode {
     );
     eprintln!("tools fake: {}  raw tools fake: {}", fakes.tools.address(), fakes.raw_tools.address());
     let base = args.base_url.trim_end_matches('/').to_owned();
-    let http = reqwest::Client::new();
+    // No connection reuse: a target that drops its keep-alive connection after an error (uvicorn
+    // does after a 500) would otherwise make the *next* case fail with a stale-connection error.
+    let http = match reqwest::Client::builder().pool_max_idle_per_host(0).build() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot build the HTTP client: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut features = match &args.features {
         Some(names) => match parse_features(names) {
             Ok(set) => set,

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod health;
 pub mod openai;
 pub mod routes;
+pub mod sse;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

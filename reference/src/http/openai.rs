@@ -12,24 +12,20 @@
 //! A bare model name the router cannot place falls back to `LITELLM_DEFAULT_MODEL`. Errors use
 //! OpenAI's error shape so SDKs surface them.
 
-use std::convert::Infallible;
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::Json;
 use axum::extract::State;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::SharedState;
 use super::extract::LimitedBody;
+use super::sse::{Stamp, completion, replay, sse, zero_usage};
 use crate::agent::{self, AgentError};
 use crate::api::{RunSpec, decode};
 use crate::config::NO_PROVIDER_GUIDANCE;
 use crate::error::{ApiError, OpenAiError};
-use crate::provider::stream::split_into_chunks;
 use crate::provider::{ChatRequest, ProviderError};
 
 #[derive(Debug, Deserialize)]
@@ -60,16 +56,14 @@ pub async fn chat_completions(
     if !state.config.shim.delay.is_zero() {
         tokio::time::sleep(state.config.shim.delay).await;
     }
-    let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
-    let created = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let stamp = Stamp { id, created, model: req.model.clone() };
+    let stamp = Stamp::new(req.model.clone());
     let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
     let stream = req.stream.unwrap_or(false);
     let config = &state.config;
     if config.shim.echo {
         let completion = completion(&stamp, &config.shim.reply, zero_usage());
         return Ok(if stream {
-            sse(&state, replay(&stamp, &completion, include_usage))
+            sse(state.config.shim.keepalive, replay(&stamp, &completion, include_usage))
         } else {
             Json(completion).into_response()
         });
@@ -101,7 +95,7 @@ pub async fn chat_completions(
             Ok(chunk) => stamped.apply(chunk),
             Err(e) => json!({"error": {"message": e.to_string(), "type": "upstream_error", "param": null, "code": "upstream_error"}}),
         });
-        return Ok(sse(&state, events));
+        return Ok(sse(state.config.shim.keepalive, events));
     }
     // The shim runs the agent (local tools, defaults), as the original does.
     let spec = RunSpec::local_defaults(model, req.messages);
@@ -110,67 +104,4 @@ pub async fn chat_completions(
         AgentError::BadToolServer(m) => ApiError::Internal(m),
     })?;
     Ok(Json(completion(&stamp, &outcome.final_answer.unwrap_or_default(), zero_usage())).into_response())
-}
-
-/// The identity every chunk of one answer carries.
-#[derive(Debug, Clone)]
-struct Stamp {
-    id: String,
-    created: u64,
-    model: String,
-}
-
-impl Stamp {
-    /// A provider chunk under our id, creation time and the model name the client asked for.
-    fn apply(&self, mut chunk: Value) -> Value {
-        if let Some(obj) = chunk.as_object_mut() {
-            obj.insert("id".into(), json!(self.id));
-            obj.insert("object".into(), json!("chat.completion.chunk"));
-            obj.insert("created".into(), json!(self.created));
-            obj.insert("model".into(), json!(self.model));
-        }
-        chunk
-    }
-}
-
-fn zero_usage() -> Value {
-    json!({"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0})
-}
-
-fn completion(stamp: &Stamp, content: &str, usage: Value) -> Value {
-    json!({
-        "id": stamp.id,
-        "object": "chat.completion",
-        "created": stamp.created,
-        "model": stamp.model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": usage,
-    })
-}
-
-/// A whole completion as stream chunks (role, content, finish), then a usage chunk with
-/// `choices: []` when asked for; every chunk carries `usage: null` in that case, as OpenAI's do.
-fn replay(stamp: &Stamp, completion: &Value, include_usage: bool) -> impl Stream<Item = Value> + Send + 'static {
-    let mut chunks: Vec<Value> = split_into_chunks(completion).into_iter().map(|c| stamp.apply(c)).collect();
-    if include_usage {
-        for c in &mut chunks {
-            c["usage"] = Value::Null;
-        }
-        chunks.push(
-            stamp.apply(json!({"choices": [], "usage": completion.get("usage").cloned().unwrap_or_else(zero_usage)})),
-        );
-    }
-    futures::stream::iter(chunks)
-}
-
-/// Server-sent events: one `data:` per chunk, `data: [DONE]` at the end, a keep-alive comment
-/// whenever nothing has been sent for the configured interval.
-fn sse(state: &SharedState, chunks: impl Stream<Item = Value> + Send + 'static) -> Response {
-    let events = chunks
-        .map(|c| Event::default().data(c.to_string()))
-        .chain(futures::stream::once(async { Event::default().data("[DONE]") }))
-        .map(Ok::<_, Infallible>);
-    Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(state.config.shim.keepalive).text("keep-alive"))
-        .into_response()
 }
