@@ -18,6 +18,7 @@
 //! - [`tools_stub`] — an example HTTP tools server (`miniagent tools-stub`).
 //! - [`parallel`] / [`batch`] — parallel completions with `scillm_router` metadata, and the JSONL CLI.
 //! - [`response_utils`] — `extract_content`, `assemble_stream_text`, `augment_json_with_cost`.
+//! - [`sidecar`] — the codex sidecar: an OpenAI-compatible front for a coding CLI.
 //! - [`serve`] — binding and serving, shared by the binary and tests that want a real socket.
 
 pub mod agent;
@@ -32,6 +33,7 @@ pub mod parallel;
 pub mod provider;
 pub mod response_utils;
 pub mod serve;
+pub mod sidecar;
 pub mod tools;
 pub mod tools_stub;
 pub mod trace;

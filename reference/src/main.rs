@@ -20,10 +20,20 @@ enum Command {
     Serve(ServeArgs),
     /// Serve exec-RPC: POST /exec runs a snippet (python, js, ts, c, cpp, go, java, rust, asm).
     ExecRpc(ExecRpcArgs),
+    /// Serve the codex sidecar: an OpenAI-compatible front for a coding CLI (CODEX_CMD).
+    Sidecar(SidecarArgs),
     /// Run parallel completions over a JSONL file: one result line per request line, in order.
     Batch(BatchArgs),
     /// Serve an example HTTP tools server (GET /tools, POST /invoke): echo, add, word_count, upper.
     ToolsStub(StubArgs),
+}
+
+#[derive(clap::Args)]
+struct SidecarArgs {
+    #[arg(long, env = "CODEX_SIDECAR_HOST", default_value = DEFAULT_HOST)]
+    host: String,
+    #[arg(long, env = "CODEX_SIDECAR_PORT", default_value_t = miniagent::sidecar::DEFAULT_PORT)]
+    port: u16,
 }
 
 #[derive(clap::Args)]
@@ -97,6 +107,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::ExecRpc(args) => exec_rpc(args),
         Command::ToolsStub(args) => tools_stub(args),
+        Command::Sidecar(args) => sidecar(args),
         Command::Batch(args) => return batch(args),
     };
     match result {
@@ -143,6 +154,21 @@ fn tools_stub(args: StubArgs) -> Result<(), String> {
             let state =
                 std::sync::Arc::new(miniagent::tools_stub::StubState { max_body_bytes: DEFAULT_MAX_BODY_BYTES });
             miniagent::serve::run(listener, miniagent::tools_stub::app(state), shutdown_signal()).await
+        })
+        .map_err(|e| e.to_string())
+}
+
+fn sidecar(args: SidecarArgs) -> Result<(), String> {
+    let state = miniagent::sidecar::SidecarState::new(miniagent::sidecar::SidecarConfig::from_env())
+        .map_err(|e| format!("sidecar configuration: {e}"))?;
+    if !state.config.echo && !state.config.auth_path.exists() {
+        tracing::warn!("{}", miniagent::sidecar::auth_advice(&state.config.auth_path));
+    }
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime
+        .block_on(async {
+            let (listener, _) = miniagent::serve::bind(&args.host, args.port).await?;
+            miniagent::serve::run(listener, miniagent::sidecar::app(state), shutdown_signal()).await
         })
         .map_err(|e| e.to_string())
 }

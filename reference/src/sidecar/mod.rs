@@ -1,0 +1,246 @@
+//! The codex sidecar (`miniagent sidecar`, CONTRACT §8): an OpenAI-compatible front for a coding
+//! CLI (`codex exec --json` by default).
+//!
+//! `GET /healthz` → `{ok, concurrency, auth_present}`; `GET /v1/models`; `POST /v1/chat/completions`
+//! (and streaming). Echo mode (`CODEX_SIDECAR_ECHO=1`) answers without the CLI or credentials.
+//! Otherwise the auth file must exist (401 with the runbook's advice when it does not), at most
+//! `MAX_CONCURRENCY` CLIs run at once, and a CLI that outlives `ABS_TIMEOUT_S` or stays silent for
+//! `IDLE_TIMEOUT_S` is killed with its whole tree (504).
+
+pub mod cli;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use crate::api::decode;
+use crate::error::ApiError;
+use crate::http::extract::{HasBodyLimit, LimitedBody};
+use crate::http::health;
+use crate::http::sse::{Stamp, completion, replay, sse, zero_usage};
+use cli::{CliError, CliSettings, InputMode};
+
+/// Default port of `miniagent sidecar`.
+pub const DEFAULT_PORT: u16 = 8077;
+
+/// What the runbook says when credentials are missing.
+pub fn auth_advice(path: &std::path::Path) -> String {
+    format!(
+        "codex auth file not found at {}: mount ~/.codex/auth.json into the container \
+         (-v ~/.codex/auth.json:/root/.codex/auth.json:ro) or set CODEX_AUTH_PATH; \
+         for a local smoke test without credentials set CODEX_SIDECAR_ECHO=1",
+        path.display()
+    )
+}
+
+#[derive(Debug, Clone)]
+pub struct SidecarConfig {
+    pub echo: bool,
+    pub auth_path: PathBuf,
+    pub cli: CliSettings,
+    pub max_concurrency: usize,
+    pub max_body_bytes: usize,
+    pub keepalive: Duration,
+    /// Settings that could not be understood; the sidecar refuses to start while any are listed.
+    pub problems: Vec<String>,
+}
+
+impl SidecarConfig {
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let mut problems = Vec::new();
+        let secs = |name: &str, default: f64| {
+            get(name)
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .unwrap_or(default)
+        };
+        let cmd = get("CODEX_CMD").unwrap_or_else(|| "codex exec --json".to_owned());
+        let argv = shell_words::split(&cmd).unwrap_or_else(|e| {
+            problems.push(format!("CODEX_CMD cannot be split into words: {e}"));
+            Vec::new()
+        });
+        if argv.is_empty() && problems.is_empty() {
+            problems.push("CODEX_CMD is empty".to_owned());
+        }
+        let input =
+            get("CODEX_INPUT_MODE").map_or(Some(InputMode::Stdin), |m| InputMode::parse(&m)).unwrap_or_else(|| {
+                problems.push("CODEX_INPUT_MODE must be stdin, flag or json".to_owned());
+                InputMode::Stdin
+            });
+        let home = var("HOME").unwrap_or_else(|| "/root".to_owned());
+        Self {
+            echo: get("CODEX_SIDECAR_ECHO").is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on")),
+            auth_path: get("CODEX_AUTH_PATH")
+                .map_or_else(|| PathBuf::from(home).join(".codex/auth.json"), PathBuf::from),
+            cli: CliSettings {
+                argv,
+                input,
+                abs_timeout: Duration::from_secs_f64(secs("ABS_TIMEOUT_S", 90.0)),
+                idle_timeout: Duration::from_secs_f64(secs("IDLE_TIMEOUT_S", 25.0)),
+                retries: get("RETRIES").and_then(|v| v.trim().parse().ok()).unwrap_or(1),
+                cwd: get("CODEX_WORKDIR").map(PathBuf::from),
+            },
+            max_concurrency: get("MAX_CONCURRENCY").and_then(|v| v.trim().parse().ok()).filter(|n| *n > 0).unwrap_or(4),
+            max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
+            keepalive: Duration::from_secs_f64(secs("MINI_AGENT_SSE_KEEPALIVE_SEC", 10.0)),
+            problems,
+        }
+    }
+
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+#[derive(Debug)]
+pub struct SidecarState {
+    pub config: SidecarConfig,
+    slots: Semaphore,
+}
+
+impl HasBodyLimit for Arc<SidecarState> {
+    fn body_limit(&self) -> usize {
+        self.config.max_body_bytes
+    }
+}
+
+impl SidecarState {
+    pub fn new(config: SidecarConfig) -> Result<Arc<Self>, String> {
+        if !config.problems.is_empty() {
+            return Err(config.problems.join("; "));
+        }
+        let slots = Semaphore::new(config.max_concurrency);
+        Ok(Arc::new(Self { config, slots }))
+    }
+}
+
+pub fn app(state: Arc<SidecarState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/models", get(models))
+        .route("/v1/chat/completions", post(chat))
+        .route("/chat/completions", post(chat))
+        .fallback(health::not_found)
+        .method_not_allowed_fallback(health::method_not_allowed)
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<Arc<SidecarState>>) -> Json<Value> {
+    Json(json!({
+        "ok": true,
+        "concurrency": state.config.max_concurrency,
+        "auth_present": state.config.auth_path.exists(),
+        "echo": state.config.echo,
+    }))
+}
+
+async fn models() -> Json<Value> {
+    Json(json!({"object": "list", "data": [{"id": "codex", "object": "model", "owned_by": "codex-sidecar"}]}))
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatRequest {
+    #[serde(default)]
+    model: Option<String>,
+    messages: Vec<Value>,
+    #[serde(default)]
+    stream: Option<bool>,
+}
+
+/// Errors in OpenAI's shape, with the status the contract asks for.
+fn error(status: StatusCode, kind: &str, message: String) -> Response {
+    (status, Json(json!({"error": {"message": message, "type": kind, "param": null, "code": kind}}))).into_response()
+}
+
+/// The prompt: a lone user message as is; a conversation as role-labelled turns.
+fn prompt_of(messages: &[Value]) -> String {
+    let text = |m: &Value| match m.get("content") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => {
+            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n")
+        }
+        _ => String::new(),
+    };
+    match messages {
+        [only] => text(only),
+        many => many
+            .iter()
+            .map(|m| format!("{}: {}", m.get("role").and_then(Value::as_str).unwrap_or("user"), text(m)))
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+    }
+}
+
+async fn chat(State(state): State<Arc<SidecarState>>, body: Result<LimitedBody, ApiError>) -> Response {
+    let req: ChatRequest = match body.and_then(|LimitedBody(b)| decode(&b)) {
+        Ok(r) => r,
+        Err(e) => return crate::error::OpenAiError(e).into_response(),
+    };
+    let model = req.model.unwrap_or_else(|| "codex".to_owned());
+    let stamp = Stamp::new(model.clone());
+    let stream = req.stream.unwrap_or(false);
+    let prompt = prompt_of(&req.messages);
+    let config = &state.config;
+    let answer = if config.echo {
+        Ok(format!("echo: {prompt}"))
+    } else if !config.auth_path.exists() {
+        return error(StatusCode::UNAUTHORIZED, "auth_missing", auth_advice(&config.auth_path));
+    } else {
+        let Ok(_permit) = state.slots.acquire().await else {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the sidecar is shutting down".into());
+        };
+        cli::run(&config.cli, &prompt, &req.messages, &model).await
+    };
+    match answer {
+        Ok(text) => {
+            let done = completion(&stamp, &text, zero_usage());
+            if stream { sse(config.keepalive, replay(&stamp, &done, false)) } else { Json(done).into_response() }
+        }
+        Err(e @ (CliError::Idle(_) | CliError::Absolute(_))) => {
+            error(StatusCode::GATEWAY_TIMEOUT, "timeout", e.to_string())
+        }
+        Err(e) => error(StatusCode::BAD_GATEWAY, "cli_failed", e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_from_the_environment() {
+        let c = SidecarConfig::from_lookup(|k| match k {
+            "CODEX_CMD" => Some("python3 'my fake.py' --json".into()),
+            "CODEX_INPUT_MODE" => Some("flag".into()),
+            "MAX_CONCURRENCY" => Some("2".into()),
+            "HOME" => Some("/home/u".into()),
+            _ => None,
+        });
+        assert_eq!(c.cli.argv, ["python3", "my fake.py", "--json"]);
+        assert_eq!((c.cli.input, c.max_concurrency), (InputMode::Flag, 2));
+        assert_eq!(c.auth_path, PathBuf::from("/home/u/.codex/auth.json"));
+        assert_eq!(
+            (c.cli.abs_timeout, c.cli.idle_timeout, c.cli.retries),
+            (Duration::from_secs(90), Duration::from_secs(25), 1)
+        );
+        let bad = SidecarConfig::from_lookup(|k| (k == "CODEX_INPUT_MODE").then(|| "carrier-pigeon".into()));
+        assert_eq!(bad.problems.len(), 1);
+    }
+
+    #[test]
+    fn prompts() {
+        assert_eq!(prompt_of(&[json!({"role": "user", "content": "fix it"})]), "fix it");
+        let many = [json!({"role": "system", "content": "be terse"}), json!({"role": "user", "content": "fix it"})];
+        assert_eq!(prompt_of(&many), "system: be terse\n\nuser: fix it");
+    }
+}

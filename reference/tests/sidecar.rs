@@ -1,0 +1,181 @@
+//! The codex sidecar in-process, driving a fake coding CLI (`fixtures/sidecar/fake_codex.py`) as a
+//! real subprocess: echo mode, the auth preflight, input modes, JSONL reduction, timeouts that kill
+//! the tree, retries on exit 75, failures, concurrency, streaming.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use miniagent::sidecar::{SidecarConfig, SidecarState, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const FAKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/sidecar/fake_codex.py");
+
+struct Setup {
+    router: axum::Router,
+    /// Holds the auth file for the test's lifetime.
+    _dir: tempfile::TempDir,
+}
+
+fn setup(env: &[(&str, &str)], with_auth: bool) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = dir.path().join("auth.json");
+    if with_auth {
+        std::fs::write(&auth, "{}").unwrap();
+    }
+    let mut map: HashMap<String, String> = HashMap::from([
+        ("CODEX_CMD".into(), format!("python3 {FAKE}")),
+        ("CODEX_AUTH_PATH".into(), auth.display().to_string()),
+    ]);
+    map.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let config = SidecarConfig::from_lookup(|k| map.get(k).cloned());
+    Setup { router: app(SidecarState::new(config).unwrap()), _dir: dir }
+}
+
+async fn chat(router: &axum::Router, prompt: &str, extra: Value) -> (u16, String) {
+    let mut body = json!({"model": "codex", "messages": [{"role": "user", "content": prompt}]});
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let req = Request::post("/v1/chat/completions").body(Body::from(body.to_string())).unwrap();
+    let res = router.clone().oneshot(req).await.unwrap();
+    let status = res.status().as_u16();
+    (status, String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned())
+}
+
+fn content(body: &str) -> String {
+    let v: Value = serde_json::from_str(body).unwrap();
+    v["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn echo_mode_needs_no_credentials() {
+    let s = setup(&[("CODEX_SIDECAR_ECHO", "1")], false);
+    let (status, body) = chat(&s.router, "hello", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(content(&body), "echo: hello");
+    let res = s.router.clone().oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
+    let health: Value = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(
+        (health["ok"].clone(), health["concurrency"].clone(), health["auth_present"].clone()),
+        (json!(true), json!(4), json!(false))
+    );
+}
+
+#[tokio::test]
+async fn missing_auth_is_401_with_the_runbooks_advice() {
+    let s = setup(&[], false);
+    let (status, body) = chat(&s.router, "hello", json!({})).await;
+    assert_eq!(status, 401);
+    let message = serde_json::from_str::<Value>(&body).unwrap()["error"]["message"].as_str().unwrap().to_owned();
+    for needle in ["auth.json", "CODEX_AUTH_PATH", "CODEX_SIDECAR_ECHO=1"] {
+        assert!(message.contains(needle), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn every_input_mode_reaches_the_cli_and_the_last_agent_message_wins() {
+    for mode in ["stdin", "flag", "json"] {
+        let s = setup(&[("CODEX_INPUT_MODE", mode)], true);
+        let (status, body) = chat(&s.router, "write a haiku", json!({})).await;
+        assert_eq!(status, 200, "{mode}: {body}");
+        assert_eq!(content(&body), "final: write a haiku", "{mode}");
+    }
+}
+
+/// Alive means present in /proc and not a zombie.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+}
+
+#[tokio::test]
+async fn silence_is_a_504_and_the_tree_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    // The fake learns where to write its grandchild's pid through `env` in CODEX_CMD.
+    let cmd = format!("env FAKE_CODEX_PIDFILE={} python3 {FAKE}", pidfile.display());
+    let s2 = setup(&[("IDLE_TIMEOUT_S", "1"), ("CODEX_CMD", &cmd)], true);
+    let started = Instant::now();
+    let (status, body) = chat(&s2.router, "[grandchild]", json!({})).await;
+    assert_eq!(status, 504, "{body}");
+    assert!(body.contains("IDLE_TIMEOUT_S"), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let pid: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while alive(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!alive(pid), "the CLI's grandchild {pid} survived the timeout");
+}
+
+#[tokio::test]
+async fn the_absolute_timeout_applies_even_while_the_cli_talks() {
+    let s = setup(&[("ABS_TIMEOUT_S", "1"), ("IDLE_TIMEOUT_S", "30")], true);
+    let (status, body) = chat(&s.router, "[slow=5]", json!({})).await;
+    assert_eq!(status, 504, "{body}");
+    assert!(body.contains("ABS_TIMEOUT_S"), "{body}");
+}
+
+#[tokio::test]
+async fn exit_75_is_retried_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let cmd = format!("env FAKE_CODEX_STATE={} python3 {FAKE}", state.display());
+    let s = setup(&[("CODEX_CMD", &cmd)], true);
+    let (status, body) = chat(&s.router, "[exit75-once] go", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(content(&body), "final: [exit75-once] go");
+
+    std::fs::remove_file(&state).unwrap();
+    let s = setup(&[("CODEX_CMD", &cmd), ("RETRIES", "0")], true);
+    let (status, body) = chat(&s.router, "[exit75-once] go", json!({})).await;
+    assert_eq!(status, 502, "without retries the temporary failure surfaces: {body}");
+    assert!(body.contains("code 75"), "{body}");
+}
+
+#[tokio::test]
+async fn failures_say_what_the_cli_said() {
+    let s = setup(&[], true);
+    let (status, body) = chat(&s.router, "[fail]", json!({})).await;
+    assert_eq!(status, 502);
+    assert!(body.contains("code 2") && body.contains("quota exhausted"), "{body}");
+    let (status, body) = chat(&s.router, "[quiet]", json!({})).await;
+    assert_eq!(status, 502);
+    assert!(body.contains("without an agent message"), "{body}");
+    let s = setup(&[("CODEX_CMD", "no-such-cli-xyz exec")], true);
+    let (status, body) = chat(&s.router, "hi", json!({})).await;
+    assert_eq!(status, 502);
+    assert!(body.contains("no-such-cli-xyz") && body.contains("CODEX_CMD"), "{body}");
+}
+
+#[tokio::test]
+async fn at_most_max_concurrency_clis_run_at_once() {
+    let s = setup(&[("MAX_CONCURRENCY", "1")], true);
+    let started = Instant::now();
+    let (a, b) = tokio::join!(chat(&s.router, "[slow=0.6] a", json!({})), chat(&s.router, "[slow=0.6] b", json!({})));
+    assert_eq!((a.0, b.0), (200, 200));
+    assert!(started.elapsed() >= Duration::from_millis(1200), "one at a time: {:?}", started.elapsed());
+    let s = setup(&[("MAX_CONCURRENCY", "2")], true);
+    let started = Instant::now();
+    let _ = tokio::join!(chat(&s.router, "[slow=0.6] a", json!({})), chat(&s.router, "[slow=0.6] b", json!({})));
+    assert!(started.elapsed() < Duration::from_millis(1200), "two at once: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn streaming_answers_chunks_and_done() {
+    let s = setup(&[], true);
+    let (status, body) = chat(&s.router, "stream me", json!({"stream": true})).await;
+    assert_eq!(status, 200);
+    let data: Vec<&str> = body.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    assert_eq!(data.last(), Some(&"[DONE]"));
+    let text: String = data[..data.len() - 1]
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(text, "final: stream me");
+}
