@@ -19,12 +19,14 @@
 //! - [`parallel`] / [`batch`] — parallel completions with `scillm_router` metadata, and the JSONL CLI.
 //! - [`response_utils`] — `extract_content`, `assemble_stream_text`, `augment_json_with_cost`.
 //! - [`sidecar`] — the codex sidecar: an OpenAI-compatible front for a coding CLI.
+//! - [`doctor`] — the runbook's checklist as one command.
 //! - [`serve`] — binding and serving, shared by the binary and tests that want a real socket.
 
 pub mod agent;
 pub mod api;
 pub mod batch;
 pub mod config;
+pub mod doctor;
 pub mod envelope;
 pub mod error;
 pub mod exec_rpc;

@@ -22,6 +22,8 @@ enum Command {
     ExecRpc(ExecRpcArgs),
     /// Serve the codex sidecar: an OpenAI-compatible front for a coding CLI (CODEX_CMD).
     Sidecar(SidecarArgs),
+    /// Check the setup (façade, sidecar, auth file, codex-agent env, a parallel probe, retry meta).
+    Doctor(DoctorArgs),
     /// Run parallel completions over a JSONL file: one result line per request line, in order.
     Batch(BatchArgs),
     /// Serve an example HTTP tools server (GET /tools, POST /invoke): echo, add, word_count, upper.
@@ -34,6 +36,13 @@ struct SidecarArgs {
     host: String,
     #[arg(long, env = "CODEX_SIDECAR_PORT", default_value_t = miniagent::sidecar::DEFAULT_PORT)]
     port: u16,
+}
+
+#[derive(clap::Args)]
+struct DoctorArgs {
+    /// Print the checks as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -109,6 +118,7 @@ fn main() -> ExitCode {
         Command::ToolsStub(args) => tools_stub(args),
         Command::Sidecar(args) => sidecar(args),
         Command::Batch(args) => return batch(args),
+        Command::Doctor(args) => return doctor(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -171,6 +181,27 @@ fn sidecar(args: SidecarArgs) -> Result<(), String> {
             miniagent::serve::run(listener, miniagent::sidecar::app(state), shutdown_signal()).await
         })
         .map_err(|e| e.to_string())
+}
+
+fn doctor(args: &DoctorArgs) -> ExitCode {
+    let config = Config::from_env();
+    let targets = miniagent::doctor::Targets::from_lookup(|k| std::env::var(k).ok());
+    let Ok(runtime) = tokio::runtime::Runtime::new() else {
+        eprintln!("error: cannot start the async runtime");
+        return ExitCode::from(2);
+    };
+    let checks = runtime.block_on(miniagent::doctor::run(&config, &targets));
+    if args.json {
+        let ok = checks.iter().all(|c| c.status != miniagent::doctor::Status::Fail);
+        println!("{}", serde_json::json!({"ok": ok, "checks": checks}));
+    } else {
+        print!("{}", miniagent::doctor::render(&checks));
+    }
+    if checks.iter().any(|c| c.status == miniagent::doctor::Status::Fail) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn batch(args: BatchArgs) -> ExitCode {
