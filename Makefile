@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; everything else is for maintainers.
-.PHONY: run test snapshots lint bench conformance py-venvs
+.PHONY: run test snapshots lint bench conformance py-venvs e2e-up e2e-run e2e-down images live
 
 CARGO ?= cargo
 BASE_URL ?= http://127.0.0.1:8788
@@ -37,6 +37,37 @@ lint:
 ## Requests/s and latency of the façade on loopback; loop overhead; exec_python round trip (release build).
 bench:
 	$(CARGO) bench -p miniagent --bench http --bench agent --bench parallel
+
+## Start the live stack in the background (containers when Docker and `make images` are there,
+## processes otherwise; E2E_CONTAINERS=yes|no forces one) and print the env to export.
+E2E_CONTAINERS ?= auto
+e2e-up:
+	$(CARGO) build --workspace --bins
+	./target/debug/e2e up --containers $(E2E_CONTAINERS)
+
+## The live suite (NDSMOKE=1) against the stack e2e-up started.
+e2e-run:
+	NDSMOKE=1 E2E_STATE=$(CURDIR)/.e2e/state.json $(CARGO) test --test live -- --nocapture
+
+## Stop exactly what e2e-up started.
+e2e-down:
+	@if [ -x ./target/debug/e2e ]; then ./target/debug/e2e down; else echo "e2e: nothing is up"; fi
+
+## The live suite against a process stack it starts and stops itself.
+live:
+	NDSMOKE=1 $(CARGO) test --test live
+
+## The project's image, from our own binaries (no registry is needed or used): FROM scratch with
+## the release binaries and the shared libraries they link.
+images:
+	$(CARGO) build --release -p miniagent -p conformance --bins
+	rm -rf target/image && mkdir -p target/image/bin target/image/lib
+	cp target/release/miniagent target/release/conformance target/image/bin/
+	for lib in $$(for b in miniagent conformance; do ldd target/release/$$b; done | awk '/=>/ {print $$3} !/=>/ && $$1 ~ /^\// {print $$1}' | sort -u); do \
+	  mkdir -p target/image$$(dirname $$lib) && cp -L $$lib target/image$$lib; done
+	mkdir -p target/image/tmp && chmod 1777 target/image/tmp
+	printf 'FROM scratch\nCOPY . /\nENV PATH=/bin\nUSER 65534\nENTRYPOINT []\n' > target/image/Dockerfile
+	docker build -q -t miniagent:local target/image
 
 ## Run the conformance suite against an implementation at BASE_URL (extra flags in CONFORMANCE_ARGS).
 conformance:

@@ -28,6 +28,19 @@ enum Command {
     Run(Box<RunArgs>),
     /// List the cases (id, profile, features, clause).
     List,
+    /// Run the fakes alone (for a live stack): logs "listening on <provider fake>" and serves until
+    /// stopped.
+    Fakes(FakesArgs),
+}
+
+#[derive(clap::Args)]
+struct FakesArgs {
+    /// The provider fake's address (port 0: a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    provider_addr: SocketAddr,
+    /// The tools fake's address.
+    #[arg(long)]
+    tools_addr: Option<SocketAddr>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -98,6 +111,13 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Fakes(args) => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(serve_fakes(args)),
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Run(args) => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(run(*args)),
             Err(e) => {
@@ -106,6 +126,22 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+async fn serve_fakes(args: FakesArgs) -> ExitCode {
+    let addrs = FakeAddrs { provider: Some(args.provider_addr), tools: args.tools_addr, ..FakeAddrs::default() };
+    let fakes = match Fakes::start(addrs).await {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: cannot start the fakes: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!("tools fake: {}  raw tools fake: {}", fakes.tools.address(), fakes.raw_tools.address());
+    eprintln!("provider fake base: {}", fakes.provider.base_url());
+    eprintln!("listening on {}", fakes.provider.address());
+    let _ = tokio::signal::ctrl_c().await;
+    ExitCode::SUCCESS
 }
 
 fn parse_features(names: &[String]) -> Result<HashSet<Feature>, String> {

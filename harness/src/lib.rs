@@ -7,6 +7,9 @@
 //!
 //! Does not build binaries: callers pass the path (`CARGO_BIN_EXE_*` or `assert_cmd::cargo::cargo_bin`).
 
+pub mod containers;
+pub mod stack;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;

@@ -209,6 +209,8 @@ pub fn probe_check(results: &[Value]) -> Check {
             let why = meta["exception"].as_str().unwrap_or_default();
             let fix = if why.contains("could not be reached") {
                 "the codex-agent base is unreachable: start the sidecar or fix CODEX_AGENT_API_BASE"
+            } else if why.contains("HTTP 401") {
+                "the sidecar has no credentials: mount ~/.codex/auth.json (or set CODEX_AUTH_PATH), or CODEX_SIDECAR_ECHO=1"
             } else {
                 "see the exception; the sidecar's log has the CLI's side"
             };
