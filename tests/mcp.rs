@@ -20,7 +20,10 @@ fn python(generation: &str) -> Option<PathBuf> {
 }
 
 fn start_mcp(python: &std::path::Path, flags: &[&str]) -> ServerProcess {
-    let port = free_port().unwrap();
+    start_mcp_on(python, free_port().unwrap(), flags)
+}
+
+fn start_mcp_on(python: &std::path::Path, port: u16, flags: &[&str]) -> ServerProcess {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/mcp/server.py");
     let port_text = port.to_string();
     let mut args = vec![script, port_text.as_str()];
@@ -30,8 +33,12 @@ fn start_mcp(python: &std::path::Path, flags: &[&str]) -> ServerProcess {
 }
 
 async fn run(server: &ServerProcess, mcp: &ServerProcess, script: Value) -> Value {
+    run_at(server, &format!("{}/mcp", mcp.base_url()), script).await
+}
+
+async fn run_at(server: &ServerProcess, url: &str, script: Value) -> Value {
     let body = json!({
-        "model": "openai/scripted", "tool_backend": "mcp", "tool_mcp_url": format!("{}/mcp", mcp.base_url()),
+        "model": "openai/scripted", "tool_backend": "mcp", "tool_mcp_url": url,
         "tool_http_headers": {"Authorization": "Bearer mcp-token"},
         "messages": [{"role": "user", "content": script_marker(&script)}],
     });
@@ -84,6 +91,66 @@ async fn mcp_v2_stateless_form() {
 #[tokio::test]
 async fn mcp_v2_stateless_form_with_a_stateless_server() {
     check_generation("v2", &["--stateless"], "2026-07-28").await;
+}
+
+#[tokio::test]
+async fn an_expired_session_starts_over() {
+    // The MCP server restarts between two tool calls of one run: the old session id now gets a 404,
+    // and the client must open a new session rather than fail the call.
+    let Some(py) = python("v1") else { return };
+    let port = free_port().unwrap();
+    let mcp = start_mcp_on(&py, port, &[]);
+    let fakes = conformance::fakes::Fakes::start(Default::default()).await.unwrap();
+    let base = fakes.provider.base_url();
+    let server =
+        ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &[("OPENAI_API_BASE", base.as_str())])
+            .unwrap();
+    // A failed first call (a bad argument) keeps the loop going; the second call comes after the
+    // restart (the model "thinks" for 4 s).
+    let script = json!([
+        {"tool_calls": [{"name": "add", "arguments": {"a": "not a number", "b": 1}}]},
+        {"delay_ms": 4000, "tool_calls": [{"name": "echo", "arguments": {"text": "after restart"}}]}
+    ]);
+    let url = format!("{}/mcp", mcp.base_url());
+    let run = tokio::spawn({
+        let server_url = server.base_url();
+        async move {
+            let body = json!({
+                "model": "openai/scripted", "tool_backend": "mcp", "tool_mcp_url": url,
+                "messages": [{"role": "user", "content": script_marker(&script)}],
+            });
+            reqwest::Client::new()
+                .post(format!("{server_url}/agent/run"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    drop(mcp);
+    let _restarted = start_mcp_on(&py, port, &[]);
+    let env = run.await.unwrap();
+    assert_eq!(env["final_answer"], json!("after restart"), "{env}");
+    assert_eq!(env["metrics"]["iterations"], json!(2));
+}
+
+#[tokio::test]
+async fn a_307_redirect_on_post_is_followed() {
+    // The SDK's servers answer `POST /mcp/` with a 307 to `/mcp`.
+    let Some(py) = python("v1") else { return };
+    let mcp = start_mcp(&py, &[]);
+    let fakes = conformance::fakes::Fakes::start(Default::default()).await.unwrap();
+    let base = fakes.provider.base_url();
+    let server =
+        ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &[("OPENAI_API_BASE", base.as_str())])
+            .unwrap();
+    let script = json!([{"tool_calls": [{"name": "echo", "arguments": {"text": "redirected"}}]}]);
+    let env = run_at(&server, &format!("{}/mcp/", mcp.base_url()), script).await;
+    assert_eq!(env["final_answer"], json!("redirected"), "{env}");
 }
 
 #[tokio::test]

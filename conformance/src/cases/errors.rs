@@ -96,20 +96,7 @@ pub const CASES: &[Case] = &[
         clause: "§4 headers — EXT values with CR/LF are rejected",
         profile: Profile::Extended,
         features: &[],
-        run: |ctx| {
-            Box::pin(rejects(
-                ctx,
-                || {
-                    json!({"model": "dummy", "messages": [], "tool_backend": "http", "tool_http_base_url": "http://127.0.0.1:9",
-                           "tool_http_headers": {"X-Evil": "a\r\nInjected: yes"}})
-                    .to_string()
-                    .into_bytes()
-                },
-                Some(400),
-                &["X-Evil"],
-                "errors.agent_run.header_value_crlf",
-            ))
-        },
+        run: |ctx| Box::pin(header_crlf(ctx)),
     },
     Case {
         id: "errors.agent_run.body_too_large",
@@ -143,6 +130,20 @@ async fn rejects(ctx: &Ctx, body: fn() -> Vec<u8>, status: Option<u16>, needles:
     ctx.snapshot("error_detail", &redact(&reply.json()?, &[("/detail", Volatile::Message)])?)
 }
 
+async fn header_crlf(ctx: &Ctx) -> CaseResult {
+    let body = json!({"model": "dummy", "messages": [], "tool_backend": "http", "tool_http_base_url": "http://127.0.0.1:9",
+                      "tool_http_headers": {"X-Evil": "a\r\nInjected: yes"}});
+    let reply = ctx.post_json("/agent/run", &body).await?;
+    if !(400..500).contains(&reply.status) {
+        return Err(crate::case::Failure::unsupported(format!(
+            "header values are not validated (HTTP {})",
+            reply.status
+        )));
+    }
+    expect_detail(&reply, Some(400), &["X-Evil"], "errors.agent_run.header_value_crlf")?;
+    ctx.snapshot("error_detail", &redact(&reply.json()?, &[("/detail", Volatile::Message)])?)
+}
+
 async fn malformed(ctx: &Ctx) -> CaseResult {
     for body in [&b"{\"model\": \"dummy\", \"messages\": ["[..], b"not json at all", b""] {
         let reply = ctx.post_raw("/agent/run", body.to_vec()).await?;
@@ -167,6 +168,9 @@ async fn dummy_disabled(ctx: &Ctx) -> CaseResult {
 async fn not_found(ctx: &Ctx) -> CaseResult {
     let reply = ctx.get("/no/such/route").await?;
     ensure_eq!(reply.status, 404, "status");
+    if !reply.content_type().starts_with("application/json") {
+        return Err(crate::case::Failure::unsupported("unknown routes answer a non-JSON 404"));
+    }
     let d = detail(&reply)?;
     ensure!(!d.is_empty(), "detail must not be empty");
     Ok(())
