@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::util::expect_status;
+use super::util::{expect_status, tool_contents};
 use crate::case::{Case, CaseResult, Failure, Feature, Profile};
 use crate::fakes::provider::script_marker;
 use crate::shape::{Volatile, redact};
@@ -164,10 +164,6 @@ async fn run(ctx: &Ctx, script: Value, extra: Value) -> Result<Value, Failure> {
 
 fn messages_with_role<'a>(env: &'a Value, role: &str) -> Vec<&'a Value> {
     env["messages"].as_array().into_iter().flatten().filter(|m| m["role"] == role).collect()
-}
-
-fn tool_contents(env: &Value) -> Vec<String> {
-    messages_with_role(env, "tool").iter().map(|m| m["content"].as_str().unwrap_or_default().to_owned()).collect()
 }
 
 fn expect_stop(env: &Value, reason: &str, answer: Value) -> CaseResult {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::util::expect_status;
+use super::util::{expect_status, tool_contents};
 use crate::case::{Case, CaseResult, Failure, Feature, Profile};
 use crate::cases::envelope::uuid_like;
 use crate::fakes::provider::script_marker;
@@ -156,16 +156,6 @@ async fn run(ctx: &Ctx, base: String, script: Value, headers: Value) -> Result<(
 
 fn call(name: &str, arguments: Value) -> Value {
     json!({"name": name, "arguments": arguments})
-}
-
-fn tool_contents(env: &Value) -> Vec<String> {
-    env["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["role"] == "tool")
-        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
-        .collect()
 }
 
 fn first_tool(env: &Value) -> String {

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::util::tool_contents;
 use crate::case::{Case, CaseResult, Failure, Feature, Profile};
 use crate::fakes::provider::script_marker;
 use crate::target::{Ctx, excerpt};
@@ -42,16 +43,6 @@ async fn run(ctx: &Ctx, script: Value) -> Result<Value, Failure> {
     }
     ensure!(reply.status == 200, "POST /agent/run (mcp): HTTP {}: {}", reply.status, excerpt(&reply.text()));
     reply.json()
-}
-
-fn tool_contents(env: &Value) -> Vec<String> {
-    env["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["role"] == "tool")
-        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
-        .collect()
 }
 
 async fn roundtrip(ctx: &Ctx) -> CaseResult {

@@ -37,6 +37,17 @@ pub(crate) mod util {
     use crate::case::Failure;
     use crate::target::{Reply, excerpt};
 
+    /// The contents of an envelope's tool messages, in order.
+    pub fn tool_contents(env: &Value) -> Vec<String> {
+        env["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["role"] == "tool")
+            .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// A minimal `/agent/run` body on the dummy model.
     pub fn run_body(backend: &str, text: &str) -> Value {
         json!({"model": "dummy", "tool_backend": backend, "messages": [{"role": "user", "content": text}]})
