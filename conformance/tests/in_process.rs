@@ -70,5 +70,8 @@ fn main() {
             .with_ignored_flag(!have_mcp && case.features.contains(&conformance::Feature::Mcp))
         })
         .collect();
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // `exit` skips destructors: stop the fakes (the MCP server is a child process) first.
+    drop(fakes);
+    conclusion.exit();
 }
