@@ -250,22 +250,26 @@ fn wait_http(addr: &str, part: &str) -> Result<(), String> {
     Err(format!("the {part} container did not listen on {addr} within 30 s (docker logs miniagent-e2e-{part}-*)"))
 }
 
-fn kill_group(pid: u32) {
-    let _ = Command::new("kill").arg("-TERM").arg(format!("-{pid}")).stderr(Stdio::null()).status();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        let alive = Command::new("kill")
-            .arg("-0")
-            .arg(format!("-{pid}"))
+/// SIGTERM to the whole process group, then waits (up to 5 s) until none of it is left; SIGKILL
+/// after that. `--` keeps the negative pid (a group) from being read as an option.
+fn kill_group(pgid: u32) {
+    let signal = |sig: &str| {
+        Command::new("kill")
+            .args(["-s", sig, "--", &format!("-{pgid}")])
             .stderr(Stdio::null())
             .status()
-            .is_ok_and(|s| s.success());
-        if !alive {
+            .is_ok_and(|s| s.success())
+    };
+    signal("TERM");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        // Signal 0 probes: it fails once no process of the group is left.
+        if !signal("0") {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = Command::new("kill").arg("-KILL").arg(format!("-{pid}")).stderr(Stdio::null()).status();
+    signal("KILL");
 }
 
 fn down() -> Result<(), String> {
