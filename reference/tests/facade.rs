@@ -1,0 +1,84 @@
+//! Façade behaviours not covered by the conformance cases: the shim's artificial delay, a trace
+//! path that cannot be written (the request still answers), and secrets that never reach an error
+//! message or a trace line.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use miniagent::{AppState, Config, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn post(router: &axum::Router, path: &str, body: Value) -> (u16, String) {
+    let req = Request::post(path).body(Body::from(body.to_string())).unwrap();
+    let res = router.clone().oneshot(req).await.unwrap();
+    let status = res.status().as_u16();
+    (status, String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned())
+}
+
+fn echo_run() -> Value {
+    json!({"model": "dummy", "tool_backend": "echo", "messages": [{"role": "user", "content": "hi"}]})
+}
+
+#[tokio::test]
+async fn the_shim_delay_delays_and_is_reported() {
+    let config =
+        Config::from_pairs([("MINI_AGENT_OPENAI_SHIM_MODE", "echo"), ("MINI_AGENT_OPENAI_SHIM_DELAY_MS", "250")]);
+    let router = app(AppState::new(config).unwrap());
+    let started = Instant::now();
+    let (status, _) = post(&router, "/v1/chat/completions", json!({"model": "m", "messages": []})).await;
+    assert_eq!(status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(250), "{:?}", started.elapsed());
+    let res = router.clone().oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
+    let health: Value = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(health["delay_ms"], 250);
+}
+
+#[tokio::test]
+async fn an_unwritable_trace_path_never_fails_the_request() {
+    let config = Config::from_pairs([
+        ("MINI_AGENT_ALLOW_DUMMY", "1"),
+        ("MINI_AGENT_STORE_TRACES", "1"),
+        ("MINI_AGENT_STORE_PATH", "/nonexistent-dir/for/sure/traces.jsonl"),
+    ]);
+    let router = app(AppState::new(config).unwrap());
+    let (status, body) = post(&router, "/agent/run", echo_run()).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_errors_and_traces() {
+    const KEY: &str = "sk-live-SECRET-4242";
+    let upstream = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(500).set_body_string("upstream is down"))
+        .mount(&upstream)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let base = format!("{}/v1", upstream.uri());
+    let config = Config::from_pairs([
+        ("OPENAI_API_KEY", KEY),
+        ("OPENAI_API_BASE", base.as_str()),
+        ("MINI_AGENT_ALLOW_DUMMY", "1"),
+        ("MINI_AGENT_STORE_TRACES", "1"),
+        ("MINI_AGENT_STORE_PATH", trace.to_str().unwrap()),
+    ]);
+    let router = app(AppState::new(config).unwrap());
+    let failing =
+        json!({"model": "openai/gpt-x", "tool_backend": "echo", "messages": [{"role": "user", "content": "hi"}]});
+    let (status, body) = post(&router, "/agent/run", failing).await;
+    assert_eq!(status, 502);
+    assert!(!body.contains(KEY), "{body}");
+    let (status, _) = post(&router, "/agent/run", echo_run()).await;
+    assert_eq!(status, 200);
+    let traced = std::fs::read_to_string(&trace).unwrap();
+    assert!(!traced.is_empty() && !traced.contains(KEY));
+    // The key did go to the provider, once, as a bearer token.
+    let seen = upstream.received_requests().await.unwrap();
+    assert_eq!(seen[0].headers.get("authorization").unwrap(), &format!("Bearer {KEY}"));
+}
