@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use assert_cmd::Command;
@@ -21,7 +23,7 @@ async fn the_readme_first_command_serves_both_endpoints_without_keys() {
     let http = reqwest::Client::new();
     let base = server.base_url();
 
-    let ready: Value = http.get(format!("{base}/ready")).send().await.unwrap().json().await.unwrap();
+    let ready: Value = common::get_json(format!("{base}/ready")).await;
     assert_eq!(ready["ok"], json!(true));
 
     // Exactly the README's curl: no content-type header beyond curl's form default.
@@ -36,18 +38,15 @@ async fn the_readme_first_command_serves_both_endpoints_without_keys() {
     let envelope: Value = run.json().await.unwrap();
     assert_eq!(envelope["final_answer"], json!("Dummy mini-agent response"));
 
-    let chat: Value = http
-        .post(format!("{base}/v1/chat/completions"))
-        .json(&json!({"model": "any", "messages": [{"role": "user", "content": "hi"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let chat: Value = common::post_json(
+        format!("{base}/v1/chat/completions"),
+        &json!({"model": "any", "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await
+    .1;
     assert_eq!(chat["choices"][0]["message"]["content"], json!("shim ok"));
 
-    let healthz: Value = http.get(format!("{base}/healthz")).send().await.unwrap().json().await.unwrap();
+    let healthz: Value = common::get_json(format!("{base}/healthz")).await;
     assert_eq!(healthz["port"], json!(server.addr().port()), "healthz reports the port really bound");
 }
 
@@ -187,7 +186,7 @@ async fn exec_rpc_names_a_missing_toolchain() {
     assert_eq!(v["ok"], json!(false), "{v}");
     let error = v["error"].as_str().unwrap_or_default();
     assert!(error.contains("`gcc` is not installed") && error.contains("Debian package: gcc"), "{v}");
-    let health: Value = http.get(format!("{}/health", server.base_url())).send().await.unwrap().json().await.unwrap();
+    let health: Value = common::get_json(format!("{}/health", server.base_url())).await;
     assert_eq!(health, json!({"ok": true}));
 }
 
@@ -203,15 +202,7 @@ async fn the_tools_stub_serves_the_http_backend_end_to_end() {
         "model": "openai/scripted", "tool_backend": "http", "tool_http_base_url": stub.base_url(),
         "messages": [{"role": "user", "content": conformance::fakes::provider::script_marker(&script)}],
     });
-    let envelope: Value = reqwest::Client::new()
-        .post(format!("{}/agent/run", server.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let envelope: Value = common::post_json(format!("{}/agent/run", server.base_url()), &body).await.1;
     assert_eq!(envelope["final_answer"], json!("E2E"), "{envelope}");
     assert_eq!(envelope["last_tool_invocation"]["result"], json!("E2E"), "{envelope}");
     let tool_messages: Vec<&Value> =
@@ -235,20 +226,15 @@ async fn a_router_config_lists_its_aliases_and_routes_them() {
         &[("ROUTER_TEST_KEY", "sk-from-env")],
     )
     .unwrap();
-    let http = reqwest::Client::new();
-    let models: Value =
-        http.get(format!("{}/v1/models", server.base_url())).send().await.unwrap().json().await.unwrap();
+    let models: Value = common::get_json(format!("{}/v1/models", server.base_url())).await;
     let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["fast", "smart", "dummy"]);
-    let run: Value = http
-        .post(format!("{}/agent/run", server.base_url()))
-        .json(&json!({"model": "fast", "tool_backend": "router", "messages": [{"role": "user", "content": "hi"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let run: Value = common::post_json(
+        format!("{}/agent/run", server.base_url()),
+        &json!({"model": "fast", "tool_backend": "router", "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await
+    .1;
     assert_eq!(run["final_answer"], json!("Dummy mini-agent response"), "{run}");
     assert_eq!(run["metrics"]["used_model"], json!("fast"));
 }

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use serde_json::{Value, json};
 use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
@@ -29,7 +31,7 @@ async fn the_facade_image_serves_the_demo() {
     let port = container.get_host_port_ipv4(8788).await.unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let ready: Value = http.get(format!("{base}/ready")).send().await.unwrap().json().await.unwrap();
+    let ready: Value = common::get_json(format!("{base}/ready")).await;
     assert_eq!(ready["ok"], true);
     let env: Value = http
         .post(format!("{base}/agent/run"))
@@ -70,14 +72,11 @@ async fn the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode
         .await
         .unwrap();
     let port = echo.get_host_port_ipv4(8077).await.unwrap();
-    let body: Value = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
-        .json(&json!({"model": "codex", "messages": [{"role": "user", "content": "hi"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = common::post_json(
+        format!("http://127.0.0.1:{port}/v1/chat/completions"),
+        &json!({"model": "codex", "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await
+    .1;
     assert_eq!(body["choices"][0]["message"]["content"], "echo: hi");
 }

@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -165,15 +167,7 @@ async fn an_unreachable_mcp_server_is_a_tool_error_not_a_crash() {
         "model": "openai/scripted", "tool_backend": "mcp", "tool_mcp_url": format!("http://127.0.0.1:{port}/mcp"),
         "messages": [{"role": "user", "content": script_marker(&json!([{"tool_calls": [{"name": "echo", "arguments": {"text": "x"}}]}, {"content": "no server"}]))}],
     });
-    let env: Value = reqwest::Client::new()
-        .post(format!("{}/agent/run", server.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let env: Value = common::post_json(format!("{}/agent/run", server.base_url()), &body).await.1;
     assert_eq!(env["final_answer"], json!("no server"), "{env}");
     let tool = env["messages"].as_array().unwrap().iter().find(|m| m["role"] == "tool").unwrap();
     assert!(
