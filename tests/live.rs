@@ -208,7 +208,7 @@ fn codex_providers(a: &Addresses) -> miniagent::provider::Providers {
         ("SCILLM_RETRY_META", "1"),
         ("CODEX_AGENT_ENABLE_METRICS", "1"),
     ]);
-    miniagent::provider::Providers::new(&config).unwrap()
+    config.build_providers().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -47,7 +47,7 @@ pub fn config_for(features: &[Feature], fakes: &Fakes, trace_path: Option<PathBu
         pairs.push(("NDSMOKE_SHORTCIRCUIT_CHUTES", "1"));
     }
     let mut config = Config::from_pairs(pairs);
-    config.trace_path = trace_path;
+    config.traces.path = trace_path;
     config
 }
 

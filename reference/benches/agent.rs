@@ -15,15 +15,16 @@ use std::time::{Duration, Instant};
 use miniagent::agent::{ChatModel, LoopEnv, run_loop};
 use miniagent::api::RunSpec;
 use miniagent::provider::{ChatRequest, Completion, ProviderError, ProviderKind};
+use miniagent::tools::ToolBackend;
+use miniagent::tools::call::ToolCall;
 use miniagent::tools::http::{HttpToolSettings, HttpTools};
 use miniagent::tools::local::{LocalSettings, LocalTools};
-use miniagent::tools::{ToolBackend, ToolCall};
 use serde_json::{Value, json};
 
 struct InstantModel;
 
 impl ChatModel for InstantModel {
-    async fn complete(&self, _model: &str, _request: &ChatRequest) -> Result<Completion, ProviderError> {
+    async fn complete(&self, _model: &str, _request: &ChatRequest<'_>) -> Result<Completion, ProviderError> {
         let message = json!({"role": "assistant", "content": null, "tool_calls": [
             {"id": "c1", "type": "function", "function": {"name": "noop", "arguments": "{\"x\": 1}"}}
         ]});
@@ -38,8 +39,8 @@ impl ToolBackend for InstantTools {
         Ok(vec![json!({"type": "function", "function": {"name": "noop", "parameters": {"type": "object"}}})])
     }
 
-    async fn invoke(&self, _call: &ToolCall) -> Value {
-        json!({"ok": true, "name": "noop"})
+    async fn invoke(&self, _call: &ToolCall) -> miniagent::tools::result::ToolResult {
+        miniagent::tools::result::ToolResult { ok: true, name: "noop".into(), ..Default::default() }
     }
 }
 
@@ -84,16 +85,15 @@ fn main() {
             max_body_bytes: 1 << 20,
         }));
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
-        (format!("http://{addr}"), server)
+        (url::Url::parse(&format!("http://{addr}")).unwrap(), server)
     });
-    let http =
-        HttpTools::new(&base, &[("Authorization".into(), "Bearer bench".into())], HttpToolSettings::default()).unwrap();
+    let http = HttpTools::new(&base, &[("Authorization".into(), "Bearer bench".into())], HttpToolSettings::default());
     let echo = ToolCall::new("c", "echo", Value::String(r#"{"text":"bench"}"#.into()));
     let mut lat: Vec<Duration> = (0..3000)
         .map(|_| {
             let t = Instant::now();
             let r = rt.block_on(http.invoke(&echo));
-            assert_eq!(r["result"], json!("bench"));
+            assert_eq!(r.result.as_deref(), Some("bench"));
             t.elapsed()
         })
         .skip(200)
@@ -116,7 +116,7 @@ fn main() {
         let t = Instant::now();
         let r = rt.block_on(tools.invoke(&call));
         tool.push(t.elapsed());
-        assert_eq!(r["stdout"], json!("1\n"));
+        assert_eq!(r.stdout.as_deref(), Some("1\n"));
         let t = Instant::now();
         let out = std::process::Command::new("python3").args(["-c", "print(1)"]).output().unwrap();
         bare.push(t.elapsed());

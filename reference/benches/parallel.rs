@@ -16,7 +16,6 @@ use axum::Router;
 use axum::routing::post;
 use miniagent::config::Config;
 use miniagent::parallel::{ParallelOptions, complete_all, one};
-use miniagent::provider::Providers;
 use serde_json::{Value, json};
 
 const LATENCY: Duration = Duration::from_millis(match option_env!("BENCH_LATENCY_MS") {
@@ -47,9 +46,9 @@ fn main() {
     });
     let addr = rx.recv().unwrap();
     let base = format!("http://{addr}/v1");
-    let providers =
-        Providers::new(&Config::from_pairs([("OPENAI_API_BASE", base.as_str()), ("MINI_AGENT_ALLOW_DUMMY", "1")]))
-            .unwrap();
+    let providers = Config::from_pairs([("OPENAI_API_BASE", base.as_str()), ("MINI_AGENT_ALLOW_DUMMY", "1")])
+        .build_providers()
+        .unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 
     let (n, concurrency) = (2000usize, 200usize);

@@ -4,14 +4,47 @@
 //! (a missing field, a wrong type — 422 naming the field path) and meaning (an unknown backend, a
 //! backend missing its URL — 400). Unknown fields are ignored: clients of the original send extras.
 //!
-//! Does not run anything: a [`RunSpec`] is inert data handed to [`crate::agent`].
+//! Does not run anything and knows nothing of HTTP: a [`RunSpec`] is inert data handed to
+//! [`crate::agent`], and a refusal is a [`RequestError`] whose class the HTTP boundary maps to a
+//! status.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::Value;
+use url::Url;
 
-use crate::error::ApiError;
+/// Why a request body was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// Not JSON at all (400).
+    #[error("request body is not valid JSON: {0}")]
+    Malformed(String),
+    /// JSON of the wrong shape: a missing field, a wrong type, a value out of range (422).
+    #[error("{field}: {message}")]
+    Schema { field: String, message: String },
+    /// Well-formed but meaningless: an unknown backend, a backend missing its URL (400).
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+}
+
+impl RequestError {
+    pub fn schema(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Schema { field: field.into(), message: message.into() }
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid { field: field.into(), message: message.into() }
+    }
+
+    /// The request field that was wrong (`body` for the body as a whole).
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Malformed(_) => None,
+            Self::Schema { field, .. } | Self::Invalid { field, .. } => Some(field),
+        }
+    }
+}
 
 /// The request body as sent. Every optional field accepts `null` as "not given".
 #[derive(Debug, Deserialize)]
@@ -33,23 +66,18 @@ pub struct AgentRunRequest {
     pub tool_mcp_url: Option<String>,
 }
 
-/// Where tools come from (and whether there is an agent loop at all).
+/// The names of the backends, as requests spell them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// The agent loop with in-process tools.
+pub enum BackendKind {
     Local,
-    /// The agent loop with an HTTP tools server (`/tools` + `/invoke`).
     Http,
-    /// One model call, no tools.
     Echo,
-    /// One model call through the router, no tools.
     Router,
-    /// The agent loop with an MCP server.
     Mcp,
 }
 
-impl Backend {
-    pub const ALL: [Backend; 5] = [Self::Local, Self::Http, Self::Echo, Self::Router, Self::Mcp];
+impl BackendKind {
+    pub const ALL: [BackendKind; 5] = [Self::Local, Self::Http, Self::Echo, Self::Router, Self::Mcp];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -69,21 +97,59 @@ impl Backend {
     }
 }
 
+/// A tools server a run talks to: its URL and the request's headers for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolServer {
+    pub url: Url,
+    /// The request's `tool_http_headers`, names as the request wrote them.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Where tools come from (and whether there is an agent loop at all), with what each needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// The agent loop with in-process tools.
+    Local,
+    /// The agent loop with an HTTP tools server (`/tools` + `/invoke`).
+    Http(ToolServer),
+    /// One model call, no tools.
+    Echo,
+    /// One model call through the router, no tools.
+    Router,
+    /// The agent loop with an MCP server.
+    Mcp(ToolServer),
+}
+
+impl Backend {
+    pub fn kind(&self) -> BackendKind {
+        match self {
+            Self::Local => BackendKind::Local,
+            Self::Http(_) => BackendKind::Http,
+            Self::Echo => BackendKind::Echo,
+            Self::Router => BackendKind::Router,
+            Self::Mcp(_) => BackendKind::Mcp,
+        }
+    }
+}
+
+/// Where a run escalates to: the budget-stop call and the calls after a "budget exceeded" reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    pub model: String,
+}
+
 /// A validated run: every default applied, every range checked.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
     pub messages: Vec<Value>,
     pub model: String,
     pub backend: Backend,
-    pub tool_http_base_url: Option<String>,
-    pub tool_http_headers: BTreeMap<String, String>,
-    pub tool_mcp_url: Option<String>,
     pub use_tools: bool,
     pub auto_run_code_on_code_block: bool,
     pub max_iterations: u32,
     pub max_total_seconds: Option<f64>,
-    pub escalate_on_budget_exceeded: bool,
-    pub escalate_model: Option<String>,
+    /// Set when `escalate_on_budget_exceeded` is on and `escalate_model` names a model.
+    pub escalation: Option<Escalation>,
     pub enable_repair: bool,
     pub tool_concurrency: usize,
     pub max_tools_per_iter: usize,
@@ -100,15 +166,11 @@ impl RunSpec {
             messages,
             model,
             backend: Backend::Local,
-            tool_http_base_url: None,
-            tool_http_headers: BTreeMap::new(),
-            tool_mcp_url: None,
             use_tools: false,
             auto_run_code_on_code_block: false,
             max_iterations: DEFAULT_MAX_ITERATIONS,
             max_total_seconds: None,
-            escalate_on_budget_exceeded: false,
-            escalate_model: None,
+            escalation: None,
             enable_repair: true,
             tool_concurrency: 1,
             max_tools_per_iter: DEFAULT_MAX_TOOLS_PER_ITER,
@@ -116,106 +178,47 @@ impl RunSpec {
     }
 
     /// Parses and validates a request body.
-    pub fn from_slice(body: &[u8]) -> Result<Self, ApiError> {
+    pub fn from_slice(body: &[u8]) -> Result<Self, RequestError> {
         Self::validate(decode(body)?)
     }
 
-    fn validate(req: AgentRunRequest) -> Result<Self, ApiError> {
-        for (i, m) in req.messages.iter().enumerate() {
-            match m.get("role") {
-                Some(Value::String(_)) => {}
-                _ if !m.is_object() => {
-                    return Err(ApiError::schema(
-                        format!("messages[{i}]"),
-                        format!("expected a message object, got {}", json_kind(m)),
-                    ));
-                }
-                _ => return Err(ApiError::schema(format!("messages[{i}].role"), "missing or not a string")),
-            }
-        }
+    fn validate(req: AgentRunRequest) -> Result<Self, RequestError> {
+        validate_messages(&req.messages)?;
         if req.model.trim().is_empty() {
-            return Err(ApiError::schema("model", "must not be empty"));
+            return Err(RequestError::schema("model", "must not be empty"));
         }
-        let backend = match req.tool_backend.as_deref() {
-            None => Backend::Local,
-            Some(raw) => Backend::parse(raw).ok_or_else(|| {
-                let valid: Vec<&str> = Backend::ALL.iter().map(|b| b.name()).collect();
-                ApiError::bad_request(
-                    "tool_backend",
-                    format!("unknown tool_backend `{raw}`: valid backends are {}", valid.join(", ")),
-                )
-            })?,
-        };
-        let max_iterations = match req.max_iterations {
-            None => DEFAULT_MAX_ITERATIONS,
-            Some(n) if (1..=i64::from(u32::MAX)).contains(&n) => n as u32,
-            Some(n) => return Err(ApiError::schema("max_iterations", format!("must be an integer ≥ 1, got {n}"))),
-        };
+        let backend = backend(&req)?;
+        let max_iterations = int_in("max_iterations", req.max_iterations, 1, i64::from(u32::MAX), "an integer ≥ 1")?
+            .map_or(DEFAULT_MAX_ITERATIONS, |n| n as u32);
         if let Some(s) = req.max_total_seconds
             && !(s.is_finite() && s > 0.0)
         {
-            return Err(ApiError::schema("max_total_seconds", format!("must be a number > 0, got {s}")));
+            return Err(RequestError::schema("max_total_seconds", format!("must be a number > 0, got {s}")));
         }
-        let tool_concurrency = match req.tool_concurrency {
-            None => 1,
-            Some(n) if (1..=MAX_TOOL_CONCURRENCY).contains(&n) => n as usize,
-            Some(n) => {
-                return Err(ApiError::schema(
-                    "tool_concurrency",
-                    format!("must be an integer from 1 to {MAX_TOOL_CONCURRENCY}, got {n}"),
-                ));
-            }
-        };
-        let max_tools_per_iter = match req.max_tools_per_iter {
-            None => DEFAULT_MAX_TOOLS_PER_ITER,
-            Some(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
-            Some(n) => return Err(ApiError::schema("max_tools_per_iter", format!("must be an integer ≥ 1, got {n}"))),
-        };
-        let headers = req.tool_http_headers.unwrap_or_default();
-        for (name, value) in &headers {
-            if name.is_empty() || name.bytes().any(|b| !is_token_byte(b)) {
-                return Err(ApiError::bad_request(
-                    "tool_http_headers",
-                    format!("`{name}` is not a valid HTTP header name"),
-                ));
-            }
-            if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                return Err(ApiError::bad_request(
-                    "tool_http_headers",
-                    format!("the value of header `{name}` contains CR, LF or NUL, which would split the request"),
-                ));
-            }
-        }
-        let non_empty = |s: Option<String>| s.filter(|u| !u.trim().is_empty());
-        let tool_http_base_url = non_empty(req.tool_http_base_url);
-        let tool_mcp_url = non_empty(req.tool_mcp_url);
-        if backend == Backend::Http && tool_http_base_url.is_none() {
-            return Err(ApiError::bad_request(
-                "tool_http_base_url",
-                "tool_http_base_url required for tool_backend=http",
-            ));
-        }
-        if backend == Backend::Mcp && tool_mcp_url.is_none() {
-            return Err(ApiError::bad_request("tool_mcp_url", "tool_mcp_url required for tool_backend=mcp"));
-        }
+        let concurrency_rule = format!("an integer from 1 to {MAX_TOOL_CONCURRENCY}");
+        let tool_concurrency =
+            int_in("tool_concurrency", req.tool_concurrency, 1, MAX_TOOL_CONCURRENCY, &concurrency_rule)?
+                .map_or(1, |n| n as usize);
+        let max_tools_per_iter = int_in("max_tools_per_iter", req.max_tools_per_iter, 1, i64::MAX, "an integer ≥ 1")?
+            .map_or(DEFAULT_MAX_TOOLS_PER_ITER, |n| usize::try_from(n).unwrap_or(usize::MAX));
         // The HTTP and MCP backends exist to offer tools: there they are on unless explicitly off.
         let use_tools = match backend {
-            Backend::Http | Backend::Mcp => req.use_tools.unwrap_or(true),
+            Backend::Http(_) | Backend::Mcp(_) => req.use_tools.unwrap_or(true),
             _ => req.use_tools.unwrap_or(false),
+        };
+        let escalation = match (req.escalate_on_budget_exceeded, non_empty(req.escalate_model)) {
+            (Some(true), Some(model)) => Some(Escalation { model }),
+            _ => None,
         };
         Ok(Self {
             messages: req.messages,
             model: req.model,
             backend,
-            tool_http_base_url,
-            tool_http_headers: headers,
-            tool_mcp_url,
             use_tools,
             auto_run_code_on_code_block: req.auto_run_code_on_code_block.unwrap_or(false),
             max_iterations,
             max_total_seconds: req.max_total_seconds,
-            escalate_on_budget_exceeded: req.escalate_on_budget_exceeded.unwrap_or(false),
-            escalate_model: non_empty(req.escalate_model),
+            escalation,
             enable_repair: req.enable_repair.unwrap_or(true),
             tool_concurrency,
             max_tools_per_iter,
@@ -232,6 +235,97 @@ impl RunSpec {
     }
 }
 
+/// Every message is an object with a string `role`.
+fn validate_messages(messages: &[Value]) -> Result<(), RequestError> {
+    for (i, m) in messages.iter().enumerate() {
+        match m.get("role") {
+            Some(Value::String(_)) => {}
+            _ if !m.is_object() => {
+                return Err(RequestError::schema(
+                    format!("messages[{i}]"),
+                    format!("expected a message object, got {}", json_kind(m)),
+                ));
+            }
+            _ => return Err(RequestError::schema(format!("messages[{i}].role"), "missing or not a string")),
+        }
+    }
+    Ok(())
+}
+
+/// `value` when it is within `min..=max`; a 422 naming `field` and the `rule` otherwise.
+fn int_in(field: &str, value: Option<i64>, min: i64, max: i64, rule: &str) -> Result<Option<i64>, RequestError> {
+    match value {
+        Some(n) if !(min..=max).contains(&n) => Err(RequestError::schema(field, format!("must be {rule}, got {n}"))),
+        other => Ok(other),
+    }
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|u| !u.trim().is_empty())
+}
+
+/// The backend the request names, with the tools server it needs.
+fn backend(req: &AgentRunRequest) -> Result<Backend, RequestError> {
+    let kind = match req.tool_backend.as_deref() {
+        None => BackendKind::Local,
+        Some(raw) => BackendKind::parse(raw).ok_or_else(|| {
+            let valid: Vec<&str> = BackendKind::ALL.iter().map(|b| b.name()).collect();
+            RequestError::invalid(
+                "tool_backend",
+                format!("unknown tool_backend `{raw}`: valid backends are {}", valid.join(", ")),
+            )
+        })?,
+    };
+    let headers = tool_headers(req.tool_http_headers.as_ref())?;
+    Ok(match kind {
+        BackendKind::Local => Backend::Local,
+        BackendKind::Echo => Backend::Echo,
+        BackendKind::Router => Backend::Router,
+        BackendKind::Http => Backend::Http(ToolServer {
+            url: tool_url("tool_http_base_url", req.tool_http_base_url.as_deref(), "http")?,
+            headers,
+        }),
+        BackendKind::Mcp => {
+            Backend::Mcp(ToolServer { url: tool_url("tool_mcp_url", req.tool_mcp_url.as_deref(), "mcp")?, headers })
+        }
+    })
+}
+
+/// The request's tools-server headers: names must be HTTP tokens and values must not contain
+/// CR/LF/NUL (either would let a request forge extra headers).
+fn tool_headers(headers: Option<&BTreeMap<String, String>>) -> Result<Vec<(String, String)>, RequestError> {
+    let mut out = Vec::new();
+    for (name, value) in headers.into_iter().flatten() {
+        if name.is_empty() || name.bytes().any(|b| !is_token_byte(b)) {
+            return Err(RequestError::invalid(
+                "tool_http_headers",
+                format!("`{name}` is not a valid HTTP header name"),
+            ));
+        }
+        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(RequestError::invalid(
+                "tool_http_headers",
+                format!("the value of header `{name}` contains CR, LF or NUL, which would split the request"),
+            ));
+        }
+        out.push((name.clone(), value.clone()));
+    }
+    Ok(out)
+}
+
+/// The URL of a tools server: present, parseable, http(s).
+fn tool_url(field: &str, raw: Option<&str>, backend: &str) -> Result<Url, RequestError> {
+    let Some(raw) = raw.filter(|u| !u.trim().is_empty()) else {
+        return Err(RequestError::invalid(field, format!("{field} required for tool_backend={backend}")));
+    };
+    let url = Url::parse(raw.trim())
+        .map_err(|e| RequestError::invalid(field, format!("{field} `{raw}` is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(RequestError::invalid(field, format!("{field} `{raw}` must be http:// or https://")));
+    }
+    Ok(url)
+}
+
 /// RFC 9110 `tchar`.
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
@@ -239,16 +333,16 @@ fn is_token_byte(b: u8) -> bool {
 
 /// Decodes a JSON body into `T` in one pass, sorting failures into the contract's classes: not JSON
 /// at all → 400; JSON of the wrong shape → 422 naming the field path (`messages[0].role`).
-pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, RequestError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::MalformedJson("the body is empty; send a JSON object".to_owned()));
+        return Err(RequestError::Malformed("the body is empty; send a JSON object".to_owned()));
     }
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied().unwrap_or(b' ');
     if first != b'{' {
         // serde would happily read `[…]` into a struct as a tuple; the contract wants an object.
         return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-            Ok(_) => ApiError::schema("body", format!("expected a JSON object, got {}", kind_of_first_byte(first))),
-            Err(e) => ApiError::MalformedJson(e.to_string()),
+            Ok(_) => RequestError::schema("body", format!("expected a JSON object, got {}", kind_of_first_byte(first))),
+            Err(e) => RequestError::Malformed(e.to_string()),
         });
     }
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -257,12 +351,12 @@ pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                ApiError::schema(if path == "." { "body".to_owned() } else { path }, inner.to_string())
+                RequestError::schema(if path == "." { "body".to_owned() } else { path }, inner.to_string())
             }
-            _ => ApiError::MalformedJson(inner.to_string()),
+            _ => RequestError::Malformed(inner.to_string()),
         }
     })?;
-    de.end().map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    de.end().map_err(|e| RequestError::Malformed(e.to_string()))?;
     Ok(value)
 }
 
@@ -297,15 +391,23 @@ mod tests {
         RunSpec::from_slice(body.to_string().as_bytes()).expect("valid request")
     }
 
+    fn status(e: &RequestError) -> u16 {
+        match e {
+            RequestError::Schema { .. } => 422,
+            RequestError::Malformed(_) | RequestError::Invalid { .. } => 400,
+        }
+    }
+
     fn err(body: Value) -> (u16, String) {
         let e = RunSpec::from_slice(body.to_string().as_bytes()).expect_err("invalid request");
-        (e.status().as_u16(), e.to_string())
+        (status(&e), e.to_string())
     }
 
     #[test]
     fn defaults_follow_the_contract() {
         let s = ok(json!({"model": "dummy", "messages": [], "extra_field": 1}));
         assert_eq!(s.backend, Backend::Local);
+        assert!(s.escalation.is_none());
         assert_eq!((s.max_iterations, s.tool_concurrency, s.max_tools_per_iter), (3, 1, 4));
         assert!(!s.use_tools && s.enable_repair && !s.auto_run_code_on_code_block);
         let s = ok(json!({"model": "m", "messages": [], "tool_backend": "http", "tool_http_base_url": "http://x"}));
@@ -332,6 +434,8 @@ mod tests {
     #[case(json!({"model": "m", "messages": [], "tool_backend": "htp"}), 400, "unknown tool_backend `htp`: valid backends are local, http, echo, router, mcp")]
     #[case(json!({"model": "m", "messages": [], "tool_backend": "http"}), 400, "tool_http_base_url required")]
     #[case(json!({"model": "m", "messages": [], "tool_backend": "mcp"}), 400, "tool_mcp_url required")]
+    #[case(json!({"model": "m", "messages": [], "tool_backend": "http", "tool_http_base_url": "ftp://x"}), 400, "must be http:// or https://")]
+    #[case(json!({"model": "m", "messages": [], "tool_backend": "mcp", "tool_mcp_url": "not a url"}), 400, "is not a URL")]
     #[case(json!({"model": "m", "messages": [], "tool_http_headers": {"X-A": "a\r\nEvil: 1"}}), 400, "contains CR, LF or NUL")]
     #[case(json!({"model": "m", "messages": [], "tool_http_headers": {"Bad Name": "v"}}), 400, "not a valid HTTP header name")]
     fn rejections_name_the_field(#[case] body: Value, #[case] status: u16, #[case] needle: &str) {
@@ -347,7 +451,7 @@ mod tests {
     #[case(b"{\"model\":\"m\",\"messages\":[]} trailing", "trailing characters")]
     fn malformed_json_is_400(#[case] body: &[u8], #[case] needle: &str) {
         let e = RunSpec::from_slice(body).expect_err("malformed");
-        assert_eq!(e.status().as_u16(), 400);
+        assert_eq!(status(&e), 400);
         assert!(e.to_string().contains(needle), "{e}");
     }
 

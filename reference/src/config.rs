@@ -1,129 +1,52 @@
-//! Server configuration: everything the service reads from the environment, read **once** at startup.
+//! Server configuration, assembled once at startup from each module's own settings.
 //!
-//! Owns the mapping from environment variables (and the flags that override them) to typed settings.
-//! Handlers never call `std::env::var`: tests build a [`Config`] from a map instead of mutating the
-//! process environment, which is shared by every test thread.
-//!
-//! Does not own the router config file: that is [`crate::provider::router`].
+//! Every module owns its settings and reads them with `from_env` (see [`crate::env`] for the
+//! rules); this module only puts them together, applies the flags (which win over the
+//! environment), and loads the router config file. Handlers never read the environment: tests
+//! build a [`Config`] from pairs instead of mutating the process environment, which every test
+//! thread shares.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::agent::LoopEnv;
+use crate::agent::settings::LoopEnv;
+use crate::env::Env;
+use crate::listen::Listen;
+use crate::provider::client::Providers;
 use crate::provider::router::RouterConfig;
+use crate::provider::settings::ProviderSettings;
+use crate::shim::ShimSettings;
 use crate::tools::http::HttpToolSettings;
 use crate::tools::local::LocalSettings;
 use crate::tools::mcp::McpSettings;
+use crate::trace::TraceSettings;
 
-/// Default listen address of `miniagent serve`.
-pub const DEFAULT_HOST: &str = "127.0.0.1";
 /// Default listen port of `miniagent serve`.
 pub const DEFAULT_PORT: u16 = 8788;
-/// Default request-body limit (8 MiB).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-/// Reply of the OpenAI shim in echo mode when `MINI_AGENT_OPENAI_SHIM_REPLY` is unset.
-pub const DEFAULT_SHIM_REPLY: &str = "shim ok";
-/// OpenAI's public API, used when `OPENAI_API_BASE` is unset.
-pub const DEFAULT_OPENAI_BASE: &str = "https://api.openai.com/v1";
-/// Chutes' OpenAI-compatible API, used when `CHUTES_API_BASE` is unset.
-pub const DEFAULT_CHUTES_BASE: &str = "https://llm.chutes.ai/v1";
 
-/// A credential. Its `Debug` and `Display` never show the value, so a config dumped into a log or an
-/// error message cannot leak it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value, for the one place that puts it on the wire.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// How the OpenAI shim answers.
-#[derive(Debug, Clone)]
-pub struct ShimConfig {
-    /// `MINI_AGENT_OPENAI_SHIM_MODE=echo` or `MINI_AGENT_OPENAI_ECHO=1`: answer `reply`, call nothing.
-    pub echo: bool,
-    /// The raw `MINI_AGENT_OPENAI_SHIM_MODE` value, reported (not interpreted) by the hints.
-    pub mode: String,
-    /// `MINI_AGENT_OPENAI_SHIM_REPLY`.
-    pub reply: String,
-    /// `MINI_AGENT_OPENAI_SHIM_DELAY_MS`: an artificial delay before answering, for testing clients.
-    pub delay: Duration,
-    /// `MINI_AGENT_SSE_KEEPALIVE_SEC` (10 s): the longest silence on a stream before a keep-alive
-    /// comment is sent.
-    pub keepalive: Duration,
-}
-
-/// Where the model providers live and which credentials they use.
-#[derive(Debug, Clone)]
-pub struct ProviderSettings {
-    /// `MINI_AGENT_ALLOW_DUMMY=1`: the `dummy`/`noop` model answers without network.
-    pub allow_dummy: bool,
-    pub openai_api_key: Option<Secret>,
-    /// `OPENAI_API_BASE`, including `/v1`; `None` means OpenAI's public API.
-    pub openai_api_base: Option<String>,
-    pub ollama_base_url: Option<String>,
-    pub chutes_api_base: String,
-    pub chutes_api_key: Option<Secret>,
-    /// `LITELLM_DEFAULT_MODEL`: the model the OpenAI shim uses for a bare model name it cannot route.
-    pub default_model: Option<String>,
-    /// Whole-request timeout of one provider call (`MINI_AGENT_PROVIDER_TIMEOUT_SEC`, default 120 s).
-    pub request_timeout: Duration,
-    /// TCP connect timeout of provider calls (10 s): a dead host fails fast even under a long
-    /// request timeout.
-    pub connect_timeout: Duration,
-    pub codex: CodexSettings,
-    /// `SCILLM_DETERMINISTIC_SEED`: seeded retry jitter, and parallel completions one at a time.
-    pub deterministic_seed: Option<u64>,
-    /// `SCILLM_RETRY_META=1`: parallel results carry `scillm_router.retries`.
-    pub retry_meta: bool,
-}
-
-/// The codex-agent provider: an OpenAI-compatible endpoint behind an enable gate, with retries.
-#[derive(Debug, Clone)]
-pub struct CodexSettings {
-    /// `LITELLM_ENABLE_CODEX_AGENT=1` or `SCILLM_ENABLE_CODEX_AGENT=1`.
-    pub enabled: bool,
-    /// `CODEX_AGENT_API_BASE`, written without `/v1`.
-    pub api_base: Option<String>,
-    pub api_key: Option<Secret>,
-    /// `CODEX_AGENT_MAX_RETRIES` (2), `CODEX_AGENT_RETRY_BASE_MS` (120), `CODEX_AGENT_MAX_BACKOFF_MS`
-    /// (1500); the base and cap also apply to other providers' alias `max_retries`.
-    pub retry: crate::provider::retry::RetryPolicy,
-    /// `CODEX_AGENT_ENABLE_METRICS=1`: completions carry retry statistics.
-    pub metrics: bool,
+/// What the command line said; each flag, when given, wins over its environment variable.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// `--config`, else `MINI_AGENT_CONFIG`.
+    pub config: Option<PathBuf>,
+    pub max_body_bytes: Option<usize>,
+    /// `--demo`: the dummy model and the echo shim, no keys needed.
+    pub demo: bool,
 }
 
 /// Everything `miniagent serve` needs, resolved.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub host: String,
-    pub port: u16,
-    pub max_body_bytes: usize,
-    pub shim: ShimConfig,
+    pub listen: Listen,
+    pub shim: ShimSettings,
     pub providers: ProviderSettings,
-    /// `MINI_AGENT_STORE_TRACES=1` with `MINI_AGENT_STORE_PATH`: the JSONL file traces go to.
-    pub trace_path: Option<PathBuf>,
+    pub traces: TraceSettings,
     pub router: RouterConfig,
-    /// The local tools' interpreter, timeout, shell allowlist and output cap.
     pub local_tools: LocalSettings,
-    /// Default headers, retries and timeouts of the HTTP tools backend.
     pub http_tools: HttpToolSettings,
     pub mcp_tools: McpSettings,
     pub loop_env: LoopEnv,
@@ -145,102 +68,41 @@ pub struct Hints {
 }
 
 impl Config {
-    /// Reads every setting through `var`, so tests can pass a map and `main` the real environment.
-    /// Empty values count as unset, as they do for a shell user who wrote `export X=`.
-    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let flag = |name: &str| get(name).is_some_and(|v| is_truthy(&v));
-        let mode = get("MINI_AGENT_OPENAI_SHIM_MODE").unwrap_or_default();
-        let echo = mode.eq_ignore_ascii_case("echo") || flag("MINI_AGENT_OPENAI_ECHO");
-        let secs = |name: &str, default: f64| {
-            get(name)
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .filter(|s| s.is_finite() && *s > 0.0)
-                .map_or(Duration::from_secs_f64(default), Duration::from_secs_f64)
-        };
-        let trace_path =
-            if flag("MINI_AGENT_STORE_TRACES") { get("MINI_AGENT_STORE_PATH").map(PathBuf::from) } else { None };
-        let mut problems = Vec::new();
-        let seed = get("SCILLM_DETERMINISTIC_SEED").and_then(|v| {
-            let parsed = v.trim().parse::<u64>().ok();
-            if parsed.is_none() {
-                problems.push(format!("SCILLM_DETERMINISTIC_SEED must be a non-negative integer, got {v:?}"));
-            }
-            parsed
-        });
-        let default_headers = match get("MINI_AGENT_TOOL_HTTP_HEADERS") {
-            None => Vec::new(),
-            Some(raw) => parse_header_object(&raw).unwrap_or_else(|why| {
-                problems.push(format!("MINI_AGENT_TOOL_HTTP_HEADERS {why}; fix it or unset it"));
-                Vec::new()
+    /// Reads every setting through `var` and applies `flags`.
+    pub fn load(var: impl Fn(&str) -> Option<String>, flags: &Flags) -> Self {
+        let env = Env::new(&var);
+        let mut listen = Listen::resolve(&env, "MINI_AGENT_API", DEFAULT_PORT, flags.host.clone(), flags.port);
+        listen.max_body_bytes = flags.max_body_bytes.unwrap_or(listen.max_body_bytes);
+        let router_path = flags.config.clone().or_else(|| env.get("MINI_AGENT_CONFIG").map(PathBuf::from));
+        let router = match &router_path {
+            Some(path) => RouterConfig::load(path, &var).unwrap_or_else(|e| {
+                env.problem(e.to_string());
+                RouterConfig::default()
             }),
+            None => RouterConfig::default(),
         };
-        Self {
-            host: get("MINI_AGENT_API_HOST").unwrap_or_else(|| DEFAULT_HOST.to_owned()),
-            port: get("MINI_AGENT_API_PORT").and_then(|p| p.trim().parse().ok()).unwrap_or(DEFAULT_PORT),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            shim: ShimConfig {
-                echo,
-                mode,
-                reply: get("MINI_AGENT_OPENAI_SHIM_REPLY").unwrap_or_else(|| DEFAULT_SHIM_REPLY.to_owned()),
-                delay: Duration::from_millis(
-                    get("MINI_AGENT_OPENAI_SHIM_DELAY_MS").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
-                ),
-                keepalive: secs("MINI_AGENT_SSE_KEEPALIVE_SEC", 10.0),
-            },
-            providers: ProviderSettings {
-                allow_dummy: flag("MINI_AGENT_ALLOW_DUMMY"),
-                openai_api_key: get("OPENAI_API_KEY").map(Secret::new),
-                openai_api_base: get("OPENAI_API_BASE").or_else(|| get("OPENAI_BASE_URL")),
-                ollama_base_url: get("OLLAMA_BASE_URL"),
-                chutes_api_base: get("CHUTES_API_BASE").unwrap_or_else(|| DEFAULT_CHUTES_BASE.to_owned()),
-                chutes_api_key: get("CHUTES_API_KEY").map(Secret::new),
-                default_model: get("LITELLM_DEFAULT_MODEL"),
-                request_timeout: secs("MINI_AGENT_PROVIDER_TIMEOUT_SEC", 120.0),
-                connect_timeout: Duration::from_secs(10),
-                codex: CodexSettings {
-                    enabled: flag("LITELLM_ENABLE_CODEX_AGENT") || flag("SCILLM_ENABLE_CODEX_AGENT"),
-                    api_base: get("CODEX_AGENT_API_BASE"),
-                    api_key: get("CODEX_AGENT_API_KEY").map(Secret::new),
-                    retry: crate::provider::retry::RetryPolicy {
-                        max_retries: get("CODEX_AGENT_MAX_RETRIES").and_then(|v| v.trim().parse().ok()).unwrap_or(2),
-                        base: Duration::from_millis(
-                            get("CODEX_AGENT_RETRY_BASE_MS").and_then(|v| v.trim().parse().ok()).unwrap_or(120),
-                        ),
-                        max_backoff: Duration::from_millis(
-                            get("CODEX_AGENT_MAX_BACKOFF_MS").and_then(|v| v.trim().parse().ok()).unwrap_or(1500),
-                        ),
-                        jitter: crate::provider::route::jitter_from_seed(seed),
-                    },
-                    metrics: flag("CODEX_AGENT_ENABLE_METRICS"),
-                },
-                deterministic_seed: seed,
-                retry_meta: flag("SCILLM_RETRY_META"),
-            },
-            trace_path,
-            router: RouterConfig::default(),
-            local_tools: LocalSettings {
-                python: get("MINI_AGENT_PYTHON").unwrap_or_else(|| "python3".to_owned()),
-                timeout: secs("MINI_AGENT_TOOL_TIMEOUT_SEC", 10.0),
-                shell_allow: get("MINI_AGENT_SHELL_ALLOW").map_or_else(
-                    || vec!["echo".to_owned()],
-                    |v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect(),
-                ),
-                output_cap: get("MINI_AGENT_TOOL_OUTPUT_MAX_BYTES")
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(crate::tools::process::DEFAULT_OUTPUT_CAP),
-            },
-            http_tools: HttpToolSettings {
-                default_headers,
-                retries_429: get("MINI_AGENT_TOOL_HTTP_RETRIES").and_then(|v| v.trim().parse().ok()).unwrap_or(1),
-                retry_wait_cap: secs("MINI_AGENT_TOOL_HTTP_RETRY_CAP_SEC", 1.0),
-                timeout: secs("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", 30.0),
-                ..HttpToolSettings::default()
-            },
-            mcp_tools: McpSettings { timeout: secs("MINI_AGENT_TOOL_MCP_TIMEOUT_SEC", 30.0) },
-            loop_env: LoopEnv { shortcircuit_chutes: flag("NDSMOKE_SHORTCIRCUIT_CHUTES") },
-            problems,
+        let mut config = Self {
+            listen,
+            shim: ShimSettings::from_env(&env),
+            providers: ProviderSettings::from_env(&env),
+            traces: TraceSettings::from_env(&env),
+            router,
+            local_tools: LocalSettings::from_env(&env),
+            http_tools: HttpToolSettings::from_env(&env),
+            mcp_tools: McpSettings::from_env(&env),
+            loop_env: LoopEnv::from_env(&env),
+            problems: Vec::new(),
+        };
+        config.problems = env.into_problems();
+        if flags.demo {
+            config.enable_demo();
         }
+        config
+    }
+
+    /// Every setting through `var`, no flags.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
+        Self::load(var, &Flags::default())
     }
 
     /// The process environment.
@@ -263,63 +125,25 @@ impl Config {
         }
     }
 
+    /// The model providers this config describes (settings, aliases, one HTTP client).
+    pub fn build_providers(&self) -> Result<Providers, reqwest::Error> {
+        Providers::new(self.providers.clone(), self.router.clone())
+    }
+
     pub fn hints(&self) -> Hints {
         Hints {
             openai_api_key: self.providers.openai_api_key.is_some(),
             ollama_base_url: self.providers.ollama_base_url.is_some(),
             litellm_default_model: self.providers.default_model.is_some(),
-            shim_mode: if self.shim.echo && self.shim.mode.is_empty() {
-                "echo".to_owned()
-            } else {
-                self.shim.mode.clone()
-            },
+            shim_mode: self.shim.reported_mode(),
         }
     }
-
-    /// Whether the non-echo shim has any model it could call; without one it answers 400 with
-    /// [`NO_PROVIDER_GUIDANCE`] rather than failing on the first request to a provider.
-    pub fn has_any_provider(&self) -> bool {
-        let p = &self.providers;
-        p.openai_api_key.is_some()
-            || p.openai_api_base.is_some()
-            || (p.ollama_base_url.is_some() && p.default_model.is_some())
-            || p.allow_dummy
-            || !self.router.is_empty()
-    }
-}
-
-/// What the OpenAI shim says when it has nothing to call.
-pub const NO_PROVIDER_GUIDANCE: &str = "mini-agent chat needs a provider: set OPENAI_API_KEY (and \
-OPENAI_API_BASE for a compatible server), or bring up Ollama and set OLLAMA_BASE_URL + \
-LITELLM_DEFAULT_MODEL=ollama/<tag>, or pass --config with a model_list. For a no-keys smoke test set \
-MINI_AGENT_OPENAI_SHIM_MODE=echo (a stub reply) or MINI_AGENT_ALLOW_DUMMY=1 and use model \"dummy\".";
-
-/// A JSON object of string header values, in the order written. Names must be HTTP tokens and
-/// values must not contain CR/LF (either would let a setting forge extra headers).
-fn parse_header_object(raw: &str) -> Result<Vec<(String, String)>, String> {
-    let value: serde_json::Value = serde_json::from_str(raw).map_err(|e| format!("is not valid JSON ({e})"))?;
-    let map = value.as_object().ok_or("must be a JSON object of header names to string values")?;
-    let mut out = Vec::with_capacity(map.len());
-    for (name, v) in map {
-        let v = v.as_str().ok_or_else(|| format!("header `{name}` must have a string value"))?;
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
-            return Err(format!("has `{name}`, which is not a valid header name"));
-        }
-        if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(format!("header `{name}` has a value with CR, LF or NUL"));
-        }
-        out.push((name.clone(), v.to_owned()));
-    }
-    Ok(out)
-}
-
-fn is_truthy(value: &str) -> bool {
-    matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn empty_values_count_as_unset_and_flags_accept_common_truthy_words() {
@@ -336,9 +160,9 @@ mod tests {
 
     #[test]
     fn traces_need_both_the_switch_and_the_path() {
-        assert!(Config::from_pairs([("MINI_AGENT_STORE_PATH", "/tmp/x")]).trace_path.is_none());
+        assert!(Config::from_pairs([("MINI_AGENT_STORE_PATH", "/tmp/x")]).traces.path.is_none());
         let cfg = Config::from_pairs([("MINI_AGENT_STORE_TRACES", "1"), ("MINI_AGENT_STORE_PATH", "/tmp/x")]);
-        assert_eq!(cfg.trace_path, Some(PathBuf::from("/tmp/x")));
+        assert_eq!(cfg.traces.path, Some(PathBuf::from("/tmp/x")));
     }
 
     #[test]
@@ -363,17 +187,31 @@ mod tests {
         let cfg = Config::from_pairs([("MINI_AGENT_TOOL_HTTP_HEADERS", r#"{"Authorization":"Bearer x","X-A":"1"}"#)]);
         assert_eq!(cfg.http_tools.default_headers.len(), 2);
         assert!(cfg.problems.is_empty());
-        for bad in [r#"{"A": 1}"#, "[1]", "not json", r#"{"A":"x\r\nB: y"}"#, r#"{"bad name":"v"}"#] {
-            let cfg = Config::from_pairs([("MINI_AGENT_TOOL_HTTP_HEADERS", bad)]);
-            assert_eq!(cfg.problems.len(), 1, "{bad}");
-            assert!(cfg.problems[0].contains("MINI_AGENT_TOOL_HTTP_HEADERS"), "{:?}", cfg.problems);
-        }
+        let cfg = Config::from_pairs([("MINI_AGENT_TOOL_HTTP_HEADERS", "not json")]);
+        assert_eq!(cfg.problems.len(), 1);
+        assert!(cfg.problems[0].contains("MINI_AGENT_TOOL_HTTP_HEADERS"), "{:?}", cfg.problems);
     }
 
     #[test]
-    fn bad_numbers_fall_back_to_defaults() {
+    fn a_bad_number_is_a_startup_problem_that_names_the_variable() {
         let cfg = Config::from_pairs([("MINI_AGENT_API_PORT", "eighty"), ("MINI_AGENT_OPENAI_SHIM_DELAY_MS", "-3")]);
-        assert_eq!(cfg.port, DEFAULT_PORT);
-        assert_eq!(cfg.shim.delay, Duration::ZERO);
+        assert_eq!(cfg.problems.len(), 2, "{:?}", cfg.problems);
+        assert!(cfg.problems[0].contains("MINI_AGENT_API_PORT") && cfg.problems[0].contains("eighty"));
+        assert!(cfg.problems[1].contains("MINI_AGENT_OPENAI_SHIM_DELAY_MS"));
+    }
+
+    #[test]
+    fn flags_win_over_the_environment_and_skip_its_problems() {
+        let flags = Flags { port: Some(9), host: Some("127.0.0.2".into()), ..Flags::default() };
+        let cfg = Config::load(|k| (k == "MINI_AGENT_API_PORT").then(|| "eighty".to_owned()), &flags);
+        assert_eq!((cfg.listen.host.as_str(), cfg.listen.port), ("127.0.0.2", 9));
+        assert!(cfg.problems.is_empty(), "{:?}", cfg.problems);
+    }
+
+    #[test]
+    fn a_router_file_that_cannot_be_read_is_a_startup_problem() {
+        let flags = Flags { config: Some(PathBuf::from("/nonexistent/router.yaml")), ..Flags::default() };
+        let cfg = Config::load(|_| None, &flags);
+        assert!(cfg.problems.iter().any(|p| p.contains("/nonexistent/router.yaml")), "{:?}", cfg.problems);
     }
 }

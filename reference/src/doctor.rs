@@ -13,8 +13,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::env::Env;
 use crate::parallel::{ParallelOptions, complete_all};
-use crate::provider::Providers;
+use crate::provider::route::codex_base;
+use crate::sidecar::SidecarConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,21 +60,31 @@ pub struct Targets {
 }
 
 impl Targets {
-    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |k: &str| var(k).filter(|v| !v.trim().is_empty());
-        let home = var("HOME").unwrap_or_else(|| "/root".to_owned());
+    /// `MINI_AGENT_URL` (the doctor's own variable); the sidecar's base, auth file and echo switch
+    /// come from the settings that own them (the codex-agent provider's and the sidecar's).
+    pub fn new(env: &Env, config: &Config, sidecar: &SidecarConfig) -> Self {
         Self {
-            facade: get("MINI_AGENT_URL")
+            facade: env
+                .get("MINI_AGENT_URL")
                 .unwrap_or_else(|| "http://127.0.0.1:8788".to_owned())
                 .trim_end_matches('/')
                 .to_owned(),
-            sidecar: get("CODEX_AGENT_API_BASE")
-                .map(|b| crate::provider::route::codex_base(&b))
+            sidecar: config
+                .providers
+                .codex
+                .api_base
+                .as_deref()
+                .map(|b| codex_base(b).0)
                 .unwrap_or_else(|| "http://127.0.0.1:8077".to_owned()),
-            auth_path: get("CODEX_AUTH_PATH")
-                .map_or_else(|| PathBuf::from(home).join(".codex/auth.json"), PathBuf::from),
-            sidecar_echo_env: get("CODEX_SIDECAR_ECHO").is_some_and(|v| v.trim() == "1"),
+            auth_path: sidecar.auth_path.clone(),
+            sidecar_echo_env: sidecar.echo,
         }
+    }
+
+    /// From a lookup function (the process environment in `main`, pairs in tests).
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>, config: &Config) -> Self {
+        let env = Env::new(&var);
+        Self::new(&env, config, &SidecarConfig::from_env(&env))
     }
 }
 
@@ -89,97 +101,16 @@ async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
 /// Runs every check.
 pub async fn run(config: &Config, targets: &Targets) -> Vec<Check> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
-    let mut checks = Vec::new();
-
-    checks.push(match get_json(&http, &format!("{}/ready", targets.facade)).await {
-        Ok(v) if v["ok"] == json!(true) => {
-            Check::ok("façade readiness", format!("{}/ready answered ok", targets.facade))
-        }
-        Ok(v) => {
-            Check::fail("façade readiness", format!("{}/ready answered {v}", targets.facade), "check the façade's log")
-        }
-        Err(e) => Check::fail(
-            "façade readiness",
-            format!("{}/ready: {e}", targets.facade),
-            "start it with `miniagent serve` (or point MINI_AGENT_URL at it)",
-        ),
-    });
-
     let sidecar = get_json(&http, &format!("{}/healthz", targets.sidecar)).await;
     let sidecar_echo = sidecar.as_ref().ok().and_then(|v| v["echo"].as_bool()).unwrap_or(targets.sidecar_echo_env);
-    checks.push(match &sidecar {
-        Ok(v) if v["ok"] == json!(true) => Check::ok(
-            "sidecar health",
-            format!(
-                "{}/healthz: concurrency {}, auth_present {}",
-                targets.sidecar, v["concurrency"], v["auth_present"]
-            ),
-        ),
-        Ok(v) => Check::fail(
-            "sidecar health",
-            format!("{}/healthz answered {v}", targets.sidecar),
-            "check the sidecar's log",
-        ),
-        Err(e) => Check::fail(
-            "sidecar health",
-            format!("{}/healthz is unreachable: {e}", targets.sidecar),
-            "start `miniagent sidecar` (CODEX_SIDECAR_ECHO=1 for a smoke test), or fix CODEX_AGENT_API_BASE",
-        ),
-    });
-
-    checks.push(if targets.auth_path.exists() {
-        Check::ok("auth file", format!("{} is present", targets.auth_path.display()))
-    } else if sidecar_echo {
-        Check::ok("auth file", format!("{} is absent, which is fine in echo mode", targets.auth_path.display()))
-    } else {
-        Check::fail(
-            "auth file",
-            format!("{} is missing and echo mode is off: the sidecar answers 401", targets.auth_path.display()),
-            "mount ~/.codex/auth.json into the container (/root/.codex/auth.json:ro) or set CODEX_AUTH_PATH, or re-enable echo with CODEX_SIDECAR_ECHO=1",
-        )
-    });
-
-    let codex = &config.providers.codex;
-    checks.push(if !codex.enabled {
-        Check::fail(
-            "codex-agent enabled",
-            "neither LITELLM_ENABLE_CODEX_AGENT nor SCILLM_ENABLE_CODEX_AGENT is 1",
-            "export LITELLM_ENABLE_CODEX_AGENT=1 (read at process start: restart the process after changing it)",
-        )
-    } else {
-        Check::ok(
-            "codex-agent enabled",
-            "LITELLM_ENABLE_CODEX_AGENT is set; read once at process start, so import order cannot matter",
-        )
-    });
-    checks.push(match codex.api_base.as_deref().map(str::trim) {
-        None => Check::fail(
-            "codex-agent base",
-            "CODEX_AGENT_API_BASE is not set",
-            "export CODEX_AGENT_API_BASE=http://127.0.0.1:8077 (no /v1)",
-        ),
-        Some(b) if b.trim_end_matches('/').ends_with("/v1") => Check::fail(
-            "codex-agent base",
-            format!("CODEX_AGENT_API_BASE={b} ends in /v1; the provider appends /v1 itself"),
-            format!("remove /v1: export CODEX_AGENT_API_BASE={}", crate::provider::route::codex_base(b)),
-        ),
-        Some(b) => Check::ok("codex-agent base", format!("CODEX_AGENT_API_BASE={b} (no /v1)")),
-    });
-
-    let probe = if codex.enabled && codex.api_base.is_some() {
-        match Providers::new(config) {
-            Ok(providers) => {
-                let requests: Vec<Value> = (0..2)
-                    .map(|i| json!({"model": "codex-agent/doctor-probe", "messages": [{"role": "user", "content": format!("doctor probe {i}")}]}))
-                    .collect();
-                let options = ParallelOptions { concurrency: 2, ..ParallelOptions::default() };
-                complete_all(&providers, requests, &options).await.ok()
-            }
-            Err(_) => None,
-        }
-    } else {
-        None
-    };
+    let mut checks = vec![
+        facade_check(&http, targets).await,
+        sidecar_check(&sidecar, targets),
+        auth_check(targets, sidecar_echo),
+        enabled_check(config),
+        base_check(config),
+    ];
+    let probe = parallel_probe(config).await;
     checks.push(match &probe {
         None => Check::skip(
             "parallel echo probe",
@@ -190,6 +121,97 @@ pub async fn run(config: &Config, targets: &Targets) -> Vec<Check> {
     });
     checks.push(retry_meta_check(config, probe.as_deref()));
     checks
+}
+
+async fn facade_check(http: &reqwest::Client, targets: &Targets) -> Check {
+    const NAME: &str = "façade readiness";
+    let url = format!("{}/ready", targets.facade);
+    match get_json(http, &url).await {
+        Ok(v) if v["ok"] == json!(true) => Check::ok(NAME, format!("{url} answered ok")),
+        Ok(v) => Check::fail(NAME, format!("{url} answered {v}"), "check the façade's log"),
+        Err(e) => {
+            Check::fail(NAME, format!("{url}: {e}"), "start it with `miniagent serve` (or point MINI_AGENT_URL at it)")
+        }
+    }
+}
+
+fn sidecar_check(sidecar: &Result<Value, String>, targets: &Targets) -> Check {
+    const NAME: &str = "sidecar health";
+    match sidecar {
+        Ok(v) if v["ok"] == json!(true) => Check::ok(
+            NAME,
+            format!(
+                "{}/healthz: concurrency {}, auth_present {}",
+                targets.sidecar, v["concurrency"], v["auth_present"]
+            ),
+        ),
+        Ok(v) => Check::fail(NAME, format!("{}/healthz answered {v}", targets.sidecar), "check the sidecar's log"),
+        Err(e) => Check::fail(
+            NAME,
+            format!("{}/healthz is unreachable: {e}", targets.sidecar),
+            "start `miniagent sidecar` (CODEX_SIDECAR_ECHO=1 for a smoke test), or fix CODEX_AGENT_API_BASE",
+        ),
+    }
+}
+
+fn auth_check(targets: &Targets, sidecar_echo: bool) -> Check {
+    const NAME: &str = "auth file";
+    let path = targets.auth_path.display();
+    if targets.auth_path.exists() {
+        Check::ok(NAME, format!("{path} is present"))
+    } else if sidecar_echo {
+        Check::ok(NAME, format!("{path} is absent, which is fine in echo mode"))
+    } else {
+        Check::fail(
+            NAME,
+            format!("{path} is missing and echo mode is off: the sidecar answers 401"),
+            "mount ~/.codex/auth.json into the container (/root/.codex/auth.json:ro) or set CODEX_AUTH_PATH, or re-enable echo with CODEX_SIDECAR_ECHO=1",
+        )
+    }
+}
+
+fn enabled_check(config: &Config) -> Check {
+    const NAME: &str = "codex-agent enabled";
+    if config.providers.codex.enabled {
+        Check::ok(NAME, "LITELLM_ENABLE_CODEX_AGENT is set; read once at process start, so import order cannot matter")
+    } else {
+        Check::fail(
+            NAME,
+            "neither LITELLM_ENABLE_CODEX_AGENT nor SCILLM_ENABLE_CODEX_AGENT is 1",
+            "export LITELLM_ENABLE_CODEX_AGENT=1 (read at process start: restart the process after changing it)",
+        )
+    }
+}
+
+fn base_check(config: &Config) -> Check {
+    const NAME: &str = "codex-agent base";
+    match config.providers.codex.api_base.as_deref().map(str::trim) {
+        None => Check::fail(
+            NAME,
+            "CODEX_AGENT_API_BASE is not set",
+            "export CODEX_AGENT_API_BASE=http://127.0.0.1:8077 (no /v1)",
+        ),
+        Some(b) if codex_base(b).1 => Check::fail(
+            NAME,
+            format!("CODEX_AGENT_API_BASE={b} ends in /v1; the provider appends /v1 itself"),
+            format!("remove /v1: export CODEX_AGENT_API_BASE={}", codex_base(b).0),
+        ),
+        Some(b) => Check::ok(NAME, format!("CODEX_AGENT_API_BASE={b} (no /v1)")),
+    }
+}
+
+/// Two parallel completions through codex-agent, when it is configured.
+async fn parallel_probe(config: &Config) -> Option<Vec<Value>> {
+    let codex = &config.providers.codex;
+    if !(codex.enabled && codex.api_base.is_some()) {
+        return None;
+    }
+    let providers = config.build_providers().ok()?;
+    let requests: Vec<Value> = (0..2)
+        .map(|i| json!({"model": "codex-agent/doctor-probe", "messages": [{"role": "user", "content": format!("doctor probe {i}")}]}))
+        .collect();
+    let options = ParallelOptions { concurrency: 2, ..ParallelOptions::default() };
+    complete_all(&providers, requests, &options).await.ok()
 }
 
 /// The parallel probe: every result must carry `scillm_router`, and content (or a provider error

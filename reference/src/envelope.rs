@@ -7,7 +7,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::agent::{RunOutcome, StoppedReason};
+use crate::agent::invocation::ToolInvocation;
+use crate::agent::outcome::{RunOutcome, StoppedReason};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Envelope {
@@ -17,7 +18,7 @@ pub struct Envelope {
     pub messages: Vec<Value>,
     pub metrics: Metrics,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_tool_invocation: Option<Value>,
+    pub last_tool_invocation: Option<ToolInvocation>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -30,16 +31,10 @@ pub struct Metrics {
 
 /// Shapes an outcome. `ttotal_ms` is the server time spent on the request so far.
 pub fn build(outcome: &RunOutcome, ttotal_ms: f64) -> Envelope {
-    // Only the last iteration counts: an invocation that succeeded two iterations ago and was then
-    // superseded is history, not the result.
-    let last_tool_invocation = outcome
-        .iterations
-        .last()
-        .and_then(|it| it.tool_invocations.iter().rev().find(|inv| inv.get("ok") == Some(&Value::Bool(true))))
-        .cloned();
+    let last_tool_invocation = outcome.last_ok_invocation().cloned();
     let mut final_answer = outcome.final_answer.clone();
     if final_answer.as_deref().is_none_or(str::is_empty)
-        && let Some(stdout) = last_tool_invocation.as_ref().and_then(|inv| inv.get("stdout")).and_then(Value::as_str)
+        && let Some(stdout) = last_tool_invocation.as_ref().and_then(|inv| inv.stdout.as_deref())
         && !stdout.is_empty()
     {
         final_answer = Some(stdout.to_owned());
@@ -62,10 +57,17 @@ pub fn build(outcome: &RunOutcome, ttotal_ms: f64) -> Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::IterationRecord;
-    use serde_json::json;
+    use crate::agent::invocation::RequestedCall;
+    use crate::agent::outcome::IterationRecord;
+    use crate::tools::result::ToolResult;
 
-    fn outcome(final_answer: Option<&str>, invocations: Vec<Vec<Value>>) -> RunOutcome {
+    fn inv(ok: bool, stdout: &str) -> ToolInvocation {
+        let requested = RequestedCall { id: "c".into(), name: "t".into(), arguments_raw: Value::Null };
+        let result = ToolResult { ok, name: "t".into(), stdout: Some(stdout.into()), ..ToolResult::default() };
+        ToolInvocation::new(0, &requested, "m", result, 1.0)
+    }
+
+    fn outcome(final_answer: Option<&str>, invocations: Vec<Vec<ToolInvocation>>) -> RunOutcome {
         RunOutcome {
             final_answer: final_answer.map(str::to_owned),
             stopped_reason: StoppedReason::Success,
@@ -81,7 +83,7 @@ mod tests {
 
     #[test]
     fn keys_come_in_contract_order() {
-        let env = build(&outcome(Some("hi"), vec![vec![json!({"ok": true, "stdout": "x"})]]), 1.5);
+        let env = build(&outcome(Some("hi"), vec![vec![inv(true, "x")]]), 1.5);
         let text = serde_json::to_string(&env).expect("serializes");
         let order = [
             "\"ok\"",
@@ -100,8 +102,8 @@ mod tests {
 
     #[test]
     fn last_tool_invocation_only_from_the_last_iteration_and_only_when_ok() {
-        let ok = json!({"ok": true, "stdout": "old"});
-        let failed = json!({"ok": false, "stdout": "bad"});
+        let ok = inv(true, "old");
+        let failed = inv(false, "bad");
         assert!(
             build(&outcome(None, vec![vec![ok.clone()], vec![failed.clone()]]), 0.0).last_tool_invocation.is_none()
         );
@@ -112,10 +114,10 @@ mod tests {
 
     #[test]
     fn empty_final_answer_falls_back_to_stdout() {
-        let inv = vec![vec![json!({"ok": true, "stdout": "42\n"})]];
-        assert_eq!(build(&outcome(Some(""), inv.clone()), 0.0).final_answer.as_deref(), Some("42\n"));
-        assert_eq!(build(&outcome(None, inv.clone()), 0.0).final_answer.as_deref(), Some("42\n"));
-        assert_eq!(build(&outcome(Some("kept"), inv), 0.0).final_answer.as_deref(), Some("kept"));
+        let invs = vec![vec![inv(true, "42\n")]];
+        assert_eq!(build(&outcome(Some(""), invs.clone()), 0.0).final_answer.as_deref(), Some("42\n"));
+        assert_eq!(build(&outcome(None, invs.clone()), 0.0).final_answer.as_deref(), Some("42\n"));
+        assert_eq!(build(&outcome(Some("kept"), invs), 0.0).final_answer.as_deref(), Some("kept"));
     }
 
     #[test]

@@ -1,15 +1,19 @@
-//! The one error type at the HTTP boundary, deciding status, body shape and log level per variant.
+//! The one error type at the HTTP boundary of every server in this crate (the façade, exec-RPC, the
+//! sidecar, the tools stub), deciding status, body shape and log level per variant.
 //!
-//! Two body shapes, one type: `/agent/run` and the other façade routes answer `{"detail": …}`
-//! (the shape FastAPI clients of the original expect); the OpenAI routes wrap the same error in
-//! [`OpenAiError`] and answer `{"error":{"message","type","param","code"}}`, the shape OpenAI SDKs parse.
-//! Internal details never reach a 5xx body: they are logged, the client gets a stable sentence.
+//! Statuses are chosen in one `match` ([`ApiError::status`]). Three body shapes, one type: the
+//! façade and exec-RPC answer `{"detail": …}` (the shape FastAPI clients of the original expect);
+//! the OpenAI routes wrap the same error in [`OpenAiError`] and answer
+//! `{"error":{"message","type","param","code"}}`, the shape OpenAI SDKs parse; the tools stub wraps
+//! it in [`ToolError`] and answers the tools protocol's `{"ok":false,"error":…}`. Internal details
+//! never reach a 5xx body: they are logged, the client gets a stable sentence.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::api::RequestError;
 use crate::provider::ProviderError;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,18 +24,24 @@ pub enum ApiError {
     /// The body could not be read at all (client went away mid-body, bad chunking).
     #[error("request body could not be read: {0}")]
     BodyUnreadable(String),
-    /// The body is not JSON.
-    #[error("request body is not valid JSON: {0}")]
-    MalformedJson(String),
-    /// JSON, but not the schema: a missing field, a wrong type, a value out of range.
-    #[error("{message}")]
-    Schema { message: String, field: Option<String> },
-    /// Schema-valid but meaningless: an unknown backend, a backend missing its URL.
-    #[error("{message}")]
-    BadRequest { message: String, field: Option<String> },
+    /// Not JSON (400), the wrong shape (422), or meaningless (400).
+    #[error(transparent)]
+    Request(#[from] RequestError),
     /// A model provider failed, or the model cannot be used here.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// Credentials the server needs are missing (the sidecar's auth file).
+    #[error("{0}")]
+    CredentialsMissing(String),
+    /// What this server runs for the request (a CLI) failed.
+    #[error("{0}")]
+    Upstream(String),
+    /// What this server runs for the request did not finish in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// The server is shutting down.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("not found: {0}")]
     NotFound(String),
     #[error("method {method} is not allowed on {path}")]
@@ -42,22 +52,27 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A 422 naming the field.
     pub fn schema(field: impl Into<String>, message: impl Into<String>) -> Self {
-        let field = field.into();
-        Self::Schema { message: format!("{field}: {}", message.into()), field: Some(field) }
+        Self::Request(RequestError::schema(field, message))
     }
 
+    /// A 400 naming the field.
     pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::BadRequest { message: message.into(), field: Some(field.into()) }
+        Self::Request(RequestError::invalid(field, message))
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::BodyUnreadable(_) | Self::MalformedJson(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Schema { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
+            Self::Request(RequestError::Schema { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Request(RequestError::Malformed(_) | RequestError::Invalid { .. }) => StatusCode::BAD_REQUEST,
             Self::Provider(e) if e.is_client_error() => StatusCode::BAD_REQUEST,
-            Self::Provider(_) => StatusCode::BAD_GATEWAY,
+            Self::Provider(_) | Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::CredentialsMissing(_) => StatusCode::UNAUTHORIZED,
+            Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -75,8 +90,23 @@ impl ApiError {
 
     fn field(&self) -> Option<&str> {
         match self {
-            Self::Schema { field, .. } | Self::BadRequest { field, .. } => field.as_deref(),
+            Self::Request(e) => e.field(),
             _ => None,
+        }
+    }
+
+    /// OpenAI's `type` and `code` for this error.
+    fn openai_kind(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::Provider(p) if p.is_client_error() => ("invalid_request_error", "model_not_available"),
+            Self::Provider(_) | Self::Upstream(_) => ("api_error", "upstream_error"),
+            Self::BodyTooLarge { .. } => ("invalid_request_error", "request_too_large"),
+            Self::NotFound(_) => ("invalid_request_error", "not_found"),
+            Self::CredentialsMissing(_) => ("authentication_error", "auth_missing"),
+            Self::Timeout(_) => ("api_error", "timeout"),
+            Self::Unavailable(_) => ("api_error", "unavailable"),
+            _ if self.status().is_client_error() => ("invalid_request_error", "invalid_request"),
+            _ => ("api_error", "internal_error"),
         }
     }
 
@@ -97,13 +127,13 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// An [`ApiError`] rendered in OpenAI's error shape, for `/v1/chat/completions`.
+/// An [`ApiError`] rendered in OpenAI's error shape, for the OpenAI routes.
 #[derive(Debug)]
 pub struct OpenAiError(pub ApiError);
 
-impl From<ApiError> for OpenAiError {
-    fn from(e: ApiError) -> Self {
-        Self(e)
+impl<E: Into<ApiError>> From<E> for OpenAiError {
+    fn from(e: E) -> Self {
+        Self(e.into())
     }
 }
 
@@ -111,18 +141,28 @@ impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
         let e = self.0;
         e.log();
-        let status = e.status();
-        let (kind, code) = match &e {
-            ApiError::Provider(p) if p.is_client_error() => ("invalid_request_error", "model_not_available"),
-            ApiError::Provider(_) => ("api_error", "upstream_error"),
-            ApiError::BodyTooLarge { .. } => ("invalid_request_error", "request_too_large"),
-            ApiError::NotFound(_) => ("invalid_request_error", "not_found"),
-            _ if status.is_client_error() => ("invalid_request_error", "invalid_request"),
-            _ => ("api_error", "internal_error"),
-        };
+        let (kind, code) = e.openai_kind();
         let body = json!({
             "error": {"message": e.public_message(), "type": kind, "param": e.field(), "code": code}
         });
-        (status, Json(body)).into_response()
+        (e.status(), Json(body)).into_response()
+    }
+}
+
+/// An [`ApiError`] rendered in the HTTP tools protocol's shape `{"ok":false,"error":…}`.
+#[derive(Debug)]
+pub struct ToolError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for ToolError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for ToolError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        e.log();
+        (e.status(), Json(json!({"ok": false, "error": e.public_message()}))).into_response()
     }
 }

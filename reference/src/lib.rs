@@ -2,15 +2,20 @@
 //! `CONTRACT.md`.
 //!
 //! Components, in the order a request meets them:
-//! - [`config`] — settings read once from the environment (and flags), never from handlers.
+//! - [`env`] — how settings are read (one lookup, one set of parsing rules, problems collected);
+//!   [`config`] assembles every module's own settings once, with the flags, never from handlers.
+//! - [`secret`], [`text`] — leaves: a credential that never prints, short excerpts of long texts.
 //! - [`http`] — the façade: route table, bounded body extraction, one handler module per area.
 //! - [`api`] — wire types of `/agent/run` and their validation into a [`api::RunSpec`].
 //! - [`agent`] — what a run does: one model call (`echo`, `router`) or the agent loop (pruning,
 //!   code blocks, tool calls in order, repair, budget and escalation).
 //! - [`provider`] — model names to calls: routes, the OpenAI-compatible wire call, the dummy model,
 //!   the router config file.
-//! - [`tools`] — tool backends: local tools under process control (group kill, bounded output), and
-//!   the HTTP tools invoker with its own exact-casing HTTP/1.1 client.
+//! - [`tools`] — tool backends: local tools, the HTTP tools invoker with its own exact-casing
+//!   HTTP/1.1 client, and the MCP client.
+//! - [`process`] — the one process spawner (group kill, bounded output, timeouts).
+//! - [`transport`] — the one retry driver and `Retry-After` parser every outbound call shares.
+//! - [`shim`], [`openai_shape`] — the OpenAI surface's decisions and response shapes.
 //! - [`envelope`] — the response envelope, a pure function of a run's outcome.
 //! - [`trace`] — JSONL traces with a single writer.
 //! - [`error`] — the one error type at the HTTP boundary.
@@ -27,18 +32,26 @@ pub mod api;
 pub mod batch;
 pub mod config;
 pub mod doctor;
+pub mod env;
 pub mod envelope;
 pub mod error;
 pub mod exec_rpc;
 pub mod http;
+pub mod listen;
+pub mod openai_shape;
 pub mod parallel;
+pub mod process;
 pub mod provider;
 pub mod response_utils;
+pub mod secret;
 pub mod serve;
+pub mod shim;
 pub mod sidecar;
+pub mod text;
 pub mod tools;
 pub mod tools_stub;
 pub mod trace;
+pub mod transport;
 
 pub use config::Config;
 pub use http::{AppState, SharedState, app};

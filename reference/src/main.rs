@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use miniagent::config::{Config, DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT};
-use miniagent::provider::router::RouterConfig;
+use miniagent::config::{Config, Flags};
+use miniagent::env::Env;
+use miniagent::listen::{DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, Listen};
 
 #[derive(Parser)]
 #[command(name = "miniagent", version, about = "A small, fast agent proxy for LLMs")]
@@ -32,10 +33,12 @@ enum Command {
 
 #[derive(clap::Args)]
 struct SidecarArgs {
-    #[arg(long, env = "CODEX_SIDECAR_HOST", default_value = DEFAULT_HOST)]
-    host: String,
-    #[arg(long, env = "CODEX_SIDECAR_PORT", default_value_t = miniagent::sidecar::DEFAULT_PORT)]
-    port: u16,
+    /// Address to bind [env: CODEX_SIDECAR_HOST; default 127.0.0.1].
+    #[arg(long)]
+    host: Option<String>,
+    /// Port to bind [env: CODEX_SIDECAR_PORT; default 8077].
+    #[arg(long)]
+    port: Option<u16>,
 }
 
 #[derive(clap::Args)]
@@ -56,8 +59,8 @@ struct BatchArgs {
     /// Requests in flight at once (1 under SCILLM_DETERMINISTIC_SEED).
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
-    /// Router config (LiteLLM-style model_list), YAML or JSON.
-    #[arg(long, env = "MINI_AGENT_CONFIG")]
+    /// Router config (LiteLLM-style model_list), YAML or JSON [env: MINI_AGENT_CONFIG].
+    #[arg(long)]
     config: Option<PathBuf>,
     /// Refuse the batch if it has more requests than this (see --soft-budget).
     #[arg(long)]
@@ -80,11 +83,13 @@ struct StubArgs {
 
 #[derive(clap::Args)]
 struct ExecRpcArgs {
-    /// Address to bind. It runs arbitrary code: keep it on loopback or in a container.
-    #[arg(long, env = "EXEC_RPC_HOST", default_value = DEFAULT_HOST)]
-    host: String,
-    #[arg(long, env = "EXEC_RPC_PORT", default_value_t = miniagent::exec_rpc::DEFAULT_PORT)]
-    port: u16,
+    /// Address to bind [env: EXEC_RPC_HOST; default 127.0.0.1]. It runs arbitrary code: keep it on
+    /// loopback or in a container.
+    #[arg(long)]
+    host: Option<String>,
+    /// Port to bind [env: EXEC_RPC_PORT; default 8790].
+    #[arg(long)]
+    port: Option<u16>,
     /// Largest accepted request body, in bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
@@ -92,18 +97,20 @@ struct ExecRpcArgs {
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// Address to bind. Binding anything but loopback exposes tools that run code: think first.
-    #[arg(long, env = "MINI_AGENT_API_HOST", default_value = DEFAULT_HOST)]
-    host: String,
-    /// Port to bind; 0 picks a free one (the "listening on" line tells which).
-    #[arg(long, env = "MINI_AGENT_API_PORT", default_value_t = DEFAULT_PORT)]
-    port: u16,
-    /// Router config: a LiteLLM-style model_list file, YAML or JSON.
-    #[arg(long, env = "MINI_AGENT_CONFIG")]
+    /// Address to bind [env: MINI_AGENT_API_HOST; default 127.0.0.1]. Binding anything but loopback
+    /// exposes tools that run code: think first.
+    #[arg(long)]
+    host: Option<String>,
+    /// Port to bind; 0 picks a free one (the "listening on" line tells which) [env:
+    /// MINI_AGENT_API_PORT; default 8788].
+    #[arg(long)]
+    port: Option<u16>,
+    /// Router config: a LiteLLM-style model_list file, YAML or JSON [env: MINI_AGENT_CONFIG].
+    #[arg(long)]
     config: Option<PathBuf>,
-    /// Largest accepted request body, in bytes; larger ones get 413.
-    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
-    max_body_bytes: usize,
+    /// Largest accepted request body, in bytes; larger ones get 413 [default 8388608].
+    #[arg(long)]
+    max_body_bytes: Option<usize>,
     /// No keys needed: allow the `dummy` model and answer the OpenAI shim in echo mode.
     #[arg(long)]
     demo: bool,
@@ -131,25 +138,33 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
-    let mut config = Config::from_env();
-    config.host = args.host;
-    config.port = args.port;
-    config.max_body_bytes = args.max_body_bytes;
-    if args.demo {
-        config.enable_demo();
-    }
-    if let Some(path) = &args.config {
-        config.router = RouterConfig::load(path, |name| std::env::var(name).ok()).map_err(|e| e.to_string())?;
-    }
+    let flags = Flags {
+        host: args.host,
+        port: args.port,
+        config: args.config,
+        max_body_bytes: args.max_body_bytes,
+        demo: args.demo,
+    };
+    let config = Config::load(|name| std::env::var(name).ok(), &flags);
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(miniagent::serve::serve(config, shutdown_signal())).map_err(|e| e.to_string())
 }
 
+/// Where a server subcommand listens: its flags, else `{prefix}_HOST`/`{prefix}_PORT`.
+fn listen(prefix: &str, default_port: u16, host: Option<String>, port: Option<u16>) -> Result<Listen, String> {
+    let var = |name: &str| std::env::var(name).ok();
+    let env = Env::new(&var);
+    let listen = Listen::resolve(&env, prefix, default_port, host, port);
+    let problems = env.into_problems();
+    if problems.is_empty() { Ok(listen) } else { Err(format!("configuration problem: {}", problems.join("; "))) }
+}
+
 fn exec_rpc(args: ExecRpcArgs) -> Result<(), String> {
+    let at = listen("EXEC_RPC", miniagent::exec_rpc::DEFAULT_PORT, args.host, args.port)?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime
         .block_on(async {
-            let (listener, _) = miniagent::serve::bind(&args.host, args.port).await?;
+            let (listener, _) = miniagent::serve::bind(&at.host, at.port).await?;
             let app = miniagent::exec_rpc::app(miniagent::exec_rpc::ExecState::new(args.max_body_bytes));
             miniagent::serve::run(listener, app, shutdown_signal()).await
         })
@@ -169,15 +184,18 @@ fn tools_stub(args: StubArgs) -> Result<(), String> {
 }
 
 fn sidecar(args: SidecarArgs) -> Result<(), String> {
-    let state = miniagent::sidecar::SidecarState::new(miniagent::sidecar::SidecarConfig::from_env())
-        .map_err(|e| format!("sidecar configuration: {e}"))?;
+    let at = listen("CODEX_SIDECAR", miniagent::sidecar::DEFAULT_PORT, args.host, args.port)?;
+    let state = miniagent::sidecar::SidecarState::new(miniagent::sidecar::SidecarConfig::from_lookup(|k| {
+        std::env::var(k).ok()
+    }))
+    .map_err(|e| format!("sidecar configuration: {e}"))?;
     if !state.config.echo && !state.config.auth_path.exists() {
         tracing::warn!("{}", miniagent::sidecar::auth_advice(&state.config.auth_path));
     }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime
         .block_on(async {
-            let (listener, _) = miniagent::serve::bind(&args.host, args.port).await?;
+            let (listener, _) = miniagent::serve::bind(&at.host, at.port).await?;
             miniagent::serve::run(listener, miniagent::sidecar::app(state), shutdown_signal()).await
         })
         .map_err(|e| e.to_string())
@@ -185,7 +203,7 @@ fn sidecar(args: SidecarArgs) -> Result<(), String> {
 
 fn doctor(args: &DoctorArgs) -> ExitCode {
     let config = Config::from_env();
-    let targets = miniagent::doctor::Targets::from_lookup(|k| std::env::var(k).ok());
+    let targets = miniagent::doctor::Targets::from_lookup(|k| std::env::var(k).ok(), &config);
     let Ok(runtime) = tokio::runtime::Runtime::new() else {
         eprintln!("error: cannot start the async runtime");
         return ExitCode::from(2);
@@ -206,14 +224,12 @@ fn doctor(args: &DoctorArgs) -> ExitCode {
 
 fn batch(args: BatchArgs) -> ExitCode {
     let run = || -> Result<miniagent::batch::Summary, String> {
-        let mut config = Config::from_env();
-        if let Some(path) = &args.config {
-            config.router = RouterConfig::load(path, |name| std::env::var(name).ok()).map_err(|e| e.to_string())?;
-        }
+        let flags = Flags { config: args.config.clone(), ..Flags::default() };
+        let config = Config::load(|name| std::env::var(name).ok(), &flags);
         if !config.problems.is_empty() {
             return Err(config.problems.join("; "));
         }
-        let providers = miniagent::provider::Providers::new(&config).map_err(|e| e.to_string())?;
+        let providers = config.build_providers().map_err(|e| e.to_string())?;
         let options = miniagent::parallel::ParallelOptions {
             concurrency: args.concurrency,
             ordered: true,

@@ -8,19 +8,24 @@
 //! never null: a failed request is a dict with `error` and `scillm_router.error_type:
 //! "provider_error"`. `stream: true` requests are streamed from the provider and aggregated.
 //!
-//! `error_type`: `provider_error` when the call failed; `empty_content` when the content is empty;
-//! `invalid_json` when JSON was asked for (`response_format` `json_object`/`json_schema`, or
-//! `response_mode: "schema_first"`) and the content does not parse — the content is kept as is;
-//! otherwise `ok`. `json_valid` is reported whenever the content is non-empty.
+//! `error_type` (as the Python original classifies): `provider_error` when the call failed;
+//! `empty_content` when the content is empty or null; `invalid_json` for any other content that
+//! does not parse as JSON, whether or not JSON was asked for — the content is kept as is; otherwise
+//! `ok`. `json_valid` is reported whenever the content is non-empty.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use futures::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 
-use crate::config::Secret;
+use crate::provider::chat::ChatRequest;
+use crate::provider::client::Providers;
+use crate::provider::error::ProviderError;
+use crate::provider::route::{Overrides, Route};
 use crate::provider::stream::aggregate;
-use crate::provider::{ChatRequest, Overrides, ProviderError, Providers, RetryStats};
+use crate::secret::Secret;
+use crate::transport::retry::RetryStats;
 
 /// Characters of an exception message kept in `scillm_router.exception`.
 pub const EXCEPTION_CHARS: usize = 200;
@@ -136,79 +141,30 @@ fn in_order(results: impl Stream<Item = (usize, Value)>) -> impl Stream<Item = V
 /// One request to one result dict.
 pub async fn one(providers: &Providers, index: usize, request: Value) -> Value {
     let started = Instant::now();
+    let retry_meta = providers.settings().retry_meta;
+    let fail = |model: Option<&str>, provider: Option<&str>, why: &str, stats: Option<&RetryStats>| {
+        error_result(index, model, provider, why, started, stats, retry_meta)
+    };
     let Value::Object(mut req) = request else {
-        let why = format!("request {index} is not a JSON object");
-        return error_result(index, None, None, &why, started, None, providers.settings().retry_meta);
+        return fail(None, None, &format!("request {index} is not a JSON object"), None);
     };
     let model = req.get("model").and_then(Value::as_str).unwrap_or_default().to_owned();
     let schema_first = req.pointer_type("response_format") == Some("json_schema")
         || req.get("response_mode").and_then(Value::as_str) == Some("schema_first");
-    let wants_json = schema_first || req.pointer_type("response_format") == Some("json_object");
     let Some(Value::Array(messages)) = req.remove("messages") else {
-        let why = format!("request {index} has no `messages` list");
-        return error_result(index, Some(&model), None, &why, started, None, providers.settings().retry_meta);
+        return fail(Some(&model), None, &format!("request {index} has no `messages` list"), None);
     };
-    let overrides = Overrides {
-        custom_llm_provider: req.get("custom_llm_provider").and_then(Value::as_str).map(str::to_owned),
-        api_base: req.get("api_base").and_then(Value::as_str).map(str::to_owned),
-        api_key: req.get("api_key").and_then(Value::as_str).map(Secret::new),
-        max_retries: req.get("max_retries").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()),
-    };
-    let route = match providers.resolve_with(&model, &overrides) {
+    let route = match providers.resolve_with(&model, &overrides(&req)) {
         Ok(r) => r,
-        Err(e) => {
-            return error_result(
-                index,
-                Some(&model),
-                None,
-                &e.to_string(),
-                started,
-                None,
-                providers.settings().retry_meta,
-            );
-        }
+        Err(e) => return fail(Some(&model), None, &e.to_string(), None),
     };
-    let extra_headers = req
-        .get("extra_headers")
-        .and_then(Value::as_object)
-        .map(|h| h.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
-        .unwrap_or_default();
-    // What is left after the routing fields is the provider's business: moved, not copied.
-    req.retain(|k, _| !ROUTING_FIELDS.contains(&k.as_str()));
-    let extra: Map<String, Value> = req;
-    let stream = extra.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let chat = ChatRequest { messages, tools: None, extra, extra_headers };
+    let chat = chat_request(messages, req);
     let provider = route.kind.name();
-    let (result, stats): (Result<Value, ProviderError>, Option<RetryStats>) = if stream {
-        (collect_stream(providers, &route, &chat).await, None)
-    } else {
-        let (r, s) = providers.complete_route_with_stats(&route, &chat).await;
-        (r.map(|c| c.raw), Some(s))
-    };
-    let retry_meta = providers.settings().retry_meta;
+    let (result, stats) = call(providers, &route, &chat).await;
     match result {
-        Err(e) => {
-            error_result(index, Some(&model), Some(provider), &e.to_string(), started, stats.as_ref(), retry_meta)
-        }
+        Err(e) => fail(Some(&model), Some(provider), &e.to_string(), stats.as_ref()),
         Ok(mut raw) => {
-            let content =
-                raw.pointer("/choices/0/message/content").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let mut meta = Map::new();
-            let json_valid = (!content.trim().is_empty()).then(|| serde_json::from_str::<Value>(&content).is_ok());
-            let error_type = if content.trim().is_empty() {
-                "empty_content"
-            } else if wants_json && json_valid == Some(false) {
-                "invalid_json"
-            } else {
-                "ok"
-            };
-            meta.insert("error_type".into(), json!(error_type));
-            if let Some(valid) = json_valid {
-                meta.insert("json_valid".into(), json!(valid));
-            }
-            if schema_first {
-                meta.insert("schema_mode".into(), json!("schema_first"));
-            }
+            let mut meta = classify(&raw, schema_first);
             meta.insert("provider".into(), json!(provider));
             meta.insert("model".into(), json!(model));
             meta.insert("index".into(), json!(index));
@@ -225,11 +181,64 @@ pub async fn one(providers: &Providers, index: usize, request: Value) -> Value {
     }
 }
 
-async fn collect_stream(
+/// The per-request routing overrides.
+fn overrides(req: &Map<String, Value>) -> Overrides {
+    Overrides {
+        custom_llm_provider: req.get("custom_llm_provider").and_then(Value::as_str).map(str::to_owned),
+        api_base: req.get("api_base").and_then(Value::as_str).map(str::to_owned),
+        api_key: req.get("api_key").and_then(Value::as_str).map(Secret::new),
+        max_retries: req.get("max_retries").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()),
+    }
+}
+
+/// The request for the provider: what is left after the routing fields is the provider's
+/// business, moved rather than copied.
+fn chat_request(messages: Vec<Value>, mut req: Map<String, Value>) -> ChatRequest<'static> {
+    let extra_headers = req
+        .get("extra_headers")
+        .and_then(Value::as_object)
+        .map(|h| h.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+        .unwrap_or_default();
+    req.retain(|k, _| !ROUTING_FIELDS.contains(&k.as_str()));
+    ChatRequest { messages: messages.into_iter().map(Cow::Owned).collect(), tools: None, extra: req, extra_headers }
+}
+
+/// The call, streamed and aggregated when the request asks for a stream.
+async fn call(
     providers: &Providers,
-    route: &crate::provider::Route,
-    chat: &ChatRequest,
-) -> Result<Value, ProviderError> {
+    route: &Route,
+    chat: &ChatRequest<'_>,
+) -> (Result<Value, ProviderError>, Option<RetryStats>) {
+    if chat.extra.get("stream").and_then(Value::as_bool).unwrap_or(false) {
+        (collect_stream(providers, route, chat).await, None)
+    } else {
+        let (r, s) = providers.complete_route_with_stats(route, chat).await;
+        (r.map(|c| c.raw), Some(s))
+    }
+}
+
+/// `scillm_router`'s classification of an answer: `empty_content` for empty or null content,
+/// `invalid_json` for any other content that does not parse as JSON, else `ok`.
+fn classify(raw: &Value, schema_first: bool) -> Map<String, Value> {
+    let content = raw.pointer("/choices/0/message/content").and_then(Value::as_str).unwrap_or_default();
+    let mut meta = Map::new();
+    let json_valid = (!content.trim().is_empty()).then(|| serde_json::from_str::<Value>(content).is_ok());
+    let error_type = match json_valid {
+        None => "empty_content",
+        Some(false) => "invalid_json",
+        Some(true) => "ok",
+    };
+    meta.insert("error_type".into(), json!(error_type));
+    if let Some(valid) = json_valid {
+        meta.insert("json_valid".into(), json!(valid));
+    }
+    if schema_first {
+        meta.insert("schema_mode".into(), json!("schema_first"));
+    }
+    meta
+}
+
+async fn collect_stream(providers: &Providers, route: &Route, chat: &ChatRequest<'_>) -> Result<Value, ProviderError> {
     let mut stream = providers.stream_route(route, chat).await?;
     let mut chunks = Vec::new();
     while let Some(chunk) = stream.next().await {

@@ -42,8 +42,8 @@ pub async fn run(
 
 /// The façade: binds, records the real port in the config (so `/healthz` reports it), serves.
 pub async fn serve(mut config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
-    let (listener, local) = bind(&config.host, config.port).await?;
-    config.port = local.port();
+    let (listener, local) = bind(&config.listen.host, config.listen.port).await?;
+    config.listen.port = local.port();
     let state = AppState::new(config)?;
     run(listener, app(state), shutdown).await
 }

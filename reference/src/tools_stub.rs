@@ -7,14 +7,13 @@
 //! arguments are 4xx JSON answers.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 use crate::api::decode;
-use crate::error::ApiError;
+use crate::error::{ApiError, ToolError};
 use crate::http::extract::{HasBodyLimit, LimitedBody};
 use crate::http::health;
 
@@ -72,19 +71,11 @@ struct Invoke {
 
 async fn invoke(
     State(_): State<Arc<StubState>>,
-    LimitedBody(body): LimitedBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    body: Result<LimitedBody, ApiError>,
+) -> Result<Json<Value>, ToolError> {
+    let LimitedBody(body) = body?;
     let req: Invoke = decode(&body)?;
-    let args: Map<String, Value> = match &req.arguments {
-        Value::String(s) if s.trim().is_empty() => Map::new(),
-        Value::String(s) => match serde_json::from_str::<Value>(s) {
-            Ok(Value::Object(m)) => m,
-            _ => return Ok(bad("arguments must be a JSON object (or a string holding one)")),
-        },
-        Value::Object(m) => m.clone(),
-        Value::Null => Map::new(),
-        _ => return Ok(bad("arguments must be a JSON object (or a string holding one)")),
-    };
+    let args = arguments(&req.arguments)?;
     let text = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_owned);
     let number = |k: &str| args.get(k).and_then(Value::as_f64);
     let answer = match req.name.as_str() {
@@ -98,20 +89,19 @@ async fn invoke(
         other => {
             let known: Vec<String> =
                 definitions().iter().filter_map(|t| t.pointer("/function/name")?.as_str().map(str::to_owned)).collect();
-            return Ok((
-                StatusCode::NOT_FOUND,
-                Json(json!({"ok": false, "error": format!("unknown tool `{other}`; known: {}", known.join(", "))})),
-            ));
+            return Err(ApiError::NotFound(format!("unknown tool `{other}`; known: {}", known.join(", "))).into());
         }
     };
-    Ok(match answer {
-        Some(a) => (StatusCode::OK, Json(a)),
-        None => bad(&format!("missing or mistyped arguments for `{}`", req.name)),
+    answer.map(Json).ok_or_else(|| {
+        ApiError::schema("arguments", format!("missing or mistyped arguments for `{}`", req.name)).into()
     })
 }
 
-fn bad(msg: &str) -> (StatusCode, Json<Value>) {
-    (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"ok": false, "error": msg})))
+/// The arguments as an object: a JSON object, or a string holding one (the invoker passes them on
+/// as the model wrote them).
+fn arguments(raw: &Value) -> Result<Map<String, Value>, ApiError> {
+    crate::tools::call::parse_arguments(raw)
+        .ok_or_else(|| ApiError::schema("arguments", "must be a JSON object (or a string holding one)"))
 }
 
 fn format_number(n: f64) -> String {

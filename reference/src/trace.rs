@@ -15,9 +15,27 @@ use std::sync::mpsc;
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
-use crate::agent::RunOutcome;
+use crate::agent::outcome::RunOutcome;
 use crate::api::RunSpec;
+use crate::env::Env;
 use crate::envelope::Envelope;
+
+/// Where traces go: `MINI_AGENT_STORE_TRACES=1` with `MINI_AGENT_STORE_PATH=<file>`.
+#[derive(Debug, Clone, Default)]
+pub struct TraceSettings {
+    pub path: Option<PathBuf>,
+}
+
+impl TraceSettings {
+    pub fn from_env(env: &Env) -> Self {
+        let path = if env.flag("MINI_AGENT_STORE_TRACES") {
+            env.get("MINI_AGENT_STORE_PATH").map(PathBuf::from)
+        } else {
+            None
+        };
+        Self { path }
+    }
+}
 
 /// Characters of `final_answer` kept in `final_answer_preview`.
 pub const PREVIEW_CHARS: usize = 200;

@@ -7,9 +7,11 @@
 use std::time::Duration;
 
 use miniagent::agent::{ChatModel, LoopEnv, StoppedReason, run_loop};
-use miniagent::api::RunSpec;
+use miniagent::api::{Escalation, RunSpec};
 use miniagent::provider::{ChatRequest, Completion, ProviderError, ProviderKind};
-use miniagent::tools::{ToolBackend, ToolCall};
+use miniagent::tools::ToolBackend;
+use miniagent::tools::call::ToolCall;
+use miniagent::tools::result::ToolResult;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -21,7 +23,7 @@ struct ScriptedModel {
 }
 
 impl ChatModel for ScriptedModel {
-    async fn complete(&self, model: &str, request: &ChatRequest) -> Result<Completion, ProviderError> {
+    async fn complete(&self, model: &str, request: &ChatRequest<'_>) -> Result<Completion, ProviderError> {
         let message = match self.by_model.iter().find(|(m, _)| *m == model) {
             Some((_, reply)) => reply.clone(),
             None => {
@@ -53,10 +55,10 @@ impl ToolBackend for SleepyTools {
         Ok(vec![json!({"type": "function", "function": {"name": "sleepy", "parameters": {"type": "object"}}})])
     }
 
-    async fn invoke(&self, call: &ToolCall) -> Value {
+    async fn invoke(&self, call: &ToolCall) -> ToolResult {
         let args = call.arguments.clone().unwrap_or_default();
         tokio::time::sleep(Duration::from_millis(args["delay_ms"].as_u64().unwrap_or(0))).await;
-        json!({"ok": true, "name": "sleepy", "result": args["label"].as_str().unwrap_or_default()})
+        ToolResult::success("sleepy", args["label"].as_str().unwrap_or_default())
     }
 }
 
@@ -91,7 +93,7 @@ proptest! {
             .map(|m| (m["tool_call_id"].as_str().unwrap().to_owned(), m["content"].as_str().unwrap().to_owned())).collect();
         let expected: Vec<(String, String)> = (0..delays.len()).map(|i| (format!("c{i}"), format!("L{i}"))).collect();
         prop_assert_eq!(tool_msgs, expected);
-        let indexes: Vec<u64> = outcome.iterations[0].tool_invocations.iter().map(|inv| inv["call_index"].as_u64().unwrap()).collect();
+        let indexes: Vec<u64> = outcome.iterations[0].tool_invocations.iter().map(|inv| inv.call_index as u64).collect();
         prop_assert_eq!(indexes, (0..delays.len() as u64).collect::<Vec<_>>());
         prop_assert_eq!(outcome.stopped_reason, StoppedReason::Success);
     }
@@ -137,8 +139,7 @@ fn a_budget_stop_escalates_once() {
     };
     let spec = spec(|s| {
         s.max_total_seconds = Some(1.0);
-        s.escalate_on_budget_exceeded = true;
-        s.escalate_model = Some("big".into());
+        s.escalation = Some(Escalation { model: "big".into() });
     });
     let outcome = paused().block_on(run_loop(&spec, &model, &SleepyTools, &LoopEnv::default())).unwrap();
     assert_eq!(outcome.stopped_reason, StoppedReason::Success);
@@ -158,11 +159,53 @@ fn escalation_signal_without_a_further_call_is_not_escalated() {
     };
     let spec = spec(|s| {
         s.max_iterations = 1;
-        s.escalate_on_budget_exceeded = true;
-        s.escalate_model = Some("big".into());
+        s.escalation = Some(Escalation { model: "big".into() });
     });
     let outcome = paused().block_on(run_loop(&spec, &model, &SleepyTools, &LoopEnv::default())).unwrap();
     assert_eq!(outcome.stopped_reason, StoppedReason::MaxIterations);
     assert!(!outcome.escalated);
     assert_eq!(outcome.used_model, "m");
+}
+
+/// Replies from a queue, recording which model each call went to.
+struct QueueModel {
+    replies: std::sync::Mutex<std::collections::VecDeque<&'static str>>,
+    calls: std::sync::Mutex<Vec<String>>,
+}
+
+impl ChatModel for QueueModel {
+    async fn complete(&self, model: &str, _request: &ChatRequest<'_>) -> Result<Completion, ProviderError> {
+        self.calls.lock().unwrap().push(model.to_owned());
+        let content = self.replies.lock().unwrap().pop_front().unwrap_or("exhausted");
+        Ok(Completion::new(
+            json!({"choices": [{"message": {"role": "assistant", "content": content}}]}),
+            ProviderKind::Dummy,
+        ))
+    }
+}
+
+/// The Python original's test counts three model calls for two "budget exceeded" replies: each one
+/// escalates (the second while already on the escalation model), and the third call answers.
+#[test]
+fn a_budget_exceeded_reply_escalates_each_time_it_is_reported() {
+    let model = QueueModel {
+        replies: std::sync::Mutex::new(["Budget exceeded.", "budget EXCEEDED again", "the answer"].into()),
+        calls: std::sync::Mutex::new(Vec::new()),
+    };
+    let spec = spec(|s| {
+        s.max_iterations = 5;
+        s.escalation = Some(Escalation { model: "big".into() });
+    });
+    let outcome = paused().block_on(run_loop(&spec, &model, &SleepyTools, &LoopEnv::default())).unwrap();
+    assert_eq!(*model.calls.lock().unwrap(), ["m", "big", "big"]);
+    assert_eq!(outcome.stopped_reason, StoppedReason::Success);
+    assert_eq!(outcome.final_answer.as_deref(), Some("the answer"));
+    assert!(outcome.escalated);
+    assert_eq!(outcome.used_model, "big");
+    let observations = outcome
+        .messages
+        .iter()
+        .filter(|m| m["content"].as_str().is_some_and(|c| c.contains("escalating to big")))
+        .count();
+    assert_eq!(observations, 2, "one observation per report");
 }

@@ -21,5 +21,5 @@ fn serve_rejects_a_non_numeric_port_from_the_environment() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--port") && err.contains("eighty"), "{err}");
+    assert!(err.contains("MINI_AGENT_API_PORT") && err.contains("eighty"), "{err}");
 }

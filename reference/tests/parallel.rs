@@ -64,7 +64,7 @@ async fn setup(extra_env: &[(&str, &str)]) -> (Providers, Arc<Gauge>) {
     let base = format!("http://{addr}/v1");
     let mut pairs = vec![("OPENAI_API_BASE", base.as_str())];
     pairs.extend_from_slice(extra_env);
-    (Providers::new(&Config::from_pairs(pairs)).unwrap(), gauge)
+    (Config::from_pairs(pairs).build_providers().unwrap(), gauge)
 }
 
 fn req(content: &str, extra: Value) -> Value {
@@ -98,9 +98,10 @@ async fn every_result_is_a_dict_with_scillm_router() {
     let meta: Vec<&Value> = results.iter().map(|r| &r["scillm_router"]).collect();
     assert_eq!(
         (meta[0]["error_type"].clone(), meta[0]["json_valid"].clone()),
-        (json!("ok"), json!(false)),
-        "prose where no JSON was asked is ok"
+        (json!("invalid_json"), json!(false)),
+        "any non-empty content that is not JSON is invalid_json, as the Python original classifies it"
     );
+    assert_eq!(results[0]["choices"][0]["message"]["content"], "plain words", "the prose is kept as content");
     assert!(meta[0].get("schema_mode").is_none());
     assert_eq!(
         (meta[1]["error_type"].clone(), meta[1]["json_valid"].clone(), meta[1]["schema_mode"].clone()),

@@ -5,8 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+use miniagent::tools::ToolBackend;
+use miniagent::tools::call::ToolCall;
 use miniagent::tools::local::{LocalSettings, LocalTools};
-use miniagent::tools::{ToolBackend, ToolCall};
 use serde_json::{Value, json};
 
 fn tools(timeout: Duration) -> LocalTools {
@@ -46,7 +47,7 @@ async fn a_timeout_kills_the_grandchild_too() {
     let code =
         "import subprocess, time\np = subprocess.Popen(['sleep', '30'])\nprint(p.pid, flush=True)\ntime.sleep(30)";
     let started = Instant::now();
-    let result = tools(Duration::from_secs(1)).invoke(&python(code)).await;
+    let result = tools(Duration::from_secs(1)).invoke(&python(code)).await.to_json();
     assert!(started.elapsed() < Duration::from_secs(5), "the timeout must not wait for the tree");
     assert_eq!(result["ok"], json!(false));
     assert_eq!(result["error"], json!("timeout after 1s"));
@@ -58,7 +59,7 @@ async fn a_timeout_kills_the_grandchild_too() {
 async fn background_stragglers_die_with_a_clean_exit() {
     let code = "import subprocess\np = subprocess.Popen(['sleep', '30'])\nprint(p.pid, flush=True)";
     let started = Instant::now();
-    let result = tools(Duration::from_secs(10)).invoke(&python(code)).await;
+    let result = tools(Duration::from_secs(10)).invoke(&python(code)).await.to_json();
     assert_eq!(result["ok"], json!(true), "{result}");
     assert!(started.elapsed() < Duration::from_secs(5), "a straggler holding the pipe must not stall the call");
     let pid = pid_from(&result["stdout"]);

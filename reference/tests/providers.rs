@@ -59,11 +59,11 @@ async fn codex(
         ("CODEX_AGENT_ENABLE_METRICS", "1"),
     ];
     pairs.extend_from_slice(extra);
-    (Providers::new(&Config::from_pairs(pairs)).unwrap(), calls)
+    (Config::from_pairs(pairs).build_providers().unwrap(), calls)
 }
 
-fn hi() -> ChatRequest {
-    ChatRequest { messages: vec![json!({"role": "user", "content": "hi"})], ..ChatRequest::default() }
+fn hi() -> ChatRequest<'static> {
+    ChatRequest::of([std::borrow::Cow::Owned(json!({"role": "user", "content": "hi"}))])
 }
 
 #[tokio::test]
@@ -197,11 +197,12 @@ async fn seeded_jitter_is_reproducible() {
 async fn a_refused_connection_is_retried_then_reported() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
-    let p = Providers::new(&Config::from_pairs([
+    let p = Config::from_pairs([
         ("LITELLM_ENABLE_CODEX_AGENT", "1"),
         ("CODEX_AGENT_API_BASE", base.as_str()),
         ("CODEX_AGENT_RETRY_BASE_MS", "10"),
-    ]))
+    ])
+    .build_providers()
     .unwrap();
     let route = p.resolve("codex-agent/mini").unwrap();
     let (result, stats) = p.complete_route_with_stats(&route, &hi()).await;
@@ -212,7 +213,7 @@ async fn a_refused_connection_is_retried_then_reported() {
 
 #[test]
 fn the_blocking_wrapper_works_without_a_runtime() {
-    let p = Providers::new(&Config::from_pairs([("MINI_AGENT_ALLOW_DUMMY", "1")])).unwrap();
+    let p = Config::from_pairs([("MINI_AGENT_ALLOW_DUMMY", "1")]).build_providers().unwrap();
     let c = p.complete_blocking("dummy", &hi()).unwrap();
     assert_eq!(c.content(), Some("Dummy mini-agent response"));
 }

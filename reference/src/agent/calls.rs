@@ -6,17 +6,12 @@
 use std::time::Instant;
 
 use futures::StreamExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::tools::{ToolBackend, ToolCall, message_content};
-
-/// A call as the model wrote it.
-#[derive(Debug, Clone)]
-pub struct RequestedCall {
-    pub id: String,
-    pub name: String,
-    pub arguments_raw: Value,
-}
+use super::invocation::{RequestedCall, ToolInvocation};
+use crate::tools::ToolBackend;
+use crate::tools::call::ToolCall;
+use crate::tools::result::ToolResult;
 
 /// The tool calls of an assistant message; a call without an id gets `call_<iteration>_<index>` so
 /// its tool message can still answer it.
@@ -39,9 +34,11 @@ pub struct Executed {
     /// Tool messages, one per requested call, in call order.
     pub messages: Vec<Value>,
     /// Invocation records of the calls that were attempted (run or refused as unsupported).
-    pub invocations: Vec<Value>,
+    pub invocations: Vec<ToolInvocation>,
     /// The model-visible outputs of the invocations, in order.
     pub outputs: Vec<String>,
+    /// Whether each invocation produced output (a non-blank `result`, `answer`, `text` or `stdout`).
+    pub has_output: Vec<bool>,
 }
 
 pub struct Limits {
@@ -78,55 +75,30 @@ pub async fn execute<T: ToolBackend>(
                         }
                         None => format!("unsupported tool '{}'", requested.name),
                     };
-                    json!({"ok": false, "name": requested.name, "error": why})
+                    ToolResult::failure(&requested.name, why)
                 }
             };
-            record(index, requested, model, &result, started.elapsed().as_secs_f64() * 1e3)
+            let (content, has_output) = (result.content(), result.has_output());
+            let record = ToolInvocation::new(index, requested, model, result, started.elapsed().as_secs_f64() * 1e3);
+            (record, content, has_output)
         })
         .collect();
-    let records: Vec<(Value, String)> =
+    let records: Vec<(ToolInvocation, String, bool)> =
         futures::stream::iter(work).buffered(limits.tool_concurrency.max(1)).collect().await;
 
     let mut out = Executed::default();
     for (i, requested) in calls.iter().enumerate() {
         let content = match records.get(i) {
-            Some((_, content)) => content.clone(),
+            Some((_, content, _)) => content.clone(),
             None => format!("error: not run: at most {cap} tool calls run per iteration"),
         };
         out.messages
             .push(json!({"role": "tool", "tool_call_id": requested.id, "name": requested.name, "content": content}));
     }
-    for (record, content) in records {
+    for (record, content, has_output) in records {
         out.invocations.push(record);
         out.outputs.push(content);
+        out.has_output.push(has_output);
     }
     out
-}
-
-/// The invocation record: the contract's fields in order, then anything else the tool returned.
-fn record(index: usize, requested: &RequestedCall, model: &str, result: &Value, t_ms: f64) -> (Value, String) {
-    let parsed =
-        ToolCall::new("", "", requested.arguments_raw.clone()).arguments.map(Value::Object).unwrap_or(Value::Null);
-    let get = |k: &str| result.get(k).cloned().unwrap_or(Value::Null);
-    let mut m = Map::new();
-    m.insert("call_index".into(), json!(index));
-    m.insert("tool_name".into(), json!(requested.name));
-    m.insert("tool_call_id".into(), json!(requested.id));
-    m.insert("arguments_raw".into(), requested.arguments_raw.clone());
-    m.insert("arguments".into(), parsed);
-    m.insert("t_ms".into(), result.get("t_ms").cloned().unwrap_or_else(|| json!(t_ms)));
-    m.insert("model".into(), json!(model));
-    m.insert("name".into(), result.get("name").cloned().unwrap_or_else(|| json!(requested.name)));
-    m.insert("ok".into(), json!(result.get("ok") == Some(&Value::Bool(true))));
-    for key in ["rc", "result", "stdout", "stderr", "error"] {
-        m.insert(key.into(), get(key));
-    }
-    if let Some(obj) = result.as_object() {
-        for (k, v) in obj {
-            if !m.contains_key(k) {
-                m.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    (Value::Object(m), message_content(result))
 }

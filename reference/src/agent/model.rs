@@ -9,7 +9,7 @@ pub trait ChatModel: Send + Sync {
     fn complete(
         &self,
         model: &str,
-        request: &ChatRequest,
+        request: &ChatRequest<'_>,
     ) -> impl Future<Output = Result<Completion, ProviderError>> + Send;
 }
 
@@ -17,7 +17,7 @@ impl ChatModel for Providers {
     fn complete(
         &self,
         model: &str,
-        request: &ChatRequest,
+        request: &ChatRequest<'_>,
     ) -> impl Future<Output = Result<Completion, ProviderError>> + Send {
         Providers::complete(self, model, request)
     }

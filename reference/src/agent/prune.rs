@@ -7,6 +7,10 @@
 //! a pair is never split (a tool message without its call is an error at every provider). Recent
 //! units are taken newest first and the walk stops at the first that does not fit, so what is kept
 //! is a contiguous recent history, in its original order.
+//!
+//! Pruning borrows: what is kept is sent as it is, never copied (a history can carry base64 images).
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 
@@ -14,12 +18,12 @@ pub const MAX_RECENT: usize = 50;
 pub const CHAR_BUDGET: usize = 16_000;
 
 /// Prunes `messages` with the contract's limits.
-pub fn prune(messages: &[Value]) -> Vec<Value> {
+pub fn prune(messages: &[Value]) -> Vec<Cow<'_, Value>> {
     prune_with(messages, MAX_RECENT, CHAR_BUDGET)
 }
 
 /// Prunes with explicit limits (for tests).
-pub fn prune_with(messages: &[Value], max_recent: usize, char_budget: usize) -> Vec<Value> {
+pub fn prune_with(messages: &[Value], max_recent: usize, char_budget: usize) -> Vec<Cow<'_, Value>> {
     let units = units(messages);
     let pinned = units.iter().rposition(|u| u.is_tool_pair);
     let mut keep = vec![false; units.len()];
@@ -49,7 +53,7 @@ pub fn prune_with(messages: &[Value], max_recent: usize, char_budget: usize) -> 
         .iter()
         .zip(keep)
         .filter(|(_, k)| *k)
-        .flat_map(|(u, _)| u.indices.iter().map(|&i| messages[i].clone()))
+        .flat_map(|(u, _)| u.indices.iter().map(|&i| Cow::Borrowed(&messages[i])))
         .collect()
 }
 
@@ -122,6 +126,10 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
+    fn owned(kept: Vec<Cow<'_, Value>>) -> Vec<Value> {
+        kept.into_iter().map(Cow::into_owned).collect()
+    }
+
     fn msg(role: &str, content: &str) -> Value {
         json!({"role": role, "content": content})
     }
@@ -145,7 +153,7 @@ mod tests {
             msg("user", &big),
             msg("user", "last"),
         ];
-        let kept = prune_with(&msgs, 50, 250);
+        let kept = owned(prune_with(&msgs, 50, 250));
         // budget 250: pinned pair 100 → recent "last"(4) and big(100) fit; the first user (100) does not.
         assert_eq!(kept, vec![msgs[0].clone(), msgs[2].clone(), msgs[3].clone(), msgs[4].clone(), msgs[5].clone()]);
     }
@@ -153,7 +161,7 @@ mod tests {
     #[test]
     fn short_histories_are_untouched() {
         let msgs = vec![msg("system", "s"), msg("user", "q"), call("a"), reply("a", "r"), msg("assistant", "done")];
-        assert_eq!(prune(&msgs), msgs);
+        assert_eq!(owned(prune(&msgs)), msgs);
     }
 
     fn arb_history() -> impl Strategy<Value = Vec<Value>> {
@@ -185,7 +193,7 @@ mod tests {
     proptest! {
         #[test]
         fn pruning_invariants(history in arb_history()) {
-            let kept = prune(&history);
+            let kept = owned(prune(&history));
             // Never drops a system message.
             let systems = |v: &[Value]| v.iter().filter(|m| role(m) == "system").count();
             prop_assert_eq!(systems(&kept), systems(&history));

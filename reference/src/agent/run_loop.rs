@@ -1,23 +1,27 @@
 //! The agent loop (CONTRACT §2), as a function of a run spec, a model and a tool backend.
 //!
-//! Per iteration: budget check → prune → model call (tools offered when enabled) → unsupported
-//! tools refused → auto code block → no-call replies (nudge, escalation signal, success) → tool
-//! calls in original order → success on all-ok outputs, else the repair observation. A budget stop
-//! may become one escalated call. Time is `tokio::time`, so tests can pause it.
-
-use std::time::Duration;
+//! Per iteration: budget check → prune → model call (tools offered when enabled) → auto code block
+//! → a reply without calls (nudge, escalation signal, success) → tool calls in original order →
+//! success on all-ok outputs, else the repair observation. A budget stop may become one escalated
+//! call ([`super::budget`]). Time is `tokio::time`, so tests can pause it.
 
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::calls::{self, Limits, RequestedCall};
+use super::budget::Budget;
+use super::calls::{self, Executed, Limits};
 use super::codeblock;
+use super::error::AgentError;
+use super::invocation::{RequestedCall, ToolInvocation};
 use super::model::ChatModel;
+use super::outcome::{IterationRecord, RunOutcome, StoppedReason};
 use super::prune::prune;
-use super::{AgentError, IterationRecord, RunOutcome, StoppedReason};
+use super::settings::LoopEnv;
+use super::state::{State, assistant_message};
 use crate::api::RunSpec;
 use crate::provider::ChatRequest;
-use crate::tools::{ToolBackend, has_output, preview};
+use crate::text::preview;
+use crate::tools::ToolBackend;
 
 /// What the user is told when the model answered nothing.
 pub const NUDGE: &str =
@@ -25,48 +29,10 @@ pub const NUDGE: &str =
 /// Longest JSON preview of failed invocations in the repair observation.
 pub const REPAIR_PREVIEW_CHARS: usize = 1000;
 
-/// Server-side switches of the loop (not request fields).
-#[derive(Debug, Clone, Default)]
-pub struct LoopEnv {
-    /// `NDSMOKE_SHORTCIRCUIT_CHUTES=1`: an escalation to a `chutes/…` model is not sent (testing only).
-    pub shortcircuit_chutes: bool,
-}
-
-struct State<'a> {
-    spec: &'a RunSpec,
-    env: &'a LoopEnv,
-    messages: Vec<Value>,
-    iterations: Vec<IterationRecord>,
-    /// A model call has used the escalation model.
-    escalated: bool,
-    /// The next call goes to the escalation model (the model reported its budget exceeded).
-    escalate_next: bool,
-    used_model: String,
-    deadline: Option<Instant>,
-}
-
-impl State<'_> {
-    fn over_budget(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
-    }
-
-    fn can_escalate(&self) -> bool {
-        self.spec.escalate_on_budget_exceeded
-            && self.spec.escalate_model.is_some()
-            && !self.escalated
-            && !self.escalate_next
-    }
-
-    fn finish(self, stopped_reason: StoppedReason, final_answer: Option<String>) -> RunOutcome {
-        RunOutcome {
-            final_answer,
-            stopped_reason,
-            messages: self.messages,
-            iterations: self.iterations,
-            escalated: self.escalated,
-            used_model: self.used_model,
-        }
-    }
+/// What to do after a reply without tool calls.
+enum Next {
+    Continue,
+    Stop(String),
 }
 
 /// Runs the loop to an outcome. Only a provider failure is an `Err`.
@@ -85,120 +51,69 @@ pub async fn run_loop<M: ChatModel, T: ToolBackend>(
             (Vec::new(), Some(e))
         }
     };
-    let offered = if spec.use_tools && !listed.is_empty() { Some(listed.clone()) } else { None };
+    let offered = (spec.use_tools && !listed.is_empty()).then_some(listed.as_slice());
     let mut st = State {
         spec,
         env,
         messages: spec.messages.clone(),
         iterations: Vec::new(),
-        escalated: false,
-        escalate_next: false,
+        budget: Budget::new(spec, started),
         used_model: spec.model.clone(),
-        deadline: spec.max_total_seconds.map(|s| started + Duration::from_secs_f64(s)),
     };
     let limits = Limits { max_tools_per_iter: spec.max_tools_per_iter, tool_concurrency: spec.tool_concurrency };
-
     for iteration in 0..spec.max_iterations as usize {
-        if st.over_budget() {
+        if st.budget.over() {
             return budget_stop(st, model).await;
         }
-        let escalating = st.escalated || st.escalate_next;
-        let current = if escalating { spec.escalate_model.clone().unwrap_or_default() } else { spec.model.clone() };
-        if escalating {
-            st.escalated = true;
-            if env.shortcircuit_chutes && current.starts_with("chutes/") {
-                st.used_model = current;
-                return Ok(st.finish(StoppedReason::Success, Some(String::new())));
-            }
+        let current = st.budget.next_model(spec);
+        if st.budget.escalated && st.shortcircuits(&current) {
+            st.used_model = current;
+            return Ok(st.finish(StoppedReason::Success, Some(String::new())));
         }
-        let request = ChatRequest { messages: prune(&st.messages), tools: offered.clone(), ..ChatRequest::default() };
+        let request = ChatRequest { tools: offered, ..ChatRequest::of(prune(&st.messages)) };
         let call_started = Instant::now();
-        let completion = match st.deadline {
-            Some(deadline) => match tokio::time::timeout_at(deadline, model.complete(&current, &request)).await {
-                Ok(result) => result?,
-                Err(_) => return budget_stop(st, model).await,
-            },
-            None => model.complete(&current, &request).await?,
+        let Some(completion) = st.budget.bounded(model.complete(&current, &request)).await.transpose()? else {
+            return budget_stop(st, model).await;
         };
         let router_call_ms = call_started.elapsed().as_secs_f64() * 1e3;
-        st.used_model = current.clone();
-        let mut assistant = assistant_message(&completion.message());
+        st.used_model.clone_from(&current);
+        let mut assistant = assistant_message(completion.message());
         let content = assistant.get("content").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let mut requested = calls::requested_calls(&assistant, iteration);
-
-        if requested.is_empty()
-            && spec.auto_run_code_on_code_block
-            && let Some(block) = codeblock::first_block(&content)
-        {
-            let arguments = json!({"language": block.language, "code": block.code}).to_string();
-            let synthetic = RequestedCall {
-                id: "auto_codeblock_0".to_owned(),
-                name: block.tool_name().to_owned(),
-                arguments_raw: Value::String(arguments.clone()),
-            };
-            // The call is written into the assistant message so the transcript stays valid: every
-            // tool message answers a call the assistant made.
-            assistant["tool_calls"] = json!([{
-                "id": synthetic.id, "type": "function",
-                "function": {"name": synthetic.name, "arguments": arguments}
-            }]);
-            requested.push(synthetic);
-        }
+        let requested = requested_calls(&mut assistant, spec, iteration, &content);
         st.messages.push(assistant);
-
         if requested.is_empty() {
             st.iterations.push(IterationRecord { router_call_ms, tool_invocations: Vec::new() });
-            if st.over_budget() {
+            if st.budget.over() {
                 return budget_stop(st, model).await;
             }
-            if content.trim().is_empty() {
-                st.messages.push(json!({"role": "user", "content": NUDGE}));
-                continue;
+            match no_calls(&mut st, content) {
+                Next::Continue => continue,
+                Next::Stop(answer) => return Ok(st.finish(StoppedReason::Success, Some(answer))),
             }
-            let lower = content.to_lowercase();
-            if lower.contains("budget") && lower.contains("exceeded") && st.can_escalate() {
-                let target = spec.escalate_model.clone().unwrap_or_default();
-                st.messages.push(json!({
-                    "role": "user",
-                    "content": format!("Observation: the model reported that its budget was exceeded; escalating to {target}.")
-                }));
-                st.escalate_next = true;
-                continue;
-            }
-            return Ok(st.finish(StoppedReason::Success, Some(content)));
         }
-
         let executed = calls::execute(tools, &listed, list_error.as_deref(), &requested, &limits, &current).await;
-        st.messages.extend(executed.messages);
-        let all_ok = !executed.invocations.is_empty()
-            && executed.invocations.iter().all(|inv| inv.get("ok") == Some(&Value::Bool(true)) && has_output(inv));
-        let invocations = executed.invocations;
-        st.iterations.push(IterationRecord { router_call_ms, tool_invocations: invocations.clone() });
-        if all_ok {
-            return Ok(st.finish(StoppedReason::Success, Some(executed.outputs.join("\n"))));
-        }
-        if spec.enable_repair {
-            st.messages.push(repair_observation(&invocations));
+        if let Some(answer) = record_calls(&mut st, executed, router_call_ms) {
+            return Ok(st.finish(StoppedReason::Success, Some(answer)));
         }
     }
     Ok(st.finish(StoppedReason::MaxIterations, None))
 }
 
-/// A budget stop, or — with escalation enabled and unused — one more call on the escalation model.
+/// A budget stop, or — with escalation configured and not yet used — one more call on the
+/// escalation model.
 async fn budget_stop<M: ChatModel>(mut st: State<'_>, model: &M) -> Result<RunOutcome, AgentError> {
-    if !st.can_escalate() {
+    let Some(target) = st.spec.escalation.as_ref().map(|e| e.model.clone()).filter(|_| !st.budget.escalated) else {
         return Ok(st.finish(StoppedReason::Budget, None));
-    }
-    let target = st.spec.escalate_model.clone().unwrap_or_default();
-    st.escalated = true;
-    st.used_model = target.clone();
-    if st.env.shortcircuit_chutes && target.starts_with("chutes/") {
+    };
+    st.budget.escalated = true;
+    st.used_model.clone_from(&target);
+    if st.shortcircuits(&target) {
         return Ok(st.finish(StoppedReason::Success, Some(String::new())));
     }
-    let request = ChatRequest { messages: prune(&st.messages), ..ChatRequest::default() };
+    let request = ChatRequest::of(prune(&st.messages));
     let call_started = Instant::now();
     let completion = model.complete(&target, &request).await?;
-    let assistant = assistant_message(&completion.message());
+    let assistant = assistant_message(completion.message());
     let content = assistant.get("content").and_then(Value::as_str).unwrap_or_default().to_owned();
     st.messages.push(assistant);
     st.iterations.push(IterationRecord {
@@ -208,24 +123,75 @@ async fn budget_stop<M: ChatModel>(mut st: State<'_>, model: &M) -> Result<RunOu
     Ok(st.finish(StoppedReason::Success, Some(content)))
 }
 
-/// The assistant message to append: role, content and tool calls only (provider extras such as
-/// `refusal` or `annotations` are not part of the conversation sent back).
-fn assistant_message(message: &Value) -> Value {
-    let mut m = json!({"role": "assistant", "content": message.get("content").cloned().unwrap_or(Value::Null)});
-    if let Some(calls) = message.get("tool_calls").filter(|c| c.as_array().is_some_and(|a| !a.is_empty())) {
-        m["tool_calls"] = calls.clone();
+/// The calls of the reply; without any and with `auto_run_code_on_code_block`, the first fenced
+/// block as call `auto_codeblock_0` — written into the assistant message so the transcript stays
+/// valid (every tool message answers a call the assistant made).
+fn requested_calls(assistant: &mut Value, spec: &RunSpec, iteration: usize, content: &str) -> Vec<RequestedCall> {
+    let requested = calls::requested_calls(assistant, iteration);
+    if !requested.is_empty() || !spec.auto_run_code_on_code_block {
+        return requested;
     }
-    m
+    let Some(block) = codeblock::first_block(content) else { return requested };
+    let arguments = json!({"language": block.language, "code": block.code}).to_string();
+    let synthetic = RequestedCall {
+        id: "auto_codeblock_0".to_owned(),
+        name: block.tool_name().to_owned(),
+        arguments_raw: Value::String(arguments.clone()),
+    };
+    assistant["tool_calls"] = json!([{
+        "id": synthetic.id, "type": "function",
+        "function": {"name": synthetic.name, "arguments": arguments}
+    }]);
+    vec![synthetic]
+}
+
+/// A reply without tool calls: an empty one gets a nudge; one that says its budget was exceeded
+/// escalates (each time it says so, while iterations remain); anything else is the answer.
+fn no_calls(st: &mut State<'_>, content: String) -> Next {
+    if content.trim().is_empty() {
+        st.messages.push(json!({"role": "user", "content": NUDGE}));
+        return Next::Continue;
+    }
+    let lower = content.to_lowercase();
+    if lower.contains("budget")
+        && lower.contains("exceeded")
+        && let Some(escalation) = &st.spec.escalation
+    {
+        st.messages.push(json!({
+            "role": "user",
+            "content": format!(
+                "Observation: the model reported that its budget was exceeded; escalating to {}.",
+                escalation.model
+            )
+        }));
+        st.budget.escalate_next = true;
+        return Next::Continue;
+    }
+    Next::Stop(content)
+}
+
+/// Appends an iteration's tool messages and record; the answer when every call succeeded with
+/// output, else (with repair on) the observation that asks the model to fix its approach.
+fn record_calls(st: &mut State<'_>, executed: Executed, router_call_ms: f64) -> Option<String> {
+    st.messages.extend(executed.messages);
+    let all_ok = !executed.invocations.is_empty()
+        && executed.invocations.iter().all(|inv| inv.ok)
+        && executed.has_output.iter().all(|h| *h);
+    if st.spec.enable_repair && !all_ok {
+        st.messages.push(repair_observation(&executed.invocations));
+    }
+    st.iterations.push(IterationRecord { router_call_ms, tool_invocations: executed.invocations });
+    all_ok.then(|| executed.outputs.join("\n"))
 }
 
 /// The repair observation: what failed, briefly, and the directive to fix the approach.
-fn repair_observation(invocations: &[Value]) -> Value {
+fn repair_observation(invocations: &[ToolInvocation]) -> Value {
     let summary: Vec<Value> = invocations
         .iter()
         .map(|inv| {
             json!({
-                "tool": inv.get("tool_name"), "ok": inv.get("ok"), "rc": inv.get("rc"),
-                "error": inv.get("error"), "stdout": inv.get("stdout"), "stderr": inv.get("stderr"),
+                "tool": inv.tool_name, "ok": inv.ok, "rc": inv.rc,
+                "error": inv.error, "stdout": inv.stdout, "stderr": inv.stderr,
             })
         })
         .collect();

@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
+use crate::process::{self, Exit, SpawnError, Spec};
 use crate::tools::local::exec_shape;
-use crate::tools::process::{self, Exit, SpawnError, Spec};
+use crate::tools::result::ToolResult;
 
 /// The closed set of languages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,16 +142,56 @@ fn plan(language: Language, code: &str, dir: &str) -> (String, Vec<Step>, Step) 
 /// timeout is about the snippet, not the compiler.
 const MIN_COMPILE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Runs `code` and returns `{ok, rc, stdout, stderr, error}` (the caller adds `t_ms`).
-pub async fn run(language: Language, code: &str, timeout: Duration, output_cap: usize) -> Value {
+/// What `POST /exec` answers: the contract's keys in order, truncation counts when a stream hit
+/// its cap, and `t_ms`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecResult {
+    pub ok: bool,
+    pub rc: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub error: Option<String>,
+    #[serde(flatten)]
+    pub truncated: Map<String, Value>,
+    pub t_ms: f64,
+}
+
+impl ExecResult {
+    fn failed(error: String) -> Self {
+        Self {
+            ok: false,
+            rc: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            error: Some(error),
+            truncated: Map::new(),
+            t_ms: 0.0,
+        }
+    }
+
+    fn from_tool(r: ToolResult) -> Self {
+        Self {
+            ok: r.ok,
+            rc: r.rc,
+            stdout: r.stdout.unwrap_or_default(),
+            stderr: r.stderr.unwrap_or_default(),
+            error: r.error,
+            truncated: r.extra.into_iter().filter(|(k, _)| k.ends_with("_truncated")).collect(),
+            t_ms: 0.0,
+        }
+    }
+}
+
+/// Runs `code` (the caller sets `t_ms`).
+pub async fn run(language: Language, code: &str, timeout: Duration, output_cap: usize) -> ExecResult {
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
-        Err(e) => return failed(format!("cannot create a working directory: {e}")),
+        Err(e) => return ExecResult::failed(format!("cannot create a working directory: {e}")),
     };
     let dir_text = dir.path().display().to_string();
     let (file, compile, run_step) = plan(language, code, &dir_text);
     if let Err(e) = std::fs::write(dir.path().join(&file), code) {
-        return failed(format!("cannot write the source file: {e}"));
+        return ExecResult::failed(format!("cannot write the source file: {e}"));
     }
     let compile_timeout = timeout.max(MIN_COMPILE_TIMEOUT);
     for s in compile {
@@ -157,18 +199,18 @@ pub async fn run(language: Language, code: &str, timeout: Duration, output_cap: 
         match execute(s, dir.path(), compile_timeout, output_cap).await {
             Ok(outcome) if outcome.exit == Exit::Code(0) => {}
             Ok(outcome) => {
-                let mut v = exec_shape(program, &outcome, compile_timeout);
-                let why = v["error"].as_str().unwrap_or_default().to_owned();
-                v["error"] = json!(format!("{} compile step `{program}` failed: {why}", language.name()));
-                return finish(v);
+                let mut r = exec_shape(program, &outcome, compile_timeout);
+                let why = r.error.take().unwrap_or_default();
+                r.error = Some(format!("{} compile step `{program}` failed: {why}", language.name()));
+                return ExecResult::from_tool(r);
             }
-            Err(e) => return failed(spawn_error(language, program, &e)),
+            Err(e) => return ExecResult::failed(spawn_error(language, program, &e)),
         }
     }
     let program = run_step.program;
     match execute(run_step, dir.path(), timeout, output_cap).await {
-        Ok(outcome) => finish(exec_shape(language.name(), &outcome, timeout)),
-        Err(e) => failed(spawn_error(language, program, &e)),
+        Ok(outcome) => ExecResult::from_tool(exec_shape(language.name(), &outcome, timeout)),
+        Err(e) => ExecResult::failed(spawn_error(language, program, &e)),
     }
 }
 
@@ -196,25 +238,6 @@ fn spawn_error(language: Language, program: &str, e: &SpawnError) -> String {
         ),
         other => other.to_string(),
     }
-}
-
-fn failed(error: String) -> Value {
-    json!({"ok": false, "rc": null, "stdout": "", "stderr": "", "error": error})
-}
-
-/// The contract's key set and order: `{ok, rc, stdout, stderr, error}` (+ truncation markers).
-fn finish(v: Value) -> Value {
-    let mut out = json!({
-        "ok": v["ok"].clone(), "rc": v.get("rc").cloned().unwrap_or(Value::Null),
-        "stdout": v["stdout"].clone(), "stderr": v["stderr"].clone(),
-        "error": v.get("error").cloned().unwrap_or(Value::Null),
-    });
-    for key in ["stdout_truncated", "stderr_truncated"] {
-        if let Some(n) = v.get(key) {
-            out[key] = n.clone();
-        }
-    }
-    out
 }
 
 #[cfg(test)]

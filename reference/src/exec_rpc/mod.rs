@@ -2,13 +2,13 @@
 //!
 //! `GET /health`, `GET /__meta` (`{git_sha, started_at}`), `POST /exec {language, code,
 //! timeout_sec}` → `{ok, rc, stdout, stderr, error, t_ms}`. Every step (compile, run) goes through
-//! [`crate::tools::process`], so timeouts kill whole trees exactly as the local tools do. A missing
+//! [`crate::process`], so timeouts kill whole trees exactly as the local tools do. A missing
 //! toolchain is `ok:false` naming the program and how to get it; an unknown language is a 400.
 //!
 //! Does not sandbox beyond that: like the local tools, it runs code as the server's user. Bind it to
 //! loopback (the default) or inside a container.
 
-mod languages;
+pub mod languages;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -23,7 +23,7 @@ use crate::api::decode;
 use crate::error::ApiError;
 use crate::http::extract::{HasBodyLimit, LimitedBody};
 use crate::http::health;
-pub use languages::Language;
+use languages::{ExecResult, Language};
 
 /// Default port of `miniagent exec-rpc`.
 pub const DEFAULT_PORT: u16 = 8790;
@@ -49,7 +49,7 @@ impl HasBodyLimit for Arc<ExecState> {
 impl ExecState {
     pub fn new(max_body_bytes: usize) -> Arc<Self> {
         let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-        Arc::new(Self { started_at, max_body_bytes, output_cap: crate::tools::process::DEFAULT_OUTPUT_CAP })
+        Arc::new(Self { started_at, max_body_bytes, output_cap: crate::process::DEFAULT_OUTPUT_CAP })
     }
 }
 
@@ -74,7 +74,10 @@ struct ExecRequest {
     timeout_sec: Option<f64>,
 }
 
-async fn exec(State(state): State<Arc<ExecState>>, LimitedBody(body): LimitedBody) -> Result<Json<Value>, ApiError> {
+async fn exec(
+    State(state): State<Arc<ExecState>>,
+    LimitedBody(body): LimitedBody,
+) -> Result<Json<ExecResult>, ApiError> {
     let req: ExecRequest = decode(&body)?;
     let language = Language::parse(&req.language)
         .ok_or_else(|| ApiError::bad_request("language", format!("unsupported language: {}", req.language)))?;
@@ -85,6 +88,6 @@ async fn exec(State(state): State<Arc<ExecState>>, LimitedBody(body): LimitedBod
     };
     let started = Instant::now();
     let mut result = languages::run(language, &req.code, Duration::from_secs_f64(timeout), state.output_cap).await;
-    result["t_ms"] = json!(started.elapsed().as_secs_f64() * 1e3);
+    result.t_ms = started.elapsed().as_secs_f64() * 1e3;
     Ok(Json(result))
 }

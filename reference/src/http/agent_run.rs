@@ -5,21 +5,25 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::State;
 
-use super::SharedState;
 use super::extract::LimitedBody;
-use crate::agent::{self, AgentError};
+use super::state::SharedState;
+use crate::agent::error::AgentError;
+use crate::agent::run;
 use crate::api::RunSpec;
 use crate::envelope::{self, Envelope};
 use crate::error::ApiError;
 use crate::trace;
 
-pub async fn run(State(state): State<SharedState>, LimitedBody(body): LimitedBody) -> Result<Json<Envelope>, ApiError> {
+pub async fn agent_run(
+    State(state): State<SharedState>,
+    LimitedBody(body): LimitedBody,
+) -> Result<Json<Envelope>, ApiError> {
     let started = Instant::now();
     let spec = RunSpec::from_slice(&body)?;
     if !state.config.shim.delay.is_zero() {
         tokio::time::sleep(state.config.shim.delay).await;
     }
-    let outcome = agent::run(&spec, &state.deps()).await.map_err(|e| match e {
+    let outcome = run::run(&spec, &state.deps()).await.map_err(|e| match e {
         AgentError::Provider(p) => ApiError::Provider(p),
         AgentError::BadToolServer(m) => ApiError::bad_request("tool_backend", m),
     })?;

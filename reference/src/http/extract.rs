@@ -11,7 +11,7 @@ use axum::extract::{FromRequest, Request};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 
-use super::SharedState;
+use super::state::SharedState;
 use crate::error::ApiError;
 
 /// Bytes past the limit that are read and dropped so the client sees the 413; beyond this the
@@ -29,7 +29,7 @@ pub trait HasBodyLimit {
 
 impl HasBodyLimit for SharedState {
     fn body_limit(&self) -> usize {
-        self.config.max_body_bytes
+        self.config.listen.max_body_bytes
     }
 }
 

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{Method, Uri};
 use serde_json::{Value, json};
 
-use super::SharedState;
+use super::state::SharedState;
 use crate::error::ApiError;
 
 pub async fn ready(State(state): State<SharedState>) -> Json<Value> {
@@ -16,8 +16,8 @@ pub async fn healthz(State(state): State<SharedState>) -> Json<Value> {
     let c = &state.config;
     Json(json!({
         "ok": true,
-        "host": c.host,
-        "port": c.port,
+        "host": c.listen.host,
+        "port": c.listen.port,
         "started_at": state.started_at,
         "delay_ms": u64::try_from(c.shim.delay.as_millis()).unwrap_or(u64::MAX),
         "hints": c.hints(),

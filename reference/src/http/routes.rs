@@ -3,7 +3,8 @@
 use axum::Router;
 use axum::routing::{get, post};
 
-use super::{SharedState, agent_run, health, openai};
+use super::state::SharedState;
+use super::{agent_run, health, openai};
 
 /// The façade as a `Router`, so tests drive it with `oneshot` and no socket.
 pub fn app(state: SharedState) -> Router {
@@ -11,7 +12,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/ready", get(health::ready))
         .route("/healthz", get(health::healthz))
         .route("/v1/models", get(health::models))
-        .route("/agent/run", post(agent_run::run))
+        .route("/agent/run", post(agent_run::agent_run))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/chat/completions", post(openai::chat_completions))
         .fallback(health::not_found)

@@ -1,77 +1,83 @@
-//! The OpenAI-compatible wire call shared by every HTTP provider (openai, ollama, chutes).
+//! The OpenAI-compatible wire call shared by every HTTP provider (openai, ollama, chutes,
+//! codex-agent): the one request builder for plain and streaming calls, the `Authorization` header,
+//! and the mapping of every failure — refused connection, timeout, non-2xx, a body that is not a
+//! completion — to a [`ProviderError`] that names the provider, the status and a short excerpt of
+//! the body.
 //!
-//! Owns the request body (upstream model name, messages passed through untouched, tools with
-//! `tool_choice:"auto"`, extra parameters), the `Authorization` header, and the mapping of every
-//! failure — refused connection, timeout, non-2xx, a body that is not a completion — to a
-//! [`ProviderError`] that names the provider, the status and a short excerpt of the body.
-//!
-//! Does not retry: a retry policy wraps this call, it does not live inside it.
+//! Does not retry: [`crate::transport::retry`] wraps these calls, it does not live inside them.
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{ChatRequest, ProviderError, Route};
+use super::chat::ChatRequest;
+use super::error::ProviderError;
+use super::route::Route;
+use crate::text::excerpt_bytes;
+use crate::transport::retry::{Attempt, Verdict, retryable_status};
+use crate::transport::retry_after;
 
 /// At most this much of an upstream error body is quoted in an error message.
 pub const BODY_EXCERPT_CHARS: usize = 400;
 
-/// Builds the JSON body of a chat-completion request.
-pub fn request_body(route: &Route, request: &ChatRequest) -> Value {
-    request_body_for(route, request, false)
-}
-
-/// The body with `stream` set as given (streaming keeps the caller's `stream_options`).
-pub fn request_body_for(route: &Route, request: &ChatRequest, stream: bool) -> Value {
-    let mut body = Map::with_capacity(4 + request.extra.len());
-    // Extra parameters go first so the fields this proxy owns win over a client's copy of them.
-    for (k, v) in &request.extra {
-        if k != "extra_headers" {
-            body.insert(k.clone(), v.clone());
-        }
-    }
-    body.insert("model".into(), Value::String(route.upstream_model.clone()));
-    body.insert("messages".into(), Value::Array(request.messages.clone()));
-    if let Some(tools) = request.tools.as_ref().filter(|t| !t.is_empty()) {
-        body.insert("tools".into(), Value::Array(tools.clone()));
-        body.insert("tool_choice".into(), Value::String("auto".into()));
-    }
-    body.insert("stream".into(), Value::Bool(stream));
-    if !stream {
-        body.remove("stream_options");
-    }
-    Value::Object(body)
-}
-
-/// Posts one chat completion to the route's URL.
-pub async fn complete(
+/// The one request builder: `POST {route}/chat/completions` with `body`, the caller's forwardable
+/// extra headers, the route's key as the one `Authorization`, and a timeout when given (a stream
+/// has none: its idle gaps are bounded instead).
+pub fn request(
     http: &reqwest::Client,
     route: &Route,
-    request: &ChatRequest,
-    default_timeout: Duration,
-) -> Result<Value, ProviderError> {
-    let url = route.chat_url();
-    let provider = route.kind;
-    let mut call =
-        http.post(&url).timeout(route.timeout.unwrap_or(default_timeout)).json(&request_body(route, request));
-    for (name, value) in forwardable(&request.extra_headers, route.api_key.is_some()) {
+    body: &impl Serialize,
+    extra_headers: &[(String, String)],
+    timeout: Option<Duration>,
+) -> reqwest::RequestBuilder {
+    let mut call = http.post(route.chat_url()).json(body);
+    if let Some(t) = timeout {
+        call = call.timeout(t);
+    }
+    for (name, value) in forwardable(extra_headers, route.api_key.is_some()) {
         call = call.header(name, value);
     }
     if let Some(key) = &route.api_key {
         call = call.bearer_auth(key.expose());
     }
-    let transport = |e: reqwest::Error| ProviderError::Transport { provider, url: url.clone(), reason: describe(&e) };
-    let response = call.send().await.map_err(transport)?;
+    call
+}
+
+/// Sends `call`; a 2xx answer is returned for the caller to read, anything else becomes the error
+/// it is (with the status, `Retry-After` and an excerpt of the body).
+pub async fn send(route: &Route, call: reqwest::RequestBuilder) -> Result<reqwest::Response, ProviderError> {
+    let provider = route.kind;
+    let response = call.send().await.map_err(|e| ProviderError::Transport {
+        provider,
+        url: route.chat_url(),
+        reason: describe(&e),
+    })?;
     let status = response.status();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| crate::tools::http::parse_retry_after(v, std::time::SystemTime::now()));
-    let bytes = response.bytes().await.map_err(transport)?;
-    if !status.is_success() {
-        return Err(ProviderError::Upstream { provider, status: status.as_u16(), body: excerpt(&bytes), retry_after });
+    if status.is_success() {
+        return Ok(response);
     }
+    let retry_after = retry_after::from_headers(response.headers());
+    let body = response.bytes().await.map(|b| excerpt(&b)).unwrap_or_default();
+    Err(ProviderError::Upstream { provider, status: status.as_u16(), body, retry_after })
+}
+
+/// One non-streaming chat completion on `route`.
+pub async fn complete(
+    http: &reqwest::Client,
+    route: &Route,
+    request: &ChatRequest<'_>,
+    default_timeout: Duration,
+) -> Result<Value, ProviderError> {
+    let body = request.body(&route.upstream_model, false);
+    let timeout = route.timeout.unwrap_or(default_timeout);
+    let response = send(route, self::request(http, route, &body, &request.extra_headers, Some(timeout))).await?;
+    let provider = route.kind;
+    let bytes = response.bytes().await.map_err(|e| ProviderError::Transport {
+        provider,
+        url: route.chat_url(),
+        reason: describe(&e),
+    })?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| ProviderError::InvalidResponse {
         provider,
         reason: format!("{e}; body starts: {}", excerpt(&bytes)),
@@ -83,6 +89,20 @@ pub async fn complete(
         });
     }
     Ok(value)
+}
+
+/// The retry classifier of provider calls: 429 and 5xx (honouring `Retry-After`) and transport
+/// failures are worth another try; a 4xx or a malformed answer is not.
+pub fn classify<T>(outcome: &Result<T, ProviderError>) -> Attempt {
+    match outcome {
+        Ok(_) => Attempt { status: Some(200), verdict: Verdict::Done },
+        Err(ProviderError::Upstream { status, retry_after, .. }) if retryable_status(*status) => {
+            Attempt { status: Some(*status), verdict: Verdict::Retry { retry_after: *retry_after } }
+        }
+        Err(ProviderError::Upstream { status, .. }) => Attempt { status: Some(*status), verdict: Verdict::GiveUp },
+        Err(ProviderError::Transport { .. }) => Attempt { status: None, verdict: Verdict::Retry { retry_after: None } },
+        Err(_) => Attempt { status: None, verdict: Verdict::GiveUp },
+    }
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and framing headers: never forwarded to a provider.
@@ -122,12 +142,7 @@ pub fn forwardable(headers: &[(String, String)], route_sets_authorization: bool)
 
 /// The first [`BODY_EXCERPT_CHARS`] characters of a body, decoded lossily.
 pub fn excerpt(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out: String = text.chars().take(BODY_EXCERPT_CHARS).collect();
-    if text.chars().nth(BODY_EXCERPT_CHARS).is_some() {
-        out.push('…');
-    }
-    out
+    excerpt_bytes(bytes, BODY_EXCERPT_CHARS)
 }
 
 /// reqwest's top-level message ("error sending request") hides the cause; people need the cause.

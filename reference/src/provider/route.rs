@@ -1,57 +1,19 @@
 //! Model name → route: which provider answers, under which upstream name, at which URL, with which
 //! key and retry policy.
 //!
-//! Pure: reads settings and aliases, calls nothing. Every refusal says what to write or set instead
-//! (the runbook's failure modes: a disabled codex-agent names its enable variable, a base with
-//! `/v1` is corrected and the correction logged).
+//! Pure: reads settings and aliases, calls and logs nothing. Every refusal says what to write or set
+//! instead (the runbook's failure modes: a disabled codex-agent names its enable variable), and a
+//! codex-agent base written with `/v1` is corrected with the correction recorded on the route, for
+//! the caller to log.
 
-use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::ProviderError;
-use super::retry::{Jitter, RetryPolicy};
+use super::error::ProviderError;
+use super::kind::ProviderKind;
 use super::router::RouterConfig;
-use crate::config::{DEFAULT_OPENAI_BASE, ProviderSettings, Secret};
-
-/// The closed set of providers this build can call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProviderKind {
-    Dummy,
-    OpenAi,
-    Ollama,
-    Chutes,
-    CodexAgent,
-}
-
-impl ProviderKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Dummy => "dummy",
-            Self::OpenAi => "openai",
-            Self::Ollama => "ollama",
-            Self::Chutes => "chutes",
-            Self::CodexAgent => "codex-agent",
-        }
-    }
-
-    pub fn from_prefix(prefix: &str) -> Option<Self> {
-        match prefix {
-            "openai" => Some(Self::OpenAi),
-            "ollama" | "ollama_chat" => Some(Self::Ollama),
-            "chutes" => Some(Self::Chutes),
-            "dummy" | "noop" => Some(Self::Dummy),
-            "codex-agent" | "codex_cli_agent" | "codex_agent" => Some(Self::CodexAgent),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use super::settings::{DEFAULT_OPENAI_BASE, ProviderSettings};
+use crate::secret::Secret;
+use crate::transport::retry::RetryPolicy;
 
 const KNOWN: &str = "openai/<model>, ollama/<tag>, chutes/<vendor>/<model>, codex-agent/<name>, dummy";
 
@@ -67,6 +29,8 @@ pub struct Route {
     /// A per-alias timeout from the router config.
     pub timeout: Option<Duration>,
     pub retry: RetryPolicy,
+    /// The base as written, when it was corrected (a codex-agent base ending in `/v1`).
+    pub corrected_from: Option<String>,
 }
 
 impl Route {
@@ -229,10 +193,20 @@ fn build(
             })?;
             let retry =
                 RetryPolicy { max_retries: over.max_retries.unwrap_or(s.codex.retry.max_retries), ..s.codex.retry };
-            (codex_base(base), key(&s.codex.api_key), retry)
+            let (fixed, corrected) = codex_base(base);
+            let corrected_from = corrected.then(|| trim_base(base));
+            return Ok(Route {
+                kind,
+                upstream_model: upstream,
+                api_base: fixed,
+                api_key: key(&s.codex.api_key),
+                timeout: None,
+                retry,
+                corrected_from,
+            });
         }
     };
-    Ok(Route { kind, upstream_model: upstream, api_base, api_key, timeout: None, retry })
+    Ok(Route { kind, upstream_model: upstream, api_base, api_key, timeout: None, retry, corrected_from: None })
 }
 
 fn trim_base(base: &str) -> String {
@@ -240,36 +214,23 @@ fn trim_base(base: &str) -> String {
 }
 
 /// codex-agent appends `/v1` itself; a base that already ends in `/v1` (the runbook's most common
-/// mistake) is corrected, and the correction logged once so the setting gets fixed.
-pub fn codex_base(base: &str) -> String {
-    static WARNED: AtomicBool = AtomicBool::new(false);
+/// mistake) is corrected. Returns the base to use and whether it was corrected.
+pub fn codex_base(base: &str) -> (String, bool) {
     let trimmed = trim_base(base);
     match trimmed.strip_suffix("/v1") {
-        Some(fixed) => {
-            if !WARNED.swap(true, Ordering::Relaxed) {
-                tracing::warn!(
-                    given = %trimmed, using = %fixed,
-                    "the codex-agent base ends in /v1, but the provider appends /v1 itself: remove /v1 from CODEX_AGENT_API_BASE (or api_base)"
-                );
-            }
-            fixed.to_owned()
-        }
-        None => trimmed,
+        Some(fixed) => (fixed.to_owned(), true),
+        None => (trimmed, false),
     }
-}
-
-/// The jitter of every retry policy: seeded under `SCILLM_DETERMINISTIC_SEED`.
-pub fn jitter_from_seed(seed: Option<u64>) -> Jitter {
-    seed.map_or(Jitter::Random, Jitter::Seeded)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::env::Env;
 
     fn settings(pairs: &[(&str, &str)]) -> ProviderSettings {
-        Config::from_pairs(pairs.iter().copied()).providers
+        let lookup = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+        ProviderSettings::from_env(&Env::new(&lookup))
     }
 
     #[test]
@@ -290,7 +251,7 @@ mod tests {
         let s = settings(&[("CHUTES_API_KEY", "k")]);
         let r = resolve("chutes/deepseek-ai/DeepSeek-V3", &s, &RouterConfig::default()).expect("chutes");
         assert_eq!(r.upstream_model, "deepseek-ai/DeepSeek-V3");
-        assert_eq!(r.api_base, crate::config::DEFAULT_CHUTES_BASE);
+        assert_eq!(r.api_base, crate::provider::settings::DEFAULT_CHUTES_BASE);
     }
 
     #[test]

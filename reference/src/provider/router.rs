@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// One alias from `model_list`.
 #[derive(Debug, Clone)]

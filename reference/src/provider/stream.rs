@@ -11,60 +11,33 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 
-use super::openai::{describe, excerpt, forwardable, request_body_for};
-use super::{ChatRequest, ProviderError, ProviderKind, Providers, Route, dummy, retry};
+use super::chat::ChatRequest;
+use super::dummy;
+use super::error::ProviderError;
+use super::kind::ProviderKind;
+use super::openai::{self, excerpt};
+use super::route::Route;
+use crate::transport::retry;
 
 /// Chunks of one streamed completion (`chat.completion.chunk` objects).
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Value, ProviderError>> + Send>>;
 
-impl Providers {
-    /// Opens a streaming completion on `route`. Connection failures, 5xx and 429 before the stream
-    /// starts are retried per the route's policy.
-    pub async fn stream_route(&self, route: &Route, request: &ChatRequest) -> Result<ChunkStream, ProviderError> {
-        if route.kind == ProviderKind::Dummy {
-            let done = dummy::complete(&route.upstream_model);
-            let chunks = split_into_chunks(&done);
-            return Ok(Box::pin(futures::stream::iter(chunks.into_iter().map(Ok))));
-        }
-        let url = route.chat_url();
-        let provider = route.kind;
-        let mut retries = 0;
-        let response = loop {
-            let mut call = self.http.post(&url).json(&request_body_for(route, request, true));
-            for (name, value) in forwardable(&request.extra_headers, route.api_key.is_some()) {
-                call = call.header(name, value);
-            }
-            if let Some(key) = &route.api_key {
-                call = call.bearer_auth(key.expose());
-            }
-            let err = match call.send().await {
-                Err(e) => ProviderError::Transport { provider, url: url.clone(), reason: describe(&e) },
-                Ok(r) if r.status().is_success() => break r,
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let retry_after = r
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| crate::tools::http::parse_retry_after(v, std::time::SystemTime::now()));
-                    let body = r.bytes().await.map(|b| excerpt(&b)).unwrap_or_default();
-                    ProviderError::Upstream { provider, status, body, retry_after }
-                }
-            };
-            let (retryable, retry_after) = match &err {
-                ProviderError::Upstream { status, retry_after, .. } => (retry::retryable_status(*status), *retry_after),
-                ProviderError::Transport { .. } => (true, None),
-                _ => (false, None),
-            };
-            if !retryable || retries >= route.retry.max_retries {
-                return Err(err);
-            }
-            retries += 1;
-            tokio::time::sleep(route.retry.wait(retries, retry_after)).await;
-        };
-        let idle = route.timeout.unwrap_or(self.settings.request_timeout);
-        Ok(chunks_of(response, provider, idle))
+/// Opens a streaming completion on `route`. Connection failures, 5xx and 429 before the stream
+/// starts are retried per the route's policy; once it has started, a failure is reported in it.
+pub async fn open(
+    http: &reqwest::Client,
+    route: &Route,
+    request: &ChatRequest<'_>,
+    idle: Duration,
+) -> Result<ChunkStream, ProviderError> {
+    if route.kind == ProviderKind::Dummy {
+        let chunks = split_into_chunks(&dummy::complete(&route.upstream_model));
+        return Ok(Box::pin(futures::stream::iter(chunks.into_iter().map(Ok))));
     }
+    let body = request.body(&route.upstream_model, true);
+    let attempt = |_| openai::send(route, openai::request(http, route, &body, &request.extra_headers, None));
+    let (response, _) = retry::drive(&route.retry, attempt, openai::classify).await;
+    Ok(chunks_of(response?, route.kind, idle))
 }
 
 /// The SSE body as chunk objects; ends at `data: [DONE]` or the end of the body. A gap longer than

@@ -1,20 +1,20 @@
 //! Running the coding CLI for one request: the prompt in (stdin, a flag, or JSON), JSONL events
 //! out, reduced to the last agent message.
 //!
-//! The CLI runs as a process-group leader. Two clocks bound it: an absolute timeout for the whole
-//! run and an idle timeout between output lines; either kills the whole tree. Exit codes 70 and 75
-//! (temporary failure, by BSD sysexits convention) are retried.
+//! The CLI starts through the one process spawner ([`crate::process`]), as a process-group leader.
+//! Two clocks bound it: an absolute timeout for the whole run and an idle timeout between output
+//! lines; either kills the whole tree. Exit codes 70 and 75 (temporary failure, by BSD sysexits
+//! convention) are retried through the transport layer's retry driver.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::time::Instant;
+
+use crate::process::{self, Spec};
+use crate::transport::retry::{self, Attempt, Jitter, RetryPolicy, Verdict};
 
 /// How the prompt reaches the CLI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,45 +92,54 @@ pub fn agent_message(event: &Value) -> Option<String> {
 
 /// Runs the CLI once per attempt until an answer, a non-retryable failure, or the retries run out.
 pub async fn run(settings: &CliSettings, prompt: &str, messages: &[Value], model: &str) -> Result<String, CliError> {
-    let mut attempt = 0;
-    loop {
-        match run_once(settings, prompt, messages, model).await {
-            Err(CliError::Exit { code: 70 | 75, .. }) if attempt < settings.retries => {
-                attempt += 1;
-                tracing::info!(attempt, "the CLI exited with a temporary failure; retrying");
-            }
-            other => return other,
-        }
-    }
+    let policy = RetryPolicy {
+        max_retries: settings.retries,
+        base: Duration::ZERO,
+        max_backoff: Duration::ZERO,
+        jitter: Jitter::None,
+        retry_after_cap: Duration::ZERO,
+    };
+    let attempt = |_| run_once(settings, prompt, messages, model);
+    retry::drive(&policy, attempt, classify).await.0
 }
 
-async fn run_once(settings: &CliSettings, prompt: &str, messages: &[Value], model: &str) -> Result<String, CliError> {
+/// 70 (EX_SOFTWARE) and 75 (EX_TEMPFAIL) are worth another run; nothing else is.
+fn classify(outcome: &Result<String, CliError>) -> Attempt {
+    let verdict = match outcome {
+        Ok(_) => Verdict::Done,
+        Err(CliError::Exit { code: 70 | 75, .. }) => {
+            tracing::info!("the CLI exited with a temporary failure; retrying");
+            Verdict::Retry { retry_after: None }
+        }
+        Err(_) => Verdict::GiveUp,
+    };
+    Attempt { status: None, verdict }
+}
+
+fn spec(settings: &CliSettings, prompt: &str, messages: &[Value], model: &str) -> Spec {
     let program = settings.argv.first().cloned().unwrap_or_default();
-    let mut cmd = Command::new(&program);
-    cmd.args(&settings.argv[1..]).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).kill_on_drop(true);
+    let mut spec = Spec::new(program, settings.abs_timeout).args(settings.argv.iter().skip(1));
     if settings.input == InputMode::Flag {
-        cmd.arg(prompt);
-    }
-    cmd.stdin(if settings.input == InputMode::Flag { Stdio::null() } else { Stdio::piped() });
-    if let Some(dir) = &settings.cwd {
-        cmd.current_dir(dir);
-    }
-    // Wrappers around the CLI can read how the prompt arrives.
-    cmd.env("CODEX_INPUT_MODE", settings.input.name());
-    let mut child = cmd.spawn().map_err(|e| CliError::Spawn { program: program.clone(), reason: e.to_string() })?;
-    let pgid = child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw);
-    // Whatever happens below — answer, timeout, or the client hanging up — the tree goes.
-    let _guard = KillGroup(pgid);
-    if let Some(mut stdin) = child.stdin.take() {
+        spec = spec.arg(prompt);
+    } else {
         let input = match settings.input {
             InputMode::Json => json!({"prompt": prompt, "messages": messages, "model": model}).to_string(),
             _ => prompt.to_owned(),
         };
-        tokio::spawn(async move {
-            let _ = stdin.write_all(input.as_bytes()).await;
-            let _ = stdin.shutdown().await;
-        });
+        spec.stdin = Some(input.into_bytes());
     }
+    spec.cwd.clone_from(&settings.cwd);
+    // Wrappers around the CLI can read how the prompt arrives.
+    spec.env("CODEX_INPUT_MODE", settings.input.name())
+}
+
+async fn run_once(settings: &CliSettings, prompt: &str, messages: &[Value], model: &str) -> Result<String, CliError> {
+    let spec = spec(settings, prompt, messages, model);
+    let program = spec.program.to_string_lossy().into_owned();
+    // Whatever happens below — answer, timeout, or the client hanging up — dropping the child kills
+    // its tree.
+    let mut child =
+        process::spawn(&spec).map_err(|e| CliError::Spawn { program: program.clone(), reason: e.to_string() })?;
     let stderr = child.stderr.take().map(|mut s| {
         tokio::spawn(async move {
             let mut buf = Vec::new();
@@ -141,22 +150,8 @@ async fn run_once(settings: &CliSettings, prompt: &str, messages: &[Value], mode
     let Some(stdout) = child.stdout.take() else {
         return Err(CliError::Spawn { program, reason: "no stdout".into() });
     };
-    let mut lines = BufReader::new(stdout).lines();
     let deadline = Instant::now() + settings.abs_timeout;
-    let mut last = None;
-    loop {
-        let wait = settings.idle_timeout.min(deadline.saturating_duration_since(Instant::now()));
-        match tokio::time::timeout(wait, lines.next_line()).await {
-            Err(_) if Instant::now() >= deadline => return Err(CliError::Absolute(settings.abs_timeout)),
-            Err(_) => return Err(CliError::Idle(settings.idle_timeout)),
-            Ok(Ok(Some(line))) => {
-                if let Some(text) = serde_json::from_str::<Value>(&line).ok().as_ref().and_then(agent_message) {
-                    last = Some(text);
-                }
-            }
-            Ok(Ok(None)) | Ok(Err(_)) => break,
-        }
-    }
+    let last = last_agent_message(stdout, settings, deadline).await?;
     let remaining = deadline.saturating_duration_since(Instant::now());
     let status = match tokio::time::timeout(remaining, child.wait()).await {
         Ok(Ok(status)) => status,
@@ -176,12 +171,26 @@ async fn run_once(settings: &CliSettings, prompt: &str, messages: &[Value], mode
     }
 }
 
-struct KillGroup(Option<Pid>);
-
-impl Drop for KillGroup {
-    fn drop(&mut self) {
-        if let Some(pgid) = self.0.take() {
-            let _ = killpg(pgid, Signal::SIGKILL);
+/// Reads JSONL events until the CLI closes its output, keeping the last agent message; silence
+/// longer than the idle timeout, or the deadline, ends the run.
+async fn last_agent_message(
+    stdout: impl tokio::io::AsyncRead + Unpin,
+    settings: &CliSettings,
+    deadline: Instant,
+) -> Result<Option<String>, CliError> {
+    let mut lines = BufReader::new(stdout).lines();
+    let mut last = None;
+    loop {
+        let wait = settings.idle_timeout.min(deadline.saturating_duration_since(Instant::now()));
+        match tokio::time::timeout(wait, lines.next_line()).await {
+            Err(_) if Instant::now() >= deadline => return Err(CliError::Absolute(settings.abs_timeout)),
+            Err(_) => return Err(CliError::Idle(settings.idle_timeout)),
+            Ok(Ok(Some(line))) => {
+                if let Some(text) = serde_json::from_str::<Value>(&line).ok().as_ref().and_then(agent_message) {
+                    last = Some(text);
+                }
+            }
+            Ok(Ok(None)) | Ok(Err(_)) => return Ok(last),
         }
     }
 }

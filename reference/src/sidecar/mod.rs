@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,10 +22,12 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::api::decode;
-use crate::error::ApiError;
+use crate::env::Env;
+use crate::error::{ApiError, OpenAiError};
 use crate::http::extract::{HasBodyLimit, LimitedBody};
 use crate::http::health;
-use crate::http::sse::{Stamp, completion, replay, sse, zero_usage};
+use crate::http::sse::sse;
+use crate::openai_shape::{Stamp, completion, replay, zero_usage};
 use cli::{CliError, CliSettings, InputMode};
 
 /// Default port of `miniagent sidecar`.
@@ -55,50 +56,49 @@ pub struct SidecarConfig {
 }
 
 impl SidecarConfig {
-    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let mut problems = Vec::new();
-        let secs = |name: &str, default: f64| {
-            get(name)
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .filter(|s| s.is_finite() && *s > 0.0)
-                .unwrap_or(default)
-        };
-        let cmd = get("CODEX_CMD").unwrap_or_else(|| "codex exec --json".to_owned());
+    pub fn from_env(env: &Env) -> Self {
+        let secs = |name: &str, default: u64| env.secs(name, Duration::from_secs(default));
+        let cmd = env.get("CODEX_CMD").unwrap_or_else(|| "codex exec --json".to_owned());
         let argv = shell_words::split(&cmd).unwrap_or_else(|e| {
-            problems.push(format!("CODEX_CMD cannot be split into words: {e}"));
+            env.problem(format!("CODEX_CMD cannot be split into words: {e}"));
             Vec::new()
         });
-        if argv.is_empty() && problems.is_empty() {
-            problems.push("CODEX_CMD is empty".to_owned());
+        if shell_words::split(&cmd).is_ok() && argv.first().is_none_or(|p| p.trim().is_empty()) {
+            env.problem(format!("CODEX_CMD names no program: {cmd:?}"));
         }
-        let input =
-            get("CODEX_INPUT_MODE").map_or(Some(InputMode::Stdin), |m| InputMode::parse(&m)).unwrap_or_else(|| {
-                problems.push("CODEX_INPUT_MODE must be stdin, flag or json".to_owned());
+        let input = env.get("CODEX_INPUT_MODE").map_or(InputMode::Stdin, |m| {
+            InputMode::parse(&m).unwrap_or_else(|| {
+                env.problem(format!("CODEX_INPUT_MODE must be stdin, flag or json, got {m:?}"));
                 InputMode::Stdin
-            });
-        let home = var("HOME").unwrap_or_else(|| "/root".to_owned());
+            })
+        });
+        let home = env.get("HOME").unwrap_or_else(|| "/root".to_owned());
         Self {
-            echo: get("CODEX_SIDECAR_ECHO").is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on")),
-            auth_path: get("CODEX_AUTH_PATH")
+            echo: env.flag("CODEX_SIDECAR_ECHO"),
+            auth_path: env
+                .get("CODEX_AUTH_PATH")
                 .map_or_else(|| PathBuf::from(home).join(".codex/auth.json"), PathBuf::from),
             cli: CliSettings {
                 argv,
                 input,
-                abs_timeout: Duration::from_secs_f64(secs("ABS_TIMEOUT_S", 90.0)),
-                idle_timeout: Duration::from_secs_f64(secs("IDLE_TIMEOUT_S", 25.0)),
-                retries: get("RETRIES").and_then(|v| v.trim().parse().ok()).unwrap_or(1),
-                cwd: get("CODEX_WORKDIR").map(PathBuf::from),
+                abs_timeout: secs("ABS_TIMEOUT_S", 90),
+                idle_timeout: secs("IDLE_TIMEOUT_S", 25),
+                retries: env.parse("RETRIES", 1, "a number of retries (0 or more)"),
+                cwd: env.get("CODEX_WORKDIR").map(PathBuf::from),
             },
-            max_concurrency: get("MAX_CONCURRENCY").and_then(|v| v.trim().parse().ok()).filter(|n| *n > 0).unwrap_or(4),
-            max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
-            keepalive: Duration::from_secs_f64(secs("MINI_AGENT_SSE_KEEPALIVE_SEC", 10.0)),
-            problems,
+            max_concurrency: env.parse_where("MAX_CONCURRENCY", 4, "an integer ≥ 1", |n| *n >= 1),
+            max_body_bytes: crate::listen::DEFAULT_MAX_BODY_BYTES,
+            keepalive: secs("MINI_AGENT_SSE_KEEPALIVE_SEC", 10),
+            problems: Vec::new(),
         }
     }
 
-    pub fn from_env() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// Every setting through `var`; problems are collected in `problems`.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
+        let env = Env::new(&var);
+        let mut config = Self::from_env(&env);
+        config.problems = env.into_problems();
+        config
     }
 }
 
@@ -157,11 +157,6 @@ struct ChatRequest {
     stream: Option<bool>,
 }
 
-/// Errors in OpenAI's shape, with the status the contract asks for.
-fn error(status: StatusCode, kind: &str, message: String) -> Response {
-    (status, Json(json!({"error": {"message": message, "type": kind, "param": null, "code": kind}}))).into_response()
-}
-
 /// The prompt: a lone user message as is; a conversation as role-labelled turns.
 fn prompt_of(messages: &[Value]) -> String {
     let text = |m: &Value| match m.get("content") {
@@ -181,36 +176,32 @@ fn prompt_of(messages: &[Value]) -> String {
     }
 }
 
-async fn chat(State(state): State<Arc<SidecarState>>, body: Result<LimitedBody, ApiError>) -> Response {
-    let req: ChatRequest = match body.and_then(|LimitedBody(b)| decode(&b)) {
-        Ok(r) => r,
-        Err(e) => return crate::error::OpenAiError(e).into_response(),
-    };
+async fn chat(
+    State(state): State<Arc<SidecarState>>,
+    body: Result<LimitedBody, ApiError>,
+) -> Result<Response, OpenAiError> {
+    let LimitedBody(body) = body?;
+    let req: ChatRequest = decode(&body)?;
     let model = req.model.unwrap_or_else(|| "codex".to_owned());
     let stamp = Stamp::new(model.clone());
     let stream = req.stream.unwrap_or(false);
     let prompt = prompt_of(&req.messages);
     let config = &state.config;
-    let answer = if config.echo {
-        Ok(format!("echo: {prompt}"))
+    let text = if config.echo {
+        format!("echo: {prompt}")
     } else if !config.auth_path.exists() {
-        return error(StatusCode::UNAUTHORIZED, "auth_missing", auth_advice(&config.auth_path));
+        return Err(ApiError::CredentialsMissing(auth_advice(&config.auth_path)).into());
     } else {
         let Ok(_permit) = state.slots.acquire().await else {
-            return error(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the sidecar is shutting down".into());
+            return Err(ApiError::Unavailable("the sidecar is shutting down".into()).into());
         };
-        cli::run(&config.cli, &prompt, &req.messages, &model).await
+        cli::run(&config.cli, &prompt, &req.messages, &model).await.map_err(|e| match e {
+            CliError::Idle(_) | CliError::Absolute(_) => ApiError::Timeout(e.to_string()),
+            other => ApiError::Upstream(other.to_string()),
+        })?
     };
-    match answer {
-        Ok(text) => {
-            let done = completion(&stamp, &text, zero_usage());
-            if stream { sse(config.keepalive, replay(&stamp, &done, false)) } else { Json(done).into_response() }
-        }
-        Err(e @ (CliError::Idle(_) | CliError::Absolute(_))) => {
-            error(StatusCode::GATEWAY_TIMEOUT, "timeout", e.to_string())
-        }
-        Err(e) => error(StatusCode::BAD_GATEWAY, "cli_failed", e.to_string()),
-    }
+    let done = completion(&stamp, &text, zero_usage());
+    Ok(if stream { sse(config.keepalive, replay(&stamp, &done, false)) } else { Json(done).into_response() })
 }
 
 #[cfg(test)]

@@ -23,7 +23,11 @@ use rmcp::{ClientLifecycleMode, ClientServiceExt};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, OnceCell};
 
-use super::{ToolBackend, ToolCall, failure, preview};
+use crate::env::Env;
+use crate::text::preview;
+use crate::tools::ToolBackend;
+use crate::tools::call::ToolCall;
+use crate::tools::result::ToolResult;
 
 /// Headers the SDK manages itself; a request's copy is dropped rather than failing every call.
 const SDK_HEADERS: [&str; 4] = ["accept", "mcp-session-id", "mcp-protocol-version", "last-event-id"];
@@ -38,6 +42,13 @@ pub struct McpSettings {
 impl Default for McpSettings {
     fn default() -> Self {
         Self { timeout: Duration::from_secs(30) }
+    }
+}
+
+impl McpSettings {
+    /// `MINI_AGENT_TOOL_MCP_TIMEOUT_SEC`.
+    pub fn from_env(env: &Env) -> Self {
+        Self { timeout: env.secs("MINI_AGENT_TOOL_MCP_TIMEOUT_SEC", Self::default().timeout) }
     }
 }
 
@@ -71,11 +82,9 @@ fn install_crypto_provider() {
 }
 
 impl McpTools {
-    pub fn new(url: &str, request_headers: &[(String, String)], settings: McpSettings) -> Result<Self, String> {
-        let parsed = url::Url::parse(url.trim()).map_err(|e| format!("tool_mcp_url `{url}` is not a URL: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("tool_mcp_url `{url}` must be http:// or https://"));
-        }
+    /// A session for the MCP server at `url` (validated as http(s) by the request's validation); an
+    /// `Err` names a header the SDK's client cannot send.
+    pub fn new(url: &url::Url, request_headers: &[(String, String)], settings: McpSettings) -> Result<Self, String> {
         let mut headers = HashMap::new();
         for (name, value) in request_headers {
             if SDK_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
@@ -88,7 +97,7 @@ impl McpTools {
         }
         install_crypto_provider();
         Ok(Self {
-            url: url.trim().to_owned(),
+            url: url.as_str().to_owned(),
             headers,
             settings,
             peer: OnceCell::new(),
@@ -148,8 +157,8 @@ fn to_openai(tool: &Value) -> Option<Value> {
     }}))
 }
 
-/// A `CallToolResult` as our result object.
-pub fn result_to_value(name: &str, result: &Value) -> Value {
+/// A `CallToolResult` as our result.
+pub fn to_result(name: &str, result: &Value) -> ToolResult {
     let text: Vec<&str> = result
         .get("content")
         .and_then(Value::as_array)
@@ -161,14 +170,14 @@ pub fn result_to_value(name: &str, result: &Value) -> Value {
     let joined = text.join("\n");
     if result.get("isError") == Some(&Value::Bool(true)) {
         let error = if joined.is_empty() { preview(result, 500) } else { joined };
-        return failure(name, error);
+        return ToolResult::failure(name, error);
     }
     let output = if joined.is_empty() {
         result.get("structuredContent").map_or_else(|| preview(result, 100_000), Value::to_string)
     } else {
         joined
     };
-    json!({"ok": true, "name": name, "result": output})
+    ToolResult::success(name, output)
 }
 
 impl ToolBackend for McpTools {
@@ -181,28 +190,31 @@ impl ToolBackend for McpTools {
         Ok(tools.iter().filter_map(|t| serde_json::to_value(t).ok()).filter_map(|t| to_openai(&t)).collect())
     }
 
-    async fn invoke(&self, call: &ToolCall) -> Value {
+    async fn invoke(&self, call: &ToolCall) -> ToolResult {
         let started = std::time::Instant::now();
         let Some(arguments) = call.arguments.clone() else {
-            return failure(
+            return ToolResult::failure(
                 &call.name,
                 format!("arguments are not a JSON object: {}", preview(&call.arguments_raw, 200)),
             );
         };
         let mut result = match self.peer().await {
-            Err(e) => failure(&call.name, e),
+            Err(e) => ToolResult::failure(&call.name, e),
             Ok(peer) => {
                 let params = CallToolRequestParams::new(call.name.clone()).with_arguments(arguments);
                 match tokio::time::timeout(self.settings.timeout, peer.call_tool(params)).await {
-                    Err(_) => failure(&call.name, format!("tools/call timed out after {:?}", self.settings.timeout)),
-                    Ok(Err(e)) => failure(&call.name, format!("tools/call failed: {e}")),
-                    Ok(Ok(r)) => result_to_value(&call.name, &serde_json::to_value(&r).unwrap_or(Value::Null)),
+                    Err(_) => ToolResult::failure(
+                        &call.name,
+                        format!("tools/call timed out after {:?}", self.settings.timeout),
+                    ),
+                    Ok(Err(e)) => ToolResult::failure(&call.name, format!("tools/call failed: {e}")),
+                    Ok(Ok(r)) => to_result(&call.name, &serde_json::to_value(&r).unwrap_or(Value::Null)),
                 }
             }
         };
-        result["t_ms"] = json!(started.elapsed().as_secs_f64() * 1e3);
+        result.t_ms = Some(started.elapsed().as_secs_f64() * 1e3);
         if let Some(version) = self.protocol.get() {
-            result["mcp_protocol_version"] = json!(version);
+            result = result.with("mcp_protocol_version", json!(version));
         }
         result
     }
@@ -215,11 +227,11 @@ mod tests {
     #[test]
     fn results_join_text_and_honour_is_error() {
         let ok = json!({"content": [{"type": "text", "text": "a"}, {"type": "image", "data": "x"}, {"type": "text", "text": "b"}], "isError": false});
-        assert_eq!(result_to_value("t", &ok), json!({"ok": true, "name": "t", "result": "a\nb"}));
+        assert_eq!(to_result("t", &ok), ToolResult::success("t", "a\nb"));
         let err = json!({"content": [{"type": "text", "text": "boom"}], "isError": true});
-        assert_eq!(result_to_value("t", &err)["error"], "boom");
+        assert_eq!(to_result("t", &err).error.as_deref(), Some("boom"));
         let structured = json!({"content": [], "structuredContent": {"n": 1}});
-        assert_eq!(result_to_value("t", &structured)["result"], r#"{"n":1}"#);
+        assert_eq!(to_result("t", &structured).result.as_deref(), Some(r#"{"n":1}"#));
     }
 
     #[test]

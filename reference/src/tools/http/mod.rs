@@ -11,12 +11,17 @@
 
 pub mod wire;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use url::Url;
 
-use super::{ToolBackend, ToolCall, failure};
+use crate::env::Env;
+use crate::tools::ToolBackend;
+use crate::tools::call::ToolCall;
+use crate::tools::result::ToolResult;
+use crate::transport::retry::{self, Attempt, Jitter, RetryPolicy, Verdict};
+use crate::transport::retry_after;
 
 /// Characters of an error body quoted in `HTTP <status>: <body>`.
 pub const ERROR_BODY_CHARS: usize = 256;
@@ -50,6 +55,70 @@ impl Default for HttpToolSettings {
     }
 }
 
+impl HttpToolSettings {
+    /// `MINI_AGENT_TOOL_HTTP_HEADERS` (a JSON object; invalid → a startup problem, because a
+    /// silently dropped `Authorization` only shows up later as 401s), `MINI_AGENT_TOOL_HTTP_RETRIES`,
+    /// `MINI_AGENT_TOOL_HTTP_RETRY_CAP_SEC`, `MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC`.
+    pub fn from_env(env: &Env) -> Self {
+        let d = Self::default();
+        let default_headers = match env.get("MINI_AGENT_TOOL_HTTP_HEADERS") {
+            None => Vec::new(),
+            Some(raw) => parse_header_object(&raw).unwrap_or_else(|why| {
+                env.problem(format!("MINI_AGENT_TOOL_HTTP_HEADERS {why}; fix it or unset it"));
+                Vec::new()
+            }),
+        };
+        Self {
+            default_headers,
+            retries_429: env.parse("MINI_AGENT_TOOL_HTTP_RETRIES", d.retries_429, "a number of retries (0 or more)"),
+            retry_wait_cap: env.secs("MINI_AGENT_TOOL_HTTP_RETRY_CAP_SEC", d.retry_wait_cap),
+            timeout: env.secs("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", d.timeout),
+            ..d
+        }
+    }
+
+    /// The 429 policy: `retries_429` more POSTs, waiting what `Retry-After` says or 100 ms doubling,
+    /// never more than the cap.
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: self.retries_429,
+            base: Duration::from_millis(100),
+            max_backoff: self.retry_wait_cap,
+            jitter: Jitter::None,
+            retry_after_cap: self.retry_wait_cap,
+        }
+    }
+}
+
+/// A JSON object of string header values, in the order written. Names must be HTTP tokens and
+/// values must not contain CR/LF (either would let a setting forge extra headers).
+pub fn parse_header_object(raw: &str) -> Result<Vec<(String, String)>, String> {
+    let value: Value = serde_json::from_str(raw).map_err(|e| format!("is not valid JSON ({e})"))?;
+    let map = value.as_object().ok_or("must be a JSON object of header names to string values")?;
+    let mut out = Vec::with_capacity(map.len());
+    for (name, v) in map {
+        let v = v.as_str().ok_or_else(|| format!("header `{name}` must have a string value"))?;
+        if !is_header_name(name) {
+            return Err(format!("has `{name}`, which is not a valid header name"));
+        }
+        if !is_header_value(v) {
+            return Err(format!("header `{name}` has a value with CR, LF or NUL"));
+        }
+        out.push((name.clone(), v.to_owned()));
+    }
+    Ok(out)
+}
+
+/// RFC 9110 `token`: what a header name may be.
+pub fn is_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A value without CR, LF or NUL (which would split the request into forged headers).
+pub fn is_header_value(value: &str) -> bool {
+    !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+}
+
 /// One run's view of a tools server.
 #[derive(Debug, Clone)]
 pub struct HttpTools {
@@ -67,24 +136,16 @@ pub fn merge_headers(defaults: &[(String, String)], request: &[(String, String)]
 }
 
 impl HttpTools {
-    /// A backend for `base_url`; the URL must be http(s).
-    pub fn new(
-        base_url: &str,
-        request_headers: &[(String, String)],
-        settings: HttpToolSettings,
-    ) -> Result<Self, String> {
-        let mut base =
-            Url::parse(base_url.trim()).map_err(|e| format!("tool_http_base_url `{base_url}` is not a URL: {e}"))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(format!("tool_http_base_url `{base_url}` must be http:// or https://"));
-        }
+    /// A backend for the tools server at `base` (validated as http(s) by the request's validation).
+    pub fn new(base: &Url, request_headers: &[(String, String)], settings: HttpToolSettings) -> Self {
+        let mut base = base.clone();
         // `{base}/tools` must not lose the base's last path segment: make the path end in `/`.
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
         let headers = merge_headers(&settings.default_headers, request_headers);
-        Ok(Self { base, headers, settings })
+        Self { base, headers, settings }
     }
 
     fn url(&self, route: &str) -> Url {
@@ -99,40 +160,27 @@ impl HttpTools {
         }
     }
 
-    /// POSTs one call, retrying only on 429.
+    /// POSTs one call, again only after a 429.
     async fn post_invoke(&self, body: &[u8]) -> Result<wire::Response, wire::WireError> {
         let url = self.url("invoke");
-        let mut attempt = 0;
-        loop {
-            let response = wire::send("POST", &url, &self.headers, Some(body), &self.limits()).await?;
-            if response.status != 429 || attempt >= self.settings.retries_429 {
-                return Ok(response);
-            }
-            attempt += 1;
-            let wait =
-                retry_wait(response.header("retry-after"), attempt, self.settings.retry_wait_cap, SystemTime::now());
-            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "tools server answered 429; retrying");
-            tokio::time::sleep(wait).await;
-        }
+        let limits = self.limits();
+        let attempt = |_| wire::send("POST", &url, &self.headers, Some(body), &limits);
+        retry::drive(&self.settings.retry_policy(), attempt, classify).await.0
     }
 }
 
-/// A `Retry-After` value: seconds, or an HTTP date (a past date means now).
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let v = value.trim();
-    v.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
-        .map(Duration::from_secs_f64)
-        .or_else(|| httpdate::parse_http_date(v).ok().map(|at| at.duration_since(now).unwrap_or(Duration::ZERO)))
-}
-
-/// How long to wait before retry `attempt` (1-based): `Retry-After` in seconds or as an HTTP date,
-/// else 100 ms doubling; never more than `cap`.
-pub fn retry_wait(retry_after: Option<&str>, attempt: u32, cap: Duration, now: SystemTime) -> Duration {
-    let asked = retry_after.and_then(|v| parse_retry_after(v, now));
-    let fallback = Duration::from_millis(100u64.saturating_mul(1 << attempt.saturating_sub(1).min(10)));
-    asked.unwrap_or(fallback).min(cap)
+/// Only a 429 is worth another POST: anything else may have run the tool already.
+fn classify(outcome: &Result<wire::Response, wire::WireError>) -> Attempt {
+    match outcome {
+        Ok(r) if r.status == 429 => Attempt {
+            status: Some(429),
+            verdict: Verdict::Retry {
+                retry_after: r.header("retry-after").and_then(|v| retry_after::parse(v, std::time::SystemTime::now())),
+            },
+        },
+        Ok(r) => Attempt { status: Some(r.status), verdict: Verdict::Done },
+        Err(_) => Attempt { status: None, verdict: Verdict::GiveUp },
+    }
 }
 
 /// `HTTP <status>: <first 256 chars of body>`.
@@ -183,22 +231,22 @@ impl ToolBackend for HttpTools {
         Ok(tools)
     }
 
-    async fn invoke(&self, call: &ToolCall) -> Value {
+    async fn invoke(&self, call: &ToolCall) -> ToolResult {
         let started = std::time::Instant::now();
         let body = json!({"name": call.name, "arguments": call.arguments_raw}).to_string();
         let mut result = match self.post_invoke(body.as_bytes()).await {
-            Err(e) => failure(&call.name, format!("tools server: {e}")),
-            Ok(r) if !(200..300).contains(&r.status) => failure(&call.name, http_error(r.status, &r.body)),
+            Err(e) => ToolResult::failure(&call.name, format!("tools server: {e}")),
+            Ok(r) if !(200..300).contains(&r.status) => ToolResult::failure(&call.name, http_error(r.status, &r.body)),
             Ok(r) => reply_to_result(&call.name, &r.body),
         };
-        result["t_ms"] = json!(started.elapsed().as_secs_f64() * 1e3);
+        result.t_ms = Some(started.elapsed().as_secs_f64() * 1e3);
         result
     }
 }
 
 /// A 2xx answer as a result: a JSON object's string `text`, `result` or `answer` (an explicit
 /// `ok:false` is a failure with its `error`), else the JSON text; non-JSON → the raw text.
-fn reply_to_result(name: &str, body: &[u8]) -> Value {
+fn reply_to_result(name: &str, body: &[u8]) -> ToolResult {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => {
             if map.get("ok") == Some(&Value::Bool(false)) {
@@ -209,16 +257,16 @@ fn reply_to_result(name: &str, body: &[u8]) -> Value {
                         other => other.to_string(),
                     },
                 );
-                return failure(name, error);
+                return ToolResult::failure(name, error);
             }
             let text = ["text", "result", "answer"]
                 .iter()
                 .find_map(|k| map.get(*k).and_then(Value::as_str))
                 .map(str::to_owned);
-            json!({"ok": true, "name": name, "result": text.unwrap_or_else(|| Value::Object(map).to_string())})
+            ToolResult::success(name, text.unwrap_or_else(|| Value::Object(map).to_string()))
         }
-        Ok(other) => json!({"ok": true, "name": name, "result": other.to_string()}),
-        Err(_) => json!({"ok": true, "name": name, "result": String::from_utf8_lossy(body)}),
+        Ok(other) => ToolResult::success(name, other.to_string()),
+        Err(_) => ToolResult::success(name, String::from_utf8_lossy(body)),
     }
 }
 
@@ -238,28 +286,30 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_seconds_date_and_cap() {
-        let cap = Duration::from_secs(1);
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(retry_wait(Some("0.25"), 1, cap, now), Duration::from_millis(250));
-        assert_eq!(retry_wait(Some("30"), 1, cap, now), cap);
-        let date = httpdate::fmt_http_date(now + Duration::from_secs(1) / 2 + Duration::from_millis(500));
-        assert_eq!(retry_wait(Some(&date), 1, Duration::from_secs(5), now), Duration::from_secs(1));
-        assert_eq!(
-            retry_wait(Some("Wed, 21 Oct 2015 07:28:00 GMT"), 1, cap, now),
-            Duration::ZERO,
-            "a past date means now"
-        );
-        assert_eq!(retry_wait(None, 1, cap, now), Duration::from_millis(100));
-        assert_eq!(retry_wait(Some("soon"), 3, cap, now), Duration::from_millis(400));
+    fn the_429_policy_waits_what_retry_after_says_within_the_cap() {
+        let settings = HttpToolSettings { retry_wait_cap: Duration::from_secs(1), ..HttpToolSettings::default() };
+        let p = settings.retry_policy();
+        assert_eq!(p.wait(1, Some(Duration::from_millis(250))), Duration::from_millis(250));
+        assert_eq!(p.wait(1, Some(Duration::from_secs(30))), Duration::from_secs(1));
+        assert_eq!(p.wait(1, None), Duration::from_millis(100));
+        assert_eq!(p.wait(3, None), Duration::from_millis(400));
+    }
+
+    #[test]
+    fn header_objects_parse_or_say_why_not() {
+        assert_eq!(parse_header_object(r#"{"Authorization":"Bearer x","X-A":"1"}"#).map(|h| h.len()), Ok(2));
+        for bad in [r#"{"A": 1}"#, "[1]", "not json", r#"{"A":"x\r\nB: y"}"#, r#"{"bad name":"v"}"#] {
+            assert!(parse_header_object(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
     fn replies_become_results() {
-        assert_eq!(reply_to_result("t", br#"{"text":"hi","result":"no"}"#)["result"], "hi");
-        assert_eq!(reply_to_result("t", br#"{"value":1}"#)["result"], r#"{"value":1}"#);
-        assert_eq!(reply_to_result("t", b"plain words")["result"], "plain words");
-        assert_eq!(reply_to_result("t", br#"{"ok":false,"error":"nope"}"#)["error"], "nope");
+        let result = |body: &[u8]| reply_to_result("t", body).result;
+        assert_eq!(result(br#"{"text":"hi","result":"no"}"#).as_deref(), Some("hi"));
+        assert_eq!(result(br#"{"value":1}"#).as_deref(), Some(r#"{"value":1}"#));
+        assert_eq!(result(b"plain words").as_deref(), Some("plain words"));
+        assert_eq!(reply_to_result("t", br#"{"ok":false,"error":"nope"}"#).error.as_deref(), Some("nope"));
     }
 
     #[test]
@@ -271,8 +321,8 @@ mod tests {
 
     #[test]
     fn the_base_keeps_its_path() {
-        let t = HttpTools::new("http://127.0.0.1:1/api/v2", &[], HttpToolSettings::default()).expect("valid");
+        let base = Url::parse("http://127.0.0.1:1/api/v2").expect("url");
+        let t = HttpTools::new(&base, &[], HttpToolSettings::default());
         assert_eq!(t.url("tools").as_str(), "http://127.0.0.1:1/api/v2/tools");
-        assert!(HttpTools::new("ftp://x", &[], HttpToolSettings::default()).is_err());
     }
 }

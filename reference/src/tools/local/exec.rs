@@ -1,17 +1,18 @@
 //! The subprocess tools: `exec_python` and `exec_shell`, and the shape of their results.
 //!
-//! Both run under [`crate::tools::process`] control (own process group, tree killed on timeout,
+//! Both run under [`crate::process`] control (own process group, tree killed on timeout,
 //! output capped) in a fresh temporary directory, so tool code never scribbles in the server's
 //! working directory. `exec_shell` never invokes a shell: the command line is split into words
 //! like a shell would split it, and `argv[0]` must equal an allowlisted program exactly.
 
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::LocalSettings;
-use crate::tools::process::{self, Exit, Outcome, SpawnError, Spec};
-use crate::tools::{ToolCall, failure};
+use crate::process::{self, Exit, Outcome, SpawnError, Spec};
+use crate::tools::call::ToolCall;
+use crate::tools::result::ToolResult;
 
 /// The error `exec_shell` gives for a program outside the allowlist (contract text).
 pub const NOT_ALLOWED: &str = "cmd prefix not allowed";
@@ -21,104 +22,97 @@ pub fn python_missing_hint(python: &str) -> String {
     format!("{python} was not found on PATH: install Python 3, or set MINI_AGENT_PYTHON to an interpreter")
 }
 
-pub async fn python(call: &ToolCall, settings: &LocalSettings) -> Value {
+pub async fn python(call: &ToolCall, settings: &LocalSettings) -> ToolResult {
     const NAME: &str = "exec_python";
     let code = match call.str_arg("code") {
         Ok(c) => c,
-        Err(e) => return e,
+        Err(why) => return ToolResult::failure(NAME, why),
     };
     if let Some(lang) = call.arguments.as_ref().and_then(|a| a.get("language")).and_then(Value::as_str)
         && !matches!(lang.trim().to_ascii_lowercase().as_str(), "" | "py" | "python" | "python3")
     {
-        return failure(NAME, format!("exec_python runs Python only; this code is marked `{lang}`"));
+        return ToolResult::failure(NAME, format!("exec_python runs Python only; this code is marked `{lang}`"));
     }
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
-        Err(e) => return failure(NAME, format!("cannot create a working directory: {e}")),
+        Err(e) => return ToolResult::failure(NAME, format!("cannot create a working directory: {e}")),
     };
     let mut spec = Spec::new(&settings.python, settings.timeout).arg("-");
     spec.stdin = Some(code.as_bytes().to_vec());
     spec.cwd = Some(dir.path().to_path_buf());
     spec.output_cap = settings.output_cap;
     // Unbuffered, so what a timed-out program printed before it hung is still reported.
-    spec.env = vec![("PYTHONUNBUFFERED".into(), "1".into()), ("PYTHONDONTWRITEBYTECODE".into(), "1".into())];
+    let spec = spec.env("PYTHONUNBUFFERED", "1").env("PYTHONDONTWRITEBYTECODE", "1");
     match process::run(spec).await {
         Ok(outcome) => shape(NAME, &outcome, settings.timeout),
-        Err(SpawnError::NotFound { .. }) => failure(NAME, python_missing_hint(&settings.python)),
-        Err(e) => failure(NAME, e.to_string()),
+        Err(SpawnError::NotFound { .. }) => ToolResult::failure(NAME, python_missing_hint(&settings.python)),
+        Err(e) => ToolResult::failure(NAME, e.to_string()),
     }
 }
 
-pub async fn shell(call: &ToolCall, settings: &LocalSettings) -> Value {
+pub async fn shell(call: &ToolCall, settings: &LocalSettings) -> ToolResult {
     const NAME: &str = "exec_shell";
     let cmd = match call.str_arg("cmd") {
         Ok(c) => c,
-        Err(e) => return e,
+        Err(why) => return ToolResult::failure(NAME, why),
     };
     let argv = match shell_words::split(cmd) {
         Ok(argv) if !argv.is_empty() => argv,
-        Ok(_) => return failure(NAME, "the command is empty"),
-        Err(e) => return failure(NAME, format!("cannot split the command into words: {e}")),
+        Ok(_) => return ToolResult::failure(NAME, "the command is empty"),
+        Err(e) => return ToolResult::failure(NAME, format!("cannot split the command into words: {e}")),
     };
     if !settings.shell_allow.iter().any(|p| *p == argv[0]) {
-        let mut refused = failure(NAME, NOT_ALLOWED);
-        refused["hint"] = json!(format!(
+        let hint = format!(
             "`{}` is not an allowed program; allowed: {} (server setting MINI_AGENT_SHELL_ALLOW)",
             argv[0],
             settings.shell_allow.join(", ")
-        ));
-        return refused;
+        );
+        return ToolResult::failure(NAME, NOT_ALLOWED).with("hint", json!(hint));
     }
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
-        Err(e) => return failure(NAME, format!("cannot create a working directory: {e}")),
+        Err(e) => return ToolResult::failure(NAME, format!("cannot create a working directory: {e}")),
     };
     let mut spec = Spec::new(&argv[0], settings.timeout).args(&argv[1..]);
     spec.cwd = Some(dir.path().to_path_buf());
     spec.output_cap = settings.output_cap;
     match process::run(spec).await {
         Ok(outcome) => shape(NAME, &outcome, settings.timeout),
-        Err(e) => failure(NAME, e.to_string()),
+        Err(e) => ToolResult::failure(NAME, e.to_string()),
     }
 }
 
-/// The result object of a finished subprocess: `{ok: rc==0, name, rc, stdout, stderr, t_ms}`, with
+/// The result of a finished subprocess: `{ok: rc==0, name, rc, stdout, stderr, t_ms}`, with
 /// `error:"rc=N: <first 200 chars of stderr or stdout>"` when rc≠0, `error:"timeout after Ns"` on
 /// timeout, and `stdout_truncated`/`stderr_truncated` (bytes dropped) when a stream hit its cap.
-pub fn shape(name: &str, outcome: &Outcome, timeout: Duration) -> Value {
-    let mut m = Map::new();
-    let t_ms = outcome.elapsed.as_secs_f64() * 1e3;
+pub fn shape(name: &str, outcome: &Outcome, timeout: Duration) -> ToolResult {
+    let mut r = ToolResult {
+        name: name.to_owned(),
+        stdout: Some(outcome.stdout.text.clone()),
+        stderr: Some(outcome.stderr.text.clone()),
+        t_ms: Some(outcome.elapsed.as_secs_f64() * 1e3),
+        ..ToolResult::default()
+    };
     match outcome.exit {
         Exit::Code(rc) => {
-            m.insert("ok".into(), json!(rc == 0));
-            m.insert("name".into(), json!(name));
-            m.insert("rc".into(), json!(rc));
-            m.insert("stdout".into(), json!(outcome.stdout.text));
-            m.insert("stderr".into(), json!(outcome.stderr.text));
-            m.insert("t_ms".into(), json!(t_ms));
+            r.ok = rc == 0;
+            r.rc = Some(rc);
             if rc != 0 {
                 let source =
                     if outcome.stderr.text.trim().is_empty() { &outcome.stdout.text } else { &outcome.stderr.text };
                 let head: String = source.chars().take(200).collect();
-                m.insert("error".into(), json!(format!("rc={rc}: {head}")));
+                r.error = Some(format!("rc={rc}: {head}"));
             }
         }
-        Exit::TimedOut => {
-            m.insert("ok".into(), json!(false));
-            m.insert("name".into(), json!(name));
-            m.insert("error".into(), json!(format!("timeout after {}s", seconds(timeout))));
-            m.insert("t_ms".into(), json!(t_ms));
-            m.insert("stdout".into(), json!(outcome.stdout.text));
-            m.insert("stderr".into(), json!(outcome.stderr.text));
-        }
+        Exit::TimedOut => r.error = Some(format!("timeout after {}s", seconds(timeout))),
     }
     if outcome.stdout.truncated() {
-        m.insert("stdout_truncated".into(), json!(outcome.stdout.dropped));
+        r = r.with("stdout_truncated", json!(outcome.stdout.dropped));
     }
     if outcome.stderr.truncated() {
-        m.insert("stderr_truncated".into(), json!(outcome.stderr.dropped));
+        r = r.with("stderr_truncated", json!(outcome.stderr.dropped));
     }
-    Value::Object(m)
+    r
 }
 
 /// `10` for whole seconds, `0.5` otherwise.
@@ -147,14 +141,10 @@ mod tests {
     #[tokio::test]
     async fn python_runs_and_reports() {
         let r = python(&call(json!({"code": "print(6*7)"})), &settings(&[], 10_000)).await;
-        assert_eq!(
-            (r["ok"].clone(), r["rc"].clone(), r["stdout"].clone()),
-            (json!(true), json!(0), json!("42\n")),
-            "{r}"
-        );
+        assert_eq!((r.ok, r.rc, r.stdout.as_deref()), (true, Some(0), Some("42\n")), "{r:?}");
         let r = python(&call(json!({"code": "import sys; sys.exit('boom')"})), &settings(&[], 10_000)).await;
-        assert_eq!(r["ok"], json!(false));
-        assert_eq!(r["error"], json!("rc=1: boom\n"), "{r}");
+        assert!(!r.ok);
+        assert_eq!(r.error.as_deref(), Some("rc=1: boom\n"), "{r:?}");
     }
 
     #[tokio::test]
@@ -162,8 +152,8 @@ mod tests {
         let mut s = settings(&[], 10_000);
         s.python = "no-such-python-xyz".into();
         let r = python(&call(json!({"code": "print(1)"})), &s).await;
-        assert_eq!(r["ok"], json!(false));
-        assert!(r["error"].as_str().is_some_and(|e| e.contains("MINI_AGENT_PYTHON")), "{r}");
+        assert!(!r.ok);
+        assert!(r.error.as_deref().is_some_and(|e| e.contains("MINI_AGENT_PYTHON")), "{r:?}");
     }
 
     #[rstest]
@@ -177,18 +167,18 @@ mod tests {
     #[tokio::test]
     async fn shell_never_uses_a_shell(#[case] cmd: &str, #[case] ok: bool, #[case] stdout: &str) {
         let r = shell(&call(json!({"cmd": cmd})), &settings(&["echo"], 10_000)).await;
-        assert_eq!(r["ok"], json!(ok), "{cmd}: {r}");
+        assert_eq!(r.ok, ok, "{cmd}: {r:?}");
         if ok {
-            assert_eq!(r["stdout"], json!(stdout), "{cmd}");
+            assert_eq!(r.stdout.as_deref(), Some(stdout), "{cmd}");
         } else {
-            assert_eq!(r["error"], json!(NOT_ALLOWED), "{cmd}: {r}");
+            assert_eq!(r.error.as_deref(), Some(NOT_ALLOWED), "{cmd}: {r:?}");
         }
     }
 
     #[tokio::test]
     async fn unbalanced_quotes_are_an_error_not_a_guess() {
         let r = shell(&call(json!({"cmd": "echo 'open"})), &settings(&["echo"], 10_000)).await;
-        assert!(r["error"].as_str().is_some_and(|e| e.contains("cannot split")), "{r}");
+        assert!(r.error.as_deref().is_some_and(|e| e.contains("cannot split")), "{r:?}");
     }
 
     #[test]

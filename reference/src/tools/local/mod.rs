@@ -10,7 +10,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{ToolBackend, ToolCall, failure};
+use crate::env::Env;
+use crate::process::DEFAULT_OUTPUT_CAP;
+use crate::tools::ToolBackend;
+use crate::tools::call::ToolCall;
+use crate::tools::result::ToolResult;
 
 pub use exec::{python_missing_hint, shape as exec_shape};
 
@@ -34,7 +38,28 @@ impl Default for LocalSettings {
             python: "python3".to_owned(),
             timeout: Duration::from_secs(10),
             shell_allow: vec!["echo".to_owned()],
-            output_cap: super::process::DEFAULT_OUTPUT_CAP,
+            output_cap: DEFAULT_OUTPUT_CAP,
+        }
+    }
+}
+
+impl LocalSettings {
+    /// `MINI_AGENT_PYTHON`, `MINI_AGENT_TOOL_TIMEOUT_SEC`, `MINI_AGENT_SHELL_ALLOW`,
+    /// `MINI_AGENT_TOOL_OUTPUT_MAX_BYTES`.
+    pub fn from_env(env: &Env) -> Self {
+        let d = Self::default();
+        Self {
+            python: env.get("MINI_AGENT_PYTHON").unwrap_or(d.python),
+            timeout: env.secs("MINI_AGENT_TOOL_TIMEOUT_SEC", d.timeout),
+            shell_allow: env.get("MINI_AGENT_SHELL_ALLOW").map_or(d.shell_allow, |v| {
+                v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+            }),
+            output_cap: env.parse_where(
+                "MINI_AGENT_TOOL_OUTPUT_MAX_BYTES",
+                d.output_cap,
+                "a number of bytes ≥ 1",
+                |n| *n >= 1,
+            ),
         }
     }
 }
@@ -122,9 +147,9 @@ impl ToolBackend for LocalTools {
         LocalTool::parse(requested).map(|t| t.name().to_owned())
     }
 
-    async fn invoke(&self, call: &ToolCall) -> Value {
+    async fn invoke(&self, call: &ToolCall) -> ToolResult {
         let Some(tool) = LocalTool::parse(&call.name) else {
-            return failure(&call.name, format!("unsupported tool '{}'", call.name));
+            return ToolResult::failure(&call.name, format!("unsupported tool '{}'", call.name));
         };
         match tool {
             LocalTool::ExecPython => exec::python(call, &self.settings).await,

@@ -1,23 +1,30 @@
 //! The pure local tools: `research_echo` and `compress_runs`.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::tools::{ToolCall, failure};
+use crate::tools::call::ToolCall;
+use crate::tools::result::ToolResult;
 
 /// `{query}` → `{ok:true, answer:"echo: <query>", citations:[]}`.
-pub fn research_echo(call: &ToolCall) -> Value {
+pub fn research_echo(call: &ToolCall) -> ToolResult {
     match call.str_arg("query") {
-        Ok(q) => json!({"ok": true, "name": "research_echo", "answer": format!("echo: {q}"), "citations": []}),
-        Err(e) => e,
+        Ok(q) => ToolResult {
+            ok: true,
+            name: "research_echo".into(),
+            answer: Some(format!("echo: {q}")),
+            ..ToolResult::default()
+        }
+        .with("citations", json!([])),
+        Err(why) => call.failure(why),
     }
 }
 
 /// `{s}` → `{ok:true, result:"a3b2…"}`: each run of one character as the character and its count.
-pub fn compress_runs(call: &ToolCall) -> Value {
+pub fn compress_runs(call: &ToolCall) -> ToolResult {
     match call.str_arg("s") {
-        Ok("") => failure("compress_runs", "argument `s` is empty; give a non-empty string"),
-        Ok(s) => json!({"ok": true, "name": "compress_runs", "result": run_length(s)}),
-        Err(e) => e,
+        Ok("") => ToolResult::failure("compress_runs", "argument `s` is empty; give a non-empty string"),
+        Ok(s) => ToolResult::success("compress_runs", run_length(s)),
+        Err(why) => call.failure(why),
     }
 }
 
@@ -40,6 +47,8 @@ fn run_length(s: &str) -> String {
 mod tests {
     use super::*;
 
+    use serde_json::Value;
+
     fn call(name: &str, args: Value) -> ToolCall {
         ToolCall::new("c1", name, Value::String(args.to_string()))
     }
@@ -49,13 +58,13 @@ mod tests {
         assert_eq!(run_length("aaabbc"), "a3b2c1");
         assert_eq!(run_length("ééx"), "é2x1");
         let r = compress_runs(&call("compress_runs", json!({"s": "aaab"})));
-        assert_eq!(r["result"], "a3b1");
-        assert_eq!(compress_runs(&call("compress_runs", json!({"s": ""})))["ok"], false);
+        assert_eq!(r.result.as_deref(), Some("a3b1"));
+        assert!(!compress_runs(&call("compress_runs", json!({"s": ""}))).ok);
     }
 
     #[test]
     fn research_echo_shape() {
         let r = research_echo(&call("research_echo", json!({"query": "rust"})));
-        assert_eq!(r, json!({"ok": true, "name": "research_echo", "answer": "echo: rust", "citations": []}));
+        assert_eq!(r.to_json(), json!({"ok": true, "name": "research_echo", "answer": "echo: rust", "citations": []}));
     }
 }

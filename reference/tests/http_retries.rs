@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use miniagent::tools::ToolBackend;
+use miniagent::tools::call::ToolCall;
 use miniagent::tools::http::{HttpToolSettings, HttpTools};
-use miniagent::tools::{ToolBackend, ToolCall};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use wiremock::matchers::method;
@@ -51,9 +52,9 @@ proptest! {
             let posts = Arc::new(AtomicUsize::new(0));
             Mock::given(method("POST")).respond_with(Sequence { answers: answers.clone(), posts: posts.clone() }).mount(&server).await;
             let settings = HttpToolSettings { retries_429: retries, retry_wait_cap: cap, ..HttpToolSettings::default() };
-            let tools = HttpTools::new(&server.uri(), &[], settings).unwrap();
+            let tools = HttpTools::new(&url::Url::parse(&server.uri()).unwrap(), &[], settings);
             let started = Instant::now();
-            let result = tools.invoke(&ToolCall::new("c", "t", Value::String("{}".into()))).await;
+            let result = tools.invoke(&ToolCall::new("c", "t", Value::String("{}".into()))).await.to_json();
             (posts.load(Ordering::SeqCst), started.elapsed(), result)
         });
         prop_assert!(posts <= retries as usize + 1, "{} POSTs with retries={}", posts, retries);

@@ -1,0 +1,14 @@
+//! Why a run ended without an outcome: only what the caller cannot recover from. Tool failures are
+//! data in the outcome, never an error.
+
+use crate::provider::ProviderError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// A model provider failed after its retries (or the model cannot be used here).
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The request's tools server settings cannot be used (a header the client cannot send).
+    #[error("{0}")]
+    BadToolServer(String),
+}

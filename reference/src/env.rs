@@ -1,0 +1,112 @@
+//! Reading settings: one lookup, one set of parsing rules, every problem collected.
+//!
+//! Each module owns its settings and reads them with `XSettings::from_env(&Env)`; [`crate::config`]
+//! only assembles them. The rules live here so every variable is parsed the same way: an empty
+//! value counts as unset (a shell user who wrote `export X=` meant "off"), flags accept the usual
+//! truthy words, and a value that does not parse is a **problem** naming the variable and what it
+//! must be — a server with problems refuses to start, rather than running on a default the operator
+//! did not choose.
+//!
+//! A leaf: it knows no setting by name.
+
+use std::cell::RefCell;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The environment, as a lookup function (the process environment, or pairs in tests).
+pub struct Env<'a> {
+    var: &'a dyn Fn(&str) -> Option<String>,
+    problems: RefCell<Vec<String>>,
+}
+
+impl<'a> Env<'a> {
+    pub fn new(var: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Self { var, problems: RefCell::new(Vec::new()) }
+    }
+
+    /// The value of `name`, `None` when unset or blank.
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.var)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// Whether `name` is set to a truthy word (`1`, `true`, `yes`, `on`, any case).
+    pub fn flag(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|v| is_truthy(&v))
+    }
+
+    /// `name` parsed as `T`, `default` when unset; a value that does not parse, or that `valid`
+    /// refuses, is a problem described by `rule` ("a port number", "an integer ≥ 1").
+    pub fn parse_where<T: FromStr>(&self, name: &str, default: T, rule: &str, valid: impl Fn(&T) -> bool) -> T {
+        match self.get(name) {
+            None => default,
+            Some(raw) => match raw.trim().parse::<T>() {
+                Ok(v) if valid(&v) => v,
+                _ => {
+                    self.problem(format!("{name} must be {rule}, got {raw:?}"));
+                    default
+                }
+            },
+        }
+    }
+
+    /// `name` parsed as `T` (any value of the type is valid).
+    pub fn parse<T: FromStr>(&self, name: &str, default: T, rule: &str) -> T {
+        self.parse_where(name, default, rule, |_| true)
+    }
+
+    /// A positive, finite number of seconds.
+    pub fn secs(&self, name: &str, default: Duration) -> Duration {
+        let secs = self
+            .parse_where(name, default.as_secs_f64(), "a positive number of seconds", |s| s.is_finite() && *s > 0.0);
+        Duration::from_secs_f64(secs.min(MAX_SECONDS))
+    }
+
+    /// Records a problem; the server will refuse to start and print it.
+    pub fn problem(&self, text: String) {
+        self.problems.borrow_mut().push(text);
+    }
+
+    /// Every problem found while reading.
+    pub fn into_problems(self) -> Vec<String> {
+        self.problems.into_inner()
+    }
+}
+
+/// Longest duration a setting may ask for (a year): `Duration::from_secs_f64` panics past its range.
+const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
+pub fn is_truthy(value: &str) -> bool {
+    matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with<T>(pairs: &[(&str, &str)], f: impl FnOnce(&Env) -> T) -> (T, Vec<String>) {
+        let lookup = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+        let env = Env::new(&lookup);
+        let out = f(&env);
+        (out, env.into_problems())
+    }
+
+    #[test]
+    fn blank_is_unset_and_flags_take_truthy_words() {
+        let ((a, b, c), problems) =
+            with(&[("A", "  "), ("B", "Yes"), ("C", "0")], |e| (e.get("A"), e.flag("B"), e.flag("C")));
+        assert_eq!((a, b, c), (None, true, false));
+        assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn a_value_that_does_not_parse_is_a_problem_naming_the_variable() {
+        let (port, problems) = with(&[("PORT", "eighty")], |e| e.parse::<u16>("PORT", 8788, "a port number"));
+        assert_eq!(port, 8788);
+        assert_eq!(problems, [r#"PORT must be a port number, got "eighty""#]);
+        let (t, problems) = with(&[("T", "-3")], |e| e.secs("T", Duration::from_secs(1)));
+        assert_eq!(t, Duration::from_secs(1));
+        assert_eq!(problems.len(), 1);
+        let (t, _) = with(&[("T", "1e308")], |e| e.secs("T", Duration::from_secs(1)));
+        assert_eq!(t, Duration::from_secs_f64(MAX_SECONDS), "huge values are clamped, not a panic");
+    }
+}

@@ -1,0 +1,65 @@
+//! What every handler may use: the server's configuration and the parts built from it once at
+//! startup (providers with their one HTTP client, local tools, the trace writer), shared by `Arc`.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::agent::run::Deps;
+use crate::config::Config;
+use crate::provider::client::Providers;
+use crate::tools::local::LocalTools;
+use crate::trace::TraceWriter;
+
+/// Everything a handler may need; built once, shared by `Arc`.
+#[derive(Debug)]
+pub struct AppState {
+    pub config: Config,
+    pub providers: Providers,
+    pub local_tools: LocalTools,
+    pub traces: Option<TraceWriter>,
+    /// Unix time the state was built, reported by `/healthz`.
+    pub started_at: f64,
+}
+
+pub type SharedState = Arc<AppState>;
+
+/// Why a server could not be assembled from its config.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration problem: {}", .0.join("; "))]
+    Config(Vec<String>),
+    #[error("could not build the HTTP client for providers: {0}")]
+    HttpClient(#[from] reqwest::Error),
+    #[error("could not start the trace writer for {path}: {source}")]
+    Traces { path: String, source: std::io::Error },
+}
+
+impl AppState {
+    /// What the agent may use: the providers, the local tools, the loop's switches.
+    pub fn deps(&self) -> Deps<'_, Providers> {
+        Deps {
+            model: &self.providers,
+            local: &self.local_tools,
+            http: &self.config.http_tools,
+            mcp: &self.config.mcp_tools,
+            env: &self.config.loop_env,
+        }
+    }
+
+    pub fn new(config: Config) -> Result<SharedState, StartupError> {
+        if !config.problems.is_empty() {
+            return Err(StartupError::Config(config.problems.clone()));
+        }
+        let providers = config.build_providers()?;
+        let traces = match &config.traces.path {
+            Some(path) => Some(
+                TraceWriter::spawn(path.clone())
+                    .map_err(|source| StartupError::Traces { path: path.display().to_string(), source })?,
+            ),
+            None => None,
+        };
+        let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        let local_tools = LocalTools::new(config.local_tools.clone());
+        Ok(Arc::new(Self { config, providers, local_tools, traces, started_at }))
+    }
+}

@@ -1,0 +1,134 @@
+//! [`Providers`]: the model providers of one server — settings, aliases and the one shared HTTP
+//! client (connection pools are per client, so one client means warm connections for every
+//! request) — and the dispatch of a call over the closed [`ProviderKind`] set, with the route's
+//! retries through the transport layer's driver.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::chat::{ChatRequest, Completion};
+use super::error::ProviderError;
+use super::kind::ProviderKind;
+use super::route::{self, Overrides, Route};
+use super::router::RouterConfig;
+use super::settings::ProviderSettings;
+use super::stream::{self, ChunkStream};
+use super::{dummy, openai};
+use crate::transport::retry::{self, RetryStats};
+
+#[derive(Debug, Clone)]
+pub struct Providers {
+    settings: ProviderSettings,
+    router: RouterConfig,
+    http: reqwest::Client,
+}
+
+impl Providers {
+    pub fn new(settings: ProviderSettings, router: RouterConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Self { settings, router, http })
+    }
+
+    pub fn settings(&self) -> &ProviderSettings {
+        &self.settings
+    }
+
+    pub fn router(&self) -> &RouterConfig {
+        &self.router
+    }
+
+    /// Whether any model is callable (a provider, the dummy model, or an alias).
+    pub fn any_configured(&self) -> bool {
+        self.settings.any_configured() || !self.router.is_empty()
+    }
+
+    /// Model ids to advertise on `/v1/models`: aliases in file order, then `dummy` when allowed.
+    pub fn model_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.router.entries().iter().map(|e| e.model_name.clone()).collect();
+        if self.settings.allow_dummy && !ids.iter().any(|i| i == "dummy") {
+            ids.push("dummy".to_owned());
+        }
+        ids
+    }
+
+    /// Resolves a model name without calling anything.
+    pub fn resolve(&self, model: &str) -> Result<Route, ProviderError> {
+        self.resolve_with(model, &Overrides::default())
+    }
+
+    /// Resolves with per-request overrides (`custom_llm_provider`, `api_base`, `api_key`).
+    pub fn resolve_with(&self, model: &str, overrides: &Overrides) -> Result<Route, ProviderError> {
+        let route = route::resolve_with(model, &self.settings, &self.router, overrides)?;
+        if let Some(given) = &route.corrected_from {
+            warn_corrected_base_once(given, &route.api_base);
+        }
+        Ok(route)
+    }
+
+    /// One chat completion on `model`.
+    pub async fn complete(&self, model: &str, request: &ChatRequest<'_>) -> Result<Completion, ProviderError> {
+        let route = self.resolve(model)?;
+        self.complete_route(&route, request).await
+    }
+
+    /// The blocking form of [`Self::complete`], for callers without an async runtime. It runs its
+    /// own small runtime, so it must not be called from inside one.
+    pub fn complete_blocking(&self, model: &str, request: &ChatRequest<'_>) -> Result<Completion, ProviderError> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+            ProviderError::Transport {
+                provider: ProviderKind::Dummy,
+                url: String::new(),
+                reason: format!("cannot start a runtime: {e}"),
+            }
+        })?;
+        runtime.block_on(self.complete(model, request))
+    }
+
+    /// One chat completion on an already resolved route.
+    pub async fn complete_route(&self, route: &Route, request: &ChatRequest<'_>) -> Result<Completion, ProviderError> {
+        self.complete_route_with_stats(route, request).await.0
+    }
+
+    /// One chat completion with the route's retries; the statistics come back whatever the outcome
+    /// (and are also attached to the completion under `CODEX_AGENT_ENABLE_METRICS=1`).
+    pub async fn complete_route_with_stats(
+        &self,
+        route: &Route,
+        request: &ChatRequest<'_>,
+    ) -> (Result<Completion, ProviderError>, RetryStats) {
+        let (result, stats) = match route.kind {
+            ProviderKind::Dummy => {
+                let answer = |_| async { Ok::<_, ProviderError>(dummy::complete(&route.upstream_model)) };
+                retry::drive(&retry::RetryPolicy::NONE, answer, openai::classify).await
+            }
+            ProviderKind::OpenAi | ProviderKind::Ollama | ProviderKind::Chutes | ProviderKind::CodexAgent => {
+                let timeout = self.settings.request_timeout;
+                let attempt = |_| openai::complete(&self.http, route, request, timeout);
+                retry::drive(&route.retry, attempt, openai::classify).await
+            }
+        };
+        let retry_stats = self.settings.codex.metrics.then(|| stats.clone());
+        (result.map(|raw| Completion { raw, provider: route.kind, retry_stats }), stats)
+    }
+
+    /// Opens a streaming completion on `route` (retried until the stream starts).
+    pub async fn stream_route(&self, route: &Route, request: &ChatRequest<'_>) -> Result<ChunkStream, ProviderError> {
+        let idle = route.timeout.unwrap_or(self.settings.request_timeout);
+        stream::open(&self.http, route, request, idle).await
+    }
+}
+
+/// The runbook's most common mistake, said once per process so the setting gets fixed.
+fn warn_corrected_base_once(given: &str, using: &str) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            given,
+            using,
+            "the codex-agent base ends in /v1, but the provider appends /v1 itself: remove /v1 from CODEX_AGENT_API_BASE (or api_base)"
+        );
+    }
+}

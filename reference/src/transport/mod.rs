@@ -1,0 +1,12 @@
+//! The one transport layer every outbound call shares: when to try again and how long to wait.
+//!
+//! - [`retry`] — the retry driver (a policy, a classifier of each attempt's outcome, and the attempt
+//!   itself), its wait schedule and the statistics it keeps. Waits are `tokio::time` sleeps, so tests
+//!   drive retries under paused time.
+//! - [`retry_after`] — the one `Retry-After` parser (seconds or an HTTP date).
+//!
+//! Callers: the providers (plain and streaming calls), the HTTP tools invoker (429 only) and the
+//! codex sidecar (exit codes 70/75). None of them loops by itself.
+
+pub mod retry;
+pub mod retry_after;
