@@ -56,7 +56,11 @@ pub fn ctx_for(case: &Case, fakes: Arc<Fakes>, snapshots: Arc<dyn SnapshotCheck>
     let trace_file = case.features.contains(&Feature::Traces).then(|| dir.path().join("traces.jsonl"));
     let config = config_for(case.features, &fakes, trace_file.clone());
     let state = AppState::new(config).map_err(|e| Failure(format!("cannot build the reference: {e}")))?;
-    let exec_rpc = Some(Conn::InProcess(miniagent::exec_rpc::app(miniagent::exec_rpc::ExecState::new(1 << 20))));
+    let exec_rpc = Some(Conn::InProcess(miniagent::exec_rpc::app(miniagent::exec_rpc::ExecState::new(
+        Default::default(),
+        Default::default(),
+        Arc::new(miniagent::process::sandbox::Sandbox::new(Default::default())),
+    ))));
     let ctx = Ctx {
         conn: Conn::InProcess(app(state)),
         snapshots,

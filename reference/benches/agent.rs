@@ -81,9 +81,7 @@ fn main() {
     // One HTTP tool invocation against a zero-latency tools server (the stub, in-process).
     let (base, _server) = rt.block_on(async {
         let (listener, addr) = miniagent::serve::bind("127.0.0.1", 0).await.unwrap();
-        let app = miniagent::tools_stub::app(std::sync::Arc::new(miniagent::tools_stub::StubState {
-            max_body_bytes: 1 << 20,
-        }));
+        let app = miniagent::tools_stub::app(std::sync::Arc::new(miniagent::tools_stub::StubState::default()));
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
         (url::Url::parse(&format!("http://{addr}")).unwrap(), server)
     });
@@ -106,7 +104,10 @@ fn main() {
         lat[lat.len() * 99 / 100].as_secs_f64() * 1e6
     );
 
-    let tools = LocalTools::new(LocalSettings::default());
+    let tools = LocalTools::new(
+        LocalSettings::default(),
+        std::sync::Arc::new(miniagent::process::sandbox::Sandbox::new(Default::default())),
+    );
     let call = ToolCall::new("c", "exec_python", Value::String(json!({"code": "print(1)"}).to_string()));
     let n = 40;
     let mut tool = Vec::with_capacity(n);

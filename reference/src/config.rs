@@ -12,8 +12,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::agent::settings::LoopEnv;
+use crate::auth::keys::KeyRing;
 use crate::env::Env;
 use crate::listen::Listen;
+use crate::process::sandbox::SandboxSettings;
 use crate::provider::client::Providers;
 use crate::provider::router::RouterConfig;
 use crate::provider::settings::ProviderSettings;
@@ -36,17 +38,24 @@ pub struct Flags {
     pub max_body_bytes: Option<usize>,
     /// `--demo`: the dummy model and the echo shim, no keys needed.
     pub demo: bool,
+    /// `--insecure-no-auth`: allow a non-loopback bind without keys.
+    pub insecure_no_auth: bool,
 }
 
 /// Everything `miniagent serve` needs, resolved.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: Listen,
+    /// `MINI_AGENT_API_KEYS` / `MINI_AGENT_API_KEYS_FILE`; empty means no authentication (and then
+    /// only loopback may be bound).
+    pub keys: KeyRing,
     pub shim: ShimSettings,
     pub providers: ProviderSettings,
     pub traces: TraceSettings,
     pub router: RouterConfig,
     pub local_tools: LocalSettings,
+    /// Where tools run: bubblewrap, limits, the environment allowlist.
+    pub sandbox: SandboxSettings,
     pub http_tools: HttpToolSettings,
     pub mcp_tools: McpSettings,
     pub loop_env: LoopEnv,
@@ -73,6 +82,7 @@ impl Config {
         let env = Env::new(&var);
         let mut listen = Listen::resolve(&env, "MINI_AGENT_API", DEFAULT_PORT, flags.host.clone(), flags.port);
         listen.max_body_bytes = flags.max_body_bytes.unwrap_or(listen.max_body_bytes);
+        listen.insecure_no_auth = flags.insecure_no_auth;
         let router_path = flags.config.clone().or_else(|| env.get("MINI_AGENT_CONFIG").map(PathBuf::from));
         let router = match &router_path {
             Some(path) => RouterConfig::load(path, &var).unwrap_or_else(|e| {
@@ -83,17 +93,23 @@ impl Config {
         };
         let mut config = Self {
             listen,
+            keys: KeyRing::from_env(&env),
             shim: ShimSettings::from_env(&env),
             providers: ProviderSettings::from_env(&env),
             traces: TraceSettings::from_env(&env),
             router,
             local_tools: LocalSettings::from_env(&env),
+            sandbox: SandboxSettings::from_env(&env),
             http_tools: HttpToolSettings::from_env(&env),
             mcp_tools: McpSettings::from_env(&env),
             loop_env: LoopEnv::from_env(&env),
             problems: Vec::new(),
         };
         config.problems = env.into_problems();
+        // Tools must not read the server's own secrets: the keys file, the router config (it can
+        // hold provider keys) and the traces (conversations).
+        let secret_files = [config.keys.source.clone(), router_path, config.traces.path.clone()];
+        config.sandbox.hide.extend(secret_files.into_iter().flatten());
         if flags.demo {
             config.enable_demo();
         }

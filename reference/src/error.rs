@@ -9,7 +9,7 @@
 //! never reach a 5xx body: they are logged, the client gets a stable sentence.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -33,6 +33,18 @@ pub enum ApiError {
     /// Credentials the server needs are missing (the sidecar's auth file).
     #[error("{0}")]
     CredentialsMissing(String),
+    /// No API key, or a wrong one.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The API key may not do this (a backend outside its list).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The API key is over its requests per minute.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: std::time::Duration },
+    /// The client did not send its body in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// What this server runs for the request (a CLI) failed.
     #[error("{0}")]
     Upstream(String),
@@ -70,7 +82,10 @@ impl ApiError {
             Self::Request(RequestError::Malformed(_) | RequestError::Invalid { .. }) => StatusCode::BAD_REQUEST,
             Self::Provider(e) if e.is_client_error() => StatusCode::BAD_REQUEST,
             Self::Provider(_) | Self::Upstream(_) => StatusCode::BAD_GATEWAY,
-            Self::CredentialsMissing(_) => StatusCode::UNAUTHORIZED,
+            Self::CredentialsMissing(_) | Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -103,11 +118,34 @@ impl ApiError {
             Self::BodyTooLarge { .. } => ("invalid_request_error", "request_too_large"),
             Self::NotFound(_) => ("invalid_request_error", "not_found"),
             Self::CredentialsMissing(_) => ("authentication_error", "auth_missing"),
+            Self::Unauthorized(_) => ("authentication_error", "invalid_api_key"),
+            Self::Forbidden(_) => ("permission_error", "backend_not_allowed"),
+            Self::RateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded"),
+            Self::RequestTimeout(_) => ("invalid_request_error", "request_timeout"),
             Self::Timeout(_) => ("api_error", "timeout"),
             Self::Unavailable(_) => ("api_error", "unavailable"),
             _ if self.status().is_client_error() => ("invalid_request_error", "invalid_request"),
             _ => ("api_error", "internal_error"),
         }
+    }
+
+    /// Headers the status calls for: `WWW-Authenticate` on a 401, `Retry-After` on a 429.
+    fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        match self {
+            Self::Unauthorized(_) => vec![(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+            Self::RateLimited { retry_after, .. } => {
+                let secs = (retry_after.as_secs_f64().ceil() as u64).max(1);
+                vec![(header::RETRY_AFTER, HeaderValue::from(secs))]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// `body` with this error's status and headers.
+    fn respond(&self, body: serde_json::Value) -> Response {
+        let mut response = (self.status(), Json(body)).into_response();
+        response.headers_mut().extend(self.headers());
+        response
     }
 
     fn log(&self) {
@@ -123,7 +161,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
-        (self.status(), Json(json!({ "detail": self.public_message() }))).into_response()
+        self.respond(json!({ "detail": self.public_message() }))
     }
 }
 
@@ -142,10 +180,9 @@ impl IntoResponse for OpenAiError {
         let e = self.0;
         e.log();
         let (kind, code) = e.openai_kind();
-        let body = json!({
+        e.respond(json!({
             "error": {"message": e.public_message(), "type": kind, "param": e.field(), "code": code}
-        });
-        (e.status(), Json(body)).into_response()
+        }))
     }
 }
 
@@ -163,6 +200,6 @@ impl IntoResponse for ToolError {
     fn into_response(self) -> Response {
         let e = self.0;
         e.log();
-        (e.status(), Json(json!({"ok": false, "error": e.public_message()}))).into_response()
+        e.respond(json!({"ok": false, "error": e.public_message()}))
     }
 }

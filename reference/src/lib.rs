@@ -6,6 +6,7 @@
 //!   [`config`] assembles every module's own settings once, with the flags, never from handlers.
 //! - [`secret`], [`text`] — leaves: a credential that never prints, short excerpts of long texts.
 //! - [`http`] — the façade: route table, bounded body extraction, one handler module per area.
+//! - [`auth`] — API keys, per-key rate limits and backend lists: the front door of every server.
 //! - [`api`] — wire types of `/agent/run` and their validation into a [`api::RunSpec`].
 //! - [`agent`] — what a run does: one model call (`echo`, `router`) or the agent loop (pruning,
 //!   code blocks, tool calls in order, repair, budget and escalation).
@@ -29,6 +30,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod auth;
 pub mod batch;
 pub mod config;
 pub mod doctor;

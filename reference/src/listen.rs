@@ -1,5 +1,9 @@
-//! Where a server listens and how much it reads: `--host`/`--port` flags, else `{PREFIX}_HOST` /
-//! `{PREFIX}_PORT`, else loopback — every server subcommand resolves its address here.
+//! Where a server listens and how much it lets a client take: `--host`/`--port` flags, else
+//! `{PREFIX}_HOST` / `{PREFIX}_PORT`, else loopback — and the limits every server applies to slow and
+//! abusive clients (header and body read timeouts, a connection cap, a shutdown grace). Every server
+//! subcommand resolves its address and limits here.
+
+use std::time::Duration;
 
 use crate::env::Env;
 
@@ -14,6 +18,63 @@ pub struct Listen {
     pub host: String,
     pub port: u16,
     pub max_body_bytes: usize,
+    pub limits: ClientLimits,
+    /// `--insecure-no-auth`: serve a non-loopback address without API keys (warned on every start).
+    pub insecure_no_auth: bool,
+}
+
+/// What one client may hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClientLimits {
+    /// `MINI_AGENT_HEADER_TIMEOUT_SEC` (10): a request head not complete by then closes the connection.
+    pub header_timeout: Duration,
+    /// `MINI_AGENT_BODY_TIMEOUT_SEC` (30): a body not complete by then is a 408.
+    pub body_timeout: Duration,
+    /// `MINI_AGENT_MAX_CONNECTIONS` (4096): more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// `MINI_AGENT_SHUTDOWN_GRACE_SEC` (20): after SIGTERM, in-flight requests get this long.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ClientLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+impl ClientLimits {
+    pub fn from_env(env: &Env) -> Self {
+        let d = Self::default();
+        Self {
+            header_timeout: env.secs("MINI_AGENT_HEADER_TIMEOUT_SEC", d.header_timeout),
+            body_timeout: env.secs("MINI_AGENT_BODY_TIMEOUT_SEC", d.body_timeout),
+            max_connections: env.parse_where(
+                "MINI_AGENT_MAX_CONNECTIONS",
+                d.max_connections,
+                "an integer ≥ 1",
+                |n| *n >= 1,
+            ),
+            shutdown_grace: env.secs("MINI_AGENT_SHUTDOWN_GRACE_SEC", d.shutdown_grace),
+        }
+    }
+}
+
+impl Default for Listen {
+    /// Loopback, a free port, the default limits: what tests and embedders start from.
+    fn default() -> Self {
+        Self {
+            host: DEFAULT_HOST.to_owned(),
+            port: 0,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            limits: ClientLimits::default(),
+            insecure_no_auth: false,
+        }
+    }
 }
 
 impl Listen {
@@ -27,6 +88,8 @@ impl Listen {
                 env.parse(&format!("{prefix}_PORT"), default_port, "a port number (0 picks a free one)")
             }),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            limits: ClientLimits::from_env(env),
+            insecure_no_auth: false,
         }
     }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use miniagent::auth::keys::KeyRing;
 use miniagent::config::{Config, Flags};
 use miniagent::env::Env;
 use miniagent::listen::{DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, Listen};
@@ -31,14 +32,26 @@ enum Command {
     ToolsStub(StubArgs),
 }
 
+/// Where a server binds; flags win over the `{PREFIX}_HOST`/`{PREFIX}_PORT` variables.
 #[derive(clap::Args)]
-struct SidecarArgs {
-    /// Address to bind [env: CODEX_SIDECAR_HOST; default 127.0.0.1].
+struct BindArgs {
+    /// Address to bind [default 127.0.0.1; env: see the subcommand]. Anything but loopback needs
+    /// MINI_AGENT_API_KEYS (or --insecure-no-auth): tools run code.
     #[arg(long)]
     host: Option<String>,
-    /// Port to bind [env: CODEX_SIDECAR_PORT; default 8077].
+    /// Port to bind; 0 picks a free one (the "listening on" line tells which).
     #[arg(long)]
     port: Option<u16>,
+    /// Serve a non-loopback address without API keys (only behind something that authenticates).
+    #[arg(long)]
+    insecure_no_auth: bool,
+}
+
+#[derive(clap::Args)]
+struct SidecarArgs {
+    /// [env: CODEX_SIDECAR_HOST / CODEX_SIDECAR_PORT; default 127.0.0.1:8077]
+    #[command(flatten)]
+    bind: BindArgs,
 }
 
 #[derive(clap::Args)]
@@ -83,13 +96,9 @@ struct StubArgs {
 
 #[derive(clap::Args)]
 struct ExecRpcArgs {
-    /// Address to bind [env: EXEC_RPC_HOST; default 127.0.0.1]. It runs arbitrary code: keep it on
-    /// loopback or in a container.
-    #[arg(long)]
-    host: Option<String>,
-    /// Port to bind [env: EXEC_RPC_PORT; default 8790].
-    #[arg(long)]
-    port: Option<u16>,
+    /// [env: EXEC_RPC_HOST / EXEC_RPC_PORT; default 127.0.0.1:8790]
+    #[command(flatten)]
+    bind: BindArgs,
     /// Largest accepted request body, in bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
@@ -97,14 +106,9 @@ struct ExecRpcArgs {
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// Address to bind [env: MINI_AGENT_API_HOST; default 127.0.0.1]. Binding anything but loopback
-    /// exposes tools that run code: think first.
-    #[arg(long)]
-    host: Option<String>,
-    /// Port to bind; 0 picks a free one (the "listening on" line tells which) [env:
-    /// MINI_AGENT_API_PORT; default 8788].
-    #[arg(long)]
-    port: Option<u16>,
+    /// [env: MINI_AGENT_API_HOST / MINI_AGENT_API_PORT; default 127.0.0.1:8788]
+    #[command(flatten)]
+    bind: BindArgs,
     /// Router config: a LiteLLM-style model_list file, YAML or JSON [env: MINI_AGENT_CONFIG].
     #[arg(long)]
     config: Option<PathBuf>,
@@ -139,64 +143,95 @@ fn main() -> ExitCode {
 
 fn serve(args: ServeArgs) -> Result<(), String> {
     let flags = Flags {
-        host: args.host,
-        port: args.port,
+        host: args.bind.host,
+        port: args.bind.port,
         config: args.config,
         max_body_bytes: args.max_body_bytes,
         demo: args.demo,
+        insecure_no_auth: args.bind.insecure_no_auth,
     };
     let config = Config::load(|name| std::env::var(name).ok(), &flags);
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let _entered = runtime.enter();
     runtime.block_on(miniagent::serve::serve(config, shutdown_signal())).map_err(|e| e.to_string())
 }
 
-/// Where a server subcommand listens: its flags, else `{prefix}_HOST`/`{prefix}_PORT`.
-fn listen(prefix: &str, default_port: u16, host: Option<String>, port: Option<u16>) -> Result<Listen, String> {
+/// Where a server subcommand listens (its flags, else `{prefix}_HOST`/`{prefix}_PORT`) and the
+/// API keys it requires.
+fn listen(prefix: &str, default_port: u16, bind: BindArgs) -> Result<(Listen, KeyRing), String> {
     let var = |name: &str| std::env::var(name).ok();
     let env = Env::new(&var);
-    let listen = Listen::resolve(&env, prefix, default_port, host, port);
+    let mut listen = Listen::resolve(&env, prefix, default_port, bind.host, bind.port);
+    listen.insecure_no_auth = bind.insecure_no_auth;
+    let keys = KeyRing::from_env(&env);
     let problems = env.into_problems();
-    if problems.is_empty() { Ok(listen) } else { Err(format!("configuration problem: {}", problems.join("; "))) }
+    if problems.is_empty() {
+        Ok((listen, keys))
+    } else {
+        Err(format!("configuration problem: {}", problems.join("; ")))
+    }
 }
 
 fn exec_rpc(args: ExecRpcArgs) -> Result<(), String> {
-    let at = listen("EXEC_RPC", miniagent::exec_rpc::DEFAULT_PORT, args.host, args.port)?;
+    let (mut at, keys) = listen("EXEC_RPC", miniagent::exec_rpc::DEFAULT_PORT, args.bind)?;
+    let var = |name: &str| std::env::var(name).ok();
+    let env = Env::new(&var);
+    let mut sandbox = miniagent::process::sandbox::SandboxSettings::from_env(&env);
+    sandbox.hide.extend(keys.source.clone());
+    let problems = env.into_problems();
+    if !problems.is_empty() {
+        return Err(format!("configuration problem: {}", problems.join("; ")));
+    }
+    at.max_body_bytes = args.max_body_bytes;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let _entered = runtime.enter();
+    let shutdown = shutdown_signal();
     runtime
         .block_on(async {
-            let (listener, _) = miniagent::serve::bind(&at.host, at.port).await?;
-            let app = miniagent::exec_rpc::app(miniagent::exec_rpc::ExecState::new(args.max_body_bytes));
-            miniagent::serve::run(listener, app, shutdown_signal()).await
+            let (listener, _) = miniagent::serve::bind_checked(&at, !keys.is_empty()).await?;
+            let limits = at.limits;
+            let sandbox = std::sync::Arc::new(miniagent::process::sandbox::Sandbox::new(sandbox));
+            if sandbox.active() {
+                tracing::info!("{}", sandbox.describe());
+            } else {
+                tracing::warn!("{}", sandbox.describe());
+            }
+            let app = miniagent::exec_rpc::app(miniagent::exec_rpc::ExecState::new(at, keys, sandbox));
+            miniagent::serve::run(listener, app, limits, shutdown).await
         })
         .map_err(|e| e.to_string())
 }
 
 fn tools_stub(args: StubArgs) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let _entered = runtime.enter();
+    let shutdown = shutdown_signal();
     runtime
         .block_on(async {
             let (listener, _) = miniagent::serve::bind(&args.host, args.port).await?;
-            let state =
-                std::sync::Arc::new(miniagent::tools_stub::StubState { max_body_bytes: DEFAULT_MAX_BODY_BYTES });
-            miniagent::serve::run(listener, miniagent::tools_stub::app(state), shutdown_signal()).await
+            let state = std::sync::Arc::new(miniagent::tools_stub::StubState::default());
+            let limits = state.listen.limits;
+            miniagent::serve::run(listener, miniagent::tools_stub::app(state), limits, shutdown).await
         })
         .map_err(|e| e.to_string())
 }
 
 fn sidecar(args: SidecarArgs) -> Result<(), String> {
-    let at = listen("CODEX_SIDECAR", miniagent::sidecar::DEFAULT_PORT, args.host, args.port)?;
-    let state = miniagent::sidecar::SidecarState::new(miniagent::sidecar::SidecarConfig::from_lookup(|k| {
-        std::env::var(k).ok()
-    }))
-    .map_err(|e| format!("sidecar configuration: {e}"))?;
-    if !state.config.echo && !state.config.auth_path.exists() {
-        tracing::warn!("{}", miniagent::sidecar::auth_advice(&state.config.auth_path));
+    let (at, keys) = listen("CODEX_SIDECAR", miniagent::sidecar::DEFAULT_PORT, args.bind)?;
+    let config = miniagent::sidecar::SidecarConfig::from_lookup(|k| std::env::var(k).ok());
+    if !config.echo && !config.auth_path.exists() {
+        tracing::warn!("{}", miniagent::sidecar::auth_advice(&config.auth_path));
     }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let _entered = runtime.enter();
+    let shutdown = shutdown_signal();
     runtime
         .block_on(async {
-            let (listener, _) = miniagent::serve::bind(&at.host, at.port).await?;
-            miniagent::serve::run(listener, miniagent::sidecar::app(state), shutdown_signal()).await
+            let (listener, _) = miniagent::serve::bind_checked(&at, !keys.is_empty()).await?;
+            let limits = at.limits;
+            let state = miniagent::sidecar::SidecarState::new(config, at, keys)
+                .map_err(|e| miniagent::serve::ServeError::Startup(miniagent::http::StartupError::Config(vec![e])))?;
+            miniagent::serve::run(listener, miniagent::sidecar::app(state), limits, shutdown).await
         })
         .map_err(|e| e.to_string())
 }
@@ -257,27 +292,29 @@ fn batch(args: BatchArgs) -> ExitCode {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM, so `docker stop` and `kill` shut down cleanly.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
+/// Resolves on Ctrl-C or SIGTERM, so `docker stop` and `kill` shut down cleanly. The handlers are
+/// installed when this is called, not when the future is first polled: a SIGTERM that arrives
+/// right after "listening on" must not meet the default action and kill the process mid-request.
+/// Call it inside the runtime (`Runtime::enter`).
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let term = signal(SignalKind::terminate()).ok();
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    let wait = |s: Option<Signal>| async move {
+        match s {
+            Some(mut s) => {
                 s.recv().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+            None => std::future::pending::<()>().await,
         }
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        tokio::select! {
+            () = wait(term) => {},
+            () = wait(interrupt) => {},
+        }
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }
 
 /// Logs go to stderr (stdout stays free for command output); `RUST_LOG` filters, default `info`.

@@ -16,18 +16,19 @@ use crate::api::decode;
 use crate::error::{ApiError, ToolError};
 use crate::http::extract::{HasBodyLimit, LimitedBody};
 use crate::http::health;
+use crate::listen::Listen;
 
 /// Default port of `miniagent tools-stub`.
 pub const DEFAULT_PORT: u16 = 8791;
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct StubState {
-    pub max_body_bytes: usize,
+    pub listen: Listen,
 }
 
 impl HasBodyLimit for Arc<StubState> {
-    fn body_limit(&self) -> usize {
-        self.max_body_bytes
+    fn listen(&self) -> &Listen {
+        &self.listen
     }
 }
 

@@ -16,7 +16,14 @@ async fn call(method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         .uri(path)
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
         .unwrap();
-    let res = app(ExecState::new(1 << 20)).oneshot(req).await.unwrap();
+    let res = app(ExecState::new(
+        Default::default(),
+        Default::default(),
+        std::sync::Arc::new(miniagent::process::sandbox::Sandbox::new(Default::default())),
+    ))
+    .oneshot(req)
+    .await
+    .unwrap();
     let status = res.status().as_u16();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))

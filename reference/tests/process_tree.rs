@@ -1,36 +1,55 @@
 //! Local tools never leave processes behind: a timeout kills the whole tree (grandchildren
-//! included), background stragglers die with their parent, and a cancelled call kills its tree.
+//! included), background stragglers die with their parent, and a cancelled call kills its tree —
+//! with the sandbox (when bubblewrap works here) and without it (limits only).
+//!
+//! Processes are found on the host by a unique marker in their command line, so the check works
+//! whether or not the tool ran in its own PID namespace (where its pids mean nothing out here).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use miniagent::process::sandbox::{Mode, Sandbox, SandboxSettings};
 use miniagent::tools::ToolBackend;
 use miniagent::tools::call::ToolCall;
 use miniagent::tools::local::{LocalSettings, LocalTools};
 use serde_json::{Value, json};
 
-fn tools(timeout: Duration) -> LocalTools {
-    LocalTools::new(LocalSettings { timeout, ..LocalSettings::default() })
+fn tools(timeout: Duration, sandboxed: bool) -> LocalTools {
+    let settings = SandboxSettings { mode: if sandboxed { Mode::Auto } else { Mode::Off }, ..Default::default() };
+    LocalTools::new(LocalSettings { timeout, ..LocalSettings::default() }, Arc::new(Sandbox::new(settings)))
 }
 
 fn python(code: &str) -> ToolCall {
     ToolCall::new("c1", "exec_python", Value::String(json!({ "code": code }).to_string()))
 }
 
-/// Alive means present in /proc and not a zombie.
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
+/// A `sleep` argument no other process on the machine has.
+fn marker() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("3{}.{}", std::process::id() % 1000, nanos % 1_000_000)
 }
 
-fn gone_within(pid: u32, limit: Duration) -> bool {
-    assert!(alive(std::process::id()), "the liveness check must see a live process as alive");
+/// Live (non-zombie) host processes whose command line contains `needle`.
+fn running(needle: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let zombie = stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'));
+            !zombie && String::from_utf8_lossy(&cmdline).replace('\0', " ").contains(needle)
+        })
+        .count()
+}
+
+fn gone_within(needle: &str, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
-        if !alive(pid) {
+        if running(needle) == 0 {
             return true;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -38,48 +57,79 @@ fn gone_within(pid: u32, limit: Duration) -> bool {
     false
 }
 
-fn pid_from(stdout: &Value) -> u32 {
-    stdout.as_str().and_then(|s| s.split_whitespace().next()).and_then(|p| p.parse().ok()).expect("a pid on stdout")
-}
-
-#[tokio::test]
-async fn a_timeout_kills_the_grandchild_too() {
-    let code =
-        "import subprocess, time\np = subprocess.Popen(['sleep', '30'])\nprint(p.pid, flush=True)\ntime.sleep(30)";
+async fn a_timeout_kills_the_grandchild_too(sandboxed: bool) {
+    let m = marker();
+    let code = format!("import subprocess, time\np = subprocess.Popen(['sleep', '{m}'])\ntime.sleep(30)");
     let started = Instant::now();
-    let result = tools(Duration::from_secs(1)).invoke(&python(code)).await.to_json();
+    let result = tools(Duration::from_secs(1), sandboxed).invoke(&python(&code)).await;
     assert!(started.elapsed() < Duration::from_secs(5), "the timeout must not wait for the tree");
-    assert_eq!(result["ok"], json!(false));
-    assert_eq!(result["error"], json!("timeout after 1s"));
-    let pid = pid_from(&result["stdout"]);
-    assert!(gone_within(pid, Duration::from_secs(3)), "grandchild {pid} survived the timeout");
+    assert_eq!((result.ok, result.error.as_deref()), (false, Some("timeout after 1s")), "{result:?}");
+    assert!(gone_within(&m, Duration::from_secs(3)), "grandchild `sleep {m}` survived the timeout");
 }
 
-#[tokio::test]
-async fn background_stragglers_die_with_a_clean_exit() {
-    let code = "import subprocess\np = subprocess.Popen(['sleep', '30'])\nprint(p.pid, flush=True)";
+async fn background_stragglers_die_with_a_clean_exit(sandboxed: bool) {
+    let m = marker();
+    let code = format!("import subprocess\nsubprocess.Popen(['sleep', '{m}'])\nprint('started', flush=True)");
     let started = Instant::now();
-    let result = tools(Duration::from_secs(10)).invoke(&python(code)).await.to_json();
-    assert_eq!(result["ok"], json!(true), "{result}");
+    let result = tools(Duration::from_secs(10), sandboxed).invoke(&python(&code)).await;
+    assert!(result.ok, "{result:?}");
+    assert_eq!(result.stdout.as_deref(), Some("started\n"));
     assert!(started.elapsed() < Duration::from_secs(5), "a straggler holding the pipe must not stall the call");
-    let pid = pid_from(&result["stdout"]);
-    assert!(gone_within(pid, Duration::from_secs(3)), "straggler {pid} outlived its parent");
+    assert!(gone_within(&m, Duration::from_secs(3)), "straggler `sleep {m}` outlived its parent");
+}
+
+async fn a_cancelled_call_kills_its_tree(sandboxed: bool) {
+    let m = marker();
+    let code = format!("import subprocess, time\nsubprocess.Popen(['sleep', '{m}'])\ntime.sleep(30)");
+    let tools = tools(Duration::from_secs(30), sandboxed);
+    let call = python(&code);
+    // Run the call until its grandchild is up, then drop it (a client that hung up): the tree must
+    // not keep running.
+    let seen = {
+        let run = tools.invoke(&call);
+        tokio::pin!(run);
+        let appeared = async {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while running(&m) == 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            running(&m) > 0
+        };
+        tokio::select! {
+            _ = &mut run => panic!("the call cannot finish before it is cancelled"),
+            seen = appeared => seen,
+        }
+    };
+    assert!(seen, "the grandchild `sleep {m}` never started");
+    assert!(gone_within(&m, Duration::from_secs(3)), "grandchild `sleep {m}` survived the cancelled call");
 }
 
 #[tokio::test]
-async fn a_cancelled_call_kills_its_tree() {
-    let dir = tempfile::tempdir().unwrap();
-    let pid_file = dir.path().join("pid");
-    let code = format!(
-        "import subprocess, time\np = subprocess.Popen(['sleep', '30'])\nopen({:?}, 'w').write(str(p.pid))\ntime.sleep(30)",
-        pid_file.display().to_string()
-    );
-    let tools = tools(Duration::from_secs(30));
-    let call = python(&code);
-    let fut = tools.invoke(&call);
-    // Dropping the future (a client that hung up) must not leave the tree running.
-    let _ = tokio::time::timeout(Duration::from_millis(1500), fut).await;
-    let pid: u32 =
-        std::fs::read_to_string(&pid_file).expect("the child wrote its grandchild's pid").trim().parse().unwrap();
-    assert!(gone_within(pid, Duration::from_secs(3)), "grandchild {pid} survived the cancelled call");
+async fn a_timeout_kills_the_grandchild_too_in_the_sandbox() {
+    a_timeout_kills_the_grandchild_too(true).await;
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_grandchild_too_without_the_sandbox() {
+    a_timeout_kills_the_grandchild_too(false).await;
+}
+
+#[tokio::test]
+async fn background_stragglers_die_with_a_clean_exit_in_the_sandbox() {
+    background_stragglers_die_with_a_clean_exit(true).await;
+}
+
+#[tokio::test]
+async fn background_stragglers_die_with_a_clean_exit_without_the_sandbox() {
+    background_stragglers_die_with_a_clean_exit(false).await;
+}
+
+#[tokio::test]
+async fn a_cancelled_call_kills_its_tree_in_the_sandbox() {
+    a_cancelled_call_kills_its_tree(true).await;
+}
+
+#[tokio::test]
+async fn a_cancelled_call_kills_its_tree_without_the_sandbox() {
+    a_cancelled_call_kills_its_tree(false).await;
 }

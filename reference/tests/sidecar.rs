@@ -34,7 +34,7 @@ fn setup(env: &[(&str, &str)], with_auth: bool) -> Setup {
     ]);
     map.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let config = SidecarConfig::from_lookup(|k| map.get(k).cloned());
-    Setup { router: app(SidecarState::new(config).unwrap()), _dir: dir }
+    Setup { router: app(SidecarState::new(config, Default::default(), Default::default()).unwrap()), _dir: dir }
 }
 
 async fn chat(router: &axum::Router, prompt: &str, extra: Value) -> (u16, String) {

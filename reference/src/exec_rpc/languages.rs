@@ -1,10 +1,12 @@
 //! The languages exec-RPC runs, and how: source file name, compile steps, run step.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::process::sandbox::Sandbox;
 use crate::process::{self, Exit, SpawnError, Spec};
 use crate::tools::local::exec_shape;
 use crate::tools::result::ToolResult;
@@ -93,8 +95,9 @@ fn java_class(code: &str) -> String {
         .unwrap_or_else(|| "Main".to_owned())
 }
 
-/// Source file name, compile steps and the run step.
-fn plan(language: Language, code: &str, dir: &str) -> (String, Vec<Step>, Step) {
+/// Source file name, compile steps and the run step. `mem_mb` is the tools' memory limit, which
+/// the JVM must be told (its default heap follows the host's RAM, not the limit).
+fn plan(language: Language, code: &str, dir: &str, mem_mb: u64) -> (String, Vec<Step>, Step) {
     match language {
         Language::Python => ("main.py".into(), vec![], step("python3", &["main.py"])),
         Language::JavaScript => ("main.js".into(), vec![], step("node", &["main.js"])),
@@ -121,8 +124,9 @@ fn plan(language: Language, code: &str, dir: &str) -> (String, Vec<Step>, Step) 
         Language::Java => {
             let class = java_class(code);
             let file = format!("{class}.java");
-            let compile = Step { program: "javac", args: vec![file.clone()], env: Vec::new() };
-            let run = Step { program: "java", args: vec!["-cp".into(), ".".into(), class], env: Vec::new() };
+            let max_ram = format!("-XX:MaxRAM={mem_mb}m");
+            let compile = Step { program: "javac", args: vec![format!("-J{max_ram}"), file.clone()], env: Vec::new() };
+            let run = Step { program: "java", args: vec![max_ram, "-cp".into(), ".".into(), class], env: Vec::new() };
             (file, vec![compile], run)
         }
         Language::Rust => (
@@ -182,21 +186,27 @@ impl ExecResult {
     }
 }
 
-/// Runs `code` (the caller sets `t_ms`).
-pub async fn run(language: Language, code: &str, timeout: Duration, output_cap: usize) -> ExecResult {
+/// Runs `code` in `sandbox` (the caller sets `t_ms`).
+pub async fn run(
+    language: Language,
+    code: &str,
+    timeout: Duration,
+    output_cap: usize,
+    sandbox: &Arc<Sandbox>,
+) -> ExecResult {
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => return ExecResult::failed(format!("cannot create a working directory: {e}")),
     };
     let dir_text = dir.path().display().to_string();
-    let (file, compile, run_step) = plan(language, code, &dir_text);
+    let (file, compile, run_step) = plan(language, code, &dir_text, sandbox.settings.mem_mb);
     if let Err(e) = std::fs::write(dir.path().join(&file), code) {
         return ExecResult::failed(format!("cannot write the source file: {e}"));
     }
     let compile_timeout = timeout.max(MIN_COMPILE_TIMEOUT);
     for s in compile {
         let program = s.program;
-        match execute(s, dir.path(), compile_timeout, output_cap).await {
+        match execute(s, dir.path(), compile_timeout, output_cap, sandbox).await {
             Ok(outcome) if outcome.exit == Exit::Code(0) => {}
             Ok(outcome) => {
                 let mut r = exec_shape(program, &outcome, compile_timeout);
@@ -208,7 +218,7 @@ pub async fn run(language: Language, code: &str, timeout: Duration, output_cap: 
         }
     }
     let program = run_step.program;
-    match execute(run_step, dir.path(), timeout, output_cap).await {
+    match execute(run_step, dir.path(), timeout, output_cap, sandbox).await {
         Ok(outcome) => ExecResult::from_tool(exec_shape(language.name(), &outcome, timeout)),
         Err(e) => ExecResult::failed(spawn_error(language, program, &e)),
     }
@@ -219,11 +229,11 @@ async fn execute(
     dir: &std::path::Path,
     timeout: Duration,
     output_cap: usize,
+    sandbox: &Arc<Sandbox>,
 ) -> Result<process::Outcome, SpawnError> {
     let program =
         if s.program.starts_with("./") { dir.join(&s.program[2..]).into_os_string() } else { s.program.into() };
-    let mut spec = Spec::new(program, timeout).args(s.args);
-    spec.cwd = Some(dir.to_path_buf());
+    let mut spec = Spec::new(program, timeout).args(s.args).sandboxed(sandbox, dir);
     spec.output_cap = output_cap;
     spec.env = s.env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
     process::run(spec).await

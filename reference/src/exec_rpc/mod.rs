@@ -5,8 +5,8 @@
 //! [`crate::process`], so timeouts kill whole trees exactly as the local tools do. A missing
 //! toolchain is `ok:false` naming the program and how to get it; an unknown language is a 400.
 //!
-//! Does not sandbox beyond that: like the local tools, it runs code as the server's user. Bind it to
-//! loopback (the default) or inside a container.
+//! Snippets run in the tool sandbox ([`crate::process::sandbox`]) like the local tools; with API
+//! keys configured, `/exec` needs one (it runs code), and without keys only loopback may be bound.
 
 pub mod languages;
 
@@ -14,15 +14,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::decode;
+use crate::auth::keys::KeyRing;
+use crate::auth::{self, Auth};
 use crate::error::ApiError;
 use crate::http::extract::{HasBodyLimit, LimitedBody};
 use crate::http::health;
+use crate::listen::Listen;
+use crate::process::sandbox::Sandbox;
 use languages::{ExecResult, Language};
 
 /// Default port of `miniagent exec-rpc`.
@@ -36,20 +41,26 @@ pub const MAX_TIMEOUT_SEC: f64 = 600.0;
 #[derive(Debug)]
 pub struct ExecState {
     pub started_at: f64,
-    pub max_body_bytes: usize,
+    pub listen: Listen,
     pub output_cap: usize,
+    pub auth: Arc<Auth>,
+    /// Where snippets run (bubblewrap when it works here).
+    pub sandbox: Arc<Sandbox>,
 }
 
 impl HasBodyLimit for Arc<ExecState> {
-    fn body_limit(&self) -> usize {
-        self.max_body_bytes
+    fn listen(&self) -> &Listen {
+        &self.listen
     }
 }
 
 impl ExecState {
-    pub fn new(max_body_bytes: usize) -> Arc<Self> {
+    /// A server at `listen`, requiring one of `keys` (none: open, loopback only), running snippets
+    /// in `sandbox`.
+    pub fn new(listen: Listen, keys: KeyRing, sandbox: Arc<Sandbox>) -> Arc<Self> {
         let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-        Arc::new(Self { started_at, max_body_bytes, output_cap: crate::process::DEFAULT_OUTPUT_CAP })
+        let output_cap = crate::process::DEFAULT_OUTPUT_CAP;
+        Arc::new(Self { started_at, listen, output_cap, auth: Auth::new(keys), sandbox })
     }
 }
 
@@ -60,6 +71,7 @@ pub fn app(state: Arc<ExecState>) -> Router {
         .route("/exec", post(exec))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_key))
         .with_state(state)
 }
 
@@ -87,7 +99,8 @@ async fn exec(
         Some(t) => return Err(ApiError::schema("timeout_sec", format!("must be a number of seconds, got {t}"))),
     };
     let started = Instant::now();
-    let mut result = languages::run(language, &req.code, Duration::from_secs_f64(timeout), state.output_cap).await;
+    let timeout = Duration::from_secs_f64(timeout);
+    let mut result = languages::run(language, &req.code, timeout, state.output_cap, &state.sandbox).await;
     result.t_ms = started.elapsed().as_secs_f64() * 1e3;
     Ok(Json(result))
 }

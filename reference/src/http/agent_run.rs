@@ -2,24 +2,27 @@
 
 use std::time::Instant;
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 
 use super::extract::LimitedBody;
 use super::state::SharedState;
 use crate::agent::error::AgentError;
 use crate::agent::run;
 use crate::api::RunSpec;
+use crate::auth::Caller;
 use crate::envelope::{self, Envelope};
 use crate::error::ApiError;
 use crate::trace;
 
 pub async fn agent_run(
     State(state): State<SharedState>,
+    caller: Option<Extension<Caller>>,
     LimitedBody(body): LimitedBody,
 ) -> Result<Json<Envelope>, ApiError> {
     let started = Instant::now();
     let spec = RunSpec::from_slice(&body)?;
+    Caller::check_backend(caller.as_deref(), spec.backend.kind())?;
     if !state.config.shim.delay.is_zero() {
         tokio::time::sleep(state.config.shim.delay).await;
     }

@@ -3,7 +3,8 @@
 //! The limit is enforced while reading, not trusted from `Content-Length`. An oversized body is
 //! still read to its end (up to [`DRAIN_CAP`]) and discarded before the 413 goes out: a client that
 //! is still sending when the server answers and closes gets a reset instead of the 413, and then
-//! cannot tell "too big" from "server crashed". Content-Type is not required: `curl -d` sends
+//! cannot tell "too big" from "server crashed". The whole body must arrive within the body read
+//! timeout (a client trickling bytes gets a 408, not a worker forever). Content-Type is not required: `curl -d` sends
 //! form-encoded headers with a JSON body, and that is how people try the API first.
 
 use axum::body::Body;
@@ -13,6 +14,7 @@ use futures::StreamExt;
 
 use super::state::SharedState;
 use crate::error::ApiError;
+use crate::listen::Listen;
 
 /// Bytes past the limit that are read and dropped so the client sees the 413; beyond this the
 /// connection is simply closed.
@@ -22,14 +24,15 @@ pub const DRAIN_CAP: usize = 64 * 1024 * 1024;
 #[derive(Debug)]
 pub struct LimitedBody(pub Bytes);
 
-/// A server state that knows its body limit.
+/// A server state that knows its body limits.
 pub trait HasBodyLimit {
-    fn body_limit(&self) -> usize;
+    /// The server's `Listen` (body size limit and read timeout).
+    fn listen(&self) -> &Listen;
 }
 
 impl HasBodyLimit for SharedState {
-    fn body_limit(&self) -> usize {
-        self.config.listen.max_body_bytes
+    fn listen(&self) -> &Listen {
+        &self.config.listen
     }
 }
 
@@ -37,7 +40,15 @@ impl<S: HasBodyLimit + Send + Sync> FromRequest<S> for LimitedBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        read_limited(req.into_body(), state.body_limit()).await.map(LimitedBody)
+        let listen = state.listen();
+        let timeout = listen.limits.body_timeout;
+        match tokio::time::timeout(timeout, read_limited(req.into_body(), listen.max_body_bytes)).await {
+            Ok(read) => read.map(LimitedBody),
+            Err(_) => Err(ApiError::RequestTimeout(format!(
+                "the request body was not received within {}s (MINI_AGENT_BODY_TIMEOUT_SEC)",
+                timeout.as_secs_f64()
+            ))),
+        }
     }
 }
 

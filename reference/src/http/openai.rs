@@ -8,22 +8,24 @@
 //!
 //! Errors use OpenAI's error shape so SDKs surface them.
 
-use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 
 use super::extract::LimitedBody;
 use super::sse::sse;
 use super::state::SharedState;
 use crate::agent::error::AgentError;
 use crate::agent::run;
-use crate::api::{RunSpec, decode};
+use crate::api::{BackendKind, RunSpec, decode};
+use crate::auth::Caller;
 use crate::error::{ApiError, OpenAiError};
 use crate::openai_shape::{Stamp, completion, replay, zero_usage};
 use crate::shim::{self, ChatCompletionRequest, NO_PROVIDER_GUIDANCE};
 
 pub async fn chat_completions(
     State(state): State<SharedState>,
+    caller: Option<Extension<Caller>>,
     body: Result<LimitedBody, ApiError>,
 ) -> Result<Response, OpenAiError> {
     let LimitedBody(body) = body?;
@@ -52,6 +54,7 @@ pub async fn chat_completions(
         return Ok(sse(settings.keepalive, chunks));
     }
     // The shim runs the agent (local tools, defaults), as the original does.
+    Caller::check_backend(caller.as_deref(), BackendKind::Local)?;
     let spec = RunSpec::local_defaults(model, req.messages);
     let outcome = run::run(&spec, &state.deps()).await.map_err(|e| match e {
         AgentError::Provider(p) => ApiError::Provider(p),

@@ -1,10 +1,12 @@
 //! The route table: paths and methods only, no logic.
 
 use axum::Router;
+use axum::middleware;
 use axum::routing::{get, post};
 
 use super::state::SharedState;
 use super::{agent_run, health, openai};
+use crate::auth;
 
 /// The façade as a `Router`, so tests drive it with `oneshot` and no socket.
 pub fn app(state: SharedState) -> Router {
@@ -17,5 +19,6 @@ pub fn app(state: SharedState) -> Router {
         .route("/chat/completions", post(openai::chat_completions))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_key))
         .with_state(state)
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::agent::run::Deps;
+use crate::auth::Auth;
 use crate::config::Config;
+use crate::process::sandbox::Sandbox;
 use crate::provider::client::Providers;
 use crate::tools::local::LocalTools;
 use crate::trace::TraceWriter;
@@ -17,6 +19,7 @@ pub struct AppState {
     pub providers: Providers,
     pub local_tools: LocalTools,
     pub traces: Option<TraceWriter>,
+    pub auth: Arc<Auth>,
     /// Unix time the state was built, reported by `/healthz`.
     pub started_at: f64,
 }
@@ -59,7 +62,14 @@ impl AppState {
             None => None,
         };
         let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-        let local_tools = LocalTools::new(config.local_tools.clone());
-        Ok(Arc::new(Self { config, providers, local_tools, traces, started_at }))
+        let sandbox = Arc::new(Sandbox::new(config.sandbox.clone()));
+        if sandbox.active() {
+            tracing::info!("{}", sandbox.describe());
+        } else {
+            tracing::warn!("{}", sandbox.describe());
+        }
+        let local_tools = LocalTools::new(config.local_tools.clone(), sandbox);
+        let auth = Auth::new(config.keys.clone());
+        Ok(Arc::new(Self { config, providers, local_tools, traces, auth, started_at }))
     }
 }

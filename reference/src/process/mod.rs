@@ -11,11 +11,18 @@
 //! background child that keeps stdout open (or escaped the group with `setsid`) gets
 //! [`DRAIN_GRACE`] to finish writing, then reading stops with what was written so far.
 //!
+//! Programs that run model-controlled code carry a [`sandbox::Sandbox`] in their spec: they then
+//! start inside bubblewrap with limits, an allowlisted environment and (for a root server) an
+//! unprivileged uid. Programs of the operator's choosing (the sidecar's CLI) run as they are.
+//!
 //! Does not decide what to run or how to report it: callers build the spec and shape the result.
+
+pub mod sandbox;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
@@ -41,6 +48,8 @@ pub struct Spec {
     pub env: Vec<(OsString, OsString)>,
     pub timeout: Duration,
     pub output_cap: usize,
+    /// Run inside this sandbox, with `cwd` as the private work directory.
+    pub sandbox: Option<Arc<sandbox::Sandbox>>,
 }
 
 impl Spec {
@@ -53,7 +62,15 @@ impl Spec {
             env: Vec::new(),
             timeout,
             output_cap: DEFAULT_OUTPUT_CAP,
+            sandbox: None,
         }
+    }
+
+    /// Runs in `sandbox` with `work` as its private work directory.
+    pub fn sandboxed(mut self, sandbox: &Arc<sandbox::Sandbox>, work: impl Into<PathBuf>) -> Self {
+        self.sandbox = Some(sandbox.clone());
+        self.cwd = Some(work.into());
+        self
     }
 
     pub fn arg(mut self, a: impl Into<OsString>) -> Self {
@@ -111,6 +128,9 @@ pub enum SpawnError {
     NotFound { program: String },
     #[error("cannot start `{program}`: {source}")]
     Other { program: String, source: std::io::Error },
+    /// The sandbox is required and unavailable, or the work directory cannot be prepared.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// A running child: its pipes, and its process group, killed on drop.
@@ -148,9 +168,8 @@ impl Drop for Child {
 /// and stderr piped, and stdin piped when the spec has input.
 pub fn spawn(spec: &Spec) -> Result<Child, SpawnError> {
     let program = spec.program.to_string_lossy().into_owned();
-    let mut cmd = Command::new(&spec.program);
-    cmd.args(&spec.args)
-        .stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+    let mut cmd = command(spec)?;
+    cmd.stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -158,7 +177,6 @@ pub fn spawn(spec: &Spec) -> Result<Child, SpawnError> {
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
-    cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
     let mut inner = cmd.spawn().map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => SpawnError::NotFound { program: program.clone() },
         _ => SpawnError::Other { program: program.clone(), source },
@@ -176,6 +194,30 @@ pub fn spawn(spec: &Spec) -> Result<Child, SpawnError> {
     Ok(child)
 }
 
+/// The command for `spec`: as it is, or wrapped by its sandbox (bubblewrap and `prlimit`, an
+/// allowlisted environment, the tools' uid).
+fn command(spec: &Spec) -> Result<Command, SpawnError> {
+    let Some(sandbox) = &spec.sandbox else {
+        let mut cmd = Command::new(&spec.program);
+        cmd.args(&spec.args).envs(spec.env.iter().map(|(k, v)| (k, v)));
+        return Ok(cmd);
+    };
+    let work =
+        spec.cwd.as_deref().ok_or_else(|| SpawnError::Refused("a sandboxed program needs a work directory".into()))?;
+    let launch = sandbox
+        .launch(std::path::Path::new(&spec.program), &spec.args, work, &spec.env, spec.timeout)
+        .map_err(SpawnError::Refused)?;
+    if let Some(uid) = launch.run_as {
+        sandbox::chown(work, uid).map_err(SpawnError::Refused)?;
+    }
+    let mut cmd = Command::new(&launch.program);
+    cmd.args(&launch.args).env_clear().envs(launch.env);
+    if let Some(uid) = launch.run_as {
+        cmd.uid(uid).gid(uid);
+    }
+    Ok(cmd)
+}
+
 /// The exit code of a status; a death by signal is 128 + the signal, as shells report it.
 pub fn exit_code(status: &ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
@@ -185,6 +227,8 @@ pub fn exit_code(status: &ExitStatus) -> i32 {
 /// Runs `spec` to completion or timeout, with both streams captured up to the cap.
 pub async fn run(spec: Spec) -> Result<Outcome, SpawnError> {
     let started = Instant::now();
+    let sandboxed = spec.sandbox.is_some();
+    let program = spec.program.to_string_lossy().into_owned();
     let mut child = spawn(&spec)?;
     let stdout = child.stdout.take().map(|s| Capture::start(s, spec.output_cap));
     let stderr = child.stderr.take().map(|s| Capture::start(s, spec.output_cap));
@@ -199,6 +243,10 @@ pub async fn run(spec: Spec) -> Result<Outcome, SpawnError> {
         let _ = child.wait().await;
     }
     let (stdout, stderr) = tokio::join!(Capture::finish(stdout), Capture::finish(stderr));
+    // In a sandbox the program is started by `prlimit`, which reports a missing program itself.
+    if sandboxed && exit == Exit::Code(127) && stderr.text.starts_with("prlimit: failed to execute") {
+        return Err(SpawnError::NotFound { program });
+    }
     Ok(Outcome { exit, stdout, stderr, elapsed: started.elapsed() })
 }
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -22,11 +23,14 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::api::decode;
+use crate::auth::keys::KeyRing;
+use crate::auth::{self, Auth};
 use crate::env::Env;
 use crate::error::{ApiError, OpenAiError};
 use crate::http::extract::{HasBodyLimit, LimitedBody};
 use crate::http::health;
 use crate::http::sse::sse;
+use crate::listen::Listen;
 use crate::openai_shape::{Stamp, completion, replay, zero_usage};
 use cli::{CliError, CliSettings, InputMode};
 
@@ -49,7 +53,6 @@ pub struct SidecarConfig {
     pub auth_path: PathBuf,
     pub cli: CliSettings,
     pub max_concurrency: usize,
-    pub max_body_bytes: usize,
     pub keepalive: Duration,
     /// Settings that could not be understood; the sidecar refuses to start while any are listed.
     pub problems: Vec<String>,
@@ -87,7 +90,6 @@ impl SidecarConfig {
                 cwd: env.get("CODEX_WORKDIR").map(PathBuf::from),
             },
             max_concurrency: env.parse_where("MAX_CONCURRENCY", 4, "an integer ≥ 1", |n| *n >= 1),
-            max_body_bytes: crate::listen::DEFAULT_MAX_BODY_BYTES,
             keepalive: secs("MINI_AGENT_SSE_KEEPALIVE_SEC", 10),
             problems: Vec::new(),
         }
@@ -105,22 +107,25 @@ impl SidecarConfig {
 #[derive(Debug)]
 pub struct SidecarState {
     pub config: SidecarConfig,
+    pub listen: Listen,
+    pub auth: Arc<Auth>,
     slots: Semaphore,
 }
 
 impl HasBodyLimit for Arc<SidecarState> {
-    fn body_limit(&self) -> usize {
-        self.config.max_body_bytes
+    fn listen(&self) -> &Listen {
+        &self.listen
     }
 }
 
 impl SidecarState {
-    pub fn new(config: SidecarConfig) -> Result<Arc<Self>, String> {
+    /// A sidecar with `config` at `listen`, requiring one of `keys` (none: open, loopback only).
+    pub fn new(config: SidecarConfig, listen: Listen, keys: KeyRing) -> Result<Arc<Self>, String> {
         if !config.problems.is_empty() {
             return Err(config.problems.join("; "));
         }
         let slots = Semaphore::new(config.max_concurrency);
-        Ok(Arc::new(Self { config, slots }))
+        Ok(Arc::new(Self { config, listen, auth: Auth::new(keys), slots }))
     }
 }
 
@@ -132,6 +137,7 @@ pub fn app(state: Arc<SidecarState>) -> Router {
         .route("/chat/completions", post(chat))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_key))
         .with_state(state)
 }
 

@@ -5,11 +5,13 @@
 //! working directory. `exec_shell` never invokes a shell: the command line is split into words
 //! like a shell would split it, and `argv[0]` must equal an allowlisted program exactly.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::LocalSettings;
+use crate::process::sandbox::Sandbox;
 use crate::process::{self, Exit, Outcome, SpawnError, Spec};
 use crate::tools::call::ToolCall;
 use crate::tools::result::ToolResult;
@@ -22,7 +24,7 @@ pub fn python_missing_hint(python: &str) -> String {
     format!("{python} was not found on PATH: install Python 3, or set MINI_AGENT_PYTHON to an interpreter")
 }
 
-pub async fn python(call: &ToolCall, settings: &LocalSettings) -> ToolResult {
+pub async fn python(call: &ToolCall, settings: &LocalSettings, sandbox: &Arc<Sandbox>) -> ToolResult {
     const NAME: &str = "exec_python";
     let code = match call.str_arg("code") {
         Ok(c) => c,
@@ -37,9 +39,8 @@ pub async fn python(call: &ToolCall, settings: &LocalSettings) -> ToolResult {
         Ok(d) => d,
         Err(e) => return ToolResult::failure(NAME, format!("cannot create a working directory: {e}")),
     };
-    let mut spec = Spec::new(&settings.python, settings.timeout).arg("-");
+    let mut spec = Spec::new(&settings.python, settings.timeout).arg("-").sandboxed(sandbox, dir.path());
     spec.stdin = Some(code.as_bytes().to_vec());
-    spec.cwd = Some(dir.path().to_path_buf());
     spec.output_cap = settings.output_cap;
     // Unbuffered, so what a timed-out program printed before it hung is still reported.
     let spec = spec.env("PYTHONUNBUFFERED", "1").env("PYTHONDONTWRITEBYTECODE", "1");
@@ -50,7 +51,7 @@ pub async fn python(call: &ToolCall, settings: &LocalSettings) -> ToolResult {
     }
 }
 
-pub async fn shell(call: &ToolCall, settings: &LocalSettings) -> ToolResult {
+pub async fn shell(call: &ToolCall, settings: &LocalSettings, sandbox: &Arc<Sandbox>) -> ToolResult {
     const NAME: &str = "exec_shell";
     let cmd = match call.str_arg("cmd") {
         Ok(c) => c,
@@ -73,8 +74,7 @@ pub async fn shell(call: &ToolCall, settings: &LocalSettings) -> ToolResult {
         Ok(d) => d,
         Err(e) => return ToolResult::failure(NAME, format!("cannot create a working directory: {e}")),
     };
-    let mut spec = Spec::new(&argv[0], settings.timeout).args(&argv[1..]);
-    spec.cwd = Some(dir.path().to_path_buf());
+    let mut spec = Spec::new(&argv[0], settings.timeout).args(&argv[1..]).sandboxed(sandbox, dir.path());
     spec.output_cap = settings.output_cap;
     match process::run(spec).await {
         Ok(outcome) => shape(NAME, &outcome, settings.timeout),
@@ -134,15 +134,20 @@ mod tests {
         }
     }
 
+    fn unsandboxed() -> Arc<Sandbox> {
+        Arc::new(Sandbox::disabled())
+    }
+
     fn call(args: Value) -> ToolCall {
         ToolCall::new("c", "t", Value::String(args.to_string()))
     }
 
     #[tokio::test]
     async fn python_runs_and_reports() {
-        let r = python(&call(json!({"code": "print(6*7)"})), &settings(&[], 10_000)).await;
+        let r = python(&call(json!({"code": "print(6*7)"})), &settings(&[], 10_000), &unsandboxed()).await;
         assert_eq!((r.ok, r.rc, r.stdout.as_deref()), (true, Some(0), Some("42\n")), "{r:?}");
-        let r = python(&call(json!({"code": "import sys; sys.exit('boom')"})), &settings(&[], 10_000)).await;
+        let r = python(&call(json!({"code": "import sys; sys.exit('boom')"})), &settings(&[], 10_000), &unsandboxed())
+            .await;
         assert!(!r.ok);
         assert_eq!(r.error.as_deref(), Some("rc=1: boom\n"), "{r:?}");
     }
@@ -151,7 +156,7 @@ mod tests {
     async fn a_missing_interpreter_is_a_tool_error() {
         let mut s = settings(&[], 10_000);
         s.python = "no-such-python-xyz".into();
-        let r = python(&call(json!({"code": "print(1)"})), &s).await;
+        let r = python(&call(json!({"code": "print(1)"})), &s, &unsandboxed()).await;
         assert!(!r.ok);
         assert!(r.error.as_deref().is_some_and(|e| e.contains("MINI_AGENT_PYTHON")), "{r:?}");
     }
@@ -166,7 +171,7 @@ mod tests {
     #[case("/bin/echo hi", false, "")]
     #[tokio::test]
     async fn shell_never_uses_a_shell(#[case] cmd: &str, #[case] ok: bool, #[case] stdout: &str) {
-        let r = shell(&call(json!({"cmd": cmd})), &settings(&["echo"], 10_000)).await;
+        let r = shell(&call(json!({"cmd": cmd})), &settings(&["echo"], 10_000), &unsandboxed()).await;
         assert_eq!(r.ok, ok, "{cmd}: {r:?}");
         if ok {
             assert_eq!(r.stdout.as_deref(), Some(stdout), "{cmd}");
@@ -177,7 +182,7 @@ mod tests {
 
     #[tokio::test]
     async fn unbalanced_quotes_are_an_error_not_a_guess() {
-        let r = shell(&call(json!({"cmd": "echo 'open"})), &settings(&["echo"], 10_000)).await;
+        let r = shell(&call(json!({"cmd": "echo 'open"})), &settings(&["echo"], 10_000), &unsandboxed()).await;
         assert!(r.error.as_deref().is_some_and(|e| e.contains("cannot split")), "{r:?}");
     }
 

@@ -6,12 +6,14 @@
 mod exec;
 mod text;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::env::Env;
 use crate::process::DEFAULT_OUTPUT_CAP;
+use crate::process::sandbox::Sandbox;
 use crate::tools::ToolBackend;
 use crate::tools::call::ToolCall;
 use crate::tools::result::ToolResult;
@@ -122,14 +124,16 @@ impl LocalTool {
 }
 
 /// The local tool backend.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LocalTools {
     pub settings: LocalSettings,
+    /// Where the subprocess tools run (bubblewrap when it works here).
+    pub sandbox: Arc<Sandbox>,
 }
 
 impl LocalTools {
-    pub fn new(settings: LocalSettings) -> Self {
-        Self { settings }
+    pub fn new(settings: LocalSettings, sandbox: Arc<Sandbox>) -> Self {
+        Self { settings, sandbox }
     }
 
     /// The definitions of every local tool.
@@ -152,8 +156,8 @@ impl ToolBackend for LocalTools {
             return ToolResult::failure(&call.name, format!("unsupported tool '{}'", call.name));
         };
         match tool {
-            LocalTool::ExecPython => exec::python(call, &self.settings).await,
-            LocalTool::ExecShell => exec::shell(call, &self.settings).await,
+            LocalTool::ExecPython => exec::python(call, &self.settings, &self.sandbox).await,
+            LocalTool::ExecShell => exec::shell(call, &self.settings, &self.sandbox).await,
             LocalTool::ResearchEcho => text::research_echo(call),
             LocalTool::CompressRuns => text::compress_runs(call),
         }
