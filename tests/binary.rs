@@ -65,7 +65,7 @@ fn the_conformance_binary_passes_against_the_real_server() {
         ("MINI_AGENT_TOOL_TIMEOUT_SEC", "2"),
         ("NDSMOKE_SHORTCIRCUIT_CHUTES", "1"),
         ("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", "2"),
-        ("MINI_AGENT_TOOL_HTTP_HEADERS", conformance::inprocess::ENV_TOOL_HEADERS),
+        ("MINI_AGENT_TOOL_HTTP_HEADERS", conformance::features::ENV_TOOL_HEADERS),
     ]);
     let exec_rpc =
         ServerProcess::start(&cargo_bin("miniagent"), &["exec-rpc", "--port", "0"], &[]).expect("exec-rpc starts");

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 
-use crate::case::{Case, Feature, Profile};
+use crate::case::{Case, Profile};
+use crate::failure::Failure;
+use crate::features::Feature;
 use crate::target::Ctx;
 
 /// A case that has not finished in this long has failed: a hang is a bug too.
@@ -73,10 +75,8 @@ pub async fn run_case(case: &Case, ctx: &Ctx) -> Verdict {
     let fut = AssertUnwindSafe((case.run)(ctx)).catch_unwind();
     match tokio::time::timeout(CASE_TIMEOUT, fut).await {
         Ok(Ok(Ok(()))) => Verdict::Pass,
-        Ok(Ok(Err(failure))) => match failure.unsupported_reason() {
-            Some(reason) => Verdict::Skip(format!("target does not support it: {reason}")),
-            None => Verdict::Fail(failure.0),
-        },
+        Ok(Ok(Err(Failure::Unsupported(reason)))) => Verdict::Skip(format!("target does not support it: {reason}")),
+        Ok(Ok(Err(Failure::Failed(why)))) => Verdict::Fail(why),
         Ok(Err(panic)) => {
             let msg = panic
                 .downcast_ref::<String>()

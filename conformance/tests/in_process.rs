@@ -6,11 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::sync::Arc;
 
-use conformance::case::Failure;
+use conformance::Failure;
 use conformance::fakes::Fakes;
-use conformance::inprocess;
+use conformance::features::Feature;
 use conformance::runner::{self, Verdict};
 use conformance::snapshot::SnapshotCheck;
 use libtest_mimic::{Arguments, Completion, Trial};
@@ -28,7 +30,7 @@ impl SnapshotCheck for Insta {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             settings.bind(|| insta::assert_json_snapshot!(name, value))
         }));
-        outcome.map_err(|_| Failure(format!("snapshot `{name}` does not match (see the diff above; `make snapshots` after a deliberate contract change)")))
+        outcome.map_err(|_| Failure::failed(format!("snapshot `{name}` does not match (see the diff above; `make snapshots` after a deliberate contract change)")))
     }
 }
 
@@ -47,14 +49,14 @@ fn main() {
         .into_iter()
         .map(|case| {
             let fakes = fakes.clone();
-            let ignore = no_mcp.clone().filter(|_| case.features.contains(&conformance::Feature::Mcp));
+            let ignore = no_mcp.clone().filter(|_| case.features.contains(&Feature::Mcp));
             Trial::ignorable_test(case.id, move || {
                 if let Some(why) = ignore {
                     return Ok(Completion::ignored_with(why));
                 }
                 let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
                 rt.block_on(async {
-                    let run = inprocess::ctx_for(&case, fakes, Arc::new(Insta)).map_err(|f| f.0)?;
+                    let run = support::ctx_for(&case, fakes, Arc::new(Insta)).map_err(|f| f.to_string())?;
                     match runner::run_case(&case, &run.ctx).await {
                         Verdict::Pass => Ok(Completion::Completed),
                         Verdict::Fail(why) => Err(format!("[{}] {why}", case.clause).into()),
