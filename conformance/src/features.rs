@@ -163,6 +163,41 @@ impl Feature {
     }
 }
 
+/// Whether a run assumes a feature, and on what grounds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FeatureStatus {
+    pub feature: Feature,
+    pub enabled: bool,
+    pub source: Source,
+    /// The evidence: what the probe saw, or which flag said so.
+    pub why: String,
+}
+
+/// Where a [`FeatureStatus`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Declared with `--features` (no probing).
+    Flag,
+    /// Given by an argument (`--exec-rpc-url`, `--mcp-python`, `--trace-file` with `--features`).
+    Argument,
+    /// Discovered by probing the target.
+    Probe,
+}
+
+impl FeatureStatus {
+    /// One line for the run's log: `probe provider-fake: enabled — …`.
+    pub fn line(&self) -> String {
+        let source = match self.source {
+            Source::Flag => "flag",
+            Source::Argument => "argument",
+            Source::Probe => "probe",
+        };
+        let state = if self.enabled { "enabled" } else { "not enabled" };
+        format!("{source:<8} {:<20} {state} — {}", self.feature.name(), self.why)
+    }
+}
+
 /// What the suite knows about its own setup, to fill in the table's placeholders.
 #[derive(Debug, Clone, Default)]
 pub struct Setup {

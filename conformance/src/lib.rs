@@ -10,6 +10,7 @@
 //! - [`transport`] — how requests reach an implementation: a small trait, and its URL form.
 //! - [`target`] — [`target::Ctx`], everything a case runs against.
 //! - [`fakes`] — what the implementation calls out to (a scripted provider, tools servers), on loopback.
+//! - [`probe`] — discovering a target's features by probing it.
 //! - [`shape`] — format-asserting redaction of volatile fields.
 //! - [`snapshot`] — stored shapes, checked by insta in tests and by text comparison in the runner.
 //! - [`runner`] / [`report`] — selection, skips with reasons, outcomes and counts (pretty, JSON, JUnit).
@@ -25,6 +26,7 @@ pub mod checks;
 pub mod failure;
 pub mod fakes;
 pub mod features;
+pub mod probe;
 pub mod report;
 pub mod runner;
 pub mod shape;

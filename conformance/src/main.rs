@@ -1,5 +1,5 @@
 //! The `conformance` binary: parses arguments and hands off to the library — the runner, the
-//! fakes and the feature table.
+//! probes, the fakes and the feature table.
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::IsTerminal;
@@ -11,12 +11,12 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use conformance::case::{Case, Profile};
 use conformance::fakes::{FakeAddrs, Fakes};
-use conformance::features::{self, Feature, Setup};
+use conformance::features::{self, Feature, FeatureStatus, Setup, Source};
 use conformance::runner::{self, CaseOutcome, Selection};
 use conformance::snapshot::StoredSnapshots;
 use conformance::target::Ctx;
 use conformance::transport::{Transport, UrlTransport};
-use conformance::{baseline, cases, report};
+use conformance::{baseline, cases, probe, report};
 
 #[derive(Parser)]
 #[command(name = "conformance", version, about = "Check an implementation against the miniagent contract")]
@@ -83,7 +83,7 @@ struct RunArgs {
     /// `core` runs the cases every implementation must pass; `extended` adds our extensions.
     #[arg(long, value_enum, default_value = "extended")]
     profile: ProfileArg,
-    /// Features the target has (comma-separated); when absent they are discovered from /ready.
+    /// Features the target has (comma-separated). When absent they are discovered by probing.
     #[arg(long, value_delimiter = ',')]
     features: Option<Vec<String>>,
     /// Only cases whose id matches this glob (`*` matches anything).
@@ -200,29 +200,26 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let all = cases::all();
     let expected = load_expected(&args, &all)?;
     let wiring = wire(&args).await?;
-    let mut features = match &args.features {
-        Some(names) => parse_features(names)?,
-        None => discover(&wiring.ctx()).await,
+    let setup =
+        Setup { provider_fake_base: Some(wiring.fakes.provider.base_url()), trace_file: args.trace_file.clone() };
+    let statuses = match &args.features {
+        Some(names) => declared(names, &wiring.ctx())?,
+        None => {
+            eprintln!("probing the target's features (--features skips this)…");
+            probe::discover(&wiring.ctx()).await
+        }
     };
-    if args.trace_file.is_some() {
-        features.insert(Feature::Traces);
+    for s in &statuses {
+        eprintln!("{}", s.line());
     }
-    if wiring.exec_rpc.is_some() {
-        features.insert(Feature::ExecRpc);
-    }
-    if wiring.fakes.mcp.is_some() {
-        features.insert(Feature::Mcp);
-    }
-    let mut names: Vec<&str> = features.iter().map(|f| f.name()).collect();
-    names.sort_unstable();
-    eprintln!("features: {}", if names.is_empty() { "(none)".to_owned() } else { names.join(", ") });
     let selection = Selection {
         profile: match args.profile {
             ProfileArg::Core => Profile::Core,
             ProfileArg::Extended => Profile::Extended,
         },
-        features,
+        features: statuses.iter().filter(|s| s.enabled).map(|s| s.feature).collect(),
         pattern: args.case.clone(),
+        setup,
     };
     let progress = std::io::stderr().is_terminal() || matches!(args.format, Format::Pretty);
     let mut outcomes = runner::run_all(
@@ -237,7 +234,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
     )
     .await;
     baseline::apply(&mut outcomes, &expected);
-    write_report(&args, &outcomes)?;
+    write_report(&args, &outcomes, &statuses, &selection.setup)?;
     Ok(if outcomes.iter().any(|o| o.verdict.fails_run()) { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
@@ -285,51 +282,45 @@ async fn wire(args: &RunArgs) -> Result<Wiring, String> {
     })
 }
 
-fn parse_features(names: &[String]) -> Result<HashSet<Feature>, String> {
-    let mut set = HashSet::new();
+/// Statuses from `--features`, plus what the arguments give (`--trace-file`, `--exec-rpc-url`,
+/// `--mcp-python`); nothing is probed.
+fn declared(names: &[String], ctx: &Ctx) -> Result<Vec<FeatureStatus>, String> {
+    let mut given = HashSet::new();
     for n in names.iter().filter(|n| !n.trim().is_empty()) {
         let f = Feature::parse(n).ok_or_else(|| {
             let known: Vec<&str> = Feature::ALL.iter().map(|f| f.name()).collect();
             format!("unknown feature `{n}`; known: {}", known.join(", "))
         })?;
-        set.insert(f);
+        given.insert(f);
     }
-    Ok(set)
+    Ok(Feature::ALL
+        .into_iter()
+        .map(|feature| match feature {
+            _ if given.contains(&feature) => {
+                FeatureStatus { feature, enabled: true, source: Source::Flag, why: "given with --features".into() }
+            }
+            Feature::Traces | Feature::ExecRpc | Feature::Mcp => probe::by_argument(ctx, feature),
+            _ => FeatureStatus { feature, enabled: false, source: Source::Flag, why: "not in --features".into() },
+        })
+        .collect())
 }
 
-/// Features from what the target answers: `/ready` hints tell the shim mode and whether any provider
-/// key is set; a dummy run tells whether `dummy` is allowed. Anything else is declared by flag.
-async fn discover(ctx: &Ctx) -> HashSet<Feature> {
-    let mut set = HashSet::new();
-    if let Ok(v) = ctx.get("/ready").await.and_then(|r| r.json()) {
-        let hint = |k: &str| v.pointer(&format!("/hints/{k}")).cloned().unwrap_or_default();
-        if hint("MINI_AGENT_OPENAI_SHIM_MODE").as_str() == Some("echo") {
-            set.insert(Feature::ShimEcho);
-        } else if hint("OPENAI_API_KEY") == serde_json::json!(false)
-            && hint("OLLAMA_BASE_URL") == serde_json::json!(false)
-        {
-            set.insert(Feature::ShimNoProvider);
-        }
-    }
-    let probe = serde_json::json!({"model": "dummy", "tool_backend": "echo", "messages": [{"role": "user", "content": "probe"}]});
-    if ctx.post_json("/agent/run", &probe).await.is_ok_and(|r| r.status == 200) {
-        set.insert(Feature::Dummy);
-        // With the dummy model allowed the shim has something to call: not "no provider".
-        set.remove(&Feature::ShimNoProvider);
-    }
-    set
-}
-
-fn write_report(args: &RunArgs, outcomes: &[CaseOutcome]) -> Result<(), String> {
+fn write_report(
+    args: &RunArgs,
+    outcomes: &[CaseOutcome],
+    statuses: &[FeatureStatus],
+    setup: &Setup,
+) -> Result<(), String> {
+    let skips = report::skips_by_feature(outcomes, setup);
     let text = match args.format {
-        Format::Pretty => report::pretty(outcomes),
-        Format::Json => report::json(outcomes) + "\n",
+        Format::Pretty => report::pretty(outcomes, &skips),
+        Format::Json => report::json(outcomes, statuses, &skips) + "\n",
         Format::Junit => report::junit(outcomes),
     };
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            eprint!("{}", report::pretty(outcomes));
+            eprint!("{}", report::pretty(outcomes, &skips));
         }
         None => print!("{text}"),
     }
