@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use assert_cmd::cargo::cargo_bin;
+use conformance::features::{FAST_TIMEOUTS, Feature, Setup};
 use harness::ServerProcess;
 use serde_json::{Value, json};
 
@@ -50,78 +51,133 @@ async fn the_readme_first_command_serves_both_endpoints_without_keys() {
     assert_eq!(healthz["port"], json!(server.addr().port()), "healthz reports the port really bound");
 }
 
-#[test]
-fn the_conformance_binary_passes_against_the_real_server() {
-    let dir = tempfile_dir();
-    let trace = dir.join("traces.jsonl");
-    // The suite's provider fake gets a fixed port so the server can be started pointing at it,
-    // exactly as a maintainer of another implementation would do it.
-    let fake_addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let base = format!("http://{fake_addr}/v1");
-    let server = demo_server(&[
-        ("MINI_AGENT_STORE_TRACES", "1"),
-        ("MINI_AGENT_STORE_PATH", trace.to_str().unwrap()),
-        ("OPENAI_API_BASE", &base),
-        ("MINI_AGENT_TOOL_TIMEOUT_SEC", "2"),
-        ("NDSMOKE_SHORTCIRCUIT_CHUTES", "1"),
-        ("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", "2"),
-        ("MINI_AGENT_TOOL_HTTP_HEADERS", conformance::inprocess::ENV_TOOL_HEADERS),
-    ]);
-    let exec_rpc =
-        ServerProcess::start(&cargo_bin("miniagent"), &["exec-rpc", "--port", "0"], &[]).expect("exec-rpc starts");
-    let mcp_python = harness::python_peer("mcp-v2", "MCP_V2_PYTHON");
-    let assert = Command::cargo_bin("conformance")
-        .unwrap()
-        .args(["run", "--base-url", &server.base_url(), "--format", "json", "--trace-file", trace.to_str().unwrap()])
-        .args(["--exec-rpc-url", &exec_rpc.base_url(), "--proptest-cases", "4"])
-        .args(mcp_python.iter().flat_map(|p| ["--mcp-python".to_owned(), p.display().to_string()]))
-        .args([
-            "--provider-fake-addr",
-            &fake_addr.to_string(),
-            "--features",
-            "dummy,shim-echo,provider-fake,local-tools,shortcircuit-chutes,tool-env-headers",
-        ])
-        .timeout(Duration::from_secs(120))
-        .assert();
-    let out = assert.get_output();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "report is not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    let failed: Vec<&Value> = report["cases"].as_array().unwrap().iter().filter(|c| c["verdict"] == "fail").collect();
-    assert!(failed.is_empty(), "failed cases: {failed:#?}");
-    assert!(out.status.success(), "exit status {:?}", out.status);
-    let skipped: Vec<&str> = report["cases"]
+/// Runs the `conformance` binary with `args`; the JSON report and the log (stderr).
+fn conformance(args: &[String]) -> (std::process::Output, Value, String) {
+    let out = Command::cargo_bin("conformance").unwrap().args(args).timeout(Duration::from_secs(180)).output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("report is not JSON ({e}): {}\n{log}", String::from_utf8_lossy(&out.stdout)));
+    (out, report, log)
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn ids_with<'a>(report: &'a Value, verdict: &str) -> Vec<&'a str> {
+    report["cases"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["verdict"] == "skip")
+        .filter(|c| c["verdict"] == verdict)
         .map(|c| c["id"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_server() {
+    let dir = tempfile_dir();
+    let trace = dir.join("traces.jsonl");
+    // The suite's provider fake gets a fixed port so the server can be started pointing at it, with
+    // the environment the feature table gives — exactly as a maintainer of another implementation
+    // would do it. No `--features`: the suite finds out by probing.
+    let fake_addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let setup = Setup { provider_fake_base: Some(format!("http://{fake_addr}/v1")), trace_file: Some(trace.clone()) };
+    let mut env = setup.pairs(FAST_TIMEOUTS);
+    for f in [Feature::ProviderFake, Feature::Traces, Feature::ShortcircuitChutes, Feature::ToolEnvHeaders] {
+        env.extend(setup.pairs(f.spec().env));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = demo_server(&env);
+    let exec_rpc =
+        ServerProcess::start(&cargo_bin("miniagent"), &["exec-rpc", "--port", "0"], &[]).expect("exec-rpc starts");
+    let mcp_python = harness::python_peer("mcp-v2", "MCP_V2_PYTHON").ok();
+    let mut args = strings(&["run", "--base-url", &server.base_url(), "--format", "json"]);
+    args.extend(strings(&["--trace-file", trace.to_str().unwrap(), "--exec-rpc-url", &exec_rpc.base_url()]));
+    args.extend(strings(&["--proptest-cases", "4", "--provider-fake-addr", &fake_addr.to_string()]));
+    args.extend(mcp_python.iter().flat_map(|p| ["--mcp-python".to_owned(), p.display().to_string()]));
+    let (out, report, log) = conformance(&args);
+    let failed: Vec<&Value> = report["cases"].as_array().unwrap().iter().filter(|c| c["verdict"] == "fail").collect();
+    assert!(failed.is_empty(), "failed cases: {failed:#?}\n{log}");
+    assert!(out.status.success(), "exit status {:?}", out.status);
+    let enabled: Vec<&str> = report["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["enabled"] == true && f["source"] == "probe")
+        .map(|f| f["feature"].as_str().unwrap())
         .collect();
+    assert_eq!(
+        enabled,
+        ["dummy", "shim-echo", "provider-fake", "traces", "local-tools", "shortcircuit-chutes", "tool-env-headers"],
+        "{log}"
+    );
+    assert!(log.contains("probe    provider-fake        enabled — "), "{log}");
     // Only the cases that need a target without any provider cannot run against a demo server (and
     // the MCP cases when the suite has no MCP server to offer)…
     let mut expected_skips = vec!["errors.dummy.disabled_names_variable", "shim.no_provider.guidance"];
     if mcp_python.is_none() {
         expected_skips.extend(["mcp.tools.roundtrip", "mcp.tools.is_error"]);
     }
-    assert_eq!(skipped, expected_skips, "{report}");
-    let skipped = &skipped[..2];
-    // …so they run against one, with the features discovered rather than declared.
+    assert_eq!(ids_with(&report, "skip"), expected_skips, "{report}");
+    let passed = ids_with(&report, "pass");
+    assert!(passed.iter().filter(|id| id.starts_with("loop.")).count() >= 14, "the loop cases ran: {passed:?}");
+    assert_eq!(report["skipped_by_feature"][0]["feature"], "shim-no-provider", "{report}");
+    // …so they run against one, with the features discovered there too.
     let strict = ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &[]).unwrap();
-    for case in skipped {
-        let out = Command::cargo_bin("conformance")
-            .unwrap()
-            .args(["run", "--base-url", &strict.base_url(), "--format", "json", "--case", case])
-            .timeout(Duration::from_secs(60))
-            .output()
-            .unwrap();
-        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(report["cases"][0]["verdict"], "pass", "{report}");
+    for case in &expected_skips[..2] {
+        let (out, report, log) =
+            conformance(&strings(&["run", "--base-url", &strict.base_url(), "--format", "json", "--case", case]));
+        assert_eq!(report["cases"][0]["verdict"], "pass", "{report}\n{log}");
         assert!(out.status.success());
     }
+}
+
+#[test]
+fn a_target_started_without_the_provider_fake_skips_its_cases_saying_how_to_enable_it() {
+    // `serve --demo` alone: the dummy model and the echo shim, no OPENAI_API_BASE.
+    let server = demo_server(&[]);
+    let (out, report, log) =
+        conformance(&strings(&["run", "--base-url", &server.base_url(), "--format", "json", "--case", "loop.tool.*"]));
+    assert!(out.status.success(), "{log}");
+    let provider = report["features"].as_array().unwrap().iter().find(|f| f["feature"] == "provider-fake").unwrap();
+    assert_eq!((provider["enabled"].clone(), provider["source"].clone()), (json!(false), json!("probe")), "{report}");
+    assert!(provider["why"].as_str().unwrap().contains("did not reach the provider fake"), "{provider}");
+    assert!(log.contains("probe    provider-fake        not enabled — "), "{log}");
+    let case = &report["cases"][0];
+    assert_eq!(case["verdict"], "skip", "{report}");
+    let reason = case["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("`provider-fake` (to enable: start the target with OPENAI_API_BASE=http://127.0.0.1:"),
+        "{reason}"
+    );
+    let summary: Vec<(&str, u64)> = report["skipped_by_feature"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["feature"].as_str().unwrap(), s["skipped"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(summary, [("provider-fake", 4), ("local-tools", 4)], "{report}");
+    let enable = report["skipped_by_feature"][0]["enable"].as_str().unwrap();
+    assert!(enable.contains("OPENAI_API_BASE=http://127.0.0.1:"), "{enable}");
+
+    // `--features` still works, and then nothing is probed.
+    let (_, report, log) = conformance(&strings(&[
+        "run",
+        "--base-url",
+        &server.base_url(),
+        "--format",
+        "json",
+        "--case",
+        "envelope.echo.minimal",
+        "--features",
+        "dummy",
+    ]));
+    assert_eq!(report["cases"][0]["verdict"], "pass", "{report}");
+    assert!(
+        !log.contains("probing") && log.contains("flag     dummy                enabled — given with --features"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -1,27 +1,25 @@
 //! The project's image under testcontainers: the façade and the sidecar as containers (bridge
-//! network, mapped ports), driven over HTTP. Skips with the reason when no Docker engine answers or
-//! the image is not built (`make images`) — nothing is ever pulled.
+//! network, mapped ports), driven over HTTP. Reported as ignored with the reason when no Docker engine
+//! answers or the image is not built (`make images`) — nothing is ever pulled.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use common::{or_ignore, trial};
+use libtest_mimic::Completion;
 use serde_json::{Value, json};
 use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{GenericImage, ImageExt};
 
-fn image(wait: &str) -> Option<GenericImage> {
-    if let Err(why) = harness::containers::available() {
-        eprintln!("SKIP: container tests: {why}");
-        return None;
-    }
-    Some(GenericImage::new("miniagent", "local").with_wait_for(WaitFor::message_on_stderr(wait)))
+fn image(wait: &str) -> Result<GenericImage, String> {
+    harness::containers::available().map_err(|why| format!("container tests: {why}"))?;
+    Ok(GenericImage::new("miniagent", "local").with_wait_for(WaitFor::message_on_stderr(wait)))
 }
 
-#[tokio::test]
-async fn the_facade_image_serves_the_demo() {
-    let Some(image) = image("listening on") else { return };
+async fn the_facade_image_serves_the_demo() -> Completion {
+    let image = or_ignore!(image("listening on"));
     let container = image
         .with_exposed_port(ContainerPort::Tcp(8788))
         .with_cmd(["miniagent", "serve", "--demo", "--host", "0.0.0.0", "--port", "8788"])
@@ -43,11 +41,11 @@ async fn the_facade_image_serves_the_demo() {
         .await
         .unwrap();
     assert_eq!(env["final_answer"], "Dummy mini-agent response");
+    Completion::Completed
 }
 
-#[tokio::test]
-async fn the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode() {
-    let Some(image) = image("listening on") else { return };
+async fn the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode() -> Completion {
+    let image = or_ignore!(image("listening on"));
     let strict = image
         .clone()
         .with_exposed_port(ContainerPort::Tcp(8077))
@@ -79,4 +77,15 @@ async fn the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode
     .await
     .1;
     assert_eq!(body["choices"][0]["message"]["content"], "echo: hi");
+    Completion::Completed
+}
+
+fn main() {
+    common::run_trials(vec![
+        trial("the_facade_image_serves_the_demo", the_facade_image_serves_the_demo),
+        trial(
+            "the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode",
+            the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode,
+        ),
+    ])
 }

@@ -1,17 +1,22 @@
 //! The live suite (`NDSMOKE=1`): the seed's nd-smoke scenarios against a running stack — the one
 //! `make e2e-up` started (processes or containers; found through `E2E_STATE` or `.e2e/state.json`),
-//! else a process stack this test starts itself. Without `NDSMOKE=1` every scenario skips with that
-//! reason. Scenarios that need a real model run when the stack has a `live` alias (set
-//! `OPENAI_API_KEY`, or `OLLAMA_BASE_URL` + `LIVE_MODEL`, before `make e2e-up`) and skip otherwise.
-//! Each scenario is bounded (90 s).
+//! else a process stack this test starts itself. Without `NDSMOKE=1` every scenario is reported as
+//! ignored with that reason (libtest-mimic, so "did not run" never reads "ok"). Scenarios that need
+//! a real model run when the stack has a `live` alias (set `OPENAI_API_KEY`, or `OLLAMA_BASE_URL` +
+//! `LIVE_MODEL`, before `make e2e-up`) and are ignored with the reason otherwise. Each scenario is
+//! bounded (90 s).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 
 use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin;
+use common::{or_ignore, trial};
 use conformance::fakes::provider::script_marker;
 use harness::stack::{Addresses, ProcessStack};
+use libtest_mimic::Completion;
 use serde_json::{Value, json};
 
 const SCENARIO_LIMIT: Duration = Duration::from_secs(90);
@@ -30,18 +35,17 @@ impl Stack {
     }
 }
 
-/// The stack, or `None` (with the reason printed) when the live suite is not enabled. A stack this
-/// test starts itself belongs to the test and is stopped when it ends (a static would outlive the
-/// test process's destructors and leak its children).
-fn stack() -> Option<Stack> {
+/// The stack, or why the scenario cannot run: the live suite is not enabled. A stack this test
+/// starts itself belongs to the test and is stopped when it ends (a static would outlive the test
+/// process's destructors and leak its children).
+fn stack() -> Result<Stack, String> {
     if std::env::var("NDSMOKE").ok().as_deref() != Some("1") {
-        eprintln!("SKIP: live suite disabled; set NDSMOKE=1 (and `make e2e-up` for a shared stack)");
-        return None;
+        return Err("live suite disabled; set NDSMOKE=1 (and `make e2e-up` for a shared stack)".to_owned());
     }
     let state = std::env::var("E2E_STATE")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".e2e/state.json"));
-    Some(match std::fs::read_to_string(&state) {
+    Ok(match std::fs::read_to_string(&state) {
         Ok(text) => {
             let v: Value = serde_json::from_str(&text).unwrap();
             eprintln!("live: using the {} stack from {}", v["mode"], state.display());
@@ -66,13 +70,12 @@ async fn post(url: String, body: Value) -> (u16, Value) {
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn bounded<F: std::future::Future<Output = ()>>(scenario: F) {
-    tokio::time::timeout(SCENARIO_LIMIT, scenario).await.expect("the scenario finishes within 90 s");
+async fn bounded<T, F: std::future::Future<Output = T>>(scenario: F) -> T {
+    tokio::time::timeout(SCENARIO_LIMIT, scenario).await.expect("the scenario finishes within 90 s")
 }
 
-#[tokio::test]
-async fn mini_agent_low_echo() {
-    let Some(stack) = stack() else { return };
+async fn mini_agent_low_echo() -> Completion {
+    let stack = or_ignore!(stack());
     let a = stack.addresses();
     bounded(async {
         let (status, env) = post(
@@ -86,11 +89,11 @@ async fn mini_agent_low_echo() {
         assert_eq!(ready["ok"], true);
     })
     .await;
+    Completion::Completed
 }
 
-#[tokio::test]
-async fn http_tools_medium_through_the_tools_stub() {
-    let Some(stack) = stack() else { return };
+async fn http_tools_medium_through_the_tools_stub() -> Completion {
+    let stack = or_ignore!(stack());
     let a = stack.addresses();
     bounded(async {
         let script = json!([{"tool_calls": [{"name": "add", "arguments": {"a": 40, "b": 2}}]}]);
@@ -105,11 +108,11 @@ async fn http_tools_medium_through_the_tools_stub() {
         assert_eq!(env["last_tool_invocation"]["tool_name"], "add");
     })
     .await;
+    Completion::Completed
 }
 
-#[tokio::test]
-async fn escalation_with_the_chutes_short_circuit() {
-    let Some(stack) = stack() else { return };
+async fn escalation_with_the_chutes_short_circuit() -> Completion {
+    let stack = or_ignore!(stack());
     let a = stack.addresses();
     bounded(async {
         let script = json!([{"delay_ms": 3000, "content": "too slow"}]);
@@ -128,11 +131,11 @@ async fn escalation_with_the_chutes_short_circuit() {
         );
     })
     .await;
+    Completion::Completed
 }
 
-#[tokio::test]
-async fn exec_rpc_multi_language() {
-    let Some(stack) = stack() else { return };
+async fn exec_rpc_multi_language() -> Completion {
+    let stack = or_ignore!(stack());
     let a = stack.addresses();
     bounded(async {
         let programs = [
@@ -159,11 +162,11 @@ async fn exec_rpc_multi_language() {
         eprintln!("live: exec-rpc ran {ran:?}");
     })
     .await;
+    Completion::Completed
 }
 
-#[tokio::test]
-async fn codex_agent_through_the_sidecar_in_echo_mode() {
-    let Some(stack) = stack() else { return };
+async fn codex_agent_through_the_sidecar_in_echo_mode() -> Completion {
+    let stack = or_ignore!(stack());
     let a = stack.addresses();
     bounded(async {
         let (status, env) = post(
@@ -177,18 +180,19 @@ async fn codex_agent_through_the_sidecar_in_echo_mode() {
         assert_eq!(health["ok"], true);
     })
     .await;
+    Completion::Completed
 }
 
-#[tokio::test]
-async fn codex_agent_via_the_router_alias() {
-    let Some(stack) = stack() else { return };
+async fn codex_agent_via_the_router_alias() -> Completion {
+    let stack = or_ignore!(stack());
     let a = stack.addresses();
     bounded(async {
         let models: Value = http().get(format!("{}/v1/models", a.facade)).send().await.unwrap().json().await.unwrap();
         let ids: Vec<&str> = models["data"].as_array().unwrap().iter().filter_map(|m| m["id"].as_str()).collect();
         if !ids.contains(&"codex-agent-1") {
-            eprintln!("SKIP: the stack's façade has no router config (container stacks run without one)");
-            return;
+            return Completion::ignored_with(
+                "the stack's façade has no router config (container stacks run without one)",
+            );
         }
         let (status, env) = post(
             format!("{}/agent/run", a.facade),
@@ -197,8 +201,9 @@ async fn codex_agent_via_the_router_alias() {
         .await;
         assert_eq!(status, 200, "{env}");
         assert_eq!(env["final_answer"], "echo: via alias");
+        Completion::Completed
     })
-    .await;
+    .await
 }
 
 fn codex_providers(a: &Addresses) -> miniagent::provider::Providers {
@@ -211,9 +216,8 @@ fn codex_providers(a: &Addresses) -> miniagent::provider::Providers {
     config.build_providers().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn parallel_probe_shows_content_and_scillm_router_with_retry_meta() {
-    let Some(stack) = stack() else { return };
+async fn parallel_probe_shows_content_and_scillm_router_with_retry_meta() -> Completion {
+    let stack = or_ignore!(stack());
     let a = stack.addresses();
     bounded(async {
         let providers = codex_providers(a);
@@ -229,11 +233,11 @@ async fn parallel_probe_shows_content_and_scillm_router_with_retry_meta() {
         }
     })
     .await;
+    Completion::Completed
 }
 
-#[tokio::test]
-async fn the_doctor_passes_against_the_stack() {
-    let Some(stack) = stack() else { return };
+async fn the_doctor_passes_against_the_stack() -> Completion {
+    let stack = or_ignore!(stack());
     let a = stack.addresses();
     let out = tokio::task::spawn_blocking({
         let (facade, sidecar) = (a.facade.clone(), a.sidecar.clone());
@@ -255,18 +259,17 @@ async fn the_doctor_passes_against_the_stack() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("doctor: all checks passed"), "{text}");
+    Completion::Completed
 }
 
-#[tokio::test]
-async fn a_real_model_uses_local_tools() {
-    let Some(stack) = stack() else { return };
+async fn a_real_model_uses_local_tools() -> Completion {
+    let stack = or_ignore!(stack());
     let a = stack.addresses();
     let models: Value = http().get(format!("{}/v1/models", a.facade)).send().await.unwrap().json().await.unwrap();
     if !models["data"].as_array().unwrap().iter().any(|m| m["id"] == "live") {
-        eprintln!(
-            "SKIP: no real model configured (set OPENAI_API_KEY, or OLLAMA_BASE_URL + LIVE_MODEL, before the stack starts)"
+        return Completion::ignored_with(
+            "no real model configured (set OPENAI_API_KEY, or OLLAMA_BASE_URL + LIVE_MODEL, before the stack starts)",
         );
-        return;
     }
     bounded(async {
         let (status, env) = post(
@@ -279,4 +282,22 @@ async fn a_real_model_uses_local_tools() {
         assert!(env["final_answer"].as_str().unwrap_or_default().contains("1048576"), "{env}");
     })
     .await;
+    Completion::Completed
+}
+
+fn main() {
+    common::run_trials(vec![
+        trial("mini_agent_low_echo", mini_agent_low_echo),
+        trial("http_tools_medium_through_the_tools_stub", http_tools_medium_through_the_tools_stub),
+        trial("escalation_with_the_chutes_short_circuit", escalation_with_the_chutes_short_circuit),
+        trial("exec_rpc_multi_language", exec_rpc_multi_language),
+        trial("codex_agent_through_the_sidecar_in_echo_mode", codex_agent_through_the_sidecar_in_echo_mode),
+        trial("codex_agent_via_the_router_alias", codex_agent_via_the_router_alias),
+        trial(
+            "parallel_probe_shows_content_and_scillm_router_with_retry_meta",
+            parallel_probe_shows_content_and_scillm_router_with_retry_meta,
+        ),
+        trial("the_doctor_passes_against_the_stack", the_doctor_passes_against_the_stack),
+        trial("a_real_model_uses_local_tools", a_real_model_uses_local_tools),
+    ])
 }

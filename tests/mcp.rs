@@ -1,9 +1,9 @@
 //! The MCP backend against **real** MCP servers: the official Python SDK, both generations —
 //! mcp 1.x (the initialize handshake, SSE or JSON replies) and mcp 2.x (which also speaks the
 //! stateless form of spec 2026-07-28). The servers come from `make py-venvs`
-//! (`target/py-venvs/mcp-v{1,2}`, or `MCP_V1_PYTHON` / `MCP_V2_PYTHON`). Without them the tests skip
-//! with that advice, unless `MINIAGENT_REQUIRE_PY_PEERS=1` (set by CI), which makes a missing server a
-//! failure.
+//! (`target/py-venvs/mcp-v{1,2}`, or `MCP_V1_PYTHON` / `MCP_V2_PYTHON`). Without them the tests are
+//! reported as ignored with that advice (libtest-mimic), unless `MINIAGENT_REQUIRE_PY_PEERS=1` (set
+//! by CI), which makes a missing server a failure.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,11 +13,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use assert_cmd::cargo::cargo_bin;
+use common::{or_ignore, trial};
 use conformance::fakes::provider::script_marker;
 use harness::{ServerProcess, free_port};
+use libtest_mimic::Completion;
 use serde_json::{Value, json};
 
-fn python(generation: &str) -> Option<PathBuf> {
+fn python(generation: &str) -> Result<PathBuf, String> {
     harness::python_peer(&format!("mcp-{generation}"), &format!("MCP_{}_PYTHON", generation.to_uppercase()))
 }
 
@@ -49,8 +51,8 @@ async fn run_at(server: &ServerProcess, url: &str, script: Value) -> Value {
     res.json().await.unwrap()
 }
 
-async fn check_generation(generation: &str, flags: &[&str], expected_protocol: &str) {
-    let Some(py) = python(generation) else { return };
+async fn check_generation(generation: &str, flags: &[&str], expected_protocol: &str) -> Completion {
+    let py = or_ignore!(python(generation));
     let mcp = start_mcp(&py, flags);
     let fakes = conformance::fakes::Fakes::start(Default::default()).await.unwrap();
     let base = fakes.provider.base_url();
@@ -73,33 +75,29 @@ async fn check_generation(generation: &str, flags: &[&str], expected_protocol: &
     let tool = env["messages"].as_array().unwrap().iter().find(|m| m["role"] == "tool").unwrap();
     let content = tool["content"].as_str().unwrap();
     assert!(content.starts_with("error:") && content.contains("boom"), "{content}");
+    Completion::Completed
 }
 
-#[tokio::test]
-async fn mcp_v1_handshake_with_sse_replies() {
-    check_generation("v1", &[], "2025-11-25").await;
+async fn mcp_v1_handshake_with_sse_replies() -> Completion {
+    check_generation("v1", &[], "2025-11-25").await
 }
 
-#[tokio::test]
-async fn mcp_v1_handshake_with_json_replies() {
-    check_generation("v1", &["--json"], "2025-11-25").await;
+async fn mcp_v1_handshake_with_json_replies() -> Completion {
+    check_generation("v1", &["--json"], "2025-11-25").await
 }
 
-#[tokio::test]
-async fn mcp_v2_stateless_form() {
-    check_generation("v2", &[], "2026-07-28").await;
+async fn mcp_v2_stateless_form() -> Completion {
+    check_generation("v2", &[], "2026-07-28").await
 }
 
-#[tokio::test]
-async fn mcp_v2_stateless_form_with_a_stateless_server() {
-    check_generation("v2", &["--stateless"], "2026-07-28").await;
+async fn mcp_v2_stateless_form_with_a_stateless_server() -> Completion {
+    check_generation("v2", &["--stateless"], "2026-07-28").await
 }
 
-#[tokio::test]
-async fn an_expired_session_starts_over() {
+async fn an_expired_session_starts_over() -> Completion {
     // The MCP server restarts between two tool calls of one run: the old session id now gets a 404,
     // and the client must open a new session rather than fail the call.
-    let Some(py) = python("v1") else { return };
+    let py = or_ignore!(python("v1"));
     let port = free_port().unwrap();
     let mcp = start_mcp_on(&py, port, &[]);
     let fakes = conformance::fakes::Fakes::start(Default::default()).await.unwrap();
@@ -138,12 +136,12 @@ async fn an_expired_session_starts_over() {
     let env = run.await.unwrap();
     assert_eq!(env["final_answer"], json!("after restart"), "{env}");
     assert_eq!(env["metrics"]["iterations"], json!(2));
+    Completion::Completed
 }
 
-#[tokio::test]
-async fn a_307_redirect_on_post_is_followed() {
+async fn a_307_redirect_on_post_is_followed() -> Completion {
     // The SDK's servers answer `POST /mcp/` with a 307 to `/mcp`.
-    let Some(py) = python("v1") else { return };
+    let py = or_ignore!(python("v1"));
     let mcp = start_mcp(&py, &[]);
     let fakes = conformance::fakes::Fakes::start(Default::default()).await.unwrap();
     let base = fakes.provider.base_url();
@@ -153,10 +151,10 @@ async fn a_307_redirect_on_post_is_followed() {
     let script = json!([{"tool_calls": [{"name": "echo", "arguments": {"text": "redirected"}}]}]);
     let env = run_at(&server, &format!("{}/mcp/", mcp.base_url()), script).await;
     assert_eq!(env["final_answer"], json!("redirected"), "{env}");
+    Completion::Completed
 }
 
-#[tokio::test]
-async fn an_unreachable_mcp_server_is_a_tool_error_not_a_crash() {
+async fn an_unreachable_mcp_server_is_a_tool_error_not_a_crash() -> Completion {
     let fakes = conformance::fakes::Fakes::start(Default::default()).await.unwrap();
     let base = fakes.provider.base_url();
     let server =
@@ -174,4 +172,20 @@ async fn an_unreachable_mcp_server_is_a_tool_error_not_a_crash() {
         tool["content"].as_str().unwrap().starts_with("error: unsupported tool 'echo' (the tools could not be listed"),
         "{tool}"
     );
+    Completion::Completed
+}
+
+fn main() {
+    common::run_trials(vec![
+        trial("mcp_v1_handshake_with_sse_replies", mcp_v1_handshake_with_sse_replies),
+        trial("mcp_v1_handshake_with_json_replies", mcp_v1_handshake_with_json_replies),
+        trial("mcp_v2_stateless_form", mcp_v2_stateless_form),
+        trial("mcp_v2_stateless_form_with_a_stateless_server", mcp_v2_stateless_form_with_a_stateless_server),
+        trial("an_expired_session_starts_over", an_expired_session_starts_over),
+        trial("a_307_redirect_on_post_is_followed", a_307_redirect_on_post_is_followed),
+        trial(
+            "an_unreachable_mcp_server_is_a_tool_error_not_a_crash",
+            an_unreachable_mcp_server_is_a_tool_error_not_a_crash,
+        ),
+    ])
 }

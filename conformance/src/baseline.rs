@@ -40,7 +40,7 @@ mod tests {
     use crate::case::Profile;
 
     fn outcome(id: &'static str, verdict: Verdict) -> CaseOutcome {
-        CaseOutcome { id, clause: "§x", profile: Profile::Core, verdict, millis: 0 }
+        CaseOutcome { id, clause: "§x", profile: Profile::Core, verdict, millis: 0, missing_features: vec![] }
     }
 
     #[test]

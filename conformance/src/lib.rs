@@ -1,25 +1,39 @@
 //! The miniagent contract in executable form.
 //!
 //! Reading order:
-//! - [`case`] — what a case is (id, clause, profile, features, check) and the `ensure!` macros.
-//! - [`cases`] — every case, one file per contract area.
-//! - [`target`] — the implementation under test: in-process `Router` or a URL, one interface.
-//! - [`inprocess`] — the reference configured per case.
-//! - [`fakes`] — what the implementation calls out to (a scripted provider), on loopback.
+//! - [`failure`] — why a case did not pass (failed, or unsupported → skipped), and the `ensure!` macros.
+//! - [`features`] — what cases need beyond the core routes, and the table of the environment each
+//!   feature takes (read by the tests' in-process adapter, skip messages, `conformance features`
+//!   and the README).
+//! - [`case`] — what a case is: id, clause, profile, features, check.
+//! - [`cases`] — every case, one file per contract area; [`checks`] — helpers their bodies share.
+//! - [`transport`] — how requests reach an implementation: a small trait, and its URL form.
+//! - [`target`] — [`target::Ctx`], everything a case runs against.
+//! - [`fakes`] — what the implementation calls out to (a scripted provider, tools servers), on loopback.
+//! - [`probe`] — discovering a target's features by probing it.
 //! - [`shape`] — format-asserting redaction of volatile fields.
 //! - [`snapshot`] — stored shapes, checked by insta in tests and by text comparison in the runner.
 //! - [`runner`] / [`report`] — selection, skips with reasons, outcomes and counts (pretty, JSON, JUnit).
 //! - [`baseline`] — expected failures, with stale entries failing the run.
+//!
+//! The library knows no implementation: targets are reached through [`transport::Transport`]
+//! only. The in-process adapter for the reference lives with the tests.
 
 pub mod baseline;
 pub mod case;
 pub mod cases;
+pub mod checks;
+pub mod failure;
 pub mod fakes;
-pub mod inprocess;
+pub mod features;
+pub mod probe;
 pub mod report;
 pub mod runner;
 pub mod shape;
 pub mod snapshot;
 pub mod target;
+pub mod transport;
 
-pub use case::{Case, Failure, Feature, Profile};
+pub use case::{Case, Profile};
+pub use failure::Failure;
+pub use features::Feature;

@@ -1,6 +1,7 @@
-//! The `conformance` binary: parses arguments and hands off to the library's runner.
+//! The `conformance` binary: parses arguments and hands off to the library — the runner, the
+//! probes, the fakes and the feature table.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,12 +9,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use conformance::case::{Feature, Profile};
+use conformance::case::{Case, Profile};
 use conformance::fakes::{FakeAddrs, Fakes};
-use conformance::runner::{self, Selection};
+use conformance::features::{self, Feature, FeatureStatus, Setup, Source};
+use conformance::runner::{self, CaseOutcome, Selection};
 use conformance::snapshot::StoredSnapshots;
-use conformance::target::{Conn, Ctx};
-use conformance::{baseline, cases, report};
+use conformance::target::Ctx;
+use conformance::transport::{Transport, UrlTransport};
+use conformance::{baseline, cases, probe, report};
 
 #[derive(Parser)]
 #[command(name = "conformance", version, about = "Check an implementation against the miniagent contract")]
@@ -28,9 +31,25 @@ enum Command {
     Run(Box<RunArgs>),
     /// List the cases (id, profile, features, clause).
     List,
+    /// Print the feature table: what each feature means, the environment a target needs for it,
+    /// and how it is discovered.
+    Features(FeaturesArgs),
     /// Run the fakes alone (for a live stack): logs "listening on <provider fake>" and serves until
     /// stopped.
     Fakes(FakesArgs),
+}
+
+#[derive(clap::Args)]
+struct FeaturesArgs {
+    /// Print a Markdown table (the README's).
+    #[arg(long)]
+    markdown: bool,
+    /// Fill in the provider fake's address (else a placeholder).
+    #[arg(long)]
+    provider_fake_addr: Option<SocketAddr>,
+    /// Fill in the trace file (else a placeholder).
+    #[arg(long)]
+    trace_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -64,7 +83,7 @@ struct RunArgs {
     /// `core` runs the cases every implementation must pass; `extended` adds our extensions.
     #[arg(long, value_enum, default_value = "extended")]
     profile: ProfileArg,
-    /// Features the target has (comma-separated); when absent they are discovered from /ready.
+    /// Features the target has (comma-separated). When absent they are discovered by probing.
     #[arg(long, value_delimiter = ',')]
     features: Option<Vec<String>>,
     /// Only cases whose id matches this glob (`*` matches anything).
@@ -102,8 +121,7 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    match Cli::parse().command {
         Command::List => {
             for c in cases::all() {
                 let features: Vec<&str> = c.features.iter().map(|f| f.name()).collect();
@@ -111,20 +129,31 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Fakes(args) => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(serve_fakes(args)),
-            Err(e) => {
-                eprintln!("error: cannot start the async runtime: {e}");
+        Command::Features(args) => {
+            let setup = Setup {
+                provider_fake_base: args.provider_fake_addr.map(|a| format!("http://{a}/v1")),
+                trace_file: args.trace_file,
+            };
+            print!("{}", if args.markdown { features::markdown(&setup) } else { features::plain(&setup) });
+            ExitCode::SUCCESS
+        }
+        Command::Fakes(args) => block_on(serve_fakes(args)),
+        Command::Run(args) => block_on(async move {
+            run(*args).await.unwrap_or_else(|e| {
+                eprintln!("error: {e}");
                 ExitCode::from(2)
-            }
-        },
-        Command::Run(args) => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(run(*args)),
-            Err(e) => {
-                eprintln!("error: cannot start the async runtime: {e}");
-                ExitCode::from(2)
-            }
-        },
+            })
+        }),
+    }
+}
+
+fn block_on(fut: impl Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(fut),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -144,151 +173,156 @@ async fn serve_fakes(args: FakesArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn parse_features(names: &[String]) -> Result<HashSet<Feature>, String> {
-    let mut set = HashSet::new();
-    for n in names.iter().filter(|n| !n.trim().is_empty()) {
-        let f = Feature::parse(n).ok_or_else(|| {
-            let known: Vec<&str> = Feature::ALL.iter().map(|f| f.name()).collect();
-            format!("unknown feature `{n}`; known: {}", known.join(", "))
-        })?;
-        set.insert(f);
-    }
-    Ok(set)
+/// Everything a case's context is made of; one per run, a fresh [`Ctx`] per case.
+struct Wiring {
+    target: Arc<dyn Transport>,
+    exec_rpc: Option<Arc<dyn Transport>>,
+    fakes: Arc<Fakes>,
+    trace_file: Option<PathBuf>,
+    property_cases: u32,
 }
 
-async fn run(args: RunArgs) -> ExitCode {
+impl Wiring {
+    fn ctx(&self) -> Ctx {
+        Ctx {
+            target: self.target.clone(),
+            snapshots: Arc::new(StoredSnapshots),
+            fakes: Some(self.fakes.clone()),
+            trace_file: self.trace_file.clone(),
+            exec_rpc: self.exec_rpc.clone(),
+            property_cases: self.property_cases,
+        }
+    }
+}
+
+/// `conformance run`: errors before any case ran are the `Err` (exit code 2).
+async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let all = cases::all();
-    let expected = match &args.expected_failures {
-        None => Default::default(),
-        Some(path) => {
-            match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| baseline::parse(&t, &all)) {
-                Ok(ids) => ids,
-                Err(e) => {
-                    eprintln!("error: expected-failures file {}: {e}", path.display());
-                    return ExitCode::from(2);
-                }
-            }
+    let expected = load_expected(&args, &all)?;
+    let wiring = wire(&args).await?;
+    let setup =
+        Setup { provider_fake_base: Some(wiring.fakes.provider.base_url()), trace_file: args.trace_file.clone() };
+    let statuses = match &args.features {
+        Some(names) => declared(names, &wiring.ctx())?,
+        None => {
+            eprintln!("probing the target's features (--features skips this)…");
+            probe::discover(&wiring.ctx()).await
         }
     };
+    for s in &statuses {
+        eprintln!("{}", s.line());
+    }
+    let selection = Selection {
+        profile: match args.profile {
+            ProfileArg::Core => Profile::Core,
+            ProfileArg::Extended => Profile::Extended,
+        },
+        features: statuses.iter().filter(|s| s.enabled).map(|s| s.feature).collect(),
+        pattern: args.case.clone(),
+        setup,
+    };
+    let progress = std::io::stderr().is_terminal() || matches!(args.format, Format::Pretty);
+    let mut outcomes = runner::run_all(
+        &all,
+        &selection,
+        |_: &Case| wiring.ctx(),
+        |o| {
+            if progress {
+                eprintln!("{}", report::line(o));
+            }
+        },
+    )
+    .await;
+    baseline::apply(&mut outcomes, &expected);
+    write_report(&args, &outcomes, &statuses, &selection.setup)?;
+    Ok(if outcomes.iter().any(|o| o.verdict.fails_run()) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn load_expected(args: &RunArgs, all: &[Case]) -> Result<BTreeSet<String>, String> {
+    let Some(path) = &args.expected_failures else { return Ok(BTreeSet::new()) };
+    std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| baseline::parse(&t, all))
+        .map_err(|e| format!("expected-failures file {}: {e}", path.display()))
+}
+
+/// Starts the fakes (printing where they are) and connects to the target and its exec-RPC server.
+async fn wire(args: &RunArgs) -> Result<Wiring, String> {
     let addrs = FakeAddrs {
         provider: args.provider_fake_addr,
         tools: args.tools_fake_addr,
         raw_tools: args.raw_tools_fake_addr,
         mcp_python: args.mcp_python.clone(),
     };
-    let fakes = match Fakes::start(addrs).await {
-        Ok(f) => Arc::new(f),
-        Err(e) => {
-            eprintln!("error: cannot start the fakes: {e} (are the --*-fake-addr addresses free?)");
-            return ExitCode::from(2);
-        }
-    };
+    let fakes = Fakes::start(addrs)
+        .await
+        .map_err(|e| format!("cannot start the fakes: {e} (are the --*-fake-addr addresses free?)"))?;
     eprintln!(
         "provider fake: {}  (start the target with OPENAI_API_BASE={})",
         fakes.provider.address(),
         fakes.provider.base_url()
     );
     eprintln!("tools fake: {}  raw tools fake: {}", fakes.tools.address(), fakes.raw_tools.address());
-    let base = args.base_url.trim_end_matches('/').to_owned();
-    // No connection reuse: a target that drops its keep-alive connection after an error (uvicorn
-    // does after a 500) would otherwise make the *next* case fail with a stale-connection error.
-    let http = match reqwest::Client::builder().pool_max_idle_per_host(0).build() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: cannot build the HTTP client: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut features = match &args.features {
-        Some(names) => match parse_features(names) {
-            Ok(set) => set,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => discover(&http, &base).await,
-    };
-    if args.trace_file.is_some() {
-        features.insert(Feature::Traces);
-    }
-    let exec_rpc =
-        args.exec_rpc_url.as_ref().map(|u| Conn::Url { base: u.trim_end_matches('/').to_owned(), http: http.clone() });
-    if exec_rpc.is_some() {
-        features.insert(Feature::ExecRpc);
-    }
     if let Some(server) = &fakes.mcp {
         eprintln!("MCP server: {}", server.url());
-        features.insert(Feature::Mcp);
     }
-    let mut names: Vec<&str> = features.iter().map(|f| f.name()).collect();
-    names.sort_unstable();
-    eprintln!("target: {base}  features: {}", if names.is_empty() { "(none)".to_owned() } else { names.join(", ") });
-    let selection = Selection {
-        profile: match args.profile {
-            ProfileArg::Core => Profile::Core,
-            ProfileArg::Extended => Profile::Extended,
-        },
-        features,
-        pattern: args.case.clone(),
+    let url = |base: &str| UrlTransport::new(base).map_err(|e| format!("cannot build the HTTP client: {e}"));
+    let target = url(&args.base_url)?;
+    eprintln!("target: {}", target.base());
+    let exec_rpc = match &args.exec_rpc_url {
+        Some(u) => Some(Arc::new(url(u)?) as Arc<dyn Transport>),
+        None => None,
     };
-    let progress = std::io::stderr().is_terminal() || matches!(args.format, Format::Pretty);
-    let ctx_for = |_: &conformance::Case| Ctx {
-        conn: Conn::Url { base: base.clone(), http: http.clone() },
-        snapshots: Arc::new(StoredSnapshots),
-        fakes: Some(fakes.clone()),
+    Ok(Wiring {
+        target: Arc::new(target),
+        exec_rpc,
+        fakes: Arc::new(fakes),
         trace_file: args.trace_file.clone(),
-        exec_rpc: exec_rpc.clone(),
         property_cases: args.proptest_cases,
-    };
-    let mut outcomes = runner::run_all(&all, &selection, ctx_for, |o| {
-        if progress {
-            eprintln!("{}", report::line(o));
-        }
     })
-    .await;
-    baseline::apply(&mut outcomes, &expected);
+}
+
+/// Statuses from `--features`, plus what the arguments give (`--trace-file`, `--exec-rpc-url`,
+/// `--mcp-python`); nothing is probed.
+fn declared(names: &[String], ctx: &Ctx) -> Result<Vec<FeatureStatus>, String> {
+    let mut given = HashSet::new();
+    for n in names.iter().filter(|n| !n.trim().is_empty()) {
+        let f = Feature::parse(n).ok_or_else(|| {
+            let known: Vec<&str> = Feature::ALL.iter().map(|f| f.name()).collect();
+            format!("unknown feature `{n}`; known: {}", known.join(", "))
+        })?;
+        given.insert(f);
+    }
+    Ok(Feature::ALL
+        .into_iter()
+        .map(|feature| match feature {
+            _ if given.contains(&feature) => {
+                FeatureStatus { feature, enabled: true, source: Source::Flag, why: "given with --features".into() }
+            }
+            Feature::Traces | Feature::ExecRpc | Feature::Mcp => probe::by_argument(ctx, feature),
+            _ => FeatureStatus { feature, enabled: false, source: Source::Flag, why: "not in --features".into() },
+        })
+        .collect())
+}
+
+fn write_report(
+    args: &RunArgs,
+    outcomes: &[CaseOutcome],
+    statuses: &[FeatureStatus],
+    setup: &Setup,
+) -> Result<(), String> {
+    let skips = report::skips_by_feature(outcomes, setup);
     let text = match args.format {
-        Format::Pretty => report::pretty(&outcomes),
-        Format::Json => report::json(&outcomes) + "\n",
-        Format::Junit => report::junit(&outcomes),
+        Format::Pretty => report::pretty(outcomes, &skips),
+        Format::Json => report::json(outcomes, statuses, &skips) + "\n",
+        Format::Junit => report::junit(outcomes),
     };
     match &args.output {
         Some(path) => {
-            if let Err(e) = std::fs::write(path, &text) {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                return ExitCode::from(2);
-            }
-            eprint!("{}", report::pretty(&outcomes));
+            std::fs::write(path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprint!("{}", report::pretty(outcomes, &skips));
         }
         None => print!("{text}"),
     }
-    if outcomes.iter().any(|o| o.verdict.fails_run()) { ExitCode::from(1) } else { ExitCode::SUCCESS }
-}
-
-/// Features from what the target answers: `/ready` hints tell the shim mode and whether any provider
-/// key is set; a dummy run tells whether `dummy` is allowed. Anything else is declared by flag.
-async fn discover(http: &reqwest::Client, base: &str) -> HashSet<Feature> {
-    let mut set = HashSet::new();
-    if let Ok(res) = http.get(format!("{base}/ready")).send().await
-        && let Ok(v) = res.json::<serde_json::Value>().await
-    {
-        let hint = |k: &str| v.pointer(&format!("/hints/{k}")).cloned().unwrap_or_default();
-        if hint("MINI_AGENT_OPENAI_SHIM_MODE").as_str() == Some("echo") {
-            set.insert(Feature::ShimEcho);
-        } else if hint("OPENAI_API_KEY") == serde_json::json!(false)
-            && hint("OLLAMA_BASE_URL") == serde_json::json!(false)
-        {
-            set.insert(Feature::ShimNoProvider);
-        }
-    }
-    let probe = serde_json::json!({"model": "dummy", "tool_backend": "echo", "messages": [{"role": "user", "content": "probe"}]});
-    if let Ok(res) = http.post(format!("{base}/agent/run")).json(&probe).send().await
-        && res.status().is_success()
-    {
-        set.insert(Feature::Dummy);
-        // With the dummy model allowed the shim has something to call: not "no provider".
-        set.remove(&Feature::ShimNoProvider);
-    }
-    set
+    Ok(())
 }

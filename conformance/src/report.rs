@@ -1,10 +1,14 @@
-//! Rendering outcomes: a line per case for people, JSON and JUnit XML for machines, and the counts.
+//! Rendering outcomes: a line per case for people, JSON and JUnit XML for machines, the counts, and
+//! the per-feature summary of skips (how many cases each missing feature skipped, and how to enable
+//! it) that tells a maintainer what to turn on next.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde_json::json;
 
 use crate::case::Profile;
+use crate::features::{Feature, FeatureStatus, Setup};
 use crate::runner::{CaseOutcome, Verdict};
 
 /// Counts of one profile.
@@ -43,7 +47,59 @@ pub fn line(o: &CaseOutcome) -> String {
     }
 }
 
-pub fn pretty(outcomes: &[CaseOutcome]) -> String {
+/// How many cases one missing feature skipped, and how to enable it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FeatureSkips {
+    pub feature: Feature,
+    pub skipped: usize,
+    pub enable: String,
+}
+
+/// Skips per missing feature, most skips first. A case that needs several missing features counts
+/// for each: the number says how many cases the feature alone holds back at most.
+pub fn skips_by_feature(outcomes: &[CaseOutcome], setup: &Setup) -> Vec<FeatureSkips> {
+    let mut per: BTreeMap<Feature, usize> = BTreeMap::new();
+    for o in outcomes.iter().filter(|o| matches!(o.verdict, Verdict::Skip(_))) {
+        for f in &o.missing_features {
+            *per.entry(*f).or_default() += 1;
+        }
+    }
+    let mut out: Vec<FeatureSkips> = per
+        .into_iter()
+        .map(|(feature, skipped)| FeatureSkips { feature, skipped, enable: feature.how_to_enable(setup) })
+        .collect();
+    out.sort_by(|a, b| b.skipped.cmp(&a.skipped).then(a.feature.cmp(&b.feature)));
+    out
+}
+
+/// Skipped cases the target answered as unsupported (an extension it refuses), not for a feature.
+fn unsupported_skips(outcomes: &[CaseOutcome]) -> usize {
+    outcomes.iter().filter(|o| matches!(o.verdict, Verdict::Skip(_)) && o.missing_features.is_empty()).count()
+}
+
+/// The summary block of the pretty report: skips per feature and how to enable each.
+fn feature_summary(outcomes: &[CaseOutcome], skips: &[FeatureSkips]) -> String {
+    let mut out = String::new();
+    if !skips.is_empty() {
+        out.push_str("skipped for missing features (a case needing several counts for each):\n");
+    }
+    for s in skips {
+        let noun = if s.skipped == 1 { "case" } else { "cases" };
+        let _ = writeln!(out, "  {:<20} {:>3} {noun:<5} — to enable: {}", s.feature.name(), s.skipped, s.enable);
+    }
+    let unsupported = unsupported_skips(outcomes);
+    if unsupported > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<20} {unsupported:>3} cases — the target answered as lacking an extension; see each case's reason",
+            "(unsupported)"
+        );
+    }
+    out
+}
+
+/// Counts per profile, the per-feature summary of skips, and the totals line.
+pub fn pretty(outcomes: &[CaseOutcome], skips: &[FeatureSkips]) -> String {
     let mut out = String::new();
     let total = counts(outcomes);
     for (profile, c) in &total {
@@ -57,6 +113,7 @@ pub fn pretty(outcomes: &[CaseOutcome]) -> String {
             c.stale
         ));
     }
+    out.push_str(&feature_summary(outcomes, skips));
     let sum = |f: fn(&Counts) -> usize| total.values().map(f).sum::<usize>();
     let (p, f, s) = (sum(|c| c.passed), sum(|c| c.failed + c.stale), sum(|c| c.skipped + c.expected_failures));
     // The last line is the plain "N passed, N failed, N skipped" that CI runners read.
@@ -64,9 +121,16 @@ pub fn pretty(outcomes: &[CaseOutcome]) -> String {
     out
 }
 
-pub fn json(outcomes: &[CaseOutcome]) -> String {
+/// Counts, every case, the features the run assumed (and why), and the per-feature summary of skips.
+pub fn json(outcomes: &[CaseOutcome], features: &[FeatureStatus], skips: &[FeatureSkips]) -> String {
     let by_profile: BTreeMap<&str, Counts> = counts(outcomes).into_iter().map(|(p, c)| (p.name(), c)).collect();
-    let value = json!({"counts": by_profile, "cases": outcomes});
+    let value = json!({
+        "counts": by_profile,
+        "cases": outcomes,
+        "features": features,
+        "skipped_unsupported": unsupported_skips(outcomes),
+        "skipped_by_feature": skips,
+    });
     serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
@@ -139,6 +203,7 @@ mod tests {
                 profile: Profile::Core,
                 verdict: Verdict::Fail("bad \"thing\" & more".into()),
                 millis: 5,
+                missing_features: vec![],
             },
             CaseOutcome {
                 id: "c.d",
@@ -146,11 +211,20 @@ mod tests {
                 profile: Profile::Core,
                 verdict: Verdict::Skip("no feature".into()),
                 millis: 0,
+                missing_features: vec![Feature::ProviderFake],
             },
         ];
         let x = junit(&outcomes);
         assert!(x.contains("tests=\"2\" failures=\"1\" skipped=\"1\""), "{x}");
         assert!(x.contains("classname=\"§1 &lt;x&gt;\"") && x.contains("bad &quot;thing&quot; &amp; more"), "{x}");
-        assert!(pretty(&outcomes).ends_with("0 passed, 1 failed, 1 skipped\n"));
+        let skips = skips_by_feature(&outcomes, &Setup::default());
+        assert_eq!(skips.len(), 1);
+        assert_eq!((skips[0].feature, skips[0].skipped), (Feature::ProviderFake, 1));
+        let text = pretty(&outcomes, &skips);
+        assert!(
+            text.contains("provider-fake          1 case  — to enable: start the target with OPENAI_API_BASE="),
+            "{text}"
+        );
+        assert!(text.ends_with("0 passed, 1 failed, 1 skipped\n"), "the totals line stays last: {text}");
     }
 }

@@ -1,5 +1,6 @@
-//! Selecting and running cases: profile and feature filters, skips with reasons, a time limit and
-//! panic containment per case, results in registry order.
+//! Selecting and running cases: profile and feature filters, skips with reasons (naming the missing
+//! feature and how to enable it), a time limit and panic containment per case, results in registry
+//! order.
 
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
@@ -7,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 
-use crate::case::{Case, Feature, Profile};
+use crate::case::{Case, Profile};
+use crate::failure::Failure;
+use crate::features::{Feature, Setup};
 use crate::target::Ctx;
 
 /// A case that has not finished in this long has failed: a hang is a bug too.
@@ -22,6 +25,8 @@ pub struct Selection {
     pub features: HashSet<Feature>,
     /// Only ids matching this glob (`*` matches any run of characters).
     pub pattern: Option<String>,
+    /// Fills in the feature table's placeholders in skip messages.
+    pub setup: Setup,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -52,6 +57,9 @@ pub struct CaseOutcome {
     #[serde(flatten)]
     pub verdict: Verdict,
     pub millis: u128,
+    /// The features whose absence skipped the case (empty unless it was skipped for that).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_features: Vec<Feature>,
 }
 
 impl Selection {
@@ -60,11 +68,17 @@ impl Selection {
         case.profile <= self.profile && self.pattern.as_deref().is_none_or(|p| glob_match(p, case.id))
     }
 
-    /// Why an in-scope case cannot run here, if it cannot.
-    pub fn skip_reason(&self, case: &Case) -> Option<String> {
-        let missing: Vec<&str> =
-            case.features.iter().filter(|f| !self.features.contains(f)).map(|f| f.name()).collect();
-        (!missing.is_empty()).then(|| format!("target lacks feature(s): {}", missing.join(", ")))
+    /// The features the case needs that the target lacks.
+    pub fn missing(&self, case: &Case) -> Vec<Feature> {
+        case.features.iter().copied().filter(|f| !self.features.contains(f)).collect()
+    }
+
+    /// Why a case needing `missing` is skipped: each feature, and how to enable it.
+    pub fn skip_reason(&self, missing: &[Feature]) -> String {
+        let parts: Vec<String> =
+            missing.iter().map(|f| format!("`{}` (to enable: {})", f.name(), f.how_to_enable(&self.setup))).collect();
+        let noun = if missing.len() == 1 { "feature" } else { "features" };
+        format!("needs {noun} {}", parts.join(", "))
     }
 }
 
@@ -73,10 +87,8 @@ pub async fn run_case(case: &Case, ctx: &Ctx) -> Verdict {
     let fut = AssertUnwindSafe((case.run)(ctx)).catch_unwind();
     match tokio::time::timeout(CASE_TIMEOUT, fut).await {
         Ok(Ok(Ok(()))) => Verdict::Pass,
-        Ok(Ok(Err(failure))) => match failure.unsupported_reason() {
-            Some(reason) => Verdict::Skip(format!("target does not support it: {reason}")),
-            None => Verdict::Fail(failure.0),
-        },
+        Ok(Ok(Err(Failure::Unsupported(reason)))) => Verdict::Skip(format!("target does not support it: {reason}")),
+        Ok(Ok(Err(Failure::Failed(why)))) => Verdict::Fail(why),
         Ok(Err(panic)) => {
             let msg = panic
                 .downcast_ref::<String>()
@@ -100,9 +112,11 @@ pub async fn run_all(
     let mut out = Vec::new();
     for case in cases.iter().filter(|c| selection.includes(c)) {
         let started = Instant::now();
-        let verdict = match selection.skip_reason(case) {
-            Some(reason) => Verdict::Skip(reason),
-            None => run_case(case, &ctx_for(case)).await,
+        let missing_features = selection.missing(case);
+        let verdict = if missing_features.is_empty() {
+            run_case(case, &ctx_for(case)).await
+        } else {
+            Verdict::Skip(selection.skip_reason(&missing_features))
         };
         let outcome = CaseOutcome {
             id: case.id,
@@ -110,6 +124,7 @@ pub async fn run_all(
             profile: case.profile,
             verdict,
             millis: started.elapsed().as_millis(),
+            missing_features,
         };
         progress(&outcome);
         out.push(outcome);

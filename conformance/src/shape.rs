@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::case::Failure;
+use crate::failure::Failure;
 
 /// What a redacted field must look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub fn redact(value: &Value, rules: &[(&str, Volatile)]) -> Result<Value, Failur
 
 fn apply(v: &mut Value, segments: &[&str], kind: Volatile, pattern: &str) -> Result<(), Failure> {
     let Some((head, rest)) = segments.split_first() else {
-        kind.check(v).map_err(|why| Failure(format!("{pattern}: {why}")))?;
+        kind.check(v).map_err(|why| Failure::failed(format!("{pattern}: {why}")))?;
         *v = Value::String(kind.placeholder().to_owned());
         return Ok(());
     };
@@ -123,7 +123,7 @@ mod tests {
     fn a_wrong_format_is_a_failure_not_a_placeholder() {
         let v = json!({"metrics": {"ttotal_ms": "fast"}});
         let err = redact(&v, &[("/metrics/ttotal_ms", Volatile::Millis)]).expect_err("string is not ms");
-        assert!(err.0.contains("/metrics/ttotal_ms"), "{err}");
+        assert!(err.message().contains("/metrics/ttotal_ms"), "{err}");
         assert!(redact(&json!({"created": 5}), &[("/created", Volatile::UnixSeconds)]).is_err());
         assert!(redact(&json!({"port": 0}), &[("/port", Volatile::Port)]).is_err());
     }

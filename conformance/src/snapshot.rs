@@ -4,7 +4,7 @@
 //! The runner binary cannot use insta — it is a test-time tool — so it compares against the same
 //! files, embedded at build time by `build.rs`, itself: same text after redaction, key order included.
 
-use crate::case::Failure;
+use crate::failure::Failure;
 use crate::shape::ordered_text;
 use serde_json::Value;
 
@@ -35,17 +35,16 @@ pub struct StoredSnapshots;
 
 impl SnapshotCheck for StoredSnapshots {
     fn check(&self, name: &str, value: &Value) -> Result<(), Failure> {
-        let (_, file) = embedded()
-            .iter()
-            .find(|(n, _)| *n == name)
-            .ok_or_else(|| Failure(format!("no stored snapshot `{name}` in this build (run `make snapshots`)")))?;
+        let (_, file) = embedded().iter().find(|(n, _)| *n == name).ok_or_else(|| {
+            Failure::failed(format!("no stored snapshot `{name}` in this build (run `make snapshots`)"))
+        })?;
         let expected =
-            body_of(file).ok_or_else(|| Failure(format!("snapshot `{name}` is not a JSON insta snapshot")))?;
+            body_of(file).ok_or_else(|| Failure::failed(format!("snapshot `{name}` is not a JSON insta snapshot")))?;
         let (want, got) = (ordered_text(&expected), ordered_text(value));
         if want == got {
             Ok(())
         } else {
-            Err(Failure(format!("shape differs from snapshot `{name}`:\n  expected {want}\n  got      {got}")))
+            Err(Failure::failed(format!("shape differs from snapshot `{name}`:\n  expected {want}\n  got      {got}")))
         }
     }
 }

@@ -6,14 +6,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::sync::Arc;
 
-use conformance::case::Failure;
+use conformance::Failure;
 use conformance::fakes::Fakes;
-use conformance::inprocess;
+use conformance::features::Feature;
 use conformance::runner::{self, Verdict};
 use conformance::snapshot::SnapshotCheck;
-use libtest_mimic::{Arguments, Trial};
+use libtest_mimic::{Arguments, Completion, Trial};
 use serde_json::Value;
 
 /// insta, with the workspace's snapshot folder and names taken as given.
@@ -28,38 +30,35 @@ impl SnapshotCheck for Insta {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             settings.bind(|| insta::assert_json_snapshot!(name, value))
         }));
-        outcome.map_err(|_| Failure(format!("snapshot `{name}` does not match (see the diff above; `make snapshots` after a deliberate contract change)")))
+        outcome.map_err(|_| Failure::failed(format!("snapshot `{name}` does not match (see the diff above; `make snapshots` after a deliberate contract change)")))
     }
 }
 
 fn main() {
     let args = Arguments::from_args();
     // A real MCP server needs the official Python SDK (`make py-venvs`); without it the MCP cases are
-    // ignored with a reason — unless MINIAGENT_REQUIRE_PY_PEERS is set (CI), where that is a failure.
-    let mcp_python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/py-venvs/mcp-v2/bin/python");
-    let mcp_python = if mcp_python.exists() {
-        Some(mcp_python)
-    } else {
-        let why = format!("{} is missing (run `make py-venvs`): MCP cases are ignored", mcp_python.display());
-        assert!(std::env::var_os("MINIAGENT_REQUIRE_PY_PEERS").is_none(), "{why}");
-        eprintln!("note: {why}");
-        None
-    };
-    let have_mcp = mcp_python.is_some();
+    // ignored with the reason — unless MINIAGENT_REQUIRE_PY_PEERS is set (CI): then `python_peer`
+    // panics, and a missing peer fails the run instead.
+    let mcp_python = harness::python_peer("mcp-v2", "MCP_V2_PYTHON");
+    let no_mcp = mcp_python.as_ref().err().map(|why| format!("{why}: the MCP cases cannot run"));
     // The fakes run on their own threads, so one set serves every trial's runtime.
-    let addrs = conformance::fakes::FakeAddrs { mcp_python, ..Default::default() };
+    let addrs = conformance::fakes::FakeAddrs { mcp_python: mcp_python.ok(), ..Default::default() };
     let fakes =
         Arc::new(tokio::runtime::Runtime::new().unwrap().block_on(Fakes::start(addrs)).expect("start the fakes"));
     let trials = conformance::cases::all()
         .into_iter()
         .map(|case| {
             let fakes = fakes.clone();
-            Trial::test(case.id, move || {
+            let ignore = no_mcp.clone().filter(|_| case.features.contains(&Feature::Mcp));
+            Trial::ignorable_test(case.id, move || {
+                if let Some(why) = ignore {
+                    return Ok(Completion::ignored_with(why));
+                }
                 let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
                 rt.block_on(async {
-                    let run = inprocess::ctx_for(&case, fakes, Arc::new(Insta)).map_err(|f| f.0)?;
+                    let run = support::ctx_for(&case, fakes, Arc::new(Insta)).map_err(|f| f.to_string())?;
                     match runner::run_case(&case, &run.ctx).await {
-                        Verdict::Pass => Ok(()),
+                        Verdict::Pass => Ok(Completion::Completed),
                         Verdict::Fail(why) => Err(format!("[{}] {why}", case.clause).into()),
                         Verdict::Skip(why) => Err(format!("in-process cases never skip: {why}").into()),
                         Verdict::ExpectedFail(_) | Verdict::Stale => Err("no expected failures in-process".into()),
@@ -67,7 +66,6 @@ fn main() {
                 })
             })
             .with_kind(case.profile.name())
-            .with_ignored_flag(!have_mcp && case.features.contains(&conformance::Feature::Mcp))
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);

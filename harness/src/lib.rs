@@ -148,24 +148,24 @@ impl Drop for ServerProcess {
 }
 
 /// The interpreter of a Python peer venv built by `make py-venvs` (`target/py-venvs/<name>`), or
-/// the path in `env_override`. `None` (with a printed reason) when it is missing — unless
-/// `MINIAGENT_REQUIRE_PY_PEERS` is set (CI), where a missing peer is a failure, not a skip.
+/// the path in `env_override`; `Err` says why it is missing, for the caller to report the test as
+/// ignored with that reason — unless `MINIAGENT_REQUIRE_PY_PEERS` is set (CI), where a missing peer
+/// is a failure, not a skip.
 ///
 /// # Panics
 /// When the peer is missing and `MINIAGENT_REQUIRE_PY_PEERS` is set.
-pub fn python_peer(name: &str, env_override: &str) -> Option<std::path::PathBuf> {
+pub fn python_peer(name: &str, env_override: &str) -> Result<std::path::PathBuf, String> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let path = std::env::var(env_override)
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| workspace.join(format!("target/py-venvs/{name}/bin/python")));
     if path.exists() {
-        return Some(path);
+        return Ok(path);
     }
     let why =
         format!("Python peer `{name}` is missing at {} (run `make py-venvs`, or set {env_override})", path.display());
     assert!(std::env::var_os("MINIAGENT_REQUIRE_PY_PEERS").is_none(), "{why}");
-    eprintln!("SKIP: {why}");
-    None
+    Err(why)
 }
 
 /// A port no one is listening on right now (bound, read, released). Only for programs that cannot

@@ -3,12 +3,13 @@
 
 use serde_json::{Value, json};
 
-use super::util::{expect_status, tool_contents};
-use crate::case::{Case, CaseResult, Failure, Feature, Profile};
+use crate::case::{Case, Profile};
+use crate::checks::{expect_status, tool_contents};
+use crate::failure::{CaseResult, Failure, ensure, ensure_eq, excerpt};
 use crate::fakes::provider::script_marker;
+use crate::features::Feature;
 use crate::shape::{Volatile, redact};
-use crate::target::{Ctx, excerpt};
-use crate::{ensure, ensure_eq};
+use crate::target::Ctx;
 
 const LOOP: &[Feature] = &[Feature::ProviderFake, Feature::LocalTools];
 

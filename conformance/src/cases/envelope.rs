@@ -2,12 +2,13 @@
 
 use serde_json::{Value, json};
 
-use super::util::{detail, expect_status, run_body};
-use crate::case::{Case, CaseResult, Feature, Profile};
+use crate::case::{Case, Profile};
+use crate::checks::{detail, expect_status, run_body, uuid_like};
+use crate::failure::{CaseResult, ensure, ensure_eq};
 use crate::fakes::provider::fail_marker;
+use crate::features::Feature;
 use crate::shape::{Volatile, redact};
 use crate::target::Ctx;
-use crate::{ensure, ensure_eq};
 
 pub const CASES: &[Case] = &[
     Case {
@@ -108,12 +109,4 @@ async fn provider_5xx(ctx: &Ctx) -> CaseResult {
         d.chars().count()
     );
     Ok(())
-}
-
-/// A marker unique to this process and call, without a dependency on an RNG.
-pub(crate) fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{:x}-{}-{}", nanos, std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }

@@ -2,11 +2,12 @@
 
 use serde_json::json;
 
-use super::util::{detail, expect_detail};
-use crate::case::{Case, CaseResult, Feature, Profile};
+use crate::case::{Case, Profile};
+use crate::checks::{detail, expect_detail};
+use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
+use crate::features::Feature;
 use crate::shape::{Volatile, redact};
 use crate::target::Ctx;
-use crate::{ensure, ensure_eq};
 
 const BAD_INPUT: &str = "§1 POST /agent/run — bad input";
 
@@ -135,10 +136,7 @@ async fn header_crlf(ctx: &Ctx) -> CaseResult {
                       "tool_http_headers": {"X-Evil": "a\r\nInjected: yes"}});
     let reply = ctx.post_json("/agent/run", &body).await?;
     if !(400..500).contains(&reply.status) {
-        return Err(crate::case::Failure::unsupported(format!(
-            "header values are not validated (HTTP {})",
-            reply.status
-        )));
+        return Err(Failure::unsupported(format!("header values are not validated (HTTP {})", reply.status)));
     }
     expect_detail(&reply, Some(400), &["X-Evil"], "errors.agent_run.header_value_crlf")?;
     ctx.snapshot("error_detail", &redact(&reply.json()?, &[("/detail", Volatile::Message)])?)
@@ -161,7 +159,7 @@ async fn too_large(ctx: &Ctx) -> CaseResult {
 }
 
 async fn dummy_disabled(ctx: &Ctx) -> CaseResult {
-    let reply = ctx.post_json("/agent/run", &super::util::run_body("echo", "hi")).await?;
+    let reply = ctx.post_json("/agent/run", &crate::checks::run_body("echo", "hi")).await?;
     expect_detail(&reply, Some(400), &["MINI_AGENT_ALLOW_DUMMY"], "dummy while not allowed")
 }
 
@@ -169,7 +167,7 @@ async fn not_found(ctx: &Ctx) -> CaseResult {
     let reply = ctx.get("/no/such/route").await?;
     ensure_eq!(reply.status, 404, "status");
     if !reply.content_type().starts_with("application/json") {
-        return Err(crate::case::Failure::unsupported("unknown routes answer a non-JSON 404"));
+        return Err(Failure::unsupported("unknown routes answer a non-JSON 404"));
     }
     let d = detail(&reply)?;
     ensure!(!d.is_empty(), "detail must not be empty");

@@ -2,10 +2,11 @@
 
 use serde_json::{Value, json};
 
-use super::util::expect_status;
-use crate::case::{Case, CaseResult, Feature, Profile};
-use crate::target::{Ctx, excerpt};
-use crate::{ensure, ensure_eq};
+use crate::case::{Case, Profile};
+use crate::checks::expect_status;
+use crate::failure::{CaseResult, ensure, ensure_eq, excerpt};
+use crate::features::Feature;
+use crate::target::Ctx;
 
 const NEEDS: &[Feature] = &[Feature::ExecRpc];
 
@@ -40,7 +41,7 @@ pub const CASES: &[Case] = &[
     exec_case!("exec_rpc.timeout", "a snippet past timeout_sec is killed: ok:false with a timeout error", timeout),
 ];
 
-async fn exec(ctx: &Ctx, body: Value) -> Result<Value, crate::case::Failure> {
+async fn exec(ctx: &Ctx, body: Value) -> Result<Value, crate::failure::Failure> {
     let reply = ctx.exec_rpc("POST", "/exec", Some(&body)).await?;
     expect_status(&reply, 200, "POST /exec")?;
     reply.json()

@@ -2,11 +2,12 @@
 
 use serde_json::Value;
 
-use super::util::expect_status;
-use crate::case::{Case, CaseResult, Feature, Profile};
+use crate::case::{Case, Profile};
+use crate::checks::expect_status;
+use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
+use crate::features::Feature;
 use crate::shape::{Volatile, redact};
 use crate::target::Ctx;
-use crate::{ensure, ensure_eq};
 
 pub const CASES: &[Case] = &[
     Case {
@@ -72,7 +73,7 @@ async fn hints_hide_values(ctx: &Ctx) -> CaseResult {
         let hints = body
             .get("hints")
             .and_then(Value::as_object)
-            .ok_or_else(|| crate::case::Failure(format!("{path}: no hints object")))?;
+            .ok_or_else(|| Failure::failed(format!("{path}: no hints object")))?;
         for key in ["OPENAI_API_KEY", "OLLAMA_BASE_URL", "LITELLM_DEFAULT_MODEL"] {
             ensure!(
                 hints.get(key).is_some_and(Value::is_boolean),
@@ -82,7 +83,7 @@ async fn hints_hide_values(ctx: &Ctx) -> CaseResult {
         }
         // The in-process target runs with this key set; an external one may too.
         ensure!(
-            !reply.text().contains(crate::inprocess::SECRET_KEY),
+            !reply.text().contains(crate::features::SECRET_KEY),
             "{path}: the OpenAI key's value leaked into the response"
         );
     }
@@ -113,10 +114,7 @@ async fn models_shape(ctx: &Ctx) -> CaseResult {
     expect_status(&reply, 200, "GET /v1/models")?;
     let body = reply.json()?;
     ensure_eq!(body.get("object").and_then(Value::as_str), Some("list"), "object");
-    let data = body
-        .get("data")
-        .and_then(Value::as_array)
-        .ok_or_else(|| crate::case::Failure("data must be an array".into()))?;
+    let data = body.get("data").and_then(Value::as_array).ok_or_else(|| Failure::failed("data must be an array"))?;
     for (i, m) in data.iter().enumerate() {
         ensure!(m.get("id").is_some_and(Value::is_string), "data[{i}].id must be a string: {m}");
         ensure_eq!(m.get("object").and_then(Value::as_str), Some("model"), "data[{i}].object");
@@ -137,9 +135,7 @@ async fn models_configured(ctx: &Ctx) -> CaseResult {
         .collect();
     if !ids.contains(&"dummy") {
         // A fixed list that ignores the configuration: the configured ids (EXT) are absent.
-        return Err(crate::case::Failure::unsupported(format!(
-            "/v1/models lists fixed ids {ids:?}, not the configured ones"
-        )));
+        return Err(Failure::unsupported(format!("/v1/models lists fixed ids {ids:?}, not the configured ones")));
     }
     ctx.snapshot("models", &redact(&body, &[("/data/*/created", Volatile::UnixSeconds)])?)
 }

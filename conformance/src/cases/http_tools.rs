@@ -3,13 +3,13 @@
 
 use serde_json::{Value, json};
 
-use super::util::{expect_status, tool_contents};
-use crate::case::{Case, CaseResult, Failure, Feature, Profile};
-use crate::cases::envelope::uuid_like;
+use crate::case::{Case, Profile};
+use crate::checks::{expect_status, tool_contents, uuid_like};
+use crate::failure::{CaseResult, Failure, ensure, ensure_eq, excerpt};
 use crate::fakes::provider::script_marker;
 use crate::fakes::tools::NONCE_HEADER;
-use crate::target::{Ctx, excerpt};
-use crate::{ensure, ensure_eq};
+use crate::features::Feature;
+use crate::target::Ctx;
 
 const NEEDS: &[Feature] = &[Feature::ProviderFake];
 
@@ -201,7 +201,7 @@ async fn arguments_as_received(ctx: &Ctx) -> CaseResult {
     let (_, nonce) =
         run(ctx, ok_base(ctx).await?, json!([{"tool_calls": [{"name": "echo", "arguments": raw}]}]), json!({})).await?;
     let seen = ctx.fakes()?.tools.seen(&nonce).await;
-    let post = seen.iter().find(|s| s.method == "POST").ok_or_else(|| Failure("no POST reached /invoke".into()))?;
+    let post = seen.iter().find(|s| s.method == "POST").ok_or_else(|| Failure::failed("no POST reached /invoke"))?;
     ensure_eq!(post.body, json!({"name": "echo", "arguments": raw}), "/invoke body");
     Ok(())
 }
@@ -219,7 +219,7 @@ async fn authorization_both(ctx: &Ctx) -> CaseResult {
         let req = seen
             .iter()
             .find(|s| s.method == route)
-            .ok_or_else(|| Failure(format!("no {route} reached the tools fake")))?;
+            .ok_or_else(|| Failure::failed(format!("no {route} reached the tools fake")))?;
         ensure_eq!(
             req.header("authorization"),
             vec!["Bearer conformance-token"],
@@ -318,7 +318,7 @@ async fn server_500(ctx: &Ctx) -> CaseResult {
     let msg = first_tool(&env);
     let rest = msg
         .strip_prefix("error: HTTP 500: ")
-        .ok_or_else(|| Failure(format!("expected `error: HTTP 500: …`, got {msg:?}")))?;
+        .ok_or_else(|| Failure::failed(format!("expected `error: HTTP 500: …`, got {msg:?}")))?;
     ensure!(rest.starts_with("tools server exploded"), "the body excerpt should start the body: {rest:?}");
     ensure!(rest.chars().count() <= 256, "at most 256 characters of the body, got {}", rest.chars().count());
     ensure_eq!(env["final_answer"], json!("gave up"), "the run goes on after a failed tool");
@@ -342,8 +342,8 @@ async fn json_without_text(ctx: &Ctx) -> CaseResult {
         run(ctx, ok_base(ctx).await?, json!([{"tool_calls": [call("json_only", json!({"value": 7}))]}]), json!({}))
             .await?;
     let msg = first_tool(&env);
-    let parsed: Value =
-        serde_json::from_str(&msg).map_err(|e| Failure(format!("expected the JSON text, got {msg:?} ({e})")))?;
+    let parsed: Value = serde_json::from_str(&msg)
+        .map_err(|e| Failure::failed(format!("expected the JSON text, got {msg:?} ({e})")))?;
     ensure_eq!(parsed, json!({"value": 7}), "tool message");
     Ok(())
 }

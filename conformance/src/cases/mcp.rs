@@ -3,11 +3,12 @@
 
 use serde_json::{Value, json};
 
-use super::util::tool_contents;
-use crate::case::{Case, CaseResult, Failure, Feature, Profile};
+use crate::case::{Case, Profile};
+use crate::checks::tool_contents;
+use crate::failure::{CaseResult, Failure, ensure, ensure_eq, excerpt};
 use crate::fakes::provider::script_marker;
-use crate::target::{Ctx, excerpt};
-use crate::{ensure, ensure_eq};
+use crate::features::Feature;
+use crate::target::Ctx;
 
 const NEEDS: &[Feature] = &[Feature::ProviderFake, Feature::Mcp];
 
@@ -32,7 +33,7 @@ pub const CASES: &[Case] = &[
 
 async fn run(ctx: &Ctx, script: Value) -> Result<Value, Failure> {
     let server =
-        ctx.fakes()?.mcp.as_ref().ok_or_else(|| Failure("the suite has no MCP server (give --mcp-python)".into()))?;
+        ctx.fakes()?.mcp.as_ref().ok_or_else(|| Failure::failed("the suite has no MCP server (give --mcp-python)"))?;
     let body = json!({
         "model": "openai/fake-mcp", "tool_backend": "mcp", "tool_mcp_url": server.url(),
         "messages": [{"role": "user", "content": format!("task {}", script_marker(&script))}],

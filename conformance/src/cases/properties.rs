@@ -7,11 +7,12 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 
-use super::util::expect_status;
-use crate::case::{Case, CaseResult, Failure, Feature, Profile};
-use crate::cases::envelope::uuid_like;
+use crate::case::{Case, Profile};
+use crate::checks::{expect_status, uuid_like};
+use crate::failure::{CaseResult, Failure};
 use crate::fakes::provider::script_marker;
 use crate::fakes::tools::NONCE_HEADER;
+use crate::features::Feature;
 use crate::target::Ctx;
 
 pub const CASES: &[Case] = &[
@@ -46,8 +47,8 @@ where
         ..Config::default()
     });
     runner
-        .run(&strategy, |value| property(value).map_err(|f| TestCaseError::fail(f.0)))
-        .map_err(|e| Failure(format!("property failed: {e}")))
+        .run(&strategy, |value| property(value).map_err(|f| TestCaseError::fail(f.to_string())))
+        .map_err(|e| Failure::failed(format!("property failed: {e}")))
 }
 
 fn block<T>(fut: impl std::future::Future<Output = T>) -> T {
@@ -85,7 +86,7 @@ async fn tool_order(ctx: &Ctx) -> CaseResult {
         if contents == expected {
             Ok(())
         } else {
-            Err(Failure(format!(
+            Err(Failure::failed(format!(
                 "tool messages {contents:?}, expected {expected:?} (delays {delays:?}, concurrency {concurrency})"
             )))
         }
@@ -110,7 +111,7 @@ async fn retries_bounded(ctx: &Ctx) -> CaseResult {
         // its own bound, which the suite cannot see — so check against the default.
         let expected_posts = (times as usize).min(1) + 1;
         if posts != expected_posts {
-            return Err(Failure(format!("{posts} POSTs for {times} leading 429s (expected {expected_posts})")));
+            return Err(Failure::failed(format!("{posts} POSTs for {times} leading 429s (expected {expected_posts})")));
         }
         let tool = env["messages"]
             .as_array()
@@ -121,7 +122,7 @@ async fn retries_bounded(ctx: &Ctx) -> CaseResult {
             .unwrap_or_default();
         let ok = !tool.starts_with("error:");
         if ok != (times <= 1) {
-            return Err(Failure(format!(
+            return Err(Failure::failed(format!(
                 "with {times} leading 429s the call should {}: {tool:?}",
                 if times <= 1 { "succeed" } else { "fail" }
             )));

@@ -2,11 +2,13 @@
 
 use serde_json::{Value, json};
 
-use super::util::expect_status;
-use crate::case::{Case, CaseResult, Failure, Feature, Profile};
+use crate::case::{Case, Profile};
+use crate::checks::expect_status;
+use crate::failure::{CaseResult, Failure, ensure, ensure_eq, excerpt};
+use crate::features::Feature;
 use crate::shape::{Volatile, redact};
-use crate::target::{Ctx, Reply, excerpt};
-use crate::{ensure, ensure_eq};
+use crate::target::Ctx;
+use crate::transport::Reply;
 
 pub const CASES: &[Case] = &[
     Case {
@@ -80,7 +82,7 @@ async fn no_provider(ctx: &Ctx) -> CaseResult {
         .pointer("/error/message")
         .or_else(|| body.get("detail"))
         .and_then(Value::as_str)
-        .ok_or_else(|| Failure(format!("no error message in {}", excerpt(&body.to_string()))))?;
+        .ok_or_else(|| Failure::failed(format!("no error message in {}", excerpt(&body.to_string()))))?;
     for needle in ["OPENAI_API_KEY", "OLLAMA_BASE_URL"] {
         ensure!(message.contains(needle), "the guidance should mention {needle}: {message}");
     }
@@ -101,7 +103,7 @@ async fn error_shape(ctx: &Ctx) -> CaseResult {
     let err = body
         .get("error")
         .and_then(Value::as_object)
-        .ok_or_else(|| Failure(format!("no `error` object: {}", excerpt(&body.to_string()))))?;
+        .ok_or_else(|| Failure::failed(format!("no `error` object: {}", excerpt(&body.to_string()))))?;
     for key in ["message", "type", "param", "code"] {
         ensure!(err.contains_key(key), "error.{key} is missing: {body}");
     }
@@ -138,7 +140,7 @@ async fn stream(ctx: &Ctx, include_usage: bool) -> CaseResult {
     ensure_eq!(data.last().map(String::as_str), Some("[DONE]"), "last event");
     let chunks: Vec<Value> = data[..data.len() - 1]
         .iter()
-        .map(|d| serde_json::from_str(d).map_err(|e| Failure(format!("event is not JSON ({e}): {d}"))))
+        .map(|d| serde_json::from_str(d).map_err(|e| Failure::failed(format!("event is not JSON ({e}): {d}"))))
         .collect::<Result<_, _>>()?;
     ensure!(!chunks.is_empty(), "no chunks before [DONE]");
     let (id, created) = (chunks[0].get("id").cloned(), chunks[0].get("created").cloned());

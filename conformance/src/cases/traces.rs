@@ -2,11 +2,12 @@
 
 use serde_json::{Value, json};
 
-use super::util::{expect_status, run_body};
-use crate::case::{Case, CaseResult, Failure, Feature, Profile};
+use crate::case::{Case, Profile};
+use crate::checks::{expect_status, run_body};
+use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
+use crate::features::Feature;
 use crate::shape::{Volatile, redact};
 use crate::target::Ctx;
-use crate::{ensure, ensure_eq};
 
 pub const CASES: &[Case] = &[
     Case {
@@ -28,15 +29,17 @@ pub const CASES: &[Case] = &[
 ];
 
 fn trace_len(ctx: &Ctx) -> Result<(std::path::PathBuf, u64), Failure> {
-    let path = ctx.trace_file.clone().ok_or_else(|| Failure("no trace file given to the suite".into()))?;
+    let path = ctx.trace_file.clone().ok_or_else(|| Failure::failed("no trace file given to the suite"))?;
     let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     Ok((path, len))
 }
 
 fn lines_after(path: &std::path::Path, offset: u64) -> Result<Vec<String>, Failure> {
-    let bytes = std::fs::read(path).map_err(|e| Failure(format!("cannot read trace file {}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Failure::failed(format!("cannot read trace file {}: {e}", path.display())))?;
     let tail = bytes.get(usize::try_from(offset).unwrap_or(usize::MAX)..).unwrap_or_default();
-    let text = String::from_utf8(tail.to_vec()).map_err(|e| Failure(format!("trace file is not UTF-8: {e}")))?;
+    let text =
+        String::from_utf8(tail.to_vec()).map_err(|e| Failure::failed(format!("trace file is not UTF-8: {e}")))?;
     ensure!(text.is_empty() || text.ends_with('\n'), "the trace file does not end on a whole line");
     Ok(text.lines().map(str::to_owned).collect())
 }
@@ -52,7 +55,8 @@ async fn concurrent(ctx: &Ctx) -> CaseResult {
     let lines = lines_after(&path, before)?;
     ensure_eq!(lines.len(), N, "new trace lines");
     for (i, line) in lines.iter().enumerate() {
-        let v: Value = serde_json::from_str(line).map_err(|e| Failure(format!("line {i} is not JSON ({e})")))?;
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| Failure::failed(format!("line {i} is not JSON ({e})")))?;
         ensure!(v.get("ok") == Some(&json!(true)), "line {i} is not an envelope");
     }
     Ok(())
@@ -71,7 +75,8 @@ async fn record_shape(ctx: &Ctx) -> CaseResult {
     expect_status(&reply, 200, "traced run")?;
     let lines = lines_after(&path, before)?;
     ensure_eq!(lines.len(), 1, "new trace lines");
-    let record: Value = serde_json::from_str(&lines[0]).map_err(|e| Failure(format!("trace line is not JSON: {e}")))?;
+    let record: Value =
+        serde_json::from_str(&lines[0]).map_err(|e| Failure::failed(format!("trace line is not JSON: {e}")))?;
     let envelope = reply.json()?;
     ensure_eq!(record.get("final_answer"), envelope.get("final_answer"), "final_answer in the trace");
     let redacted = redact(&record, &[("/metrics/ttotal_ms", Volatile::Millis)])?;

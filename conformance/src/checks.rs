@@ -1,0 +1,83 @@
+//! Helpers shared by case bodies (and the probes): expected statuses, the façade's `detail`
+//! messages, an envelope's tool messages, minimal request bodies, unique markers.
+//!
+//! Its own file rather than `cases/mod.rs`, so case files never import from the module that lists
+//! them.
+
+use serde_json::{Value, json};
+
+use crate::failure::{CaseResult, Failure, excerpt};
+use crate::transport::Reply;
+
+/// The contents of an envelope's tool messages, in order.
+pub fn tool_contents(env: &Value) -> Vec<String> {
+    env["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A minimal `/agent/run` body on the dummy model.
+pub fn run_body(backend: &str, text: &str) -> Value {
+    json!({"model": "dummy", "tool_backend": backend, "messages": [{"role": "user", "content": text}]})
+}
+
+/// Fails unless the reply has `status`.
+pub fn expect_status(reply: &Reply, status: u16, what: &str) -> CaseResult {
+    if reply.status == status {
+        Ok(())
+    } else {
+        Err(Failure::failed(format!(
+            "{what}: expected HTTP {status}, got {}: {}",
+            reply.status,
+            excerpt(&reply.text())
+        )))
+    }
+}
+
+/// The `detail` string of a façade error, or a failure saying what the body was instead.
+pub fn detail(reply: &Reply) -> Result<String, Failure> {
+    let body = reply.json()?;
+    match body.get("detail") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        _ => Err(Failure::failed(format!(
+            "HTTP {}: expected {{\"detail\": \"<human-readable message>\"}}, got {}",
+            reply.status,
+            excerpt(&body.to_string())
+        ))),
+    }
+}
+
+/// A 4xx whose `detail` mentions every needle (case-insensitive).
+pub fn expect_detail(reply: &Reply, status: Option<u16>, needles: &[&str], what: &str) -> CaseResult {
+    match status {
+        Some(s) => expect_status(reply, s, what)?,
+        None if (400..500).contains(&reply.status) => {}
+        None => {
+            return Err(Failure::failed(format!(
+                "{what}: expected a 4xx, got {}: {}",
+                reply.status,
+                excerpt(&reply.text())
+            )));
+        }
+    }
+    let d = detail(reply)?;
+    let lower = d.to_lowercase();
+    for n in needles {
+        if !lower.contains(&n.to_lowercase()) {
+            return Err(Failure::failed(format!("{what}: detail should mention `{n}`, got: {d}")));
+        }
+    }
+    Ok(())
+}
+
+/// A marker unique to this process and call, without a dependency on an RNG.
+pub fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{:x}-{}-{}", nanos, std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}

@@ -1,0 +1,309 @@
+//! Features — what a case needs from the target beyond the core routes — and the one declared table
+//! that says, per feature, what it means, the environment a target must be started with to have it,
+//! what else it takes, and how the runner discovers it (gateway-api's "manifests").
+//!
+//! Everything that describes a target's setup reads this table: the in-process adapter of the tests
+//! builds the reference's configuration from it, skip messages and the report's summary quote it,
+//! `conformance features` prints it, and the README's table is its Markdown rendering (a test keeps
+//! them equal). It does not probe anything itself (see `probe`).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// `MINI_AGENT_TOOL_HTTP_HEADERS` for the `tool-env-headers` feature.
+pub const ENV_TOOL_HEADERS: &str = r#"{"X-Env-Header":"from-env","X-Override":"env"}"#;
+
+/// The OpenAI key the table gives targets, so cases can check its value never leaks.
+pub const SECRET_KEY: &str = "sk-conformance-secret-7f3a9c";
+
+/// Not a feature: settings that keep the timeout cases short (a hanging tool, a hanging tools
+/// server). Without them those cases still pass, after the contract's default timeouts.
+pub const FAST_TIMEOUTS: &[(&str, &str)] =
+    &[("MINI_AGENT_TOOL_TIMEOUT_SEC", "2"), ("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", "2")];
+
+/// Something a case needs from the target beyond the core routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Feature {
+    Dummy,
+    ShimEcho,
+    ShimNoProvider,
+    ProviderFake,
+    Traces,
+    LocalTools,
+    ShortcircuitChutes,
+    ToolEnvHeaders,
+    ExecRpc,
+    Mcp,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct FeatureSpec {
+    pub name: &'static str,
+    /// One line: what the target does when it has the feature.
+    pub description: &'static str,
+    /// The environment the target must be started with; values may name `{provider_fake_base}` and
+    /// `{trace_file}` (see [`Setup::render`]).
+    pub env: &'static [(&'static str, &'static str)],
+    /// What else it takes, as the end of a sentence starting "to enable: …".
+    pub enable: &'static str,
+    /// How `conformance run` finds out when `--features` is not given.
+    pub discovery: &'static str,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 10] = [
+        Self::Dummy,
+        Self::ShimEcho,
+        Self::ShimNoProvider,
+        Self::ProviderFake,
+        Self::Traces,
+        Self::LocalTools,
+        Self::ShortcircuitChutes,
+        Self::ToolEnvHeaders,
+        Self::ExecRpc,
+        Self::Mcp,
+    ];
+
+    /// The feature's row; an exhaustive `match`, so a new feature cannot lack one.
+    pub const fn spec(self) -> FeatureSpec {
+        match self {
+            Self::Dummy => FeatureSpec {
+                name: "dummy",
+                description: "the `dummy` model answers `Dummy mini-agent response` without a provider",
+                env: &[("MINI_AGENT_ALLOW_DUMMY", "1")],
+                enable: "",
+                discovery: "an echo run on model `dummy` answers 200",
+            },
+            Self::ShimEcho => FeatureSpec {
+                name: "shim-echo",
+                description: "the OpenAI shim runs in echo mode with the default reply `shim ok`",
+                env: &[("MINI_AGENT_OPENAI_SHIM_MODE", "echo")],
+                enable: "",
+                discovery: "`POST /v1/chat/completions` answers `shim ok`",
+            },
+            Self::ShimNoProvider => FeatureSpec {
+                name: "shim-no-provider",
+                description: "no provider, no echo mode and no dummy model are configured",
+                env: &[],
+                enable: "run these cases against a second instance started without OPENAI_API_KEY, \
+                         OPENAI_API_BASE, OLLAMA_BASE_URL, MINI_AGENT_ALLOW_DUMMY or MINI_AGENT_OPENAI_SHIM_MODE",
+                discovery: "`/ready` hints show no provider and the shim answers 400 with guidance",
+            },
+            Self::ProviderFake => FeatureSpec {
+                name: "provider-fake",
+                description: "`openai/…` models go to the suite's scripted provider fake",
+                env: &[("OPENAI_API_BASE", "{provider_fake_base}"), ("OPENAI_API_KEY", SECRET_KEY)],
+                enable: "fix the fake's address with --provider-fake-addr",
+                discovery: "a run on `openai/conformance-probe` reaches the provider fake with its marker",
+            },
+            Self::Traces => FeatureSpec {
+                name: "traces",
+                description: "each `/agent/run` appends one JSON line to a trace file the suite can read",
+                env: &[("MINI_AGENT_STORE_TRACES", "1"), ("MINI_AGENT_STORE_PATH", "{trace_file}")],
+                enable: "pass the same file as --trace-file",
+                discovery: "after a probe run, its line appears in --trace-file",
+            },
+            Self::LocalTools => FeatureSpec {
+                name: "local-tools",
+                description: "the `local` backend runs the agent loop with local tools (`python3` on the target's machine)",
+                env: &[],
+                enable: "needs provider-fake (the tool calls are scripted through it)",
+                discovery: "a scripted `exec_python` call comes back with the tool's stdout",
+            },
+            Self::ShortcircuitChutes => FeatureSpec {
+                name: "shortcircuit-chutes",
+                description: "testing only: an escalation to `chutes/…` is not sent",
+                env: &[("NDSMOKE_SHORTCIRCUIT_CHUTES", "1")],
+                enable: "needs provider-fake",
+                discovery: "a budget escalation to `chutes/…` ends escalated without a call",
+            },
+            Self::ToolEnvHeaders => FeatureSpec {
+                name: "tool-env-headers",
+                description: "default headers for HTTP tools servers come from the environment",
+                env: &[("MINI_AGENT_TOOL_HTTP_HEADERS", ENV_TOOL_HEADERS)],
+                enable: "needs provider-fake",
+                discovery: "an `http` run against the raw tools fake carries `X-Env-Header: from-env`",
+            },
+            Self::ExecRpc => FeatureSpec {
+                name: "exec-rpc",
+                description: "the implementation's exec-RPC server (§7) is reachable",
+                env: &[],
+                enable: "pass --exec-rpc-url with its address",
+                discovery: "by argument only: --exec-rpc-url",
+            },
+            Self::Mcp => FeatureSpec {
+                name: "mcp",
+                description: "the suite runs a real MCP server for `tool_backend: \"mcp\"`",
+                env: &[],
+                enable: "pass --mcp-python with a Python that has the `mcp` package (needs provider-fake)",
+                discovery: "by argument only: --mcp-python",
+            },
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name.trim())
+    }
+
+    /// "start the target with K=V …; <what else>", for skip messages and the report's summary.
+    pub fn how_to_enable(self, setup: &Setup) -> String {
+        let spec = self.spec();
+        let env = setup.env_line(spec.env);
+        match (env.is_empty(), spec.enable.is_empty()) {
+            (true, _) => spec.enable.to_owned(),
+            (false, true) => format!("start the target with {env}"),
+            (false, false) => format!("start the target with {env}; {}", spec.enable),
+        }
+    }
+}
+
+/// Whether a run assumes a feature, and on what grounds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FeatureStatus {
+    pub feature: Feature,
+    pub enabled: bool,
+    pub source: Source,
+    /// The evidence: what the probe saw, or which flag said so.
+    pub why: String,
+}
+
+/// Where a [`FeatureStatus`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Declared with `--features` (no probing).
+    Flag,
+    /// Given by an argument (`--exec-rpc-url`, `--mcp-python`, `--trace-file` with `--features`).
+    Argument,
+    /// Discovered by probing the target.
+    Probe,
+}
+
+impl FeatureStatus {
+    /// One line for the run's log: `probe provider-fake: enabled — …`.
+    pub fn line(&self) -> String {
+        let source = match self.source {
+            Source::Flag => "flag",
+            Source::Argument => "argument",
+            Source::Probe => "probe",
+        };
+        let state = if self.enabled { "enabled" } else { "not enabled" };
+        format!("{source:<8} {:<20} {state} — {}", self.feature.name(), self.why)
+    }
+}
+
+/// What the suite knows about its own setup, to fill in the table's placeholders.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// The provider fake's base (`http://127.0.0.1:18080/v1`).
+    pub provider_fake_base: Option<String>,
+    /// The trace file given with `--trace-file`.
+    pub trace_file: Option<PathBuf>,
+}
+
+impl Setup {
+    /// A table value with its placeholders filled in; unknown ones are named in angle brackets, so
+    /// the README's rendering (which knows no addresses) reads as a template.
+    pub fn render(&self, value: &str) -> String {
+        let base = self.provider_fake_base.clone().unwrap_or_else(|| "http://<provider-fake-addr>/v1".to_owned());
+        let trace = self.trace_file.as_ref().map_or_else(|| "<trace file>".to_owned(), |p| p.display().to_string());
+        value.replace("{provider_fake_base}", &base).replace("{trace_file}", &trace)
+    }
+
+    /// The pairs with their values rendered.
+    pub fn pairs(&self, env: &[(&str, &str)]) -> Vec<(String, String)> {
+        env.iter().map(|(k, v)| ((*k).to_owned(), self.render(v))).collect()
+    }
+
+    /// `K=V K2='V2'`, quoted for a POSIX shell where needed.
+    pub fn env_line(&self, env: &[(&str, &str)]) -> String {
+        let words: Vec<String> = self.pairs(env).into_iter().map(|(k, v)| format!("{k}={}", shell_quote(&v))).collect();
+        words.join(" ")
+    }
+}
+
+fn shell_quote(value: &str) -> String {
+    if value.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c)) {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+/// The table as Markdown (what the README shows between its `features:` markers).
+pub fn markdown(setup: &Setup) -> String {
+    let mut out = String::from(
+        "| feature | what it means | start the target with | also | discovered by |\n|---|---|---|---|---|\n",
+    );
+    for f in Feature::ALL {
+        let spec = f.spec();
+        let env: Vec<String> = setup.pairs(spec.env).into_iter().map(|(k, v)| format!("`{k}={v}`")).collect();
+        let env = if env.is_empty() { "—".to_owned() } else { env.join("<br>") };
+        let also = if spec.enable.is_empty() { "—" } else { spec.enable };
+        let _ = writeln!(out, "| `{}` | {} | {env} | {also} | {} |", spec.name, spec.description, spec.discovery);
+    }
+    let _ = write!(
+        out,
+        "\nNot a feature, but recommended: `{}` keeps the timeout cases short.\n",
+        setup.env_line(FAST_TIMEOUTS)
+    );
+    out
+}
+
+/// The table as plain text, one block per feature (what `conformance features` prints).
+pub fn plain(setup: &Setup) -> String {
+    let mut out = String::new();
+    for f in Feature::ALL {
+        let spec = f.spec();
+        let _ = writeln!(out, "{:<20} {}", spec.name, spec.description);
+        let _ = writeln!(out, "{:<20} to enable: {}", "", f.how_to_enable(setup));
+        let _ = writeln!(out, "{:<20} discovered by: {}", "", spec.discovery);
+    }
+    let _ =
+        writeln!(out, "\nrecommended (not a feature): {} keeps the timeout cases short", setup.env_line(FAST_TIMEOUTS));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_feature_round_trips_through_its_name() {
+        for f in Feature::ALL {
+            assert_eq!(Feature::parse(f.name()), Some(f));
+        }
+        assert_eq!(Feature::parse("nope"), None);
+    }
+
+    #[test]
+    fn placeholders_are_filled_in_and_values_quoted() {
+        let setup = Setup {
+            provider_fake_base: Some("http://127.0.0.1:18080/v1".into()),
+            trace_file: Some("/tmp/t.jsonl".into()),
+        };
+        assert_eq!(
+            Feature::ProviderFake.how_to_enable(&setup),
+            format!(
+                "start the target with OPENAI_API_BASE=http://127.0.0.1:18080/v1 OPENAI_API_KEY={SECRET_KEY}; \
+                 fix the fake's address with --provider-fake-addr"
+            )
+        );
+        assert!(Feature::ToolEnvHeaders.how_to_enable(&setup).contains(&format!("'{ENV_TOOL_HEADERS}'")));
+        assert!(Feature::Traces.how_to_enable(&Setup::default()).contains("MINI_AGENT_STORE_PATH='<trace file>'"));
+        assert_eq!(Feature::Dummy.how_to_enable(&setup), "start the target with MINI_AGENT_ALLOW_DUMMY=1");
+        assert_eq!(Feature::ExecRpc.how_to_enable(&setup), "pass --exec-rpc-url with its address");
+    }
+
+    #[test]
+    fn the_markdown_has_a_row_per_feature() {
+        let md = markdown(&Setup::default());
+        assert_eq!(md.lines().filter(|l| l.starts_with("| `")).count(), Feature::ALL.len());
+    }
+}

@@ -1,0 +1,250 @@
+//! Discovering a target's features by probing it (CONTRACT §10): without `--features`, the runner
+//! sends one small request per feature — through the same [`Ctx`] the cases use — and enables what
+//! answers. A new user who started the target pointed at the fakes then runs every case it can,
+//! instead of skipping most of them for want of a flag.
+//!
+//! A probe never fails the run: each is bounded by [`PROBE_TIMEOUT`] and ends in a status, enabled
+//! or not, with the evidence either way. Probes that need the provider fake to script the model run
+//! only once it answered. `exec-rpc` and `mcp` are not probed: they follow their arguments.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::checks::{run_body, tool_contents, uuid_like};
+use crate::failure::Failure;
+use crate::fakes::provider::script_marker;
+use crate::features::{Feature, FeatureStatus, Source};
+use crate::target::Ctx;
+use crate::transport::Reply;
+
+/// How long one probe may take. The slowest honest probe (a budget escalation) takes well under a
+/// second; a target that does not answer in time lacks the feature as far as this run can tell.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The model the probes that go through the provider fake ask for.
+const PROBE_MODEL: &str = "openai/conformance-probe";
+
+/// `Ok(evidence)` when the feature answered, `Err(why not)` otherwise.
+type Probed = Result<String, String>;
+
+/// One status per feature, in [`Feature::ALL`] order.
+pub async fn discover(ctx: &Ctx) -> Vec<FeatureStatus> {
+    let (dummy, shim_echo, no_provider, provider) =
+        tokio::join!(bounded(dummy(ctx)), bounded(shim_echo(ctx)), bounded(no_provider(ctx)), bounded(provider(ctx)));
+    // A target whose dummy model answers has something to call: it is not one without a provider,
+    // whatever its shim says.
+    let no_provider = match (&dummy, no_provider) {
+        (Ok(_), Ok(_)) => Err("the `dummy` model answers, so the target has a model to call".to_owned()),
+        (_, other) => other,
+    };
+    let (local, headers, chutes) = if provider.is_ok() {
+        tokio::join!(bounded(local_tools(ctx)), bounded(env_headers(ctx)), bounded(shortcircuit(ctx)))
+    } else {
+        let why = || Err("needs provider-fake, which did not answer".to_owned());
+        (why(), why(), why())
+    };
+    // Last and alone: it may have to recognise its line by position rather than by marker.
+    let traces = bounded(traces(ctx, dummy.is_ok(), provider.is_ok())).await;
+    Feature::ALL
+        .into_iter()
+        .map(|feature| {
+            let probed = match feature {
+                Feature::Dummy => dummy.clone(),
+                Feature::ShimEcho => shim_echo.clone(),
+                Feature::ShimNoProvider => no_provider.clone(),
+                Feature::ProviderFake => provider.clone(),
+                Feature::Traces => traces.clone(),
+                Feature::LocalTools => local.clone(),
+                Feature::ShortcircuitChutes => chutes.clone(),
+                Feature::ToolEnvHeaders => headers.clone(),
+                Feature::ExecRpc | Feature::Mcp => return by_argument(ctx, feature),
+            };
+            let (enabled, why) = match probed {
+                Ok(why) => (true, why),
+                Err(why) => (false, why),
+            };
+            FeatureStatus { feature, enabled, source: Source::Probe, why }
+        })
+        .collect()
+}
+
+/// The status of a feature that follows an argument rather than a probe.
+pub fn by_argument(ctx: &Ctx, feature: Feature) -> FeatureStatus {
+    let (enabled, why) = match feature {
+        Feature::ExecRpc if ctx.exec_rpc.is_some() => (true, "--exec-rpc-url was given"),
+        Feature::ExecRpc => (false, "no --exec-rpc-url given"),
+        Feature::Mcp if ctx.fakes.as_ref().is_some_and(|f| f.mcp.is_some()) => {
+            (true, "the suite runs an MCP server (--mcp-python)")
+        }
+        Feature::Mcp => (false, "no --mcp-python given"),
+        Feature::Traces if ctx.trace_file.is_some() => (true, "--trace-file was given"),
+        Feature::Traces => (false, "no --trace-file given"),
+        _ => (false, "not given by an argument"),
+    };
+    FeatureStatus { feature, enabled, source: Source::Argument, why: why.to_owned() }
+}
+
+async fn bounded(probe: impl Future<Output = Probed>) -> Probed {
+    tokio::time::timeout(PROBE_TIMEOUT, probe)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {}s", PROBE_TIMEOUT.as_secs())))
+}
+
+/// A short quote of a reply, for one log line.
+fn quote(reply: &Reply) -> String {
+    let full = reply.text();
+    let mut text: String = full.chars().take(120).collect();
+    if full.chars().nth(120).is_some() {
+        text.push('…');
+    }
+    format!("HTTP {}: {}", reply.status, text.replace('\n', " "))
+}
+
+fn sent(result: Result<Reply, Failure>) -> Result<Reply, String> {
+    result.map_err(|f| f.message().to_owned())
+}
+
+/// An `/agent/run` through the provider fake playing `script`, with `extra` fields merged in.
+async fn scripted_run(ctx: &Ctx, backend: &str, script: Value, extra: Value) -> Result<Reply, String> {
+    let mut body = json!({
+        "model": PROBE_MODEL, "tool_backend": backend,
+        "messages": [{"role": "user", "content": format!("probe {}", script_marker(&script))}],
+    });
+    if let (Some(b), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(extra.clone());
+    }
+    sent(ctx.post_json("/agent/run", &body).await)
+}
+
+fn envelope(reply: &Reply) -> Result<Value, String> {
+    if reply.status != 200 {
+        return Err(format!("the probe run answered {}", quote(reply)));
+    }
+    reply.json().map_err(|f| f.message().to_owned())
+}
+
+async fn dummy(ctx: &Ctx) -> Probed {
+    let reply = sent(ctx.post_json("/agent/run", &run_body("echo", "conformance probe")).await)?;
+    match reply.status {
+        200 => Ok("an echo run on model `dummy` answered 200".to_owned()),
+        _ => Err(format!("an echo run on model `dummy` answered {}", quote(&reply))),
+    }
+}
+
+async fn shim_echo(ctx: &Ctx) -> Probed {
+    let body = json!({"model": "conformance-probe", "messages": [{"role": "user", "content": "probe"}]});
+    let reply = sent(ctx.post_json("/v1/chat/completions", &body).await)?;
+    let content = reply.json().ok().and_then(|v| v.pointer("/choices/0/message/content").cloned());
+    match content.as_ref().and_then(Value::as_str) {
+        Some("shim ok") if reply.status == 200 => Ok("the shim answered `shim ok`".to_owned()),
+        _ => Err(format!("the shim answered {}", quote(&reply))),
+    }
+}
+
+async fn no_provider(ctx: &Ctx) -> Probed {
+    let ready = sent(ctx.get("/ready").await)?.json().map_err(|f| f.message().to_owned())?;
+    let hint = |k: &str| ready.pointer(&format!("/hints/{k}")).cloned().unwrap_or_default();
+    if hint("OPENAI_API_KEY") != json!(false) || hint("OLLAMA_BASE_URL") != json!(false) {
+        return Err("`/ready` hints show a provider key or Ollama base".to_owned());
+    }
+    if hint("MINI_AGENT_OPENAI_SHIM_MODE") == json!("echo") {
+        return Err("the shim is in echo mode".to_owned());
+    }
+    let body = json!({"model": "conformance-probe", "messages": [{"role": "user", "content": "probe"}]});
+    let reply = sent(ctx.post_json("/v1/chat/completions", &body).await)?;
+    if reply.status == 400 && reply.text().contains("OPENAI_API_KEY") {
+        Ok("`/ready` shows no provider and the shim answers 400 with guidance".to_owned())
+    } else {
+        Err(format!("the shim answered {}, not a 400 naming OPENAI_API_KEY", quote(&reply)))
+    }
+}
+
+async fn provider(ctx: &Ctx) -> Probed {
+    let fakes = ctx.fakes().map_err(|f| f.message().to_owned())?;
+    let marker = uuid_like();
+    let body = json!({
+        "model": PROBE_MODEL, "tool_backend": "echo",
+        "messages": [{"role": "user", "content": format!("probe {marker}")}],
+    });
+    let reply = sent(ctx.post_json("/agent/run", &body).await)?;
+    if fakes.provider.requests_containing(&marker).await.is_empty() {
+        return Err(format!(
+            "a run on `{PROBE_MODEL}` did not reach the provider fake at {} ({})",
+            fakes.provider.base_url(),
+            quote(&reply)
+        ));
+    }
+    Ok(format!("a run on `{PROBE_MODEL}` reached the provider fake"))
+}
+
+async fn local_tools(ctx: &Ctx) -> Probed {
+    let marker = uuid_like();
+    let script =
+        json!([{"tool_calls": [{"name": "exec_python", "arguments": {"code": format!("print('{marker}')")}}]}]);
+    let env = envelope(&scripted_run(ctx, "local", script, json!({"use_tools": true})).await?)?;
+    if tool_contents(&env).iter().any(|c| c.contains(&marker)) {
+        Ok("a scripted `exec_python` call came back with its stdout".to_owned())
+    } else {
+        Err(format!("a scripted `exec_python` call did not print its marker; tool messages: {:?}", tool_contents(&env)))
+    }
+}
+
+async fn env_headers(ctx: &Ctx) -> Probed {
+    let raw = &ctx.fakes().map_err(|f| f.message().to_owned())?.raw_tools;
+    let marker = uuid_like();
+    let script = json!([{"tool_calls": [{"name": "echo", "arguments": {"text": "probe"}}]}, {"content": "done"}]);
+    let extra = json!({"tool_http_base_url": format!("{}/ok", raw.uri()), "tool_http_headers": {"X-Conformance-Probe": marker}});
+    envelope(&scripted_run(ctx, "http", script, extra).await?)?;
+    let heads = raw.heads_containing(&marker);
+    if heads.is_empty() {
+        return Err("no request of the probe run reached the raw tools fake".to_owned());
+    }
+    if heads.iter().any(|h| h.to_ascii_lowercase().contains("\r\nx-env-header: from-env\r\n")) {
+        Ok("requests to the tools server carried `X-Env-Header: from-env`".to_owned())
+    } else {
+        Err("requests to the tools server carried no `X-Env-Header: from-env`".to_owned())
+    }
+}
+
+async fn shortcircuit(ctx: &Ctx) -> Probed {
+    let model = "chutes/conformance/probe";
+    let script = json!([{"delay_ms": 3000, "content": "too late"}]);
+    let extra = json!({"max_total_seconds": 0.3, "escalate_on_budget_exceeded": true, "escalate_model": model});
+    let env = envelope(&scripted_run(ctx, "local", script, extra).await?)?;
+    let seen =
+        (env["stopped_reason"].clone(), env["metrics"]["escalated"].clone(), env["metrics"]["used_model"].clone());
+    if seen == (json!("success"), json!(true), json!(model)) {
+        Ok(format!("a budget escalation to `{model}` ended escalated without a call"))
+    } else {
+        Err(format!("a budget escalation to `{model}` ended with (stopped_reason, escalated, used_model) = {seen:?}"))
+    }
+}
+
+async fn traces(ctx: &Ctx, dummy: bool, provider: bool) -> Probed {
+    let Some(path) = ctx.trace_file.clone() else { return Err("no --trace-file given".to_owned()) };
+    let before = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let marker = uuid_like();
+    // Through the provider fake the answer carries the marker into the trace line; the dummy
+    // model's answer is fixed, so then the probe's line is the one new line.
+    let body = match (provider, dummy) {
+        (true, _) => json!({"model": PROBE_MODEL, "tool_backend": "echo",
+                            "messages": [{"role": "user", "content": format!("probe {marker}")}]}),
+        (false, true) => run_body("echo", "conformance probe"),
+        (false, false) => return Err("needs dummy or provider-fake to make a probe run".to_owned()),
+    };
+    envelope(&sent(ctx.post_json("/agent/run", &body).await)?)?;
+    // The writer may append just after the reply went out.
+    for _ in 0..20 {
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        let tail =
+            String::from_utf8_lossy(bytes.get(usize::try_from(before).unwrap_or(usize::MAX)..).unwrap_or_default())
+                .into_owned();
+        if tail.lines().any(|l| if provider { l.contains(&marker) } else { l.contains("\"final_answer\"") }) {
+            return Ok(format!("the probe run's line appeared in {}", path.display()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("no line of the probe run appeared in {}", path.display()))
+}

@@ -1,0 +1,105 @@
+//! Feature discovery against the reference in-process: configured from the feature table it has
+//! every probe-able feature; started without a piece of that environment, the probe for it answers
+//! "absent", with a reason, and never fails.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use conformance::fakes::Fakes;
+use conformance::features::{Feature, FeatureStatus, Setup, Source};
+use conformance::probe;
+
+async fn discover(
+    pairs: &[(String, String)],
+    trace_file: Option<&std::path::Path>,
+) -> BTreeMap<Feature, FeatureStatus> {
+    let fakes = Arc::new(Fakes::start(Default::default()).await.expect("fakes"));
+    let ctx = support::ctx_on(pairs, trace_file, fakes, Arc::new(support::NoSnapshots)).expect("reference");
+    let statuses = probe::discover(&ctx).await;
+    assert_eq!(
+        statuses.iter().map(|s| s.feature).collect::<Vec<_>>(),
+        Feature::ALL,
+        "one status per feature, in order"
+    );
+    statuses.into_iter().map(|s| (s.feature, s)).collect()
+}
+
+fn enabled(statuses: &BTreeMap<Feature, FeatureStatus>) -> Vec<Feature> {
+    statuses.values().filter(|s| s.enabled).map(|s| s.feature).collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_started_from_the_table_has_every_probed_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("traces.jsonl");
+    let fakes = Arc::new(Fakes::start(Default::default()).await.unwrap());
+    let setup = Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: Some(trace.clone()) };
+    let wanted = [
+        Feature::Dummy,
+        Feature::ShimEcho,
+        Feature::ProviderFake,
+        Feature::LocalTools,
+        Feature::ToolEnvHeaders,
+        Feature::ShortcircuitChutes,
+        Feature::Traces,
+    ];
+    let ctx =
+        support::ctx_on(&support::pairs_for(&wanted, &setup), Some(&trace), fakes, Arc::new(support::NoSnapshots))
+            .unwrap();
+    let statuses: BTreeMap<Feature, FeatureStatus> =
+        probe::discover(&ctx).await.into_iter().map(|s| (s.feature, s)).collect();
+    let mut expected = wanted.to_vec();
+    expected.push(Feature::ExecRpc); // the in-process context always has the exec-RPC server
+    expected.sort();
+    assert_eq!(enabled(&statuses), expected, "{statuses:#?}");
+    assert!(
+        statuses
+            .values()
+            .filter(|s| s.feature != Feature::ExecRpc && s.feature != Feature::Mcp)
+            .all(|s| s.source == Source::Probe)
+    );
+    assert_eq!(statuses[&Feature::ExecRpc].source, Source::Argument);
+    assert!(statuses[&Feature::ShimNoProvider].why.contains("provider key"), "{statuses:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_demo_target_without_the_provider_fake_lacks_it_and_what_depends_on_it() {
+    let statuses =
+        discover(&pairs(&[("MINI_AGENT_ALLOW_DUMMY", "1"), ("MINI_AGENT_OPENAI_SHIM_MODE", "echo")]), None).await;
+    assert_eq!(enabled(&statuses), [Feature::Dummy, Feature::ShimEcho, Feature::ExecRpc], "{statuses:#?}");
+    let provider = &statuses[&Feature::ProviderFake];
+    assert!(
+        provider.why.contains("did not reach the provider fake") && provider.why.contains("OPENAI_API_KEY"),
+        "{provider:?}"
+    );
+    for f in [Feature::LocalTools, Feature::ToolEnvHeaders, Feature::ShortcircuitChutes] {
+        assert_eq!(statuses[&f].why, "needs provider-fake, which did not answer", "{f:?}");
+    }
+    assert_eq!(statuses[&Feature::Traces].why, "no --trace-file given");
+    assert!(statuses[&Feature::ShimNoProvider].why.contains("echo mode"), "{statuses:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_without_any_provider_has_only_shim_no_provider() {
+    let statuses = discover(&[], None).await;
+    assert_eq!(enabled(&statuses), [Feature::ShimNoProvider, Feature::ExecRpc], "{statuses:#?}");
+    assert!(statuses[&Feature::Dummy].why.contains("MINI_AGENT_ALLOW_DUMMY"), "{statuses:#?}");
+    assert!(statuses[&Feature::ShimEcho].why.starts_with("the shim answered HTTP 400"), "{statuses:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trace_file_the_target_does_not_write_is_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("never-written.jsonl");
+    let statuses = discover(&pairs(&[("MINI_AGENT_ALLOW_DUMMY", "1")]), Some(&trace)).await;
+    let traces = &statuses[&Feature::Traces];
+    assert!(!traces.enabled && traces.why.starts_with("no line of the probe run appeared"), "{traces:?}");
+}
