@@ -159,6 +159,33 @@ pub const DEFAULT_MAX_ITERATIONS: u32 = 3;
 pub const DEFAULT_MAX_TOOLS_PER_ITER: usize = 4;
 pub const MAX_TOOL_CONCURRENCY: i64 = 16;
 
+/// How far a request may push the server: numbers past these are a 422 naming the field, so a
+/// client cannot make the server loop for a day or panic on a duration of 1e308 seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunLimits {
+    /// `MINI_AGENT_MAX_ITERATIONS_CAP` (50): the largest `max_iterations`.
+    pub max_iterations: u32,
+    /// The largest `max_total_seconds` (a day).
+    pub max_total_seconds: f64,
+    /// The largest `max_tools_per_iter`.
+    pub max_tools_per_iter: usize,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        Self { max_iterations: 50, max_total_seconds: 86_400.0, max_tools_per_iter: 64 }
+    }
+}
+
+impl RunLimits {
+    pub fn from_env(env: &crate::env::Env) -> Self {
+        let d = Self::default();
+        let max_iterations =
+            env.parse_where("MINI_AGENT_MAX_ITERATIONS_CAP", d.max_iterations, "an integer ≥ 1", |n| *n >= 1);
+        Self { max_iterations, ..d }
+    }
+}
+
 impl RunSpec {
     /// A `local` run of `model` with every default: what the OpenAI shim runs.
     pub fn local_defaults(model: String, messages: Vec<Value>) -> Self {
@@ -177,30 +204,35 @@ impl RunSpec {
         }
     }
 
-    /// Parses and validates a request body.
-    pub fn from_slice(body: &[u8]) -> Result<Self, RequestError> {
-        Self::validate(decode(body)?)
+    /// Parses and validates a request body within `limits`.
+    pub fn from_slice(body: &[u8], limits: &RunLimits) -> Result<Self, RequestError> {
+        Self::validate(decode(body)?, limits)
     }
 
-    fn validate(req: AgentRunRequest) -> Result<Self, RequestError> {
+    fn validate(req: AgentRunRequest, limits: &RunLimits) -> Result<Self, RequestError> {
         validate_messages(&req.messages)?;
         if req.model.trim().is_empty() {
             return Err(RequestError::schema("model", "must not be empty"));
         }
         let backend = backend(&req)?;
-        let max_iterations = int_in("max_iterations", req.max_iterations, 1, i64::from(u32::MAX), "an integer ≥ 1")?
-            .map_or(DEFAULT_MAX_ITERATIONS, |n| n as u32);
+        let cap = i64::from(limits.max_iterations);
+        let iterations_rule = format!("an integer from 1 to {cap} (the server's MINI_AGENT_MAX_ITERATIONS_CAP)");
+        let max_iterations = int_in("max_iterations", req.max_iterations, 1, cap, &iterations_rule)?
+            .map_or(DEFAULT_MAX_ITERATIONS.min(limits.max_iterations), |n| n as u32);
         if let Some(s) = req.max_total_seconds
-            && !(s.is_finite() && s > 0.0)
+            && !(s.is_finite() && s > 0.0 && s <= limits.max_total_seconds)
         {
-            return Err(RequestError::schema("max_total_seconds", format!("must be a number > 0, got {s}")));
+            let rule = format!("must be a number of seconds > 0 and at most {}", limits.max_total_seconds);
+            return Err(RequestError::schema("max_total_seconds", format!("{rule}, got {s}")));
         }
         let concurrency_rule = format!("an integer from 1 to {MAX_TOOL_CONCURRENCY}");
         let tool_concurrency =
             int_in("tool_concurrency", req.tool_concurrency, 1, MAX_TOOL_CONCURRENCY, &concurrency_rule)?
                 .map_or(1, |n| n as usize);
-        let max_tools_per_iter = int_in("max_tools_per_iter", req.max_tools_per_iter, 1, i64::MAX, "an integer ≥ 1")?
-            .map_or(DEFAULT_MAX_TOOLS_PER_ITER, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        let tools_cap = limits.max_tools_per_iter as i64;
+        let tools_rule = format!("an integer from 1 to {tools_cap}");
+        let max_tools_per_iter = int_in("max_tools_per_iter", req.max_tools_per_iter, 1, tools_cap, &tools_rule)?
+            .map_or(DEFAULT_MAX_TOOLS_PER_ITER, |n| n as usize);
         // The HTTP and MCP backends exist to offer tools: there they are on unless explicitly off.
         let use_tools = match backend {
             Backend::Http(_) | Backend::Mcp(_) => req.use_tools.unwrap_or(true),
@@ -388,7 +420,7 @@ mod tests {
     use serde_json::json;
 
     fn ok(body: Value) -> RunSpec {
-        RunSpec::from_slice(body.to_string().as_bytes()).expect("valid request")
+        RunSpec::from_slice(body.to_string().as_bytes(), &RunLimits::default()).expect("valid request")
     }
 
     fn status(e: &RequestError) -> u16 {
@@ -399,7 +431,7 @@ mod tests {
     }
 
     fn err(body: Value) -> (u16, String) {
-        let e = RunSpec::from_slice(body.to_string().as_bytes()).expect_err("invalid request");
+        let e = RunSpec::from_slice(body.to_string().as_bytes(), &RunLimits::default()).expect_err("invalid request");
         (status(&e), e.to_string())
     }
 
@@ -427,7 +459,10 @@ mod tests {
     #[case(json!({"model": "m", "messages": ["hi"]}), 422, "messages[0]: expected a message object")]
     #[case(json!({"model": "m", "messages": [{"content": "x"}]}), 422, "messages[0].role")]
     #[case(json!({"model": "m", "messages": [], "use_tools": "yes"}), 422, "use_tools: invalid type")]
-    #[case(json!({"model": "m", "messages": [], "max_iterations": 0}), 422, "max_iterations: must be an integer ≥ 1")]
+    #[case(json!({"model": "m", "messages": [], "max_iterations": 0}), 422, "max_iterations: must be an integer from 1 to 50")]
+    #[case(json!({"model": "m", "messages": [], "max_iterations": 100_000_000}), 422, "MINI_AGENT_MAX_ITERATIONS_CAP")]
+    #[case(json!({"model": "m", "messages": [], "max_total_seconds": 1e308}), 422, "max_total_seconds: must be a number of seconds > 0 and at most 86400")]
+    #[case(json!({"model": "m", "messages": [], "max_tools_per_iter": 1_000_000}), 422, "max_tools_per_iter: must be an integer from 1 to 64")]
     #[case(json!({"model": "m", "messages": [], "max_total_seconds": -1}), 422, "max_total_seconds")]
     #[case(json!({"model": "m", "messages": [], "tool_concurrency": 17}), 422, "from 1 to 16")]
     #[case(json!({"model": "m", "messages": [], "tool_http_headers": {"X": 1}}), 422, "tool_http_headers.X: invalid type")]
@@ -450,7 +485,7 @@ mod tests {
     #[case(b"not json", "expected ident")]
     #[case(b"{\"model\":\"m\",\"messages\":[]} trailing", "trailing characters")]
     fn malformed_json_is_400(#[case] body: &[u8], #[case] needle: &str) {
-        let e = RunSpec::from_slice(body).expect_err("malformed");
+        let e = RunSpec::from_slice(body, &RunLimits::default()).expect_err("malformed");
         assert_eq!(status(&e), 400);
         assert!(e.to_string().contains(needle), "{e}");
     }

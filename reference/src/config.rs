@@ -12,9 +12,11 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::agent::settings::LoopEnv;
+use crate::api::RunLimits;
 use crate::auth::keys::KeyRing;
 use crate::env::Env;
 use crate::listen::Listen;
+use crate::outbound::UrlPolicy;
 use crate::process::sandbox::SandboxSettings;
 use crate::provider::client::Providers;
 use crate::provider::router::RouterConfig;
@@ -58,7 +60,11 @@ pub struct Config {
     pub sandbox: SandboxSettings,
     pub http_tools: HttpToolSettings,
     pub mcp_tools: McpSettings,
+    /// Where request-given tool server URLs may point (`MINI_AGENT_TOOL_URL_ALLOW`).
+    pub outbound: UrlPolicy,
     pub loop_env: LoopEnv,
+    /// How far a request may push the loop (`MINI_AGENT_MAX_ITERATIONS_CAP`, …).
+    pub run_limits: RunLimits,
     /// Settings that could not be understood; a server refuses to start while any are listed.
     pub problems: Vec<String>,
 }
@@ -91,6 +97,7 @@ impl Config {
             }),
             None => RouterConfig::default(),
         };
+        let listen_host = listen.host.clone();
         let mut config = Self {
             listen,
             keys: KeyRing::from_env(&env),
@@ -102,7 +109,9 @@ impl Config {
             sandbox: SandboxSettings::from_env(&env),
             http_tools: HttpToolSettings::from_env(&env),
             mcp_tools: McpSettings::from_env(&env),
+            outbound: UrlPolicy::from_env(&env, &listen_host),
             loop_env: LoopEnv::from_env(&env),
+            run_limits: RunLimits::from_env(&env),
             problems: Vec::new(),
         };
         config.problems = env.into_problems();

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::env::Env;
 use crate::parallel::{ParallelOptions, complete_all};
+use crate::process::sandbox::{Mode, Sandbox};
 use crate::provider::route::codex_base;
 use crate::sidecar::SidecarConfig;
 
@@ -22,6 +23,8 @@ use crate::sidecar::SidecarConfig;
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,
+    /// Works, but not as well as it could (the tool sandbox unavailable in `auto` mode).
+    Warn,
     Fail,
     Skip,
 }
@@ -42,6 +45,9 @@ impl Check {
     }
     fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self { name, status: Status::Fail, detail: detail.into(), fix: Some(fix.into()) }
+    }
+    fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self { name, status: Status::Warn, detail: detail.into(), fix: Some(fix.into()) }
     }
     fn skip(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self { name, status: Status::Skip, detail: detail.into(), fix: Some(fix.into()) }
@@ -105,6 +111,7 @@ pub async fn run(config: &Config, targets: &Targets) -> Vec<Check> {
     let sidecar_echo = sidecar.as_ref().ok().and_then(|v| v["echo"].as_bool()).unwrap_or(targets.sidecar_echo_env);
     let mut checks = vec![
         facade_check(&http, targets).await,
+        sandbox_check(config),
         sidecar_check(&sidecar, targets),
         auth_check(targets, sidecar_echo),
         enabled_check(config),
@@ -132,6 +139,23 @@ async fn facade_check(http: &reqwest::Client, targets: &Targets) -> Check {
         Err(e) => {
             Check::fail(NAME, format!("{url}: {e}"), "start it with `miniagent serve` (or point MINI_AGENT_URL at it)")
         }
+    }
+}
+
+/// Whether tools get the bubblewrap sandbox on this machine, probed as the server would.
+fn sandbox_check(config: &Config) -> Check {
+    const NAME: &str = "tool sandbox";
+    let sandbox = Sandbox::new(config.sandbox.clone());
+    let fix = "run where user namespaces work (Docker: --security-opt seccomp=unconfined --security-opt \
+               systempaths=unconfined, or the host), install bubblewrap, or set MINI_AGENT_TOOL_SANDBOX=required \
+               to refuse tools instead";
+    match (&sandbox.available, sandbox.settings.mode) {
+        (Ok(()), _) => Check::ok(NAME, sandbox.describe()),
+        (Err(_), Mode::Required) => Check::fail(NAME, sandbox.describe(), fix),
+        (Err(_), Mode::Off) => {
+            Check::warn(NAME, sandbox.describe(), "unset MINI_AGENT_TOOL_SANDBOX to use the sandbox")
+        }
+        (Err(_), Mode::Auto) => Check::warn(NAME, sandbox.describe(), fix),
     }
 }
 
@@ -283,6 +307,7 @@ pub fn render(checks: &[Check]) -> String {
     for c in checks {
         let tag = match c.status {
             Status::Ok => "ok  ",
+            Status::Warn => "warn",
             Status::Fail => "FAIL",
             Status::Skip => "skip",
         };

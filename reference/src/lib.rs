@@ -41,6 +41,7 @@ pub mod exec_rpc;
 pub mod http;
 pub mod listen;
 pub mod openai_shape;
+pub mod outbound;
 pub mod parallel;
 pub mod process;
 pub mod provider;

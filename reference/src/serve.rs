@@ -134,6 +134,7 @@ async fn drain(graceful: GracefulShutdown, grace: Duration) {
 pub async fn serve(mut config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
     let (listener, local) = bind_checked(&config.listen, !config.keys.is_empty()).await?;
     config.listen.port = local.port();
+    config.outbound.server_on_loopback = local.ip().is_loopback();
     let limits = config.listen.limits;
     let state = AppState::new(config)?;
     run(listener, app(state), limits, shutdown).await

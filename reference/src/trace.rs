@@ -20,10 +20,19 @@ use crate::api::RunSpec;
 use crate::env::Env;
 use crate::envelope::Envelope;
 
-/// Where traces go: `MINI_AGENT_STORE_TRACES=1` with `MINI_AGENT_STORE_PATH=<file>`.
-#[derive(Debug, Clone, Default)]
+/// Where traces go: `MINI_AGENT_STORE_TRACES=1` with `MINI_AGENT_STORE_PATH=<file>`; the file
+/// rotates at `MINI_AGENT_TRACE_MAX_MB` (100): it is renamed to `<file>.1` (replacing the previous
+/// one) and a new file begins, so traces use at most twice that on disk.
+#[derive(Debug, Clone)]
 pub struct TraceSettings {
     pub path: Option<PathBuf>,
+    pub max_bytes: u64,
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        Self { path: None, max_bytes: 100 * 1024 * 1024 }
+    }
 }
 
 impl TraceSettings {
@@ -33,7 +42,8 @@ impl TraceSettings {
         } else {
             None
         };
-        Self { path }
+        let max_mb: f64 = env.parse_where("MINI_AGENT_TRACE_MAX_MB", 100.0, "a number of megabytes > 0", |m| *m > 0.0);
+        Self { path, max_bytes: (max_mb * 1024.0 * 1024.0) as u64 }
     }
 }
 
@@ -78,10 +88,12 @@ pub struct TraceWriter {
 impl TraceWriter {
     /// Starts the writer thread for `path`. The file is opened (append, create) on first use and
     /// reopened after a failure, so fixing a bad path or a full disk needs no restart.
-    pub fn spawn(path: PathBuf) -> std::io::Result<Self> {
+    pub fn spawn(path: PathBuf, max_bytes: u64) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel::<Job>();
         let thread_path = path.clone();
-        std::thread::Builder::new().name("trace-writer".into()).spawn(move || writer_loop(&thread_path, &rx))?;
+        std::thread::Builder::new()
+            .name("trace-writer".into())
+            .spawn(move || writer_loop(&thread_path, max_bytes, &rx))?;
         Ok(Self { tx, path })
     }
 
@@ -109,7 +121,7 @@ impl TraceWriter {
     }
 }
 
-fn writer_loop(path: &Path, rx: &mpsc::Receiver<Job>) {
+fn writer_loop(path: &Path, max_bytes: u64, rx: &mpsc::Receiver<Job>) {
     let mut file: Option<File> = None;
     while let Ok(first) = rx.recv() {
         // Batch whatever else is already queued into one write: under load this turns many small
@@ -120,7 +132,7 @@ fn writer_loop(path: &Path, rx: &mpsc::Receiver<Job>) {
         for job in &jobs {
             buf.extend_from_slice(&job.line);
         }
-        if let Err(e) = write_batch(path, &mut file, &buf) {
+        if let Err(e) = write_batch(path, max_bytes, &mut file, &buf) {
             tracing::warn!(
                 path = %path.display(), error = %e, lines = jobs.len(),
                 "could not append traces (check MINI_AGENT_STORE_PATH); requests are unaffected"
@@ -133,12 +145,26 @@ fn writer_loop(path: &Path, rx: &mpsc::Receiver<Job>) {
     }
 }
 
-fn write_batch(path: &Path, file: &mut Option<File>, buf: &[u8]) -> std::io::Result<()> {
+/// Where a full trace file goes: `<file>.1`.
+pub fn rotated(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".1");
+    PathBuf::from(name)
+}
+
+fn write_batch(path: &Path, max_bytes: u64, file: &mut Option<File>, buf: &[u8]) -> std::io::Result<()> {
     if file.is_none() {
         *file = Some(OpenOptions::new().create(true).append(true).open(path)?);
     }
     let Some(f) = file.as_mut() else { return Ok(()) };
-    let start = f.metadata()?.len();
+    let mut start = f.metadata()?.len();
+    if start > 0 && start + buf.len() as u64 > max_bytes {
+        // Rotate between whole batches, so both files end on whole lines.
+        std::fs::rename(path, rotated(path))?;
+        *f = OpenOptions::new().create(true).append(true).open(path)?;
+        start = 0;
+        tracing::info!(path = %path.display(), "trace file rotated (MINI_AGENT_TRACE_MAX_MB)");
+    }
     if let Err(e) = f.write_all(buf).and_then(|()| f.flush()) {
         // Cut a partial batch back off so the file still ends on a whole line.
         let _ = f.set_len(start);
@@ -155,7 +181,7 @@ mod tests {
     async fn concurrent_appends_give_whole_lines() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.jsonl");
-        let writer = TraceWriter::spawn(path.clone()).expect("spawn");
+        let writer = TraceWriter::spawn(path.clone(), u64::MAX).expect("spawn");
         let tasks: Vec<_> = (0..100)
             .map(|i| {
                 let w = writer.clone();
@@ -175,8 +201,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_file_rotates_at_its_limit_on_whole_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.jsonl");
+        let writer = TraceWriter::spawn(path.clone(), 10_000).expect("spawn");
+        for i in 0..30 {
+            writer.append(&json!({"i": i, "pad": "x".repeat(1000)})).await;
+        }
+        let (current, old) = (
+            std::fs::read_to_string(&path).expect("current"),
+            std::fs::read_to_string(rotated(&path)).expect("rotated"),
+        );
+        assert!(current.len() <= 10_000 && old.len() <= 10_000, "{} {}", current.len(), old.len());
+        for text in [&current, &old] {
+            assert!(text.ends_with('\n') && text.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()));
+        }
+        let last: Value = serde_json::from_str(current.lines().last().expect("a line")).expect("json");
+        assert_eq!(last["i"], 29, "the newest line is in the current file");
+    }
+
+    #[tokio::test]
     async fn an_unwritable_path_does_not_block_or_panic() {
-        let writer = TraceWriter::spawn(PathBuf::from("/nonexistent-dir/for/sure/t.jsonl")).expect("spawn");
+        let writer = TraceWriter::spawn(PathBuf::from("/nonexistent-dir/for/sure/t.jsonl"), u64::MAX).expect("spawn");
         tokio::time::timeout(std::time::Duration::from_secs(5), writer.append(&json!({"a": 1})))
             .await
             .expect("append returns even when the file cannot be opened");

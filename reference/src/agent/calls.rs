@@ -46,11 +46,20 @@ pub struct Limits {
     pub tool_concurrency: usize,
 }
 
+/// What the backend offers this run.
+pub struct Known<'a> {
+    /// The tools it listed.
+    pub listed: &'a [Value],
+    /// Why it could not list them, when it could not.
+    pub list_error: Option<&'a str>,
+    /// Refuse every call with this error (tools were not offered).
+    pub refuse: Option<&'a str>,
+}
+
 /// Runs `calls` on `backend`.
 pub async fn execute<T: ToolBackend>(
     backend: &T,
-    listed: &[Value],
-    list_error: Option<&str>,
+    known: &Known<'_>,
     calls: &[RequestedCall],
     limits: &Limits,
     model: &str,
@@ -64,12 +73,14 @@ pub async fn execute<T: ToolBackend>(
         .enumerate()
         .map(|(index, requested)| async move {
             let started = Instant::now();
-            let result = match backend.resolve(&requested.name, listed) {
-                Some(name) => {
+            let resolved = if known.refuse.is_some() { None } else { backend.resolve(&requested.name, known.listed) };
+            let result = match (resolved, known.refuse) {
+                (_, Some(why)) => ToolResult::failure(&requested.name, why),
+                (Some(name), None) => {
                     backend.invoke(&ToolCall::new(&requested.id, name, requested.arguments_raw.clone())).await
                 }
-                None => {
-                    let why = match list_error {
+                (None, None) => {
+                    let why = match known.list_error {
                         Some(e) => {
                             format!("unsupported tool '{}' (the tools could not be listed: {e})", requested.name)
                         }

@@ -11,4 +11,7 @@ pub enum AgentError {
     /// The request's tools server settings cannot be used (a header the client cannot send).
     #[error("{0}")]
     BadToolServer(String),
+    /// The request's tools server URL is outside what the server may reach.
+    #[error("{message}")]
+    Refused { field: &'static str, message: String },
 }

@@ -8,7 +8,12 @@
 //! units are taken newest first and the walk stops at the first that does not fit, so what is kept
 //! is a contiguous recent history, in its original order.
 //!
-//! Pruning borrows: what is kept is sent as it is, never copied (a history can carry base64 images).
+//! The latest user message is always kept — the model is never sent a conversation without the
+//! question — and one that alone exceeds the budget is cut in the middle with a visible
+//! `[… N characters omitted …]` marker (the start states the task, the end often the question).
+//!
+//! Pruning borrows: what is kept is sent as it is, never copied (a history can carry base64
+//! images); only a cut message is a new value.
 
 use std::borrow::Cow;
 
@@ -26,17 +31,21 @@ pub fn prune(messages: &[Value]) -> Vec<Cow<'_, Value>> {
 pub fn prune_with(messages: &[Value], max_recent: usize, char_budget: usize) -> Vec<Cow<'_, Value>> {
     let units = units(messages);
     let pinned = units.iter().rposition(|u| u.is_tool_pair);
+    let latest_user = messages
+        .iter()
+        .rposition(|m| role(m) == "user")
+        .and_then(|m| units.iter().position(|u| u.indices.contains(&m)));
     let mut keep = vec![false; units.len()];
-    let mut chars = 0usize;
+    let (mut chars, mut count) = (0usize, 0usize);
     for (i, u) in units.iter().enumerate() {
-        if u.is_system || Some(i) == pinned {
+        if u.is_system || Some(i) == pinned || Some(i) == latest_user {
             keep[i] = true;
             if !u.is_system {
-                chars += u.chars;
+                chars += u.chars.min(char_budget);
+                count += u.indices.len();
             }
         }
     }
-    let mut count = pinned.map_or(0, |p| units[p].indices.len());
     for i in (0..units.len()).rev() {
         if keep[i] {
             continue;
@@ -53,8 +62,54 @@ pub fn prune_with(messages: &[Value], max_recent: usize, char_budget: usize) -> 
         .iter()
         .zip(keep)
         .filter(|(_, k)| *k)
-        .flat_map(|(u, _)| u.indices.iter().map(|&i| Cow::Borrowed(&messages[i])))
+        .flat_map(|(u, _)| u.indices.iter().copied())
+        .map(|i| {
+            let m = &messages[i];
+            if latest_user.is_some_and(|l| units[l].indices.contains(&i)) && content_chars(m) > char_budget {
+                Cow::Owned(cut_in_the_middle(m, char_budget))
+            } else {
+                Cow::Borrowed(m)
+            }
+        })
         .collect()
+}
+
+/// `message` with its text shortened to about `budget` characters: the start and the end kept, the
+/// middle replaced by a marker saying how much was left out. Text parts of a list are cut as one
+/// text; other parts (images) are kept.
+pub fn cut_in_the_middle(message: &Value, budget: usize) -> Value {
+    let mut out = message.clone();
+    match out.get_mut("content") {
+        Some(Value::String(s)) => *s = cut_text(s, budget),
+        Some(Value::Array(parts)) => {
+            let texts: Vec<usize> =
+                (0..parts.len()).filter(|&i| parts[i].get("text").is_some_and(Value::is_string)).collect();
+            let total: usize =
+                texts.iter().map(|&i| parts[i]["text"].as_str().unwrap_or_default().chars().count()).sum();
+            for &i in &texts {
+                let text = parts[i]["text"].as_str().unwrap_or_default().to_owned();
+                let share = budget * text.chars().count() / total.max(1);
+                parts[i]["text"] = Value::String(cut_text(&text, share));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn cut_text(text: &str, budget: usize) -> String {
+    let n = text.chars().count();
+    if n <= budget {
+        return text.to_owned();
+    }
+    let omitted_estimate = n - budget;
+    let marker_len = format!(" [… {omitted_estimate} characters omitted …] ").chars().count();
+    let keep = budget.saturating_sub(marker_len);
+    let (head, tail) = (keep - keep / 2, keep / 2);
+    let omitted = n - head - tail;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(n - tail).collect();
+    format!("{start} [… {omitted} characters omitted …] {end}")
 }
 
 #[derive(Debug)]
@@ -159,6 +214,28 @@ mod tests {
     }
 
     #[test]
+    fn the_latest_user_message_is_always_kept_and_cut_when_alone_too_big() {
+        let huge = format!("START {} END", "x".repeat(20_000));
+        let msgs = vec![msg("system", "s"), msg("user", "old"), msg("assistant", "a"), msg("user", &huge)];
+        let kept = owned(prune(&msgs));
+        let last = kept.last().and_then(|m| m["content"].as_str()).unwrap_or_default().to_owned();
+        assert!(last.starts_with("START ") && last.ends_with(" END"), "the start and end survive");
+        assert!(last.contains("characters omitted …]"), "{}", &last[..80]);
+        assert!(last.chars().count() <= CHAR_BUDGET, "{}", last.chars().count());
+        assert_eq!(kept[0], msgs[0], "system kept");
+        let omitted: usize =
+            last.split("[… ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+        assert_eq!(
+            omitted + last.chars().count() - format!(" [… {omitted} characters omitted …] ").chars().count(),
+            huge.chars().count()
+        );
+        // A newer assistant message that eats the budget cannot push the question out.
+        let msgs = vec![msg("user", "the question"), msg("assistant", &"y".repeat(20_000))];
+        let kept = owned(prune(&msgs));
+        assert_eq!(kept[0], msgs[0]);
+    }
+
+    #[test]
     fn short_histories_are_untouched() {
         let msgs = vec![msg("system", "s"), msg("user", "q"), call("a"), reply("a", "r"), msg("assistant", "done")];
         assert_eq!(owned(prune(&msgs)), msgs);
@@ -166,7 +243,7 @@ mod tests {
 
     fn arb_history() -> impl Strategy<Value = Vec<Value>> {
         // (kind, size, calls): 0 system, 1 user, 2 assistant, 3 a tool-call pair with `calls` replies.
-        let item = (0u8..4, 0usize..4000, 1usize..4);
+        let item = (0u8..4, prop_oneof![9 => 0usize..4000, 1 => 10_000usize..20_000], 1usize..4);
         prop::collection::vec(item, 0..80).prop_map(|items| {
             let mut out = Vec::new();
             for (unit, (kind, n, k)) in items.into_iter().enumerate() {
@@ -211,10 +288,13 @@ mod tests {
                     prop_assert_eq!(replies_orig, replies_kept, "a call lost some of its replies");
                 }
             }
-            // Order is preserved: kept is a subsequence of history.
+            // Order is preserved: kept is a subsequence of history (a cut message stands for its
+            // original, the latest user message).
+            let latest_user = history.iter().rev().find(|m| role(m) == "user");
+            let is_cut = |m: &Value| m["content"].as_str().is_some_and(|c| c.contains("characters omitted …]"));
             let mut it = history.iter();
             for k in &kept {
-                prop_assert!(it.any(|h| h == k), "order changed");
+                prop_assert!(it.any(|h| h == k || (is_cut(k) && Some(h) == latest_user)), "order changed");
             }
             // Respects the budget when possible: beyond systems and the pinned pair, ≤ 16 000 chars and ≤ 50 messages.
             let units = units(&kept);
@@ -223,8 +303,16 @@ mod tests {
             let pinned_len = pinned.map_or(0, |p| units[p].indices.len());
             let others: usize = units.iter().enumerate().filter(|(i, u)| !u.is_system && Some(*i) != pinned).map(|(_, u)| u.chars).sum();
             let other_len: usize = units.iter().enumerate().filter(|(i, u)| !u.is_system && Some(*i) != pinned).map(|(_, u)| u.indices.len()).sum();
-            prop_assert!(others + pinned_chars <= CHAR_BUDGET || others == 0, "over budget: {} + {}", others, pinned_chars);
-            prop_assert!(other_len + pinned_len <= MAX_RECENT || other_len == 0);
+            // Over the limits only with nothing but the latest user message besides the pinned pair
+            // (it is always kept).
+            let only_latest_user = units.iter().enumerate().filter(|(i, u)| !u.is_system && Some(*i) != pinned).count() <= 1;
+            prop_assert!(others + pinned_chars <= CHAR_BUDGET || only_latest_user, "over budget: {} + {}", others, pinned_chars);
+            prop_assert!(other_len + pinned_len <= MAX_RECENT || only_latest_user);
+            // The latest user message is always there.
+            if let Some(latest) = latest_user {
+                let kept_latest = kept.iter().rev().find(|m| role(m) == "user");
+                prop_assert!(kept_latest.is_some_and(|k| k == latest || is_cut(k)), "the latest user message was dropped");
+            }
         }
     }
 }

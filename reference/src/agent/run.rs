@@ -11,7 +11,8 @@ use super::model::ChatModel;
 use super::outcome::{RunOutcome, StoppedReason};
 use super::run_loop::run_loop;
 use super::settings::LoopEnv;
-use crate::api::{Backend, RunSpec};
+use crate::api::{Backend, RunSpec, ToolServer};
+use crate::outbound::UrlPolicy;
 use crate::provider::ChatRequest;
 use crate::tools::http::{HttpToolSettings, HttpTools};
 use crate::tools::local::LocalTools;
@@ -24,6 +25,8 @@ pub struct Deps<'a, M: ChatModel> {
     pub http: &'a HttpToolSettings,
     pub mcp: &'a McpSettings,
     pub env: &'a LoopEnv,
+    /// Where request-given tool server URLs may point.
+    pub outbound: &'a UrlPolicy,
 }
 
 /// Runs `spec` to an outcome.
@@ -32,17 +35,28 @@ pub async fn run<M: ChatModel>(spec: &RunSpec, deps: &Deps<'_, M>) -> Result<Run
         Backend::Echo | Backend::Router => one_shot(spec, deps.model).await,
         Backend::Local => run_loop(spec, deps.model, deps.local, deps.env).await,
         Backend::Http(server) => {
-            let tools = HttpTools::new(&server.url, &server.headers, deps.http.clone());
+            let addrs = checked(deps.outbound, server, "tool_http_base_url").await?;
+            let tools = HttpTools::pinned(&server.url, &server.headers, deps.http.clone(), addrs);
             run_loop(spec, deps.model, &tools, deps.env).await
         }
         Backend::Mcp(server) => {
-            let tools =
-                McpTools::new(&server.url, &server.headers, deps.mcp.clone()).map_err(AgentError::BadToolServer)?;
+            let addrs = checked(deps.outbound, server, "tool_mcp_url").await?;
+            let tools = McpTools::new(&server.url, &server.headers, deps.mcp.clone(), addrs)
+                .map_err(AgentError::BadToolServer)?;
             let outcome = run_loop(spec, deps.model, &tools, deps.env).await;
             tools.close().await;
             outcome
         }
     }
+}
+
+/// The addresses a tools server may be reached at, checked before any connection.
+async fn checked(
+    policy: &UrlPolicy,
+    server: &ToolServer,
+    field: &'static str,
+) -> Result<Vec<std::net::SocketAddr>, AgentError> {
+    policy.check(&server.url).await.map_err(|e| AgentError::Refused { field, message: format!("{field}: {}", e.0) })
 }
 
 /// One model call, no tools: the answer becomes the only message.

@@ -26,6 +26,8 @@ use crate::tools::ToolBackend;
 /// What the user is told when the model answered nothing.
 pub const NUDGE: &str =
     "Your last reply was empty. Reply with runnable code in a fenced block (```python … ```) or call one of the tools.";
+/// What a tool call gets when tools were not offered (`use_tools:false`).
+pub const TOOLS_DISABLED: &str = "tools are disabled";
 /// Longest JSON preview of failed invocations in the repair observation.
 pub const REPAIR_PREVIEW_CHARS: usize = 1000;
 
@@ -79,7 +81,7 @@ pub async fn run_loop<M: ChatModel, T: ToolBackend>(
         st.used_model.clone_from(&current);
         let mut assistant = assistant_message(completion.message());
         let content = assistant.get("content").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let requested = requested_calls(&mut assistant, spec, iteration, &content);
+        let (requested, from_model) = requested_calls(&mut assistant, spec, iteration, &content);
         st.messages.push(assistant);
         if requested.is_empty() {
             st.iterations.push(IterationRecord { router_call_ms, tool_invocations: Vec::new() });
@@ -91,7 +93,10 @@ pub async fn run_loop<M: ChatModel, T: ToolBackend>(
                 Next::Stop(answer) => return Ok(st.finish(StoppedReason::Success, Some(answer))),
             }
         }
-        let executed = calls::execute(tools, &listed, list_error.as_deref(), &requested, &limits, &current).await;
+        // Calls the model makes when no tools were offered are answered, not run.
+        let refuse = (from_model && !spec.use_tools).then_some(TOOLS_DISABLED);
+        let known = calls::Known { listed: &listed, list_error: list_error.as_deref(), refuse };
+        let executed = calls::execute(tools, &known, &requested, &limits, &current).await;
         if let Some(answer) = record_calls(&mut st, executed, router_call_ms) {
             return Ok(st.finish(StoppedReason::Success, Some(answer)));
         }
@@ -123,15 +128,21 @@ async fn budget_stop<M: ChatModel>(mut st: State<'_>, model: &M) -> Result<RunOu
     Ok(st.finish(StoppedReason::Success, Some(content)))
 }
 
-/// The calls of the reply; without any and with `auto_run_code_on_code_block`, the first fenced
-/// block as call `auto_codeblock_0` — written into the assistant message so the transcript stays
-/// valid (every tool message answers a call the assistant made).
-fn requested_calls(assistant: &mut Value, spec: &RunSpec, iteration: usize, content: &str) -> Vec<RequestedCall> {
+/// The calls of the reply and whether the model made them; without any and with
+/// `auto_run_code_on_code_block`, the first fenced block as call `auto_codeblock_0` — written into
+/// the assistant message so the transcript stays valid (every tool message answers a call the
+/// assistant made).
+fn requested_calls(
+    assistant: &mut Value,
+    spec: &RunSpec,
+    iteration: usize,
+    content: &str,
+) -> (Vec<RequestedCall>, bool) {
     let requested = calls::requested_calls(assistant, iteration);
     if !requested.is_empty() || !spec.auto_run_code_on_code_block {
-        return requested;
+        return (requested, true);
     }
-    let Some(block) = codeblock::first_block(content) else { return requested };
+    let Some(block) = codeblock::first_block(content) else { return (requested, true) };
     let arguments = json!({"language": block.language, "code": block.code}).to_string();
     let synthetic = RequestedCall {
         id: "auto_codeblock_0".to_owned(),
@@ -142,7 +153,7 @@ fn requested_calls(assistant: &mut Value, spec: &RunSpec, iteration: usize, cont
         "id": synthetic.id, "type": "function",
         "function": {"name": synthetic.name, "arguments": arguments}
     }]);
-    vec![synthetic]
+    (vec![synthetic], false)
 }
 
 /// A reply without tool calls: an empty one gets a nudge; one that says its budget was exceeded

@@ -21,7 +21,7 @@ pub async fn agent_run(
     LimitedBody(body): LimitedBody,
 ) -> Result<Json<Envelope>, ApiError> {
     let started = Instant::now();
-    let spec = RunSpec::from_slice(&body)?;
+    let spec = RunSpec::from_slice(&body, &state.config.run_limits)?;
     Caller::check_backend(caller.as_deref(), spec.backend.kind())?;
     if !state.config.shim.delay.is_zero() {
         tokio::time::sleep(state.config.shim.delay).await;
@@ -29,6 +29,7 @@ pub async fn agent_run(
     let outcome = run::run(&spec, &state.deps()).await.map_err(|e| match e {
         AgentError::Provider(p) => ApiError::Provider(p),
         AgentError::BadToolServer(m) => ApiError::bad_request("tool_backend", m),
+        AgentError::Refused { field, message } => ApiError::bad_request(field, message),
     })?;
     let envelope = envelope::build(&outcome, started.elapsed().as_secs_f64() * 1e3);
     if let Some(writer) = &state.traces {

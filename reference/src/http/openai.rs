@@ -58,7 +58,7 @@ pub async fn chat_completions(
     let spec = RunSpec::local_defaults(model, req.messages);
     let outcome = run::run(&spec, &state.deps()).await.map_err(|e| match e {
         AgentError::Provider(p) => ApiError::Provider(p),
-        AgentError::BadToolServer(m) => ApiError::Internal(m),
+        AgentError::BadToolServer(m) | AgentError::Refused { message: m, .. } => ApiError::Internal(m),
     })?;
     Ok(Json(completion(&stamp, &outcome.final_answer.unwrap_or_default(), zero_usage())).into_response())
 }

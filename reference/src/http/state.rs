@@ -46,6 +46,7 @@ impl AppState {
             http: &self.config.http_tools,
             mcp: &self.config.mcp_tools,
             env: &self.config.loop_env,
+            outbound: &self.config.outbound,
         }
     }
 
@@ -56,7 +57,7 @@ impl AppState {
         let providers = config.build_providers()?;
         let traces = match &config.traces.path {
             Some(path) => Some(
-                TraceWriter::spawn(path.clone())
+                TraceWriter::spawn(path.clone(), config.traces.max_bytes)
                     .map_err(|source| StartupError::Traces { path: path.display().to_string(), source })?,
             ),
             None => None,

@@ -105,8 +105,11 @@ impl Providers {
                 retry::drive(&retry::RetryPolicy::NONE, answer, openai::classify).await
             }
             ProviderKind::OpenAi | ProviderKind::Ollama | ProviderKind::Chutes | ProviderKind::CodexAgent => {
-                let timeout = self.settings.request_timeout;
-                let attempt = |_| openai::complete(&self.http, route, request, timeout);
+                let limits = openai::CallLimits {
+                    timeout: self.settings.request_timeout,
+                    max_reply_bytes: self.settings.max_reply_bytes,
+                };
+                let attempt = |_| openai::complete(&self.http, route, request, &limits);
                 retry::drive(&route.retry, attempt, openai::classify).await
             }
         };
@@ -116,8 +119,11 @@ impl Providers {
 
     /// Opens a streaming completion on `route` (retried until the stream starts).
     pub async fn stream_route(&self, route: &Route, request: &ChatRequest<'_>) -> Result<ChunkStream, ProviderError> {
-        let idle = route.timeout.unwrap_or(self.settings.request_timeout);
-        stream::open(&self.http, route, request, idle).await
+        let limits = openai::CallLimits {
+            timeout: route.timeout.unwrap_or(self.settings.request_timeout),
+            max_reply_bytes: self.settings.max_reply_bytes,
+        };
+        stream::open(&self.http, route, request, &limits).await
     }
 }
 

@@ -58,8 +58,34 @@ pub async fn send(route: &Route, call: reqwest::RequestBuilder) -> Result<reqwes
         return Ok(response);
     }
     let retry_after = retry_after::from_headers(response.headers());
-    let body = response.bytes().await.map(|b| excerpt(&b)).unwrap_or_default();
+    // Only an excerpt is quoted, so only a little is read: an error page can be any size.
+    let body = read_limited(response, 64 * 1024).await.map(|(b, _)| excerpt(&b)).unwrap_or_default();
     Err(ProviderError::Upstream { provider, status: status.as_u16(), body, retry_after })
+}
+
+/// At most `max` bytes of a body, and whether there was more.
+pub async fn read_limited(mut response: reqwest::Response, max: usize) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max {
+            body.extend_from_slice(&chunk[..max - body.len()]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// Whether `value` is a chat completion the loop can use: `choices[0].message` an object whose
+/// `content` is a string, a list of parts, or null. Anything else is the provider's failure (502),
+/// never an `ok:true` with empty text.
+pub fn check_completion(value: &Value) -> Result<(), String> {
+    let message = value.pointer("/choices/0/message").ok_or("no choices[0].message")?;
+    let message = message.as_object().ok_or_else(|| format!("choices[0].message is {message}, not an object"))?;
+    match message.get("content") {
+        None | Some(Value::Null | Value::String(_) | Value::Array(_)) => Ok(()),
+        Some(other) => Err(format!("choices[0].message.content is {other}, not a string, a list or null")),
+    }
 }
 
 /// One non-streaming chat completion on `route`.
@@ -67,28 +93,38 @@ pub async fn complete(
     http: &reqwest::Client,
     route: &Route,
     request: &ChatRequest<'_>,
-    default_timeout: Duration,
+    limits: &CallLimits,
 ) -> Result<Value, ProviderError> {
     let body = request.body(&route.upstream_model, false);
-    let timeout = route.timeout.unwrap_or(default_timeout);
+    let timeout = route.timeout.unwrap_or(limits.timeout);
     let response = send(route, self::request(http, route, &body, &request.extra_headers, Some(timeout))).await?;
     let provider = route.kind;
-    let bytes = response.bytes().await.map_err(|e| ProviderError::Transport {
+    let (bytes, more) = read_limited(response, limits.max_reply_bytes).await.map_err(|e| ProviderError::Transport {
         provider,
         url: route.chat_url(),
         reason: describe(&e),
     })?;
+    if more {
+        let reason =
+            format!("the reply is larger than {} bytes (MINI_AGENT_PROVIDER_MAX_BYTES)", limits.max_reply_bytes);
+        return Err(ProviderError::InvalidResponse { provider, reason });
+    }
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| ProviderError::InvalidResponse {
         provider,
         reason: format!("{e}; body starts: {}", excerpt(&bytes)),
     })?;
-    if value.pointer("/choices/0").is_none() {
-        return Err(ProviderError::InvalidResponse {
-            provider,
-            reason: format!("no choices[0]; body: {}", excerpt(&bytes)),
-        });
-    }
+    check_completion(&value).map_err(|why| ProviderError::InvalidResponse {
+        provider,
+        reason: format!("{why}; body: {}", excerpt(&bytes)),
+    })?;
     Ok(value)
+}
+
+/// How long one call may take and how much of its reply is read.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLimits {
+    pub timeout: Duration,
+    pub max_reply_bytes: usize,
 }
 
 /// The retry classifier of provider calls: 429 and 5xx (honouring `Retry-After`) and transport

@@ -29,6 +29,9 @@ pub struct ProviderSettings {
     /// TCP connect timeout of provider calls (10 s): a dead host fails fast even under a long
     /// request timeout.
     pub connect_timeout: Duration,
+    /// `MINI_AGENT_PROVIDER_MAX_BYTES` (32 MiB): the largest reply (or stream) read from a provider;
+    /// more is a 502, not a server holding gigabytes for one request.
+    pub max_reply_bytes: usize,
     pub codex: CodexSettings,
     /// `SCILLM_DETERMINISTIC_SEED`: seeded retry jitter, and parallel completions one at a time.
     pub deterministic_seed: Option<u64>,
@@ -74,6 +77,12 @@ impl ProviderSettings {
             default_model: env.get("LITELLM_DEFAULT_MODEL"),
             request_timeout: env.secs("MINI_AGENT_PROVIDER_TIMEOUT_SEC", Duration::from_secs(120)),
             connect_timeout: Duration::from_secs(10),
+            max_reply_bytes: env.parse_where(
+                "MINI_AGENT_PROVIDER_MAX_BYTES",
+                32 * 1024 * 1024,
+                "a number of bytes ≥ 1024",
+                |n| *n >= 1024,
+            ),
             codex: CodexSettings {
                 enabled: env.flag("LITELLM_ENABLE_CODEX_AGENT") || env.flag("SCILLM_ENABLE_CODEX_AGENT"),
                 api_base: env.get("CODEX_AGENT_API_BASE"),

@@ -6,7 +6,6 @@
 //! the body — once a stream has started, a failure is reported in it, never replayed.
 
 use std::pin::Pin;
-use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
@@ -28,7 +27,7 @@ pub async fn open(
     http: &reqwest::Client,
     route: &Route,
     request: &ChatRequest<'_>,
-    idle: Duration,
+    limits: &openai::CallLimits,
 ) -> Result<ChunkStream, ProviderError> {
     if route.kind == ProviderKind::Dummy {
         let chunks = split_into_chunks(&dummy::complete(&route.upstream_model));
@@ -37,13 +36,33 @@ pub async fn open(
     let body = request.body(&route.upstream_model, true);
     let attempt = |_| openai::send(route, openai::request(http, route, &body, &request.extra_headers, None));
     let (response, _) = retry::drive(&route.retry, attempt, openai::classify).await;
-    Ok(chunks_of(response?, route.kind, idle))
+    Ok(chunks_of(response?, route.kind, limits))
+}
+
+/// The body's bytes, ending in an error once more than `max` have arrived (a provider cannot make
+/// one stream grow without bound).
+fn capped(
+    response: reqwest::Response,
+    max: usize,
+) -> impl Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    let mut seen = 0usize;
+    response.bytes_stream().map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        seen += chunk.len();
+        if seen > max {
+            return Err(std::io::Error::other(format!(
+                "the stream is larger than {max} bytes (MINI_AGENT_PROVIDER_MAX_BYTES)"
+            )));
+        }
+        Ok(chunk)
+    })
 }
 
 /// The SSE body as chunk objects; ends at `data: [DONE]` or the end of the body. A gap longer than
 /// `idle` between events ends the stream with an error rather than hanging forever.
-fn chunks_of(response: reqwest::Response, provider: ProviderKind, idle: Duration) -> ChunkStream {
-    let events = sse_stream::SseStream::from_bytes_stream(response.bytes_stream());
+fn chunks_of(response: reqwest::Response, provider: ProviderKind, limits: &openai::CallLimits) -> ChunkStream {
+    let idle = limits.timeout;
+    let events = sse_stream::SseStream::from_bytes_stream(capped(response, limits.max_reply_bytes));
     let stream = futures::stream::unfold((Box::pin(events), false), move |(mut events, finished)| async move {
         if finished {
             return None;

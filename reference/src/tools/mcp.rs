@@ -57,6 +57,9 @@ type Client = RunningService<RoleClient, ClientConfig>;
 /// One run's MCP session.
 pub struct McpTools {
     url: String,
+    /// The URL as messages show it (without credentials).
+    shown: String,
+    client: reqwest13::Client,
     headers: HashMap<axum::http::HeaderName, axum::http::HeaderValue>,
     settings: McpSettings,
     peer: OnceCell<Peer<RoleClient>>,
@@ -68,7 +71,7 @@ pub struct McpTools {
 
 impl std::fmt::Debug for McpTools {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("McpTools").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("McpTools").field("url", &self.shown).finish_non_exhaustive()
     }
 }
 
@@ -82,9 +85,15 @@ fn install_crypto_provider() {
 }
 
 impl McpTools {
-    /// A session for the MCP server at `url` (validated as http(s) by the request's validation); an
-    /// `Err` names a header the SDK's client cannot send.
-    pub fn new(url: &url::Url, request_headers: &[(String, String)], settings: McpSettings) -> Result<Self, String> {
+    /// A session for the MCP server at `url` (validated as http(s) by the request's validation),
+    /// connecting only to `addrs` when given (what the outbound policy checked); an `Err` names a
+    /// header the SDK's client cannot send.
+    pub fn new(
+        url: &url::Url,
+        request_headers: &[(String, String)],
+        settings: McpSettings,
+        addrs: Vec<std::net::SocketAddr>,
+    ) -> Result<Self, String> {
         let mut headers = HashMap::new();
         for (name, value) in request_headers {
             if SDK_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
@@ -98,6 +107,8 @@ impl McpTools {
         install_crypto_provider();
         Ok(Self {
             url: url.as_str().to_owned(),
+            shown: crate::outbound::redacted(url),
+            client: http_client(url, &addrs)?,
             headers,
             settings,
             peer: OnceCell::new(),
@@ -111,7 +122,7 @@ impl McpTools {
             .get_or_try_init(|| async {
                 let config = StreamableHttpClientTransportConfig::with_uri(self.url.clone())
                     .custom_headers(self.headers.clone());
-                let transport = StreamableHttpClientTransport::from_config(config);
+                let transport = StreamableHttpClientTransport::with_client(self.client.clone(), config);
                 let lifecycle = ClientLifecycleMode::Auto {
                     preferred_versions: vec![ProtocolVersion::V_2026_07_28],
                     legacy_version: Some(ProtocolVersion::V_2025_11_25),
@@ -122,10 +133,10 @@ impl McpTools {
                     .map_err(|_| {
                         format!(
                             "MCP server {} did not complete the handshake within {:?}",
-                            self.url, self.settings.timeout
+                            self.shown, self.settings.timeout
                         )
                     })?
-                    .map_err(|e| format!("MCP server {}: {e}", self.url))?;
+                    .map_err(|e| format!("MCP server {}: {e}", self.shown))?;
                 let peer = running.peer().clone();
                 if let Some(info) = peer.peer_info() {
                     let version =
@@ -143,9 +154,26 @@ impl McpTools {
         if let Some(mut running) = self.running.lock().await.take()
             && let Err(e) = tokio::time::timeout(Duration::from_secs(5), running.close()).await
         {
-            tracing::debug!(url = %self.url, error = %e, "closing the MCP session timed out");
+            tracing::debug!(url = %self.shown, error = %e, "closing the MCP session timed out");
         }
     }
+}
+
+/// The HTTP client of one session: it connects only to `addrs` (when given) and follows only
+/// same-origin 307/308 redirects (which keep the JSON-RPC body; another origin would receive the
+/// session id and the caller's headers), with no idle pool (the SDK's own choice: a reused
+/// connection after an unread body stalls on delayed ACKs).
+fn http_client(url: &url::Url, addrs: &[std::net::SocketAddr]) -> Result<reqwest13::Client, String> {
+    let policy = reqwest13::redirect::Policy::custom(|attempt| {
+        let keeps_body = matches!(attempt.status().as_u16(), 307 | 308);
+        let same_origin = attempt.previous().first().is_some_and(|first| first.origin() == attempt.url().origin());
+        if keeps_body && same_origin && attempt.previous().len() < 10 { attempt.follow() } else { attempt.stop() }
+    });
+    let mut builder = reqwest13::Client::builder().pool_max_idle_per_host(0).redirect(policy);
+    if let Some(host) = url.host_str().filter(|_| !addrs.is_empty()) {
+        builder = builder.resolve_to_addrs(host.trim_start_matches('[').trim_end_matches(']'), addrs);
+    }
+    builder.build().map_err(|e| format!("cannot build the MCP client: {e}"))
 }
 
 /// An MCP tool (`{name, description, inputSchema}`) as an OpenAI function.
@@ -185,8 +213,8 @@ impl ToolBackend for McpTools {
         let peer = self.peer().await?;
         let tools = tokio::time::timeout(self.settings.timeout, peer.list_all_tools())
             .await
-            .map_err(|_| format!("MCP server {}: tools/list timed out", self.url))?
-            .map_err(|e| format!("MCP server {}: tools/list failed: {e}", self.url))?;
+            .map_err(|_| format!("MCP server {}: tools/list timed out", self.shown))?
+            .map_err(|e| format!("MCP server {}: tools/list failed: {e}", self.shown))?;
         Ok(tools.iter().filter_map(|t| serde_json::to_value(t).ok()).filter_map(|t| to_openai(&t)).collect())
     }
 

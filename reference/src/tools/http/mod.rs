@@ -125,6 +125,8 @@ pub struct HttpTools {
     base: Url,
     headers: Vec<(String, String)>,
     settings: HttpToolSettings,
+    /// The checked addresses to connect to (empty: resolve the host).
+    addrs: Vec<std::net::SocketAddr>,
 }
 
 /// Merges default and request headers: case-insensitive names, the request wins and keeps its casing.
@@ -138,6 +140,16 @@ pub fn merge_headers(defaults: &[(String, String)], request: &[(String, String)]
 impl HttpTools {
     /// A backend for the tools server at `base` (validated as http(s) by the request's validation).
     pub fn new(base: &Url, request_headers: &[(String, String)], settings: HttpToolSettings) -> Self {
+        Self::pinned(base, request_headers, settings, Vec::new())
+    }
+
+    /// The same, connecting only to `addrs` (what the outbound policy checked).
+    pub fn pinned(
+        base: &Url,
+        request_headers: &[(String, String)],
+        settings: HttpToolSettings,
+        addrs: Vec<std::net::SocketAddr>,
+    ) -> Self {
         let mut base = base.clone();
         // `{base}/tools` must not lose the base's last path segment: make the path end in `/`.
         if !base.path().ends_with('/') {
@@ -145,7 +157,7 @@ impl HttpTools {
             base.set_path(&path);
         }
         let headers = merge_headers(&settings.default_headers, request_headers);
-        Self { base, headers, settings }
+        Self { base, headers, settings, addrs }
     }
 
     fn url(&self, route: &str) -> Url {
@@ -157,6 +169,7 @@ impl HttpTools {
             connect_timeout: self.settings.connect_timeout,
             timeout: self.settings.timeout,
             max_body: self.settings.max_body,
+            addrs: self.addrs.clone(),
         }
     }
 
@@ -216,7 +229,7 @@ impl ToolBackend for HttpTools {
     async fn list(&self) -> Result<Vec<Value>, String> {
         let response = wire::send("GET", &self.url("tools"), &self.headers, None, &self.limits())
             .await
-            .map_err(|e| format!("GET {}: {e}", self.url("tools")))?;
+            .map_err(|e| format!("GET {}: {e}", crate::outbound::redacted(&self.url("tools"))))?;
         if !(200..300).contains(&response.status) {
             return Err(http_error(response.status, &response.body));
         }

@@ -23,6 +23,9 @@ pub struct Limits {
     /// The whole exchange, connect included.
     pub timeout: Duration,
     pub max_body: usize,
+    /// Connect to these addresses (already checked against the outbound policy) instead of
+    /// resolving the host again; empty means resolve.
+    pub addrs: Vec<std::net::SocketAddr>,
 }
 
 #[derive(Debug)]
@@ -89,7 +92,14 @@ async fn exchange(
     };
     let port = url.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
     let addr = format!("{}:{port}", host.trim_start_matches('[').trim_end_matches(']'));
-    let tcp = match tokio::time::timeout(limits.connect_timeout, TcpStream::connect(&addr)).await {
+    let connect = async {
+        if limits.addrs.is_empty() {
+            TcpStream::connect(&addr).await
+        } else {
+            TcpStream::connect(&limits.addrs[..]).await
+        }
+    };
+    let tcp = match tokio::time::timeout(limits.connect_timeout, connect).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(WireError::Connect { addr, reason: e.to_string() }),
         Err(_) => {
