@@ -16,12 +16,12 @@ use crate::api::RunLimits;
 use crate::auth::keys::KeyRing;
 use crate::env::Env;
 use crate::listen::Listen;
+use crate::openai::settings::ShimSettings;
 use crate::outbound::UrlPolicy;
 use crate::process::sandbox::SandboxSettings;
 use crate::provider::client::Providers;
 use crate::provider::router::RouterConfig;
 use crate::provider::settings::ProviderSettings;
-use crate::shim::ShimSettings;
 use crate::tools::http::HttpToolSettings;
 use crate::tools::local::LocalSettings;
 use crate::tools::mcp::McpSettings;
@@ -144,10 +144,7 @@ impl Config {
     /// The newcomer's setup behind `serve --demo`: the dummy model and the echo shim, no keys needed.
     pub fn enable_demo(&mut self) {
         self.providers.allow_dummy = true;
-        self.shim.echo = true;
-        if self.shim.mode.is_empty() {
-            self.shim.mode = "echo".to_owned();
-        }
+        self.shim.mode = crate::openai::settings::Mode::Echo;
     }
 
     /// The model providers this config describes (settings, aliases, one HTTP client).
@@ -160,7 +157,7 @@ impl Config {
             openai_api_key: self.providers.openai_api_key.is_some(),
             ollama_base_url: self.providers.ollama_base_url.is_some(),
             litellm_default_model: self.providers.default_model.is_some(),
-            shim_mode: self.shim.reported_mode(),
+            shim_mode: self.shim.mode.name().to_owned(),
         }
     }
 }
@@ -179,7 +176,6 @@ mod tests {
         ]);
         assert!(cfg.providers.openai_api_key.is_none());
         assert!(cfg.providers.allow_dummy);
-        assert!(cfg.shim.echo);
         assert_eq!(cfg.hints().shim_mode, "echo");
     }
 

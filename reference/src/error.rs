@@ -58,6 +58,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
+    /// A provider's own error answer on the OpenAI surface: its status (a 4xx as it is, anything else
+    /// as 502), its error object and its `Retry-After`.
+    #[error("{}", .error["message"].as_str().unwrap_or("the provider failed"))]
+    Passthrough { status: u16, error: serde_json::Value, retry_after: Option<String> },
     /// A bug or an environment failure; the message is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -81,6 +85,7 @@ impl ApiError {
             Self::Request(RequestError::Schema { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Request(RequestError::Malformed(_) | RequestError::Invalid { .. }) => StatusCode::BAD_REQUEST,
             Self::Provider(e) if e.is_client_error() => StatusCode::BAD_REQUEST,
+            Self::Provider(e) if e.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
             Self::Provider(_) | Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::CredentialsMissing(_) | Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -90,6 +95,10 @@ impl ApiError {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Passthrough { status, .. } if (400..500).contains(status) => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
+            Self::Passthrough { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -137,6 +146,9 @@ impl ApiError {
                 let secs = (retry_after.as_secs_f64().ceil() as u64).max(1);
                 vec![(header::RETRY_AFTER, HeaderValue::from(secs))]
             }
+            Self::Passthrough { retry_after: Some(value), .. } => {
+                HeaderValue::from_str(value).map(|v| vec![(header::RETRY_AFTER, v)]).unwrap_or_default()
+            }
             _ => Vec::new(),
         }
     }
@@ -179,11 +191,30 @@ impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
         let e = self.0;
         e.log();
-        let (kind, code) = e.openai_kind();
-        e.respond(json!({
-            "error": {"message": e.public_message(), "type": kind, "param": e.field(), "code": code}
-        }))
+        let body = match &e {
+            ApiError::Passthrough { error, .. } => json!({ "error": error }),
+            _ => {
+                let (kind, code) = e.openai_kind();
+                json!({"error": {"message": e.public_message(), "type": kind, "param": e.field(), "code": code}})
+            }
+        };
+        let mut response = e.respond(body);
+        // OpenAI answers a request it cannot parse with 400, not 422; SDKs map 400 to BadRequestError.
+        if response.status() == StatusCode::UNPROCESSABLE_ENTITY {
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+        }
+        response
     }
+}
+
+/// Whether `path` answers errors in OpenAI's shape: `/v1/*` and `/chat/completions`.
+pub fn is_openai_path(path: &str) -> bool {
+    path.starts_with("/v1/") || path == "/v1" || path == "/chat/completions"
+}
+
+/// `e` in the shape of the route it answers.
+pub fn respond(path: &str, e: ApiError) -> Response {
+    if is_openai_path(path) { OpenAiError(e).into_response() } else { e.into_response() }
 }
 
 /// An [`ApiError`] rendered in the HTTP tools protocol's shape `{"ok":false,"error":…}`.

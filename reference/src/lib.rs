@@ -16,7 +16,8 @@
 //!   HTTP/1.1 client, and the MCP client.
 //! - [`process`] — the one process spawner (group kill, bounded output, timeouts).
 //! - [`transport`] — the one retry driver and `Retry-After` parser every outbound call shares.
-//! - [`shim`], [`openai_shape`] — the OpenAI surface's decisions and response shapes.
+//! - [`openai`], [`openai_shape`] — the OpenAI surface (proxy, echo, agent modes; the Responses
+//!   bridge; embeddings; models) and the response shapes it shares with the sidecar.
 //! - [`envelope`] — the response envelope, a pure function of a run's outcome.
 //! - [`trace`] — JSONL traces with a single writer.
 //! - [`error`] — the one error type at the HTTP boundary.
@@ -40,6 +41,7 @@ pub mod error;
 pub mod exec_rpc;
 pub mod http;
 pub mod listen;
+pub mod openai;
 pub mod openai_shape;
 pub mod outbound;
 pub mod parallel;
@@ -48,7 +50,6 @@ pub mod provider;
 pub mod response_utils;
 pub mod secret;
 pub mod serve;
-pub mod shim;
 pub mod sidecar;
 pub mod text;
 pub mod tools;

@@ -1,7 +1,9 @@
-//! The streaming proxy of `/v1/chat/completions`: chunks forwarded as they arrive, keep-alive
-//! comments while the upstream is silent, one id on every chunk, tool-call fragments by index,
-//! errors after the start as an error event. A real socket on both sides: an axum upstream that
-//! paces its chunks, the façade served on port 0, reqwest reading the stream as it comes.
+//! The streaming proxy of `/v1/chat/completions`: chunks forwarded as they arrive and as the
+//! provider sent them, keep-alive comments while the upstream is silent, tool-call fragments by
+//! index; a provider error before the stream is a real HTTP error, a stream cut without `[DONE]` or
+//! a 2xx that is not an event stream ends with an error event (no `[DONE]`), and a provider that
+//! sends no head in time is a 504. A real socket on both sides: an axum upstream that paces its
+//! chunks, the façade served on port 0, reqwest reading the stream as it comes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,15 +21,23 @@ use serde_json::{Value, json};
 
 /// An upstream whose stream is scripted by the request's first user message:
 /// `slow-start` waits 1.2 s before its first chunk, `gap` waits 0.8 s between its two content
-/// chunks, `fail` answers 500, `tools` streams a tool call in fragments.
+/// chunks, `fail` answers 500, `tools` streams a tool call in fragments, `cut` ends without
+/// `[DONE]`, `json` answers a 200 that is no event stream, `hang` sends no head for 3 s.
 async fn upstream(body: Bytes) -> Response {
     let req: Value = serde_json::from_slice(&body).unwrap();
     let mode = req["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
-    if mode == "fail" {
-        return Response::builder()
-            .status(StatusCode::INTERNAL_SERVER_ERROR)
-            .body(Body::from("upstream broke"))
-            .unwrap();
+    match mode.as_str() {
+        "fail" => {
+            return Response::builder()
+                .status(StatusCode::INTERNAL_SERVER_ERROR)
+                .body(Body::from("upstream broke"))
+                .unwrap();
+        }
+        "json" => {
+            return Response::builder().header("content-type", "application/json").body(Body::from("{}")).unwrap();
+        }
+        "hang" => tokio::time::sleep(Duration::from_secs(3)).await,
+        _ => {}
     }
     let usage_asked = req["stream_options"]["include_usage"] == json!(true);
     let chunk = |delta: Value, finish: Value| {
@@ -58,7 +68,9 @@ async fn upstream(body: Bytes) -> Response {
     if usage_asked {
         parts.push((0, format!("data: {}\n\n", json!({"id": "up-1", "choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4}}))));
     }
-    parts.push((0, "data: [DONE]\n\n".to_owned()));
+    if mode != "cut" {
+        parts.push((0, "data: [DONE]\n\n".to_owned()));
+    }
     let stream = futures::stream::iter(parts).then(|(wait, text)| async move {
         tokio::time::sleep(Duration::from_millis(wait)).await;
         Ok::<_, Infallible>(Bytes::from(text))
@@ -76,7 +88,11 @@ async fn serve(router: Router) -> String {
 async fn facade() -> String {
     let up = serve(Router::new().route("/v1/chat/completions", post(upstream))).await;
     let base = format!("{up}/v1");
-    let config = Config::from_pairs([("OPENAI_API_BASE", base.as_str()), ("MINI_AGENT_SSE_KEEPALIVE_SEC", "0.2")]);
+    let config = Config::from_pairs([
+        ("OPENAI_API_BASE", base.as_str()),
+        ("MINI_AGENT_SSE_KEEPALIVE_SEC", "0.2"),
+        ("MINI_AGENT_PROVIDER_TIMEOUT_SEC", "1"),
+    ]);
     serve(app(AppState::new(config).unwrap())).await
 }
 
@@ -119,10 +135,8 @@ async fn chunks_are_forwarded_as_they_arrive() {
     assert!(first_content < Duration::from_millis(400), "first token after {first_content:?}: buffered?");
     assert!(last.0 >= Duration::from_millis(800), "the stream should end after the upstream's gap");
     let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|(_, d)| serde_json::from_str(d).unwrap()).collect();
-    let ids: std::collections::HashSet<String> = chunks.iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(ids.len(), 1, "one id on every chunk: {ids:?}");
-    assert!(ids.iter().next().unwrap().starts_with("chatcmpl-"), "our id, not the upstream's");
-    assert!(chunks.iter().all(|c| c["model"] == "openai/up" && c["object"] == "chat.completion.chunk"));
+    // The provider's chunks as it sent them: its id, its model name.
+    assert!(chunks.iter().all(|c| c["id"] == "up-1" && c["model"] == "up" && c["object"] == "chat.completion.chunk"));
     let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
     assert_eq!(text, "Hello");
 }
@@ -154,14 +168,34 @@ async fn usage_is_forwarded_when_asked_and_tool_calls_by_index() {
     assert_eq!(done["choices"][0]["finish_reason"], "tool_calls");
 }
 
+/// A streamed request whose answer is not a 200: its status and JSON body.
+async fn refused(base: &str, mode: &str) -> (u16, Value) {
+    let body = json!({"model": "openai/up", "stream": true, "messages": [{"role": "user", "content": mode}]});
+    let res = reqwest::Client::new().post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
 #[tokio::test]
-async fn an_upstream_failure_is_an_error_event_then_done() {
+async fn a_provider_failure_before_the_stream_is_a_real_http_error() {
     let base = facade().await;
-    let events = data(&stream(&base, "fail", json!({})).await);
-    assert_eq!(events.len(), 2, "{events:?}");
-    let err: Value = serde_json::from_str(&events[0].1).unwrap();
-    assert!(err["error"]["message"].as_str().unwrap().contains("HTTP 500"), "{err}");
-    assert_eq!(events[1].1, "[DONE]");
+    let (status, body) = refused(&base, "fail").await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("HTTP 500"), "{body}");
+    let started = Instant::now();
+    let (status, body) = refused(&base, "hang").await;
+    assert_eq!(status, 504, "{body}");
+    assert!(started.elapsed() < Duration::from_millis(2800), "no head within the provider timeout is a 504");
+}
+
+#[tokio::test]
+async fn a_cut_stream_or_a_non_stream_ends_with_an_error_event_and_no_done() {
+    let base = facade().await;
+    for mode in ["cut", "json"] {
+        let events = data(&stream(&base, mode, json!({})).await);
+        let last: Value = serde_json::from_str(&events.last().unwrap().1).unwrap();
+        assert!(last["error"]["message"].is_string(), "{mode}: {events:?}");
+        assert!(events.iter().all(|(_, d)| d != "[DONE]"), "{mode}: a [DONE] would hide the truncation");
+    }
 }
 
 #[tokio::test]

@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::api::BackendKind;
-use crate::error::{ApiError, OpenAiError};
+use crate::error::{ApiError, respond};
 use keys::{ApiKey, KeyRing};
 use ratelimit::LocalWindows;
 
@@ -83,16 +83,6 @@ fn presented(headers: &axum::http::HeaderMap) -> Option<&str> {
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim))
-}
-
-/// Whether `path` answers errors in OpenAI's shape.
-pub fn is_openai_path(path: &str) -> bool {
-    path.starts_with("/v1/") || path == "/chat/completions"
-}
-
-/// Renders `e` in the shape of the route it answers.
-pub fn respond(path: &str, e: ApiError) -> Response {
-    if is_openai_path(path) { OpenAiError(e).into_response() } else { e.into_response() }
 }
 
 /// The middleware: authenticate, rate-limit, and pass the caller on.

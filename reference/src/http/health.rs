@@ -1,12 +1,13 @@
-//! Probes and listings: `/ready`, `/healthz`, `/v1/models`, and the JSON 404/405 fallbacks.
+//! Probes: `/ready`, `/healthz`, and the JSON 404/405 fallbacks.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, Uri};
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::state::SharedState;
-use crate::error::ApiError;
+use crate::error::{ApiError, respond};
 
 pub async fn ready(State(state): State<SharedState>) -> Json<Value> {
     Json(json!({"ok": true, "hints": state.config.hints()}))
@@ -24,22 +25,12 @@ pub async fn healthz(State(state): State<SharedState>) -> Json<Value> {
     }))
 }
 
-pub async fn models(State(state): State<SharedState>) -> Json<Value> {
-    // `created` is the server's start: the list is the server's configuration, made at start.
-    let created = state.started_at as u64;
-    let data: Vec<Value> = state
-        .providers
-        .model_ids()
-        .into_iter()
-        .map(|id| json!({"id": id, "object": "model", "created": created, "owned_by": "miniagent"}))
-        .collect();
-    Json(json!({"object": "list", "data": data}))
+/// Unknown routes: a JSON 404 in the shape of the route family (OpenAI's under `/v1/*`).
+pub async fn not_found(uri: Uri) -> Response {
+    respond(uri.path(), ApiError::NotFound(uri.path().to_owned()))
 }
 
-pub async fn not_found(uri: Uri) -> ApiError {
-    ApiError::NotFound(uri.path().to_owned())
-}
-
-pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::MethodNotAllowed { method: method.to_string(), path: uri.path().to_owned() }
+/// A known route with the wrong method: a JSON 405 in the route family's shape.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    respond(uri.path(), ApiError::MethodNotAllowed { method: method.to_string(), path: uri.path().to_owned() })
 }

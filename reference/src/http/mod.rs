@@ -8,6 +8,7 @@ pub mod agent_run;
 pub mod extract;
 pub mod health;
 pub mod openai;
+pub mod request_id;
 pub mod routes;
 pub mod sse;
 pub mod state;

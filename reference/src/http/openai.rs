@@ -1,64 +1,314 @@
-//! `POST /v1/chat/completions` and `POST /chat/completions`: the OpenAI-compatible shim.
+//! The OpenAI surface's handlers: `/v1/chat/completions` (and `/chat/completions`),
+//! `/v1/responses`, `/v1/embeddings`, `/v1/models` and `/v1/models/{id}`. Each extracts, asks
+//! [`crate::openai`] for the answer, and maps it to a response; errors use OpenAI's shape.
 //!
-//! - Echo mode answers the configured reply and calls nothing.
-//! - Otherwise, without `stream`, the agent runs on the request's model with local tools and
-//!   default settings, and its final answer is the reply (as in the original).
-//! - With `stream: true`, the request is proxied to the model's provider as a stream
-//!   ([`crate::shim::proxy_stream`]), with SSE keep-alive comments whenever the upstream is silent.
-//!
-//! Errors use OpenAI's error shape so SDKs surface them.
+//! Chat: a body naming a `tool_backend` (or `agent` mode) runs the agent; `echo` mode answers the
+//! echo reply; otherwise (`proxy`, the default) the request is forwarded to the model's provider
+//! and its answer — JSON or events, as they arrive — comes back as it is.
 
-use axum::extract::State;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{Map, Value, json};
 
 use super::extract::LimitedBody;
-use super::sse::sse;
-use super::state::SharedState;
-use crate::agent::error::AgentError;
-use crate::agent::run;
-use crate::api::{BackendKind, RunSpec, decode};
+use super::request_id::RequestId;
+use super::sse::{events_response, sse};
+use super::state::{AppState, SharedState};
+use crate::api::{RequestError, decode};
 use crate::auth::Caller;
 use crate::error::{ApiError, OpenAiError};
+use crate::openai::agent;
+use crate::openai::proxy::{self, Forwarded};
+use crate::openai::raw::RawObject;
+use crate::openai::relay::{self, Item};
+use crate::openai::responses::events::Converter;
+use crate::openai::responses::{output, request};
+use crate::openai::settings::{Mode, NO_PROVIDER_GUIDANCE};
 use crate::openai_shape::{Stamp, completion, replay, zero_usage};
-use crate::shim::{self, ChatCompletionRequest, NO_PROVIDER_GUIDANCE};
+use crate::provider::dummy;
+use crate::provider::kind::ProviderKind;
+use crate::provider::openai::check_completion;
+use crate::provider::route::Route;
+use crate::provider::stream::split_into_chunks;
+
+type Answer = Result<Response, OpenAiError>;
+
+fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::Request(RequestError::invalid(field, message))
+}
+
+fn request_id(rid: Option<Extension<RequestId>>) -> RequestId {
+    rid.map_or_else(
+        || RequestId { id: format!("req_{}", uuid::Uuid::new_v4().simple()), from_client: false },
+        |Extension(r)| r,
+    )
+}
 
 pub async fn chat_completions(
     State(state): State<SharedState>,
     caller: Option<Extension<Caller>>,
+    rid: Option<Extension<RequestId>>,
     body: Result<LimitedBody, ApiError>,
-) -> Result<Response, OpenAiError> {
+) -> Answer {
     let LimitedBody(body) = body?;
-    let req: ChatCompletionRequest = decode(&body)?;
+    let obj = RawObject::parse(&body)?;
+    let model = obj.string("model")?.ok_or_else(|| invalid("model", "you must provide a model parameter"))?;
+    if !obj.is_array("messages") {
+        return Err(invalid("messages", "`messages` must be a list of messages").into());
+    }
+    let stream = obj.boolean("stream")?.unwrap_or(false);
     let settings = &state.config.shim;
     if !settings.delay.is_zero() {
         tokio::time::sleep(settings.delay).await;
     }
-    let stamp = Stamp::new(req.model.clone());
-    let stream = req.stream.unwrap_or(false);
-    if settings.echo {
-        let completion = completion(&stamp, &settings.reply, zero_usage());
+    let wants_agent = obj.get("tool_backend").is_some_and(|b| b.get() != "null") || settings.mode == Mode::Agent;
+    let include_usage = obj.typed::<Value>("stream_options", "an object")?.is_some_and(|o| o["include_usage"] == true);
+    if settings.mode == Mode::Echo && !wants_agent {
+        let stamp = Stamp::new(model);
+        let done = completion(&stamp, &settings.reply, zero_usage());
         return Ok(if stream {
-            sse(settings.keepalive, replay(&stamp, &completion, req.include_usage()))
+            sse(settings.keepalive, replay(&stamp, &done, include_usage))
         } else {
-            Json(completion).into_response()
+            Json(done).into_response()
         });
     }
     if !state.providers.any_configured() {
         return Err(ApiError::bad_request("model", NO_PROVIDER_GUIDANCE).into());
     }
-    let model = shim::model_for(&state.providers, &req.model);
-    if stream {
-        let route = state.providers.resolve(&model)?;
-        let chunks = shim::proxy_stream(state.providers.clone(), route, req, stamp);
-        return Ok(sse(settings.keepalive, chunks));
+    if wants_agent {
+        let spec = agent::spec(&body, &state.config.run_limits, &state.providers)?;
+        Caller::check_backend(caller.as_deref(), spec.backend.kind())?;
+        let outcome = agent::run(&spec, &state.deps()).await?;
+        let stamp = Stamp::new(model);
+        let done = completion(&stamp, &outcome.final_answer.unwrap_or_default(), zero_usage());
+        return Ok(if stream {
+            sse(settings.keepalive, replay(&stamp, &done, include_usage))
+        } else {
+            Json(done).into_response()
+        });
     }
-    // The shim runs the agent (local tools, defaults), as the original does.
-    Caller::check_backend(caller.as_deref(), BackendKind::Local)?;
-    let spec = RunSpec::local_defaults(model, req.messages);
-    let outcome = run::run(&spec, &state.deps()).await.map_err(|e| match e {
-        AgentError::Provider(p) => ApiError::Provider(p),
-        AgentError::BadToolServer(m) | AgentError::Refused { message: m, .. } => ApiError::Internal(m),
-    })?;
-    Ok(Json(completion(&stamp, &outcome.final_answer.unwrap_or_default(), zero_usage())).into_response())
+    let route = proxy::route(&state.providers, &model)?;
+    if route.kind == ProviderKind::Dummy {
+        let stamp = Stamp::new(model);
+        let done = dummy::complete(&route.upstream_model);
+        return Ok(if stream {
+            sse(settings.keepalive, replay(&stamp, &done, include_usage))
+        } else {
+            Json(done).into_response()
+        });
+    }
+    proxy_chat(&state, &obj, &route, stream, &request_id(rid)).await.map_err(OpenAiError)
+}
+
+/// Proxy mode: the provider's answer, as it is.
+async fn proxy_chat(
+    state: &AppState,
+    obj: &RawObject<'_>,
+    route: &Route,
+    stream: bool,
+    rid: &RequestId,
+) -> Result<Response, ApiError> {
+    let body = Bytes::from(proxy::body_for(obj, route));
+    let forwarded = proxy::forward(&state.providers, route, "chat/completions", body, &rid.id, stream).await?;
+    let headers = pass_back(&forwarded, rid);
+    let max = state.providers.settings().max_reply_bytes;
+    let mut response = if stream {
+        let idle = route.timeout.unwrap_or(state.providers.settings().request_timeout);
+        let events = relay::relay(forwarded.response, route.kind, max, idle).map(|item| match item {
+            Item::Data(data) => Event::default().data(data),
+            Item::Done => Event::default().data("[DONE]"),
+            Item::Error(error) => Event::default().data(error.to_string()),
+        });
+        events_response(state.config.shim.keepalive, events)
+    } else {
+        let bytes = proxy::read_all(forwarded, route, max).await?;
+        json_bytes(bytes)
+    };
+    response.headers_mut().extend(headers);
+    Ok(response)
+}
+
+fn json_bytes(bytes: Bytes) -> Response {
+    let mut response = Response::new(Body::from(bytes));
+    response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The provider's headers for the client; its request id becomes ours when the client sent none.
+fn pass_back(forwarded: &Forwarded, rid: &RequestId) -> Vec<(HeaderName, HeaderValue)> {
+    let mut out = Vec::new();
+    for (name, value) in &forwarded.pass_back {
+        let Ok(value) = HeaderValue::from_str(value) else { continue };
+        if name == "x-request-id" {
+            out.push((HeaderName::from_static("x-upstream-request-id"), value.clone()));
+            if rid.from_client {
+                continue;
+            }
+        }
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+            out.push((name, value));
+        }
+    }
+    out
+}
+
+pub async fn embeddings(
+    State(state): State<SharedState>,
+    rid: Option<Extension<RequestId>>,
+    body: Result<LimitedBody, ApiError>,
+) -> Answer {
+    let LimitedBody(body) = body?;
+    let obj = RawObject::parse(&body)?;
+    let model = obj.string("model")?.ok_or_else(|| invalid("model", "you must provide a model parameter"))?;
+    if obj.get("input").is_none() {
+        return Err(invalid("input", "`input` is required: a string, a list of strings or token ids").into());
+    }
+    let route = proxy::route(&state.providers, &model)?;
+    if route.kind == ProviderKind::Dummy {
+        return Err(invalid("model", "the `dummy` model has no embeddings; name a provider's embedding model").into());
+    }
+    let rid = request_id(rid);
+    let body = Bytes::from(proxy::body_for(&obj, &route));
+    let forwarded = proxy::forward(&state.providers, &route, "embeddings", body, &rid.id, false).await?;
+    let headers = pass_back(&forwarded, &rid);
+    let bytes = proxy::read_all(forwarded, &route, state.providers.settings().max_reply_bytes).await?;
+    let mut response = json_bytes(bytes);
+    response.headers_mut().extend(headers);
+    Ok(response)
+}
+
+pub async fn models(State(state): State<SharedState>) -> Json<Value> {
+    let data = state.models.list(&state.providers, state.started_at as u64).await;
+    Json(json!({"object": "list", "data": data}))
+}
+
+pub async fn model(State(state): State<SharedState>, Path(id): Path<String>) -> Answer {
+    let data = state.models.list(&state.providers, state.started_at as u64).await;
+    match data.into_iter().find(|m| m["id"] == id.as_str()) {
+        Some(m) => Ok(Json(m).into_response()),
+        None => Err(ApiError::Passthrough {
+            status: 404,
+            error: json!({"message": format!("The model `{id}` does not exist", ), "type": "invalid_request_error", "param": "model", "code": "model_not_found"}),
+            retry_after: None,
+        }
+        .into()),
+    }
+}
+
+pub async fn responses(
+    State(state): State<SharedState>,
+    rid: Option<Extension<RequestId>>,
+    body: Result<LimitedBody, ApiError>,
+) -> Answer {
+    let LimitedBody(body) = body?;
+    let map: Map<String, Value> = decode(&body)?;
+    let bridged = request::bridge(map)?;
+    let settings = &state.config.shim;
+    let response_id = output::id("resp");
+    let created = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    if settings.mode == Mode::Echo {
+        let done = completion(&Stamp::new(bridged.model.clone()), &settings.reply, zero_usage());
+        return Ok(respond_whole(&state, &bridged, &done, &response_id, created));
+    }
+    if !state.providers.any_configured() {
+        return Err(ApiError::bad_request("model", NO_PROVIDER_GUIDANCE).into());
+    }
+    let route = proxy::route(&state.providers, &bridged.model)?;
+    if route.kind == ProviderKind::Dummy {
+        let done = dummy::complete(&route.upstream_model);
+        return Ok(respond_whole(&state, &bridged, &done, &response_id, created));
+    }
+    let mut chat = bridged.chat.clone();
+    chat.insert("model".into(), json!(route.upstream_model));
+    chat.insert("stream".into(), json!(bridged.stream));
+    if bridged.stream {
+        // `response.completed` must carry the usage.
+        chat.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    let rid = request_id(rid);
+    let body = Bytes::from(Value::Object(chat).to_string());
+    let forwarded = proxy::forward(&state.providers, &route, "chat/completions", body, &rid.id, bridged.stream).await?;
+    let headers = pass_back(&forwarded, &rid);
+    let max = state.providers.settings().max_reply_bytes;
+    let mut response = if bridged.stream {
+        let idle = route.timeout.unwrap_or(state.providers.settings().request_timeout);
+        let items = relay::relay(forwarded.response, route.kind, max, idle);
+        let converter = Converter::new(&response_id, created, &route.upstream_model, &bridged.echo);
+        events_response(settings.keepalive, responses_events(converter, items))
+    } else {
+        let bytes = proxy::read_all(forwarded, &route, max).await?;
+        let completion: Value = serde_json::from_slice(&bytes).map_err(|e| invalid_reply(&route, &e.to_string()))?;
+        check_completion(&completion).map_err(|why| invalid_reply(&route, &why))?;
+        Json(output::from_completion(&completion, &response_id, created, &bridged.echo)).into_response()
+    };
+    response.headers_mut().extend(headers);
+    Ok(response)
+}
+
+fn invalid_reply(route: &Route, why: &str) -> ApiError {
+    ApiError::Provider(crate::provider::error::ProviderError::InvalidResponse {
+        provider: route.kind,
+        reason: why.to_owned(),
+    })
+}
+
+/// A whole chat completion (echo, dummy) as a Response: JSON, or its events when streaming.
+fn respond_whole(
+    state: &AppState,
+    bridged: &request::Bridged,
+    done: &Value,
+    response_id: &str,
+    created: u64,
+) -> Response {
+    let model = done.get("model").and_then(Value::as_str).unwrap_or(&bridged.model).to_owned();
+    if !bridged.stream {
+        return Json(output::from_completion(done, response_id, created, &bridged.echo)).into_response();
+    }
+    let items = split_into_chunks(done).into_iter().map(|c| Item::Data(c.to_string())).chain([Item::Done]);
+    let converter = Converter::new(response_id, created, &model, &bridged.echo);
+    events_response(state.config.shim.keepalive, responses_events(converter, futures::stream::iter(items)))
+}
+
+/// Relay items through the converter, as named SSE events (no `[DONE]`: Responses streams end
+/// with their terminal event).
+fn responses_events(
+    mut converter: Converter,
+    items: impl futures::Stream<Item = Item> + Send + 'static,
+) -> impl futures::Stream<Item = Event> + Send + 'static {
+    let start = futures::stream::iter(converter.start());
+    let rest = items
+        .scan((converter, false), |(converter, finished), item| {
+            if *finished {
+                return std::future::ready(None);
+            }
+            let events = match item {
+                Item::Data(data) => match serde_json::from_str::<Value>(&data) {
+                    Ok(chunk) => converter.chunk(&chunk),
+                    Err(e) => {
+                        *finished = true;
+                        converter.fail(&format!("the provider sent an event that is not JSON: {e}"))
+                    }
+                },
+                Item::Done => {
+                    *finished = true;
+                    converter.finish()
+                }
+                Item::Error(error) => {
+                    *finished = true;
+                    converter
+                        .fail(error.pointer("/error/message").and_then(Value::as_str).unwrap_or("the stream failed"))
+                }
+            };
+            std::future::ready(Some(futures::stream::iter(events)))
+        })
+        .flatten();
+    start.chain(rest).map(|e| Event::default().event(e.kind).data(e.data.to_string()))
 }

@@ -5,7 +5,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use super::state::SharedState;
-use super::{agent_run, health, openai};
+use super::{agent_run, health, openai, request_id};
 use crate::auth;
 
 /// The façade as a `Router`, so tests drive it with `oneshot` and no socket.
@@ -13,12 +13,16 @@ pub fn app(state: SharedState) -> Router {
     Router::new()
         .route("/ready", get(health::ready))
         .route("/healthz", get(health::healthz))
-        .route("/v1/models", get(health::models))
+        .route("/v1/models", get(openai::models))
+        .route("/v1/models/{*id}", get(openai::model))
         .route("/agent/run", post(agent_run::agent_run))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/chat/completions", post(openai::chat_completions))
+        .route("/v1/responses", post(openai::responses))
+        .route("/v1/embeddings", post(openai::embeddings))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_key))
+        .layer(middleware::from_fn(request_id::request_id))
         .with_state(state)
 }

@@ -13,7 +13,14 @@ use serde_json::Value;
 pub fn sse(keepalive: Duration, chunks: impl Stream<Item = Value> + Send + 'static) -> Response {
     let events = chunks
         .map(|c| Event::default().data(c.to_string()))
-        .chain(futures::stream::once(async { Event::default().data("[DONE]") }))
-        .map(Ok::<_, Infallible>);
-    Sse::new(events).keep_alive(KeepAlive::new().interval(keepalive).text("keep-alive")).into_response()
+        .chain(futures::stream::once(async { Event::default().data("[DONE]") }));
+    events_response(keepalive, events)
+}
+
+/// Any events, with keep-alive comments (`: keep-alive`, never an empty `data:`, which clients would
+/// try to parse) whenever nothing has been sent for the configured interval.
+pub fn events_response(keepalive: Duration, events: impl Stream<Item = Event> + Send + 'static) -> Response {
+    Sse::new(events.map(Ok::<_, Infallible>))
+        .keep_alive(KeepAlive::new().interval(keepalive).text("keep-alive"))
+        .into_response()
 }

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::agent::run::Deps;
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::openai::models::ModelCatalog;
 use crate::process::sandbox::Sandbox;
 use crate::provider::client::Providers;
 use crate::tools::local::LocalTools;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub local_tools: LocalTools,
     pub traces: Option<TraceWriter>,
     pub auth: Arc<Auth>,
+    /// `/v1/models`: aliases, the provider's models (cached), `dummy`.
+    pub models: ModelCatalog,
     /// Unix time the state was built, reported by `/healthz`.
     pub started_at: f64,
 }
@@ -71,6 +74,7 @@ impl AppState {
         }
         let local_tools = LocalTools::new(config.local_tools.clone(), sandbox);
         let auth = Auth::new(config.keys.clone());
-        Ok(Arc::new(Self { config, providers, local_tools, traces, auth, started_at }))
+        let models = ModelCatalog::default();
+        Ok(Arc::new(Self { config, providers, local_tools, traces, auth, models, started_at }))
     }
 }

@@ -40,6 +40,11 @@ impl Providers {
         &self.router
     }
 
+    /// The one HTTP client every provider call shares (its pool keeps connections warm).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Whether any model is callable (a provider, the dummy model, or an alias).
     pub fn any_configured(&self) -> bool {
         self.settings.any_configured() || !self.router.is_empty()

@@ -17,6 +17,8 @@ pub enum ProviderError {
     Upstream { provider: ProviderKind, status: u16, body: String, retry_after: Option<Duration> },
     #[error("provider {provider} could not be reached at {url}: {reason}")]
     Transport { provider: ProviderKind, url: String, reason: String },
+    #[error("provider {provider} did not answer in time (MINI_AGENT_PROVIDER_TIMEOUT_SEC, or the alias's timeout)")]
+    Timeout { provider: ProviderKind },
     #[error("provider {provider} answered something that is not a chat completion: {reason}")]
     InvalidResponse { provider: ProviderKind, reason: String },
 }
@@ -26,5 +28,10 @@ impl ProviderError {
     /// failed (502).
     pub fn is_client_error(&self) -> bool {
         matches!(self, Self::InvalidModel(_) | Self::Disabled { .. } | Self::NotConfigured { .. })
+    }
+
+    /// True when the provider did not answer in time (504 rather than 502).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout { .. })
     }
 }

@@ -38,21 +38,23 @@ pub fn request(
     for (name, value) in forwardable(extra_headers, route.api_key.is_some()) {
         call = call.header(name, value);
     }
-    if let Some(key) = &route.api_key {
-        call = call.bearer_auth(key.expose());
+    with_key(call, route)
+}
+
+/// `call` with the route's key as the one `Authorization` header: the only place a provider key
+/// goes on the wire.
+pub fn with_key(call: reqwest::RequestBuilder, route: &Route) -> reqwest::RequestBuilder {
+    match &route.api_key {
+        Some(key) => call.bearer_auth(key.expose()),
+        None => call,
     }
-    call
 }
 
 /// Sends `call`; a 2xx answer is returned for the caller to read, anything else becomes the error
 /// it is (with the status, `Retry-After` and an excerpt of the body).
 pub async fn send(route: &Route, call: reqwest::RequestBuilder) -> Result<reqwest::Response, ProviderError> {
     let provider = route.kind;
-    let response = call.send().await.map_err(|e| ProviderError::Transport {
-        provider,
-        url: route.chat_url(),
-        reason: describe(&e),
-    })?;
+    let response = call.send().await.map_err(|e| transport_error(route, &e))?;
     let status = response.status();
     if status.is_success() {
         return Ok(response);
@@ -99,11 +101,7 @@ pub async fn complete(
     let timeout = route.timeout.unwrap_or(limits.timeout);
     let response = send(route, self::request(http, route, &body, &request.extra_headers, Some(timeout))).await?;
     let provider = route.kind;
-    let (bytes, more) = read_limited(response, limits.max_reply_bytes).await.map_err(|e| ProviderError::Transport {
-        provider,
-        url: route.chat_url(),
-        reason: describe(&e),
-    })?;
+    let (bytes, more) = read_limited(response, limits.max_reply_bytes).await.map_err(|e| transport_error(route, &e))?;
     if more {
         let reason =
             format!("the reply is larger than {} bytes (MINI_AGENT_PROVIDER_MAX_BYTES)", limits.max_reply_bytes);
@@ -127,6 +125,17 @@ pub struct CallLimits {
     pub max_reply_bytes: usize,
 }
 
+/// A failed exchange as the error it is: a timeout (504) or an unreachable provider (502).
+pub fn transport_error(route: &Route, e: &reqwest::Error) -> ProviderError {
+    // A connect timeout means the provider could not be reached (502); only an answer that did not
+    // come in time is a timeout (504).
+    if e.is_timeout() && !e.is_connect() {
+        ProviderError::Timeout { provider: route.kind }
+    } else {
+        ProviderError::Transport { provider: route.kind, url: route.chat_url(), reason: describe(e) }
+    }
+}
+
 /// The retry classifier of provider calls: 429 and 5xx (honouring `Retry-After`) and transport
 /// failures are worth another try; a 4xx or a malformed answer is not.
 pub fn classify<T>(outcome: &Result<T, ProviderError>) -> Attempt {
@@ -136,7 +145,9 @@ pub fn classify<T>(outcome: &Result<T, ProviderError>) -> Attempt {
             Attempt { status: Some(*status), verdict: Verdict::Retry { retry_after: *retry_after } }
         }
         Err(ProviderError::Upstream { status, .. }) => Attempt { status: Some(*status), verdict: Verdict::GiveUp },
-        Err(ProviderError::Transport { .. }) => Attempt { status: None, verdict: Verdict::Retry { retry_after: None } },
+        Err(ProviderError::Transport { .. } | ProviderError::Timeout { .. }) => {
+            Attempt { status: None, verdict: Verdict::Retry { retry_after: None } }
+        }
         Err(_) => Attempt { status: None, verdict: Verdict::GiveUp },
     }
 }

@@ -37,9 +37,14 @@ impl Route {
     /// Where the chat completion is posted. codex-agent bases are written without `/v1` (the
     /// provider appends it); the others include it.
     pub fn chat_url(&self) -> String {
+        self.url_for("chat/completions")
+    }
+
+    /// The URL of an OpenAI API path (`chat/completions`, `embeddings`, `models`) at this route.
+    pub fn url_for(&self, path: &str) -> String {
         match self.kind {
-            ProviderKind::CodexAgent => format!("{}/v1/chat/completions", self.api_base),
-            _ => format!("{}/chat/completions", self.api_base),
+            ProviderKind::CodexAgent => format!("{}/v1/{path}", self.api_base),
+            _ => format!("{}/{path}", self.api_base),
         }
     }
 }

@@ -1,0 +1,213 @@
+//! The OpenAI surface as a proxy: what it costs to put miniagent between a client and a provider.
+//!
+//! A zero-latency upstream (a fixed chat completion, its own process-like runtime thread) and the
+//! release `miniagent serve` pointed at it, driven by an HTTP/1.1 load generator on this machine:
+//! 1. the upstream alone at 50 keep-alive connections (its own req/s),
+//! 2. `POST /v1/chat/completions` through miniagent at 50 connections (req/s, and the ratio to 1),
+//! 3. `POST /agent/run` (`echo` backend: one model call) through miniagent, for comparison,
+//! 4. latency at a fixed 2 000 req/s, direct and through the proxy: the added p50 and p99.
+//!
+//! Run with `make bench` (or `cargo bench -p miniagent --bench proxy`); `BENCH_SECS` sets the
+//! measuring time per scenario.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+const CONCURRENCY: usize = 50;
+const COMPLETION: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"hello there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
+const CHAT: &str = r#"{"model":"openai/bench","messages":[{"role":"user","content":"hi"}],"temperature":0.2}"#;
+const RUN: &str = r#"{"model":"openai/bench","tool_backend":"echo","messages":[{"role":"user","content":"hi"}]}"#;
+
+fn main() {
+    let secs: f64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(4.0);
+    let upstream = start_upstream();
+    let server = start_miniagent(upstream);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let d = Duration::from_secs_f64(secs);
+    println!("miniagent proxy bench: {CONCURRENCY} connections, {secs} s per scenario, everything on this machine");
+    let direct = rt.block_on(closed_loop(upstream, "/v1/chat/completions", CHAT, d));
+    report("upstream alone (zero latency)", &direct, secs);
+    let proxied = rt.block_on(closed_loop(server.1, "/v1/chat/completions", CHAT, d));
+    report("POST /v1/chat/completions via miniagent", &proxied, secs);
+    let run = rt.block_on(closed_loop(server.1, "/agent/run", RUN, d));
+    report("POST /agent/run (echo backend) via miniagent", &run, secs);
+    println!(
+        "proxy throughput / upstream throughput: {:.2}×   (chat route vs /agent/run: {:+.0} %)",
+        proxied.len() as f64 / direct.len() as f64,
+        (proxied.len() as f64 / run.len() as f64 - 1.0) * 100.0
+    );
+    let direct = rt.block_on(open_loop(upstream, CHAT, 2000.0, d));
+    let proxied = rt.block_on(open_loop(server.1, CHAT, 2000.0, d));
+    let (dp, pp) = (percentiles(direct), percentiles(proxied));
+    println!(
+        "at 2000 req/s: direct p50 {:.0} µs p99 {:.0} µs; via miniagent p50 {:.0} µs p99 {:.0} µs → added p50 {:.0} µs, p99 {:.0} µs",
+        dp.0,
+        dp.1,
+        pp.0,
+        pp.1,
+        pp.0 - dp.0,
+        pp.1 - dp.1
+    );
+    drop(server);
+}
+
+fn report(name: &str, lat: &[Duration], secs: f64) {
+    let (p50, p99) = percentiles(lat.to_vec());
+    println!("{name:<48} {:>9.0} req/s   p50 {:>7.0} µs   p99 {:>7.0} µs", lat.len() as f64 / secs, p50, p99);
+}
+
+fn percentiles(mut lat: Vec<Duration>) -> (f64, f64) {
+    lat.sort_unstable();
+    let at = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1e6;
+    (at(0.50), at(0.99))
+}
+
+/// A zero-latency upstream on its own runtime thread: a fixed completion, the request drained.
+fn start_upstream() -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                        let _ = req.into_body().collect().await;
+                        Ok::<_, std::convert::Infallible>(
+                            hyper::Response::builder()
+                                .header("content-type", "application/json")
+                                .body(Full::new(Bytes::from_static(COMPLETION.as_bytes())))
+                                .unwrap(),
+                        )
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    });
+    rx.recv().unwrap()
+}
+
+struct Child(std::process::Child, SocketAddr);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_miniagent(upstream: SocketAddr) -> Child {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_miniagent"))
+        .args(["serve", "--port", "0"])
+        .env("OPENAI_API_BASE", format!("http://{upstream}/v1"))
+        .env("OPENAI_API_KEY", "sk-bench")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start miniagent");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("miniagent exited").unwrap();
+        if let Some(i) = line.find("listening on ") {
+            break line[i + 13..].trim().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Child(child, addr)
+}
+
+async fn connect(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Full<Bytes>> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
+async fn once(sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>, path: &str, body: &'static str) {
+    let req = Request::post(path)
+        .header("host", "bench")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap();
+    let res = sender.send_request(req).await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    res.into_body().collect().await.unwrap();
+}
+
+/// `CONCURRENCY` connections, each sending its next request as soon as the last is answered.
+async fn closed_loop(addr: SocketAddr, path: &'static str, body: &'static str, d: Duration) -> Vec<Duration> {
+    let deadline = Instant::now() + d;
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut sender = connect(addr).await;
+                let mut lat = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    once(&mut sender, path, body).await;
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all
+}
+
+/// Requests at a fixed `rate` (spread over connections as needed), measuring each one's latency.
+async fn open_loop(addr: SocketAddr, body: &'static str, rate: f64, d: Duration) -> Vec<Duration> {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Instant>(1024);
+    let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+    let workers: Vec<_> = (0..32)
+        .map(|_| {
+            let rx = rx.clone();
+            tokio::spawn(async move {
+                let mut sender = connect(addr).await;
+                let mut lat = Vec::new();
+                loop {
+                    let next = rx.lock().await.recv().await;
+                    let Some(scheduled) = next else { break };
+                    once(&mut sender, "/v1/chat/completions", body).await;
+                    lat.push(scheduled.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    let mut next = start;
+    while next < start + d {
+        tokio::time::sleep_until(next.into()).await;
+        let _ = tx.send(next).await;
+        next += interval;
+    }
+    drop(tx);
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    all
+}

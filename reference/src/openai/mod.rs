@@ -1,0 +1,16 @@
+//! The OpenAI surface (CONTRACT §1): what clients built for OpenAI talk to, free of axum.
+//!
+//! Reading order: [`settings`] (the mode: `proxy` by default, `echo`, `agent`), [`raw`] (a body as
+//! its raw top-level fields), [`proxy`] (forwarding to the provider the model resolves to, errors
+//! with their real statuses), [`relay`] (a provider's event stream passed through as it arrives),
+//! [`models`] (the model list, with the provider's own models cached), [`agent`] (the agent behind
+//! the OpenAI shape, for `agent` mode and `tool_backend` requests) and [`responses`] (the Responses
+//! API bridged onto chat completions). The handlers in [`crate::http::openai`] call these.
+
+pub mod agent;
+pub mod models;
+pub mod proxy;
+pub mod raw;
+pub mod relay;
+pub mod responses;
+pub mod settings;

@@ -1,0 +1,176 @@
+//! Forwarding a request to the provider its model resolves to (CONTRACT §1, proxy mode).
+//!
+//! Every field goes on unchanged but `model`, which loses its provider prefix; the provider's
+//! answer comes back as it is. Statuses are the provider's own: a 4xx or 429 is passed through with
+//! its message and `Retry-After` and never retried (the client's SDK decides); only a provider that
+//! cannot be reached, does not answer in time, or answers 5xx after the route's retries becomes a
+//! 502 or 504 here.
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+
+use super::raw::RawObject;
+use crate::provider::client::Providers;
+use crate::provider::error::ProviderError;
+use crate::provider::kind::ProviderKind;
+use crate::provider::openai::{read_limited, transport_error, with_key};
+use crate::provider::route::Route;
+use crate::text::excerpt_bytes;
+use crate::transport::retry::{self, Attempt, Verdict, retryable_status};
+use crate::transport::retry_after;
+
+/// Provider headers worth passing back to the client (rate-limit state, the provider's own id).
+const PASSED_BACK: [&str; 2] = ["x-ratelimit-", "openai-"];
+
+/// Why a proxied call has no 2xx answer to hand back.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The model cannot be used here, or the provider failed to answer (unreachable, timed out).
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The provider answered an error status; `error` is its OpenAI-shaped error object.
+    #[error("{}", .error["message"].as_str().unwrap_or("the provider failed"))]
+    Status { status: u16, error: Value, retry_after: Option<String> },
+}
+
+impl From<ProxyError> for crate::error::ApiError {
+    fn from(e: ProxyError) -> Self {
+        match e {
+            ProxyError::Provider(p) => Self::Provider(p),
+            ProxyError::Status { status, error, retry_after } => Self::Passthrough { status, error, retry_after },
+        }
+    }
+}
+
+/// A provider's 2xx answer, its head read, its body not yet.
+#[derive(Debug)]
+pub struct Forwarded {
+    pub response: reqwest::Response,
+    /// Headers for the client: the provider's request id and rate-limit headers.
+    pub pass_back: Vec<(String, String)>,
+}
+
+/// Routes `model`: an alias or `provider/model`; a bare name that is neither goes to the default
+/// provider (OpenAI's settings when present, else `LITELLM_DEFAULT_MODEL`'s provider) under its own
+/// name — OpenAI SDK users send `gpt-4o`.
+pub fn route(providers: &Providers, model: &str) -> Result<Route, ProviderError> {
+    match providers.resolve(model) {
+        Err(ProviderError::InvalidModel(why)) if !model.contains('/') => match default_provider(providers) {
+            Some(prefix) => providers.resolve(&format!("{prefix}/{model}")),
+            None => Err(ProviderError::InvalidModel(why)),
+        },
+        other => other,
+    }
+}
+
+fn default_provider(providers: &Providers) -> Option<String> {
+    let s = providers.settings();
+    if s.openai_api_key.is_some() || s.openai_api_base.is_some() {
+        return Some("openai".to_owned());
+    }
+    s.default_model.as_deref().and_then(|m| m.split_once('/')).map(|(prefix, _)| prefix.to_owned())
+}
+
+/// The body for the provider: `obj` with `model` set to the route's upstream name.
+pub fn body_for(obj: &RawObject, route: &Route) -> Vec<u8> {
+    let model = Value::String(route.upstream_model.clone()).to_string();
+    obj.write(&[("model", &model)], &[])
+}
+
+/// POSTs `body` to the route's `path` (`chat/completions`, `embeddings`), retrying only what the
+/// route's policy allows for 5xx and unreachable providers; the first byte of the head must arrive
+/// within the provider timeout (504 otherwise). A non-2xx answer is a [`ProxyError::Status`].
+pub async fn forward(
+    providers: &Providers,
+    route: &Route,
+    path: &str,
+    body: Bytes,
+    request_id: &str,
+    stream: bool,
+) -> Result<Forwarded, ProxyError> {
+    let timeout = route.timeout.unwrap_or(providers.settings().request_timeout);
+    let url = route.url_for(path);
+    let attempt = |_| {
+        let mut call = providers
+            .http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("x-request-id", request_id)
+            .body(body.clone());
+        if !stream {
+            // The whole exchange; a stream's body is bounded by its idle gaps instead.
+            call = call.timeout(timeout);
+        }
+        let call = with_key(call, route);
+        async move {
+            match tokio::time::timeout(timeout, call.send()).await {
+                Err(_) => Err(ProviderError::Timeout { provider: route.kind }),
+                Ok(sent) => sent.map_err(|e| transport_error(route, &e)),
+            }
+        }
+    };
+    let (outcome, _) = retry::drive(&route.retry, attempt, classify).await;
+    let response = outcome?;
+    let pass_back = pass_back(response.headers());
+    if response.status().is_success() {
+        return Ok(Forwarded { response, pass_back });
+    }
+    Err(status_error(route.kind, response).await)
+}
+
+/// 5xx and unreachable or silent providers are worth the route's retries; anything else the
+/// provider said is final (a 4xx is the client's to handle).
+fn classify(outcome: &Result<reqwest::Response, ProviderError>) -> Attempt {
+    match outcome {
+        Ok(r) if r.status().is_server_error() && retryable_status(r.status().as_u16()) => Attempt {
+            status: Some(r.status().as_u16()),
+            verdict: Verdict::Retry { retry_after: retry_after::from_headers(r.headers()) },
+        },
+        Ok(r) => Attempt { status: Some(r.status().as_u16()), verdict: Verdict::Done },
+        Err(ProviderError::Transport { .. } | ProviderError::Timeout { .. }) => {
+            Attempt { status: None, verdict: Verdict::Retry { retry_after: None } }
+        }
+        Err(_) => Attempt { status: None, verdict: Verdict::GiveUp },
+    }
+}
+
+fn pass_back(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| name.as_str() == "x-request-id" || PASSED_BACK.iter().any(|p| name.as_str().starts_with(p)))
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect()
+}
+
+/// The provider's error answer as the client should see it: its own error object when it sent an
+/// OpenAI-shaped one, else one that quotes the start of its body.
+async fn status_error(provider: ProviderKind, response: reqwest::Response) -> ProxyError {
+    let status = response.status().as_u16();
+    let retry_after =
+        response.headers().get("retry-after").and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
+    let body = read_limited(response, 64 * 1024).await.map(|(b, _)| b).unwrap_or_default();
+    let error = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").filter(|e| e.is_object()).cloned())
+        .unwrap_or_else(|| {
+            json!({
+                "message": format!("provider {provider} returned HTTP {status}: {}", excerpt_bytes(&body, 400)),
+                "type": if status >= 500 { "upstream_error" } else { "invalid_request_error" },
+                "param": null,
+                "code": null,
+            })
+        });
+    ProxyError::Status { status, error, retry_after }
+}
+
+/// The whole body of a 2xx answer, at most `max` bytes (more is a 502: a provider cannot make the
+/// server hold gigabytes for one request).
+pub async fn read_all(forwarded: Forwarded, route: &Route, max: usize) -> Result<Bytes, ProxyError> {
+    let (bytes, more) = read_limited(forwarded.response, max).await.map_err(|e| transport_error(route, &e))?;
+    if more {
+        let reason = format!("the reply is larger than {max} bytes (MINI_AGENT_PROVIDER_MAX_BYTES)");
+        return Err(ProviderError::InvalidResponse { provider: route.kind, reason }.into());
+    }
+    Ok(Bytes::from(bytes))
+}

@@ -1,0 +1,295 @@
+//! Chat-completion chunks as the Responses event stream (`response.created` …
+//! `response.completed`), a small state machine fed one chunk at a time.
+//!
+//! The invariants clients enforce (openai-python's stream accumulator, openai-agents, LangChain,
+//! pydantic-ai): `response.created` first; an item's `output_item.added` before any event about it,
+//! and it starts empty (`content: []`, `arguments: ""`); `content_part.added` before text deltas;
+//! `output_index` counts 0, 1, 2… in the order items open; ids never change; and
+//! `response.completed` repeats the whole output and the usage. Every event carries a
+//! `sequence_number` from 0.
+
+use serde_json::{Map, Value, json};
+
+use super::output::{call_item, id, message_item, skeleton, status_of, usage};
+
+/// One event: its type (also the SSE `event:` name) and its data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub kind: &'static str,
+    pub data: Value,
+}
+
+struct OpenMessage {
+    id: String,
+    index: usize,
+    text: String,
+}
+
+struct OpenCall {
+    chat_index: u64,
+    id: String,
+    call_id: String,
+    name: String,
+    arguments: String,
+    index: usize,
+}
+
+/// The stream of one Response.
+pub struct Converter {
+    response: Value,
+    seq: u64,
+    next_index: usize,
+    message: Option<OpenMessage>,
+    call: Option<OpenCall>,
+    /// Finished items, in output order.
+    output: Vec<Value>,
+    finish_reason: Option<String>,
+    usage: Option<Value>,
+}
+
+impl Converter {
+    pub fn new(response_id: &str, created_at: u64, model: &str, echo: &Map<String, Value>) -> Self {
+        Self {
+            response: skeleton(response_id, created_at, model, echo),
+            seq: 0,
+            next_index: 0,
+            message: None,
+            call: None,
+            output: Vec::new(),
+            finish_reason: None,
+            usage: None,
+        }
+    }
+
+    fn event(&mut self, kind: &'static str, mut data: Value) -> Event {
+        data["type"] = json!(kind);
+        data["sequence_number"] = json!(self.seq);
+        self.seq += 1;
+        Event { kind, data }
+    }
+
+    /// `response.created` and `response.in_progress`.
+    pub fn start(&mut self) -> Vec<Event> {
+        let r = self.response.clone();
+        vec![
+            self.event("response.created", json!({"response": r})),
+            self.event("response.in_progress", json!({"response": r})),
+        ]
+    }
+
+    /// The events for one chat chunk.
+    pub fn chunk(&mut self, chunk: &Value) -> Vec<Event> {
+        let mut out = Vec::new();
+        if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
+            self.usage = Some(u.clone());
+        }
+        if let Some(model) = chunk.get("model").and_then(Value::as_str).filter(|m| !m.is_empty()) {
+            self.response["model"] = json!(model);
+        }
+        let Some(choice) = chunk.pointer("/choices/0") else { return out };
+        if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+            out.extend(self.text(text));
+        }
+        for call in choice.pointer("/delta/tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            out.extend(self.tool_call(call));
+        }
+        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+            self.finish_reason = Some(reason.to_owned());
+        }
+        out
+    }
+
+    fn text(&mut self, text: &str) -> Vec<Event> {
+        let mut out = self.close_call();
+        out.extend(self.open_message());
+        let Some(m) = self.message.as_mut() else { return out };
+        m.text.push_str(text);
+        let (item_id, index) = (m.id.clone(), m.index);
+        out.push(self.event(
+            "response.output_text.delta",
+            json!({"item_id": item_id, "output_index": index, "content_index": 0, "delta": text, "logprobs": []}),
+        ));
+        out
+    }
+
+    /// `output_item.added` and `content_part.added` for a new message, unless one is open.
+    fn open_message(&mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        if self.message.is_none() {
+            let (msg_id, index) = (id("msg"), self.next_index);
+            self.next_index += 1;
+            let item =
+                json!({"id": msg_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []});
+            out.push(self.event("response.output_item.added", json!({"output_index": index, "item": item})));
+            let part = json!({"type": "output_text", "text": "", "annotations": [], "logprobs": []});
+            out.push(self.event(
+                "response.content_part.added",
+                json!({"item_id": msg_id, "output_index": index, "content_index": 0, "part": part}),
+            ));
+            self.message = Some(OpenMessage { id: msg_id, index, text: String::new() });
+        }
+        out
+    }
+
+    fn tool_call(&mut self, delta: &Value) -> Vec<Event> {
+        let chat_index = delta.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let mut out = Vec::new();
+        if self.call.as_ref().is_none_or(|c| c.chat_index != chat_index) {
+            out.extend(self.close_message());
+            out.extend(self.close_call());
+            let (fc_id, index) = (id("fc"), self.next_index);
+            self.next_index += 1;
+            let call_id = delta.get("id").and_then(Value::as_str).map_or_else(|| id("call"), str::to_owned);
+            let name = delta.pointer("/function/name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let item = json!({"id": fc_id, "type": "function_call", "status": "in_progress", "call_id": call_id, "name": name, "arguments": ""});
+            out.push(self.event("response.output_item.added", json!({"output_index": index, "item": item})));
+            self.call = Some(OpenCall { chat_index, id: fc_id, call_id, name, arguments: String::new(), index });
+        }
+        let piece = delta.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default();
+        if let Some(call) = self.call.as_mut().filter(|_| !piece.is_empty()) {
+            call.arguments.push_str(piece);
+            let (item_id, index) = (call.id.clone(), call.index);
+            out.push(self.event(
+                "response.function_call_arguments.delta",
+                json!({"item_id": item_id, "output_index": index, "delta": piece}),
+            ));
+        }
+        out
+    }
+
+    fn item_status(&self) -> &'static str {
+        if status_of(self.finish_reason.as_deref()).0 == "completed" { "completed" } else { "incomplete" }
+    }
+
+    fn close_message(&mut self) -> Vec<Event> {
+        let Some(m) = self.message.take() else { return Vec::new() };
+        let status = self.item_status();
+        let part = json!({"type": "output_text", "text": m.text, "annotations": [], "logprobs": []});
+        let item = message_item(&m.id, &m.text, status);
+        self.output.push(item.clone());
+        vec![
+            self.event(
+                "response.output_text.done",
+                json!({"item_id": m.id, "output_index": m.index, "content_index": 0, "text": m.text, "logprobs": []}),
+            ),
+            self.event(
+                "response.content_part.done",
+                json!({"item_id": m.id, "output_index": m.index, "content_index": 0, "part": part}),
+            ),
+            self.event("response.output_item.done", json!({"output_index": m.index, "item": item})),
+        ]
+    }
+
+    fn close_call(&mut self) -> Vec<Event> {
+        let Some(c) = self.call.take() else { return Vec::new() };
+        let item = call_item(&c.id, &c.call_id, &c.name, &c.arguments, self.item_status());
+        let arguments = item["arguments"].clone();
+        self.output.push(item.clone());
+        vec![
+            self.event(
+                "response.function_call_arguments.done",
+                json!({"item_id": c.id, "output_index": c.index, "arguments": arguments}),
+            ),
+            self.event("response.output_item.done", json!({"output_index": c.index, "item": item})),
+        ]
+    }
+
+    /// Closes what is open and ends with `response.completed` (or `response.incomplete`).
+    pub fn finish(&mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        if self.output.is_empty() && self.message.is_none() && self.call.is_none() {
+            // No text and no calls: still a message, with empty text.
+            out.extend(self.open_message());
+        }
+        out.extend(self.close_message());
+        out.extend(self.close_call());
+        let (status, incomplete) = status_of(self.finish_reason.as_deref());
+        self.response["status"] = json!(status);
+        self.response["incomplete_details"] = incomplete;
+        self.response["output"] = Value::Array(self.output.clone());
+        self.response["usage"] = usage(self.usage.as_ref());
+        let kind = if status == "completed" { "response.completed" } else { "response.incomplete" };
+        let r = self.response.clone();
+        out.push(self.event(kind, json!({"response": r})));
+        out
+    }
+
+    /// Ends the stream with an `error` event: OpenAI's nested shape and the documented flat fields
+    /// (every Python client then raises a real API error).
+    pub fn fail(&mut self, message: &str) -> Vec<Event> {
+        let error = json!({"type": "server_error", "code": "server_error", "message": message, "param": null});
+        vec![self.event("error", json!({"code": "server_error", "message": message, "param": null, "error": error}))]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(chunks: &[Value]) -> Vec<Event> {
+        let mut c = Converter::new("resp_1", 1, "m", &Map::new());
+        let mut out = c.start();
+        for chunk in chunks {
+            out.extend(c.chunk(chunk));
+        }
+        out.extend(c.finish());
+        out
+    }
+
+    #[test]
+    fn text_then_a_call_follow_the_clients_invariants() {
+        let events = run(&[
+            json!({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}),
+            json!({"choices": [{"index": 0, "delta": {"content": "Let me "}}]}),
+            json!({"choices": [{"index": 0, "delta": {"content": "check."}}]}),
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_a", "function": {"name": "get", "arguments": ""}}]}}]}),
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":"}}]}}]}),
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}}]}),
+            json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+            json!({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}),
+        ]);
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "response.output_text.delta",
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.output_item.added",
+                "response.function_call_arguments.delta",
+                "response.function_call_arguments.delta",
+                "response.function_call_arguments.done",
+                "response.output_item.done",
+                "response.completed",
+            ]
+        );
+        let seqs: Vec<u64> = events.iter().filter_map(|e| e.data["sequence_number"].as_u64()).collect();
+        assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>());
+        let added: Vec<&Value> =
+            events.iter().filter(|e| e.kind == "response.output_item.added").map(|e| &e.data).collect();
+        assert_eq!((added[0]["output_index"].as_u64(), added[1]["output_index"].as_u64()), (Some(0), Some(1)));
+        assert_eq!(added[1]["item"]["arguments"], "", "added items start empty");
+        let done = &events[events.len() - 1].data["response"];
+        assert_eq!(done["output"][0]["content"][0]["text"], "Let me check.");
+        assert_eq!(done["output"][1]["arguments"], "{\"city\":\"Paris\"}");
+        assert_eq!(done["output"][1]["id"], added[1]["item"]["id"], "ids are stable");
+        assert_eq!((done["status"].as_str(), done["usage"]["total_tokens"].as_u64()), (Some("completed"), Some(7)));
+        assert_eq!(done["id"], events[0].data["response"]["id"]);
+    }
+
+    #[test]
+    fn an_empty_answer_is_still_a_message_and_a_cut_one_is_incomplete() {
+        let events = run(&[json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]})]);
+        let last = &events[events.len() - 1];
+        assert_eq!(last.kind, "response.incomplete");
+        assert_eq!(last.data["response"]["output"][0]["content"][0]["text"], "");
+        let seqs: Vec<u64> = events.iter().filter_map(|e| e.data["sequence_number"].as_u64()).collect();
+        assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,122 @@
+//! A chat completion as a Response object: the output items (a `message` with its `output_text`,
+//! one `function_call` per tool call), the status from the finish reason, and the usage in the
+//! Responses vocabulary. Also the Response skeleton the stream's events carry.
+
+use serde_json::{Map, Value, json};
+
+/// A fresh id with the API's prefix (`resp_`, `msg_`, `fc_`).
+pub fn id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The Response with no output yet (`in_progress`): what `response.created` carries.
+pub fn skeleton(id: &str, created_at: u64, model: &str, echo: &Map<String, Value>) -> Value {
+    let mut r = Map::new();
+    r.insert("id".into(), json!(id));
+    r.insert("object".into(), json!("response"));
+    r.insert("created_at".into(), json!(created_at));
+    r.insert("status".into(), json!("in_progress"));
+    r.insert("background".into(), json!(false));
+    r.insert("error".into(), Value::Null);
+    r.insert("incomplete_details".into(), Value::Null);
+    r.insert("model".into(), json!(model));
+    r.insert("output".into(), json!([]));
+    r.insert("previous_response_id".into(), Value::Null);
+    r.insert("reasoning".into(), json!({"effort": null, "summary": null}));
+    r.insert("store".into(), json!(false));
+    r.insert("usage".into(), Value::Null);
+    r.extend(echo.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Value::Object(r)
+}
+
+/// `status` and `incomplete_details` for a finish reason.
+pub fn status_of(finish_reason: Option<&str>) -> (&'static str, Value) {
+    match finish_reason {
+        Some("length") => ("incomplete", json!({"reason": "max_output_tokens"})),
+        Some("content_filter") => ("incomplete", json!({"reason": "content_filter"})),
+        _ => ("completed", Value::Null),
+    }
+}
+
+/// Chat usage in the Responses vocabulary, details included (some clients need them).
+pub fn usage(chat: Option<&Value>) -> Value {
+    let n = |p: &str| chat.and_then(|u| u.pointer(p)).and_then(Value::as_u64).unwrap_or(0);
+    let (input, output) = (n("/prompt_tokens"), n("/completion_tokens"));
+    let total = chat.and_then(|u| u.get("total_tokens")).and_then(Value::as_u64).unwrap_or(input + output);
+    json!({
+        "input_tokens": input,
+        "input_tokens_details": {"cached_tokens": n("/prompt_tokens_details/cached_tokens"), "cache_write_tokens": 0},
+        "output_tokens": output,
+        "output_tokens_details": {"reasoning_tokens": n("/completion_tokens_details/reasoning_tokens")},
+        "total_tokens": total,
+    })
+}
+
+/// A finished message item.
+pub fn message_item(id: &str, text: &str, status: &str) -> Value {
+    json!({
+        "id": id, "type": "message", "status": status, "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+    })
+}
+
+/// A finished function-call item; empty arguments are `{}` (strict clients parse them).
+pub fn call_item(id: &str, call_id: &str, name: &str, arguments: &str, status: &str) -> Value {
+    let arguments = if arguments.trim().is_empty() { "{}" } else { arguments };
+    json!({"id": id, "type": "function_call", "status": status, "call_id": call_id, "name": name, "arguments": arguments})
+}
+
+/// A whole chat completion as the finished Response.
+pub fn from_completion(completion: &Value, id_: &str, created_at: u64, echo: &Map<String, Value>) -> Value {
+    let model = completion.get("model").and_then(Value::as_str).unwrap_or_default();
+    let mut response = skeleton(id_, created_at, model, echo);
+    let choice = completion.pointer("/choices/0");
+    let (status, incomplete) = status_of(choice.and_then(|c| c.get("finish_reason")).and_then(Value::as_str));
+    let item_status = if status == "completed" { "completed" } else { "incomplete" };
+    let message = choice.and_then(|c| c.get("message"));
+    let text = message.and_then(|m| m.get("content")).and_then(Value::as_str).unwrap_or_default();
+    let calls = message.and_then(|m| m.get("tool_calls")).and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut output = Vec::new();
+    if !text.is_empty() || calls.is_empty() {
+        output.push(message_item(&id("msg"), text, item_status));
+    }
+    for call in &calls {
+        let call_id = call.get("id").and_then(Value::as_str).map_or_else(|| id("call"), str::to_owned);
+        let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or_default();
+        let arguments = call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default();
+        output.push(call_item(&id("fc"), &call_id, name, arguments, item_status));
+    }
+    response["status"] = json!(status);
+    response["incomplete_details"] = incomplete;
+    response["output"] = Value::Array(output);
+    response["usage"] = usage(completion.get("usage"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_and_calls_become_items_with_usage_details() {
+        let completion = json!({"model": "up", "choices": [{"finish_reason": "tool_calls", "message": {"content": "Let me check.",
+            "tool_calls": [{"id": "call_1", "function": {"name": "get", "arguments": ""}}]}}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}});
+        let r = from_completion(&completion, "resp_1", 5, &Map::new());
+        assert_eq!((r["status"].as_str(), r["model"].as_str()), (Some("completed"), Some("up")));
+        assert_eq!(
+            r["output"][0]["content"][0],
+            json!({"type": "output_text", "text": "Let me check.", "annotations": [], "logprobs": []})
+        );
+        assert_eq!(r["output"][1]["call_id"], "call_1");
+        assert_eq!(r["output"][1]["arguments"], "{}");
+        assert_eq!(r["usage"]["input_tokens_details"]["cached_tokens"], 0);
+        assert_eq!(r["usage"]["total_tokens"], 18);
+        let cut = json!({"choices": [{"finish_reason": "length", "message": {"content": "abc"}}]});
+        let r = from_completion(&cut, "resp_2", 5, &Map::new());
+        assert_eq!(
+            (r["status"].as_str(), r["incomplete_details"]["reason"].as_str()),
+            (Some("incomplete"), Some("max_output_tokens"))
+        );
+    }
+}
