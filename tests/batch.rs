@@ -84,3 +84,56 @@ fn a_hard_budget_refuses_before_any_call() {
         .code(2)
         .stderr(predicates::str::contains("3 requests exceed max_requests=2"));
 }
+
+/// `--shard i/n` on n "machines": every request is answered exactly once across the shards, each
+/// result says its position in the whole file, and a bad shard is refused with the usage.
+#[tokio::test]
+async fn shards_split_one_file_and_merge_back_by_index() {
+    let fakes = conformance::fakes::Fakes::start(Default::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("requests.jsonl");
+    let lines: Vec<String> = (0..7)
+        .map(|k| {
+            json!({"model": "openai/fake", "messages": [{"role": "user", "content": format!("q{k}")}]}).to_string()
+        })
+        .collect();
+    std::fs::write(&input, lines.join("\n\n")).unwrap();
+    let base = fakes.provider.base_url();
+    let mut merged: Vec<(u64, String, String)> = Vec::new();
+    for shard in ["0/3", "1/3", "2/3", "3/3"] {
+        let output = dir.path().join(format!("out-{}.jsonl", &shard[..1]));
+        let (input, out_path, base, shard_arg) = (input.clone(), output.clone(), base.clone(), shard.to_owned());
+        let out = tokio::task::spawn_blocking(move || {
+            Command::cargo_bin("miniagent")
+                .unwrap()
+                .args(["batch", "--input", input.to_str().unwrap(), "--output", out_path.to_str().unwrap()])
+                .args(["--shard", &shard_arg])
+                .env("OPENAI_API_BASE", &base)
+                .timeout(Duration::from_secs(60))
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if shard == "3/3" {
+            assert!(!out.status.success() && stderr.contains("numbered from 0"), "{stderr}");
+            continue;
+        }
+        assert!(out.status.success(), "{stderr}");
+        for line in std::fs::read_to_string(&output).unwrap().lines() {
+            let r: Value = serde_json::from_str(line).unwrap();
+            let meta = &r["scillm_router"];
+            assert_eq!(meta["shard"], shard);
+            let content = r["choices"][0]["message"]["content"].as_str().unwrap().to_owned();
+            merged.push((meta["index"].as_u64().unwrap(), content, shard.to_owned()));
+        }
+    }
+    merged.sort();
+    let indices: Vec<u64> = merged.iter().map(|m| m.0).collect();
+    assert_eq!(indices, [0, 1, 2, 3, 4, 5, 6], "{merged:?}");
+    for (index, content, shard) in &merged {
+        assert_eq!(content, &format!("fake: q{index}"), "the answer at index {index} is its own request's");
+        assert_eq!(shard, &format!("{}/3", index % 3), "interleaved slices");
+    }
+}

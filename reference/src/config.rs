@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::agent::settings::LoopEnv;
 use crate::api::RunLimits;
 use crate::auth::keys::KeyRing;
+use crate::auth::redis::RedisSettings;
 use crate::env::Env;
 use crate::listen::Listen;
 use crate::openai::settings::ShimSettings;
@@ -22,6 +23,7 @@ use crate::process::sandbox::SandboxSettings;
 use crate::provider::client::Providers;
 use crate::provider::router::RouterConfig;
 use crate::provider::settings::ProviderSettings;
+use crate::telemetry::TelemetrySettings;
 use crate::tools::http::HttpToolSettings;
 use crate::tools::local::LocalSettings;
 use crate::tools::mcp::McpSettings;
@@ -65,6 +67,10 @@ pub struct Config {
     pub loop_env: LoopEnv,
     /// How far a request may push the loop (`MINI_AGENT_MAX_ITERATIONS_CAP`, …).
     pub run_limits: RunLimits,
+    /// Metrics on or off (`MINI_AGENT_METRICS`).
+    pub telemetry: TelemetrySettings,
+    /// Where per-key limits are counted when replicas share them (`MINI_AGENT_REDIS_*`).
+    pub redis: RedisSettings,
     /// Settings that could not be understood; a server refuses to start while any are listed.
     pub problems: Vec<String>,
 }
@@ -112,6 +118,8 @@ impl Config {
             outbound: UrlPolicy::from_env(&env, &listen_host),
             loop_env: LoopEnv::from_env(&env),
             run_limits: RunLimits::from_env(&env),
+            telemetry: TelemetrySettings::from_env(&env),
+            redis: RedisSettings::from_env(&env),
             problems: Vec::new(),
         };
         config.problems = env.into_problems();

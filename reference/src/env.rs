@@ -34,6 +34,21 @@ impl<'a> Env<'a> {
         self.get(name).is_some_and(|v| is_truthy(&v))
     }
 
+    /// An on/off setting: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`; `default` when unset or
+    /// empty; anything else is a problem (a typo must not silently flip a switch).
+    pub fn switch(&self, name: &str, default: bool) -> bool {
+        let Some(value) = self.get(name) else { return default };
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" => default,
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => {
+                self.problem(format!("{name}={value} is not on or off (use 1/true/on or 0/false/off)"));
+                default
+            }
+        }
+    }
+
     /// `name` parsed as `T`, `default` when unset; a value that does not parse, or that `valid`
     /// refuses, is a problem described by `rule` ("a port number", "an integer ≥ 1").
     pub fn parse_where<T: FromStr>(&self, name: &str, default: T, rule: &str, valid: impl Fn(&T) -> bool) -> T {
@@ -108,5 +123,14 @@ mod tests {
         assert_eq!(problems.len(), 1);
         let (t, _) = with(&[("T", "1e308")], |e| e.secs("T", Duration::from_secs(1)));
         assert_eq!(t, Duration::from_secs_f64(MAX_SECONDS), "huge values are clamped, not a panic");
+    }
+
+    #[test]
+    fn switches_take_on_and_off_words_and_refuse_typos() {
+        let ((a, b, c, d), problems) = with(&[("A", "off"), ("B", "ON"), ("D", "of")], |e| {
+            (e.switch("A", true), e.switch("B", false), e.switch("C", true), e.switch("D", true))
+        });
+        assert_eq!((a, b, c, d), (false, true, true, true));
+        assert_eq!(problems, ["D=of is not on or off (use 1/true/on or 0/false/off)"]);
     }
 }

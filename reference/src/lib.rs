@@ -20,6 +20,7 @@
 //!   bridge; embeddings; models) and the response shapes it shares with the sidecar.
 //! - [`envelope`] — the response envelope, a pure function of a run's outcome.
 //! - [`trace`] — JSONL traces with a single writer.
+//! - [`telemetry`] — Prometheus metrics and OpenTelemetry spans (W3C trace context in and out).
 //! - [`error`] — the one error type at the HTTP boundary.
 //! - [`exec_rpc`] — the exec-RPC server: snippets in several languages under the same process control.
 //! - [`tools_stub`] — an example HTTP tools server (`miniagent tools-stub`).
@@ -51,6 +52,7 @@ pub mod response_utils;
 pub mod secret;
 pub mod serve;
 pub mod sidecar;
+pub mod telemetry;
 pub mod text;
 pub mod tools;
 pub mod tools_stub;

@@ -8,6 +8,7 @@ use miniagent::auth::keys::KeyRing;
 use miniagent::config::{Config, Flags};
 use miniagent::env::Env;
 use miniagent::listen::{DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, Listen};
+use miniagent::telemetry::otel::{self, Otel, OtelSettings};
 
 #[derive(Parser)]
 #[command(name = "miniagent", version, about = "A small, fast agent proxy for LLMs")]
@@ -84,6 +85,10 @@ struct BatchArgs {
     /// Exit 1 when any result is a provider error.
     #[arg(long)]
     fail_on_error: bool,
+    /// Run only slice i of n (from 0): requests k with k mod n = i, so n machines share one file.
+    /// Results keep their position in the whole file in `scillm_router.index`.
+    #[arg(long, value_name = "I/N", default_value = "0/1")]
+    shard: miniagent::batch::Shard,
 }
 
 #[derive(clap::Args)]
@@ -121,7 +126,14 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
-    init_logging();
+    // Held to the end of `main`: dropping it flushes the spans still queued for export.
+    let _otel = match init_logging() {
+        Ok(otel) => otel,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
@@ -277,7 +289,7 @@ fn batch(args: BatchArgs) -> ExitCode {
         };
         let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
         runtime
-            .block_on(miniagent::batch::run(&providers, &args.input, &args.output, &options))
+            .block_on(miniagent::batch::run(&providers, &args.input, &args.output, &options, args.shard))
             .map_err(|e| e.to_string())
     };
     match run() {
@@ -318,13 +330,37 @@ fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 }
 
 /// Logs go to stderr (stdout stays free for command output); `RUST_LOG` filters, default `info`.
-fn init_logging() {
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, our spans also go out over OTLP (the exporter is
+/// started here, before any async runtime: its HTTP client is a blocking one on its own thread).
+fn init_logging() -> Result<Option<Otel>, String> {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, filter};
+
+    let var = |name: &str| std::env::var(name).ok();
+    let env = Env::new(&var);
+    let settings = OtelSettings::from_env(&env);
+    let problems = env.into_problems();
+    if !problems.is_empty() {
+        return Err(format!("configuration problem: {}", problems.join("; ")));
+    }
+    let otel = Otel::start(&settings)?;
+    let log_filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_filter(log_filter);
+    let spans = otel.as_ref().map(|o| {
+        tracing_opentelemetry::layer()
+            .with_tracer(o.tracer())
+            .with_filter(filter::Targets::new().with_target(otel::TARGET, tracing::Level::DEBUG))
+    });
+    tracing_subscriber::registry().with(logs).with(spans).init();
+    if let Some(endpoint) = &settings.endpoint {
+        let shown = url::Url::parse(endpoint).map_or_else(|_| endpoint.clone(), |u| miniagent::outbound::redacted(&u));
+        tracing::info!(endpoint = %shown, "exporting spans over OTLP");
+    }
+    Ok(otel)
 }

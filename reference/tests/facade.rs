@@ -82,3 +82,40 @@ async fn secrets_stay_out_of_errors_and_traces() {
     let seen = upstream.received_requests().await.unwrap();
     assert_eq!(seen[0].headers.get("authorization").unwrap(), &format!("Bearer {KEY}"));
 }
+
+async fn get(router: &axum::Router, path: &str) -> (u16, String) {
+    let response = router.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn metrics_count_by_route_pattern_and_stay_open_with_keys() {
+    let state =
+        AppState::new(Config::from_pairs([("MINI_AGENT_ALLOW_DUMMY", "1"), ("MINI_AGENT_API_KEYS", "sk-m")])).unwrap();
+    let router = app(state);
+    let refused = post(&router, "/agent/run", echo_run()).await;
+    assert_eq!(refused.0, 401);
+    assert_eq!(get(&router, "/v1/models/some/thing").await.0, 401);
+    assert_eq!(get(&router, "/no/such/path/123").await.0, 401);
+    let (status, text) = get(&router, "/metrics").await;
+    assert_eq!(status, 200, "/metrics needs no key");
+    for line in [
+        r#"miniagent_requests_total{method="POST",route="/agent/run",status="401"} 1"#,
+        r#"miniagent_requests_total{method="GET",route="/v1/models/{*id}",status="401"} 1"#,
+        r#"miniagent_requests_total{method="GET",route="unmatched",status="401"} 1"#,
+        "miniagent_requests_in_flight 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
+    }
+    assert!(!text.contains("/no/such/path"), "raw paths never become labels");
+}
+
+#[tokio::test]
+async fn metrics_can_be_turned_off_and_say_so() {
+    let state = AppState::new(Config::from_pairs([("MINI_AGENT_METRICS", "off")])).unwrap();
+    let (status, text) = get(&app(state), "/metrics").await;
+    assert_eq!(status, 404);
+    assert!(text.contains("MINI_AGENT_METRICS=off"), "{text}");
+}

@@ -14,9 +14,11 @@ use super::settings::LoopEnv;
 use crate::api::{Backend, RunSpec, ToolServer};
 use crate::outbound::UrlPolicy;
 use crate::provider::ChatRequest;
+use crate::telemetry::metrics::Metrics;
 use crate::tools::http::{HttpToolSettings, HttpTools};
 use crate::tools::local::LocalTools;
 use crate::tools::mcp::{McpSettings, McpTools};
+use crate::tools::observed::Observed;
 
 /// What a run may use besides its spec.
 pub struct Deps<'a, M: ChatModel> {
@@ -27,23 +29,25 @@ pub struct Deps<'a, M: ChatModel> {
     pub env: &'a LoopEnv,
     /// Where request-given tool server URLs may point.
     pub outbound: &'a UrlPolicy,
+    /// Where tool calls are counted, if anywhere.
+    pub metrics: Option<&'a Metrics>,
 }
 
 /// Runs `spec` to an outcome.
 pub async fn run<M: ChatModel>(spec: &RunSpec, deps: &Deps<'_, M>) -> Result<RunOutcome, AgentError> {
     match &spec.backend {
         Backend::Echo | Backend::Router => one_shot(spec, deps.model).await,
-        Backend::Local => run_loop(spec, deps.model, deps.local, deps.env).await,
+        Backend::Local => run_loop(spec, deps.model, &Observed::new(deps.local, "local", deps.metrics), deps.env).await,
         Backend::Http(server) => {
             let addrs = checked(deps.outbound, server, "tool_http_base_url").await?;
             let tools = HttpTools::pinned(&server.url, &server.headers, deps.http.clone(), addrs);
-            run_loop(spec, deps.model, &tools, deps.env).await
+            run_loop(spec, deps.model, &Observed::new(&tools, "http", deps.metrics), deps.env).await
         }
         Backend::Mcp(server) => {
             let addrs = checked(deps.outbound, server, "tool_mcp_url").await?;
             let tools = McpTools::new(&server.url, &server.headers, deps.mcp.clone(), addrs)
                 .map_err(AgentError::BadToolServer)?;
-            let outcome = run_loop(spec, deps.model, &tools, deps.env).await;
+            let outcome = run_loop(spec, deps.model, &Observed::new(&tools, "mcp", deps.metrics), deps.env).await;
             tools.close().await;
             outcome
         }

@@ -9,6 +9,7 @@
 
 pub mod keys;
 pub mod ratelimit;
+pub mod redis;
 
 use std::sync::Arc;
 
@@ -18,8 +19,10 @@ use axum::response::Response;
 
 use crate::api::BackendKind;
 use crate::error::{ApiError, respond};
+use crate::telemetry::metrics::Metrics;
 use keys::{ApiKey, KeyRing};
 use ratelimit::LocalWindows;
+use redis::{Count, FailMode, RedisSettings, RedisWindows};
 
 /// Routes that stay open with keys configured: probes must not need a secret.
 pub const OPEN_PATHS: [&str; 4] = ["/ready", "/healthz", "/health", "/metrics"];
@@ -29,13 +32,47 @@ pub const OPEN_PATHS: [&str; 4] = ["/ready", "/healthz", "/health", "/metrics"];
 pub enum Limiter {
     /// In this process (each replica counts for itself).
     Local(LocalWindows),
+    /// In Redis, shared by every replica; what to do when it cannot be asked.
+    Shared(Box<RedisWindows>, FailMode),
 }
 
 impl Limiter {
-    /// Counts one request of `key`; `Err(wait)` when over its `rpm`.
-    pub async fn hit(&self, key: &str, rpm: u32) -> Result<(), std::time::Duration> {
+    /// Shared when `MINI_AGENT_REDIS_URL` is set, local otherwise.
+    pub fn from_settings(settings: &RedisSettings) -> Result<Self, String> {
+        match &settings.url {
+            None => Ok(Self::Local(LocalWindows::default())),
+            Some(url) => RedisWindows::new(url.expose(), settings.timeout)
+                .map(|w| Self::Shared(Box::new(w), settings.fail))
+                .map_err(|e| format!("MINI_AGENT_REDIS_URL is not usable: {e}")),
+        }
+    }
+
+    /// Counts one request of `key` against its `rpm`.
+    pub async fn hit(&self, key: &str, rpm: u32) -> Count {
         match self {
-            Self::Local(windows) => windows.hit(key, rpm),
+            Self::Local(windows) => match windows.hit(key, rpm) {
+                Ok(()) => Count::Allowed,
+                Err(wait) => Count::Over(wait),
+            },
+            Self::Shared(windows, _) => windows.hit(key, rpm).await,
+        }
+    }
+
+    /// Where the counters are, for the startup log.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Local(_) => {
+                "rate limits are counted in this process (set MINI_AGENT_REDIS_URL to share them between replicas)"
+                    .to_owned()
+            }
+            Self::Shared(w, fail) => format!(
+                "rate limits are shared in Redis at {}; when it cannot be asked requests are {} (MINI_AGENT_REDIS_FAIL)",
+                w.location(),
+                match fail {
+                    FailMode::Open => "served without a limit",
+                    FailMode::Closed => "refused with 503",
+                }
+            ),
         }
     }
 }
@@ -45,11 +82,18 @@ impl Limiter {
 pub struct Auth {
     pub keys: KeyRing,
     pub limiter: Limiter,
+    /// Counts refusals when the server keeps metrics.
+    pub metrics: Option<Metrics>,
 }
 
 impl Auth {
+    /// Keys with per-process limits and no metrics (the exec-RPC server, the sidecar).
     pub fn new(keys: KeyRing) -> Arc<Self> {
-        Arc::new(Self { keys, limiter: Limiter::Local(LocalWindows::default()) })
+        Arc::new(Self { keys, limiter: Limiter::Local(LocalWindows::default()), metrics: None })
+    }
+
+    pub fn with(keys: KeyRing, limiter: Limiter, metrics: Option<Metrics>) -> Arc<Self> {
+        Arc::new(Self { keys, limiter, metrics })
     }
 }
 
@@ -85,6 +129,30 @@ fn presented(headers: &axum::http::HeaderMap) -> Option<&str> {
     bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim))
 }
 
+/// The refusal for a request of `key` over its `rpm` (or, with Redis down and
+/// `MINI_AGENT_REDIS_FAIL=closed`, for any limited request).
+async fn limit(auth: &Auth, key: &str, rpm: u32) -> Option<ApiError> {
+    match auth.limiter.hit(key, rpm).await {
+        Count::Allowed => None,
+        Count::Over(wait) => {
+            tracing::info!(key, rpm, "rate limit reached");
+            if let Some(m) = &auth.metrics {
+                m.rate_limited(key);
+            }
+            let message = format!("API key `{key}` is over its limit of {rpm} requests per minute");
+            Some(ApiError::RateLimited { message, retry_after: wait })
+        }
+        Count::Unavailable(reason) => match &auth.limiter {
+            Limiter::Shared(w, FailMode::Closed) => Some(ApiError::Unavailable(format!(
+                "the rate limiter cannot reach Redis at {} ({reason}); requests with a limit are refused while it \
+                 is down (MINI_AGENT_REDIS_FAIL=closed; set it to open to serve them unlimited instead)",
+                w.location()
+            ))),
+            _ => None,
+        },
+    }
+}
+
 /// The middleware: authenticate, rate-limit, and pass the caller on.
 pub async fn require_key(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
@@ -102,11 +170,9 @@ pub async fn require_key(State(auth): State<Arc<Auth>>, mut req: Request, next: 
         },
     };
     if let Some(rpm) = key.rpm
-        && let Err(wait) = auth.limiter.hit(&key.name, rpm).await
+        && let Some(refusal) = limit(&auth, &key.name, rpm).await
     {
-        tracing::info!(key = %key.name, rpm, "rate limit reached");
-        let message = format!("API key `{}` is over its limit of {rpm} requests per minute", key.name);
-        return respond(&path, ApiError::RateLimited { message, retry_after: wait });
+        return respond(&path, refusal);
     }
     req.extensions_mut().insert(Caller(key));
     next.run(req).await

@@ -1,4 +1,4 @@
-//! Probes: `/ready`, `/healthz`, and the JSON 404/405 fallbacks.
+//! Probes: `/ready`, `/healthz`, `/metrics`, and the JSON 404/405 fallbacks.
 
 use axum::Json;
 use axum::extract::State;
@@ -23,6 +23,23 @@ pub async fn healthz(State(state): State<SharedState>) -> Json<Value> {
         "delay_ms": u64::try_from(c.shim.delay.as_millis()).unwrap_or(u64::MAX),
         "hints": c.hints(),
     }))
+}
+
+/// Prometheus text (CONTRACT §12); a 404 that says so when metrics are off.
+pub async fn metrics(State(state): State<SharedState>) -> Response {
+    match &state.metrics {
+        Some(m) => {
+            let mut response = Response::new(axum::body::Body::from(m.render()));
+            response.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            response
+        }
+        None => {
+            respond("/metrics", ApiError::NotFound("/metrics: metrics are off (MINI_AGENT_METRICS=off)".to_owned()))
+        }
+    }
 }
 
 /// Unknown routes: a JSON 404 in the shape of the route family (OpenAI's under `/v1/*`).

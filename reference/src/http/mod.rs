@@ -7,6 +7,7 @@
 pub mod agent_run;
 pub mod extract;
 pub mod health;
+pub mod observe;
 pub mod openai;
 pub mod request_id;
 pub mod routes;

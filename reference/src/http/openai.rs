@@ -35,6 +35,7 @@ use crate::openai::settings::{Mode, NO_PROVIDER_GUIDANCE};
 use crate::openai_shape::{Stamp, completion, replay, zero_usage};
 use crate::provider::dummy;
 use crate::provider::kind::ProviderKind;
+use crate::provider::observe;
 use crate::provider::openai::check_completion;
 use crate::provider::route::Route;
 use crate::provider::stream::split_into_chunks;
@@ -122,8 +123,12 @@ async fn proxy_chat(
     let max = state.providers.settings().max_reply_bytes;
     let mut response = if stream {
         let idle = route.timeout.unwrap_or(state.providers.settings().request_timeout);
-        let events = relay::relay(forwarded.response, route.kind, max, idle).map(|item| match item {
-            Item::Data(data) => Event::default().data(data),
+        let span = forwarded.span;
+        let events = relay::relay(forwarded.response, route.kind, max, idle).map(move |item| match item {
+            Item::Data(data) => {
+                observe::record_chunk_usage(&span, &data);
+                Event::default().data(data)
+            }
             Item::Done => Event::default().data("[DONE]"),
             Item::Error(error) => Event::default().data(error.to_string()),
         });
@@ -240,7 +245,12 @@ pub async fn responses(
     let max = state.providers.settings().max_reply_bytes;
     let mut response = if bridged.stream {
         let idle = route.timeout.unwrap_or(state.providers.settings().request_timeout);
-        let items = relay::relay(forwarded.response, route.kind, max, idle);
+        let span = forwarded.span;
+        let items = relay::relay(forwarded.response, route.kind, max, idle).inspect(move |item| {
+            if let Item::Data(data) = item {
+                observe::record_chunk_usage(&span, data);
+            }
+        });
         let converter = Converter::new(&response_id, created, &route.upstream_model, &bridged.echo);
         events_response(settings.keepalive, responses_events(converter, items))
     } else {

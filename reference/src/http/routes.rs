@@ -5,7 +5,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use super::state::SharedState;
-use super::{agent_run, health, openai, request_id};
+use super::{agent_run, health, observe, openai, request_id};
 use crate::auth;
 
 /// The façade as a `Router`, so tests drive it with `oneshot` and no socket.
@@ -13,6 +13,7 @@ pub fn app(state: SharedState) -> Router {
     Router::new()
         .route("/ready", get(health::ready))
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
         .route("/v1/models", get(openai::models))
         .route("/v1/models/{*id}", get(openai::model))
         .route("/agent/run", post(agent_run::agent_run))
@@ -24,5 +25,6 @@ pub fn app(state: SharedState) -> Router {
         .method_not_allowed_fallback(health::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_key))
         .layer(middleware::from_fn(request_id::request_id))
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), observe::observe))
         .with_state(state)
 }

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::agent::run::Deps;
-use crate::auth::Auth;
+use crate::auth::{Auth, Limiter};
 use crate::config::Config;
 use crate::openai::models::ModelCatalog;
 use crate::process::sandbox::Sandbox;
 use crate::provider::client::Providers;
+use crate::telemetry::metrics::Metrics;
 use crate::tools::local::LocalTools;
 use crate::trace::TraceWriter;
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub models: ModelCatalog,
     /// Unix time the state was built, reported by `/healthz`.
     pub started_at: f64,
+    /// `GET /metrics` and what feeds it; `None` with `MINI_AGENT_METRICS=off`.
+    pub metrics: Option<Metrics>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -38,6 +41,10 @@ pub enum StartupError {
     HttpClient(#[from] reqwest::Error),
     #[error("could not start the trace writer for {path}: {source}")]
     Traces { path: String, source: std::io::Error },
+    #[error("could not set up the metrics registry: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("{0}")]
+    Limiter(String),
 }
 
 impl AppState {
@@ -50,6 +57,7 @@ impl AppState {
             mcp: &self.config.mcp_tools,
             env: &self.config.loop_env,
             outbound: &self.config.outbound,
+            metrics: self.metrics.as_ref(),
         }
     }
 
@@ -57,7 +65,8 @@ impl AppState {
         if !config.problems.is_empty() {
             return Err(StartupError::Config(config.problems.clone()));
         }
-        let providers = config.build_providers()?;
+        let metrics = if config.telemetry.metrics { Some(Metrics::new()?) } else { None };
+        let providers = config.build_providers()?.with_metrics(metrics.clone());
         let traces = match &config.traces.path {
             Some(path) => Some(
                 TraceWriter::spawn(path.clone(), config.traces.max_bytes)
@@ -73,8 +82,12 @@ impl AppState {
             tracing::warn!("{}", sandbox.describe());
         }
         let local_tools = LocalTools::new(config.local_tools.clone(), sandbox);
-        let auth = Auth::new(config.keys.clone());
+        let limiter = Limiter::from_settings(&config.redis).map_err(StartupError::Limiter)?;
+        if !config.keys.is_empty() {
+            tracing::info!("{}", limiter.describe());
+        }
+        let auth = Auth::with(config.keys.clone(), limiter, metrics.clone());
         let models = ModelCatalog::default();
-        Ok(Arc::new(Self { config, providers, local_tools, traces, auth, models, started_at }))
+        Ok(Arc::new(Self { config, providers, local_tools, traces, auth, models, started_at, metrics }))
     }
 }

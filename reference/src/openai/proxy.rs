@@ -6,14 +6,18 @@
 //! cannot be reached, does not answer in time, or answers 5xx after the route's retries becomes a
 //! 502 or 504 here.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use super::raw::RawObject;
 use crate::provider::client::Providers;
 use crate::provider::error::ProviderError;
 use crate::provider::kind::ProviderKind;
+use crate::provider::observe;
 use crate::provider::openai::{read_limited, transport_error, with_key};
 use crate::provider::route::Route;
 use crate::text::excerpt_bytes;
@@ -49,6 +53,8 @@ pub struct Forwarded {
     pub response: reqwest::Response,
     /// Headers for the client: the provider's request id and rate-limit headers.
     pub pass_back: Vec<(String, String)>,
+    /// The call's span, open until the body has been read (token counts land on it).
+    pub span: tracing::Span,
 }
 
 /// Routes `model`: an alias or `provider/model`; a bare name that is neither goes to the default
@@ -110,11 +116,18 @@ pub async fn forward(
             }
         }
     };
-    let (outcome, _) = retry::drive(&route.retry, attempt, classify).await;
+    let span = observe::call_span(route, if path == "embeddings" { "embeddings" } else { "chat" });
+    let started = Instant::now();
+    let (outcome, stats) = retry::drive(&route.retry, attempt, classify).instrument(span.clone()).await;
+    let label = match &outcome {
+        Ok(r) => observe::outcome_of_status(r.status().as_u16()),
+        Err(e) => observe::outcome_of(Some(e)),
+    };
+    observe::finish(&span, providers.metrics(), route, label, &stats, started);
     let response = outcome?;
     let pass_back = pass_back(response.headers());
     if response.status().is_success() {
-        return Ok(Forwarded { response, pass_back });
+        return Ok(Forwarded { response, pass_back, span });
     }
     Err(status_error(route.kind, response).await)
 }
@@ -171,6 +184,11 @@ pub async fn read_all(forwarded: Forwarded, route: &Route, max: usize) -> Result
     if more {
         let reason = format!("the reply is larger than {max} bytes (MINI_AGENT_PROVIDER_MAX_BYTES)");
         return Err(ProviderError::InvalidResponse { provider: route.kind, reason }.into());
+    }
+    if !forwarded.span.is_disabled()
+        && let Ok(reply) = serde_json::from_slice::<Value>(&bytes)
+    {
+        observe::record_usage(&forwarded.span, &reply);
     }
     Ok(Bytes::from(bytes))
 }

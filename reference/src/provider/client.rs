@@ -4,7 +4,9 @@
 //! retries through the transport layer's driver.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
 
 use super::chat::{ChatRequest, Completion};
 use super::error::ProviderError;
@@ -13,7 +15,8 @@ use super::route::{self, Overrides, Route};
 use super::router::RouterConfig;
 use super::settings::ProviderSettings;
 use super::stream::{self, ChunkStream};
-use super::{dummy, openai};
+use super::{dummy, observe, openai};
+use crate::telemetry::metrics::Metrics;
 use crate::transport::retry::{self, RetryStats};
 
 #[derive(Debug, Clone)]
@@ -21,6 +24,7 @@ pub struct Providers {
     settings: ProviderSettings,
     router: RouterConfig,
     http: reqwest::Client,
+    metrics: Option<Metrics>,
 }
 
 impl Providers {
@@ -29,7 +33,19 @@ impl Providers {
             .connect_timeout(settings.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()?;
-        Ok(Self { settings, router, http })
+        Ok(Self { settings, router, http, metrics: None })
+    }
+
+    /// Counts every call in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Option<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Where calls are counted, if anywhere.
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
     }
 
     pub fn settings(&self) -> &ProviderSettings {
@@ -104,7 +120,30 @@ impl Providers {
         route: &Route,
         request: &ChatRequest<'_>,
     ) -> (Result<Completion, ProviderError>, RetryStats) {
-        let (result, stats) = match route.kind {
+        let span = observe::call_span(route, "chat");
+        let started = Instant::now();
+        let (result, stats) = self.dispatch(route, request).instrument(span.clone()).await;
+        observe::finish(
+            &span,
+            self.metrics.as_ref(),
+            route,
+            observe::outcome_of(result.as_ref().err()),
+            &stats,
+            started,
+        );
+        if let Ok(raw) = &result {
+            observe::record_usage(&span, raw);
+        }
+        let retry_stats = self.settings.codex.metrics.then(|| stats.clone());
+        (result.map(|raw| Completion { raw, provider: route.kind, retry_stats }), stats)
+    }
+
+    async fn dispatch(
+        &self,
+        route: &Route,
+        request: &ChatRequest<'_>,
+    ) -> (Result<serde_json::Value, ProviderError>, RetryStats) {
+        match route.kind {
             ProviderKind::Dummy => {
                 let answer = |_| async { Ok::<_, ProviderError>(dummy::complete(&route.upstream_model)) };
                 retry::drive(&retry::RetryPolicy::NONE, answer, openai::classify).await
@@ -117,9 +156,7 @@ impl Providers {
                 let attempt = |_| openai::complete(&self.http, route, request, &limits);
                 retry::drive(&route.retry, attempt, openai::classify).await
             }
-        };
-        let retry_stats = self.settings.codex.metrics.then(|| stats.clone());
-        (result.map(|raw| Completion { raw, provider: route.kind, retry_stats }), stats)
+        }
     }
 
     /// Opens a streaming completion on `route` (retried until the stream starts).
@@ -128,7 +165,18 @@ impl Providers {
             timeout: route.timeout.unwrap_or(self.settings.request_timeout),
             max_reply_bytes: self.settings.max_reply_bytes,
         };
-        stream::open(&self.http, route, request, &limits).await
+        let span = observe::call_span(route, "chat");
+        let started = Instant::now();
+        let (result, stats) = stream::open(&self.http, route, request, &limits).instrument(span.clone()).await;
+        observe::finish(
+            &span,
+            self.metrics.as_ref(),
+            route,
+            observe::outcome_of(result.as_ref().err()),
+            &stats,
+            started,
+        );
+        result
     }
 }
 

@@ -4,7 +4,8 @@
 //! (model name → which provider, which upstream name, which base, key and retry policy; pure),
 //! [`router`] (the alias file), [`chat`] (the request and the answer), [`openai`] (the one
 //! OpenAI-compatible wire call and its retry classifier), [`stream`] (server-sent chunks and their
-//! aggregation), [`dummy`] (the offline model), [`client`] ([`Providers`]: dispatch and retries).
+//! aggregation), [`dummy`] (the offline model), [`client`] ([`Providers`]: dispatch and retries),
+//! [`observe`] (each call's span and metrics).
 //!
 //! Knows nothing of HTTP servers or envelopes.
 
@@ -13,6 +14,7 @@ pub mod client;
 pub mod dummy;
 pub mod error;
 pub mod kind;
+pub mod observe;
 pub mod openai;
 pub mod route;
 pub mod router;

@@ -41,9 +41,12 @@ pub fn request(
     with_key(call, route)
 }
 
-/// `call` with the route's key as the one `Authorization` header: the only place a provider key
-/// goes on the wire.
-pub fn with_key(call: reqwest::RequestBuilder, route: &Route) -> reqwest::RequestBuilder {
+/// `call` with the route's key as the one `Authorization` header — the only place a provider key
+/// goes on the wire — and the current span's W3C trace context when spans are exported.
+pub fn with_key(mut call: reqwest::RequestBuilder, route: &Route) -> reqwest::RequestBuilder {
+    for (name, value) in crate::telemetry::otel::outgoing_headers() {
+        call = call.header(name, value);
+    }
     match &route.api_key {
         Some(key) => call.bearer_auth(key.expose()),
         None => call,

@@ -28,15 +28,16 @@ pub async fn open(
     route: &Route,
     request: &ChatRequest<'_>,
     limits: &openai::CallLimits,
-) -> Result<ChunkStream, ProviderError> {
+) -> (Result<ChunkStream, ProviderError>, retry::RetryStats) {
     if route.kind == ProviderKind::Dummy {
         let chunks = split_into_chunks(&dummy::complete(&route.upstream_model));
-        return Ok(Box::pin(futures::stream::iter(chunks.into_iter().map(Ok))));
+        let stream: ChunkStream = Box::pin(futures::stream::iter(chunks.into_iter().map(Ok)));
+        return (Ok(stream), retry::RetryStats::default());
     }
     let body = request.body(&route.upstream_model, true);
     let attempt = |_| openai::send(route, openai::request(http, route, &body, &request.extra_headers, None));
-    let (response, _) = retry::drive(&route.retry, attempt, openai::classify).await;
-    Ok(chunks_of(response?, route.kind, limits))
+    let (response, stats) = retry::drive(&route.retry, attempt, openai::classify).await;
+    (response.map(|r| chunks_of(r, route.kind, limits)), stats)
 }
 
 /// The body's bytes, ending in an error once more than `max` have arrived (a provider cannot make

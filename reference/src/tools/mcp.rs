@@ -12,7 +12,6 @@
 //! `ok:false`), timeouts, the request's `tool_http_headers`, and closing the session at the end.
 
 use std::collections::HashMap;
-use std::sync::Once;
 use std::time::Duration;
 
 use rmcp::model::{CallToolRequestParams, ClientConfig, ProtocolVersion};
@@ -75,15 +74,6 @@ impl std::fmt::Debug for McpTools {
     }
 }
 
-fn install_crypto_provider() {
-    // The SDK's HTTP client uses rustls without a built-in provider; install ring (which the rest
-    // of the binary already uses) once, before the first client is built.
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 impl McpTools {
     /// A session for the MCP server at `url` (validated as http(s) by the request's validation),
     /// connecting only to `addrs` when given (what the outbound policy checked); an `Err` names a
@@ -104,7 +94,13 @@ impl McpTools {
             let v = value.parse().map_err(|_| format!("the value of header `{name}` is not valid"))?;
             headers.insert(n, v);
         }
-        install_crypto_provider();
+        // The session's requests continue the current trace (the run's request span).
+        for (name, value) in crate::telemetry::otel::outgoing_headers() {
+            if let (Ok(n), Ok(v)) = (name.parse(), value.parse()) {
+                headers.insert(n, v);
+            }
+        }
+        crate::transport::tls::install_crypto_provider();
         Ok(Self {
             url: url.as_str().to_owned(),
             shown: crate::outbound::redacted(url),

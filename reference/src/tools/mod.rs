@@ -12,6 +12,7 @@ pub mod call;
 pub mod http;
 pub mod local;
 pub mod mcp;
+pub mod observed;
 pub mod result;
 
 use std::future::Future;

@@ -173,11 +173,21 @@ impl HttpTools {
         }
     }
 
+    /// The headers of a call, with the current span's W3C trace context when spans are exported.
+    fn traced_headers(&self) -> std::borrow::Cow<'_, [(String, String)]> {
+        let trace = crate::telemetry::otel::outgoing_headers();
+        if trace.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.headers);
+        }
+        std::borrow::Cow::Owned(merge_headers(&self.headers, &trace))
+    }
+
     /// POSTs one call, again only after a 429.
     async fn post_invoke(&self, body: &[u8]) -> Result<wire::Response, wire::WireError> {
         let url = self.url("invoke");
         let limits = self.limits();
-        let attempt = |_| wire::send("POST", &url, &self.headers, Some(body), &limits);
+        let headers = self.traced_headers();
+        let attempt = |_| wire::send("POST", &url, &headers, Some(body), &limits);
         retry::drive(&self.settings.retry_policy(), attempt, classify).await.0
     }
 }
@@ -227,7 +237,7 @@ fn normalise_tools(items: &[Value]) -> Vec<Value> {
 
 impl ToolBackend for HttpTools {
     async fn list(&self) -> Result<Vec<Value>, String> {
-        let response = wire::send("GET", &self.url("tools"), &self.headers, None, &self.limits())
+        let response = wire::send("GET", &self.url("tools"), &self.traced_headers(), None, &self.limits())
             .await
             .map_err(|e| format!("GET {}: {e}", crate::outbound::redacted(&self.url("tools"))))?;
         if !(200..300).contains(&response.status) {

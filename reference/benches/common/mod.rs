@@ -1,0 +1,101 @@
+//! What the benches share: starting the real binary (release build) on a free port, and a
+//! closed-loop HTTP/1.1 load generator — `connections` keep-alive connections, each sending its
+//! next request as soon as the previous answer is read.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// A child process killed when dropped.
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `miniagent <args>` with `env` on a free port; returns it with its address.
+pub fn start_miniagent(args: &[&str], env: &[(&str, &str)]) -> (Child, SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_miniagent"))
+        .args(args)
+        .args(["--port", "0"])
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start miniagent");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines.next().expect("miniagent exited").unwrap();
+        if let Some(i) = line.find("listening on ") {
+            break line[i + 13..].trim().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (Child(child), addr)
+}
+
+/// Latencies of every request `connections` connections sent to `path` for `duration`.
+pub async fn closed_loop(
+    addr: SocketAddr,
+    connections: usize,
+    path: &'static str,
+    body: &'static str,
+    duration: Duration,
+) -> Vec<Duration> {
+    let deadline = Instant::now() + duration;
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            tokio::spawn(async move {
+                let stream = TcpStream::connect(addr).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+                tokio::spawn(conn);
+                let mut lat = Vec::with_capacity(200_000);
+                while Instant::now() < deadline {
+                    let req = Request::post(path)
+                        .header("host", "bench")
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from_static(body.as_bytes())))
+                        .unwrap();
+                    let t = Instant::now();
+                    let res = sender.send_request(req).await.unwrap();
+                    assert!(res.status().is_success(), "{}", res.status());
+                    res.into_body().collect().await.unwrap();
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all
+}
+
+/// p50 and p99 in milliseconds.
+pub fn percentiles(mut lat: Vec<Duration>) -> (f64, f64) {
+    lat.sort_unstable();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1e3;
+    (pct(0.50), pct(0.99))
+}
+
+/// `BENCH_SECS` (seconds per measurement), else `default`.
+pub fn bench_secs(default: f64) -> f64 {
+    std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}

@@ -1,0 +1,27 @@
+//! Seeing a running server (CONTRACT §12): Prometheus [`metrics`] on `GET /metrics`, and
+//! OpenTelemetry spans over OTLP ([`otel`]) with W3C trace context continued from clients and
+//! passed on to providers and tools servers.
+
+pub mod metrics;
+pub mod otel;
+
+use crate::env::Env;
+
+/// What the server observes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetrySettings {
+    /// `MINI_AGENT_METRICS` (default on): count requests, calls and refusals, serve `/metrics`.
+    pub metrics: bool,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self { metrics: true }
+    }
+}
+
+impl TelemetrySettings {
+    pub fn from_env(env: &Env) -> Self {
+        Self { metrics: env.switch("MINI_AGENT_METRICS", true) }
+    }
+}

@@ -1,0 +1,267 @@
+//! Operating the real binary (CONTRACT §12): `/metrics` counts what was served, and with
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` set the spans of each request reach an OTLP/HTTP receiver — one
+//! trace per request, continuing the client's `traceparent`, a child span per model call and tool
+//! call — and the provider receives the model call's own `traceparent`. Span attributes carry no
+//! message content and no key.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use harness::ServerProcess;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use prost::Message;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A span as the receiver got it.
+#[derive(Debug, Clone)]
+struct Got {
+    trace_id: String,
+    span_id: String,
+    parent: String,
+    name: String,
+    attributes: Vec<(String, String)>,
+}
+
+impl Got {
+    fn attr(&self, key: &str) -> Option<&str> {
+        self.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+type Spans = Arc<Mutex<Vec<Got>>>;
+
+async fn receive(State(spans): State<Spans>, body: Bytes) -> &'static str {
+    let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export");
+    let mut got = spans.lock().unwrap();
+    for resource in request.resource_spans {
+        for scope in resource.scope_spans {
+            for span in scope.spans {
+                let attributes = span
+                    .attributes
+                    .iter()
+                    .map(|kv| {
+                        let v = match kv.value.as_ref().and_then(|v| v.value.clone()) {
+                            Some(AnyValue::StringValue(s)) => s,
+                            Some(AnyValue::IntValue(i)) => i.to_string(),
+                            Some(AnyValue::BoolValue(b)) => b.to_string(),
+                            other => format!("{other:?}"),
+                        };
+                        (kv.key.clone(), v)
+                    })
+                    .collect();
+                got.push(Got {
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent: hex(&span.parent_span_id),
+                    name: span.name,
+                    attributes,
+                });
+            }
+        }
+    }
+    ""
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn otlp_receiver() -> (String, Spans) {
+    let spans: Spans = Arc::default();
+    let app = axum::Router::new().route("/v1/traces", post(receive)).with_state(spans.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, spans)
+}
+
+fn completion(message: Value) -> Value {
+    json!({"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
+           "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+           "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}})
+}
+
+async fn tools_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/tools"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"name": "lookup", "description": "d"}])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/invoke"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": "found"})))
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn provider() -> MockServer {
+    let server = MockServer::start().await;
+    // The agent runs: one tool call, whose answer ends the run (CONTRACT §2).
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_string_contains("use the lookup"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(completion(json!({"role": "assistant", "content": null,
+            "tool_calls": [{"id": "t2", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}]}))),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_string_contains("run a tool"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(json!({"role": "assistant", "content": null,
+            "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "research_echo", "arguments": "{\"query\":\"q\"}"}}]}))))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(completion(json!({"role": "assistant", "content": "hello"}))),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CLIENT_SPAN: &str = "00f067aa0ba902b7";
+const TRACE2: &str = "0af7651916cd43dd8448eb211c80319c";
+
+async fn wait_for(spans: &Spans, what: impl Fn(&[Got]) -> bool) -> Vec<Got> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = spans.lock().unwrap().clone();
+        if what(&now) || Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_otlp_continue_the_client_trace_and_go_on_to_the_provider() {
+    let (otlp, spans) = otlp_receiver().await;
+    let upstream = provider().await;
+    let base = format!("{}/v1", upstream.uri());
+    let server = ServerProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_miniagent")),
+        &["serve", "--port", "0"],
+        &[
+            ("OPENAI_API_BASE", base.as_str()),
+            ("OPENAI_API_KEY", "sk-never-in-a-span"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_SERVICE_NAME", "miniagent-test"),
+        ],
+    )
+    .unwrap();
+    let http = reqwest::Client::new();
+    let traceparent = format!("00-{TRACE}-{CLIENT_SPAN}-01");
+    let chat = http
+        .post(format!("{}/v1/chat/completions", server.base_url()))
+        .header("traceparent", &traceparent)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "secret question"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chat.status(), 200);
+    let run = http
+        .post(format!("{}/agent/run", server.base_url()))
+        .json(&json!({"model": "openai/gpt-4o-mini", "tool_backend": "local", "use_tools": true,
+                      "messages": [{"role": "user", "content": "run a tool"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status(), 200);
+    let run: Value = run.json().await.unwrap();
+    assert_eq!(run["final_answer"], "echo: q", "{run}");
+
+    let tools = tools_server().await;
+    let http_run = http
+        .post(format!("{}/agent/run", server.base_url()))
+        .header("traceparent", format!("00-{TRACE2}-{CLIENT_SPAN}-01"))
+        .json(&json!({"model": "openai/gpt-4o-mini", "tool_backend": "http", "use_tools": true,
+                      "tool_http_base_url": tools.uri(),
+                      "messages": [{"role": "user", "content": "use the lookup"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(http_run.status(), 200);
+
+    let got = wait_for(&spans, |s| {
+        s.iter().filter(|g| g.name.starts_with("POST ")).count() >= 3
+            && s.iter().filter(|g| g.name.starts_with("chat ")).count() >= 3
+            && s.iter().filter(|g| g.name.starts_with("execute_tool")).count() >= 2
+    })
+    .await;
+    let names: Vec<&str> = got.iter().map(|g| g.name.as_str()).collect();
+
+    // The proxied chat: the request span continues the client's trace, the model call is its child.
+    let request = got.iter().find(|g| g.name == "POST /v1/chat/completions").unwrap_or_else(|| panic!("{names:?}"));
+    assert_eq!(request.trace_id, TRACE);
+    assert_eq!(request.parent, CLIENT_SPAN);
+    assert_eq!(request.attr("http.response.status_code"), Some("200"));
+    let call = got.iter().find(|g| g.name == "chat gpt-4o-mini" && g.trace_id == TRACE).expect("the model call span");
+    assert_eq!(call.parent, request.span_id);
+    assert_eq!(call.attr("gen_ai.provider.name"), Some("openai"));
+    assert_eq!(call.attr("gen_ai.usage.input_tokens"), Some("11"));
+    assert_eq!(call.attr("gen_ai.usage.output_tokens"), Some("7"));
+
+    // The provider got the model call's own context.
+    let received = upstream.received_requests().await.unwrap();
+    let sent =
+        received[0].headers.get("traceparent").expect("traceparent to the provider").to_str().unwrap().to_owned();
+    assert_eq!(sent, format!("00-{TRACE}-{}-01", call.span_id));
+
+    // The agent run without a traceparent: its own trace, the model call and the tool call inside it.
+    let run_span =
+        got.iter().find(|g| g.name == "POST /agent/run" && g.trace_id != TRACE2).expect("the run's request span");
+    assert_ne!(run_span.trace_id, TRACE);
+    let children: Vec<&Got> =
+        got.iter().filter(|g| g.trace_id == run_span.trace_id && g.parent == run_span.span_id).collect();
+    assert_eq!(children.iter().filter(|g| g.name.starts_with("chat ")).count(), 1, "{children:?}");
+    let tool = children
+        .iter()
+        .find(|g| g.name == "execute_tool research_echo")
+        .unwrap_or_else(|| panic!("no tool span among {names:?}; run: {run}"));
+    assert_eq!(tool.attr("miniagent.tool.backend"), Some("local"));
+    assert_eq!(tool.attr("miniagent.tool.ok"), Some("true"));
+
+    // The tools server got the tool call's own context.
+    let lookup = got.iter().find(|g| g.name == "execute_tool lookup").expect("the http tool span");
+    assert_eq!(lookup.trace_id, TRACE2);
+    assert_eq!(lookup.attr("miniagent.tool.backend"), Some("http"));
+    let invoked = tools.received_requests().await.unwrap();
+    let invoke = invoked.iter().find(|r| r.url.path() == "/invoke").expect("an /invoke call");
+    let sent = invoke.headers.get("traceparent").expect("traceparent to the tools server").to_str().unwrap();
+    assert_eq!(sent, format!("00-{TRACE2}-{}-01", lookup.span_id));
+
+    // Nothing secret or conversational in any attribute.
+    for g in &got {
+        for (k, v) in &g.attributes {
+            assert!(!v.contains("sk-never-in-a-span") && !v.contains("secret question"), "{k}={v} on {}", g.name);
+        }
+    }
+
+    // And /metrics counted the requests, the three model calls and the tool calls.
+    let metrics = http.get(format!("{}/metrics", server.base_url())).send().await.unwrap().text().await.unwrap();
+    for line in [
+        r#"miniagent_requests_total{method="POST",route="/v1/chat/completions",status="200"} 1"#,
+        r#"miniagent_requests_total{method="POST",route="/agent/run",status="200"} 2"#,
+        r#"miniagent_provider_calls_total{outcome="ok",provider="openai"} 3"#,
+        r#"miniagent_tool_calls_total{backend="local",outcome="ok"} 1"#,
+        r#"miniagent_tool_calls_total{backend="http",outcome="ok"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing `{line}` in:\n{metrics}");
+    }
+}
