@@ -1,5 +1,6 @@
 //! Helpers shared by case bodies (and the probes): expected statuses, the façade's `detail`
-//! messages, an envelope's tool messages, minimal request bodies, unique markers.
+//! messages, an envelope's tool messages, minimal request bodies (a scripted loop run among them),
+//! unique markers.
 //!
 //! Its own file rather than `cases/mod.rs`, so case files never import from the module that lists
 //! them.
@@ -7,6 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::failure::{CaseResult, Failure, excerpt};
+use crate::fakes::provider::script_marker;
 use crate::transport::Reply;
 
 /// The contents of an envelope's tool messages, in order.
@@ -23,6 +25,21 @@ pub fn tool_contents(env: &Value) -> Vec<String> {
 /// A minimal `/agent/run` body on the dummy model.
 pub fn run_body(backend: &str, text: &str) -> Value {
     json!({"model": "dummy", "tool_backend": backend, "messages": [{"role": "user", "content": text}]})
+}
+
+/// An `/agent/run` body for a loop run on the `local` backend whose model plays `script` (the
+/// provider fake's), tools offered; `extra` fields are merged in.
+pub fn loop_body(script: &Value, extra: &Value) -> Value {
+    let mut b = json!({
+        "model": "openai/fake-loop",
+        "tool_backend": "local",
+        "use_tools": true,
+        "messages": [{"role": "user", "content": format!("task {}", script_marker(script))}],
+    });
+    if let (Some(b), Some(extra)) = (b.as_object_mut(), extra.as_object()) {
+        b.extend(extra.clone());
+    }
+    b
 }
 
 /// Fails unless the reply has `status`.

@@ -6,6 +6,7 @@ pub mod errors;
 pub mod exec_rpc;
 pub mod health;
 pub mod http_tools;
+pub mod loop_clauses;
 pub mod mcp;
 pub mod properties;
 pub mod shim;
@@ -22,6 +23,7 @@ pub fn all() -> Vec<Case> {
         shim::CASES,
         traces::CASES,
         agent_loop::CASES,
+        loop_clauses::CASES,
         http_tools::CASES,
         mcp::CASES,
         exec_rpc::CASES,
