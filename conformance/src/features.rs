@@ -16,6 +16,10 @@ pub const ENV_TOOL_HEADERS: &str = r#"{"X-Env-Header":"from-env","X-Override":"e
 /// The OpenAI key the table gives targets, so cases can check its value never leaks.
 pub const SECRET_KEY: &str = "sk-conformance-secret-7f3a9c";
 
+/// The suite's own API key: every request carries it (see `transport`), so a target started with
+/// keys that include it runs every case.
+pub const AUTH_KEY: &str = "sk-conformance-full";
+
 /// Not a feature: settings that keep the timeout cases short (a hanging tool, a hanging tools
 /// server). Without them those cases still pass, after the contract's default timeouts.
 pub const FAST_TIMEOUTS: &[(&str, &str)] =

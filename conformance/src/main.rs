@@ -176,6 +176,7 @@ async fn serve_fakes(args: FakesArgs) -> ExitCode {
 /// Everything a case's context is made of; one per run, a fresh [`Ctx`] per case.
 struct Wiring {
     target: Arc<dyn Transport>,
+    socket: Option<SocketAddr>,
     exec_rpc: Option<Arc<dyn Transport>>,
     fakes: Arc<Fakes>,
     trace_file: Option<PathBuf>,
@@ -191,6 +192,7 @@ impl Wiring {
             trace_file: self.trace_file.clone(),
             exec_rpc: self.exec_rpc.clone(),
             property_cases: self.property_cases,
+            socket: self.socket,
         }
     }
 }
@@ -268,6 +270,7 @@ async fn wire(args: &RunArgs) -> Result<Wiring, String> {
     }
     let url = |base: &str| UrlTransport::new(base).map_err(|e| format!("cannot build the HTTP client: {e}"));
     let target = url(&args.base_url)?;
+    let socket = target.socket_addr();
     eprintln!("target: {}", target.base());
     let exec_rpc = match &args.exec_rpc_url {
         Some(u) => Some(Arc::new(url(u)?) as Arc<dyn Transport>),
@@ -275,6 +278,7 @@ async fn wire(args: &RunArgs) -> Result<Wiring, String> {
     };
     Ok(Wiring {
         target: Arc::new(target),
+        socket,
         exec_rpc,
         fakes: Arc::new(fakes),
         trace_file: args.trace_file.clone(),

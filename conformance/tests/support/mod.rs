@@ -1,12 +1,15 @@
 //! The reference as a target, in-process: an axum `Router` driven with `oneshot` (no socket) behind
 //! the library's `Transport` trait, configured from the feature table — one `app()` per case with
-//! exactly the features the case needs.
+//! exactly the features the case needs. The same router can be served on a real loopback socket by
+//! the reference's own accept loop, and reached over HTTP like any URL target.
 //!
-//! Only `Config::from_pairs`, `AppState::new`, `app`, `exec_rpc::{app, ExecState::new}` and the
-//! default `Sandbox` of the reference are used, so its internals can change freely under the suite.
+//! Only `Config::from_pairs` (and its `listen.limits`), `AppState::new`, `app`, `serve::{bind,
+//! run}`, `exec_rpc::{app, ExecState::new}` and the default `Sandbox` of the reference are used, so
+//! its internals can change freely under the suite.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,7 +21,7 @@ use conformance::fakes::Fakes;
 use conformance::features::{FAST_TIMEOUTS, Feature, Setup};
 use conformance::snapshot::SnapshotCheck;
 use conformance::target::Ctx;
-use conformance::transport::{Reply, Request, Transport};
+use conformance::transport::{Reply, Request, Transport, UrlTransport};
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -38,10 +41,11 @@ pub struct RouterTransport(pub Router);
 impl Transport for RouterTransport {
     fn send(&self, request: Request) -> BoxFuture<'_, Result<Reply, Failure>> {
         Box::pin(async move {
-            let req = axum::http::Request::builder()
-                .method(request.method)
-                .uri(request.path)
-                .header("content-type", "application/json")
+            let mut req = axum::http::Request::builder().method(request.method.clone()).uri(request.path.as_str());
+            for (name, value) in request.wire_headers() {
+                req = req.header(name, value);
+            }
+            let req = req
                 .body(request.body.map_or_else(Body::empty, Body::from))
                 .map_err(|e| Failure::failed(format!("cannot build request: {e}")))?;
             let res = self.0.clone().oneshot(req).await.map_err(|e| Failure::failed(format!("router failed: {e}")))?;
@@ -74,10 +78,33 @@ pub fn pairs_for(features: &[Feature], setup: &Setup) -> Vec<(String, String)> {
 
 /// The reference's façade configured from `pairs`.
 pub fn reference(pairs: &[(String, String)]) -> Result<Router, Failure> {
+    Ok(reference_with_limits(pairs)?.0)
+}
+
+/// The façade and the client limits its accept loop applies (header timeout and the like).
+fn reference_with_limits(pairs: &[(String, String)]) -> Result<(Router, miniagent::listen::ClientLimits), Failure> {
     let config = miniagent::Config::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let limits = config.listen.limits;
     let state =
         miniagent::AppState::new(config).map_err(|e| Failure::failed(format!("cannot build the reference: {e}")))?;
-    Ok(miniagent::app(state))
+    Ok((miniagent::app(state), limits))
+}
+
+/// Stops a served reference when dropped.
+pub struct Served(tokio::sync::oneshot::Sender<()>);
+
+/// The reference configured from `pairs`, served on a free loopback port by its own accept loop
+/// (on the current runtime): its address, and what stops it.
+pub async fn serve(pairs: &[(String, String)]) -> Result<(SocketAddr, Served), Failure> {
+    let (router, limits) = reference_with_limits(pairs)?;
+    let (listener, addr) = miniagent::serve::bind("127.0.0.1", 0)
+        .await
+        .map_err(|e| Failure::failed(format!("cannot bind the reference: {e}")))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(miniagent::serve::run(listener, router, limits, async move {
+        let _ = stopped.await;
+    }));
+    Ok((addr, Served(stop)))
 }
 
 /// The reference's exec-RPC server.
@@ -101,7 +128,30 @@ pub fn ctx_on(
         trace_file: trace_file.map(Path::to_path_buf),
         exec_rpc: Some(exec_rpc()),
         property_cases: PROPERTY_CASES,
+        socket: None,
     })
+}
+
+/// [`ctx_on`], but the reference is served on a loopback socket and reached over HTTP.
+pub async fn ctx_on_socket(
+    pairs: &[(String, String)],
+    trace_file: Option<&Path>,
+    fakes: Arc<Fakes>,
+    snapshots: Arc<dyn SnapshotCheck>,
+) -> Result<(Ctx, Served), Failure> {
+    let (addr, served) = serve(pairs).await?;
+    let target = UrlTransport::new(&format!("http://{addr}"))
+        .map_err(|e| Failure::failed(format!("cannot build the HTTP client: {e}")))?;
+    let ctx = Ctx {
+        target: Arc::new(target),
+        snapshots,
+        fakes: Some(fakes),
+        trace_file: trace_file.map(Path::to_path_buf),
+        exec_rpc: Some(exec_rpc()),
+        property_cases: PROPERTY_CASES,
+        socket: Some(addr),
+    };
+    Ok((ctx, served))
 }
 
 /// A case's context and the temporary directory its trace file lives in (removed on drop).
