@@ -1,6 +1,6 @@
 //! Helpers shared by case bodies (and the probes): expected statuses, the façade's `detail`
-//! messages, an envelope's tool messages, minimal request bodies (a scripted loop run among them),
-//! unique markers.
+//! messages and OpenAI's error shape, an envelope's tool messages, minimal request bodies (a
+//! scripted loop run among them), unique markers, secrets that must not come back.
 //!
 //! Its own file rather than `cases/mod.rs`, so case files never import from the module that lists
 //! them.
@@ -89,6 +89,40 @@ pub fn expect_detail(reply: &Reply, status: Option<u16>, needles: &[&str], what:
         }
     }
     Ok(())
+}
+
+/// A reply in OpenAI's error shape `{"error":{"message","type","param","code"}}` with `status`; its
+/// message.
+pub fn openai_error(reply: &Reply, status: u16, what: &str) -> Result<String, Failure> {
+    expect_status(reply, status, what)?;
+    let body = reply.json()?;
+    let err = body.get("error").and_then(Value::as_object).ok_or_else(|| {
+        Failure::failed(format!(
+            "{what}: expected OpenAI's {{\"error\": {{…}}}} shape, got {}",
+            excerpt(&body.to_string())
+        ))
+    })?;
+    for key in ["message", "type", "param", "code"] {
+        if !err.contains_key(key) {
+            return Err(Failure::failed(format!("{what}: error.{key} is missing: {}", excerpt(&body.to_string()))));
+        }
+    }
+    match err.get("message") {
+        Some(Value::String(m)) if !m.trim().is_empty() => Ok(m.clone()),
+        other => Err(Failure::failed(format!("{what}: error.message must be a non-empty string, got {other:?}"))),
+    }
+}
+
+/// Fails when the reply (body or headers) carries any of `secrets`.
+pub fn expect_not_echoed(reply: &Reply, secrets: &[&str], what: &str) -> CaseResult {
+    let headers: String =
+        reply.headers.iter().map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or_default())).collect();
+    match secrets.iter().find(|s| reply.text().contains(*s) || headers.contains(*s)) {
+        Some(s) => {
+            Err(Failure::failed(format!("{what}: the reply carries the secret `{s}`: {}", excerpt(&reply.text()))))
+        }
+        None => Ok(()),
+    }
 }
 
 /// A marker unique to this process and call, without a dependency on an RNG.

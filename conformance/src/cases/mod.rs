@@ -1,6 +1,7 @@
 //! Every case, one file per contract area. A case names the clause it checks.
 
 pub mod agent_loop;
+pub mod auth;
 pub mod envelope;
 pub mod errors;
 pub mod exec_rpc;
@@ -11,6 +12,7 @@ pub mod mcp;
 pub mod properties;
 pub mod shim;
 pub mod traces;
+pub mod trust;
 
 use crate::case::Case;
 
@@ -28,6 +30,8 @@ pub fn all() -> Vec<Case> {
         mcp::CASES,
         exec_rpc::CASES,
         properties::CASES,
+        auth::CASES,
+        trust::CASES,
     ]
     .concat()
 }

@@ -1,7 +1,8 @@
 //! The reference as a target, in-process: an axum `Router` driven with `oneshot` (no socket) behind
 //! the library's `Transport` trait, configured from the feature table — one `app()` per case with
-//! exactly the features the case needs. The same router can be served on a real loopback socket by
-//! the reference's own accept loop, and reached over HTTP like any URL target.
+//! exactly the features the case needs. A case that writes raw bytes (`slow-clients`) gets the same
+//! router served on a real loopback socket by the reference's own accept loop, and reaches it over
+//! HTTP like any URL target; a case that needs `auth` gets the suite's keys file in its temp dir.
 //!
 //! Only `Config::from_pairs` (and its `listen.limits`), `AppState::new`, `app`, `serve::{bind,
 //! run}`, `exec_rpc::{app, ExecState::new}` and the default `Sandbox` of the reference are used, so
@@ -18,7 +19,7 @@ use axum::body::Body;
 use conformance::Failure;
 use conformance::case::Case;
 use conformance::fakes::Fakes;
-use conformance::features::{FAST_TIMEOUTS, Feature, Setup};
+use conformance::features::{FAST_TIMEOUTS, Feature, KEYS_FILE_JSON, Setup};
 use conformance::snapshot::SnapshotCheck;
 use conformance::target::Ctx;
 use conformance::transport::{Reply, Request, Transport, UrlTransport};
@@ -30,10 +31,13 @@ use tower::ServiceExt;
 pub const PROPERTY_CASES: u32 = 12;
 
 /// The features every in-process target has unless a case needs a target without any provider.
-/// `shortcircuit-chutes` (a testing-only switch) and `traces` (a file per case) only when asked.
+/// `shortcircuit-chutes` (a testing-only switch), `traces` (a file per case), `auth` (every other
+/// case runs without keys), `slow-clients` (a socket) and `url-allowlist` (the others run with the
+/// default outbound policy) only when asked.
 const ALWAYS: &[Feature] =
     &[Feature::Dummy, Feature::ShimEcho, Feature::ProviderFake, Feature::LocalTools, Feature::ToolEnvHeaders];
-const ON_REQUEST: &[Feature] = &[Feature::ShortcircuitChutes, Feature::Traces];
+const ON_REQUEST: &[Feature] =
+    &[Feature::ShortcircuitChutes, Feature::Traces, Feature::Auth, Feature::SlowClients, Feature::UrlAllowlist];
 
 /// A `Router` as a [`Transport`].
 pub struct RouterTransport(pub Router);
@@ -154,18 +158,33 @@ pub async fn ctx_on_socket(
     Ok((ctx, served))
 }
 
-/// A case's context and the temporary directory its trace file lives in (removed on drop).
+/// A case's context, the temporary directory its trace and keys files live in (removed on drop),
+/// and the served reference when the case needed a socket (stopped on drop).
 pub struct InProcess {
     pub ctx: Ctx,
     _dir: tempfile::TempDir,
+    _served: Option<Served>,
 }
 
-pub fn ctx_for(case: &Case, fakes: Arc<Fakes>, snapshots: Arc<dyn SnapshotCheck>) -> Result<InProcess, Failure> {
+/// The context of `case`: a reference with the features it needs, on a socket when it needs one.
+pub async fn ctx_for(case: &Case, fakes: Arc<Fakes>, snapshots: Arc<dyn SnapshotCheck>) -> Result<InProcess, Failure> {
     let dir = tempfile::tempdir().map_err(|e| Failure::failed(format!("cannot make a temp dir: {e}")))?;
     let trace_file = case.features.contains(&Feature::Traces).then(|| dir.path().join("traces.jsonl"));
-    let setup = Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: trace_file.clone() };
-    let ctx = ctx_on(&pairs_for(case.features, &setup), trace_file.as_deref(), fakes, snapshots)?;
-    Ok(InProcess { ctx, _dir: dir })
+    let keys_file = case.features.contains(&Feature::Auth).then(|| dir.path().join("keys.json"));
+    if let Some(path) = &keys_file {
+        std::fs::write(path, KEYS_FILE_JSON)
+            .map_err(|e| Failure::failed(format!("cannot write the keys file: {e}")))?;
+    }
+    let setup =
+        Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: trace_file.clone(), keys_file };
+    let pairs = pairs_for(case.features, &setup);
+    let (ctx, served) = if case.features.contains(&Feature::SlowClients) {
+        let (ctx, served) = ctx_on_socket(&pairs, trace_file.as_deref(), fakes, snapshots).await?;
+        (ctx, Some(served))
+    } else {
+        (ctx_on(&pairs, trace_file.as_deref(), fakes, snapshots)?, None)
+    };
+    Ok(InProcess { ctx, _dir: dir, _served: served })
 }
 
 /// Snapshots are not part of what a probe looks at.
