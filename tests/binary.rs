@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use assert_cmd::cargo::cargo_bin;
-use conformance::features::{FAST_TIMEOUTS, Feature, Setup};
+use conformance::features::{FAST_TIMEOUTS, Feature, KEYS_FILE_JSON, Setup};
 use harness::ServerProcess;
 use serde_json::{Value, json};
 
@@ -78,13 +78,29 @@ fn ids_with<'a>(report: &'a Value, verdict: &str) -> Vec<&'a str> {
 fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_server() {
     let dir = tempfile_dir();
     let trace = dir.join("traces.jsonl");
+    // The keys file must exist before the server starts; the suite writes the same content again.
+    let keys = dir.join("keys.json");
+    std::fs::write(&keys, KEYS_FILE_JSON).unwrap();
     // The suite's provider fake gets a fixed port so the server can be started pointing at it, with
     // the environment the feature table gives — exactly as a maintainer of another implementation
-    // would do it. No `--features`: the suite finds out by probing.
+    // would do it. No `--features`: the suite finds out by probing. With keys, every case runs
+    // authenticated, and the slow-client cases meet the real accept loop.
     let fake_addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let setup = Setup { provider_fake_base: Some(format!("http://{fake_addr}/v1")), trace_file: Some(trace.clone()) };
+    let setup = Setup {
+        provider_fake_base: Some(format!("http://{fake_addr}/v1")),
+        trace_file: Some(trace.clone()),
+        keys_file: Some(keys.clone()),
+    };
     let mut env = setup.pairs(FAST_TIMEOUTS);
-    for f in [Feature::ProviderFake, Feature::Traces, Feature::ShortcircuitChutes, Feature::ToolEnvHeaders] {
+    for f in [
+        Feature::ProviderFake,
+        Feature::Traces,
+        Feature::ShortcircuitChutes,
+        Feature::ToolEnvHeaders,
+        Feature::Auth,
+        Feature::SlowClients,
+        Feature::UrlAllowlist,
+    ] {
         env.extend(setup.pairs(f.spec().env));
     }
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -95,6 +111,7 @@ fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_ser
     let mut args = strings(&["run", "--base-url", &server.base_url(), "--format", "json"]);
     args.extend(strings(&["--trace-file", trace.to_str().unwrap(), "--exec-rpc-url", &exec_rpc.base_url()]));
     args.extend(strings(&["--proptest-cases", "4", "--provider-fake-addr", &fake_addr.to_string()]));
+    args.extend(strings(&["--keys-file", keys.to_str().unwrap()]));
     args.extend(mcp_python.iter().flat_map(|p| ["--mcp-python".to_owned(), p.display().to_string()]));
     let (out, report, log) = conformance(&args);
     let failed: Vec<&Value> = report["cases"].as_array().unwrap().iter().filter(|c| c["verdict"] == "fail").collect();
@@ -109,7 +126,18 @@ fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_ser
         .collect();
     assert_eq!(
         enabled,
-        ["dummy", "shim-echo", "provider-fake", "traces", "local-tools", "shortcircuit-chutes", "tool-env-headers"],
+        [
+            "dummy",
+            "shim-echo",
+            "provider-fake",
+            "traces",
+            "local-tools",
+            "shortcircuit-chutes",
+            "tool-env-headers",
+            "auth",
+            "slow-clients",
+            "url-allowlist"
+        ],
         "{log}"
     );
     assert!(log.contains("probe    provider-fake        enabled — "), "{log}");
@@ -121,7 +149,10 @@ fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_ser
     }
     assert_eq!(ids_with(&report, "skip"), expected_skips, "{report}");
     let passed = ids_with(&report, "pass");
-    assert!(passed.iter().filter(|id| id.starts_with("loop.")).count() >= 14, "the loop cases ran: {passed:?}");
+    assert!(passed.iter().filter(|id| id.starts_with("loop.")).count() >= 18, "the loop cases ran: {passed:?}");
+    for area in ["auth.", "slow.", "outbound.", "limits."] {
+        assert!(passed.iter().any(|id| id.starts_with(area)), "the {area}* cases ran: {passed:?}");
+    }
     assert_eq!(report["skipped_by_feature"][0]["feature"], "shim-no-provider", "{report}");
     // …so they run against one, with the features discovered there too.
     let strict = ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &[]).unwrap();

@@ -1,7 +1,8 @@
 //! The suite can fail: deliberately broken targets — an envelope missing a key, an envelope with
 //! its keys out of order, tool messages out of call order — must be reported as failures with
 //! reasons a maintainer can act on, and the runner must exit 1. Expected-failure files excuse known
-//! gaps, and a listed case that passes is reported stale and fails the run.
+//! gaps, and a listed case that passes is reported stale and fails the run. A target that lacks an
+//! extension (the §11 trust boundary) is the other side: its cases skip, saying why, never fail.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -125,4 +126,38 @@ async fn expected_failures_excuse_gaps_and_stale_entries_fail() {
     let (code, report) = conformance(a).await;
     assert_eq!(verdict(&report, "errors.route.not_found_is_json").0, "stale", "{report}");
     assert_eq!(code, 1, "a stale entry fails the run");
+}
+
+#[tokio::test]
+async fn a_target_without_the_trust_boundary_skips_its_cases_and_never_fails_them() {
+    // It answers every `/agent/run` with an envelope, whatever the numbers in it, and has no keys,
+    // no client timeouts (plain `axum::serve`) and no outbound policy.
+    let base = broken(Breakage::MissingKey).await;
+    let (code, report) = conformance(args(&base, "limits.*", "dummy")).await;
+    assert_eq!(code, 0, "{report}");
+    for id in ["limits.max_total_seconds.out_of_range", "limits.max_iterations.out_of_range"] {
+        let (v, reason) = verdict(&report, id);
+        assert_eq!(v, "skip", "{report}");
+        assert!(reason.contains("is accepted (HTTP 200): no range check"), "{reason}");
+    }
+    // Probed, the §11 features are found missing, and their cases skip naming them.
+    let probing: Vec<String> =
+        ["run", "--base-url", &base, "--case", "auth.open_routes.*", "--format", "json"].map(str::to_owned).to_vec();
+    let (code, report) = conformance(probing).await;
+    assert_eq!(code, 0, "{report}");
+    let missing: Vec<&str> = report["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["enabled"] == false)
+        .filter_map(|f| f["feature"].as_str())
+        .filter(|f| ["auth", "slow-clients", "url-allowlist"].contains(f))
+        .collect();
+    assert_eq!(missing, ["auth", "slow-clients", "url-allowlist"], "{report}");
+    let (v, reason) = verdict(&report, "auth.open_routes.no_key_needed");
+    assert_eq!(v, "skip");
+    assert!(
+        reason.starts_with("needs feature `auth` (to enable: start the target with MINI_AGENT_API_KEYS_FILE="),
+        "{reason}"
+    );
 }

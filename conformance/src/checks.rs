@@ -1,5 +1,6 @@
 //! Helpers shared by case bodies (and the probes): expected statuses, the façade's `detail`
-//! messages, an envelope's tool messages, minimal request bodies, unique markers.
+//! messages and OpenAI's error shape, an envelope's tool messages, minimal request bodies (a
+//! scripted loop run among them), unique markers, secrets that must not come back.
 //!
 //! Its own file rather than `cases/mod.rs`, so case files never import from the module that lists
 //! them.
@@ -7,6 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::failure::{CaseResult, Failure, excerpt};
+use crate::fakes::provider::script_marker;
 use crate::transport::Reply;
 
 /// The contents of an envelope's tool messages, in order.
@@ -23,6 +25,21 @@ pub fn tool_contents(env: &Value) -> Vec<String> {
 /// A minimal `/agent/run` body on the dummy model.
 pub fn run_body(backend: &str, text: &str) -> Value {
     json!({"model": "dummy", "tool_backend": backend, "messages": [{"role": "user", "content": text}]})
+}
+
+/// An `/agent/run` body for a loop run on the `local` backend whose model plays `script` (the
+/// provider fake's), tools offered; `extra` fields are merged in.
+pub fn loop_body(script: &Value, extra: &Value) -> Value {
+    let mut b = json!({
+        "model": "openai/fake-loop",
+        "tool_backend": "local",
+        "use_tools": true,
+        "messages": [{"role": "user", "content": format!("task {}", script_marker(script))}],
+    });
+    if let (Some(b), Some(extra)) = (b.as_object_mut(), extra.as_object()) {
+        b.extend(extra.clone());
+    }
+    b
 }
 
 /// Fails unless the reply has `status`.
@@ -72,6 +89,40 @@ pub fn expect_detail(reply: &Reply, status: Option<u16>, needles: &[&str], what:
         }
     }
     Ok(())
+}
+
+/// A reply in OpenAI's error shape `{"error":{"message","type","param","code"}}` with `status`; its
+/// message.
+pub fn openai_error(reply: &Reply, status: u16, what: &str) -> Result<String, Failure> {
+    expect_status(reply, status, what)?;
+    let body = reply.json()?;
+    let err = body.get("error").and_then(Value::as_object).ok_or_else(|| {
+        Failure::failed(format!(
+            "{what}: expected OpenAI's {{\"error\": {{…}}}} shape, got {}",
+            excerpt(&body.to_string())
+        ))
+    })?;
+    for key in ["message", "type", "param", "code"] {
+        if !err.contains_key(key) {
+            return Err(Failure::failed(format!("{what}: error.{key} is missing: {}", excerpt(&body.to_string()))));
+        }
+    }
+    match err.get("message") {
+        Some(Value::String(m)) if !m.trim().is_empty() => Ok(m.clone()),
+        other => Err(Failure::failed(format!("{what}: error.message must be a non-empty string, got {other:?}"))),
+    }
+}
+
+/// Fails when the reply (body or headers) carries any of `secrets`.
+pub fn expect_not_echoed(reply: &Reply, secrets: &[&str], what: &str) -> CaseResult {
+    let headers: String =
+        reply.headers.iter().map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or_default())).collect();
+    match secrets.iter().find(|s| reply.text().contains(*s) || headers.contains(*s)) {
+        Some(s) => {
+            Err(Failure::failed(format!("{what}: the reply carries the secret `{s}`: {}", excerpt(&reply.text()))))
+        }
+        None => Ok(()),
+    }
 }
 
 /// A marker unique to this process and call, without a dependency on an RNG.

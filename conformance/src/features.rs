@@ -16,6 +16,34 @@ pub const ENV_TOOL_HEADERS: &str = r#"{"X-Env-Header":"from-env","X-Override":"e
 /// The OpenAI key the table gives targets, so cases can check its value never leaks.
 pub const SECRET_KEY: &str = "sk-conformance-secret-7f3a9c";
 
+/// The suite's own API key: every request carries it (see `transport`), so a target started with
+/// [`KEYS_FILE_JSON`] runs every case. Named `conf-full` in the file; it may do everything.
+pub const AUTH_KEY: &str = "sk-conformance-full";
+/// A key that may only run `tool_backend: "echo"` (named `conf-echo-only`).
+pub const AUTH_ECHO_ONLY_KEY: &str = "sk-conformance-echo-only";
+/// A key limited to 2 requests per minute (named `conf-rpm-2`).
+pub const AUTH_RPM_KEY: &str = "sk-conformance-rpm-2";
+/// The limit of [`AUTH_RPM_KEY`].
+pub const AUTH_RPM: u32 = 2;
+
+/// The keys file of the `auth` feature (CONTRACT §11's shape), written by the suite where
+/// `--keys-file` says. JSON, which is YAML too, so the file may have either extension.
+pub const KEYS_FILE_JSON: &str = r#"{"keys":[{"key":"sk-conformance-full","name":"conf-full"},{"key":"sk-conformance-echo-only","name":"conf-echo-only","backends":["echo"]},{"key":"sk-conformance-rpm-2","name":"conf-rpm-2","rpm":2}]}"#;
+
+/// Where the suite writes the keys file when no `--keys-file` is given: a fixed path, so a target
+/// started once with it keeps working for every later run.
+pub fn default_keys_file() -> PathBuf {
+    std::env::temp_dir().join("miniagent-conformance-keys.json")
+}
+
+/// The header and body read timeouts of the `slow-clients` feature, in seconds: short, so the cases
+/// that wait for them stay short.
+pub const SLOW_CLIENT_TIMEOUT_SECS: u64 = 2;
+
+/// `MINI_AGENT_TOOL_URL_ALLOW` for the `url-allowlist` feature: the suite's fakes (loopback) — and
+/// the metadata address, so the cases can show that link-local stays refused even when listed.
+pub const URL_ALLOW: &str = "127.0.0.0/8,169.254.169.254";
+
 /// Not a feature: settings that keep the timeout cases short (a hanging tool, a hanging tools
 /// server). Without them those cases still pass, after the contract's default timeouts.
 pub const FAST_TIMEOUTS: &[(&str, &str)] =
@@ -35,6 +63,9 @@ pub enum Feature {
     ToolEnvHeaders,
     ExecRpc,
     Mcp,
+    Auth,
+    SlowClients,
+    UrlAllowlist,
 }
 
 /// One row of the table.
@@ -43,8 +74,8 @@ pub struct FeatureSpec {
     pub name: &'static str,
     /// One line: what the target does when it has the feature.
     pub description: &'static str,
-    /// The environment the target must be started with; values may name `{provider_fake_base}` and
-    /// `{trace_file}` (see [`Setup::render`]).
+    /// The environment the target must be started with; values may name `{provider_fake_base}`,
+    /// `{trace_file}` and `{keys_file}` (see [`Setup::render`]).
     pub env: &'static [(&'static str, &'static str)],
     /// What else it takes, as the end of a sentence starting "to enable: …".
     pub enable: &'static str,
@@ -53,7 +84,7 @@ pub struct FeatureSpec {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 10] = [
+    pub const ALL: [Feature; 13] = [
         Self::Dummy,
         Self::ShimEcho,
         Self::ShimNoProvider,
@@ -64,6 +95,9 @@ impl Feature {
         Self::ToolEnvHeaders,
         Self::ExecRpc,
         Self::Mcp,
+        Self::Auth,
+        Self::SlowClients,
+        Self::UrlAllowlist,
     ];
 
     /// The feature's row; an exhaustive `match`, so a new feature cannot lack one.
@@ -140,6 +174,9 @@ impl Feature {
                 enable: "pass --mcp-python with a Python that has the `mcp` package (needs provider-fake)",
                 discovery: "by argument only: --mcp-python",
             },
+            Self::Auth => AUTH_ROW,
+            Self::SlowClients => SLOW_CLIENTS_ROW,
+            Self::UrlAllowlist => URL_ALLOWLIST_ROW,
         }
     }
 
@@ -162,6 +199,37 @@ impl Feature {
         }
     }
 }
+
+/// The rows of the §11 (trust boundary) features, declared apart so [`Feature::spec`] stays a
+/// screenful.
+const AUTH_ROW: FeatureSpec = FeatureSpec {
+    name: "auth",
+    description: "API keys from the suite's keys file guard every route but `/ready`, `/healthz` and \
+                  `/metrics`; one key may only run `echo`, one has `rpm: 2`",
+    env: &[("MINI_AGENT_API_KEYS_FILE", "{keys_file}")],
+    enable: "the suite writes that file where --keys-file says (`conformance keys-file PATH` writes it \
+             before the target starts) and sends its full key with every request",
+    discovery: "`GET /v1/models` without a key answers 401",
+};
+
+const SLOW_CLIENTS_ROW: FeatureSpec = FeatureSpec {
+    name: "slow-clients",
+    description: "a request head or body not sent in time ends with a 408 or a closed connection",
+    env: &[("MINI_AGENT_HEADER_TIMEOUT_SEC", "2"), ("MINI_AGENT_BODY_TIMEOUT_SEC", "2")],
+    enable: "the target must be reached over plain HTTP (the suite writes raw bytes to its socket)",
+    discovery: "half a request head is closed or answered 408 within 4 s",
+};
+
+const URL_ALLOWLIST_ROW: FeatureSpec = FeatureSpec {
+    name: "url-allowlist",
+    description: "tool server URLs from requests are checked against an allowlist; link-local never \
+                  passes",
+    env: &[("MINI_AGENT_TOOL_URL_ALLOW", URL_ALLOW)],
+    enable: "the list lets the suite's fakes (loopback) through and names the metadata address, which \
+             must stay refused",
+    discovery: "a `tool_http_base_url` of `http://192.0.2.1:9/` answers 400 naming \
+                MINI_AGENT_TOOL_URL_ALLOW",
+};
 
 /// Whether a run assumes a feature, and on what grounds.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -205,6 +273,8 @@ pub struct Setup {
     pub provider_fake_base: Option<String>,
     /// The trace file given with `--trace-file`.
     pub trace_file: Option<PathBuf>,
+    /// The keys file the suite writes (`--keys-file`).
+    pub keys_file: Option<PathBuf>,
 }
 
 impl Setup {
@@ -212,8 +282,13 @@ impl Setup {
     /// the README's rendering (which knows no addresses) reads as a template.
     pub fn render(&self, value: &str) -> String {
         let base = self.provider_fake_base.clone().unwrap_or_else(|| "http://<provider-fake-addr>/v1".to_owned());
-        let trace = self.trace_file.as_ref().map_or_else(|| "<trace file>".to_owned(), |p| p.display().to_string());
-        value.replace("{provider_fake_base}", &base).replace("{trace_file}", &trace)
+        let path = |p: &Option<PathBuf>, unknown: &str| {
+            p.as_ref().map_or_else(|| unknown.to_owned(), |p| p.display().to_string())
+        };
+        value
+            .replace("{provider_fake_base}", &base)
+            .replace("{trace_file}", &path(&self.trace_file, "<trace file>"))
+            .replace("{keys_file}", &path(&self.keys_file, "<keys file>"))
     }
 
     /// The pairs with their values rendered.
@@ -287,6 +362,7 @@ mod tests {
         let setup = Setup {
             provider_fake_base: Some("http://127.0.0.1:18080/v1".into()),
             trace_file: Some("/tmp/t.jsonl".into()),
+            keys_file: Some("/tmp/keys.json".into()),
         };
         assert_eq!(
             Feature::ProviderFake.how_to_enable(&setup),
@@ -299,6 +375,23 @@ mod tests {
         assert!(Feature::Traces.how_to_enable(&Setup::default()).contains("MINI_AGENT_STORE_PATH='<trace file>'"));
         assert_eq!(Feature::Dummy.how_to_enable(&setup), "start the target with MINI_AGENT_ALLOW_DUMMY=1");
         assert_eq!(Feature::ExecRpc.how_to_enable(&setup), "pass --exec-rpc-url with its address");
+        assert!(
+            Feature::Auth
+                .how_to_enable(&setup)
+                .starts_with("start the target with MINI_AGENT_API_KEYS_FILE=/tmp/keys.json;")
+        );
+    }
+
+    #[test]
+    fn the_keys_file_holds_the_declared_keys() {
+        let file: serde_json::Value = serde_json::from_str(KEYS_FILE_JSON).expect("the keys file is JSON");
+        let keys = file["keys"].as_array().expect("a list of keys");
+        let find = |k: &str| keys.iter().find(|e| e["key"] == k).cloned().unwrap_or_default();
+        assert!(find(AUTH_KEY).get("backends").is_none() && find(AUTH_KEY).get("rpm").is_none());
+        assert_eq!(find(AUTH_ECHO_ONLY_KEY)["backends"], serde_json::json!(["echo"]));
+        assert_eq!(find(AUTH_RPM_KEY)["rpm"], serde_json::json!(AUTH_RPM));
+        let secs = SLOW_CLIENT_TIMEOUT_SECS.to_string();
+        assert!(Feature::SlowClients.spec().env.iter().all(|(_, v)| *v == secs));
     }
 
     #[test]

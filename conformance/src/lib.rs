@@ -9,6 +9,7 @@
 //! - [`cases`] — every case, one file per contract area; [`checks`] — helpers their bodies share.
 //! - [`transport`] — how requests reach an implementation: a small trait, and its URL form.
 //! - [`target`] — [`target::Ctx`], everything a case runs against.
+//! - [`socket`] — raw bytes to the target's socket (half a request), for the slow-client cases.
 //! - [`fakes`] — what the implementation calls out to (a scripted provider, tools servers), on loopback.
 //! - [`probe`] — discovering a target's features by probing it.
 //! - [`shape`] — format-asserting redaction of volatile fields.
@@ -31,6 +32,7 @@ pub mod report;
 pub mod runner;
 pub mod shape;
 pub mod snapshot;
+pub mod socket;
 pub mod target;
 pub mod transport;
 

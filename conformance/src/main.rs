@@ -37,6 +37,15 @@ enum Command {
     /// Run the fakes alone (for a live stack): logs "listening on <provider fake>" and serves until
     /// stopped.
     Fakes(FakesArgs),
+    /// Write the keys file of the `auth` feature (so a target can be started with it before the
+    /// run) and print its path.
+    KeysFile(KeysFileArgs),
+}
+
+#[derive(clap::Args)]
+struct KeysFileArgs {
+    /// Where to write it (default: a fixed file in the temp directory).
+    path: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -50,6 +59,9 @@ struct FeaturesArgs {
     /// Fill in the trace file (else a placeholder).
     #[arg(long)]
     trace_file: Option<PathBuf>,
+    /// Fill in the keys file (else a placeholder).
+    #[arg(long)]
+    keys_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -115,6 +127,10 @@ struct RunArgs {
     /// A Python with the `mcp` package: the suite then runs a real MCP server for the §4b cases.
     #[arg(long)]
     mcp_python: Option<PathBuf>,
+    /// Where the suite writes the keys file of the `auth` feature (start the target with
+    /// MINI_AGENT_API_KEYS_FILE set to it); default: a fixed file in the temp directory.
+    #[arg(long)]
+    keys_file: Option<PathBuf>,
     /// Generated cases per property (tool order, retry bounds).
     #[arg(long, default_value_t = 8)]
     proptest_cases: u32,
@@ -133,11 +149,22 @@ fn main() -> ExitCode {
             let setup = Setup {
                 provider_fake_base: args.provider_fake_addr.map(|a| format!("http://{a}/v1")),
                 trace_file: args.trace_file,
+                keys_file: args.keys_file,
             };
             print!("{}", if args.markdown { features::markdown(&setup) } else { features::plain(&setup) });
             ExitCode::SUCCESS
         }
         Command::Fakes(args) => block_on(serve_fakes(args)),
+        Command::KeysFile(args) => match write_keys_file(args.path.unwrap_or_else(features::default_keys_file)) {
+            Ok(path) => {
+                println!("{}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Run(args) => block_on(async move {
             run(*args).await.unwrap_or_else(|e| {
                 eprintln!("error: {e}");
@@ -173,12 +200,24 @@ async fn serve_fakes(args: FakesArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Writes the `auth` feature's keys file at `path` — through a sibling and a rename, so a target
+/// starting at that moment never reads half a file.
+fn write_keys_file(path: PathBuf) -> Result<PathBuf, String> {
+    let partial = path.with_extension(format!("partial-{}", std::process::id()));
+    std::fs::write(&partial, features::KEYS_FILE_JSON)
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .map_err(|e| format!("cannot write the keys file {}: {e}", path.display()))?;
+    Ok(path)
+}
+
 /// Everything a case's context is made of; one per run, a fresh [`Ctx`] per case.
 struct Wiring {
     target: Arc<dyn Transport>,
+    socket: Option<SocketAddr>,
     exec_rpc: Option<Arc<dyn Transport>>,
     fakes: Arc<Fakes>,
     trace_file: Option<PathBuf>,
+    keys_file: PathBuf,
     property_cases: u32,
 }
 
@@ -191,6 +230,7 @@ impl Wiring {
             trace_file: self.trace_file.clone(),
             exec_rpc: self.exec_rpc.clone(),
             property_cases: self.property_cases,
+            socket: self.socket,
         }
     }
 }
@@ -200,8 +240,11 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let all = cases::all();
     let expected = load_expected(&args, &all)?;
     let wiring = wire(&args).await?;
-    let setup =
-        Setup { provider_fake_base: Some(wiring.fakes.provider.base_url()), trace_file: args.trace_file.clone() };
+    let setup = Setup {
+        provider_fake_base: Some(wiring.fakes.provider.base_url()),
+        trace_file: args.trace_file.clone(),
+        keys_file: Some(wiring.keys_file.clone()),
+    };
     let statuses = match &args.features {
         Some(names) => declared(names, &wiring.ctx())?,
         None => {
@@ -266,8 +309,14 @@ async fn wire(args: &RunArgs) -> Result<Wiring, String> {
     if let Some(server) = &fakes.mcp {
         eprintln!("MCP server: {}", server.url());
     }
+    let keys_file = write_keys_file(args.keys_file.clone().unwrap_or_else(features::default_keys_file))?;
+    eprintln!(
+        "keys file: {}  (start the target with MINI_AGENT_API_KEYS_FILE={0} for the auth cases)",
+        keys_file.display()
+    );
     let url = |base: &str| UrlTransport::new(base).map_err(|e| format!("cannot build the HTTP client: {e}"));
     let target = url(&args.base_url)?;
+    let socket = target.socket_addr();
     eprintln!("target: {}", target.base());
     let exec_rpc = match &args.exec_rpc_url {
         Some(u) => Some(Arc::new(url(u)?) as Arc<dyn Transport>),
@@ -275,9 +324,11 @@ async fn wire(args: &RunArgs) -> Result<Wiring, String> {
     };
     Ok(Wiring {
         target: Arc::new(target),
+        socket,
         exec_rpc,
         fakes: Arc::new(fakes),
         trace_file: args.trace_file.clone(),
+        keys_file,
         property_cases: args.proptest_cases,
     })
 }

@@ -6,6 +6,9 @@
 //! A probe never fails the run: each is bounded by [`PROBE_TIMEOUT`] and ends in a status, enabled
 //! or not, with the evidence either way. Probes that need the provider fake to script the model run
 //! only once it answered. `exec-rpc` and `mcp` are not probed: they follow their arguments.
+//!
+//! Probes never make a target connect anywhere it should not: the outbound probe names a TEST-NET
+//! address (192.0.2.1, never routed), not a metadata service.
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,9 +18,10 @@ use serde_json::{Value, json};
 use crate::checks::{run_body, tool_contents, uuid_like};
 use crate::failure::Failure;
 use crate::fakes::provider::script_marker;
-use crate::features::{Feature, FeatureStatus, Source};
+use crate::features::{Feature, FeatureStatus, SLOW_CLIENT_TIMEOUT_SECS, Source};
+use crate::socket::{Ending, send_partial};
 use crate::target::Ctx;
-use crate::transport::Reply;
+use crate::transport::{Reply, Request};
 
 /// How long one probe may take. The slowest honest probe (a budget escalation) takes well under a
 /// second; a target that does not answer in time lacks the feature as far as this run can tell.
@@ -31,8 +35,15 @@ type Probed = Result<String, String>;
 
 /// One status per feature, in [`Feature::ALL`] order.
 pub async fn discover(ctx: &Ctx) -> Vec<FeatureStatus> {
-    let (dummy, shim_echo, no_provider, provider) =
-        tokio::join!(bounded(dummy(ctx)), bounded(shim_echo(ctx)), bounded(no_provider(ctx)), bounded(provider(ctx)));
+    let (dummy, shim_echo, no_provider, provider, auth, slow, allowlist) = tokio::join!(
+        bounded(dummy(ctx)),
+        bounded(shim_echo(ctx)),
+        bounded(no_provider(ctx)),
+        bounded(provider(ctx)),
+        bounded(auth(ctx)),
+        bounded(slow_clients(ctx)),
+        bounded(url_allowlist(ctx)),
+    );
     // A target whose dummy model answers has something to call: it is not one without a provider,
     // whatever its shim says.
     let no_provider = match (&dummy, no_provider) {
@@ -59,6 +70,9 @@ pub async fn discover(ctx: &Ctx) -> Vec<FeatureStatus> {
                 Feature::LocalTools => local.clone(),
                 Feature::ShortcircuitChutes => chutes.clone(),
                 Feature::ToolEnvHeaders => headers.clone(),
+                Feature::Auth => auth.clone(),
+                Feature::SlowClients => slow.clone(),
+                Feature::UrlAllowlist => allowlist.clone(),
                 Feature::ExecRpc | Feature::Mcp => return by_argument(ctx, feature),
             };
             let (enabled, why) = match probed {
@@ -219,6 +233,38 @@ async fn shortcircuit(ctx: &Ctx) -> Probed {
         Ok(format!("a budget escalation to `{model}` ended escalated without a call"))
     } else {
         Err(format!("a budget escalation to `{model}` ended with (stopped_reason, escalated, used_model) = {seen:?}"))
+    }
+}
+
+async fn auth(ctx: &Ctx) -> Probed {
+    let reply = sent(ctx.request(Request::get("/v1/models").without_key()).await)?;
+    match reply.status {
+        401 => Ok("`GET /v1/models` without a key answered 401".to_owned()),
+        _ => Err(format!("`GET /v1/models` without a key answered {}", quote(&reply))),
+    }
+}
+
+async fn slow_clients(ctx: &Ctx) -> Probed {
+    let addr = ctx.socket.ok_or("the target has no plain-HTTP socket address to write raw bytes to")?;
+    let wait = Duration::from_secs(SLOW_CLIENT_TIMEOUT_SECS + 2);
+    let half = format!("GET /ready HTTP/1.1\r\nHost: {addr}\r\nX-Conformance-Probe: half-");
+    let ending = send_partial(addr, half.as_bytes(), wait).await.map_err(|f| f.message().to_owned())?;
+    match ending {
+        Ending::Closed { .. } | Ending::Answered { status: 408, .. } => {
+            Ok(format!("half a request head: the target {}", ending.describe()))
+        }
+        other => Err(format!("half a request head: the target {} (waited {} s)", other.describe(), wait.as_secs())),
+    }
+}
+
+async fn url_allowlist(ctx: &Ctx) -> Probed {
+    let mut body = run_body("http", "conformance probe");
+    body["tool_http_base_url"] = json!("http://192.0.2.1:9/");
+    let reply = sent(ctx.post_json("/agent/run", &body).await)?;
+    if reply.status == 400 && reply.text().contains("MINI_AGENT_TOOL_URL_ALLOW") {
+        Ok("a `tool_http_base_url` of `http://192.0.2.1:9/` answered 400 naming MINI_AGENT_TOOL_URL_ALLOW".to_owned())
+    } else {
+        Err(format!("a `tool_http_base_url` of `http://192.0.2.1:9/` answered {}", quote(&reply)))
     }
 }
 

@@ -1,8 +1,11 @@
 //! What a case runs against: the implementation (through a [`Transport`]), its exec-RPC server, the
 //! suite's fakes, the stored snapshots and the trace file — one [`Ctx`], whatever the target is.
 //!
-//! **API boundary:** cases see `Ctx` only, never whether the target is in-process or at a URL.
+//! **API boundary:** cases see `Ctx` only, never whether the target is in-process or at a URL. The
+//! one thing a case may need beyond requests is the target's socket address (the slow-client cases
+//! write raw bytes to it): a URL target has one, an in-process target gets one when a case asks.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -26,6 +29,8 @@ pub struct Ctx {
     pub exec_rpc: Option<Arc<dyn Transport>>,
     /// Cases for the proptest-style properties run against the target.
     pub property_cases: u32,
+    /// Where the target listens for plain HTTP, when it does (raw-socket cases and probes).
+    pub socket: Option<SocketAddr>,
 }
 
 impl Ctx {
@@ -43,6 +48,17 @@ impl Ctx {
 
     pub async fn send(&self, method: &str, path: &str, body: Option<Bytes>) -> Result<Reply, Failure> {
         self.target.send(request(method, path, body)?).await
+    }
+
+    /// A request built by the case (extra headers, no key, another key).
+    pub async fn request(&self, request: Request) -> Result<Reply, Failure> {
+        self.target.send(request).await
+    }
+
+    /// The target's plain-HTTP socket, or why a raw-socket case cannot run.
+    pub fn socket(&self) -> Result<SocketAddr, Failure> {
+        self.socket
+            .ok_or_else(|| Failure::unsupported("the target has no plain-HTTP socket address to write raw bytes to"))
     }
 
     /// A request to the exec-RPC server.
@@ -67,5 +83,5 @@ impl Ctx {
 fn request(method: &str, path: &str, body: Option<Bytes>) -> Result<Request, Failure> {
     let method =
         Method::from_bytes(method.as_bytes()).map_err(|e| Failure::failed(format!("bad method {method}: {e}")))?;
-    Ok(Request { method, path: path.to_owned(), body })
+    Ok(Request::new(method, path, body))
 }

@@ -56,7 +56,7 @@ fn main() {
                 }
                 let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
                 rt.block_on(async {
-                    let run = support::ctx_for(&case, fakes, Arc::new(Insta)).map_err(|f| f.to_string())?;
+                    let run = support::ctx_for(&case, fakes, Arc::new(Insta)).await.map_err(|f| f.to_string())?;
                     match runner::run_case(&case, &run.ctx).await {
                         Verdict::Pass => Ok(Completion::Completed),
                         Verdict::Fail(why) => Err(format!("[{}] {why}", case.clause).into()),

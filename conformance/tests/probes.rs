@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use conformance::fakes::Fakes;
-use conformance::features::{Feature, FeatureStatus, Setup, Source};
+use conformance::features::{Feature, FeatureStatus, KEYS_FILE_JSON, Setup, Source};
 use conformance::probe;
 
 async fn discover(
@@ -40,8 +40,14 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 async fn a_target_started_from_the_table_has_every_probed_feature() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("traces.jsonl");
+    let keys = dir.path().join("keys.json");
+    std::fs::write(&keys, KEYS_FILE_JSON).unwrap();
     let fakes = Arc::new(Fakes::start(Default::default()).await.unwrap());
-    let setup = Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: Some(trace.clone()) };
+    let setup = Setup {
+        provider_fake_base: Some(fakes.provider.base_url()),
+        trace_file: Some(trace.clone()),
+        keys_file: Some(keys),
+    };
     let wanted = [
         Feature::Dummy,
         Feature::ShimEcho,
@@ -50,10 +56,19 @@ async fn a_target_started_from_the_table_has_every_probed_feature() {
         Feature::ToolEnvHeaders,
         Feature::ShortcircuitChutes,
         Feature::Traces,
+        Feature::Auth,
+        Feature::SlowClients,
+        Feature::UrlAllowlist,
     ];
-    let ctx =
-        support::ctx_on(&support::pairs_for(&wanted, &setup), Some(&trace), fakes, Arc::new(support::NoSnapshots))
-            .unwrap();
+    // On a socket, so the slow-client probe has something to write half a request to.
+    let (ctx, _served) = support::ctx_on_socket(
+        &support::pairs_for(&wanted, &setup),
+        Some(&trace),
+        fakes,
+        Arc::new(support::NoSnapshots),
+    )
+    .await
+    .unwrap();
     let statuses: BTreeMap<Feature, FeatureStatus> =
         probe::discover(&ctx).await.into_iter().map(|s| (s.feature, s)).collect();
     let mut expected = wanted.to_vec();
@@ -68,13 +83,19 @@ async fn a_target_started_from_the_table_has_every_probed_feature() {
     );
     assert_eq!(statuses[&Feature::ExecRpc].source, Source::Argument);
     assert!(statuses[&Feature::ShimNoProvider].why.contains("provider key"), "{statuses:#?}");
+    assert!(statuses[&Feature::SlowClients].why.contains("closed the connection after 2."), "{statuses:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_demo_target_without_the_provider_fake_lacks_it_and_what_depends_on_it() {
     let statuses =
         discover(&pairs(&[("MINI_AGENT_ALLOW_DUMMY", "1"), ("MINI_AGENT_OPENAI_SHIM_MODE", "echo")]), None).await;
-    assert_eq!(enabled(&statuses), [Feature::Dummy, Feature::ShimEcho, Feature::ExecRpc], "{statuses:#?}");
+    // The default outbound policy of a server on loopback already refuses TEST-NET.
+    assert_eq!(
+        enabled(&statuses),
+        [Feature::Dummy, Feature::ShimEcho, Feature::ExecRpc, Feature::UrlAllowlist],
+        "{statuses:#?}"
+    );
     let provider = &statuses[&Feature::ProviderFake];
     assert!(
         provider.why.contains("did not reach the provider fake") && provider.why.contains("OPENAI_API_KEY"),
@@ -85,12 +106,17 @@ async fn a_demo_target_without_the_provider_fake_lacks_it_and_what_depends_on_it
     }
     assert_eq!(statuses[&Feature::Traces].why, "no --trace-file given");
     assert!(statuses[&Feature::ShimNoProvider].why.contains("echo mode"), "{statuses:#?}");
+    assert!(
+        statuses[&Feature::Auth].why.starts_with("`GET /v1/models` without a key answered HTTP 200"),
+        "{statuses:#?}"
+    );
+    assert!(statuses[&Feature::SlowClients].why.contains("no plain-HTTP socket"), "{statuses:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_target_without_any_provider_has_only_shim_no_provider() {
     let statuses = discover(&[], None).await;
-    assert_eq!(enabled(&statuses), [Feature::ShimNoProvider, Feature::ExecRpc], "{statuses:#?}");
+    assert_eq!(enabled(&statuses), [Feature::ShimNoProvider, Feature::ExecRpc, Feature::UrlAllowlist], "{statuses:#?}");
     assert!(statuses[&Feature::Dummy].why.contains("MINI_AGENT_ALLOW_DUMMY"), "{statuses:#?}");
     assert!(statuses[&Feature::ShimEcho].why.starts_with("the shim answered HTTP 400"), "{statuses:#?}");
 }

@@ -4,9 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::case::{Case, Profile};
-use crate::checks::{expect_status, tool_contents};
+use crate::checks::{expect_status, loop_body, tool_contents};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq, excerpt};
-use crate::fakes::provider::script_marker;
 use crate::features::Feature;
 use crate::shape::{Volatile, redact};
 use crate::target::Ctx;
@@ -143,22 +142,8 @@ fn py(code: &str) -> Value {
     call("exec_python", json!({"code": code}))
 }
 
-/// An `/agent/run` body for a scripted local run; `extra` fields are merged in.
-fn body(script: Value, extra: Value) -> Value {
-    let mut b = json!({
-        "model": "openai/fake-loop",
-        "tool_backend": "local",
-        "use_tools": true,
-        "messages": [{"role": "user", "content": format!("task {}", script_marker(&script))}],
-    });
-    if let (Some(b), Some(extra)) = (b.as_object_mut(), extra.as_object()) {
-        b.extend(extra.clone());
-    }
-    b
-}
-
 async fn run(ctx: &Ctx, script: Value, extra: Value) -> Result<Value, Failure> {
-    let reply = ctx.post_json("/agent/run", &body(script, extra)).await?;
+    let reply = ctx.post_json("/agent/run", &loop_body(&script, &extra)).await?;
     expect_status(&reply, 200, "POST /agent/run (local)")?;
     reply.json()
 }

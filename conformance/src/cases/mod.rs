@@ -1,15 +1,18 @@
 //! Every case, one file per contract area. A case names the clause it checks.
 
 pub mod agent_loop;
+pub mod auth;
 pub mod envelope;
 pub mod errors;
 pub mod exec_rpc;
 pub mod health;
 pub mod http_tools;
+pub mod loop_clauses;
 pub mod mcp;
 pub mod properties;
 pub mod shim;
 pub mod traces;
+pub mod trust;
 
 use crate::case::Case;
 
@@ -22,10 +25,13 @@ pub fn all() -> Vec<Case> {
         shim::CASES,
         traces::CASES,
         agent_loop::CASES,
+        loop_clauses::CASES,
         http_tools::CASES,
         mcp::CASES,
         exec_rpc::CASES,
         properties::CASES,
+        auth::CASES,
+        trust::CASES,
     ]
     .concat()
 }

@@ -62,8 +62,9 @@ impl ProviderFake {
 /// `Observation…` messages; past the end: `script exhausted`).
 ///
 /// A turn: `{"content"?: str, "tool_calls"?: [{"name", "arguments": object|string, "id"?}],
-/// "status"?: int, "delay_ms"?: int}`. `{model}` in content is replaced by the request's model and
-/// `{tool_messages}` by the number of tool messages received.
+/// "status"?: int, "delay_ms"?: int, "raw"?: any}`. `{model}` in content is replaced by the request's
+/// model and `{tool_messages}` by the number of tool messages received. `raw` is answered as it is,
+/// with 200: a reply that is not a chat completion (`"message": null`, content that is a number).
 pub fn script_marker(script: &Value) -> String {
     format!("SCRIPT:{script}")
 }
@@ -129,6 +130,9 @@ fn scripted(body: &Value, messages: &[Value], script_text: &str) -> ResponseTemp
         return ResponseTemplate::new(u16::try_from(status).unwrap_or(500))
             .set_delay(delay)
             .set_body_string(format!("fake provider failure {status}: scripted"));
+    }
+    if let Some(raw) = turn.get("raw") {
+        return ResponseTemplate::new(200).set_delay(delay).set_body_json(raw.clone());
     }
     let mut message = json!({"role": "assistant", "content": Value::Null});
     if let Some(content) = turn.get("content") {

@@ -1,12 +1,16 @@
 //! The reference as a target, in-process: an axum `Router` driven with `oneshot` (no socket) behind
 //! the library's `Transport` trait, configured from the feature table — one `app()` per case with
-//! exactly the features the case needs.
+//! exactly the features the case needs. A case that writes raw bytes (`slow-clients`) gets the same
+//! router served on a real loopback socket by the reference's own accept loop, and reaches it over
+//! HTTP like any URL target; a case that needs `auth` gets the suite's keys file in its temp dir.
 //!
-//! Only `Config::from_pairs`, `AppState::new`, `app`, `exec_rpc::{app, ExecState::new}` and the
-//! default `Sandbox` of the reference are used, so its internals can change freely under the suite.
+//! Only `Config::from_pairs` (and its `listen.limits`), `AppState::new`, `app`, `serve::{bind,
+//! run}`, `exec_rpc::{app, ExecState::new}` and the default `Sandbox` of the reference are used, so
+//! its internals can change freely under the suite.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,10 +19,10 @@ use axum::body::Body;
 use conformance::Failure;
 use conformance::case::Case;
 use conformance::fakes::Fakes;
-use conformance::features::{FAST_TIMEOUTS, Feature, Setup};
+use conformance::features::{FAST_TIMEOUTS, Feature, KEYS_FILE_JSON, Setup};
 use conformance::snapshot::SnapshotCheck;
 use conformance::target::Ctx;
-use conformance::transport::{Reply, Request, Transport};
+use conformance::transport::{Reply, Request, Transport, UrlTransport};
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -27,10 +31,13 @@ use tower::ServiceExt;
 pub const PROPERTY_CASES: u32 = 12;
 
 /// The features every in-process target has unless a case needs a target without any provider.
-/// `shortcircuit-chutes` (a testing-only switch) and `traces` (a file per case) only when asked.
+/// `shortcircuit-chutes` (a testing-only switch), `traces` (a file per case), `auth` (every other
+/// case runs without keys), `slow-clients` (a socket) and `url-allowlist` (the others run with the
+/// default outbound policy) only when asked.
 const ALWAYS: &[Feature] =
     &[Feature::Dummy, Feature::ShimEcho, Feature::ProviderFake, Feature::LocalTools, Feature::ToolEnvHeaders];
-const ON_REQUEST: &[Feature] = &[Feature::ShortcircuitChutes, Feature::Traces];
+const ON_REQUEST: &[Feature] =
+    &[Feature::ShortcircuitChutes, Feature::Traces, Feature::Auth, Feature::SlowClients, Feature::UrlAllowlist];
 
 /// A `Router` as a [`Transport`].
 pub struct RouterTransport(pub Router);
@@ -38,10 +45,11 @@ pub struct RouterTransport(pub Router);
 impl Transport for RouterTransport {
     fn send(&self, request: Request) -> BoxFuture<'_, Result<Reply, Failure>> {
         Box::pin(async move {
-            let req = axum::http::Request::builder()
-                .method(request.method)
-                .uri(request.path)
-                .header("content-type", "application/json")
+            let mut req = axum::http::Request::builder().method(request.method.clone()).uri(request.path.as_str());
+            for (name, value) in request.wire_headers() {
+                req = req.header(name, value);
+            }
+            let req = req
                 .body(request.body.map_or_else(Body::empty, Body::from))
                 .map_err(|e| Failure::failed(format!("cannot build request: {e}")))?;
             let res = self.0.clone().oneshot(req).await.map_err(|e| Failure::failed(format!("router failed: {e}")))?;
@@ -74,10 +82,33 @@ pub fn pairs_for(features: &[Feature], setup: &Setup) -> Vec<(String, String)> {
 
 /// The reference's façade configured from `pairs`.
 pub fn reference(pairs: &[(String, String)]) -> Result<Router, Failure> {
+    Ok(reference_with_limits(pairs)?.0)
+}
+
+/// The façade and the client limits its accept loop applies (header timeout and the like).
+fn reference_with_limits(pairs: &[(String, String)]) -> Result<(Router, miniagent::listen::ClientLimits), Failure> {
     let config = miniagent::Config::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let limits = config.listen.limits;
     let state =
         miniagent::AppState::new(config).map_err(|e| Failure::failed(format!("cannot build the reference: {e}")))?;
-    Ok(miniagent::app(state))
+    Ok((miniagent::app(state), limits))
+}
+
+/// Stops a served reference when dropped.
+pub struct Served(tokio::sync::oneshot::Sender<()>);
+
+/// The reference configured from `pairs`, served on a free loopback port by its own accept loop
+/// (on the current runtime): its address, and what stops it.
+pub async fn serve(pairs: &[(String, String)]) -> Result<(SocketAddr, Served), Failure> {
+    let (router, limits) = reference_with_limits(pairs)?;
+    let (listener, addr) = miniagent::serve::bind("127.0.0.1", 0)
+        .await
+        .map_err(|e| Failure::failed(format!("cannot bind the reference: {e}")))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(miniagent::serve::run(listener, router, limits, async move {
+        let _ = stopped.await;
+    }));
+    Ok((addr, Served(stop)))
 }
 
 /// The reference's exec-RPC server.
@@ -101,21 +132,59 @@ pub fn ctx_on(
         trace_file: trace_file.map(Path::to_path_buf),
         exec_rpc: Some(exec_rpc()),
         property_cases: PROPERTY_CASES,
+        socket: None,
     })
 }
 
-/// A case's context and the temporary directory its trace file lives in (removed on drop).
+/// [`ctx_on`], but the reference is served on a loopback socket and reached over HTTP.
+pub async fn ctx_on_socket(
+    pairs: &[(String, String)],
+    trace_file: Option<&Path>,
+    fakes: Arc<Fakes>,
+    snapshots: Arc<dyn SnapshotCheck>,
+) -> Result<(Ctx, Served), Failure> {
+    let (addr, served) = serve(pairs).await?;
+    let target = UrlTransport::new(&format!("http://{addr}"))
+        .map_err(|e| Failure::failed(format!("cannot build the HTTP client: {e}")))?;
+    let ctx = Ctx {
+        target: Arc::new(target),
+        snapshots,
+        fakes: Some(fakes),
+        trace_file: trace_file.map(Path::to_path_buf),
+        exec_rpc: Some(exec_rpc()),
+        property_cases: PROPERTY_CASES,
+        socket: Some(addr),
+    };
+    Ok((ctx, served))
+}
+
+/// A case's context, the temporary directory its trace and keys files live in (removed on drop),
+/// and the served reference when the case needed a socket (stopped on drop).
 pub struct InProcess {
     pub ctx: Ctx,
     _dir: tempfile::TempDir,
+    _served: Option<Served>,
 }
 
-pub fn ctx_for(case: &Case, fakes: Arc<Fakes>, snapshots: Arc<dyn SnapshotCheck>) -> Result<InProcess, Failure> {
+/// The context of `case`: a reference with the features it needs, on a socket when it needs one.
+pub async fn ctx_for(case: &Case, fakes: Arc<Fakes>, snapshots: Arc<dyn SnapshotCheck>) -> Result<InProcess, Failure> {
     let dir = tempfile::tempdir().map_err(|e| Failure::failed(format!("cannot make a temp dir: {e}")))?;
     let trace_file = case.features.contains(&Feature::Traces).then(|| dir.path().join("traces.jsonl"));
-    let setup = Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: trace_file.clone() };
-    let ctx = ctx_on(&pairs_for(case.features, &setup), trace_file.as_deref(), fakes, snapshots)?;
-    Ok(InProcess { ctx, _dir: dir })
+    let keys_file = case.features.contains(&Feature::Auth).then(|| dir.path().join("keys.json"));
+    if let Some(path) = &keys_file {
+        std::fs::write(path, KEYS_FILE_JSON)
+            .map_err(|e| Failure::failed(format!("cannot write the keys file: {e}")))?;
+    }
+    let setup =
+        Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: trace_file.clone(), keys_file };
+    let pairs = pairs_for(case.features, &setup);
+    let (ctx, served) = if case.features.contains(&Feature::SlowClients) {
+        let (ctx, served) = ctx_on_socket(&pairs, trace_file.as_deref(), fakes, snapshots).await?;
+        (ctx, Some(served))
+    } else {
+        (ctx_on(&pairs, trace_file.as_deref(), fakes, snapshots)?, None)
+    };
+    Ok(InProcess { ctx, _dir: dir, _served: served })
 }
 
 /// Snapshots are not part of what a probe looks at.
