@@ -163,7 +163,7 @@ fn a_silent_redis_costs_one_timeout_not_a_hang() -> Result<(), Failed> {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("redis://127.0.0.1:{}/", silent.local_addr().unwrap().port());
     let keys = keys_file(1);
-    let s = state(&keys, &url, &[("MINI_AGENT_REDIS_TIMEOUT_MS", "200")]);
+    let s = state(&keys, &url, &[("MINI_AGENT_REDIS_TIMEOUT_MS", "1000")]);
     runtime().block_on(async {
         let started = Instant::now();
         let first = get_models(&s).await;
@@ -172,8 +172,8 @@ fn a_silent_redis_costs_one_timeout_not_a_hang() -> Result<(), Failed> {
         let second = get_models(&s).await;
         let second_took = again.elapsed();
         check(first.status == StatusCode::OK && second.status == StatusCode::OK, "fail open serves both")?;
-        check(first_took < Duration::from_millis(1500), format!("first request took {first_took:?}"))?;
-        check(second_took < Duration::from_millis(150), format!("second request took {second_took:?} (no backoff?)"))
+        check(first_took < Duration::from_millis(3000), format!("first request took {first_took:?}"))?;
+        check(second_took < Duration::from_millis(500), format!("second request took {second_took:?} (no backoff?)"))
     })?;
     drop(silent);
     Ok(())
