@@ -36,7 +36,7 @@ lint:
 
 ## Requests/s and latency of the façade on loopback; loop overhead; exec_python round trip (release build).
 bench:
-	$(CARGO) bench -p miniagent --bench http --bench agent --bench parallel --bench proxy --bench telemetry
+	$(CARGO) bench -p miniagent --bench http --bench agent --bench parallel --bench proxy --bench telemetry --bench memory
 
 ## Start the live stack in the background (containers when Docker and `make images` are there,
 ## processes otherwise; E2E_CONTAINERS=yes|no forces one) and print the env to export.

@@ -12,8 +12,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use common::{bench_secs, closed_loop, percentiles, start_fixed_upstream, start_miniagent};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -27,17 +31,18 @@ const CHAT: &str = r#"{"model":"openai/bench","messages":[{"role":"user","conten
 const RUN: &str = r#"{"model":"openai/bench","tool_backend":"echo","messages":[{"role":"user","content":"hi"}]}"#;
 
 fn main() {
-    let secs: f64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(4.0);
-    let upstream = start_upstream();
-    let server = start_miniagent(upstream);
+    let secs = bench_secs(4.0);
+    let (upstream, _) = start_fixed_upstream(COMPLETION);
+    let base = format!("http://{upstream}/v1");
+    let server = start_miniagent(&["serve"], &[("OPENAI_API_BASE", &base), ("OPENAI_API_KEY", "sk-bench")]);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let d = Duration::from_secs_f64(secs);
     println!("miniagent proxy bench: {CONCURRENCY} connections, {secs} s per scenario, everything on this machine");
-    let direct = rt.block_on(closed_loop(upstream, "/v1/chat/completions", CHAT, d));
+    let direct = rt.block_on(closed_loop(upstream, CONCURRENCY, "/v1/chat/completions", CHAT, d));
     report("upstream alone (zero latency)", &direct, secs);
-    let proxied = rt.block_on(closed_loop(server.1, "/v1/chat/completions", CHAT, d));
+    let proxied = rt.block_on(closed_loop(server.1, CONCURRENCY, "/v1/chat/completions", CHAT, d));
     report("POST /v1/chat/completions via miniagent", &proxied, secs);
-    let run = rt.block_on(closed_loop(server.1, "/agent/run", RUN, d));
+    let run = rt.block_on(closed_loop(server.1, CONCURRENCY, "/agent/run", RUN, d));
     report("POST /agent/run (echo backend) via miniagent", &run, secs);
     println!(
         "proxy throughput / upstream throughput: {:.2}×   (chat route vs /agent/run: {:+.0} %)",
@@ -46,7 +51,7 @@ fn main() {
     );
     let direct = rt.block_on(open_loop(upstream, CHAT, 2000.0, d));
     let proxied = rt.block_on(open_loop(server.1, CHAT, 2000.0, d));
-    let (dp, pp) = (percentiles(direct), percentiles(proxied));
+    let (dp, pp) = (micros(percentiles(direct)), micros(percentiles(proxied)));
     println!(
         "at 2000 req/s: direct p50 {:.0} µs p99 {:.0} µs; via miniagent p50 {:.0} µs p99 {:.0} µs → added p50 {:.0} µs, p99 {:.0} µs",
         dp.0,
@@ -59,78 +64,13 @@ fn main() {
     drop(server);
 }
 
+fn micros((p50, p99): (f64, f64)) -> (f64, f64) {
+    (p50 * 1e3, p99 * 1e3)
+}
+
 fn report(name: &str, lat: &[Duration], secs: f64) {
-    let (p50, p99) = percentiles(lat.to_vec());
+    let (p50, p99) = micros(percentiles(lat.to_vec()));
     println!("{name:<48} {:>9.0} req/s   p50 {:>7.0} µs   p99 {:>7.0} µs", lat.len() as f64 / secs, p50, p99);
-}
-
-fn percentiles(mut lat: Vec<Duration>) -> (f64, f64) {
-    lat.sort_unstable();
-    let at = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1e6;
-    (at(0.50), at(0.99))
-}
-
-/// A zero-latency upstream on its own runtime thread: a fixed completion, the request drained.
-fn start_upstream() -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
-                        let _ = req.into_body().collect().await;
-                        Ok::<_, std::convert::Infallible>(
-                            hyper::Response::builder()
-                                .header("content-type", "application/json")
-                                .body(Full::new(Bytes::from_static(COMPLETION.as_bytes())))
-                                .unwrap(),
-                        )
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-    });
-    rx.recv().unwrap()
-}
-
-struct Child(std::process::Child, SocketAddr);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_miniagent(upstream: SocketAddr) -> Child {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_miniagent"))
-        .args(["serve", "--port", "0"])
-        .env("OPENAI_API_BASE", format!("http://{upstream}/v1"))
-        .env("OPENAI_API_KEY", "sk-bench")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start miniagent");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("miniagent exited").unwrap();
-        if let Some(i) = line.find("listening on ") {
-            break line[i + 13..].trim().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Child(child, addr)
 }
 
 async fn connect(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Full<Bytes>> {
@@ -150,30 +90,6 @@ async fn once(sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     let res = sender.send_request(req).await.unwrap();
     assert!(res.status().is_success(), "{}", res.status());
     res.into_body().collect().await.unwrap();
-}
-
-/// `CONCURRENCY` connections, each sending its next request as soon as the last is answered.
-async fn closed_loop(addr: SocketAddr, path: &'static str, body: &'static str, d: Duration) -> Vec<Duration> {
-    let deadline = Instant::now() + d;
-    let tasks: Vec<_> = (0..CONCURRENCY)
-        .map(|_| {
-            tokio::spawn(async move {
-                let mut sender = connect(addr).await;
-                let mut lat = Vec::new();
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    once(&mut sender, path, body).await;
-                    lat.push(t.elapsed());
-                }
-                lat
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    all
 }
 
 /// Requests at a fixed `rate` (spread over connections as needed), measuring each one's latency.

@@ -10,46 +10,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Child, bench_secs, closed_loop, percentiles, start_miniagent};
+use common::{Child, bench_secs, closed_loop, percentiles, start_fixed_upstream, start_miniagent};
 
 const CONNECTIONS: usize = 50;
 const ROUNDS: usize = 3;
-
-/// An OTLP/HTTP receiver that accepts every export and counts them.
-fn start_sink() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let exports = std::sync::Arc::new(AtomicUsize::new(0));
-    let counted = exports.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let counted = counted.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let counted = counted.clone();
-                        async move {
-                            use http_body_util::BodyExt;
-                            let _ = req.into_body().collect().await;
-                            counted.fetch_add(1, Ordering::Relaxed);
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
-                                bytes::Bytes::new(),
-                            )))
-                        }
-                    });
-                    let io = hyper_util::rt::TokioIo::new(stream);
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
-                });
-            }
-        });
-    });
-    (addr, exports)
-}
 
 struct Setup {
     name: &'static str,
@@ -60,7 +24,8 @@ struct Setup {
 
 fn main() {
     let secs = bench_secs(3.0);
-    let (sink, exports) = start_sink();
+    // An OTLP/HTTP receiver that accepts every export (an empty body is an empty protobuf answer).
+    let (sink, exports) = start_fixed_upstream("");
     let endpoint = format!("http://{sink}");
     let mut setups = vec![
         Setup {

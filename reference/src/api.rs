@@ -26,6 +26,11 @@ pub enum RequestError {
     /// Well-formed but meaningless: an unknown backend, a backend missing its URL (400).
     #[error("{message}")]
     Invalid { field: String, message: String },
+    /// More JSON values than a parsed route accepts (413).
+    #[error(
+        "the body holds more than {0} JSON values (numbers, strings, …); this route parses every one, so split the request"
+    )]
+    TooComplex(usize),
 }
 
 impl RequestError {
@@ -40,7 +45,7 @@ impl RequestError {
     /// The request field that was wrong (`body` for the body as a whole).
     pub fn field(&self) -> Option<&str> {
         match self {
-            Self::Malformed(_) => None,
+            Self::Malformed(_) | Self::TooComplex(_) => None,
             Self::Schema { field, .. } | Self::Invalid { field, .. } => Some(field),
         }
     }
@@ -377,6 +382,9 @@ pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, RequestE
             Err(e) => RequestError::Malformed(e.to_string()),
         });
     }
+    if !crate::json_budget::within(body, crate::json_budget::MAX_JSON_VALUES) {
+        return Err(RequestError::TooComplex(crate::json_budget::MAX_JSON_VALUES));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -427,6 +435,7 @@ mod tests {
         match e {
             RequestError::Schema { .. } => 422,
             RequestError::Malformed(_) | RequestError::Invalid { .. } => 400,
+            RequestError::TooComplex(_) => 413,
         }
     }
 

@@ -84,6 +84,7 @@ impl ApiError {
             Self::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
             Self::Request(RequestError::Schema { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Request(RequestError::Malformed(_) | RequestError::Invalid { .. }) => StatusCode::BAD_REQUEST,
+            Self::Request(RequestError::TooComplex(_)) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Provider(e) if e.is_client_error() => StatusCode::BAD_REQUEST,
             Self::Provider(e) if e.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
             Self::Provider(_) | Self::Upstream(_) => StatusCode::BAD_GATEWAY,
@@ -124,7 +125,9 @@ impl ApiError {
         match self {
             Self::Provider(p) if p.is_client_error() => ("invalid_request_error", "model_not_available"),
             Self::Provider(_) | Self::Upstream(_) => ("api_error", "upstream_error"),
-            Self::BodyTooLarge { .. } => ("invalid_request_error", "request_too_large"),
+            Self::BodyTooLarge { .. } | Self::Request(RequestError::TooComplex(_)) => {
+                ("invalid_request_error", "request_too_large")
+            }
             Self::NotFound(_) => ("invalid_request_error", "not_found"),
             Self::CredentialsMissing(_) => ("authentication_error", "auth_missing"),
             Self::Unauthorized(_) => ("authentication_error", "invalid_api_key"),

@@ -7,6 +7,7 @@
 //! - [`secret`], [`text`] — leaves: a credential that never prints, short excerpts of long texts.
 //! - [`http`] — the façade: route table, bounded body extraction, one handler module per area.
 //! - [`auth`] — API keys, per-key rate limits and backend lists: the front door of every server.
+//! - [`json_budget`] — how many JSON values a body holds, counted before parsing it whole.
 //! - [`api`] — wire types of `/agent/run` and their validation into a [`api::RunSpec`].
 //! - [`agent`] — what a run does: one model call (`echo`, `router`) or the agent loop (pruning,
 //!   code blocks, tool calls in order, repair, budget and escalation).
@@ -41,6 +42,7 @@ pub mod envelope;
 pub mod error;
 pub mod exec_rpc;
 pub mod http;
+pub mod json_budget;
 pub mod listen;
 pub mod openai;
 pub mod openai_shape;

@@ -119,3 +119,16 @@ async fn metrics_can_be_turned_off_and_say_so() {
     assert_eq!(status, 404);
     assert!(text.contains("MINI_AGENT_METRICS=off"), "{text}");
 }
+
+#[tokio::test]
+async fn a_body_of_too_many_values_is_a_413_before_it_is_parsed() {
+    let state = AppState::new(Config::from_pairs([("MINI_AGENT_ALLOW_DUMMY", "1")])).unwrap();
+    let numbers = format!("[{}1]", "1,".repeat(miniagent::json_budget::MAX_JSON_VALUES));
+    let body =
+        format!(r#"{{"model":"dummy","tool_backend":"echo","messages":[{{"role":"user","content":{numbers}}}]}}"#);
+    let req = Request::post("/agent/run").body(Body::from(body)).unwrap();
+    let res = app(state).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 413);
+    let text = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    assert!(text.contains("more than 200000 JSON values"), "{text}");
+}
