@@ -58,16 +58,10 @@ live:
 	NDSMOKE=1 $(CARGO) test --test live
 
 ## The project's image, from our own binaries (no registry is needed or used): FROM scratch with
-## the release binaries and the shared libraries they link.
+## the release binaries, Debian's python3, bubblewrap and prlimit for the tools, and their libraries.
 images:
 	$(CARGO) build --release -p miniagent -p conformance --bins
-	rm -rf target/image && mkdir -p target/image/bin target/image/lib
-	cp target/release/miniagent target/release/conformance target/image/bin/
-	for lib in $$(for b in miniagent conformance; do ldd target/release/$$b; done | awk '/=>/ {print $$3} !/=>/ && $$1 ~ /^\// {print $$1}' | sort -u); do \
-	  mkdir -p target/image$$(dirname $$lib) && cp -L $$lib target/image$$lib; done
-	mkdir -p target/image/tmp && chmod 1777 target/image/tmp
-	printf 'FROM scratch\nCOPY . /\nENV PATH=/bin\nUSER 65534\nENTRYPOINT []\n' > target/image/Dockerfile
-	docker build -q -t miniagent:local target/image
+	harness/images/miniagent.sh target/image
 
 ## Run the conformance suite against an implementation at BASE_URL (extra flags in CONFORMANCE_ARGS).
 conformance:

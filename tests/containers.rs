@@ -1,6 +1,10 @@
-//! The project's image under testcontainers: the façade and the sidecar as containers (bridge
-//! network, mapped ports), driven over HTTP. Reported as ignored with the reason when no Docker engine
-//! answers or the image is not built (`make images`) — nothing is ever pulled.
+//! The project's image under testcontainers: the façade, the sidecar and exec-RPC as containers
+//! (bridge network, mapped ports, so they bind 0.0.0.0 — with API keys, as §11 requires), driven
+//! over HTTP. Tools run in the image: in a default container bubblewrap cannot make namespaces
+//! (Docker's seccomp profile refuses them), so tools run without the sandbox and the log says so;
+//! with `--security-opt seccomp=unconfined --security-opt systempaths=unconfined` the sandbox
+//! works. Reported as ignored with the reason when no Docker engine answers or the image is not
+//! built (`make images`) — nothing is ever pulled.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,6 +26,7 @@ async fn the_facade_image_serves_the_demo() -> Completion {
     let image = or_ignore!(image("listening on"));
     let container = image
         .with_exposed_port(ContainerPort::Tcp(8788))
+        .with_env_var("MINI_AGENT_API_KEYS", KEY)
         .with_cmd(["miniagent", "serve", "--demo", "--host", "0.0.0.0", "--port", "8788"])
         .start()
         .await
@@ -33,6 +38,7 @@ async fn the_facade_image_serves_the_demo() -> Completion {
     assert_eq!(ready["ok"], true);
     let env: Value = http
         .post(format!("{base}/agent/run"))
+        .bearer_auth(KEY)
         .json(&json!({"model": "dummy", "tool_backend": "echo", "messages": [{"role": "user", "content": "hi"}]}))
         .send()
         .await
@@ -49,6 +55,7 @@ async fn the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode
     let strict = image
         .clone()
         .with_exposed_port(ContainerPort::Tcp(8077))
+        .with_env_var("MINI_AGENT_API_KEYS", KEY)
         .with_cmd(["miniagent", "sidecar", "--host", "0.0.0.0", "--port", "8077"])
         .start()
         .await
@@ -56,6 +63,7 @@ async fn the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode
     let port = strict.get_host_port_ipv4(8077).await.unwrap();
     let res = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .bearer_auth(KEY)
         .json(&json!({"model": "codex", "messages": [{"role": "user", "content": "hi"}]}))
         .send()
         .await
@@ -65,23 +73,77 @@ async fn the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode
     let echo = image
         .with_exposed_port(ContainerPort::Tcp(8077))
         .with_env_var("CODEX_SIDECAR_ECHO", "1")
+        .with_env_var("MINI_AGENT_API_KEYS", KEY)
         .with_cmd(["miniagent", "sidecar", "--host", "0.0.0.0", "--port", "8077"])
         .start()
         .await
         .unwrap();
     let port = echo.get_host_port_ipv4(8077).await.unwrap();
-    let body: Value = common::post_json(
-        format!("http://127.0.0.1:{port}/v1/chat/completions"),
-        &json!({"model": "codex", "messages": [{"role": "user", "content": "hi"}]}),
-    )
-    .await
-    .1;
+    let body: Value = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "codex", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["choices"][0]["message"]["content"], "echo: hi");
+    Completion::Completed
+}
+
+const KEY: &str = "sk-container-test";
+
+/// `print(6 * 7)` through exec-RPC in a container started with `security_opts`; its log.
+async fn python_in_a_container(security_opts: &[&str]) -> Result<String, String> {
+    let mut request = image("listening on")?
+        .with_exposed_port(ContainerPort::Tcp(8790))
+        .with_env_var("MINI_AGENT_API_KEYS", KEY)
+        .with_cmd(["miniagent", "exec-rpc", "--host", "0.0.0.0", "--port", "8790"]);
+    for opt in security_opts {
+        request = request.with_security_opt(*opt);
+    }
+    let container = request.start().await.expect("the exec-rpc container starts");
+    let port = container.get_host_port_ipv4(8790).await.unwrap();
+    let out: Value = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/exec"))
+        .bearer_auth(KEY)
+        .json(&json!({"language": "python", "code": "import os\nprint(6 * 7, os.getuid())"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["stdout"].as_str().unwrap().trim(), "42 65534", "{out}");
+    Ok(String::from_utf8_lossy(&container.stderr_to_vec().await.unwrap()).into_owned())
+}
+
+async fn tools_run_in_a_default_container_without_the_sandbox_and_say_so() -> Completion {
+    let logs = or_ignore!(python_in_a_container(&[]).await);
+    assert!(logs.contains("the tool sandbox is unavailable") && logs.contains("tools run with limits only"), "{logs}");
+    Completion::Completed
+}
+
+async fn tools_run_sandboxed_in_a_container_that_allows_namespaces() -> Completion {
+    let opts = ["seccomp=unconfined", "systempaths=unconfined", "apparmor=unconfined"];
+    let logs = or_ignore!(python_in_a_container(&opts).await);
+    assert!(logs.contains("tools run in a bubblewrap sandbox"), "{logs}");
     Completion::Completed
 }
 
 fn main() {
     common::run_trials(vec![
+        trial(
+            "tools_run_in_a_default_container_without_the_sandbox_and_say_so",
+            tools_run_in_a_default_container_without_the_sandbox_and_say_so,
+        ),
+        trial(
+            "tools_run_sandboxed_in_a_container_that_allows_namespaces",
+            tools_run_sandboxed_in_a_container_that_allows_namespaces,
+        ),
         trial("the_facade_image_serves_the_demo", the_facade_image_serves_the_demo),
         trial(
             "the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode",

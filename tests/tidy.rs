@@ -250,3 +250,29 @@ fn the_readme_feature_table_is_the_one_the_suite_renders() {
         &readme[start..stop]
     );
 }
+
+/// Every setting the reference reads (`MINI_AGENT_*`, `OTEL_*`, `CODEX_*`, …) is in the README, so
+/// an operator can find it: the README's configuration stays true as settings are added.
+#[test]
+fn every_setting_the_server_reads_is_in_the_readme() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let prefixes =
+        ["MINI_AGENT_", "OTEL_", "CODEX_", "SCILLM_", "LITELLM_", "OPENAI_", "OLLAMA_", "CHUTES_", "NDSMOKE_"];
+    let mut missing = std::collections::BTreeSet::new();
+    let mut files = Vec::new();
+    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("reference/src"), &mut files);
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (i, _) in text.match_indices('"') {
+            let rest = &text[i + 1..];
+            let name: String =
+                rest.chars().take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_').collect();
+            let whole = rest[name.len()..].starts_with('"');
+            if whole && prefixes.iter().any(|p| name.starts_with(p) && name.len() > p.len()) && !readme.contains(&name)
+            {
+                missing.insert(name);
+            }
+        }
+    }
+    assert!(missing.is_empty(), "settings read by the code but not in the README: {missing:?}");
+}

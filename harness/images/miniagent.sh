@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds the project's image, miniagent:local, from our own release binaries — no registry is
+# needed or used. FROM scratch with:
+#   - miniagent and conformance (target/release), and the shared libraries they link;
+#   - what the local tools run: Debian's python3 with its standard library, bubblewrap (the tool
+#     sandbox) and prlimit (util-linux, the limits), with their libraries;
+#   - /etc/passwd and /etc/group naming nobody (65534, the user the image runs as) and a /tmp.
+# Usage: harness/images/miniagent.sh [root-dir]   (default target/image)
+set -euo pipefail
+root=${1:-target/image}
+rm -rf "$root" && mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/workdir"
+chmod 1777 "$root/tmp"
+
+copy() { # copy a file to the same path under $root, following symlinks
+  mkdir -p "$root$(dirname "$1")" && cp -L "$1" "$root$1"
+}
+libs_of() { ldd "$@" 2>/dev/null | awk '/=>/ && $3 ~ /^\// {print $3} !/=>/ && $1 ~ /^\// {print $1}'; }
+
+cp target/release/miniagent target/release/conformance "$root/bin/"
+python=$(readlink -f /usr/bin/python3)
+pylib=/usr/lib/$(basename "$python")
+tools=("$python" /usr/bin/bwrap /usr/bin/prlimit)
+for t in "${tools[@]}"; do
+  [ -x "$t" ] || { echo "images: $t is missing: apt-get install python3 bubblewrap util-linux" >&2; exit 1; }
+done
+copy "$python"
+ln -s "$python" "$root/bin/python3"
+copy /usr/bin/bwrap && ln -s /usr/bin/bwrap "$root/bin/bwrap"
+copy /usr/bin/prlimit && ln -s /usr/bin/prlimit "$root/bin/prlimit"
+mkdir -p "$root/usr/lib"
+cp -a "$pylib" "$root/usr/lib/"
+rm -rf "$root$pylib/test" "$root$pylib/idlelib" "$root$pylib/tkinter" "$root$pylib/ensurepip"
+find "$root$pylib" -name __pycache__ -prune -exec rm -rf {} +
+for lib in $( (libs_of target/release/miniagent target/release/conformance "${tools[@]}"; \
+               libs_of "$pylib"/lib-dynload/*.so) | sort -u); do
+  copy "$lib"
+done
+printf 'root:x:0:0:root:/root:/bin/false\nnobody:x:65534:65534:nobody:/workdir:/bin/false\n' > "$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
+chown 65534:65534 "$root/workdir" 2>/dev/null || true
+cat > "$root/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY . /
+ENV PATH=/bin:/usr/bin HOME=/workdir
+WORKDIR /workdir
+USER 65534
+ENTRYPOINT []
+DOCKERFILE
+docker build -q -t miniagent:local "$root"
