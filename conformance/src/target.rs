@@ -45,6 +45,13 @@ impl Ctx {
         self.target.send(request(method, path, body)?).await
     }
 
+    /// A JSON POST with extra request headers.
+    pub async fn post_json_with(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> Result<Reply, Failure> {
+        let mut req = request("POST", path, Some(Bytes::from(body.to_string())))?;
+        req.headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        self.target.send(req).await
+    }
+
     /// A request to the exec-RPC server.
     pub async fn exec_rpc(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply, Failure> {
         let server = self
@@ -67,5 +74,5 @@ impl Ctx {
 fn request(method: &str, path: &str, body: Option<Bytes>) -> Result<Request, Failure> {
     let method =
         Method::from_bytes(method.as_bytes()).map_err(|e| Failure::failed(format!("bad method {method}: {e}")))?;
-    Ok(Request { method, path: path.to_owned(), body })
+    Ok(Request { method, path: path.to_owned(), body, headers: Vec::new() })
 }

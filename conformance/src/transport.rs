@@ -18,6 +18,8 @@ pub struct Request {
     /// Path and query, starting with `/`.
     pub path: String,
     pub body: Option<Bytes>,
+    /// Headers besides `content-type` (an `x-request-id` the client chose).
+    pub headers: Vec<(String, String)>,
 }
 
 /// A reply, fully read.
@@ -79,6 +81,9 @@ impl Transport for UrlTransport {
                 .http
                 .request(request.method, format!("{}{path}", self.base))
                 .header("content-type", "application/json");
+            for (name, value) in &request.headers {
+                req = req.header(name, value);
+            }
             if let Some(body) = request.body {
                 req = req.body(body);
             }
