@@ -35,6 +35,8 @@ pub enum Feature {
     ToolEnvHeaders,
     ExecRpc,
     Mcp,
+    OpenaiProxy,
+    ProviderTimeout,
 }
 
 /// One row of the table.
@@ -53,7 +55,7 @@ pub struct FeatureSpec {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 10] = [
+    pub const ALL: [Feature; 12] = [
         Self::Dummy,
         Self::ShimEcho,
         Self::ShimNoProvider,
@@ -64,6 +66,8 @@ impl Feature {
         Self::ToolEnvHeaders,
         Self::ExecRpc,
         Self::Mcp,
+        Self::OpenaiProxy,
+        Self::ProviderTimeout,
     ];
 
     /// The feature's row; an exhaustive `match`, so a new feature cannot lack one.
@@ -140,6 +144,8 @@ impl Feature {
                 enable: "pass --mcp-python with a Python that has the `mcp` package (needs provider-fake)",
                 discovery: "by argument only: --mcp-python",
             },
+            Self::OpenaiProxy => OPENAI_PROXY,
+            Self::ProviderTimeout => PROVIDER_TIMEOUT,
         }
     }
 
@@ -162,6 +168,27 @@ impl Feature {
         }
     }
 }
+
+/// The OpenAI surface's rows (`spec` stays a screenful).
+const OPENAI_PROXY: FeatureSpec = FeatureSpec {
+    name: "openai-proxy",
+    description: "the OpenAI surface proxies `openai/…` and bare model names to the provider fake (not echo mode)",
+    env: &[
+        ("OPENAI_API_BASE", "{provider_fake_base}"),
+        ("OPENAI_API_KEY", SECRET_KEY),
+        ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy"),
+    ],
+    enable: "not with shim-echo: run the `openai` profile against an instance without echo mode",
+    discovery: "a chat completion on `openai/conformance-probe` answers what the provider fake was scripted to",
+};
+
+const PROVIDER_TIMEOUT: FeatureSpec = FeatureSpec {
+    name: "provider-timeout",
+    description: "a provider that sends no answer within 1 s is given up on (a 504), so the no-answer cases are short",
+    env: &[("MINI_AGENT_PROVIDER_TIMEOUT_SEC", "1")],
+    enable: "needs openai-proxy",
+    discovery: "a chat completion whose answer the provider fake holds back for 4 s is a 504 within 3.5 s",
+};
 
 /// Whether a run assumes a feature, and on what grounds.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -5,7 +5,8 @@
 //!
 //! A probe never fails the run: each is bounded by [`PROBE_TIMEOUT`] and ends in a status, enabled
 //! or not, with the evidence either way. Probes that need the provider fake to script the model run
-//! only once it answered. `exec-rpc` and `mcp` are not probed: they follow their arguments.
+//! only once it answered (and `provider-timeout` only once `openai-proxy` did). `exec-rpc` and
+//! `mcp` are not probed: they follow their arguments.
 
 use std::future::Future;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::checks::{run_body, tool_contents, uuid_like};
 use crate::failure::Failure;
+use crate::fakes::openai_upstream::Reply as Upstream;
 use crate::fakes::provider::script_marker;
 use crate::features::{Feature, FeatureStatus, Source};
 use crate::target::Ctx;
@@ -31,20 +33,36 @@ type Probed = Result<String, String>;
 
 /// One status per feature, in [`Feature::ALL`] order.
 pub async fn discover(ctx: &Ctx) -> Vec<FeatureStatus> {
-    let (dummy, shim_echo, no_provider, provider) =
-        tokio::join!(bounded(dummy(ctx)), bounded(shim_echo(ctx)), bounded(no_provider(ctx)), bounded(provider(ctx)));
+    let (dummy, shim_echo, no_provider, provider, openai_proxy) = tokio::join!(
+        bounded(dummy(ctx)),
+        bounded(shim_echo(ctx)),
+        bounded(no_provider(ctx)),
+        bounded(provider(ctx)),
+        bounded(openai_proxy(ctx))
+    );
     // A target whose dummy model answers has something to call: it is not one without a provider,
     // whatever its shim says.
     let no_provider = match (&dummy, no_provider) {
         (Ok(_), Ok(_)) => Err("the `dummy` model answers, so the target has a model to call".to_owned()),
         (_, other) => other,
     };
-    let (local, headers, chutes) = if provider.is_ok() {
-        tokio::join!(bounded(local_tools(ctx)), bounded(env_headers(ctx)), bounded(shortcircuit(ctx)))
-    } else {
-        let why = || Err("needs provider-fake, which did not answer".to_owned());
-        (why(), why(), why())
+    let scripted = async {
+        if provider.is_ok() {
+            tokio::join!(bounded(local_tools(ctx)), bounded(env_headers(ctx)), bounded(shortcircuit(ctx)))
+        } else {
+            let why = || Err("needs provider-fake, which did not answer".to_owned());
+            (why(), why(), why())
+        }
     };
+    // Whether the provider timeout is short takes up to the probe timeout: only worth asking a
+    // target that proxies.
+    let timeout = async {
+        match &openai_proxy {
+            Ok(_) => bounded(provider_timeout(ctx)).await,
+            Err(_) => Err("needs openai-proxy, which did not answer".to_owned()),
+        }
+    };
+    let ((local, headers, chutes), provider_timeout) = tokio::join!(scripted, timeout);
     // Last and alone: it may have to recognise its line by position rather than by marker.
     let traces = bounded(traces(ctx, dummy.is_ok(), provider.is_ok())).await;
     Feature::ALL
@@ -59,6 +77,8 @@ pub async fn discover(ctx: &Ctx) -> Vec<FeatureStatus> {
                 Feature::LocalTools => local.clone(),
                 Feature::ShortcircuitChutes => chutes.clone(),
                 Feature::ToolEnvHeaders => headers.clone(),
+                Feature::OpenaiProxy => openai_proxy.clone(),
+                Feature::ProviderTimeout => provider_timeout.clone(),
                 Feature::ExecRpc | Feature::Mcp => return by_argument(ctx, feature),
             };
             let (enabled, why) = match probed {
@@ -177,6 +197,43 @@ async fn provider(ctx: &Ctx) -> Probed {
         ));
     }
     Ok(format!("a run on `{PROBE_MODEL}` reached the provider fake"))
+}
+
+/// A chat completion on the OpenAI surface whose answer the provider fake gives as `upstream`.
+async fn openai_chat(ctx: &Ctx, upstream: &Upstream, marker: &str) -> Result<Reply, String> {
+    let body = json!({
+        "model": PROBE_MODEL,
+        "messages": [{"role": "user", "content": format!("probe {marker} {}", upstream.marker())}],
+    });
+    sent(ctx.post_json("/v1/chat/completions", &body).await)
+}
+
+async fn openai_proxy(ctx: &Ctx) -> Probed {
+    let marker = uuid_like();
+    let answer = json!({"id": "chatcmpl-probe", "object": "chat.completion", "created": 1, "model": "conformance-probe",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": marker}, "finish_reason": "stop"}]});
+    let reply = openai_chat(ctx, &Upstream::json(answer), &marker).await?;
+    let content = reply.json().ok().and_then(|v| v.pointer("/choices/0/message/content").cloned());
+    if reply.status == 200 && content == Some(json!(marker)) {
+        Ok(format!("a chat completion on `{PROBE_MODEL}` answered what the provider fake was scripted to"))
+    } else {
+        Err(format!(
+            "a chat completion on `{PROBE_MODEL}` answered {}, not the provider fake's scripted answer",
+            quote(&reply)
+        ))
+    }
+}
+
+async fn provider_timeout(ctx: &Ctx) -> Probed {
+    let marker = uuid_like();
+    let started = std::time::Instant::now();
+    let reply = openai_chat(ctx, &Upstream::json(json!({})).delayed(4000), &marker).await?;
+    let took = started.elapsed();
+    if reply.status == 504 && took < Duration::from_millis(3500) {
+        Ok(format!("a provider answer held back 4 s was a 504 after {} ms", took.as_millis()))
+    } else {
+        Err(format!("a provider answer held back 4 s was {} after {} ms", quote(&reply), took.as_millis()))
+    }
 }
 
 async fn local_tools(ctx: &Ctx) -> Probed {

@@ -7,6 +7,9 @@ pub mod exec_rpc;
 pub mod health;
 pub mod http_tools;
 pub mod mcp;
+pub mod openai;
+pub mod openai_responses;
+pub mod openai_stream;
 pub mod properties;
 pub mod shim;
 pub mod traces;
@@ -26,6 +29,9 @@ pub fn all() -> Vec<Case> {
         mcp::CASES,
         exec_rpc::CASES,
         properties::CASES,
+        openai::CASES,
+        openai_stream::CASES,
+        openai_responses::CASES,
     ]
     .concat()
 }

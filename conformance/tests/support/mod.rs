@@ -27,10 +27,13 @@ use tower::ServiceExt;
 pub const PROPERTY_CASES: u32 = 12;
 
 /// The features every in-process target has unless a case needs a target without any provider.
-/// `shortcircuit-chutes` (a testing-only switch) and `traces` (a file per case) only when asked.
+/// `shortcircuit-chutes` (a testing-only switch), `traces` (a file per case) and `provider-timeout`
+/// (a 1 s provider timeout) only when asked; `openai-proxy` replaces `shim-echo` (a server has one
+/// mode) when asked.
 const ALWAYS: &[Feature] =
     &[Feature::Dummy, Feature::ShimEcho, Feature::ProviderFake, Feature::LocalTools, Feature::ToolEnvHeaders];
-const ON_REQUEST: &[Feature] = &[Feature::ShortcircuitChutes, Feature::Traces];
+const ON_REQUEST: &[Feature] =
+    &[Feature::ShortcircuitChutes, Feature::Traces, Feature::OpenaiProxy, Feature::ProviderTimeout];
 
 /// A `Router` as a [`Transport`].
 pub struct RouterTransport(pub Router);
@@ -38,10 +41,14 @@ pub struct RouterTransport(pub Router);
 impl Transport for RouterTransport {
     fn send(&self, request: Request) -> BoxFuture<'_, Result<Reply, Failure>> {
         Box::pin(async move {
-            let req = axum::http::Request::builder()
+            let mut req = axum::http::Request::builder()
                 .method(request.method)
                 .uri(request.path)
-                .header("content-type", "application/json")
+                .header("content-type", "application/json");
+            for (name, value) in &request.headers {
+                req = req.header(name.as_str(), value.as_str());
+            }
+            let req = req
                 .body(request.body.map_or_else(Body::empty, Body::from))
                 .map_err(|e| Failure::failed(format!("cannot build request: {e}")))?;
             let res = self.0.clone().oneshot(req).await.map_err(|e| Failure::failed(format!("router failed: {e}")))?;
@@ -63,7 +70,13 @@ pub fn pairs_for(features: &[Feature], setup: &Setup) -> Vec<(String, String)> {
     let wanted: Vec<Feature> = if features.contains(&Feature::ShimNoProvider) {
         vec![Feature::ShimNoProvider]
     } else {
-        ALWAYS.iter().chain(ON_REQUEST.iter().filter(|f| features.contains(f))).copied().collect()
+        let proxy = features.contains(&Feature::OpenaiProxy);
+        ALWAYS
+            .iter()
+            .filter(|f| !(proxy && **f == Feature::ShimEcho))
+            .chain(ON_REQUEST.iter().filter(|f| features.contains(f)))
+            .copied()
+            .collect()
     };
     let mut pairs: Vec<(String, String)> = wanted.iter().flat_map(|f| setup.pairs(f.spec().env)).collect();
     if !features.contains(&Feature::ShimNoProvider) {
