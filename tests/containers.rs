@@ -22,7 +22,7 @@ async fn the_facade_image_serves_the_demo() -> Completion {
     let image = or_ignore!(image("listening on"));
     let container = image
         .with_exposed_port(ContainerPort::Tcp(8788))
-        .with_cmd(["miniagent", "serve", "--demo", "--host", "0.0.0.0", "--port", "8788"])
+        .with_cmd(["miniagent", "serve", "--demo", "--host", "0.0.0.0", "--port", "8788", "--insecure-no-auth"])
         .start()
         .await
         .expect("the façade container starts");
@@ -49,7 +49,7 @@ async fn the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode
     let strict = image
         .clone()
         .with_exposed_port(ContainerPort::Tcp(8077))
-        .with_cmd(["miniagent", "sidecar", "--host", "0.0.0.0", "--port", "8077"])
+        .with_cmd(["miniagent", "sidecar", "--host", "0.0.0.0", "--port", "8077", "--insecure-no-auth"])
         .start()
         .await
         .unwrap();
@@ -65,7 +65,7 @@ async fn the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode
     let echo = image
         .with_exposed_port(ContainerPort::Tcp(8077))
         .with_env_var("CODEX_SIDECAR_ECHO", "1")
-        .with_cmd(["miniagent", "sidecar", "--host", "0.0.0.0", "--port", "8077"])
+        .with_cmd(["miniagent", "sidecar", "--host", "0.0.0.0", "--port", "8077", "--insecure-no-auth"])
         .start()
         .await
         .unwrap();
