@@ -9,19 +9,30 @@ run:
 	$(CARGO) run -p miniagent -- serve --demo
 
 PY_VENVS := target/py-venvs
+PY_PEERS := mcp-v1 mcp-v2 openai litellm langchain agents
+UV := $(PY_VENVS)/tools/bin/uv
 
-## Every deterministic test of the workspace (what CI runs), real MCP servers and the official
-## OpenAI Python client included.
+## Every deterministic test of the workspace (what CI runs), real MCP servers and real Python
+## OpenAI clients included.
 test: py-venvs
 	$(CARGO) test --workspace
 
-## Python peers for the tests, pinned in fixtures/python/: the official MCP SDK 1.x and 2.x (real
-## MCP servers) and the official OpenAI client, each in its own venv.
-py-venvs: $(PY_VENVS)/mcp-v1/.installed $(PY_VENVS)/mcp-v2/.installed $(PY_VENVS)/openai/.installed
+## Python peers for the tests, one venv each, installed exactly from the full freezes in
+## fixtures/python/requirements-<peer>.txt: the official MCP SDK 1.x and 2.x (real MCP servers), and
+## the clients that must work unchanged against the OpenAI surface — the official `openai` SDK,
+## `litellm`, `langchain-openai` and `openai-agents` (separate venvs: litellm needs openai 2.x, the
+## others 3.x). uv (bootstrapped with pip) installs them in seconds where pip takes minutes, and the
+## bytecode is compiled once so each test's `import` is not paid again.
+py-venvs: $(PY_PEERS:%=$(PY_VENVS)/%/.installed)
 
-$(PY_VENVS)/%/.installed: fixtures/python/requirements-%.txt
-	python3 -m venv $(PY_VENVS)/$*
-	$(PY_VENVS)/$*/bin/pip install --quiet --disable-pip-version-check -r $<
+$(UV):
+	python3 -m venv $(PY_VENVS)/tools
+	$(PY_VENVS)/tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+$(PY_VENVS)/%/.installed: fixtures/python/requirements-%.txt | $(UV)
+	rm -rf $(PY_VENVS)/$*
+	$(UV) venv --quiet --python python3 $(PY_VENVS)/$*
+	VIRTUAL_ENV=$(abspath $(PY_VENVS)/$*) UV_COMPILE_BYTECODE=1 $(UV) pip sync --quiet $<
 	touch $@
 
 ## Regenerate the insta snapshots under snapshots/ after a deliberate contract change; review the diff.

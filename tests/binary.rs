@@ -141,19 +141,30 @@ fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_ser
         "{log}"
     );
     assert!(log.contains("probe    provider-fake        enabled — "), "{log}");
-    // Only the cases that need a target without any provider cannot run against a demo server (and
-    // the MCP cases when the suite has no MCP server to offer)…
+    // Only the cases that need a target without any provider cannot run against a demo server, nor
+    // those of the OpenAI surface in proxy mode (the demo's shim echoes; they run below), nor the MCP
+    // cases when the suite has no MCP server to offer…
     let mut expected_skips = vec!["errors.dummy.disabled_names_variable", "shim.no_provider.guidance"];
     if mcp_python.is_none() {
         expected_skips.extend(["mcp.tools.roundtrip", "mcp.tools.is_error"]);
     }
+    let proxy_cases: Vec<&str> = conformance::cases::all()
+        .into_iter()
+        .filter(|c| c.features.contains(&Feature::OpenaiProxy))
+        .map(|c| c.id)
+        .collect();
+    expected_skips.extend(&proxy_cases);
     assert_eq!(ids_with(&report, "skip"), expected_skips, "{report}");
     let passed = ids_with(&report, "pass");
     assert!(passed.iter().filter(|id| id.starts_with("loop.")).count() >= 18, "the loop cases ran: {passed:?}");
     for area in ["auth.", "slow.", "outbound.", "limits."] {
         assert!(passed.iter().any(|id| id.starts_with(area)), "the {area}* cases ran: {passed:?}");
     }
-    assert_eq!(report["skipped_by_feature"][0]["feature"], "shim-no-provider", "{report}");
+    let skipped_features: Vec<&str> =
+        report["skipped_by_feature"].as_array().unwrap().iter().filter_map(|f| f["feature"].as_str()).collect();
+    for feature in ["shim-no-provider", "openai-proxy"] {
+        assert!(skipped_features.contains(&feature), "{feature} among the skips: {report}");
+    }
     // …so they run against one, with the features discovered there too.
     let strict = ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &[]).unwrap();
     for case in &expected_skips[..2] {
@@ -162,6 +173,33 @@ fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_ser
         assert_eq!(report["cases"][0]["verdict"], "pass", "{report}\n{log}");
         assert!(out.status.success());
     }
+}
+
+#[test]
+fn the_openai_profile_passes_against_the_real_server_in_proxy_mode() {
+    // As a maintainer of any OpenAI-compatible gateway would: start it with the table's environment
+    // for the OpenAI surface, pointed at the provider fake's fixed address, and run `--profile openai`.
+    let fake_addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let setup = Setup { provider_fake_base: Some(format!("http://{fake_addr}/v1")), trace_file: None };
+    let env: Vec<(String, String)> =
+        [Feature::OpenaiProxy, Feature::ProviderTimeout].iter().flat_map(|f| setup.pairs(f.spec().env)).collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &env).unwrap();
+    let args = ["run", "--base-url", &server.base_url(), "--profile", "openai", "--format", "json"];
+    let (out, report, log) = conformance(
+        &strings(&args)
+            .into_iter()
+            .chain(["--provider-fake-addr".to_owned(), fake_addr.to_string()])
+            .collect::<Vec<_>>(),
+    );
+    let not_passed: Vec<&Value> =
+        report["cases"].as_array().unwrap().iter().filter(|c| c["verdict"] != "pass").collect();
+    assert!(not_passed.is_empty(), "{not_passed:#?}\n{log}");
+    assert!(out.status.success(), "exit status {:?}", out.status);
+    let all = report["cases"].as_array().unwrap();
+    assert!(all.len() >= 30 && all.iter().all(|c| c["id"].as_str().unwrap().starts_with("openai.")), "{report}");
+    assert!(log.contains("probe    openai-proxy         enabled — "), "{log}");
+    assert!(log.contains("probe    provider-timeout     enabled — "), "{log}");
 }
 
 #[test]

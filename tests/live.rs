@@ -228,7 +228,11 @@ async fn parallel_probe_shows_content_and_scillm_router_with_retry_meta() -> Com
         for (i, r) in results.iter().enumerate() {
             assert_eq!(r["choices"][0]["message"]["content"], format!("echo: probe {i}"), "{r}");
             let meta = &r["scillm_router"];
-            assert_eq!((meta["error_type"].clone(), meta["provider"].clone()), (json!("ok"), json!("codex-agent")));
+            // Echoed text is not JSON: CONTRACT §5 classifies any such content as invalid_json.
+            assert_eq!(
+                (meta["error_type"].clone(), meta["json_valid"].clone(), meta["provider"].clone()),
+                (json!("invalid_json"), json!(false), json!("codex-agent"))
+            );
             assert_eq!(meta["retries"]["attempts"], 0, "retry metadata is present: {meta}");
         }
     })

@@ -13,12 +13,14 @@ use crate::features::Feature;
 use crate::target::Ctx;
 
 /// Contract profile: `core` is what every implementation must do; `extended` is our extension,
-/// skipped (never failed) where the implementation lacks it.
+/// skipped (never failed) where the implementation lacks it; `openai` is the OpenAI surface (§1)
+/// that any OpenAI-compatible gateway pointed at the provider fake can be held to (EXT, §10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     Core,
     Extended,
+    Openai,
 }
 
 impl Profile {
@@ -26,6 +28,18 @@ impl Profile {
         match self {
             Self::Core => "core",
             Self::Extended => "extended",
+            Self::Openai => "openai",
+        }
+    }
+
+    /// Whether a run of this profile includes a case of profile `case`: `core` runs the core cases,
+    /// `extended` (the full run) runs every case, `openai` only the OpenAI-surface cases — a
+    /// gateway that is not miniagent has no `/agent/run` to be held to.
+    pub fn includes(self, case: Profile) -> bool {
+        match self {
+            Self::Core => case == Self::Core,
+            Self::Extended => true,
+            Self::Openai => case == Self::Openai,
         }
     }
 }

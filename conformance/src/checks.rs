@@ -91,28 +91,6 @@ pub fn expect_detail(reply: &Reply, status: Option<u16>, needles: &[&str], what:
     Ok(())
 }
 
-/// A reply in OpenAI's error shape `{"error":{"message","type","param","code"}}` with `status`; its
-/// message.
-pub fn openai_error(reply: &Reply, status: u16, what: &str) -> Result<String, Failure> {
-    expect_status(reply, status, what)?;
-    let body = reply.json()?;
-    let err = body.get("error").and_then(Value::as_object).ok_or_else(|| {
-        Failure::failed(format!(
-            "{what}: expected OpenAI's {{\"error\": {{…}}}} shape, got {}",
-            excerpt(&body.to_string())
-        ))
-    })?;
-    for key in ["message", "type", "param", "code"] {
-        if !err.contains_key(key) {
-            return Err(Failure::failed(format!("{what}: error.{key} is missing: {}", excerpt(&body.to_string()))));
-        }
-    }
-    match err.get("message") {
-        Some(Value::String(m)) if !m.trim().is_empty() => Ok(m.clone()),
-        other => Err(Failure::failed(format!("{what}: error.message must be a non-empty string, got {other:?}"))),
-    }
-}
-
 /// Fails when the reply (body or headers) carries any of `secrets`.
 pub fn expect_not_echoed(reply: &Reply, secrets: &[&str], what: &str) -> CaseResult {
     let headers: String =
@@ -131,4 +109,44 @@ pub fn uuid_like() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("{:x}-{}-{}", nanos, std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The events of an event stream, in order: `(event name, data)`. Comments (`: keep-alive`) and
+/// events without data are left out; a multi-line `data` is joined with `\n`.
+pub fn sse_events(reply: &Reply) -> Vec<(Option<String>, String)> {
+    let text = reply.text().replace("\r\n", "\n");
+    let mut out = Vec::new();
+    for block in text.split("\n\n") {
+        let (mut name, mut data) = (None, Vec::new());
+        for line in block.lines() {
+            if let Some(n) = line.strip_prefix("event:") {
+                name = Some(n.trim().to_owned());
+            } else if let Some(d) = line.strip_prefix("data:") {
+                data.push(d.strip_prefix(' ').unwrap_or(d).to_owned());
+            }
+        }
+        if !data.is_empty() {
+            out.push((name, data.join("\n")));
+        }
+    }
+    out
+}
+
+/// An OpenAI-shaped error with `status`: `{"error":{"message","type","param","code"}}` with a
+/// non-empty message. Returns the error object.
+pub fn openai_error(reply: &Reply, status: u16, what: &str) -> Result<Value, Failure> {
+    expect_status(reply, status, what)?;
+    let body = reply.json()?;
+    let error = body.get("error").and_then(Value::as_object).ok_or_else(|| {
+        Failure::failed(format!("{what}: expected OpenAI's {{\"error\": {{…}}}} shape, got {}", excerpt(&reply.text())))
+    })?;
+    for key in ["message", "type", "param", "code"] {
+        if !error.contains_key(key) {
+            return Err(Failure::failed(format!("{what}: error.{key} is missing: {body}")));
+        }
+    }
+    match error.get("message").and_then(Value::as_str) {
+        Some(m) if !m.trim().is_empty() => Ok(Value::Object(error.clone())),
+        _ => Err(Failure::failed(format!("{what}: error.message must be a non-empty string: {body}"))),
+    }
 }

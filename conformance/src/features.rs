@@ -66,6 +66,8 @@ pub enum Feature {
     Auth,
     SlowClients,
     UrlAllowlist,
+    OpenaiProxy,
+    ProviderTimeout,
 }
 
 /// One row of the table.
@@ -84,7 +86,7 @@ pub struct FeatureSpec {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 13] = [
+    pub const ALL: [Feature; 15] = [
         Self::Dummy,
         Self::ShimEcho,
         Self::ShimNoProvider,
@@ -98,6 +100,8 @@ impl Feature {
         Self::Auth,
         Self::SlowClients,
         Self::UrlAllowlist,
+        Self::OpenaiProxy,
+        Self::ProviderTimeout,
     ];
 
     /// The feature's row; an exhaustive `match`, so a new feature cannot lack one.
@@ -177,6 +181,8 @@ impl Feature {
             Self::Auth => AUTH_ROW,
             Self::SlowClients => SLOW_CLIENTS_ROW,
             Self::UrlAllowlist => URL_ALLOWLIST_ROW,
+            Self::OpenaiProxy => OPENAI_PROXY,
+            Self::ProviderTimeout => PROVIDER_TIMEOUT,
         }
     }
 
@@ -229,6 +235,27 @@ const URL_ALLOWLIST_ROW: FeatureSpec = FeatureSpec {
              must stay refused",
     discovery: "a `tool_http_base_url` of `http://192.0.2.1:9/` answers 400 naming \
                 MINI_AGENT_TOOL_URL_ALLOW",
+};
+
+/// The OpenAI surface's rows (`spec` stays a screenful).
+const OPENAI_PROXY: FeatureSpec = FeatureSpec {
+    name: "openai-proxy",
+    description: "the OpenAI surface proxies `openai/…` and bare model names to the provider fake (not echo mode)",
+    env: &[
+        ("OPENAI_API_BASE", "{provider_fake_base}"),
+        ("OPENAI_API_KEY", SECRET_KEY),
+        ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy"),
+    ],
+    enable: "not with shim-echo: run the `openai` profile against an instance without echo mode",
+    discovery: "a chat completion on `openai/conformance-probe` answers what the provider fake was scripted to",
+};
+
+const PROVIDER_TIMEOUT: FeatureSpec = FeatureSpec {
+    name: "provider-timeout",
+    description: "a provider that sends no answer within 1 s is given up on (a 504), so the no-answer cases are short",
+    env: &[("MINI_AGENT_PROVIDER_TIMEOUT_SEC", "1")],
+    enable: "needs openai-proxy",
+    discovery: "a chat completion whose answer the provider fake holds back for 4 s is a 504 within 3.5 s",
 };
 
 /// Whether a run assumes a feature, and on what grounds.

@@ -85,6 +85,7 @@ enum Format {
 enum ProfileArg {
     Core,
     Extended,
+    Openai,
 }
 
 #[derive(clap::Args)]
@@ -92,7 +93,8 @@ struct RunArgs {
     /// Base URL of the implementation, e.g. http://127.0.0.1:8788
     #[arg(long)]
     base_url: String,
-    /// `core` runs the cases every implementation must pass; `extended` adds our extensions.
+    /// `core` runs the cases every implementation must pass; `extended` adds our extensions (every
+    /// case); `openai` runs only the OpenAI-surface cases (for any OpenAI-compatible gateway).
     #[arg(long, value_enum, default_value = "extended")]
     profile: ProfileArg,
     /// Features the target has (comma-separated). When absent they are discovered by probing.
@@ -259,6 +261,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
         profile: match args.profile {
             ProfileArg::Core => Profile::Core,
             ProfileArg::Extended => Profile::Extended,
+            ProfileArg::Openai => Profile::Openai,
         },
         features: statuses.iter().filter(|s| s.enabled).map(|s| s.feature).collect(),
         pattern: args.case.clone(),

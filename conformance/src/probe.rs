@@ -5,7 +5,8 @@
 //!
 //! A probe never fails the run: each is bounded by [`PROBE_TIMEOUT`] and ends in a status, enabled
 //! or not, with the evidence either way. Probes that need the provider fake to script the model run
-//! only once it answered. `exec-rpc` and `mcp` are not probed: they follow their arguments.
+//! only once it answered (and `provider-timeout` only once `openai-proxy` did). `exec-rpc` and
+//! `mcp` are not probed: they follow their arguments.
 //!
 //! Probes never make a target connect anywhere it should not: the outbound probe names a TEST-NET
 //! address (192.0.2.1, never routed), not a metadata service.
@@ -17,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::checks::{run_body, tool_contents, uuid_like};
 use crate::failure::Failure;
+use crate::fakes::openai_upstream::Reply as Upstream;
 use crate::fakes::provider::script_marker;
 use crate::features::{Feature, FeatureStatus, SLOW_CLIENT_TIMEOUT_SECS, Source};
 use crate::socket::{Ending, send_partial};
@@ -35,7 +37,7 @@ type Probed = Result<String, String>;
 
 /// One status per feature, in [`Feature::ALL`] order.
 pub async fn discover(ctx: &Ctx) -> Vec<FeatureStatus> {
-    let (dummy, shim_echo, no_provider, provider, auth, slow, allowlist) = tokio::join!(
+    let (dummy, shim_echo, no_provider, provider, auth, slow, allowlist, openai_proxy) = tokio::join!(
         bounded(dummy(ctx)),
         bounded(shim_echo(ctx)),
         bounded(no_provider(ctx)),
@@ -43,6 +45,7 @@ pub async fn discover(ctx: &Ctx) -> Vec<FeatureStatus> {
         bounded(auth(ctx)),
         bounded(slow_clients(ctx)),
         bounded(url_allowlist(ctx)),
+        bounded(openai_proxy(ctx)),
     );
     // A target whose dummy model answers has something to call: it is not one without a provider,
     // whatever its shim says.
@@ -50,12 +53,23 @@ pub async fn discover(ctx: &Ctx) -> Vec<FeatureStatus> {
         (Ok(_), Ok(_)) => Err("the `dummy` model answers, so the target has a model to call".to_owned()),
         (_, other) => other,
     };
-    let (local, headers, chutes) = if provider.is_ok() {
-        tokio::join!(bounded(local_tools(ctx)), bounded(env_headers(ctx)), bounded(shortcircuit(ctx)))
-    } else {
-        let why = || Err("needs provider-fake, which did not answer".to_owned());
-        (why(), why(), why())
+    let scripted = async {
+        if provider.is_ok() {
+            tokio::join!(bounded(local_tools(ctx)), bounded(env_headers(ctx)), bounded(shortcircuit(ctx)))
+        } else {
+            let why = || Err("needs provider-fake, which did not answer".to_owned());
+            (why(), why(), why())
+        }
     };
+    // Whether the provider timeout is short takes up to the probe timeout: only worth asking a
+    // target that proxies.
+    let timeout = async {
+        match &openai_proxy {
+            Ok(_) => bounded(provider_timeout(ctx)).await,
+            Err(_) => Err("needs openai-proxy, which did not answer".to_owned()),
+        }
+    };
+    let ((local, headers, chutes), provider_timeout) = tokio::join!(scripted, timeout);
     // Last and alone: it may have to recognise its line by position rather than by marker.
     let traces = bounded(traces(ctx, dummy.is_ok(), provider.is_ok())).await;
     Feature::ALL
@@ -73,6 +87,8 @@ pub async fn discover(ctx: &Ctx) -> Vec<FeatureStatus> {
                 Feature::Auth => auth.clone(),
                 Feature::SlowClients => slow.clone(),
                 Feature::UrlAllowlist => allowlist.clone(),
+                Feature::OpenaiProxy => openai_proxy.clone(),
+                Feature::ProviderTimeout => provider_timeout.clone(),
                 Feature::ExecRpc | Feature::Mcp => return by_argument(ctx, feature),
             };
             let (enabled, why) = match probed {
@@ -191,6 +207,43 @@ async fn provider(ctx: &Ctx) -> Probed {
         ));
     }
     Ok(format!("a run on `{PROBE_MODEL}` reached the provider fake"))
+}
+
+/// A chat completion on the OpenAI surface whose answer the provider fake gives as `upstream`.
+async fn openai_chat(ctx: &Ctx, upstream: &Upstream, marker: &str) -> Result<Reply, String> {
+    let body = json!({
+        "model": PROBE_MODEL,
+        "messages": [{"role": "user", "content": format!("probe {marker} {}", upstream.marker())}],
+    });
+    sent(ctx.post_json("/v1/chat/completions", &body).await)
+}
+
+async fn openai_proxy(ctx: &Ctx) -> Probed {
+    let marker = uuid_like();
+    let answer = json!({"id": "chatcmpl-probe", "object": "chat.completion", "created": 1, "model": "conformance-probe",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": marker}, "finish_reason": "stop"}]});
+    let reply = openai_chat(ctx, &Upstream::json(answer), &marker).await?;
+    let content = reply.json().ok().and_then(|v| v.pointer("/choices/0/message/content").cloned());
+    if reply.status == 200 && content == Some(json!(marker)) {
+        Ok(format!("a chat completion on `{PROBE_MODEL}` answered what the provider fake was scripted to"))
+    } else {
+        Err(format!(
+            "a chat completion on `{PROBE_MODEL}` answered {}, not the provider fake's scripted answer",
+            quote(&reply)
+        ))
+    }
+}
+
+async fn provider_timeout(ctx: &Ctx) -> Probed {
+    let marker = uuid_like();
+    let started = std::time::Instant::now();
+    let reply = openai_chat(ctx, &Upstream::json(json!({})).delayed(4000), &marker).await?;
+    let took = started.elapsed();
+    if reply.status == 504 && took < Duration::from_millis(3500) {
+        Ok(format!("a provider answer held back 4 s was a 504 after {} ms", took.as_millis()))
+    } else {
+        Err(format!("a provider answer held back 4 s was {} after {} ms", quote(&reply), took.as_millis()))
+    }
 }
 
 async fn local_tools(ctx: &Ctx) -> Probed {

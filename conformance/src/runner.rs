@@ -19,7 +19,7 @@ pub const CASE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Which cases to run.
 #[derive(Debug, Clone)]
 pub struct Selection {
-    /// Run cases of this profile and below (`extended` includes `core`).
+    /// Run the cases this profile includes (`extended` runs all; see [`Profile::includes`]).
     pub profile: Profile,
     /// What the target supports; cases needing anything else are skipped.
     pub features: HashSet<Feature>,
@@ -65,7 +65,7 @@ pub struct CaseOutcome {
 impl Selection {
     /// Whether the case is in scope at all (profile and pattern).
     pub fn includes(&self, case: &Case) -> bool {
-        case.profile <= self.profile && self.pattern.as_deref().is_none_or(|p| glob_match(p, case.id))
+        self.profile.includes(case.profile) && self.pattern.as_deref().is_none_or(|p| glob_match(p, case.id))
     }
 
     /// The features the case needs that the target lacks.
@@ -155,6 +155,14 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::glob_match;
+
+    #[test]
+    fn profiles_select_their_cases() {
+        use crate::case::Profile::{Core, Extended, Openai};
+        assert!(Core.includes(Core) && !Core.includes(Extended) && !Core.includes(Openai));
+        assert!(Extended.includes(Core) && Extended.includes(Extended) && Extended.includes(Openai));
+        assert!(Openai.includes(Openai) && !Openai.includes(Core) && !Openai.includes(Extended));
+    }
 
     #[test]
     fn globs() {

@@ -61,6 +61,12 @@ impl Ctx {
             .ok_or_else(|| Failure::unsupported("the target has no plain-HTTP socket address to write raw bytes to"))
     }
 
+    /// A JSON POST with extra request headers.
+    pub async fn post_json_with(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> Result<Reply, Failure> {
+        let req = headers.iter().fold(Request::post_json(path, body), |r, (k, v)| r.header(k, v));
+        self.target.send(req).await
+    }
+
     /// A request to the exec-RPC server.
     pub async fn exec_rpc(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply, Failure> {
         let server = self

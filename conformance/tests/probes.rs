@@ -129,3 +129,25 @@ async fn a_trace_file_the_target_does_not_write_is_absent() {
     let traces = &statuses[&Feature::Traces];
     assert!(!traces.enabled && traces.why.starts_with("no line of the probe run appeared"), "{traces:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_target_from_the_table_has_openai_proxy_and_a_short_provider_timeout() {
+    let fakes = Arc::new(Fakes::start(Default::default()).await.unwrap());
+    let setup = Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: None };
+    let pairs = support::pairs_for(&[Feature::OpenaiProxy, Feature::ProviderTimeout], &setup);
+    let ctx = support::ctx_on(&pairs, None, fakes, Arc::new(support::NoSnapshots)).unwrap();
+    let statuses: BTreeMap<Feature, FeatureStatus> =
+        probe::discover(&ctx).await.into_iter().map(|s| (s.feature, s)).collect();
+    let on = enabled(&statuses);
+    assert!(on.contains(&Feature::OpenaiProxy) && on.contains(&Feature::ProviderTimeout), "{statuses:#?}");
+    assert!(!on.contains(&Feature::ShimEcho), "one mode per server: {statuses:#?}");
+    assert!(statuses[&Feature::ProviderTimeout].why.contains("was a 504 after"), "{statuses:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_echo_target_lacks_openai_proxy_and_so_the_timeout_probe_does_not_run() {
+    let statuses =
+        discover(&pairs(&[("MINI_AGENT_ALLOW_DUMMY", "1"), ("MINI_AGENT_OPENAI_SHIM_MODE", "echo")]), None).await;
+    assert!(statuses[&Feature::OpenaiProxy].why.contains("not the provider fake's scripted answer"), "{statuses:#?}");
+    assert_eq!(statuses[&Feature::ProviderTimeout].why, "needs openai-proxy, which did not answer");
+}

@@ -5,6 +5,7 @@ use serde_json::Value;
 use crate::case::{Case, Profile};
 use crate::checks::expect_status;
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
+use crate::fakes::openai_upstream::MODELS;
 use crate::features::Feature;
 use crate::shape::{Volatile, redact};
 use crate::target::Ctx;
@@ -137,5 +138,11 @@ async fn models_configured(ctx: &Ctx) -> CaseResult {
         // A fixed list that ignores the configuration: the configured ids (EXT) are absent.
         return Err(Failure::unsupported(format!("/v1/models lists fixed ids {ids:?}, not the configured ones")));
     }
-    ctx.snapshot("models", &redact(&body, &[("/data/*/created", Volatile::UnixSeconds)])?)
+    // The provider fake's own models are listed too when the target is pointed at it
+    // (`openai.models.provider_listed` checks them); the shape here is the configured ids'.
+    let mut configured = body.clone();
+    if let Some(data) = configured.get_mut("data").and_then(Value::as_array_mut) {
+        data.retain(|m| !m["id"].as_str().is_some_and(|id| MODELS.contains(&id)));
+    }
+    ctx.snapshot("models", &redact(&configured, &[("/data/*/created", Volatile::UnixSeconds)])?)
 }

@@ -9,6 +9,9 @@ pub mod health;
 pub mod http_tools;
 pub mod loop_clauses;
 pub mod mcp;
+pub mod openai;
+pub mod openai_responses;
+pub mod openai_stream;
 pub mod properties;
 pub mod shim;
 pub mod traces;
@@ -32,6 +35,9 @@ pub fn all() -> Vec<Case> {
         properties::CASES,
         auth::CASES,
         trust::CASES,
+        openai::CASES,
+        openai_stream::CASES,
+        openai_responses::CASES,
     ]
     .concat()
 }

@@ -3,10 +3,13 @@
 //! Their addresses are printed by the runner (and can be fixed by flag) so an external
 //! implementation can be started pointing at them.
 
+pub mod auto_model;
 pub mod mcp;
+pub mod openai_upstream;
 pub mod provider;
 pub mod raw;
 pub mod tools;
+pub mod upstream_reply;
 
 use std::net::SocketAddr;
 

@@ -31,6 +31,7 @@ impl ProviderFake {
             None => MockServer::start().await,
         };
         Mock::given(method("POST")).and(path("/v1/chat/completions")).respond_with(Responder).mount(&server).await;
+        super::openai_upstream::mount(&server).await;
         Ok(Self { server })
     }
 
@@ -41,6 +42,11 @@ impl ProviderFake {
 
     pub fn address(&self) -> SocketAddr {
         *self.server.address()
+    }
+
+    /// The wiremock server, for the routes other files mount on it and read back (`openai_upstream`).
+    pub fn server(&self) -> &MockServer {
+        &self.server
     }
 
     /// Bodies of the chat requests received so far whose text contains `marker`.

@@ -32,12 +32,20 @@ pub const PROPERTY_CASES: u32 = 12;
 
 /// The features every in-process target has unless a case needs a target without any provider.
 /// `shortcircuit-chutes` (a testing-only switch), `traces` (a file per case), `auth` (every other
-/// case runs without keys), `slow-clients` (a socket) and `url-allowlist` (the others run with the
-/// default outbound policy) only when asked.
+/// case runs without keys), `slow-clients` (a socket), `url-allowlist` (the others run with the
+/// default outbound policy) and `provider-timeout` (a 1 s provider timeout) only when asked;
+/// `openai-proxy` replaces `shim-echo` (a server has one mode) when asked.
 const ALWAYS: &[Feature] =
     &[Feature::Dummy, Feature::ShimEcho, Feature::ProviderFake, Feature::LocalTools, Feature::ToolEnvHeaders];
-const ON_REQUEST: &[Feature] =
-    &[Feature::ShortcircuitChutes, Feature::Traces, Feature::Auth, Feature::SlowClients, Feature::UrlAllowlist];
+const ON_REQUEST: &[Feature] = &[
+    Feature::ShortcircuitChutes,
+    Feature::Traces,
+    Feature::Auth,
+    Feature::SlowClients,
+    Feature::UrlAllowlist,
+    Feature::OpenaiProxy,
+    Feature::ProviderTimeout,
+];
 
 /// A `Router` as a [`Transport`].
 pub struct RouterTransport(pub Router);
@@ -71,7 +79,13 @@ pub fn pairs_for(features: &[Feature], setup: &Setup) -> Vec<(String, String)> {
     let wanted: Vec<Feature> = if features.contains(&Feature::ShimNoProvider) {
         vec![Feature::ShimNoProvider]
     } else {
-        ALWAYS.iter().chain(ON_REQUEST.iter().filter(|f| features.contains(f))).copied().collect()
+        let proxy = features.contains(&Feature::OpenaiProxy);
+        ALWAYS
+            .iter()
+            .filter(|f| !(proxy && **f == Feature::ShimEcho))
+            .chain(ON_REQUEST.iter().filter(|f| features.contains(f)))
+            .copied()
+            .collect()
     };
     let mut pairs: Vec<(String, String)> = wanted.iter().flat_map(|f| setup.pairs(f.spec().env)).collect();
     if !features.contains(&Feature::ShimNoProvider) {

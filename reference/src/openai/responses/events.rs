@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::output::{call_item, id, message_item, skeleton, status_of, usage};
+use super::output::{call_item, id, message_item, output_text, skeleton, status_of, usage};
 
 /// One event: its type (also the SSE `event:` name) and its data.
 #[derive(Debug, Clone, PartialEq)]
@@ -206,6 +206,7 @@ impl Converter {
         let (status, incomplete) = status_of(self.finish_reason.as_deref());
         self.response["status"] = json!(status);
         self.response["incomplete_details"] = incomplete;
+        self.response["output_text"] = json!(output_text(&self.output));
         self.response["output"] = Value::Array(self.output.clone());
         self.response["usage"] = usage(self.usage.as_ref());
         let kind = if status == "completed" { "response.completed" } else { "response.incomplete" };
@@ -277,6 +278,7 @@ mod tests {
         assert_eq!(added[1]["item"]["arguments"], "", "added items start empty");
         let done = &events[events.len() - 1].data["response"];
         assert_eq!(done["output"][0]["content"][0]["text"], "Let me check.");
+        assert_eq!(done["output_text"], "Let me check.");
         assert_eq!(done["output"][1]["arguments"], "{\"city\":\"Paris\"}");
         assert_eq!(done["output"][1]["id"], added[1]["item"]["id"], "ids are stable");
         assert_eq!((done["status"].as_str(), done["usage"]["total_tokens"].as_u64()), (Some("completed"), Some(7)));

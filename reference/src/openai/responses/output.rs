@@ -1,6 +1,6 @@
 //! A chat completion as a Response object: the output items (a `message` with its `output_text`,
 //! one `function_call` per tool call), the status from the finish reason, and the usage in the
-//! Responses vocabulary. Also the Response skeleton the stream's events carry.
+//! Responses vocabulary, and `output_text`. Also the Response skeleton the stream's events carry.
 
 use serde_json::{Map, Value, json};
 
@@ -88,9 +88,22 @@ pub fn from_completion(completion: &Value, id_: &str, created_at: u64, echo: &Ma
     }
     response["status"] = json!(status);
     response["incomplete_details"] = incomplete;
+    response["output_text"] = json!(output_text(&output));
     response["output"] = Value::Array(output);
     response["usage"] = usage(completion.get("usage"));
     response
+}
+
+/// The text of every message item's `output_text` parts, joined: the Response's `output_text`
+/// (CONTRACT §1), which clients that read raw JSON rely on as the SDKs' property of that name.
+pub fn output_text(output: &[Value]) -> String {
+    output
+        .iter()
+        .filter(|item| item["type"] == "message")
+        .flat_map(|item| item["content"].as_array().into_iter().flatten())
+        .filter(|part| part["type"] == "output_text")
+        .filter_map(|part| part["text"].as_str())
+        .collect()
 }
 
 #[cfg(test)]
@@ -112,6 +125,7 @@ mod tests {
         assert_eq!(r["output"][1]["arguments"], "{}");
         assert_eq!(r["usage"]["input_tokens_details"]["cached_tokens"], 0);
         assert_eq!(r["usage"]["total_tokens"], 18);
+        assert_eq!(r["output_text"], "Let me check.");
         let cut = json!({"choices": [{"finish_reason": "length", "message": {"content": "abc"}}]});
         let r = from_completion(&cut, "resp_2", 5, &Map::new());
         assert_eq!(

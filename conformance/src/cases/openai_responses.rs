@@ -1,0 +1,352 @@
+//! §1 EXT `POST /v1/responses` (profile `openai`): the Responses API bridged onto the provider's
+//! chat completions — a plain answer, the event stream (text and a function call), a function-tool
+//! round trip with `function_call_output`, `text.format` as `response_format`, a cut stream, and a
+//! clear 400 naming what cannot be bridged.
+
+use serde_json::{Value, json};
+
+use super::openai::{MODEL, UPSTREAM_MODEL, completion, one_request};
+use crate::case::{Case, Profile};
+use crate::checks::{expect_status, openai_error, sse_events, uuid_like};
+use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
+use crate::fakes::openai_upstream::{Reply as Upstream, received_containing, turns_marker};
+use crate::features::Feature;
+use crate::shape::{Volatile, redact};
+use crate::target::Ctx;
+use crate::transport::Reply;
+
+const CLAUSE: &str = "§1 EXT POST /v1/responses — bridged onto chat completions";
+const STREAM: &str = "§1 EXT POST /v1/responses — stream:true, the Responses event stream";
+const NEEDS: &[Feature] = &[Feature::OpenaiProxy];
+
+macro_rules! responses_case {
+    ($id:literal, $clause:expr, $desc:literal, $run:expr) => {
+        Case { id: $id, description: $desc, clause: $clause, profile: Profile::Openai, features: NEEDS, run: $run }
+    };
+}
+
+pub const CASES: &[Case] = &[
+    responses_case!(
+        "openai.responses.plain",
+        CLAUSE,
+        "input and instructions become chat messages; the answer is a Response with a message item, output_text, usage and status",
+        |ctx| Box::pin(plain(ctx))
+    ),
+    responses_case!(
+        "openai.responses.stream_text",
+        STREAM,
+        "a streamed text answer is response.created … output_text.delta … response.completed, in order",
+        |ctx| Box::pin(stream_text(ctx))
+    ),
+    responses_case!(
+        "openai.responses.stream_function_call",
+        STREAM,
+        "a streamed tool call is an output item with function_call_arguments.delta events",
+        |ctx| Box::pin(stream_call(ctx))
+    ),
+    responses_case!(
+        "openai.responses.stream_cut",
+        STREAM,
+        "a provider stream cut without [DONE] ends with an `error` event, not response.completed",
+        |ctx| Box::pin(stream_cut(ctx))
+    ),
+    responses_case!(
+        "openai.responses.function_round_trip",
+        CLAUSE,
+        "a function tool call comes back as a function_call item; its function_call_output reaches the provider as a tool message",
+        |ctx| Box::pin(round_trip(ctx))
+    ),
+    responses_case!(
+        "openai.responses.json_schema",
+        CLAUSE,
+        "text.format json_schema reaches the provider as response_format",
+        |ctx| Box::pin(json_schema(ctx))
+    ),
+    responses_case!(
+        "openai.responses.unsupported",
+        CLAUSE,
+        "previous_response_id and built-in tools are a 400 naming the field",
+        |ctx| Box::pin(unsupported(ctx))
+    ),
+];
+
+/// A Responses tool (flat, unlike chat's).
+fn weather_tool() -> Value {
+    json!({"type": "function", "name": "get_weather", "description": "Weather for a city", "strict": false,
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}})
+}
+
+fn call_completion(call_id: &str) -> Value {
+    json!({
+        "id": "chatcmpl-call", "object": "chat.completion", "created": 1_700_000_123, "model": UPSTREAM_MODEL,
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
+            "tool_calls": [{"id": call_id, "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]}}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+    })
+}
+
+fn chunk(delta: Value, finish: Value) -> Value {
+    json!({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1_700_000_123, "model": UPSTREAM_MODEL,
+           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+}
+
+fn usage_chunk() -> Value {
+    json!({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1_700_000_123, "model": UPSTREAM_MODEL,
+           "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}})
+}
+
+async fn respond(ctx: &Ctx, body: &Value) -> Result<Reply, Failure> {
+    ctx.post_json("/v1/responses", body).await
+}
+
+/// The items of `response.output` of `kind`.
+fn items<'a>(response: &'a Value, kind: &str) -> Vec<&'a Value> {
+    response["output"].as_array().into_iter().flatten().filter(|i| i["type"] == kind).collect()
+}
+
+/// The text of the message items' `output_text` parts.
+fn message_text(response: &Value) -> String {
+    items(response, "message")
+        .iter()
+        .flat_map(|m| m["content"].as_array().into_iter().flatten())
+        .filter(|p| p["type"] == "output_text")
+        .filter_map(|p| p["text"].as_str())
+        .collect()
+}
+
+async fn plain(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let input = format!("{marker} {}", Upstream::json(completion("Bonjour.")).marker());
+    let body = json!({"model": MODEL, "instructions": "Be brief.", "input": input, "temperature": 0.5, "max_output_tokens": 50});
+    let reply = respond(ctx, &body).await?;
+    expect_status(&reply, 200, "POST /v1/responses")?;
+    let response = reply.json()?;
+    ensure_eq!(response["object"].as_str(), Some("response"), "object");
+    ensure_eq!(response["status"].as_str(), Some("completed"), "status");
+    ensure_eq!(message_text(&response), "Bonjour.".to_owned(), "the message item's output_text");
+    ensure_eq!(response["output_text"].as_str(), Some("Bonjour."), "output_text");
+    let usage = &response["usage"];
+    ensure_eq!(
+        (usage["input_tokens"].as_u64(), usage["output_tokens"].as_u64(), usage["total_tokens"].as_u64()),
+        (Some(11), Some(7), Some(18)),
+        "usage (input, output, total)"
+    );
+    let got = one_request(ctx, &marker).await?;
+    ensure!(got.path.ends_with("/chat/completions"), "the provider was asked at {}", got.path);
+    ensure_eq!(
+        got.body["messages"],
+        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": input}]),
+        "the messages the provider received"
+    );
+    ensure_eq!(got.body["model"], json!(UPSTREAM_MODEL), "model");
+    ensure_eq!(got.body["temperature"], json!(0.5), "temperature");
+    let max = got.body.get("max_completion_tokens").or_else(|| got.body.get("max_tokens"));
+    ensure_eq!(max, Some(&json!(50)), "max_output_tokens as max_tokens or max_completion_tokens");
+    let shape = json!({
+        "object": response["object"], "status": response["status"], "output_text": response["output_text"],
+        "output": response["output"], "usage": response["usage"]
+    });
+    let redacted = redact(&shape, &[("/output/*/id", Volatile::Id)])?;
+    ctx.snapshot("responses_plain", &redacted)
+}
+
+/// The Responses stream: `(event name, data)` pairs, the names checked against the data's `type`.
+fn response_events(reply: &Reply, what: &str) -> Result<Vec<(String, Value)>, Failure> {
+    expect_status(reply, 200, what)?;
+    ensure!(reply.content_type().starts_with("text/event-stream"), "{what}: content-type {:?}", reply.content_type());
+    let mut out = Vec::new();
+    for (name, data) in sse_events(reply) {
+        let data: Value = serde_json::from_str(&data)
+            .map_err(|e| Failure::failed(format!("{what}: an event is not JSON ({e}): {data}")))?;
+        let kind = data["type"].as_str().unwrap_or_default().to_owned();
+        ensure!(name.as_deref().is_none_or(|n| n == kind), "{what}: event `{name:?}` carries type `{kind}`");
+        out.push((kind, data));
+    }
+    let seqs: Vec<u64> = out.iter().filter_map(|(_, d)| d["sequence_number"].as_u64()).collect();
+    ensure!(seqs.windows(2).all(|w| w[0] < w[1]), "{what}: sequence numbers must increase: {seqs:?}");
+    Ok(out)
+}
+
+/// `wanted` appear in `kinds` in this order (other events may come between them).
+fn in_order(kinds: &[&str], wanted: &[&str]) -> CaseResult {
+    let mut rest = kinds.iter();
+    for w in wanted {
+        ensure!(rest.any(|k| k == w), "`{w}` missing or out of order in {kinds:?} (expected in order: {wanted:?})");
+    }
+    Ok(())
+}
+
+async fn stream_text(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let events = vec![
+        chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+        chunk(json!({"content": "Bon"}), Value::Null),
+        chunk(json!({"content": "jour."}), Value::Null),
+        chunk(json!({}), json!("stop")),
+        usage_chunk(),
+    ];
+    let input = format!("{marker} {}", Upstream::events(events).marker());
+    let reply = respond(ctx, &json!({"model": MODEL, "input": input, "stream": true})).await?;
+    let events = response_events(&reply, "a streamed Response")?;
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    ensure_eq!(kinds.first().copied(), Some("response.created"), "the first event");
+    ensure_eq!(kinds.last().copied(), Some("response.completed"), "the last event");
+    in_order(
+        &kinds,
+        &[
+            "response.created",
+            "response.output_item.added",
+            "response.output_text.delta",
+            "response.output_item.done",
+            "response.completed",
+        ],
+    )?;
+    let deltas: String = events
+        .iter()
+        .filter(|(k, _)| k == "response.output_text.delta")
+        .filter_map(|(_, d)| d["delta"].as_str())
+        .collect();
+    ensure_eq!(deltas, "Bonjour.".to_owned(), "the text deltas");
+    let done = &events[events.len() - 1].1["response"];
+    ensure_eq!(message_text(done), "Bonjour.".to_owned(), "the completed Response's text");
+    ensure_eq!(done["usage"]["total_tokens"].as_u64(), Some(18), "the completed Response's usage");
+    ensure_eq!(done["status"].as_str(), Some("completed"), "the completed Response's status");
+    let got = one_request(ctx, &marker).await?;
+    ensure_eq!(got.body["stream"], json!(true), "stream, as the provider saw it");
+    Ok(())
+}
+
+async fn stream_call(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let events = vec![
+        chunk(json!({"role": "assistant", "content": null}), Value::Null),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "id": "call_rs", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
+            Value::Null,
+        ),
+        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":"}}]}), Value::Null),
+        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}), Value::Null),
+        chunk(json!({}), json!("tool_calls")),
+        usage_chunk(),
+    ];
+    let input = format!("{marker} {}", Upstream::events(events).marker());
+    let body = json!({"model": MODEL, "input": input, "stream": true, "tools": [weather_tool()]});
+    let events = response_events(&respond(ctx, &body).await?, "a streamed function call")?;
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    in_order(
+        &kinds,
+        &[
+            "response.created",
+            "response.output_item.added",
+            "response.function_call_arguments.delta",
+            "response.output_item.done",
+            "response.completed",
+        ],
+    )?;
+    let arguments: String = events
+        .iter()
+        .filter(|(k, _)| k == "response.function_call_arguments.delta")
+        .filter_map(|(_, d)| d["delta"].as_str())
+        .collect();
+    ensure_eq!(arguments, "{\"city\":\"Paris\"}".to_owned(), "the argument deltas");
+    let done = &events[events.len() - 1].1["response"];
+    let calls = items(done, "function_call");
+    ensure_eq!(calls.len(), 1, "function_call items in the completed Response");
+    ensure_eq!(
+        (calls[0]["call_id"].as_str(), calls[0]["name"].as_str(), calls[0]["arguments"].as_str()),
+        (Some("call_rs"), Some("get_weather"), Some("{\"city\":\"Paris\"}")),
+        "the function call (call_id, name, arguments)"
+    );
+    Ok(())
+}
+
+async fn stream_cut(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let events = vec![chunk(json!({"role": "assistant", "content": "Bon"}), Value::Null)];
+    let input = format!("{marker} {}", Upstream::events(events).cut().marker());
+    let events = response_events(
+        &respond(ctx, &json!({"model": MODEL, "input": input, "stream": true})).await?,
+        "a cut stream",
+    )?;
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    ensure_eq!(kinds.last().copied(), Some("error"), "the last event");
+    ensure!(!kinds.contains(&"response.completed"), "a cut stream must not complete: {kinds:?}");
+    Ok(())
+}
+
+async fn round_trip(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let script =
+        turns_marker(&[Upstream::json(call_completion("call_rt_1")), Upstream::json(completion("It is sunny."))]);
+    let question = json!({"role": "user", "content": format!("{marker} {script}")});
+    let tools = json!([weather_tool()]);
+    let first =
+        respond(ctx, &json!({"model": MODEL, "input": [question], "tools": tools, "tool_choice": "auto"})).await?;
+    expect_status(&first, 200, "the first turn")?;
+    let first = first.json()?;
+    let calls = items(&first, "function_call");
+    ensure_eq!(calls.len(), 1, "function_call items");
+    let call = calls[0].clone();
+    ensure_eq!(
+        (call["call_id"].as_str(), call["name"].as_str(), call["arguments"].as_str()),
+        (Some("call_rt_1"), Some("get_weather"), Some("{\"city\":\"Paris\"}")),
+        "the function call (call_id, name, arguments)"
+    );
+    let output = json!({"type": "function_call_output", "call_id": "call_rt_1", "output": "sunny"});
+    let second = respond(ctx, &json!({"model": MODEL, "input": [question, call, output], "tools": tools})).await?;
+    expect_status(&second, 200, "the second turn")?;
+    ensure_eq!(message_text(&second.json()?), "It is sunny.".to_owned(), "the final answer");
+    let got = received_containing(ctx.fakes()?.provider.server(), &marker).await;
+    ensure_eq!(got.len(), 2, "provider calls over the two turns");
+    let sent_tools = &got[0].body["tools"];
+    ensure_eq!(sent_tools[0]["type"].as_str(), Some("function"), "tools[0].type as the provider saw it");
+    ensure_eq!(sent_tools[0]["function"]["name"].as_str(), Some("get_weather"), "tools[0].function.name");
+    ensure_eq!(sent_tools[0]["function"]["parameters"], weather_tool()["parameters"], "tools[0].function.parameters");
+    ensure_eq!(got[0].body["tool_choice"], json!("auto"), "tool_choice");
+    let messages = got[1].body["messages"].as_array().cloned().unwrap_or_default();
+    ensure_eq!(messages.len(), 3, "messages of the second turn (user, assistant tool call, tool result)");
+    let assistant_call = &messages[1]["tool_calls"][0];
+    ensure_eq!(
+        (messages[1]["role"].as_str(), assistant_call["id"].as_str(), assistant_call["function"]["name"].as_str()),
+        (Some("assistant"), Some("call_rt_1"), Some("get_weather")),
+        "the assistant's tool call as the provider saw it"
+    );
+    ensure_eq!(
+        (messages[2]["role"].as_str(), messages[2]["tool_call_id"].as_str(), messages[2]["content"].as_str()),
+        (Some("tool"), Some("call_rt_1"), Some("sunny")),
+        "the tool result as the provider saw it"
+    );
+    Ok(())
+}
+
+async fn json_schema(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let schema = json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false});
+    let input = format!("{marker} {}", Upstream::json(completion("{\"city\":\"Paris\"}")).marker());
+    let text = json!({"format": {"type": "json_schema", "name": "weather", "schema": schema, "strict": true}});
+    let reply = respond(ctx, &json!({"model": MODEL, "input": input, "text": text})).await?;
+    expect_status(&reply, 200, "a Response with text.format")?;
+    ensure_eq!(message_text(&reply.json()?), "{\"city\":\"Paris\"}".to_owned(), "the answer");
+    let got = one_request(ctx, &marker).await?;
+    ensure_eq!(
+        got.body["response_format"],
+        json!({"type": "json_schema", "json_schema": {"name": "weather", "schema": schema, "strict": true}}),
+        "response_format as the provider saw it"
+    );
+    Ok(())
+}
+
+async fn unsupported(ctx: &Ctx) -> CaseResult {
+    let cases = [
+        (json!({"model": MODEL, "input": "hi", "previous_response_id": "resp_123"}), "previous_response_id"),
+        (json!({"model": MODEL, "input": "hi", "tools": [{"type": "web_search"}]}), "tools[0]"),
+    ];
+    for (body, field) in cases {
+        let reply = respond(ctx, &body).await?;
+        let error = openai_error(&reply, 400, &format!("{body}"))?;
+        let named = error["param"].as_str().is_some_and(|p| p.starts_with(field))
+            || error["message"].as_str().is_some_and(|m| m.contains(field));
+        ensure!(named, "{body}: the error should name `{field}` (param or message), got {error}");
+    }
+    Ok(())
+}

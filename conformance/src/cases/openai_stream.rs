@@ -1,0 +1,267 @@
+//! §1 The OpenAI surface in proxy mode (profile `openai`), what the provider says besides a plain
+//! answer: streams relayed event by event, streams cut short or not streams at all, the provider's
+//! own 4xx/429 passed back with their status and `Retry-After` (and never retried), 5xx and a
+//! provider that sends nothing.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::openai::{UPSTREAM_MODEL, chat_body, completion, one_request, weather_tool};
+use crate::case::{Case, Profile};
+use crate::checks::{expect_status, openai_error, sse_events, uuid_like};
+use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
+use crate::fakes::openai_upstream::{Reply as Upstream, received_containing};
+use crate::features::Feature;
+use crate::target::Ctx;
+use crate::transport::Reply;
+
+const STREAM: &str = "§1 POST /v1/chat/completions — stream:true relayed; a cut stream ends with an error event";
+const STATUS: &str =
+    "§1 OpenAI surface — a provider's 4xx/429 comes back with its status and Retry-After, never retried";
+const FAILED: &str = "§1 OpenAI surface — a provider that fails (5xx) or sends no head in time is a 502/504";
+const NEEDS: &[Feature] = &[Feature::OpenaiProxy];
+
+macro_rules! openai_case {
+    ($id:literal, $clause:expr, $desc:literal, $features:expr, $run:expr) => {
+        Case { id: $id, description: $desc, clause: $clause, profile: Profile::Openai, features: $features, run: $run }
+    };
+}
+
+pub const CASES: &[Case] = &[
+    openai_case!(
+        "openai.stream.relayed",
+        STREAM,
+        "stream:true answers the provider's chunks as they came (text, tool-call pieces, the usage chunk), then [DONE]",
+        NEEDS,
+        |ctx| Box::pin(relayed(ctx))
+    ),
+    openai_case!(
+        "openai.stream.cut",
+        STREAM,
+        "a provider stream that ends without [DONE] ends with an error event, never [DONE]",
+        NEEDS,
+        |ctx| Box::pin(cut(ctx))
+    ),
+    openai_case!(
+        "openai.stream.not_sse",
+        STREAM,
+        "a 2xx that is not an event stream ends with an error event, never [DONE]",
+        NEEDS,
+        |ctx| Box::pin(not_sse(ctx))
+    ),
+    openai_case!(
+        "openai.stream.error_before_head",
+        STATUS,
+        "a provider error before the stream started is a real HTTP error, not a 200 stream",
+        NEEDS,
+        |ctx| Box::pin(error_before_head(ctx))
+    ),
+    openai_case!(
+        "openai.status.400",
+        STATUS,
+        "a provider 400 comes back as 400 with its error, after one provider call",
+        NEEDS,
+        |ctx| Box::pin(passed_through(ctx, 400, "invalid_request_error", None))
+    ),
+    openai_case!(
+        "openai.status.401",
+        STATUS,
+        "a provider 401 comes back as 401 with its error, after one provider call",
+        NEEDS,
+        |ctx| Box::pin(passed_through(ctx, 401, "authentication_error", None))
+    ),
+    openai_case!(
+        "openai.status.404",
+        STATUS,
+        "a provider 404 comes back as 404 with its error, after one provider call",
+        NEEDS,
+        |ctx| Box::pin(passed_through(ctx, 404, "invalid_request_error", None))
+    ),
+    openai_case!(
+        "openai.status.429",
+        STATUS,
+        "a provider 429 comes back as 429 with its error and Retry-After, after one provider call",
+        NEEDS,
+        |ctx| Box::pin(passed_through(ctx, 429, "rate_limit_error", Some("7")))
+    ),
+    openai_case!(
+        "openai.status.5xx",
+        FAILED,
+        "a provider 500 (after any retries) is an OpenAI-shaped 502",
+        NEEDS,
+        |ctx| Box::pin(server_error(ctx))
+    ),
+    openai_case!(
+        "openai.status.no_head",
+        FAILED,
+        "a provider that sends no head within the provider timeout is an OpenAI-shaped 504, streamed or not",
+        &[Feature::OpenaiProxy, Feature::ProviderTimeout],
+        |ctx| Box::pin(no_head(ctx))
+    ),
+];
+
+/// A streamed chat request (usage asked for) whose provider answers `upstream`.
+fn stream_body(marker: &str, upstream: &Upstream) -> Value {
+    let mut body = chat_body(marker, upstream);
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    body["tools"] = json!([weather_tool()]);
+    body
+}
+
+fn chunk(delta: Value, finish: Value) -> Value {
+    json!({"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": 1_700_000_123, "model": UPSTREAM_MODEL,
+           "system_fingerprint": "fp_stream", "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}]})
+}
+
+/// Text, then a tool call in pieces, the finish, and the usage chunk.
+fn chunks() -> Vec<Value> {
+    vec![
+        chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+        chunk(json!({"content": "Let me "}), Value::Null),
+        chunk(json!({"content": "check."}), Value::Null),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "id": "call_s", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
+            Value::Null,
+        ),
+        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":"}}]}), Value::Null),
+        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}), Value::Null),
+        chunk(json!({}), json!("tool_calls")),
+        json!({"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": 1_700_000_123, "model": UPSTREAM_MODEL,
+               "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}}),
+    ]
+}
+
+/// A 200 event stream's `data` payloads.
+fn stream_data(reply: &Reply, what: &str) -> Result<Vec<String>, Failure> {
+    expect_status(reply, 200, what)?;
+    ensure!(
+        reply.content_type().starts_with("text/event-stream"),
+        "{what}: content-type should be text/event-stream, got {:?}",
+        reply.content_type()
+    );
+    Ok(sse_events(reply).into_iter().map(|(_, data)| data).collect())
+}
+
+/// The stream ends with an OpenAI-shaped error event and has no `[DONE]`.
+fn ends_with_error(data: &[String], what: &str) -> CaseResult {
+    ensure!(!data.iter().any(|d| d.trim() == "[DONE]"), "{what}: a [DONE] hides the failure: {data:?}");
+    let last: Value = data
+        .last()
+        .and_then(|d| serde_json::from_str(d).ok())
+        .ok_or_else(|| Failure::failed(format!("{what}: the last event is not JSON: {data:?}")))?;
+    ensure!(
+        last.pointer("/error/message").and_then(Value::as_str).is_some_and(|m| !m.trim().is_empty()),
+        "{what}: the last event should be {{\"error\":{{\"message\":…}}}}, got {last}"
+    );
+    Ok(())
+}
+
+async fn relayed(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let sent = chunks();
+    let reply = ctx.post_json("/v1/chat/completions", &stream_body(&marker, &Upstream::events(sent.clone()))).await?;
+    let data = stream_data(&reply, "a streamed completion")?;
+    ensure_eq!(data.last().map(String::as_str), Some("[DONE]"), "the last event");
+    let got: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).map_err(|e| Failure::failed(format!("an event is not JSON ({e}): {d}"))))
+        .collect::<Result<_, _>>()?;
+    ensure_eq!(got, sent, "the chunks the client got");
+    let request = one_request(ctx, &marker).await?;
+    ensure_eq!(request.body["stream"], json!(true), "stream, as the provider saw it");
+    ensure_eq!(
+        request.body["stream_options"],
+        json!({"include_usage": true}),
+        "stream_options, as the provider saw it"
+    );
+    Ok(())
+}
+
+async fn cut(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let sent = chunks()[..3].to_vec();
+    let reply =
+        ctx.post_json("/v1/chat/completions", &stream_body(&marker, &Upstream::events(sent.clone()).cut())).await?;
+    let data = stream_data(&reply, "a stream the provider cut")?;
+    ensure!(data.len() == sent.len() + 1, "expected the {} chunks sent, then one error event: {data:?}", sent.len());
+    for (d, s) in data.iter().zip(&sent) {
+        ensure!(serde_json::from_str::<Value>(d).ok().as_ref() == Some(s), "a chunk was changed: {d}");
+    }
+    ends_with_error(&data, "a stream the provider cut")
+}
+
+async fn not_sse(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let reply =
+        ctx.post_json("/v1/chat/completions", &stream_body(&marker, &Upstream::json(completion("whole")))).await?;
+    let data = stream_data(&reply, "a stream request answered with JSON")?;
+    ends_with_error(&data, "a stream request answered with JSON")
+}
+
+async fn error_before_head(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let upstream = Upstream::error(429, "slow down (conformance)", "rate_limit_error", "rate_limit_exceeded")
+        .header("retry-after", "7");
+    let reply = ctx.post_json("/v1/chat/completions", &stream_body(&marker, &upstream)).await?;
+    let error = openai_error(&reply, 429, "a stream whose provider answered 429")?;
+    ensure_eq!(error["message"].as_str(), Some("slow down (conformance)"), "the provider's message");
+    ensure_eq!(header(&reply, "retry-after").as_deref(), Some("7"), "Retry-After");
+    one_request(ctx, &marker).await?;
+    Ok(())
+}
+
+fn header(reply: &Reply, name: &str) -> Option<String> {
+    reply.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+async fn passed_through(ctx: &Ctx, status: u16, kind: &str, retry_after: Option<&str>) -> CaseResult {
+    let marker = uuid_like();
+    let message = format!("provider says {status} (conformance)");
+    let code = format!("conformance_{status}");
+    let mut upstream = Upstream::error(status, &message, kind, &code);
+    if let Some(secs) = retry_after {
+        upstream = upstream.header("retry-after", secs);
+    }
+    let reply = ctx.post_json("/v1/chat/completions", &chat_body(&marker, &upstream)).await?;
+    let error = openai_error(&reply, status, &format!("a provider {status}"))?;
+    ensure_eq!(
+        (error["message"].as_str(), error["type"].as_str(), error["code"].as_str()),
+        (Some(message.as_str()), Some(kind), Some(code.as_str())),
+        "the provider's error (message, type, code)"
+    );
+    if let Some(secs) = retry_after {
+        ensure_eq!(header(&reply, "retry-after").as_deref(), Some(secs), "Retry-After");
+    }
+    // Exactly one call: a 4xx is the client's to handle, and its SDK decides about a 429.
+    one_request(ctx, &marker).await?;
+    Ok(())
+}
+
+async fn server_error(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let upstream = Upstream::error(500, "the provider broke (conformance)", "server_error", "boom");
+    let reply = ctx.post_json("/v1/chat/completions", &chat_body(&marker, &upstream)).await?;
+    openai_error(&reply, 502, "a provider 500")?;
+    let calls = received_containing(ctx.fakes()?.provider.server(), &marker).await.len();
+    ensure!(calls >= 1, "the provider was never called");
+    Ok(())
+}
+
+async fn no_head(ctx: &Ctx) -> CaseResult {
+    // The target's provider timeout is 1 s (`provider-timeout`); the provider holds its head back 3 s.
+    for stream in [false, true] {
+        let marker = uuid_like();
+        let mut body = chat_body(&marker, &Upstream::events(chunks()).delayed(3000));
+        if stream {
+            body["stream"] = json!(true);
+        }
+        let started = Instant::now();
+        let reply = ctx.post_json("/v1/chat/completions", &body).await?;
+        let what = if stream { "a stream whose provider is silent" } else { "a completion whose provider is silent" };
+        openai_error(&reply, 504, what)?;
+        ensure!(started.elapsed() < Duration::from_millis(2900), "{what}: the 504 took {:?}", started.elapsed());
+    }
+    Ok(())
+}
