@@ -133,7 +133,7 @@ async fn a_trace_file_the_target_does_not_write_is_absent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_proxy_target_from_the_table_has_openai_proxy_and_a_short_provider_timeout() {
     let fakes = Arc::new(Fakes::start(Default::default()).await.unwrap());
-    let setup = Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: None };
+    let setup = Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: None, keys_file: None };
     let pairs = support::pairs_for(&[Feature::OpenaiProxy, Feature::ProviderTimeout], &setup);
     let ctx = support::ctx_on(&pairs, None, fakes, Arc::new(support::NoSnapshots)).unwrap();
     let statuses: BTreeMap<Feature, FeatureStatus> =
