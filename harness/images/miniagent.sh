@@ -3,23 +3,26 @@
 # needed or used. FROM scratch with:
 #   - miniagent and conformance (target/release), and the shared libraries they link;
 #   - what the local tools run: Debian's python3 with its standard library, bubblewrap (the tool
-#     sandbox) and prlimit (util-linux, the limits), with their libraries;
-#   - /etc/passwd and /etc/group naming nobody (65534, the user the image runs as) and a /tmp.
+#     sandbox), prlimit (util-linux, the limits), `true` and `echo`, with their libraries;
+#   - /etc/passwd and /etc/group naming nobody (65534, the user the image runs as), a /tmp, and the
+#     mount points the sandbox covers with tmpfs (/root, /home, /run, /var/tmp).
 # Usage: harness/images/miniagent.sh [root-dir]   (default target/image)
 set -euo pipefail
 root=${1:-target/image}
 rm -rf "$root" && mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/workdir"
-chmod 1777 "$root/tmp"
+# The sandbox mounts fresh tmpfs over these: the mount points must exist in a read-only root.
+mkdir -p "$root/root" "$root/home" "$root/run" "$root/var/tmp" "$root/proc" "$root/dev"
+chmod 1777 "$root/tmp" "$root/var/tmp"
 
 copy() { # copy a file to the same path under $root, following symlinks
   mkdir -p "$root$(dirname "$1")" && cp -L "$1" "$root$1"
 }
-libs_of() { ldd "$@" 2>/dev/null | awk '/=>/ && $3 ~ /^\// {print $3} !/=>/ && $1 ~ /^\// {print $1}'; }
+libs_of() { ldd "$@" 2>/dev/null | awk '/=>/ && $3 ~ /^\// {print $3} !/=>/ && $1 ~ /^\// && $1 !~ /:$/ {print $1}'; }
 
 cp target/release/miniagent target/release/conformance "$root/bin/"
 python=$(readlink -f /usr/bin/python3)
 pylib=/usr/lib/$(basename "$python")
-tools=("$python" /usr/bin/bwrap /usr/bin/prlimit)
+tools=("$python" /usr/bin/bwrap /usr/bin/prlimit /usr/bin/true /usr/bin/echo)
 for t in "${tools[@]}"; do
   [ -x "$t" ] || { echo "images: $t is missing: apt-get install python3 bubblewrap util-linux" >&2; exit 1; }
 done
@@ -27,6 +30,9 @@ copy "$python"
 ln -s "$python" "$root/bin/python3"
 copy /usr/bin/bwrap && ln -s /usr/bin/bwrap "$root/bin/bwrap"
 copy /usr/bin/prlimit && ln -s /usr/bin/prlimit "$root/bin/prlimit"
+# `true` (the sandbox's start-up probe) and `echo` (exec_shell's default allowlist), from coreutils.
+copy /usr/bin/true && ln -s /usr/bin/true "$root/bin/true"
+copy /usr/bin/echo && ln -s /usr/bin/echo "$root/bin/echo"
 mkdir -p "$root/usr/lib"
 cp -a "$pylib" "$root/usr/lib/"
 rm -rf "$root$pylib/test" "$root$pylib/idlelib" "$root$pylib/tkinter" "$root$pylib/ensurepip"
