@@ -3,6 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc rather than glibc's allocator: a proxied request allocates and frees many small
+/// buffers on two threads, where glibc's malloc/free took about 9 % of the CPU (`make bench`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use miniagent::auth::keys::KeyRing;
 use miniagent::config::{Config, Flags};

@@ -96,20 +96,28 @@ pub async fn forward(
     stream: bool,
 ) -> Result<Forwarded, ProxyError> {
     let timeout = route.timeout.unwrap_or(providers.settings().request_timeout);
-    let url = route.url_for(path);
+    let url = providers.url(route, path).map_err(|reason| ProviderError::Transport {
+        provider: route.kind,
+        url: route.url_for(path),
+        reason,
+    })?;
     let attempt = |_| {
         let mut call = providers
             .http()
-            .post(&url)
+            .post(url.clone())
             .header("content-type", "application/json")
             .header("x-request-id", request_id)
             .body(body.clone());
         if !stream {
-            // The whole exchange; a stream's body is bounded by its idle gaps instead.
+            // The whole exchange (reqwest's one timer; its timeout is a 504, see transport_error).
             call = call.timeout(timeout);
         }
         let call = with_key(call, route);
         async move {
+            if !stream {
+                return call.send().await.map_err(|e| transport_error(route, &e));
+            }
+            // A stream's body is bounded by its idle gaps; only its head by the provider timeout.
             match tokio::time::timeout(timeout, call.send()).await {
                 Err(_) => Err(ProviderError::Timeout { provider: route.kind }),
                 Ok(sent) => sent.map_err(|e| transport_error(route, &e)),
