@@ -1,6 +1,7 @@
 //! What seeing the server costs (CONTRACT §12): echo requests/s with metrics off and no OTLP, with
 //! metrics on (the default), and with metrics on plus every request's spans exported over OTLP to
-//! a local receiver — in the same run, measured in alternating rounds so drift hits all alike.
+//! a local receiver, and with one request in ten sampled (the standard `OTEL_TRACES_SAMPLER`) — in
+//! the same run, measured in alternating rounds so drift hits all alike.
 //! Target: the fully observed server within 5 % of the bare one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -43,6 +44,19 @@ fn main() {
         Setup {
             name: "metrics on, OTLP on (every request)",
             server: start_miniagent(&["serve", "--demo"], &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]),
+            rps: Vec::new(),
+            lat: Vec::new(),
+        },
+        Setup {
+            name: "metrics on, OTLP on (1 in 10 sampled)",
+            server: start_miniagent(
+                &["serve", "--demo"],
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+                    ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+                    ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+                ],
+            ),
             rps: Vec::new(),
             lat: Vec::new(),
         },

@@ -358,8 +358,16 @@ fn init_logging() -> Result<Option<Otel>, String> {
         .with_ansi(std::io::stderr().is_terminal())
         .with_filter(log_filter);
     let spans = otel.as_ref().map(|o| {
+        // Only the attributes the spans set themselves: no source locations, thread ids, targets or
+        // busy/idle clocks (those read the clock on every poll), and no context activation on
+        // entry (trace context is read from the span itself) — each was a per-poll cost.
         tracing_opentelemetry::layer()
             .with_tracer(o.tracer())
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
+            .with_context_activation(false)
             .with_filter(filter::Targets::new().with_target(otel::TARGET, tracing::Level::DEBUG))
     });
     tracing_subscriber::registry().with(logs).with(spans).init();
