@@ -93,21 +93,21 @@ pub const CASES: &[Case] = &[
         "limits.max_total_seconds.out_of_range",
         RANGES,
         "`max_total_seconds: 1e308` answers 422 naming the field",
-        &[],
+        &[Feature::Dummy],
         |ctx| Box::pin(out_of_range(ctx, "max_total_seconds", json!(1e308)))
     ),
     trust_case!(
         "limits.max_iterations.out_of_range",
         RANGES,
         "`max_iterations: 100000000` answers 422 naming the field",
-        &[],
+        &[Feature::Dummy],
         |ctx| Box::pin(out_of_range(ctx, "max_iterations", json!(100_000_000)))
     ),
     trust_case!(
         "limits.max_tools_per_iter.out_of_range",
         RANGES,
         "`max_tools_per_iter: 1000000` answers 422 naming the field",
-        &[],
+        &[Feature::Dummy],
         |ctx| Box::pin(out_of_range(ctx, "max_tools_per_iter", json!(1_000_000)))
     ),
 ];
