@@ -70,9 +70,12 @@ live:
 
 ## The project's image, from our own binaries (no registry is needed or used): FROM scratch with
 ## the release binaries, Debian's python3, bubblewrap and prlimit for the tools, and their libraries.
+## IMAGE_PROFILE=dev builds it from the debug binaries the tests already built (what CI does: a
+## release build would double its time).
+IMAGE_PROFILE ?= release
 images:
-	$(CARGO) build --release -p miniagent -p conformance --bins
-	harness/images/miniagent.sh target/image
+	$(CARGO) build --profile $(IMAGE_PROFILE) -p miniagent -p conformance --bins
+	BIN_DIR=target/$(if $(filter dev,$(IMAGE_PROFILE)),debug,$(IMAGE_PROFILE)) harness/images/miniagent.sh target/image
 
 ## Run the conformance suite against an implementation at BASE_URL (extra flags in CONFORMANCE_ARGS).
 conformance:

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Builds the project's image, miniagent:local, from our own release binaries — no registry is
 # needed or used. FROM scratch with:
-#   - miniagent and conformance (target/release), and the shared libraries they link;
+#   - miniagent and conformance (from $BIN_DIR, default target/release), and the shared libraries
+#     they link;
 #   - what the local tools run: Debian's python3 with its standard library, bubblewrap (the tool
 #     sandbox), prlimit (util-linux, the limits), `true` and `echo`, with their libraries;
 #   - /etc/passwd and /etc/group naming nobody (65534, the user the image runs as), a /tmp, and the
 #     mount points the sandbox covers with tmpfs (/root, /home, /run, /var/tmp).
-# Usage: harness/images/miniagent.sh [root-dir]   (default target/image)
+# Usage: [BIN_DIR=target/debug] harness/images/miniagent.sh [root-dir]   (default target/image)
 set -euo pipefail
 root=${1:-target/image}
+bin=${BIN_DIR:-target/release}
 rm -rf "$root" && mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/workdir"
 # The sandbox mounts fresh tmpfs over these: the mount points must exist in a read-only root.
 mkdir -p "$root/root" "$root/home" "$root/run" "$root/var/tmp" "$root/proc" "$root/dev"
@@ -19,7 +21,7 @@ copy() { # copy a file to the same path under $root, following symlinks
 }
 libs_of() { ldd "$@" 2>/dev/null | awk '/=>/ && $3 ~ /^\// {print $3} !/=>/ && $1 ~ /^\// && $1 !~ /:$/ {print $1}'; }
 
-cp target/release/miniagent target/release/conformance "$root/bin/"
+cp "$bin/miniagent" "$bin/conformance" "$root/bin/"
 python=$(readlink -f /usr/bin/python3)
 pylib=/usr/lib/$(basename "$python")
 tools=("$python" /usr/bin/bwrap /usr/bin/prlimit /usr/bin/true /usr/bin/echo)
@@ -37,7 +39,7 @@ mkdir -p "$root/usr/lib"
 cp -a "$pylib" "$root/usr/lib/"
 rm -rf "$root$pylib/test" "$root$pylib/idlelib" "$root$pylib/tkinter" "$root$pylib/ensurepip"
 find "$root$pylib" -name __pycache__ -prune -exec rm -rf {} +
-for lib in $( (libs_of target/release/miniagent target/release/conformance "${tools[@]}"; \
+for lib in $( (libs_of "$bin/miniagent" "$bin/conformance" "${tools[@]}"; \
                libs_of "$pylib"/lib-dynload/*.so) | sort -u); do
   copy "$lib"
 done
