@@ -8,13 +8,14 @@
 //! Does not build binaries: callers pass the path (`CARGO_BIN_EXE_*` or `assert_cmd::cargo::cargo_bin`).
 //!
 //! Beside [`ServerProcess`]: [`stack`] (the live stack), [`containers`] (Docker or why not),
-//! [`group`] (programs that fork, like nginx), [`redis`] (a throwaway `redis-server`), and [`otlp`] (a
-//! fake trace receiver).
+//! [`group`] (programs that fork, like nginx), [`redis`] (a throwaway `redis-server`), [`otlp`] (a
+//! fake trace receiver) and [`scale`] (nginx in front of replicas, `make e2e-scale`).
 
 pub mod containers;
 pub mod group;
 pub mod otlp;
 pub mod redis;
+pub mod scale;
 pub mod stack;
 
 use std::io::{BufRead, BufReader};
