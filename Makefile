@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; everything else is for maintainers.
-.PHONY: run test snapshots lint bench conformance py-venvs e2e-up e2e-run e2e-down images live
+.PHONY: run test snapshots lint bench conformance py-venvs e2e-up e2e-run e2e-down images live e2e-scale
 
 CARGO ?= cargo
 BASE_URL ?= http://127.0.0.1:8788
@@ -67,6 +67,16 @@ e2e-down:
 ## The live suite against a process stack it starts and stops itself.
 live:
 	NDSMOKE=1 $(CARGO) test --test live
+
+## The scale suite: nginx in front of three `miniagent serve` replicas sharing Redis, as processes,
+## then as containers when Docker answers (`make images` and harness/images/balancer.sh, built from
+## the Debian nginx and redis-server; nothing is pulled). Proves the spread, the shared `rpm`, a
+## replica killed under load losing nothing, the replicas' /metrics and their traces; prints the figures.
+e2e-scale:
+	$(CARGO) build -p miniagent --bins
+	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images && harness/images/balancer.sh; \
+	else echo "e2e-scale: no Docker engine answers here; the container mode will be reported as ignored"; fi
+	E2E_SCALE=1 $(CARGO) test --test scale -- --nocapture --test-threads 1
 
 ## The project's image, from our own binaries (no registry is needed or used): FROM scratch with
 ## the release binaries, Debian's python3, bubblewrap and prlimit for the tools, and their libraries.

@@ -5,6 +5,7 @@
 #     they link;
 #   - what the local tools run: Debian's python3 with its standard library, bubblewrap (the tool
 #     sandbox), prlimit (util-linux, the limits), `true` and `echo`, with their libraries;
+#   - Debian's CA bundle (/etc/ssl/certs/ca-certificates.crt);
 #   - /etc/passwd and /etc/group naming nobody (65534, the user the image runs as), a /tmp, and the
 #     mount points the sandbox covers with tmpfs (/root, /home, /run, /var/tmp).
 # Usage: [BIN_DIR=target/debug] harness/images/miniagent.sh [root-dir]   (default target/image)
@@ -16,10 +17,8 @@ rm -rf "$root" && mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/workdir"
 mkdir -p "$root/root" "$root/home" "$root/run" "$root/var/tmp" "$root/proc" "$root/dev"
 chmod 1777 "$root/tmp" "$root/var/tmp"
 
-copy() { # copy a file to the same path under $root, following symlinks
-  mkdir -p "$root$(dirname "$1")" && cp -L "$1" "$root$1"
-}
-libs_of() { ldd "$@" 2>/dev/null | awk '/=>/ && $3 ~ /^\// {print $3} !/=>/ && $1 ~ /^\// && $1 !~ /:$/ {print $1}'; }
+# shellcheck source=harness/images/rootfs.sh
+. "$(dirname "$0")/rootfs.sh"
 
 cp "$bin/miniagent" "$bin/conformance" "$root/bin/"
 python=$(readlink -f /usr/bin/python3)
@@ -43,6 +42,10 @@ for lib in $( (libs_of "$bin/miniagent" "$bin/conformance" "${tools[@]}"; \
                libs_of "$pylib"/lib-dynload/*.so) | sort -u); do
   copy "$lib"
 done
+# The CA bundle (Debian's ca-certificates): the OTLP exporter's HTTP client will not even be built
+# without root certificates, plain-http endpoint or not — and HTTPS needs them anyway.
+[ -f /etc/ssl/certs/ca-certificates.crt ] || { echo "images: no CA bundle: apt-get install ca-certificates" >&2; exit 1; }
+copy /etc/ssl/certs/ca-certificates.crt
 printf 'root:x:0:0:root:/root:/bin/false\nnobody:x:65534:65534:nobody:/workdir:/bin/false\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
 chown 65534:65534 "$root/workdir" 2>/dev/null || true

@@ -6,8 +6,16 @@
 //! it cannot mistake another process on the port for ours.
 //!
 //! Does not build binaries: callers pass the path (`CARGO_BIN_EXE_*` or `assert_cmd::cargo::cargo_bin`).
+//!
+//! Beside [`ServerProcess`]: [`stack`] (the live stack), [`containers`] (Docker or why not),
+//! [`group`] (programs that fork, like nginx), [`redis`] (a throwaway `redis-server`), [`otlp`] (a
+//! fake trace receiver) and [`scale`] (nginx in front of replicas, `make e2e-scale`).
 
 pub mod containers;
+pub mod group;
+pub mod otlp;
+pub mod redis;
+pub mod scale;
 pub mod stack;
 
 use std::io::{BufRead, BufReader};
@@ -172,6 +180,22 @@ pub fn python_peer(name: &str, env_override: &str) -> Result<std::path::PathBuf,
 /// report the port they picked themselves; there is a small race with other processes.
 pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `name` from `PATH`, else from the first of `dirs` that has it (`/usr/sbin` is often not on a
+/// user's `PATH`, and nginx lives there).
+pub fn find_program(name: &str, dirs: &[&str]) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(dirs.iter().map(std::path::PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A number that differs between calls (nanoseconds since the epoch), for names that must not
+/// collide with an earlier run's.
+pub fn unique() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
 /// The address in a log line containing `listening on <addr>`, if any.

@@ -79,7 +79,7 @@ impl Drop for TempDir {
 impl ProcessStack {
     /// Starts the stack from the `miniagent` and `conformance` binaries.
     pub fn start(miniagent: &Path, conformance: &Path) -> Result<Self, HarnessError> {
-        let dir = std::env::temp_dir().join(format!("miniagent-stack-{}-{}", std::process::id(), unique()));
+        let dir = std::env::temp_dir().join(format!("miniagent-stack-{}-{}", std::process::id(), crate::unique()));
         std::fs::create_dir_all(&dir).map_err(|e| HarnessError::Spawn { program: "mkdir".into(), source: e })?;
         let dir = TempDir(dir);
         let fake = ServerProcess::start(conformance, &["fakes"], &[])?;
@@ -104,8 +104,4 @@ impl ProcessStack {
         };
         Ok(Self { addresses, _processes: vec![facade, exec_rpc, sidecar, tools, fake], _dir: dir })
     }
-}
-
-fn unique() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }

@@ -6,82 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::routing::post;
 use harness::ServerProcess;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
-use prost::Message;
+use harness::otlp::{OtlpReceiver, ReceivedSpan as Got};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// A span as the receiver got it.
-#[derive(Debug, Clone)]
-struct Got {
-    trace_id: String,
-    span_id: String,
-    parent: String,
-    name: String,
-    attributes: Vec<(String, String)>,
-}
-
-impl Got {
-    fn attr(&self, key: &str) -> Option<&str> {
-        self.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-}
-
-type Spans = Arc<Mutex<Vec<Got>>>;
-
-async fn receive(State(spans): State<Spans>, body: Bytes) -> &'static str {
-    let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export");
-    let mut got = spans.lock().unwrap();
-    for resource in request.resource_spans {
-        for scope in resource.scope_spans {
-            for span in scope.spans {
-                let attributes = span
-                    .attributes
-                    .iter()
-                    .map(|kv| {
-                        let v = match kv.value.as_ref().and_then(|v| v.value.clone()) {
-                            Some(AnyValue::StringValue(s)) => s,
-                            Some(AnyValue::IntValue(i)) => i.to_string(),
-                            Some(AnyValue::BoolValue(b)) => b.to_string(),
-                            other => format!("{other:?}"),
-                        };
-                        (kv.key.clone(), v)
-                    })
-                    .collect();
-                got.push(Got {
-                    trace_id: hex(&span.trace_id),
-                    span_id: hex(&span.span_id),
-                    parent: hex(&span.parent_span_id),
-                    name: span.name,
-                    attributes,
-                });
-            }
-        }
-    }
-    ""
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-async fn otlp_receiver() -> (String, Spans) {
-    let spans: Spans = Arc::default();
-    let app = axum::Router::new().route("/v1/traces", post(receive)).with_state(spans.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, spans)
-}
 
 fn completion(message: Value) -> Value {
     json!({"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
@@ -137,20 +68,10 @@ const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN: &str = "00f067aa0ba902b7";
 const TRACE2: &str = "0af7651916cd43dd8448eb211c80319c";
 
-async fn wait_for(spans: &Spans, what: impl Fn(&[Got]) -> bool) -> Vec<Got> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let now = spans.lock().unwrap().clone();
-        if what(&now) || Instant::now() > deadline {
-            return now;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_reach_otlp_continue_the_client_trace_and_go_on_to_the_provider() {
-    let (otlp, spans) = otlp_receiver().await;
+    let receiver = OtlpReceiver::start().await.unwrap();
+    let otlp = receiver.url.clone();
     let upstream = provider().await;
     let base = format!("{}/v1", upstream.uri());
     let server = ServerProcess::start(
@@ -198,12 +119,13 @@ async fn spans_reach_otlp_continue_the_client_trace_and_go_on_to_the_provider() 
         .unwrap();
     assert_eq!(http_run.status(), 200);
 
-    let got = wait_for(&spans, |s| {
-        s.iter().filter(|g| g.name.starts_with("POST ")).count() >= 3
-            && s.iter().filter(|g| g.name.starts_with("chat ")).count() >= 3
-            && s.iter().filter(|g| g.name.starts_with("execute_tool")).count() >= 2
-    })
-    .await;
+    let got = receiver
+        .wait_for(Duration::from_secs(10), |s| {
+            s.iter().filter(|g| g.name.starts_with("POST ")).count() >= 3
+                && s.iter().filter(|g| g.name.starts_with("chat ")).count() >= 3
+                && s.iter().filter(|g| g.name.starts_with("execute_tool")).count() >= 2
+        })
+        .await;
     let names: Vec<&str> = got.iter().map(|g| g.name.as_str()).collect();
 
     // The proxied chat: the request span continues the client's trace, the model call is its child.
