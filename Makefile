@@ -50,17 +50,21 @@ bench:
 	$(CARGO) bench -p miniagent --bench http --bench agent --bench parallel --bench proxy --bench telemetry --bench memory
 
 ## Mutation testing of the reference's core modules (cargo-mutants, installed when missing), killed by
-## the conformance suite in-process and the reference's own tests; what and how in .cargo/mutants.toml,
-## results in mutants.out/, the last run's report in conformance/reports/mutants.md. Hours on two
-## cores, so not in CI: one shard at a time (MUTANTS_SHARD=k/n, each within an hour at n=12), extra
-## flags in MUTANTS_ARGS (`-f reference/src/api.rs`, `--re …`). Mutants are applied in place: run it
-## in a tree nobody edits meanwhile (a worktree), with the Python peers installed (`make py-venvs`).
+## the conformance suite in-process and the reference's own tests (.cargo/mutants.toml); results in
+## mutants.out/, the last run's report in conformance/reports/mutants.md. Hours on two cores, so not
+## in CI: one shard at a time (MUTANTS_SHARD=k/n), or one module (MUTANTS_FILES=reference/src/api.rs);
+## extra flags in MUTANTS_ARGS (`--re …`, `--list`). Mutants are applied in place: run it in a tree
+## nobody edits meanwhile (a worktree), with the Python peers installed (`make py-venvs`).
+MUTANTS_FILES ?= reference/src/envelope.rs reference/src/api.rs 'reference/src/agent/*.rs' \
+	'reference/src/tools/http/*.rs' reference/src/provider/route.rs reference/src/transport/retry.rs \
+	reference/src/transport/retry_after.rs
 MUTANTS_SHARD ?=
 MUTANTS_ARGS ?=
 mutants:
 	@command -v cargo-mutants >/dev/null || $(CARGO) install --locked cargo-mutants@27.1.0
-	$(CARGO) mutants --package miniagent --in-place $(if $(MUTANTS_SHARD),--shard $(MUTANTS_SHARD) \
-		--output mutants.out/shard-$(subst /,-of-,$(MUTANTS_SHARD))) $(MUTANTS_ARGS)
+	$(CARGO) mutants --package miniagent --in-place $(MUTANTS_FILES:%=-f %) \
+		$(if $(MUTANTS_SHARD),--shard $(MUTANTS_SHARD) --output mutants.out/shard-$(subst /,-of-,$(MUTANTS_SHARD))) \
+		$(MUTANTS_ARGS)
 
 ## Start the live stack in the background (containers when Docker and `make images` are there,
 ## processes otherwise; E2E_CONTAINERS=yes|no forces one) and print the env to export.
