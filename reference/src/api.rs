@@ -500,6 +500,23 @@ mod tests {
     }
 
     #[test]
+    fn the_iterations_cap_comes_from_the_environment() {
+        let read = |pairs: &[(&str, &str)]| {
+            let lookup = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+            let env = crate::env::Env::new(&lookup);
+            let limits = RunLimits::from_env(&env);
+            (limits.max_iterations, env.into_problems().len())
+        };
+        assert_eq!(read(&[]), (50, 0));
+        assert_eq!(read(&[("MINI_AGENT_MAX_ITERATIONS_CAP", "5")]), (5, 0));
+        assert_eq!(read(&[("MINI_AGENT_MAX_ITERATIONS_CAP", "1")]), (1, 0));
+        assert_eq!(read(&[("MINI_AGENT_MAX_ITERATIONS_CAP", "0")]), (50, 1), "below 1 is a problem, not a cap");
+        let limits = RunLimits { max_iterations: 5, ..RunLimits::default() };
+        let e = RunSpec::from_slice(br#"{"model":"m","messages":[],"max_iterations":6}"#, &limits).expect_err("past the cap");
+        assert!(e.to_string().contains("from 1 to 5"), "{e}");
+    }
+
+    #[test]
     fn images_are_detected_in_content_parts() {
         let s = ok(json!({"model": "m", "messages": [{"role": "user", "content": [
             {"type": "text", "text": "what is this"},
