@@ -457,6 +457,10 @@ mod tests {
             json!({"model": "m", "messages": [], "tool_backend": " HTTP ", "tool_http_base_url": "http://x", "use_tools": false}),
         );
         assert!(!s.use_tools);
+        for secs in [0.5, 86_400.0] {
+            let s = ok(json!({"model": "m", "messages": [], "max_total_seconds": secs}));
+            assert_eq!(s.max_total_seconds, Some(secs), "within (0, a day]");
+        }
     }
 
     #[rstest]
@@ -473,6 +477,7 @@ mod tests {
     #[case(json!({"model": "m", "messages": [], "max_total_seconds": 1e308}), 422, "max_total_seconds: must be a number of seconds > 0 and at most 86400")]
     #[case(json!({"model": "m", "messages": [], "max_tools_per_iter": 1_000_000}), 422, "max_tools_per_iter: must be an integer from 1 to 64")]
     #[case(json!({"model": "m", "messages": [], "max_total_seconds": -1}), 422, "max_total_seconds")]
+    #[case(json!({"model": "m", "messages": [], "max_total_seconds": 0}), 422, "must be a number of seconds > 0")]
     #[case(json!({"model": "m", "messages": [], "tool_concurrency": 17}), 422, "from 1 to 16")]
     #[case(json!({"model": "m", "messages": [], "tool_http_headers": {"X": 1}}), 422, "tool_http_headers.X: invalid type")]
     #[case(json!({"model": "m", "messages": [], "tool_backend": "htp"}), 400, "unknown tool_backend `htp`: valid backends are local, http, echo, router, mcp")]
@@ -512,7 +517,8 @@ mod tests {
         assert_eq!(read(&[("MINI_AGENT_MAX_ITERATIONS_CAP", "1")]), (1, 0));
         assert_eq!(read(&[("MINI_AGENT_MAX_ITERATIONS_CAP", "0")]), (50, 1), "below 1 is a problem, not a cap");
         let limits = RunLimits { max_iterations: 5, ..RunLimits::default() };
-        let e = RunSpec::from_slice(br#"{"model":"m","messages":[],"max_iterations":6}"#, &limits).expect_err("past the cap");
+        let e = RunSpec::from_slice(br#"{"model":"m","messages":[],"max_iterations":6}"#, &limits)
+            .expect_err("past the cap");
         assert!(e.to_string().contains("from 1 to 5"), "{e}");
     }
 
