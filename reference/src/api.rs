@@ -529,5 +529,10 @@ mod tests {
             {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
         ]}]}));
         assert!(s.has_images());
+        let s = ok(json!({"model": "m", "messages": [
+            {"role": "user", "content": "plain"},
+            {"role": "user", "content": [{"type": "text", "text": "parts, but no image"}]}
+        ]}));
+        assert!(!s.has_images());
     }
 }
