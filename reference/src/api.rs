@@ -486,6 +486,8 @@ mod tests {
     #[case(json!({"model": "m", "messages": [], "tool_backend": "http", "tool_http_base_url": "ftp://x"}), 400, "must be http:// or https://")]
     #[case(json!({"model": "m", "messages": [], "tool_backend": "mcp", "tool_mcp_url": "not a url"}), 400, "is not a URL")]
     #[case(json!({"model": "m", "messages": [], "tool_http_headers": {"X-A": "a\r\nEvil: 1"}}), 400, "contains CR, LF or NUL")]
+    #[case(json!({"model": "m", "messages": [], "tool_http_headers": {"X-A": "a\nb"}}), 400, "contains CR, LF or NUL")]
+    #[case(json!({"model": "m", "messages": [], "tool_http_headers": {"X-A": "a\0b"}}), 400, "contains CR, LF or NUL")]
     #[case(json!({"model": "m", "messages": [], "tool_http_headers": {"Bad Name": "v"}}), 400, "not a valid HTTP header name")]
     fn rejections_name_the_field(#[case] body: Value, #[case] status: u16, #[case] needle: &str) {
         let (got_status, message) = err(body);

@@ -246,6 +246,7 @@ mod tests {
         assert_eq!(outcome, Some(200));
         assert_eq!((stats.attempts, stats.failures, stats.statuses.clone()), (2, 2, vec![Some(500), None, Some(200)]));
         assert_eq!(stats.retry_sequence, [100.0, 2000.0], "backoff, then the Retry-After");
+        assert_eq!(stats.total_sleep_ms, 2100.0, "the waits add up");
         assert_eq!(started.elapsed(), Duration::from_millis(2100), "slept on tokio's clock");
         let tries = Cell::new(0);
         let (outcome, stats) = drive(
