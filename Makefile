@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; everything else is for maintainers.
-.PHONY: run test snapshots lint bench conformance py-venvs e2e-up e2e-run e2e-down images live e2e-scale
+.PHONY: run test snapshots lint bench conformance py-venvs e2e-up e2e-run e2e-down images live e2e-scale mutants
 
 CARGO ?= cargo
 BASE_URL ?= http://127.0.0.1:8788
@@ -48,6 +48,23 @@ lint:
 ## Requests/s and latency of the façade on loopback; loop overhead; exec_python round trip (release build).
 bench:
 	$(CARGO) bench -p miniagent --bench http --bench agent --bench parallel --bench proxy --bench telemetry --bench memory
+
+## Mutation testing of the reference's core modules (cargo-mutants, installed when missing), killed by
+## the conformance suite in-process and the reference's own tests (.cargo/mutants.toml); results in
+## mutants.out/, the last run's report in conformance/reports/mutants.md. Hours on two cores, so not
+## in CI: one shard at a time (MUTANTS_SHARD=k/n), or one module (MUTANTS_FILES=reference/src/api.rs);
+## extra flags in MUTANTS_ARGS (`--re …`, `--list`). Mutants are applied in place: run it in a tree
+## nobody edits meanwhile (a worktree), with the Python peers installed (`make py-venvs`).
+MUTANTS_FILES ?= reference/src/envelope.rs reference/src/api.rs 'reference/src/agent/*.rs' \
+	'reference/src/tools/http/*.rs' reference/src/provider/route.rs reference/src/transport/retry.rs \
+	reference/src/transport/retry_after.rs
+MUTANTS_SHARD ?=
+MUTANTS_ARGS ?=
+mutants:
+	@command -v cargo-mutants >/dev/null || $(CARGO) install --locked cargo-mutants@27.1.0
+	$(CARGO) mutants --package miniagent --in-place $(MUTANTS_FILES:%=-f %) \
+		$(if $(MUTANTS_SHARD),--shard $(MUTANTS_SHARD) --output mutants.out/shard-$(subst /,-of-,$(MUTANTS_SHARD))) \
+		$(MUTANTS_ARGS)
 
 ## Start the live stack in the background (containers when Docker and `make images` are there,
 ## processes otherwise; E2E_CONTAINERS=yes|no forces one) and print the env to export.

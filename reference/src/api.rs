@@ -457,6 +457,10 @@ mod tests {
             json!({"model": "m", "messages": [], "tool_backend": " HTTP ", "tool_http_base_url": "http://x", "use_tools": false}),
         );
         assert!(!s.use_tools);
+        for secs in [0.5, 86_400.0] {
+            let s = ok(json!({"model": "m", "messages": [], "max_total_seconds": secs}));
+            assert_eq!(s.max_total_seconds, Some(secs), "within (0, a day]");
+        }
     }
 
     #[rstest]
@@ -473,6 +477,7 @@ mod tests {
     #[case(json!({"model": "m", "messages": [], "max_total_seconds": 1e308}), 422, "max_total_seconds: must be a number of seconds > 0 and at most 86400")]
     #[case(json!({"model": "m", "messages": [], "max_tools_per_iter": 1_000_000}), 422, "max_tools_per_iter: must be an integer from 1 to 64")]
     #[case(json!({"model": "m", "messages": [], "max_total_seconds": -1}), 422, "max_total_seconds")]
+    #[case(json!({"model": "m", "messages": [], "max_total_seconds": 0}), 422, "must be a number of seconds > 0")]
     #[case(json!({"model": "m", "messages": [], "tool_concurrency": 17}), 422, "from 1 to 16")]
     #[case(json!({"model": "m", "messages": [], "tool_http_headers": {"X": 1}}), 422, "tool_http_headers.X: invalid type")]
     #[case(json!({"model": "m", "messages": [], "tool_backend": "htp"}), 400, "unknown tool_backend `htp`: valid backends are local, http, echo, router, mcp")]
@@ -481,6 +486,8 @@ mod tests {
     #[case(json!({"model": "m", "messages": [], "tool_backend": "http", "tool_http_base_url": "ftp://x"}), 400, "must be http:// or https://")]
     #[case(json!({"model": "m", "messages": [], "tool_backend": "mcp", "tool_mcp_url": "not a url"}), 400, "is not a URL")]
     #[case(json!({"model": "m", "messages": [], "tool_http_headers": {"X-A": "a\r\nEvil: 1"}}), 400, "contains CR, LF or NUL")]
+    #[case(json!({"model": "m", "messages": [], "tool_http_headers": {"X-A": "a\nb"}}), 400, "contains CR, LF or NUL")]
+    #[case(json!({"model": "m", "messages": [], "tool_http_headers": {"X-A": "a\0b"}}), 400, "contains CR, LF or NUL")]
     #[case(json!({"model": "m", "messages": [], "tool_http_headers": {"Bad Name": "v"}}), 400, "not a valid HTTP header name")]
     fn rejections_name_the_field(#[case] body: Value, #[case] status: u16, #[case] needle: &str) {
         let (got_status, message) = err(body);
@@ -500,11 +507,34 @@ mod tests {
     }
 
     #[test]
+    fn the_iterations_cap_comes_from_the_environment() {
+        let read = |pairs: &[(&str, &str)]| {
+            let lookup = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+            let env = crate::env::Env::new(&lookup);
+            let limits = RunLimits::from_env(&env);
+            (limits.max_iterations, env.into_problems().len())
+        };
+        assert_eq!(read(&[]), (50, 0));
+        assert_eq!(read(&[("MINI_AGENT_MAX_ITERATIONS_CAP", "5")]), (5, 0));
+        assert_eq!(read(&[("MINI_AGENT_MAX_ITERATIONS_CAP", "1")]), (1, 0));
+        assert_eq!(read(&[("MINI_AGENT_MAX_ITERATIONS_CAP", "0")]), (50, 1), "below 1 is a problem, not a cap");
+        let limits = RunLimits { max_iterations: 5, ..RunLimits::default() };
+        let e = RunSpec::from_slice(br#"{"model":"m","messages":[],"max_iterations":6}"#, &limits)
+            .expect_err("past the cap");
+        assert!(e.to_string().contains("from 1 to 5"), "{e}");
+    }
+
+    #[test]
     fn images_are_detected_in_content_parts() {
         let s = ok(json!({"model": "m", "messages": [{"role": "user", "content": [
             {"type": "text", "text": "what is this"},
             {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
         ]}]}));
         assert!(s.has_images());
+        let s = ok(json!({"model": "m", "messages": [
+            {"role": "user", "content": "plain"},
+            {"role": "user", "content": [{"type": "text", "text": "parts, but no image"}]}
+        ]}));
+        assert!(!s.has_images());
     }
 }

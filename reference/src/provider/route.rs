@@ -293,6 +293,35 @@ mod tests {
     }
 
     #[test]
+    fn an_explicit_provider_strips_only_its_own_prefix() {
+        let s = settings(&[("OPENAI_API_KEY", "k")]);
+        let openai = Overrides { custom_llm_provider: Some("openai".into()), ..Overrides::default() };
+        let upstream = |model| resolve_with(model, &s, &RouterConfig::default(), &openai).expect(model).upstream_model;
+        assert_eq!(upstream("openai/gpt-x"), "gpt-x");
+        assert_eq!(upstream("vendor/model-y"), "vendor/model-y", "another prefix is part of the name");
+    }
+
+    #[test]
+    fn openai_needs_a_key_or_a_base_not_both() {
+        let r = resolve("openai/gpt-4o", &settings(&[("OPENAI_API_KEY", "k")]), &RouterConfig::default()).expect("key");
+        assert_eq!(r.api_base, DEFAULT_OPENAI_BASE);
+        assert_eq!(r.retry.max_retries, 0, "OpenAI-compatible providers are not retried unless asked");
+        let base_only = settings(&[("OPENAI_API_BASE", "http://127.0.0.1:9/v1")]);
+        let r = resolve("openai/local", &base_only, &RouterConfig::default()).expect("base");
+        assert!(r.api_key.is_none());
+        assert!(resolve("openai/", &base_only, &RouterConfig::default()).is_err(), "a prefix without a model");
+    }
+
+    #[test]
+    fn codex_agent_retries_can_be_overridden() {
+        let s = settings(&[("LITELLM_ENABLE_CODEX_AGENT", "1"), ("CODEX_AGENT_API_BASE", "http://env:1")]);
+        let over = Overrides { max_retries: Some(5), ..Overrides::default() };
+        let r = resolve_with("codex-agent/mini", &s, &RouterConfig::default(), &over).expect("codex");
+        assert_eq!(r.retry.max_retries, 5);
+        assert_eq!(r.corrected_from, None, "a base without /v1 is not corrected");
+    }
+
+    #[test]
     fn refusals_say_what_to_do() {
         let none = settings(&[]);
         let cases = [

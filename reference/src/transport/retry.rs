@@ -207,6 +207,18 @@ mod tests {
     }
 
     #[test]
+    fn every_retry_gets_its_own_seeded_jitter_whatever_the_seed() {
+        for seed in [0, 42, u64::MAX] {
+            let p = policy(4, 100, 1000, Jitter::Seeded(seed));
+            let fractions: Vec<f64> = (1..=4).map(|n| p.jitter_fraction(n)).collect();
+            for (i, a) in fractions.iter().enumerate() {
+                assert!((JITTER_MIN..=JITTER_MAX).contains(a), "seed {seed}: {fractions:?}");
+                assert!(fractions[i + 1..].iter().all(|b| b != a), "seed {seed}: {fractions:?}");
+            }
+        }
+    }
+
+    #[test]
     fn retry_after_replaces_the_backoff_within_its_cap() {
         let p = policy(2, 120, 1500, Jitter::Random);
         assert_eq!(p.wait(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
@@ -234,6 +246,7 @@ mod tests {
         assert_eq!(outcome, Some(200));
         assert_eq!((stats.attempts, stats.failures, stats.statuses.clone()), (2, 2, vec![Some(500), None, Some(200)]));
         assert_eq!(stats.retry_sequence, [100.0, 2000.0], "backoff, then the Retry-After");
+        assert_eq!(stats.total_sleep_ms, 2100.0, "the waits add up");
         assert_eq!(started.elapsed(), Duration::from_millis(2100), "slept on tokio's clock");
         let tries = Cell::new(0);
         let (outcome, stats) = drive(

@@ -33,5 +33,7 @@ mod tests {
         assert_eq!(parse("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::ZERO), "a past date means now");
         assert_eq!(parse("soon", now), None);
         assert_eq!(parse("-1", now), None);
+        assert_eq!(parse("999999999", now), Some(Duration::from_secs(999_999_999)));
+        assert_eq!(parse("1000000000", now), None, "a billion seconds or more is not a wait");
     }
 }

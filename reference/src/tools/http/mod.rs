@@ -319,6 +319,38 @@ mod tests {
     }
 
     #[test]
+    fn settings_come_from_the_environment() {
+        let vars = [
+            ("MINI_AGENT_TOOL_HTTP_HEADERS", r#"{"Authorization":"Bearer t","X-B":"2"}"#),
+            ("MINI_AGENT_TOOL_HTTP_RETRIES", "3"),
+            ("MINI_AGENT_TOOL_HTTP_RETRY_CAP_SEC", "2.5"),
+            ("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", "7"),
+        ];
+        let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+        let env = Env::new(&lookup);
+        let s = HttpToolSettings::from_env(&env);
+        assert_eq!(s.default_headers, pairs(&[("Authorization", "Bearer t"), ("X-B", "2")]));
+        assert_eq!(
+            (s.retries_429, s.retry_wait_cap, s.timeout),
+            (3, Duration::from_millis(2500), Duration::from_secs(7))
+        );
+        assert!(env.into_problems().is_empty());
+        let lookup = |k: &str| (k == "MINI_AGENT_TOOL_HTTP_HEADERS").then(|| "[1]".to_owned());
+        let env = Env::new(&lookup);
+        assert!(HttpToolSettings::from_env(&env).default_headers.is_empty());
+        assert_eq!(env.into_problems().len(), 1, "invalid headers stop the server from starting");
+    }
+
+    #[test]
+    fn header_values_never_carry_cr_lf_or_nul() {
+        for bad in ["a\rb", "a\nb", "a\0b"] {
+            assert!(!is_header_value(bad), "{bad:?}");
+        }
+        assert!(is_header_value("Bearer abc\t=+/"));
+        assert!(!is_header_name("") && !is_header_name("a:b") && is_header_name("X-Custom_1.~"));
+    }
+
+    #[test]
     fn header_objects_parse_or_say_why_not() {
         assert_eq!(parse_header_object(r#"{"Authorization":"Bearer x","X-A":"1"}"#).map(|h| h.len()), Ok(2));
         for bad in [r#"{"A": 1}"#, "[1]", "not json", r#"{"A":"x\r\nB: y"}"#, r#"{"bad name":"v"}"#] {

@@ -310,6 +310,97 @@ async fn read_chunked<S: AsyncRead + Unpin>(
 mod tests {
     use super::*;
 
+    /// `roundtrip` against a server that answers `pieces`, one write each with a pause between (so
+    /// the client reads them separately), then closes its side.
+    async fn answer(method: &str, pieces: &[&[u8]], max_body: usize) -> Result<Response, WireError> {
+        let (client, mut server) = tokio::io::duplex(256 * 1024);
+        let pieces: Vec<Vec<u8>> = pieces.iter().map(|p| p.to_vec()).collect();
+        let server = tokio::spawn(async move {
+            // The client may stop reading (and drop its side) before the last piece.
+            for piece in pieces {
+                if server.write_all(&piece).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let _ = server.shutdown().await;
+            // Kept open until the client is done, so its writes never meet a closed pipe.
+            std::future::pending::<()>().await;
+        });
+        let limits = Limits {
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            max_body,
+            addrs: vec![],
+        };
+        let response = roundtrip(client, b"GET / HTTP/1.1\r\n\r\n", None, &limits, method).await;
+        server.abort();
+        response
+    }
+
+    fn body(r: Result<Response, WireError>) -> String {
+        String::from_utf8(r.expect("an answer").body).expect("utf8")
+    }
+
+    fn error(r: Result<Response, WireError>) -> String {
+        r.expect_err("an error").to_string()
+    }
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\n";
+    const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+    #[tokio::test(start_paused = true)]
+    async fn bodies_by_content_length_chunks_or_eof() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+        assert_eq!(body(answer("POST", &[head, b"hel", b"lo", b"ignored"], 64).await), "hello");
+        assert_eq!(body(answer("POST", &[head, b"hello"], 5).await), "hello", "exactly the limit");
+        let chunks: &[&[u8]] = &[CHUNKED, b"5", b";ext=1\r\nhel", b"lo\r\n", b"6\r\n world\r\n", b"0\r\n\r\n"];
+        assert_eq!(body(answer("POST", chunks, 64).await), "hello world");
+        assert_eq!(body(answer("POST", &[CHUNKED, b"5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"], 8).await), "helloabc");
+        assert_eq!(body(answer("POST", &[OK, b"\r\n", b"to the ", b"end"], 10).await), "to the end");
+        assert_eq!(body(answer("POST", &[OK, b"\r\nexactly 10"], 10).await), "exactly 10");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn interim_and_bodiless_answers() {
+        let continued: &[&[u8]] =
+            &[b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"];
+        let r = answer("POST", continued, 64).await.expect("an answer");
+        assert_eq!((r.status, r.body.as_slice()), (201, b"ok".as_slice()));
+        for status in ["204 No Content", "304 Not Modified"] {
+            let head = format!("HTTP/1.1 {status}\r\n\r\n");
+            assert_eq!(body(answer("GET", &[head.as_bytes(), b"junk"], 64).await), "", "{status}");
+        }
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+        assert_eq!(body(answer("HEAD", &[head], 64).await), "", "a HEAD answer has no body");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn oversized_and_broken_answers_are_errors() {
+        let too_large = |r| matches!(r, Err(WireError::TooLarge(8)));
+        assert!(too_large(answer("POST", &[b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n123456789"], 8).await));
+        assert!(too_large(answer("POST", &[CHUNKED, b"5\r\nhello\r\n4\r\nabcd\r\n0\r\n\r\n"], 8).await));
+        assert!(too_large(answer("POST", &[OK, b"\r\n123456789"], 8).await));
+        let cut = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+        assert!(error(answer("POST", &[cut], 64).await).contains("the body ended after 3 of 10 bytes"));
+        assert!(error(answer("POST", &[CHUNKED, b"5\r\nhel"], 64).await).contains("chunked body ended early"));
+        assert!(error(answer("POST", &[CHUNKED, b"5"], 64).await).contains("chunked body ended early"));
+        assert!(error(answer("POST", &[CHUNKED, b"zz\r\n"], 64).await).contains("bad chunk size"));
+        assert!(error(answer("POST", &[CHUNKED, &[b'1'; 2000]], 64).await).contains("chunk size line too long"));
+        assert!(error(answer("POST", &[], 64).await).contains("closed the connection without answering"));
+        assert!(error(answer("POST", &[b"HTTP/1.1 200"], 64).await).contains("ended inside its head"));
+        let endless = [b"X-Filler: ".as_slice(), &[b'a'; 70 * 1024]].concat();
+        assert!(error(answer("POST", &[OK, &endless], 64).await).contains("response head larger than 65536 bytes"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_large_head_within_the_cap_is_read() {
+        let cookie = [b"Set-Cookie: ".as_slice(), &[b'c'; 4000], b"\r\nContent-Length: 2\r\n\r\nok"].concat();
+        let r = answer("GET", &[OK, &cookie[..1000], &cookie[1000..]], 64).await.expect("an answer");
+        assert_eq!((r.header("set-cookie").map(str::len), r.body.as_slice()), (Some(4000), b"ok".as_slice()));
+        assert_eq!(r.header("SET-COOKIE").map(str::len), Some(4000), "names compare case-insensitively");
+    }
+
     #[test]
     fn the_head_keeps_caller_casing_and_drops_framing_headers() {
         let url = Url::parse("http://127.0.0.1:9000/base/invoke?x=1").expect("url");
