@@ -140,7 +140,8 @@ fn the_server_cannot_be_reached() -> Result<(), Failed> {
 }
 
 fn only_the_work_directory_is_writable() -> Result<(), Failed> {
-    // Outside /tmp (which the sandbox replaces): a directory the sandbox sees read-only.
+    // Outside /tmp (which the sandbox replaces) a directory the sandbox sees read-only; a checkout
+    // under /tmp puts it in the sandbox's private /tmp instead.
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let (secret, neighbour) = (dir.path().join("keys.yaml"), dir.path().join("notes.txt"));
     std::fs::write(&secret, "sk-hidden-key").unwrap();
@@ -160,10 +161,16 @@ fn only_the_work_directory_is_writable() -> Result<(), Failed> {
     let settings = SandboxSettings { hide: vec![secret.clone()], ..SandboxSettings::default() };
     let result = run_python(&tools(settings), &code);
     let out = result.stdout.clone().unwrap_or_default();
-    check(result.ok && !out.contains("WROTE"), format!("wrote outside the work directory: {result:?}"))?;
+    let system = ["WROTE /usr/local", "WROTE /etc", "WROTE /var/lib"];
+    check(result.ok && !system.iter().any(|w| out.contains(w)), format!("wrote to the system: {result:?}"))?;
+    // Judged on the host: under /tmp (a checkout there) the write may land in the sandbox's own
+    // private /tmp, which is allowed — it must never reach the host's directory.
+    check(!dir.path().join("escape").exists(), format!("wrote outside the work directory: {result:?}"))?;
     check(out.contains("root: []"), format!("home directories must be hidden: {out}"))?;
     check(!out.contains("sk-hidden-key"), format!("a hidden file was readable: {out}"))?;
-    check(out.contains("'visible'"), format!("the check must be able to read an ordinary file: {out}"))
+    // A directory under /tmp is not visible at all in the sandbox (its /tmp is private).
+    let visible = !dir.path().starts_with("/tmp");
+    check(!visible || out.contains("'visible'"), format!("the check must be able to read an ordinary file: {out}"))
 }
 
 fn a_background_child_holding_stdout_keeps_the_output() -> Result<(), Failed> {
