@@ -141,22 +141,27 @@ impl Providers {
         route: &Route,
         request: &ChatRequest<'_>,
     ) -> (Result<Completion, ProviderError>, RetryStats) {
-        let span = observe::call_span(route, "chat");
-        let started = Instant::now();
-        let (result, stats) = self.dispatch(route, request).instrument(span.clone()).await;
-        observe::finish(
-            &span,
-            self.metrics.as_ref(),
-            route,
-            observe::outcome_of(result.as_ref().err()),
-            &stats,
-            started,
-        );
+        let (result, stats, span) = self.observed(route, self.dispatch(route, request)).await;
         if let Ok(raw) = &result {
             observe::record_usage(&span, raw);
         }
         let retry_stats = self.settings.codex.metrics.then(|| stats.clone());
         (result.map(|raw| Completion { raw, provider: route.kind, retry_stats }), stats)
+    }
+
+    /// Runs `call` as one observed model call: inside its span, finished with its outcome and
+    /// retries in the span and the metrics. Returns the span for what the caller records after.
+    async fn observed<T>(
+        &self,
+        route: &Route,
+        call: impl Future<Output = (Result<T, ProviderError>, RetryStats)>,
+    ) -> (Result<T, ProviderError>, RetryStats, tracing::Span) {
+        let span = observe::call_span(route, "chat");
+        let started = Instant::now();
+        let (result, stats) = call.instrument(span.clone()).await;
+        let outcome = observe::outcome_of(result.as_ref().err());
+        observe::finish(&span, self.metrics.as_ref(), route, outcome, &stats, started);
+        (result, stats, span)
     }
 
     async fn dispatch(
@@ -186,17 +191,7 @@ impl Providers {
             timeout: route.timeout.unwrap_or(self.settings.request_timeout),
             max_reply_bytes: self.settings.max_reply_bytes,
         };
-        let span = observe::call_span(route, "chat");
-        let started = Instant::now();
-        let (result, stats) = stream::open(&self.http, route, request, &limits).instrument(span.clone()).await;
-        observe::finish(
-            &span,
-            self.metrics.as_ref(),
-            route,
-            observe::outcome_of(result.as_ref().err()),
-            &stats,
-            started,
-        );
+        let (result, _, _) = self.observed(route, stream::open(&self.http, route, request, &limits)).await;
         result
     }
 }
