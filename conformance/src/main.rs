@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use conformance::case::{Case, Profile};
@@ -136,6 +137,18 @@ struct RunArgs {
     /// Generated cases per property (tool order, retry bounds).
     #[arg(long, default_value_t = 8)]
     proptest_cases: u32,
+    /// Seconds each feature probe may take (without --features). Raise it for a target whose first
+    /// requests are slow, such as a Python gateway that imports its providers on first use.
+    #[arg(long, default_value_t = probe::PROBE_TIMEOUT.as_secs_f64(), value_parser = positive_seconds)]
+    probe_timeout: f64,
+}
+
+/// A positive, finite number of seconds.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => Ok(s),
+        _ => Err(format!("`{text}` is not a number of seconds between 0 and 3600")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -251,7 +264,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
         Some(names) => declared(names, &wiring.ctx())?,
         None => {
             eprintln!("probing the target's features (--features skips this)…");
-            probe::discover(&wiring.ctx()).await
+            probe::discover(&wiring.ctx(), Duration::from_secs_f64(args.probe_timeout)).await
         }
     };
     for s in &statuses {

@@ -3,7 +3,8 @@
 //! answers. A new user who started the target pointed at the fakes then runs every case it can,
 //! instead of skipping most of them for want of a flag.
 //!
-//! A probe never fails the run: each is bounded by [`PROBE_TIMEOUT`] and ends in a status, enabled
+//! A probe never fails the run: each is bounded by a timeout (`--probe-timeout`, by default
+//! [`PROBE_TIMEOUT`]) and ends in a status, enabled
 //! or not, with the evidence either way. Probes that need the provider fake to script the model run
 //! only once it answered (and `provider-timeout` only once `openai-proxy` did). `exec-rpc` and
 //! `mcp` are not probed: they follow their arguments.
@@ -25,8 +26,11 @@ use crate::socket::{Ending, send_partial};
 use crate::target::Ctx;
 use crate::transport::{Reply, Request};
 
-/// How long one probe may take. The slowest honest probe (a budget escalation) takes well under a
-/// second; a target that does not answer in time lacks the feature as far as this run can tell.
+/// How long one probe may take by default. The slowest honest probes wait on purpose (a provider
+/// answer held back 4 s, half a request head for the slow-client timeout plus 2 s); the rest take well
+/// under a second on a warm target. A target that does not answer in time lacks the feature as far as
+/// this run can tell — a gateway whose first requests are slow (a Python one importing its
+/// providers on first use) needs a longer `--probe-timeout`.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The model the probes that go through the provider fake ask for.
@@ -35,17 +39,17 @@ const PROBE_MODEL: &str = "openai/conformance-probe";
 /// `Ok(evidence)` when the feature answered, `Err(why not)` otherwise.
 type Probed = Result<String, String>;
 
-/// One status per feature, in [`Feature::ALL`] order.
-pub async fn discover(ctx: &Ctx) -> Vec<FeatureStatus> {
+/// One status per feature, in [`Feature::ALL`] order, each probe bounded by `timeout`.
+pub async fn discover(ctx: &Ctx, timeout: Duration) -> Vec<FeatureStatus> {
     let (dummy, shim_echo, no_provider, provider, auth, slow, allowlist, openai_proxy) = tokio::join!(
-        bounded(dummy(ctx)),
-        bounded(shim_echo(ctx)),
-        bounded(no_provider(ctx)),
-        bounded(provider(ctx)),
-        bounded(auth(ctx)),
-        bounded(slow_clients(ctx)),
-        bounded(url_allowlist(ctx)),
-        bounded(openai_proxy(ctx)),
+        bounded(timeout, dummy(ctx)),
+        bounded(timeout, shim_echo(ctx)),
+        bounded(timeout, no_provider(ctx)),
+        bounded(timeout, provider(ctx)),
+        bounded(timeout, auth(ctx)),
+        bounded(timeout, slow_clients(ctx)),
+        bounded(timeout, url_allowlist(ctx)),
+        bounded(timeout, openai_proxy(ctx)),
     );
     // A target whose dummy model answers has something to call: it is not one without a provider,
     // whatever its shim says.
@@ -55,7 +59,7 @@ pub async fn discover(ctx: &Ctx) -> Vec<FeatureStatus> {
     };
     let scripted = async {
         if provider.is_ok() {
-            tokio::join!(bounded(local_tools(ctx)), bounded(env_headers(ctx)), bounded(shortcircuit(ctx)))
+            tokio::join!(bounded(timeout, local_tools(ctx)), bounded(timeout, env_headers(ctx)), bounded(timeout, shortcircuit(ctx)))
         } else {
             let why = || Err("needs provider-fake, which did not answer".to_owned());
             (why(), why(), why())
@@ -63,15 +67,15 @@ pub async fn discover(ctx: &Ctx) -> Vec<FeatureStatus> {
     };
     // Whether the provider timeout is short takes up to the probe timeout: only worth asking a
     // target that proxies.
-    let timeout = async {
+    let timeout_probe = async {
         match &openai_proxy {
-            Ok(_) => bounded(provider_timeout(ctx)).await,
+            Ok(_) => bounded(timeout, provider_timeout(ctx)).await,
             Err(_) => Err("needs openai-proxy, which did not answer".to_owned()),
         }
     };
-    let ((local, headers, chutes), provider_timeout) = tokio::join!(scripted, timeout);
+    let ((local, headers, chutes), provider_timeout) = tokio::join!(scripted, timeout_probe);
     // Last and alone: it may have to recognise its line by position rather than by marker.
-    let traces = bounded(traces(ctx, dummy.is_ok(), provider.is_ok())).await;
+    let traces = bounded(timeout, traces(ctx, dummy.is_ok(), provider.is_ok())).await;
     Feature::ALL
         .into_iter()
         .map(|feature| {
@@ -116,10 +120,10 @@ pub fn by_argument(ctx: &Ctx, feature: Feature) -> FeatureStatus {
     FeatureStatus { feature, enabled, source: Source::Argument, why: why.to_owned() }
 }
 
-async fn bounded(probe: impl Future<Output = Probed>) -> Probed {
-    tokio::time::timeout(PROBE_TIMEOUT, probe)
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer within {}s", PROBE_TIMEOUT.as_secs())))
+async fn bounded(timeout: Duration, probe: impl Future<Output = Probed>) -> Probed {
+    tokio::time::timeout(timeout, probe).await.unwrap_or_else(|_| {
+        Err(format!("no answer within {:.1}s (a slow target needs a longer --probe-timeout)", timeout.as_secs_f64()))
+    })
 }
 
 /// A short quote of a reply, for one log line.

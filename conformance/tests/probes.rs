@@ -19,7 +19,7 @@ async fn discover(
 ) -> BTreeMap<Feature, FeatureStatus> {
     let fakes = Arc::new(Fakes::start(Default::default()).await.expect("fakes"));
     let ctx = support::ctx_on(pairs, trace_file, fakes, Arc::new(support::NoSnapshots)).expect("reference");
-    let statuses = probe::discover(&ctx).await;
+    let statuses = probe::discover(&ctx, probe::PROBE_TIMEOUT).await;
     assert_eq!(
         statuses.iter().map(|s| s.feature).collect::<Vec<_>>(),
         Feature::ALL,
@@ -70,7 +70,7 @@ async fn a_target_started_from_the_table_has_every_probed_feature() {
     .await
     .unwrap();
     let statuses: BTreeMap<Feature, FeatureStatus> =
-        probe::discover(&ctx).await.into_iter().map(|s| (s.feature, s)).collect();
+        probe::discover(&ctx, probe::PROBE_TIMEOUT).await.into_iter().map(|s| (s.feature, s)).collect();
     let mut expected = wanted.to_vec();
     expected.push(Feature::ExecRpc); // the in-process context always has the exec-RPC server
     expected.sort();
@@ -137,7 +137,7 @@ async fn a_proxy_target_from_the_table_has_openai_proxy_and_a_short_provider_tim
     let pairs = support::pairs_for(&[Feature::OpenaiProxy, Feature::ProviderTimeout], &setup);
     let ctx = support::ctx_on(&pairs, None, fakes, Arc::new(support::NoSnapshots)).unwrap();
     let statuses: BTreeMap<Feature, FeatureStatus> =
-        probe::discover(&ctx).await.into_iter().map(|s| (s.feature, s)).collect();
+        probe::discover(&ctx, probe::PROBE_TIMEOUT).await.into_iter().map(|s| (s.feature, s)).collect();
     let on = enabled(&statuses);
     assert!(on.contains(&Feature::OpenaiProxy) && on.contains(&Feature::ProviderTimeout), "{statuses:#?}");
     assert!(!on.contains(&Feature::ShimEcho), "one mode per server: {statuses:#?}");
@@ -150,4 +150,23 @@ async fn an_echo_target_lacks_openai_proxy_and_so_the_timeout_probe_does_not_run
         discover(&pairs(&[("MINI_AGENT_ALLOW_DUMMY", "1"), ("MINI_AGENT_OPENAI_SHIM_MODE", "echo")]), None).await;
     assert!(statuses[&Feature::OpenaiProxy].why.contains("not the provider fake's scripted answer"), "{statuses:#?}");
     assert_eq!(statuses[&Feature::ProviderTimeout].why, "needs openai-proxy, which did not answer");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_slower_than_the_probe_timeout_leaves_its_feature_off_and_says_how_to_wait_longer() {
+    let fakes = Arc::new(Fakes::start(Default::default()).await.unwrap());
+    let setup = Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: None, keys_file: None };
+    let pairs = support::pairs_for(&[Feature::OpenaiProxy, Feature::ProviderTimeout], &setup);
+    let ctx = support::ctx_on(&pairs, None, fakes, Arc::new(support::NoSnapshots)).unwrap();
+    // The provider-timeout probe holds the provider's answer back for seconds on purpose; under a
+    // 300 ms bound it cannot answer, while the quick proxy probe still does.
+    let statuses: BTreeMap<Feature, FeatureStatus> = probe::discover(&ctx, std::time::Duration::from_millis(300))
+        .await
+        .into_iter()
+        .map(|s| (s.feature, s))
+        .collect();
+    assert!(statuses[&Feature::OpenaiProxy].enabled, "{statuses:#?}");
+    let timeout = &statuses[&Feature::ProviderTimeout];
+    assert!(!timeout.enabled, "{timeout:?}");
+    assert_eq!(timeout.why, "no answer within 0.3s (a slow target needs a longer --probe-timeout)");
 }
