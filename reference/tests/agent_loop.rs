@@ -39,7 +39,10 @@ impl ChatModel for ScriptedModel {
                     .get(played)
                     .cloned()
                     .unwrap_or((0, json!({"role": "assistant", "content": "exhausted"})));
-                tokio::time::sleep(Duration::from_millis(delay)).await;
+                // A reply without delay is ready at the first poll, as an in-process model's is.
+                if delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
                 reply
             }
         };
@@ -129,6 +132,35 @@ fn the_budget_stops_a_slow_model_in_virtual_time() {
     assert_eq!(outcome.stopped_reason, StoppedReason::Budget);
     assert_eq!(outcome.final_answer, None);
     assert_eq!(took, Duration::from_secs(2), "stops at the deadline, not after the model");
+}
+
+#[test]
+fn a_deadline_passed_while_tools_ran_stops_the_run_before_the_next_model_call() {
+    // The tool takes 3 s of a 1 s budget and prints nothing (so the run goes on); the model's next
+    // reply would be ready at once, so only the budget check before each call keeps it from being
+    // asked.
+    let silent = json!({"role": "assistant", "content": null, "tool_calls": [{"id": "c0", "type": "function",
+        "function": {"name": "sleepy", "arguments": json!({"delay_ms": 3000, "label": ""}).to_string()}}]});
+    let model = ScriptedModel {
+        turns: vec![(0, silent), (0, json!({"role": "assistant", "content": "asked too late"}))],
+        by_model: vec![],
+    };
+    let spec = spec(|s| s.max_total_seconds = Some(1.0));
+    let outcome = paused().block_on(run_loop(&spec, &model, &SleepyTools, &LoopEnv::default())).unwrap();
+    assert_eq!(outcome.stopped_reason, StoppedReason::Budget, "{:#?} {:?}", outcome.messages, outcome.final_answer);
+    assert_eq!(outcome.final_answer, None);
+    assert!(outcome.messages.iter().all(|m| m["content"] != "asked too late"), "{:#?}", outcome.messages);
+    assert_eq!(outcome.iterations.len(), 1);
+}
+
+#[test]
+fn a_tool_invocation_records_how_long_the_tool_took_in_milliseconds() {
+    let model = ScriptedModel { turns: vec![(0, tool_calls(&[1500, 250]))], by_model: vec![] };
+    let spec = spec(|s| s.tool_concurrency = 2);
+    let outcome = paused().block_on(run_loop(&spec, &model, &SleepyTools, &LoopEnv::default())).unwrap();
+    let took: Vec<f64> = outcome.iterations[0].tool_invocations.iter().map(|inv| inv.t_ms).collect();
+    assert_eq!(took.len(), 2);
+    assert!((took[0] - 1500.0).abs() < 1.0 && (took[1] - 250.0).abs() < 1.0, "t_ms {took:?} (virtual time)");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! invocation records and tool messages — in the **original call order**, whatever order the calls
 //! finish in (`buffered` yields results in input order, which is exactly the contract).
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
