@@ -236,6 +236,19 @@ mod tests {
     }
 
     #[test]
+    fn both_limits_are_inclusive_and_count_what_is_always_kept() {
+        // Count: the pinned pair (2) and the latest user message (1) count towards max_recent, so
+        // with 4 one more message fits, and the one before it does not.
+        let msgs = vec![msg("user", "q1"), msg("assistant", "a1"), call("a"), reply("a", "r"), msg("user", "last")];
+        assert_eq!(owned(prune_with(&msgs, 4, 10_000)), msgs[1..].to_vec());
+        assert_eq!(owned(prune_with(&msgs, 5, 10_000)), msgs, "exactly max_recent messages are kept");
+        // Characters: 2 (latest user) + 5 + 4 = 11.
+        let msgs = vec![msg("user", "aaaa"), msg("assistant", "bbbbb"), msg("user", "cc")];
+        assert_eq!(owned(prune_with(&msgs, 50, 11)), msgs, "exactly the budget is kept");
+        assert_eq!(owned(prune_with(&msgs, 50, 10)), msgs[1..].to_vec(), "one character over is not");
+    }
+
+    #[test]
     fn short_histories_are_untouched() {
         let msgs = vec![msg("system", "s"), msg("user", "q"), call("a"), reply("a", "r"), msg("assistant", "done")];
         assert_eq!(owned(prune(&msgs)), msgs);
