@@ -84,8 +84,13 @@ impl Selection {
 
 /// Runs one case with panic containment and [`CASE_TIMEOUT`].
 pub async fn run_case(case: &Case, ctx: &Ctx) -> Verdict {
+    run_case_within(case, ctx, CASE_TIMEOUT).await
+}
+
+/// Runs one case with panic containment; a case still running after `limit` fails.
+pub async fn run_case_within(case: &Case, ctx: &Ctx, limit: Duration) -> Verdict {
     let fut = AssertUnwindSafe((case.run)(ctx)).catch_unwind();
-    match tokio::time::timeout(CASE_TIMEOUT, fut).await {
+    match tokio::time::timeout(limit, fut).await {
         Ok(Ok(Ok(()))) => Verdict::Pass,
         Ok(Ok(Err(Failure::Unsupported(reason)))) => Verdict::Skip(format!("target does not support it: {reason}")),
         Ok(Ok(Err(Failure::Failed(why)))) => Verdict::Fail(why),
@@ -97,7 +102,7 @@ pub async fn run_case(case: &Case, ctx: &Ctx) -> Verdict {
                 .unwrap_or_else(|| "panic".to_owned());
             Verdict::Fail(format!("the case panicked: {msg}"))
         }
-        Err(_) => Verdict::Fail(format!("no result within {}s", CASE_TIMEOUT.as_secs())),
+        Err(_) => Verdict::Fail(format!("no result within {}s", limit.as_secs())),
     }
 }
 

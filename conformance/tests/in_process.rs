@@ -34,6 +34,11 @@ impl SnapshotCheck for Insta {
     }
 }
 
+/// Against the reference in-process every case ends within seconds (the slowest wait on purpose,
+/// for about 5 s); one still running after this has hung — it fails, rather than keeping the whole
+/// binary (and a mutation run's test timeout) waiting for the runner's general limit.
+const IN_PROCESS_CASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn main() {
     let args = Arguments::from_args();
     // A real MCP server needs the official Python SDK (`make py-venvs`); without it the MCP cases are
@@ -57,7 +62,7 @@ fn main() {
                 let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
                 rt.block_on(async {
                     let run = support::ctx_for(&case, fakes, Arc::new(Insta)).await.map_err(|f| f.to_string())?;
-                    match runner::run_case(&case, &run.ctx).await {
+                    match runner::run_case_within(&case, &run.ctx, IN_PROCESS_CASE_TIMEOUT).await {
                         Verdict::Pass => Ok(Completion::Completed),
                         Verdict::Fail(why) => Err(format!("[{}] {why}", case.clause).into()),
                         Verdict::Skip(why) => Err(format!("in-process cases never skip: {why}").into()),

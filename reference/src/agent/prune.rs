@@ -249,6 +249,44 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_text_fills_the_budget_exactly() {
+        // 20 013 characters into 16 000: the marker's count (4 044 omitted) has as many digits as
+        // its first estimate (4 013), so the start, the marker and the end add up to the budget.
+        let text = "x".repeat(20_013);
+        let cut = cut_in_the_middle(&msg("user", &text), 16_000);
+        let cut = cut["content"].as_str().unwrap_or_default();
+        assert_eq!(cut.chars().count(), 16_000);
+        assert!(cut.contains(" [… 4044 characters omitted …] "), "{}", &cut[7980..8040]);
+    }
+
+    #[test]
+    fn text_parts_are_cut_in_proportion_and_images_kept() {
+        let image = json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}});
+        let parts = json!([{"type": "text", "text": "a".repeat(3_000)}, image, {"type": "text", "text": "b".repeat(1_000)}]);
+        let m = json!({"role": "user", "content": parts});
+        let cut = cut_in_the_middle(&m, 1_000);
+        let lens: Vec<usize> = [0, 2].iter().map(|&i| cut["content"][i]["text"].as_str().map_or(0, |t| t.chars().count())).collect();
+        // Shares of 750 and 250 characters; each cut fills its share.
+        assert_eq!(lens, vec![750, 250], "{cut}");
+        assert_eq!(cut["content"][1], m["content"][1], "the image part is kept as it is");
+        // Through prune: the latest user message with list content is cut the same way.
+        let kept = owned(prune_with(std::slice::from_ref(&m), 50, 1_000));
+        assert_eq!(kept, vec![cut]);
+    }
+
+    #[test]
+    fn only_the_latest_user_message_is_ever_cut() {
+        // A pinned tool reply over the budget is sent whole (cutting it would change what the tool
+        // said); only the question is shortened.
+        let huge = "r".repeat(2_000);
+        let msgs = vec![msg("user", &"q".repeat(1_500)), call("a"), reply("a", &huge)];
+        let kept = owned(prune_with(&msgs, 50, 1_000));
+        assert_eq!(kept.len(), 3);
+        assert_eq!(kept[2], msgs[2], "the tool reply is whole");
+        assert_eq!(kept[0]["content"].as_str().map(|c| c.chars().count()), Some(1_000), "the question is cut");
+    }
+
+    #[test]
     fn short_histories_are_untouched() {
         let msgs = vec![msg("system", "s"), msg("user", "q"), call("a"), reply("a", "r"), msg("assistant", "done")];
         assert_eq!(owned(prune(&msgs)), msgs);
