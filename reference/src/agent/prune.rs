@@ -275,6 +275,14 @@ mod tests {
     }
 
     #[test]
+    fn only_an_assistant_message_with_calls_is_pinned() {
+        // A plain assistant answer is an ordinary recent message: over the budget, it goes (and the
+        // walk stops there), while the latest question stays.
+        let msgs = vec![msg("user", "q"), msg("assistant", &"x".repeat(100)), msg("user", "last")];
+        assert_eq!(owned(prune_with(&msgs, 50, 50)), vec![msgs[2].clone()]);
+    }
+
+    #[test]
     fn only_the_latest_user_message_is_ever_cut() {
         // A pinned tool reply over the budget is sent whole (cutting it would change what the tool
         // said); only the question is shortened.
