@@ -39,6 +39,30 @@ impl SnapshotCheck for Insta {
 /// binary (and a mutation run's test timeout) waiting for the runner's general limit.
 const IN_PROCESS_CASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// A hang the case's own timeout cannot end — a loop that never yields holds a runtime thread, and
+/// the runtime then never shuts down — stops the whole binary this long after the case began,
+/// naming the case, instead of leaving it (and a mutation run's test timeout) waiting forever.
+const IN_PROCESS_WATCHDOG: std::time::Duration = std::time::Duration::from_secs(40);
+
+/// Until the returned sender is dropped, a thread that ends the process (after stopping the MCP
+/// server, since `exit` runs no destructors) once [`IN_PROCESS_WATCHDOG`] has passed.
+fn watchdog(id: &'static str, fakes: Arc<Fakes>) -> std::sync::mpsc::Sender<()> {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(IN_PROCESS_WATCHDOG) {
+            eprintln!(
+                "case {id} is still running after {}s: the reference hangs (a loop that never yields?); stopping",
+                IN_PROCESS_WATCHDOG.as_secs()
+            );
+            if let Some(mcp) = &fakes.mcp {
+                mcp.stop();
+            }
+            std::process::exit(101);
+        }
+    });
+    done
+}
+
 fn main() {
     let args = Arguments::from_args();
     // A real MCP server needs the official Python SDK (`make py-venvs`); without it the MCP cases are
@@ -59,6 +83,7 @@ fn main() {
                 if let Some(why) = ignore {
                     return Ok(Completion::ignored_with(why));
                 }
+                let _watchdog = watchdog(case.id, fakes.clone());
                 let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
                 rt.block_on(async {
                     let run = support::ctx_for(&case, fakes, Arc::new(Insta)).await.map_err(|f| f.to_string())?;

@@ -8,13 +8,14 @@ use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 const SCRIPT: &str = include_str!("../../../fixtures/mcp/server.py");
 
 pub struct McpServer {
-    child: Child,
+    /// Behind a lock so [`McpServer::stop`] can end it through a shared reference.
+    child: Mutex<Child>,
     addr: SocketAddr,
     _dir: tempfile::TempDir,
 }
@@ -59,18 +60,25 @@ impl McpServer {
                 }
             }
         }
-        Ok(Self { child, addr: SocketAddr::from(([127, 0, 0, 1], port)), _dir: dir })
+        Ok(Self { child: Mutex::new(child), addr: SocketAddr::from(([127, 0, 0, 1], port)), _dir: dir })
     }
 
     /// The MCP endpoint.
     pub fn url(&self) -> String {
         format!("http://{}/mcp", self.addr)
     }
+
+    /// Ends the server process now (also done on drop): for a caller about to exit the process,
+    /// which skips destructors.
+    pub fn stop(&self) {
+        let mut child = self.child.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
 
 impl Drop for McpServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
