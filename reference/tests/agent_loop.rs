@@ -241,3 +241,60 @@ fn a_budget_exceeded_reply_escalates_each_time_it_is_reported() {
         .count();
     assert_eq!(observations, 2, "one observation per report");
 }
+
+/// Answers "done", recording the tools each call offered.
+#[derive(Default)]
+struct ToolsSeen {
+    offered: std::sync::Mutex<Vec<Option<Vec<Value>>>>,
+}
+
+impl ChatModel for ToolsSeen {
+    async fn complete(&self, _model: &str, request: &ChatRequest<'_>) -> Result<Completion, ProviderError> {
+        self.offered.lock().unwrap().push(request.tools.map(<[Value]>::to_vec));
+        Ok(Completion::new(
+            json!({"choices": [{"message": {"role": "assistant", "content": "done"}}]}),
+            ProviderKind::Dummy,
+        ))
+    }
+}
+
+/// A backend with no tools.
+struct NoTools;
+
+impl ToolBackend for NoTools {
+    async fn list(&self) -> Result<Vec<Value>, String> {
+        Ok(Vec::new())
+    }
+
+    async fn invoke(&self, call: &ToolCall) -> ToolResult {
+        ToolResult::failure(&call.name, "no tools here")
+    }
+}
+
+#[test]
+fn tools_are_offered_only_with_use_tools_and_a_backend_that_lists_some() {
+    let sleepy = paused().block_on(SleepyTools.list()).unwrap();
+    let offered = |use_tools: bool, none: bool| {
+        let model = ToolsSeen::default();
+        let spec = spec(|s| s.use_tools = use_tools);
+        let env = LoopEnv::default();
+        let outcome = if none {
+            paused().block_on(run_loop(&spec, &model, &NoTools, &env))
+        } else {
+            paused().block_on(run_loop(&spec, &model, &SleepyTools, &env))
+        };
+        assert_eq!(outcome.unwrap().final_answer.as_deref(), Some("done"));
+        model.offered.into_inner().unwrap()
+    };
+    assert_eq!(offered(true, false), vec![Some(sleepy)], "use_tools and a listed tool: offered");
+    assert_eq!(offered(false, false), vec![None], "use_tools off: nothing offered");
+    assert_eq!(offered(true, true), vec![None], "nothing listed: no (empty) tools field");
+}
+
+#[test]
+fn an_iteration_records_how_long_the_model_call_took_in_milliseconds() {
+    let model = ScriptedModel { turns: vec![(1500, json!({"role": "assistant", "content": "slow"}))], by_model: vec![] };
+    let outcome = paused().block_on(run_loop(&spec(|_| {}), &model, &SleepyTools, &LoopEnv::default())).unwrap();
+    let took = outcome.iterations[0].router_call_ms;
+    assert!((took - 1500.0).abs() < 1.0, "router_call_ms {took} (virtual time)");
+}
