@@ -298,3 +298,48 @@ fn an_iteration_records_how_long_the_model_call_took_in_milliseconds() {
     let took = outcome.iterations[0].router_call_ms;
     assert!((took - 1500.0).abs() < 1.0, "router_call_ms {took} (virtual time)");
 }
+
+/// The request's model never answers in time; the escalation model `big` answers after 700 ms.
+struct SlowThenBig;
+
+impl ChatModel for SlowThenBig {
+    async fn complete(&self, model: &str, _request: &ChatRequest<'_>) -> Result<Completion, ProviderError> {
+        let (delay, content) = if model == "big" { (700, "from big") } else { (60_000, "late") };
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        Ok(Completion::new(
+            json!({"choices": [{"message": {"role": "assistant", "content": content}}]}),
+            ProviderKind::Dummy,
+        ))
+    }
+}
+
+#[test]
+fn the_escalated_call_after_a_budget_stop_records_its_time() {
+    let spec = spec(|s| {
+        s.max_total_seconds = Some(1.0);
+        s.escalation = Some(Escalation { model: "big".into() });
+    });
+    let outcome = paused().block_on(run_loop(&spec, &SlowThenBig, &SleepyTools, &LoopEnv::default())).unwrap();
+    assert_eq!(outcome.final_answer.as_deref(), Some("from big"));
+    let took = outcome.iterations[0].router_call_ms;
+    assert!((took - 700.0).abs() < 1.0, "router_call_ms {took} (virtual time)");
+}
+
+#[test]
+fn a_fenced_block_runs_only_with_auto_run_and_only_when_the_model_made_no_calls() {
+    let block = json!({"role": "assistant", "content": "Run this:\n```python\nprint(1)\n```"});
+    // auto_run off: the reply is the answer, nothing runs.
+    let model = ScriptedModel { turns: vec![(0, block.clone())], by_model: vec![] };
+    let outcome = paused().block_on(run_loop(&spec(|_| {}), &model, &SleepyTools, &LoopEnv::default())).unwrap();
+    assert_eq!(outcome.final_answer.as_deref(), block["content"].as_str());
+    assert!(outcome.iterations.iter().all(|i| i.tool_invocations.is_empty()), "nothing ran");
+    // auto_run on, but the model made a call: its call runs, not the block.
+    let mut both = tool_calls(&[0]);
+    both["content"] = block["content"].clone();
+    let model = ScriptedModel { turns: vec![(0, both)], by_model: vec![] };
+    let spec = spec(|s| s.auto_run_code_on_code_block = true);
+    let outcome = paused().block_on(run_loop(&spec, &model, &SleepyTools, &LoopEnv::default())).unwrap();
+    let ran: Vec<&str> = outcome.iterations[0].tool_invocations.iter().map(|i| i.tool_call_id.as_str()).collect();
+    assert_eq!(ran, vec!["c0"]);
+    assert_eq!(outcome.final_answer.as_deref(), Some("L0"));
+}
