@@ -343,3 +343,23 @@ fn a_fenced_block_runs_only_with_auto_run_and_only_when_the_model_made_no_calls(
     assert_eq!(ran, vec!["c0"]);
     assert_eq!(outcome.final_answer.as_deref(), Some("L0"));
 }
+
+#[test]
+fn only_a_chutes_escalation_with_the_flag_on_is_short_circuited() {
+    let escalate = |to: &'static str, flag: bool| {
+        let model = ScriptedModel {
+            turns: vec![(60_000, json!({"role": "assistant", "content": "late"}))],
+            by_model: vec![(to, json!({"role": "assistant", "content": "escalated answer"}))],
+        };
+        let spec = spec(|s| {
+            s.max_total_seconds = Some(1.0);
+            s.escalation = Some(Escalation { model: to.into() });
+        });
+        let env = LoopEnv { shortcircuit_chutes: flag };
+        let outcome = paused().block_on(run_loop(&spec, &model, &SleepyTools, &env)).unwrap();
+        (outcome.final_answer.unwrap_or_default(), outcome.iterations.len())
+    };
+    assert_eq!(escalate("chutes/big", true), (String::new(), 0), "short-circuited: no call");
+    assert_eq!(escalate("chutes/big", false), ("escalated answer".to_owned(), 1), "flag off: called");
+    assert_eq!(escalate("big", true), ("escalated answer".to_owned(), 1), "not chutes: called");
+}
