@@ -401,6 +401,33 @@ mod tests {
         assert_eq!(r.header("SET-COOKIE").map(str::len), Some(4000), "names compare case-insensitively");
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_head_is_refused_only_once_more_than_the_cap_arrived_without_its_end() {
+        // Exactly MAX_HEAD bytes of an unfinished head, then its end: still read.
+        let filler = MAX_HEAD - OK.len() - "X-Filler: ".len();
+        let head = [OK, b"X-Filler: ", &vec![b'a'; filler], b"\r\nContent-Length: 2\r\n\r\nok"].concat();
+        let r = answer("GET", &[&head[..MAX_HEAD], &head[MAX_HEAD..]], 64).await.expect("an answer");
+        assert_eq!(r.body, b"ok");
+    }
+
+    #[test]
+    fn a_body_gets_a_json_content_type_unless_the_caller_gave_one() {
+        let url = Url::parse("http://127.0.0.1:9000/invoke").expect("url");
+        let head = |headers: &[(&str, &str)], body: Option<&[u8]>| {
+            let headers: Vec<(String, String)> =
+                headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            String::from_utf8(request_head("POST", &url, "127.0.0.1", &headers, body)).expect("utf8")
+        };
+        let h = head(&[("X-Other", "1")], Some(b"{}"));
+        assert_eq!(h.matches("Content-Type").count(), 1, "{h}");
+        assert!(h.contains("\r\nContent-Type: application/json\r\n"), "{h}");
+        let h = head(&[("content-type", "text/plain")], Some(b"hi"));
+        assert_eq!(h.to_ascii_lowercase().matches("content-type").count(), 1, "the caller's only: {h}");
+        assert!(h.contains("\r\ncontent-type: text/plain\r\n"), "{h}");
+        let h = head(&[("X-Other", "1")], None);
+        assert!(!h.contains("Content-Type") && !h.contains("Content-Length"), "no body, no body headers: {h}");
+    }
+
     #[test]
     fn the_head_keeps_caller_casing_and_drops_framing_headers() {
         let url = Url::parse("http://127.0.0.1:9000/base/invoke?x=1").expect("url");
