@@ -69,3 +69,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_invocation_records_its_time_in_milliseconds() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t_ms, outer_ms) = rt.block_on(async {
+        let server = MockServer::start().await;
+        let slow = ResponseTemplate::new(200).set_body_json(json!({"result": "ok"})).set_delay(Duration::from_millis(300));
+        Mock::given(method("POST")).respond_with(slow).mount(&server).await;
+        let tools = HttpTools::new(&url::Url::parse(&server.uri()).unwrap(), &[], HttpToolSettings::default());
+        let started = Instant::now();
+        let result = tools.invoke(&ToolCall::new("c", "t", Value::String("{}".into()))).await;
+        (result.t_ms, started.elapsed().as_secs_f64() * 1e3)
+    });
+    let t_ms = t_ms.expect("t_ms is recorded");
+    assert!((300.0..=outer_ms).contains(&t_ms), "t_ms {t_ms} for a 300 ms answer within {outer_ms} ms");
+}
