@@ -56,7 +56,8 @@ bench:
 ## and 1/2, 0-based, each about an hour; two shards in two worktrees at once finish in ≈ 70 min), or
 ## one module (MUTANTS_FILES=reference/src/api.rs); extra flags in MUTANTS_ARGS (`--re …`, `--list`).
 ## Mutants are applied in place: run it in a tree nobody edits meanwhile (a worktree), with the
-## Python peers installed (`make py-venvs`).
+## Python peers installed (`make py-venvs`). proptest records the seeds that failed under a mutant in
+## reference/proptest-regressions/; the target puts that directory back afterwards.
 MUTANTS_FILES ?= reference/src/envelope.rs reference/src/api.rs 'reference/src/agent/*.rs' \
 	'reference/src/tools/http/*.rs' reference/src/provider/route.rs reference/src/transport/retry.rs \
 	reference/src/transport/retry_after.rs
@@ -66,7 +67,8 @@ mutants:
 	@command -v cargo-mutants >/dev/null || $(CARGO) install --locked cargo-mutants@27.1.0
 	$(CARGO) mutants --package miniagent --in-place $(MUTANTS_FILES:%=-f %) \
 		$(if $(MUTANTS_SHARD),--shard $(MUTANTS_SHARD) --output mutants.out/shard-$(subst /,-of-,$(MUTANTS_SHARD))) \
-		$(MUTANTS_ARGS)
+		$(MUTANTS_ARGS); status=$$?; \
+	git checkout -- reference/proptest-regressions; exit $$status
 
 ## Start the live stack in the background (containers when Docker and `make images` are there,
 ## processes otherwise; E2E_CONTAINERS=yes|no forces one) and print the env to export.
