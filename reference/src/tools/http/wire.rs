@@ -410,6 +410,15 @@ mod tests {
         assert_eq!(r.body, b"ok");
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_chunk_size_line_is_refused_only_past_1024_bytes_without_its_end() {
+        // A size line with a long extension: exactly 1 024 bytes before its CRLF arrives.
+        let line = [b"5;ext=".as_slice(), &[b'e'; 1018]].concat();
+        assert_eq!(line.len(), 1024);
+        let r = answer("POST", &[CHUNKED, &line, b"\r\nhello\r\n0\r\n\r\n"], 64).await;
+        assert_eq!(body(r), "hello");
+    }
+
     #[test]
     fn a_body_gets_a_json_content_type_unless_the_caller_gave_one() {
         let url = Url::parse("http://127.0.0.1:9000/invoke").expect("url");
