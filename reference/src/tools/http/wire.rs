@@ -357,6 +357,9 @@ mod tests {
         let chunks: &[&[u8]] = &[CHUNKED, b"5", b";ext=1\r\nhel", b"lo\r\n", b"6\r\n world\r\n", b"0\r\n\r\n"];
         assert_eq!(body(answer("POST", chunks, 64).await), "hello world");
         assert_eq!(body(answer("POST", &[CHUNKED, b"5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"], 8).await), "helloabc");
+        // A chunk is complete once its data and CRLF are there, whatever follows (a last chunk of
+        // 10 bytes is followed by only 5).
+        assert_eq!(body(answer("POST", &[CHUNKED, b"a\r\n0123456789\r\n", b"0\r\n\r\n"], 64).await), "0123456789");
         assert_eq!(body(answer("POST", &[OK, b"\r\n", b"to the ", b"end"], 10).await), "to the end");
         assert_eq!(body(answer("POST", &[OK, b"\r\nexactly 10"], 10).await), "exactly 10");
     }
