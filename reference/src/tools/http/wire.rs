@@ -310,9 +310,24 @@ async fn read_chunked<S: AsyncRead + Unpin>(
 mod tests {
     use super::*;
 
+    /// [`exchange`] on a thread and paused runtime of its own, waited for at most 10 s: a client
+    /// that loops without yielding (no timeout can cancel it) fails its test instead of hanging
+    /// the test binary.
+    async fn answer(method: &str, pieces: &[&[u8]], max_body: usize) -> Result<Response, WireError> {
+        let method = method.to_owned();
+        let pieces: Vec<Vec<u8>> = pieces.iter().map(|p| p.to_vec()).collect();
+        let (done, wait) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build();
+            let pieces: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
+            let _ = done.send(rt.expect("a runtime").block_on(exchange(&method, &pieces, max_body)));
+        });
+        wait.recv_timeout(Duration::from_secs(10)).expect("the exchange did not end within 10 s (a loop that never yields?)")
+    }
+
     /// `roundtrip` against a server that answers `pieces`, one write each with a pause between (so
     /// the client reads them separately), then closes its side.
-    async fn answer(method: &str, pieces: &[&[u8]], max_body: usize) -> Result<Response, WireError> {
+    async fn exchange(method: &str, pieces: &[&[u8]], max_body: usize) -> Result<Response, WireError> {
         let (client, mut server) = tokio::io::duplex(256 * 1024);
         let pieces: Vec<Vec<u8>> = pieces.iter().map(|p| p.to_vec()).collect();
         let server = tokio::spawn(async move {
