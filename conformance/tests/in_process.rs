@@ -99,7 +99,11 @@ fn main() {
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);
-    // `exit` skips destructors: stop the fakes (the MCP server is a child process) first.
+    // `exit` skips destructors: stop the MCP server (a child process) first — explicitly, since a
+    // watchdog thread may still hold a reference to the fakes.
+    if let Some(mcp) = &fakes.mcp {
+        mcp.stop();
+    }
     drop(fakes);
     conclusion.exit();
 }

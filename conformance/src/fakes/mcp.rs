@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
@@ -16,6 +16,9 @@ const SCRIPT: &str = include_str!("../../../fixtures/mcp/server.py");
 pub struct McpServer {
     /// Behind a lock so [`McpServer::stop`] can end it through a shared reference.
     child: Mutex<Child>,
+    /// The server runs with `--die-with-parent`: it exits when this pipe closes, which the kernel
+    /// does when this process ends in any way — so even a killed test binary leaves no server.
+    _lifeline: ChildStdin,
     addr: SocketAddr,
     _dir: tempfile::TempDir,
 }
@@ -30,11 +33,13 @@ impl McpServer {
         let mut child = Command::new(python)
             .arg(&script)
             .arg(port.to_string())
-            .stdin(Stdio::null())
+            .arg("--die-with-parent")
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()?;
         let stderr = child.stderr.take().ok_or_else(|| std::io::Error::other("no stderr"))?;
+        let lifeline = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -60,7 +65,12 @@ impl McpServer {
                 }
             }
         }
-        Ok(Self { child: Mutex::new(child), addr: SocketAddr::from(([127, 0, 0, 1], port)), _dir: dir })
+        Ok(Self {
+            child: Mutex::new(child),
+            _lifeline: lifeline,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            _dir: dir,
+        })
     }
 
     /// The MCP endpoint.
