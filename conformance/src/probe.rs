@@ -59,7 +59,11 @@ pub async fn discover(ctx: &Ctx, timeout: Duration) -> Vec<FeatureStatus> {
     };
     let scripted = async {
         if provider.is_ok() {
-            tokio::join!(bounded(timeout, local_tools(ctx)), bounded(timeout, env_headers(ctx)), bounded(timeout, shortcircuit(ctx)))
+            tokio::join!(
+                bounded(timeout, local_tools(ctx)),
+                bounded(timeout, env_headers(ctx)),
+                bounded(timeout, shortcircuit(ctx))
+            )
         } else {
             let why = || Err("needs provider-fake, which did not answer".to_owned());
             (why(), why(), why())

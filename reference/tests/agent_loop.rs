@@ -293,7 +293,8 @@ fn tools_are_offered_only_with_use_tools_and_a_backend_that_lists_some() {
 
 #[test]
 fn an_iteration_records_how_long_the_model_call_took_in_milliseconds() {
-    let model = ScriptedModel { turns: vec![(1500, json!({"role": "assistant", "content": "slow"}))], by_model: vec![] };
+    let model =
+        ScriptedModel { turns: vec![(1500, json!({"role": "assistant", "content": "slow"}))], by_model: vec![] };
     let outcome = paused().block_on(run_loop(&spec(|_| {}), &model, &SleepyTools, &LoopEnv::default())).unwrap();
     let took = outcome.iterations[0].router_call_ms;
     assert!((took - 1500.0).abs() < 1.0, "router_call_ms {took} (virtual time)");

@@ -75,7 +75,8 @@ fn an_invocation_records_its_time_in_milliseconds() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (t_ms, outer_ms) = rt.block_on(async {
         let server = MockServer::start().await;
-        let slow = ResponseTemplate::new(200).set_body_json(json!({"result": "ok"})).set_delay(Duration::from_millis(300));
+        let slow =
+            ResponseTemplate::new(200).set_body_json(json!({"result": "ok"})).set_delay(Duration::from_millis(300));
         Mock::given(method("POST")).respond_with(slow).mount(&server).await;
         let tools = HttpTools::new(&url::Url::parse(&server.uri()).unwrap(), &[], HttpToolSettings::default());
         let started = Instant::now();

@@ -262,10 +262,12 @@ mod tests {
     #[test]
     fn text_parts_are_cut_in_proportion_and_images_kept() {
         let image = json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}});
-        let parts = json!([{"type": "text", "text": "a".repeat(3_000)}, image, {"type": "text", "text": "b".repeat(1_000)}]);
+        let parts =
+            json!([{"type": "text", "text": "a".repeat(3_000)}, image, {"type": "text", "text": "b".repeat(1_000)}]);
         let m = json!({"role": "user", "content": parts});
         let cut = cut_in_the_middle(&m, 1_000);
-        let lens: Vec<usize> = [0, 2].iter().map(|&i| cut["content"][i]["text"].as_str().map_or(0, |t| t.chars().count())).collect();
+        let lens: Vec<usize> =
+            [0, 2].iter().map(|&i| cut["content"][i]["text"].as_str().map_or(0, |t| t.chars().count())).collect();
         // Shares of 750 and 250 characters; each cut fills its share.
         assert_eq!(lens, vec![750, 250], "{cut}");
         assert_eq!(cut["content"][1], m["content"][1], "the image part is kept as it is");

@@ -322,7 +322,8 @@ mod tests {
             let pieces: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
             let _ = done.send(rt.expect("a runtime").block_on(exchange(&method, &pieces, max_body)));
         });
-        wait.recv_timeout(Duration::from_secs(10)).expect("the exchange did not end within 10 s (a loop that never yields?)")
+        wait.recv_timeout(Duration::from_secs(10))
+            .expect("the exchange did not end within 10 s (a loop that never yields?)")
     }
 
     /// `roundtrip` against a server that answers `pieces`, one write each with a pause between (so
