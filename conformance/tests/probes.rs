@@ -130,14 +130,19 @@ async fn a_trace_file_the_target_does_not_write_is_absent() {
     assert!(!traces.enabled && traces.why.starts_with("no line of the probe run appeared"), "{traces:?}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_proxy_target_from_the_table_has_openai_proxy_and_a_short_provider_timeout() {
+/// The statuses of a proxy target started from the table's openai-proxy and provider-timeout
+/// environment, each probe bounded by `timeout`.
+async fn discover_proxy(timeout: std::time::Duration) -> BTreeMap<Feature, FeatureStatus> {
     let fakes = Arc::new(Fakes::start(Default::default()).await.unwrap());
     let setup = Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: None, keys_file: None };
     let pairs = support::pairs_for(&[Feature::OpenaiProxy, Feature::ProviderTimeout], &setup);
     let ctx = support::ctx_on(&pairs, None, fakes, Arc::new(support::NoSnapshots)).unwrap();
-    let statuses: BTreeMap<Feature, FeatureStatus> =
-        probe::discover(&ctx, probe::PROBE_TIMEOUT).await.into_iter().map(|s| (s.feature, s)).collect();
+    probe::discover(&ctx, timeout).await.into_iter().map(|s| (s.feature, s)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_target_from_the_table_has_openai_proxy_and_a_short_provider_timeout() {
+    let statuses = discover_proxy(probe::PROBE_TIMEOUT).await;
     let on = enabled(&statuses);
     assert!(on.contains(&Feature::OpenaiProxy) && on.contains(&Feature::ProviderTimeout), "{statuses:#?}");
     assert!(!on.contains(&Feature::ShimEcho), "one mode per server: {statuses:#?}");
@@ -154,17 +159,9 @@ async fn an_echo_target_lacks_openai_proxy_and_so_the_timeout_probe_does_not_run
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_probe_slower_than_the_probe_timeout_leaves_its_feature_off_and_says_how_to_wait_longer() {
-    let fakes = Arc::new(Fakes::start(Default::default()).await.unwrap());
-    let setup = Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: None, keys_file: None };
-    let pairs = support::pairs_for(&[Feature::OpenaiProxy, Feature::ProviderTimeout], &setup);
-    let ctx = support::ctx_on(&pairs, None, fakes, Arc::new(support::NoSnapshots)).unwrap();
     // The provider-timeout probe holds the provider's answer back for seconds on purpose; under a
     // 300 ms bound it cannot answer, while the quick proxy probe still does.
-    let statuses: BTreeMap<Feature, FeatureStatus> = probe::discover(&ctx, std::time::Duration::from_millis(300))
-        .await
-        .into_iter()
-        .map(|s| (s.feature, s))
-        .collect();
+    let statuses = discover_proxy(std::time::Duration::from_millis(300)).await;
     assert!(statuses[&Feature::OpenaiProxy].enabled, "{statuses:#?}");
     let timeout = &statuses[&Feature::ProviderTimeout];
     assert!(!timeout.enabled, "{timeout:?}");
