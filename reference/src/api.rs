@@ -389,9 +389,15 @@ pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, RequestE
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
+        // A number too large for any type (`1e999`) is valid JSON grammar that serde reports as a
+        // syntax error: it is the field's value that is wrong, so it is named like a wrong type.
+        let out_of_range = inner.to_string().starts_with("number out of range") && path != ".";
         match inner.classify() {
             serde_json::error::Category::Data => {
                 RequestError::schema(if path == "." { "body".to_owned() } else { path }, inner.to_string())
+            }
+            _ if out_of_range => {
+                RequestError::schema(path, "the number is out of range (larger than any value allowed)")
             }
             _ => RequestError::Malformed(inner.to_string()),
         }
@@ -502,6 +508,16 @@ mod tests {
         let (got_status, message) = err(body);
         assert_eq!(got_status, status, "{message}");
         assert!(message.contains(needle), "`{message}` lacks `{needle}`");
+    }
+
+    #[rstest]
+    #[case(br#"{"model":"m","messages":[],"max_total_seconds":1e999}"#, "max_total_seconds")]
+    #[case(br#"{"model":"m","messages":[],"max_iterations":1e999}"#, "max_iterations")]
+    #[case(br#"{"model":"m","messages":[],"max_total_seconds":-1e999}"#, "max_total_seconds")]
+    fn a_number_beyond_every_type_is_a_422_naming_its_field(#[case] body: &[u8], #[case] field: &str) {
+        let e = RunSpec::from_slice(body, &RunLimits::default()).expect_err("out of range");
+        assert_eq!(status(&e), 422, "{e}");
+        assert!(e.to_string().starts_with(&format!("{field}: ")), "{e}");
     }
 
     #[rstest]

@@ -126,7 +126,7 @@ impl Config {
         // Tools must not read the server's own secrets: the keys file, the router config (it can
         // hold provider keys) and the traces (conversations).
         let secret_files = [config.keys.source.clone(), router_path, config.traces.path.clone()];
-        config.sandbox.hide.extend(secret_files.into_iter().flatten());
+        config.sandbox.hide_files(secret_files.into_iter().flatten());
         if flags.demo {
             config.enable_demo();
         }
@@ -213,7 +213,10 @@ mod tests {
 
     #[test]
     fn tool_http_headers_parse_or_become_a_startup_problem() {
-        let cfg = Config::from_pairs([("MINI_AGENT_TOOL_HTTP_HEADERS", r#"{"Authorization":"Bearer x","X-A":"1"}"#)]);
+        let cfg = Config::from_pairs([
+            ("MINI_AGENT_TOOL_HTTP_HEADERS", r#"{"Authorization":"Bearer x","X-A":"1"}"#),
+            ("MINI_AGENT_TOOL_HTTP_DEFAULT_BASE", "http://127.0.0.1:9100"),
+        ]);
         assert_eq!(cfg.http_tools.default_headers.len(), 2);
         assert!(cfg.problems.is_empty());
         let cfg = Config::from_pairs([("MINI_AGENT_TOOL_HTTP_HEADERS", "not json")]);

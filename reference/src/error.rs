@@ -13,6 +13,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::agent::error::AgentError;
 use crate::api::RequestError;
 use crate::provider::ProviderError;
 
@@ -156,8 +157,14 @@ impl ApiError {
         }
     }
 
-    /// `body` with this error's status and headers.
+    /// `body` with this error's status and headers — and without any known secret: a provider's
+    /// error text is not ours to trust (see [`crate::secret`]).
     fn respond(&self, body: serde_json::Value) -> Response {
+        let text = body.to_string();
+        let body: serde_json::Value = match crate::secret::redact(&text) {
+            std::borrow::Cow::Borrowed(_) => body,
+            std::borrow::Cow::Owned(clean) => serde_json::from_str(&clean).unwrap_or(body),
+        };
         let mut response = (self.status(), Json(body)).into_response();
         response.headers_mut().extend(self.headers());
         response
@@ -169,6 +176,17 @@ impl ApiError {
             tracing::warn!(status = status.as_u16(), error = %self, "request failed");
         } else {
             tracing::debug!(status = status.as_u16(), error = %self, "request rejected");
+        }
+    }
+}
+
+impl From<AgentError> for ApiError {
+    fn from(e: AgentError) -> Self {
+        match e {
+            AgentError::Provider(p) => Self::Provider(p),
+            AgentError::BadToolServer(m) => Self::bad_request("tool_backend", m),
+            AgentError::Refused { field, message } => Self::bad_request(field, message),
+            AgentError::ToolsRefused(why) => Self::Unavailable(why),
         }
     }
 }

@@ -131,6 +131,19 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
+    // The tool init (the first process of every tool call, see `process::init`): before anything
+    // else — no logging, no runtime, no argument parser it does not need.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "tool-init") {
+        return ExitCode::from(u8::try_from(miniagent::process::init::main()).unwrap_or(1));
+    }
+    // The doctor's sandbox probe, run as the server's user (see `doctor::sandbox`).
+    if std::env::args_os().nth(1).is_some_and(|a| a == "sandbox-probe") {
+        return ExitCode::from(u8::try_from(miniagent::doctor::probe_main()).unwrap_or(1));
+    }
+    // A server keeps its keys in its environment: non-dumpable, its `/proc/<pid>/environ`, memory
+    // and file descriptors are closed to processes of its own uid (a tool of a server whose sandbox
+    // is off), and it cannot be ptraced by them.
+    let _ = nix::sys::prctl::set_dumpable(false);
     // Held to the end of `main`: dropping it flushes the spans still queued for export.
     let _otel = match init_logging() {
         Ok(otel) => otel,
@@ -194,7 +207,7 @@ fn exec_rpc(args: ExecRpcArgs) -> Result<(), String> {
     let var = |name: &str| std::env::var(name).ok();
     let env = Env::new(&var);
     let mut sandbox = miniagent::process::sandbox::SandboxSettings::from_env(&env);
-    sandbox.hide.extend(keys.source.clone());
+    sandbox.hide_files(keys.source.clone());
     let problems = env.into_problems();
     if !problems.is_empty() {
         return Err(format!("configuration problem: {}", problems.join("; ")));
@@ -207,12 +220,8 @@ fn exec_rpc(args: ExecRpcArgs) -> Result<(), String> {
         .block_on(async {
             let (listener, _) = miniagent::serve::bind_checked(&at, !keys.is_empty()).await?;
             let limits = at.limits;
-            let sandbox = std::sync::Arc::new(miniagent::process::sandbox::Sandbox::new(sandbox));
-            if sandbox.active() {
-                tracing::info!("{}", sandbox.describe());
-            } else {
-                tracing::warn!("{}", sandbox.describe());
-            }
+            let sandbox = miniagent::process::sandbox::Sandbox::started(sandbox)
+                .map_err(|e| miniagent::serve::ServeError::Startup(miniagent::http::StartupError::Config(vec![e])))?;
             let app = miniagent::exec_rpc::app(miniagent::exec_rpc::ExecState::new(at, keys, sandbox));
             miniagent::serve::run(listener, app, limits, shutdown).await
         })
@@ -354,7 +363,7 @@ fn init_logging() -> Result<Option<Otel>, String> {
     let log_filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(miniagent::telemetry::logs::OneLine)
         .with_ansi(std::io::stderr().is_terminal())
         .with_filter(log_filter);
     let spans = otel.as_ref().map(|o| {

@@ -111,6 +111,9 @@ impl UrlPolicy {
     }
 
     fn check_addr(&self, host: &str, addr: &SocketAddr) -> Result<(), String> {
+        // An IPv6 address that carries an IPv4 one is judged as that IPv4 address: `::/0` in the
+        // list must not let `64:ff9b::a9fe:a9fe` (NAT64 for 169.254.169.254) through.
+        let addr = &SocketAddr::new(embedded_ipv4(addr.ip()), addr.port());
         if always_refused(addr.ip()) {
             return Err(format!(
                 "{} is a link-local or cloud-metadata address, which tools servers may never be",
@@ -134,6 +137,26 @@ impl UrlPolicy {
             addr.ip()
         ))
     }
+}
+
+/// The IPv4 address an IPv6 form carries — IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible
+/// `::a.b.c.d`, NAT64 `64:ff9b::/96` and `64:ff9b:1::/48`, 6to4 `2002:aabb:ccdd::/16` — else `ip`.
+pub fn embedded_ipv4(ip: IpAddr) -> IpAddr {
+    let IpAddr::V6(v6) = ip else { return ip };
+    let s = v6.segments();
+    let low = |a: u16, b: u16| IpAddr::V4(Ipv4Addr::new((a >> 8) as u8, a as u8, (b >> 8) as u8, b as u8));
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return IpAddr::V4(v4);
+    }
+    let compatible = s[..6] == [0; 6] && !(s[6] == 0 && s[7] <= 1);
+    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1);
+    if compatible || nat64 {
+        return low(s[6], s[7]);
+    }
+    if s[0] == 0x2002 {
+        return low(s[1], s[2]);
+    }
+    ip
 }
 
 /// Link-local (169.254.0.0/16, where cloud metadata services live, and fe80::/10), the AWS IPv6
@@ -197,11 +220,28 @@ mod tests {
         assert!(check(&p, "http://127.0.0.1:5/").await.is_ok());
         assert!(check(&p, "http://192.168.1.1/").await.is_err());
         let p = policy(Some("0.0.0.0/0, ::/0"), false);
-        for url in ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://[::ffff:169.254.169.254]/"]
-        {
+        for url in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fe80::1]/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[64:ff9b:1::a9fe:a9fe]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://[::169.254.169.254]/",
+        ] {
             let err = check(&p, url).await.expect_err(url);
             assert!(err.0.contains("link-local or cloud-metadata"), "{url}: {err}");
         }
+        // Judged as the IPv4 address they carry: an IPv6-only rule does not admit them.
+        let v6_only = policy(Some("::/0"), false);
+        for url in ["http://[64:ff9b::a00:1]/", "http://[2002:a00:1::]/", "http://[::ffff:10.0.0.1]/"] {
+            assert!(check(&v6_only, url).await.is_err(), "{url} is 10.0.0.1 in disguise");
+        }
+        assert!(check(&v6_only, "http://[2001:db8::1]/").await.is_ok());
+        assert!(
+            check(&policy(None, true), "http://[::ffff:127.0.0.1]:9/").await.is_ok(),
+            "loopback in disguise is loopback"
+        );
     }
 
     #[test]

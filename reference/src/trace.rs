@@ -152,16 +152,27 @@ pub fn rotated(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Opens (or creates) a trace file readable by its owner only: traces hold whole conversations.
+/// A file that exists with wider permissions is narrowed.
+fn open_private(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+    if f.metadata()?.permissions().mode() & 0o077 != 0 {
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(f)
+}
+
 fn write_batch(path: &Path, max_bytes: u64, file: &mut Option<File>, buf: &[u8]) -> std::io::Result<()> {
     if file.is_none() {
-        *file = Some(OpenOptions::new().create(true).append(true).open(path)?);
+        *file = Some(open_private(path)?);
     }
     let Some(f) = file.as_mut() else { return Ok(()) };
     let mut start = f.metadata()?.len();
     if start > 0 && start + buf.len() as u64 > max_bytes {
         // Rotate between whole batches, so both files end on whole lines.
         std::fs::rename(path, rotated(path))?;
-        *f = OpenOptions::new().create(true).append(true).open(path)?;
+        *f = open_private(path)?;
         start = 0;
         tracing::info!(path = %path.display(), "trace file rotated (MINI_AGENT_TRACE_MAX_MB)");
     }
@@ -218,6 +229,22 @@ mod tests {
         }
         let last: Value = serde_json::from_str(current.lines().last().expect("a line")).expect("json");
         assert_eq!(last["i"], 29, "the newest line is in the current file");
+        use std::os::unix::fs::PermissionsExt;
+        for p in [path.clone(), rotated(&path)] {
+            let mode = std::fs::metadata(&p).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} holds conversations: owner only", p.display());
+        }
+    }
+
+    #[tokio::test]
+    async fn an_existing_world_readable_file_is_narrowed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.jsonl");
+        std::fs::write(&path, "").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        TraceWriter::spawn(path.clone(), u64::MAX).expect("spawn").append(&json!({"a": 1})).await;
+        assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
     }
 
     #[tokio::test]

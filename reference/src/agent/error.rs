@@ -14,4 +14,7 @@ pub enum AgentError {
     /// The request's tools server URL is outside what the server may reach.
     #[error("{message}")]
     Refused { field: &'static str, message: String },
+    /// The local tools cannot run here (the tool sandbox cannot be set up and is not turned off).
+    #[error("{0}")]
+    ToolsRefused(String),
 }

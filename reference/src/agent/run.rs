@@ -37,7 +37,12 @@ pub struct Deps<'a, M: ChatModel> {
 pub async fn run<M: ChatModel>(spec: &RunSpec, deps: &Deps<'_, M>) -> Result<RunOutcome, AgentError> {
     match &spec.backend {
         Backend::Echo | Backend::Router => one_shot(spec, deps.model).await,
-        Backend::Local => run_loop(spec, deps.model, &Observed::new(deps.local, "local", deps.metrics), deps.env).await,
+        Backend::Local => {
+            if let Some(why) = deps.local.sandbox.refusal() {
+                return Err(AgentError::ToolsRefused(why));
+            }
+            run_loop(spec, deps.model, &Observed::new(deps.local, "local", deps.metrics), deps.env).await
+        }
         Backend::Http(server) => {
             let addrs = checked(deps.outbound, server, "tool_http_base_url").await?;
             let tools = HttpTools::pinned(&server.url, &server.headers, deps.http.clone(), addrs);

@@ -6,8 +6,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::process::plan::WORK_TOKEN;
 use crate::process::sandbox::Sandbox;
-use crate::process::{self, Exit, SpawnError, Spec};
+use crate::process::{self, Setup, SpawnError, Spec};
 use crate::tools::local::exec_shape;
 use crate::tools::result::ToolResult;
 
@@ -95,9 +96,24 @@ fn java_class(code: &str) -> String {
         .unwrap_or_else(|| "Main".to_owned())
 }
 
+/// What the JVM needs to start under an address-space limit of `mem_mb`: its heap sized from the
+/// limit (not the host's RAM), and its reservations (class space, code cache, GC threads) small.
+fn jvm_flags(mem_mb: u64) -> Vec<String> {
+    [
+        format!("-XX:MaxRAM={mem_mb}m"),
+        "-XX:+UseSerialGC".into(),
+        "-XX:CompressedClassSpaceSize=64m".into(),
+        "-XX:ReservedCodeCacheSize=64m".into(),
+        "-XX:TieredStopAtLevel=1".into(),
+        "-Xss1m".into(),
+    ]
+    .to_vec()
+}
+
 /// Source file name, compile steps and the run step. `mem_mb` is the tools' memory limit, which
-/// the JVM must be told (its default heap follows the host's RAM, not the limit).
-fn plan(language: Language, code: &str, dir: &str, mem_mb: u64) -> (String, Vec<Step>, Step) {
+/// the JVM must be told.
+fn plan(language: Language, code: &str, mem_mb: u64) -> (String, Vec<Step>, Step) {
+    let dir = WORK_TOKEN;
     match language {
         Language::Python => ("main.py".into(), vec![], step("python3", &["main.py"])),
         Language::JavaScript => ("main.js".into(), vec![], step("node", &["main.js"])),
@@ -124,9 +140,13 @@ fn plan(language: Language, code: &str, dir: &str, mem_mb: u64) -> (String, Vec<
         Language::Java => {
             let class = java_class(code);
             let file = format!("{class}.java");
-            let max_ram = format!("-XX:MaxRAM={mem_mb}m");
-            let compile = Step { program: "javac", args: vec![format!("-J{max_ram}"), file.clone()], env: Vec::new() };
-            let run = Step { program: "java", args: vec![max_ram, "-cp".into(), ".".into(), class], env: Vec::new() };
+            let flags = jvm_flags(mem_mb);
+            let mut javac: Vec<String> = flags.iter().map(|f| format!("-J{f}")).collect();
+            javac.push(file.clone());
+            let compile = Step { program: "javac", args: javac, env: Vec::new() };
+            let mut java = flags;
+            java.extend(["-cp".into(), ".".into(), class]);
+            let run = Step { program: "java", args: java, env: Vec::new() };
             (file, vec![compile], run)
         }
         Language::Rust => (
@@ -186,7 +206,8 @@ impl ExecResult {
     }
 }
 
-/// Runs `code` in `sandbox` (the caller sets `t_ms`).
+/// Runs `code` in `sandbox` (the caller sets `t_ms`): the source file, the compile steps and the
+/// run step in one sandboxed call, so the compiler's output is where the program runs.
 pub async fn run(
     language: Language,
     code: &str,
@@ -194,60 +215,43 @@ pub async fn run(
     output_cap: usize,
     sandbox: &Arc<Sandbox>,
 ) -> ExecResult {
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => return ExecResult::failed(format!("cannot create a working directory: {e}")),
-    };
-    let dir_text = dir.path().display().to_string();
-    let (file, compile, run_step) = plan(language, code, &dir_text, sandbox.settings.mem_mb);
-    if let Err(e) = std::fs::write(dir.path().join(&file), code) {
-        return ExecResult::failed(format!("cannot write the source file: {e}"));
-    }
+    let (file, compile, run_step) = plan(language, code, sandbox.settings.mem_mb);
     let compile_timeout = timeout.max(MIN_COMPILE_TIMEOUT);
-    for s in compile {
-        let program = s.program;
-        match execute(s, dir.path(), compile_timeout, output_cap, sandbox).await {
-            Ok(outcome) if outcome.exit == Exit::Code(0) => {}
-            Ok(outcome) => {
-                let mut r = exec_shape(program, &outcome, compile_timeout);
+    let mut spec = Spec::new(run_step.program, timeout).args(run_step.args).sandboxed(sandbox);
+    spec.env = run_step.env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+    spec.output_cap = output_cap;
+    spec.files = vec![(file, code.to_owned())];
+    spec.setup = compile
+        .into_iter()
+        .map(|s| Setup {
+            program: s.program.to_owned(),
+            args: s.args,
+            env: s.env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            timeout: compile_timeout,
+        })
+        .collect();
+    match process::run(spec).await {
+        Ok(outcome) => match outcome.setup_failed.clone() {
+            Some(program) => {
+                let mut r = exec_shape(&program, &outcome, compile_timeout);
                 let why = r.error.take().unwrap_or_default();
                 r.error = Some(format!("{} compile step `{program}` failed: {why}", language.name()));
-                return ExecResult::from_tool(r);
+                ExecResult::from_tool(r)
             }
-            Err(e) => return ExecResult::failed(spawn_error(language, program, &e)),
-        }
-    }
-    let program = run_step.program;
-    match execute(run_step, dir.path(), timeout, output_cap, sandbox).await {
-        Ok(outcome) => ExecResult::from_tool(exec_shape(language.name(), &outcome, timeout)),
-        Err(e) => ExecResult::failed(spawn_error(language, program, &e)),
+            None => ExecResult::from_tool(exec_shape(language.name(), &outcome, timeout)),
+        },
+        Err(SpawnError::NotFound { program }) => ExecResult::failed(spawn_error(language, &program)),
+        Err(e) => ExecResult::failed(e.to_string()),
     }
 }
 
-async fn execute(
-    s: Step,
-    dir: &std::path::Path,
-    timeout: Duration,
-    output_cap: usize,
-    sandbox: &Arc<Sandbox>,
-) -> Result<process::Outcome, SpawnError> {
-    let program =
-        if s.program.starts_with("./") { dir.join(&s.program[2..]).into_os_string() } else { s.program.into() };
-    let mut spec = Spec::new(program, timeout).args(s.args).sandboxed(sandbox, dir);
-    spec.output_cap = output_cap;
-    spec.env = s.env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-    process::run(spec).await
-}
-
-fn spawn_error(language: Language, program: &str, e: &SpawnError) -> String {
-    match e {
-        SpawnError::NotFound { .. } => format!(
-            "toolchain for {} not found: `{program}` is not installed or not on PATH (Debian package: {})",
-            language.name(),
-            Language::package_for(program)
-        ),
-        other => other.to_string(),
-    }
+fn spawn_error(language: Language, program: &str) -> String {
+    let program = program.strip_prefix("./").unwrap_or(program);
+    format!(
+        "toolchain for {} not found: `{program}` is not installed or not on PATH (Debian package: {})",
+        language.name(),
+        Language::package_for(program)
+    )
 }
 
 #[cfg(test)]

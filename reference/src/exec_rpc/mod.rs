@@ -98,6 +98,9 @@ async fn exec(
         Some(t) if t.is_finite() => t.clamp(MIN_TIMEOUT_SEC, MAX_TIMEOUT_SEC),
         Some(t) => return Err(ApiError::schema("timeout_sec", format!("must be a number of seconds, got {t}"))),
     };
+    if let Some(why) = state.sandbox.refusal() {
+        return Err(ApiError::Unavailable(why));
+    }
     let started = Instant::now();
     let timeout = Duration::from_secs_f64(timeout);
     let mut result = languages::run(language, &req.code, timeout, state.output_cap, &state.sandbox).await;

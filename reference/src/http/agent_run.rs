@@ -7,7 +7,6 @@ use axum::{Extension, Json};
 
 use super::extract::LimitedBody;
 use super::state::SharedState;
-use crate::agent::error::AgentError;
 use crate::agent::run;
 use crate::api::RunSpec;
 use crate::auth::Caller;
@@ -26,11 +25,7 @@ pub async fn agent_run(
     if !state.config.shim.delay.is_zero() {
         tokio::time::sleep(state.config.shim.delay).await;
     }
-    let outcome = run::run(&spec, &state.deps()).await.map_err(|e| match e {
-        AgentError::Provider(p) => ApiError::Provider(p),
-        AgentError::BadToolServer(m) => ApiError::bad_request("tool_backend", m),
-        AgentError::Refused { field, message } => ApiError::bad_request(field, message),
-    })?;
+    let outcome = run::run(&spec, &state.deps()).await.map_err(ApiError::from)?;
     let envelope = envelope::build(&outcome, started.elapsed().as_secs_f64() * 1e3);
     if let Some(writer) = &state.traces {
         writer.append(&trace::record(&envelope, &spec, &outcome)).await;

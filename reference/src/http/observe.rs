@@ -10,7 +10,7 @@ use axum::response::Response;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::telemetry::metrics::{Metrics, UNMATCHED_ROUTE};
+use crate::telemetry::metrics::{Metrics, UNMATCHED_ROUTE, method_label};
 use crate::telemetry::otel::{self, TARGET};
 
 pub async fn observe(State(metrics): State<Option<Metrics>>, req: Request, next: Next) -> Response {
@@ -19,7 +19,7 @@ pub async fn observe(State(metrics): State<Option<Metrics>>, req: Request, next:
     }
     let route = req.extensions().get::<MatchedPath>().cloned();
     let route = route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let span = tracing::debug_span!(
         target: TARGET,
         "request",
@@ -36,7 +36,7 @@ pub async fn observe(State(metrics): State<Option<Metrics>>, req: Request, next:
     let response = next.run(req).instrument(span.clone()).await;
     let status = response.status().as_u16();
     if let Some(m) = &metrics {
-        m.request_done(route, method.as_str(), status, started.elapsed());
+        m.request_done(route, method, status, started.elapsed());
     }
     if !span.is_disabled() {
         span.record("http.response.status_code", status);

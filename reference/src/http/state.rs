@@ -75,12 +75,7 @@ impl AppState {
             None => None,
         };
         let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-        let sandbox = Arc::new(Sandbox::new(config.sandbox.clone()));
-        if sandbox.active() {
-            tracing::info!("{}", sandbox.describe());
-        } else {
-            tracing::warn!("{}", sandbox.describe());
-        }
+        let sandbox = Sandbox::started(config.sandbox.clone()).map_err(|e| StartupError::Config(vec![e]))?;
         let local_tools = LocalTools::new(config.local_tools.clone(), sandbox);
         let limiter = Limiter::from_settings(&config.redis).map_err(StartupError::Limiter)?;
         if !config.keys.is_empty() {

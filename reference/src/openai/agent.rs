@@ -23,9 +23,5 @@ pub fn spec(body: &[u8], limits: &RunLimits, providers: &Providers) -> Result<Ru
 
 /// Runs the agent; its final answer is the reply's content.
 pub async fn run(spec: &RunSpec, deps: &Deps<'_, Providers>) -> Result<RunOutcome, ApiError> {
-    run::run(spec, deps).await.map_err(|e| match e {
-        crate::agent::error::AgentError::Provider(p) => ApiError::Provider(p),
-        crate::agent::error::AgentError::BadToolServer(m) => ApiError::bad_request("tool_backend", m),
-        crate::agent::error::AgentError::Refused { field, message } => ApiError::bad_request(field, message),
-    })
+    run::run(spec, deps).await.map_err(ApiError::from)
 }

@@ -76,7 +76,14 @@ pub fn relay(
                 }
                 Some(Ok(event)) => match event.data {
                     Some(data) if data.trim() == "[DONE]" => return Some((Item::Done, None)),
-                    Some(data) if !data.trim().is_empty() => return Some((Item::Data(data), Some(events))),
+                    Some(data) if !data.trim().is_empty() => {
+                        // Passed on untouched — unless it carries one of our secrets.
+                        let data = match crate::secret::redact(&data) {
+                            std::borrow::Cow::Borrowed(_) => data,
+                            std::borrow::Cow::Owned(clean) => clean,
+                        };
+                        return Some((Item::Data(data), Some(events)));
+                    }
                     _ => continue,
                 },
             }

@@ -12,12 +12,19 @@
 //! [`DRAIN_GRACE`] to finish writing, then reading stops with what was written so far.
 //!
 //! Programs that run model-controlled code carry a [`sandbox::Sandbox`] in their spec: they then
-//! start inside bubblewrap with limits, an allowlisted environment and (for a root server) an
-//! unprivileged uid. Programs of the operator's choosing (the sidecar's CLI) run as they are.
+//! become a [`plan::Plan`] (files, setup steps, the program) carried out by the tool init
+//! ([`init`]) inside bubblewrap ([`mounts`], [`seccomp`]), with limits, an allowlisted environment,
+//! a private work directory and (for a root server) an unprivileged uid — at most
+//! `MINI_AGENT_TOOL_MAX_CONCURRENT` at once. Programs of the operator's choosing (the sidecar's
+//! CLI) run as they are.
 //!
 //! Does not decide what to run or how to report it: callers build the spec and shape the result.
 
+pub mod init;
+pub mod mounts;
+pub mod plan;
 pub mod sandbox;
+pub mod seccomp;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -48,8 +55,23 @@ pub struct Spec {
     pub env: Vec<(OsString, OsString)>,
     pub timeout: Duration,
     pub output_cap: usize,
-    /// Run inside this sandbox, with `cwd` as the private work directory.
+    /// Run inside this sandbox (which provides the work directory: `cwd` is not used).
     pub sandbox: Option<Arc<sandbox::Sandbox>>,
+    /// Sandboxed only: files written into the work directory first (plain names).
+    pub files: Vec<(String, String)>,
+    /// Sandboxed only: steps run before the program, in the same work directory (compilers); the
+    /// first that fails ends the call ([`Outcome::setup_failed`]).
+    pub setup: Vec<Setup>,
+}
+
+/// A step run before the program (sandboxed specs only).
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Its own variables; [`plan::WORK_TOKEN`] in a value stands for the work directory.
+    pub env: Vec<(String, String)>,
+    pub timeout: Duration,
 }
 
 impl Spec {
@@ -63,14 +85,22 @@ impl Spec {
             timeout,
             output_cap: DEFAULT_OUTPUT_CAP,
             sandbox: None,
+            files: Vec::new(),
+            setup: Vec::new(),
         }
     }
 
-    /// Runs in `sandbox` with `work` as its private work directory.
-    pub fn sandboxed(mut self, sandbox: &Arc<sandbox::Sandbox>, work: impl Into<PathBuf>) -> Self {
+    /// Runs in `sandbox`, in a private work directory of its own.
+    pub fn sandboxed(mut self, sandbox: &Arc<sandbox::Sandbox>) -> Self {
         self.sandbox = Some(sandbox.clone());
-        self.cwd = Some(work.into());
         self
+    }
+
+    /// The longest the whole call may take: its setup steps' timeouts and its own, plus a little
+    /// for the init (which enforces each step's own timeout and says which one ran out).
+    fn deadline(&self) -> Duration {
+        let setup: Duration = self.setup.iter().map(|s| s.timeout).sum();
+        if self.sandbox.is_some() { setup + self.timeout + INIT_SLACK } else { self.timeout }
     }
 
     pub fn arg(mut self, a: impl Into<OsString>) -> Self {
@@ -96,6 +126,8 @@ pub struct Captured {
     pub text: String,
     /// Bytes dropped past the cap.
     pub dropped: usize,
+    /// The last bytes of the stream when some were dropped (where the init's verdict is).
+    pub tail: Vec<u8>,
 }
 
 impl Captured {
@@ -105,7 +137,7 @@ impl Captured {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Exited with this code (a signal death is reported as 128 + signal, as shells do).
     Code(i32),
@@ -116,6 +148,8 @@ pub enum Exit {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub exit: Exit,
+    /// The program of the setup step that failed or ran out of time; the program itself never ran.
+    pub setup_failed: Option<String>,
     pub stdout: Captured,
     pub stderr: Captured,
     pub elapsed: Duration,
@@ -131,17 +165,33 @@ pub enum SpawnError {
     /// The sandbox is required and unavailable, or the work directory cannot be prepared.
     #[error("{0}")]
     Refused(String),
+    /// Every tool slot stayed taken for the whole timeout.
+    #[error(
+        "{0} tool processes were already running for the whole timeout (MINI_AGENT_TOOL_MAX_CONCURRENT); try again later"
+    )]
+    Busy(usize),
 }
+
+/// What the init may take beyond its steps' timeouts before the server ends it.
+const INIT_SLACK: Duration = Duration::from_secs(2);
 
 /// A running child: its pipes, and its process group, killed on drop.
 #[derive(Debug)]
 pub struct Child {
     inner: tokio::process::Child,
     group: Option<Pid>,
+    /// A bare tool init (sandbox off): told to end with SIGTERM, so it can kill the descendants
+    /// that left its process group (`setsid`) before it goes.
+    init: bool,
+    /// The host work directory of a bare init, removed after the child.
+    _host_dir: Option<sandbox::HostDir>,
     pub stdin: Option<ChildStdin>,
     pub stdout: Option<ChildStdout>,
     pub stderr: Option<ChildStderr>,
 }
+
+/// How long a bare init gets to kill its descendants before its group is killed for it.
+const INIT_GRACE: Duration = Duration::from_millis(500);
 
 impl Child {
     /// Waits for the program itself to exit (not for what it left behind).
@@ -149,12 +199,19 @@ impl Child {
         self.inner.wait().await
     }
 
-    /// SIGKILLs the whole process group. Idempotent.
+    /// SIGKILLs the whole process group (a bare init is asked first, see [`Child::init`]).
+    /// Idempotent.
     pub fn kill_tree(&mut self) {
-        if let Some(pgid) = self.group.take() {
-            // ESRCH (nothing left in the group) is the normal case after a clean exit.
-            let _ = killpg(pgid, Signal::SIGKILL);
+        let Some(pgid) = self.group.take() else { return };
+        if self.init && killpg(pgid, Signal::SIGTERM).is_ok() {
+            std::thread::spawn(move || {
+                std::thread::sleep(INIT_GRACE);
+                let _ = killpg(pgid, Signal::SIGKILL);
+            });
+            return;
         }
+        // ESRCH (nothing left in the group) is the normal case after a clean exit.
+        let _ = killpg(pgid, Signal::SIGKILL);
     }
 }
 
@@ -165,26 +222,32 @@ impl Drop for Child {
 }
 
 /// Starts `spec` (its timeout and output cap are the caller's business at this level) with stdout
-/// and stderr piped, and stdin piped when the spec has input.
+/// and stderr piped, and stdin piped when the spec has input (or a sandbox, whose plan leads it).
 pub fn spawn(spec: &Spec) -> Result<Child, SpawnError> {
     let program = spec.program.to_string_lossy().into_owned();
-    let mut cmd = command(spec)?;
-    cmd.stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+    let (mut cmd, launch) = command(spec)?;
+    let input = match &launch {
+        Some(l) => Some([l.plan.as_slice(), spec.stdin.as_deref().unwrap_or_default()].concat()),
+        None => spec.stdin.clone(),
+    };
+    cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    if let Some(dir) = &spec.cwd {
-        cmd.current_dir(dir);
-    }
     let mut inner = cmd.spawn().map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound if launch.is_some() => {
+            SpawnError::Refused("bwrap is not installed (Debian package `bubblewrap`)".into())
+        }
         std::io::ErrorKind::NotFound => SpawnError::NotFound { program: program.clone() },
         _ => SpawnError::Other { program: program.clone(), source },
     })?;
     let group = inner.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw);
     let (stdin, stdout, stderr) = (inner.stdin.take(), inner.stdout.take(), inner.stderr.take());
-    let mut child = Child { inner, group, stdin, stdout, stderr };
-    if let (Some(input), Some(mut pipe)) = (spec.stdin.clone(), child.stdin.take()) {
+    let host_dir = launch.and_then(|l| l.host_dir);
+    let init = host_dir.is_some();
+    let mut child = Child { inner, group, init, _host_dir: host_dir, stdin, stdout, stderr };
+    if let (Some(input), Some(mut pipe)) = (input, child.stdin.take()) {
         // Written from its own task: a child that does not read its stdin must not block us.
         tokio::spawn(async move {
             let _ = pipe.write_all(&input).await;
@@ -194,28 +257,39 @@ pub fn spawn(spec: &Spec) -> Result<Child, SpawnError> {
     Ok(child)
 }
 
-/// The command for `spec`: as it is, or wrapped by its sandbox (bubblewrap and `prlimit`, an
-/// allowlisted environment, the tools' uid).
-fn command(spec: &Spec) -> Result<Command, SpawnError> {
+/// The command for `spec`: as it is, or the tool init in its sandbox (with the launch, whose plan
+/// must lead stdin and whose host directory must outlive the child).
+fn command(spec: &Spec) -> Result<(Command, Option<sandbox::Launch>), SpawnError> {
     let Some(sandbox) = &spec.sandbox else {
         let mut cmd = Command::new(&spec.program);
         cmd.args(&spec.args).envs(spec.env.iter().map(|(k, v)| (k, v)));
-        return Ok(cmd);
+        if let Some(dir) = &spec.cwd {
+            cmd.current_dir(dir);
+        }
+        return Ok((cmd, None));
     };
-    let work =
-        spec.cwd.as_deref().ok_or_else(|| SpawnError::Refused("a sandboxed program needs a work directory".into()))?;
-    let launch = sandbox
-        .launch(std::path::Path::new(&spec.program), &spec.args, work, &spec.env, spec.timeout)
-        .map_err(SpawnError::Refused)?;
-    if let Some(uid) = launch.run_as {
-        sandbox::chown(work, uid).map_err(SpawnError::Refused)?;
-    }
+    let text = |s: &OsString| s.to_string_lossy().into_owned();
+    let step = |program: String, args: Vec<String>, env: Vec<(String, String)>, timeout: Duration| plan::Step {
+        program,
+        args,
+        env,
+        timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+    };
+    let mut steps: Vec<plan::Step> =
+        spec.setup.iter().map(|s| step(s.program.clone(), s.args.clone(), s.env.clone(), s.timeout)).collect();
+    steps.push(step(text(&spec.program), spec.args.iter().map(text).collect(), Vec::new(), spec.timeout));
+    let env: Vec<(String, String)> = spec.env.iter().map(|(k, v)| (text(k), text(v))).collect();
+    let job = sandbox::Job { files: &spec.files, steps };
+    let launch = sandbox.launch(&job, &env, spec.timeout).map_err(SpawnError::Refused)?;
     let mut cmd = Command::new(&launch.program);
-    cmd.args(&launch.args).env_clear().envs(launch.env);
+    cmd.args(&launch.args).env_clear();
+    if let Some(dir) = &launch.host_dir {
+        cmd.current_dir(dir.path());
+    }
     if let Some(uid) = launch.run_as {
         cmd.uid(uid).gid(uid);
     }
-    Ok(cmd)
+    Ok((cmd, Some(launch)))
 }
 
 /// The exit code of a status; a death by signal is 128 + the signal, as shells report it.
@@ -224,15 +298,26 @@ pub fn exit_code(status: &ExitStatus) -> i32 {
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
-/// Runs `spec` to completion or timeout, with both streams captured up to the cap.
+/// Runs `spec` to completion or timeout, with both streams captured up to the cap. A sandboxed
+/// spec first waits for a tool slot (at most its timeout).
 pub async fn run(spec: Spec) -> Result<Outcome, SpawnError> {
     let started = Instant::now();
+    let _slot = match &spec.sandbox {
+        Some(sandbox) => {
+            let slots = sandbox.slots().clone();
+            match tokio::time::timeout(spec.timeout, slots.acquire_owned()).await {
+                Ok(Ok(permit)) => Some(permit),
+                _ => return Err(SpawnError::Busy(sandbox.settings.max_concurrent)),
+            }
+        }
+        None => None,
+    };
     let sandboxed = spec.sandbox.is_some();
-    let program = spec.program.to_string_lossy().into_owned();
+    let last = spec.setup.len();
     let mut child = spawn(&spec)?;
     let stdout = child.stdout.take().map(|s| Capture::start(s, spec.output_cap));
     let stderr = child.stderr.take().map(|s| Capture::start(s, spec.output_cap));
-    let exit = match tokio::time::timeout(spec.timeout, child.wait()).await {
+    let exit = match tokio::time::timeout(spec.deadline(), child.wait()).await {
         Ok(Ok(status)) => Exit::Code(exit_code(&status)),
         Ok(Err(_)) => Exit::Code(-1),
         Err(_) => Exit::TimedOut,
@@ -242,12 +327,43 @@ pub async fn run(spec: Spec) -> Result<Outcome, SpawnError> {
     if exit == Exit::TimedOut {
         let _ = child.wait().await;
     }
-    let (stdout, stderr) = tokio::join!(Capture::finish(stdout), Capture::finish(stderr));
-    // In a sandbox the program is started by `prlimit`, which reports a missing program itself.
-    if sandboxed && exit == Exit::Code(127) && stderr.text.starts_with("prlimit: failed to execute") {
-        return Err(SpawnError::NotFound { program });
+    let (stdout, mut stderr) = tokio::join!(Capture::finish(stdout), Capture::finish(stderr));
+    let mut outcome =
+        Outcome { exit, setup_failed: None, stdout, stderr: Captured::default(), elapsed: Duration::ZERO };
+    if sandboxed && exit == Exit::Code(plan::VERDICT_EXIT) {
+        apply_verdict(&mut outcome, &mut stderr, last)?;
     }
-    Ok(Outcome { exit, stdout, stderr, elapsed: started.elapsed() })
+    outcome.stderr = stderr;
+    outcome.elapsed = started.elapsed();
+    Ok(outcome)
+}
+
+/// Reads the init's verdict (the last line of stderr, or of its tail when the cap cut it off) into
+/// the outcome; a program that was not found or a plan that failed is an `Err`.
+fn apply_verdict(outcome: &mut Outcome, stderr: &mut Captured, last: usize) -> Result<(), SpawnError> {
+    let (kept, verdict) = match plan::Verdict::split(&stderr.text) {
+        Some((before, verdict)) => (Some(before.to_owned()), verdict),
+        None => match plan::Verdict::split(&String::from_utf8_lossy(&stderr.tail)) {
+            Some((_, verdict)) => (None, verdict),
+            None => return Ok(()),
+        },
+    };
+    if let Some(text) = kept {
+        stderr.text = text;
+    }
+    match verdict {
+        plan::Verdict::SetupFailed { program, code, .. } => {
+            outcome.exit = Exit::Code(code);
+            outcome.setup_failed = Some(program);
+        }
+        plan::Verdict::TimedOut { step, program } => {
+            outcome.exit = Exit::TimedOut;
+            outcome.setup_failed = (step < last).then_some(program);
+        }
+        plan::Verdict::NotFound { program, .. } => return Err(SpawnError::NotFound { program }),
+        plan::Verdict::Error { message } => return Err(SpawnError::Refused(message)),
+    }
+    Ok(())
 }
 
 /// A stream being read in the background until EOF or until told to stop.
@@ -273,11 +389,15 @@ impl Capture {
     }
 }
 
+/// How much of a stream's end is kept past the cap.
+const TAIL_BYTES: usize = 4096;
+
 /// Reads a stream to its end (or until `stop`), keeping the first `cap` bytes and counting the
 /// rest. Reading on past the cap (rather than stopping) keeps the child from blocking on a full pipe.
 async fn read_capped(mut stream: impl AsyncRead + Unpin, cap: usize, mut stop: oneshot::Receiver<()>) -> Captured {
     let mut kept = Vec::new();
     let mut dropped = 0usize;
+    let mut tail: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = tokio::select! {
@@ -291,8 +411,13 @@ async fn read_capped(mut stream: impl AsyncRead + Unpin, cap: usize, mut stop: o
         let take = cap.saturating_sub(kept.len()).min(n);
         kept.extend_from_slice(&buf[..take]);
         dropped += n - take;
+        if take < n {
+            tail.extend_from_slice(&buf[take..n]);
+            let excess = tail.len().saturating_sub(TAIL_BYTES);
+            tail.drain(..excess);
+        }
     }
-    Captured { text: String::from_utf8_lossy(&kept).into_owned(), dropped }
+    Captured { text: String::from_utf8_lossy(&kept).into_owned(), dropped, tail }
 }
 
 #[cfg(test)]

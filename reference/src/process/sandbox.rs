@@ -1,38 +1,49 @@
 //! The tool sandbox (CONTRACT §11): every program a tool runs — `exec_python`, `exec_shell`, auto
-//! code blocks, exec-RPC steps — goes through bubblewrap and `prlimit`, not a home-made jail.
+//! code blocks, exec-RPC steps — starts as a [`super::plan::Plan`] carried out by the tool init
+//! ([`super::init`]) inside bubblewrap, not in a home-made jail.
 //!
-//! What it gives a call: its own PID namespace (nothing survives the call: the program is PID 1 of
-//! it, so `setsid` children and double-forked daemons die with it), no network unless
-//! `MINI_AGENT_TOOL_NETWORK=1`, a private writable work directory and read-only everything else
-//! (home directories, `/run` — where the Docker socket lives — and the server's own secret files
-//! hidden), an environment reduced to an allowlist (`PATH`, `LANG`, `HOME` and `TMPDIR` pointing at
-//! the work directory, and `MINI_AGENT_TOOL_ENV_PASS` names), and resource limits: data segment
-//! (`MINI_AGENT_TOOL_MEM_MB`), CPU seconds, file size, open files and processes.
+//! What a call gets: its own user, PID, mount, IPC, UTS and network namespaces (no network unless
+//! `MINI_AGENT_TOOL_NETWORK=1`), the filesystem allowlist of [`super::mounts`] (system programs and
+//! libraries read-only, a sized tmpfs work directory, nothing of the server's), an environment
+//! reduced to an allowlist (`PATH`, `LANG`, `HOME` and `TMPDIR` in the work directory, and the
+//! `MINI_AGENT_TOOL_ENV_PASS` names — carried in the plan on stdin, never on a command line), the
+//! seccomp filter of [`super::seccomp`], and limits: address space (`MINI_AGENT_TOOL_MEM_MB`, every
+//! mapping counted), CPU seconds, file size, open files, processes — and at most
+//! `MINI_AGENT_TOOL_MAX_CONCURRENT` tool processes at once.
+//!
+//! **It fails closed.** The startup probe runs a real plan through the real launch. When it fails,
+//! tools are refused (a 503 that says why) in the default `auto` mode, and the server does not start
+//! at all with `MINI_AGENT_TOOL_SANDBOX=required`. Only `off`, written by the operator, runs tools
+//! without namespaces: then the init still sets the environment allowlist, the limits and the
+//! filter, and still kills every descendant (it is a subreaper), but the tool sees the host's
+//! filesystem and network as its uid does, and a tool of a non-root server runs as the server's
+//! uid (it can signal the server; the server's `/proc` stays closed to it because the server makes
+//! itself non-dumpable at startup).
 //!
 //! Two details the experiments behind this module taught: bubblewrap itself is started with an
-//! **empty** environment (its own PID-1 reaper is forked before `--clearenv` applies, and its
-//! `/proc/1/environ` would show the server's keys), and a root server runs the sandbox as an
-//! unprivileged uid (`MINI_AGENT_TOOL_UID`, default 65534) — the kernel does not count processes of
-//! uid 0 against `RLIMIT_NPROC`, and root could read root-only files.
-//!
-//! Where user namespaces are unavailable (a container with the default seccomp profile), the probe
-//! at startup says why; tools then run with the same environment allowlist and limits but without
-//! namespaces — unless `MINI_AGENT_TOOL_SANDBOX=required`, which refuses them.
+//! **empty** environment (a forked reaper would otherwise show the server's keys in its
+//! `/proc/<pid>/environ`), and a root server runs tools as an unprivileged uid (`MINI_AGENT_TOOL_UID`,
+//! default 65534) — the kernel does not count uid 0's processes against `RLIMIT_NPROC`, and root
+//! could read root-only files.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::mounts::{self, StaticMasks};
+use super::plan::{Limits, Plan};
 use crate::env::Env;
 
 /// What to do about the sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Use it when it works; otherwise warn at startup and run with limits only.
+    /// Use it; where it cannot be set up, refuse tools (503) and say why.
     Auto,
-    /// Refuse to run tools when it does not work.
+    /// Use it; where it cannot be set up, refuse to start.
     Required,
-    /// Never (trusted local development): limits and the environment allowlist still apply.
+    /// Never (the operator's explicit choice): environment allowlist, limits, filter and reaping
+    /// still apply; namespaces and the filesystem allowlist do not.
     Off,
 }
 
@@ -45,25 +56,32 @@ pub struct SandboxSettings {
     /// What tools inherit: `PATH` and `LANG`, and the `MINI_AGENT_TOOL_ENV_PASS` names, with the
     /// values the server started with.
     pub env_pass: Vec<(String, String)>,
-    /// `MINI_AGENT_TOOL_MEM_MB` (1024): the data-segment limit (RLIMIT_DATA, which the JVM and V8
-    /// tolerate; RLIMIT_AS would break them).
+    /// `MINI_AGENT_TOOL_MEM_MB` (1024): the address-space limit of every tool process.
     pub mem_mb: u64,
     /// `MINI_AGENT_TOOL_CPU_SEC`: CPU seconds; unset means the call's timeout.
     pub cpu_sec: Option<u64>,
     /// `MINI_AGENT_TOOL_FILE_MB` (64): the largest file a tool may write.
     pub file_mb: u64,
+    /// `MINI_AGENT_TOOL_DISK_MB` (256): the size of the work directory (a tmpfs).
+    pub disk_mb: u64,
     /// `MINI_AGENT_TOOL_NOFILE` (256): open files.
     pub nofile: u64,
     /// `MINI_AGENT_TOOL_NPROC` (256): processes.
     pub nproc: u64,
+    /// `MINI_AGENT_TOOL_MAX_CONCURRENT` (2 × cores): tool calls running at once; the rest wait,
+    /// at most their own timeout.
+    pub max_concurrent: usize,
     /// `MINI_AGENT_TOOL_UID` (65534): the uid a root server runs tools as; 0 keeps root.
     pub uid: u32,
-    /// Files and directories tools must not see (the server's keys file, router config, traces, …);
-    /// `MINI_AGENT_TOOL_HIDE` adds more.
+    /// Files and directories tools must not see (the server's keys file, router config, traces, …,
+    /// made absolute); `MINI_AGENT_TOOL_HIDE` adds more.
     pub hide: Vec<PathBuf>,
     /// `MINI_AGENT_TOOL_RO_BINDS`: extra host paths exposed read-only (e.g. a toolchain under a
-    /// home directory, which is otherwise hidden).
+    /// home directory, which is otherwise absent).
     pub ro_binds: Vec<PathBuf>,
+    /// `MINI_AGENT_TOOL_INIT`: the tool init — by default this very program (or, for a program
+    /// embedding the library, such as a test, the `miniagent` binary beside it).
+    pub init: PathBuf,
 }
 
 impl Default for SandboxSettings {
@@ -75,13 +93,30 @@ impl Default for SandboxSettings {
             mem_mb: 1024,
             cpu_sec: None,
             file_mb: 64,
+            disk_mb: 256,
             nofile: 256,
             nproc: 256,
+            max_concurrent: 2 * std::thread::available_parallelism().map_or(1, usize::from),
             uid: 65534,
             hide: Vec::new(),
             ro_binds: Vec::new(),
+            init: default_init(),
         }
     }
+}
+
+/// This program when it is `miniagent`; else the `miniagent` binary beside it, or one directory up
+/// (cargo puts test and bench binaries in `target/<profile>/deps/`).
+fn default_init() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("miniagent"));
+    if exe.file_name().is_some_and(|n| n == "miniagent") {
+        return exe;
+    }
+    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    [dir.join("miniagent"), dir.parent().map(|p| p.join("miniagent")).unwrap_or_default()]
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or(exe)
 }
 
 fn list(raw: Option<String>) -> Vec<String> {
@@ -102,6 +137,7 @@ impl SandboxSettings {
             }
         };
         let positive = |name: &str, default: u64| env.parse_where(name, default, "an integer ≥ 1", |n| *n >= 1);
+        let paths = |name: &str| list(env.get(name)).into_iter().map(|p| mounts::absolute(Path::new(&p))).collect();
         Self {
             mode,
             network: env.flag("MINI_AGENT_TOOL_NETWORK"),
@@ -113,234 +149,322 @@ impl SandboxSettings {
             mem_mb: positive("MINI_AGENT_TOOL_MEM_MB", d.mem_mb),
             cpu_sec: env.get("MINI_AGENT_TOOL_CPU_SEC").map(|_| positive("MINI_AGENT_TOOL_CPU_SEC", 10)),
             file_mb: positive("MINI_AGENT_TOOL_FILE_MB", d.file_mb),
+            disk_mb: positive("MINI_AGENT_TOOL_DISK_MB", d.disk_mb),
             nofile: positive("MINI_AGENT_TOOL_NOFILE", d.nofile),
             nproc: positive("MINI_AGENT_TOOL_NPROC", d.nproc),
+            max_concurrent: env.parse_where(
+                "MINI_AGENT_TOOL_MAX_CONCURRENT",
+                d.max_concurrent,
+                "an integer ≥ 1",
+                |n| *n >= 1,
+            ),
             uid: env.parse("MINI_AGENT_TOOL_UID", d.uid, "a uid (0 keeps root)"),
-            hide: list(env.get("MINI_AGENT_TOOL_HIDE")).into_iter().map(PathBuf::from).collect(),
-            ro_binds: list(env.get("MINI_AGENT_TOOL_RO_BINDS")).into_iter().map(PathBuf::from).collect(),
+            hide: paths("MINI_AGENT_TOOL_HIDE"),
+            ro_binds: paths("MINI_AGENT_TOOL_RO_BINDS"),
+            init: env.get("MINI_AGENT_TOOL_INIT").map_or(d.init, |p| mounts::absolute(Path::new(&p))),
         }
+    }
+
+    /// Adds files tools must not see (relative paths are taken from the current directory).
+    pub fn hide_files(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
+        self.hide.extend(paths.into_iter().map(|p| mounts::absolute(&p)));
     }
 }
 
-/// The sandbox of one server: its settings and whether bubblewrap works here.
+/// The sandbox of one server: its settings, whether it works here, and the tool slots.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     pub settings: SandboxSettings,
-    /// `Ok` when bubblewrap works here (probed at startup), else why not.
+    /// `Ok` when a sandboxed call works here (probed at startup), else why not.
     pub available: Result<(), String>,
     /// The uid tools run as when the server is root (and `MINI_AGENT_TOOL_UID` is not 0).
     pub run_as: Option<u32>,
+    masks: StaticMasks,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
-/// How one program will run.
-#[derive(Debug, Clone)]
+/// How one tool process starts: the program (bubblewrap, or the init itself when the sandbox is
+/// off), its arguments, the uid, and the plan frame that must lead its stdin.
+#[derive(Debug)]
 pub struct Launch {
     pub program: OsString,
     pub args: Vec<OsString>,
-    /// The complete environment (the spawner clears everything else).
-    pub env: Vec<(OsString, OsString)>,
-    /// Run as this uid and gid (a root server's unprivileged tool user).
     pub run_as: Option<u32>,
+    pub plan: Vec<u8>,
+    /// The host work directory (sandbox off only); removed when dropped.
+    pub host_dir: Option<HostDir>,
+}
+
+/// A work directory on the host, removed on drop even where the tool made parts of it read-only.
+#[derive(Debug)]
+pub struct HostDir(PathBuf);
+
+impl HostDir {
+    fn create(run_as: Option<u32>) -> Result<Self, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("miniagent-tool-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a work directory: {e}"))?
+            .keep();
+        if let Some(uid) = run_as {
+            chown(&dir, uid)?;
+        }
+        Ok(Self(dir))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for HostDir {
+    fn drop(&mut self) {
+        remove_tree(&self.0);
+    }
+}
+
+/// Removes `dir`, first giving every directory in it back its owner's write permission (a tool may
+/// have made a subfolder read-only to keep its files).
+pub fn remove_tree(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    fn open_up(dir: &Path) {
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                open_up(&entry.path());
+            }
+        }
+    }
+    if std::fs::remove_dir_all(dir).is_err() {
+        open_up(dir);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// One tool call's job, before it becomes a plan.
+#[derive(Debug, Clone)]
+pub struct Job<'a> {
+    pub files: &'a [(String, String)],
+    pub steps: Vec<super::plan::Step>,
 }
 
 impl Sandbox {
-    /// Probes bubblewrap with the real flags (a bare `--unshare-all` probe passes in containers
-    /// where mounting `/proc` later fails).
+    /// Probes the real launch (bubblewrap, the init, `prlimit`, the filter) with a real plan.
     pub fn new(settings: SandboxSettings) -> Self {
-        let run_as = (nix::unistd::geteuid().is_root() && settings.uid != 0).then_some(settings.uid);
-        let mut sandbox = Self { settings, available: Err("not probed".into()), run_as };
-        sandbox.available = match sandbox.settings.mode {
-            Mode::Off => Err("MINI_AGENT_TOOL_SANDBOX=off".into()),
-            Mode::Auto | Mode::Required => sandbox.probe(),
-        };
+        let euid = nix::unistd::geteuid();
+        let run_as = (euid.is_root() && settings.uid != 0).then_some(settings.uid);
+        let masks = StaticMasks::discover(euid.as_raw());
+        let slots = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent));
+        let mut sandbox = Self { settings, available: Err("not probed".into()), run_as, masks, slots };
+        sandbox.available = sandbox.probe();
         sandbox
+    }
+
+    /// The sandbox of a starting server: probed, said in the log (an error when tools will be
+    /// refused), and `Err` — the server must not start — when it is `required` and does not work.
+    pub fn started(settings: SandboxSettings) -> Result<Arc<Self>, String> {
+        let sandbox = Self::new(settings);
+        match (&sandbox.available, sandbox.settings.mode) {
+            (Ok(()), Mode::Off) => tracing::warn!("{}", sandbox.describe()),
+            (Ok(()), _) => tracing::info!("{}", sandbox.describe()),
+            (Err(_), Mode::Required) => {
+                return Err(format!("MINI_AGENT_TOOL_SANDBOX=required: {}", sandbox.describe()));
+            }
+            (Err(_), _) => tracing::error!("{}", sandbox.describe()),
+        }
+        Ok(Arc::new(sandbox))
     }
 
     /// Not probed, never used: what tests and embedders that do not run tools start from.
     pub fn disabled() -> Self {
         let settings = SandboxSettings { mode: Mode::Off, ..SandboxSettings::default() };
-        Self { settings, available: Err("MINI_AGENT_TOOL_SANDBOX=off".into()), run_as: None }
+        let slots = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent));
+        Self { settings, available: Err("not probed".into()), run_as: None, masks: StaticMasks::default(), slots }
     }
 
     /// Whether calls get namespaces.
-    pub fn active(&self) -> bool {
-        self.available.is_ok()
+    pub fn namespaced(&self) -> bool {
+        self.settings.mode != Mode::Off && self.available.is_ok()
     }
 
-    /// One line for the startup log and the doctor.
-    pub fn describe(&self) -> String {
-        let user = self.run_as.map_or_else(String::new, |u| format!(", as uid {u}"));
+    /// Why tools are refused, when they are (the sandbox is on and does not work here).
+    pub fn refusal(&self) -> Option<String> {
         match (&self.available, self.settings.mode) {
-            (Ok(()), _) => format!(
-                "tools run in a bubblewrap sandbox ({}; data {} MB, {} processes, {} open files, files ≤ {} MB{user})",
-                if self.settings.network {
-                    "own PID and mount namespaces, the host's network (MINI_AGENT_TOOL_NETWORK=1)"
-                } else {
-                    "own PID, mount and network namespaces"
-                },
-                self.settings.mem_mb,
-                self.settings.nproc,
-                self.settings.nofile,
-                self.settings.file_mb
-            ),
-            (Err(why), Mode::Required) => format!(
-                "the tool sandbox is unavailable ({why}) and MINI_AGENT_TOOL_SANDBOX=required: tools are refused"
-            ),
-            (Err(why), Mode::Off) => format!("the tool sandbox is off ({why}); tools run with limits only{user}"),
-            (Err(why), Mode::Auto) => format!(
-                "the tool sandbox is unavailable ({why}); tools run with limits only{user} — set MINI_AGENT_TOOL_SANDBOX=required to refuse them instead"
-            ),
+            (Err(why), Mode::Auto | Mode::Required) => Some(format!(
+                "tools are refused: the tool sandbox cannot be set up here ({why}). Fix that (see `miniagent \
+                 doctor`), or set MINI_AGENT_TOOL_SANDBOX=off to run tools without it (README: Security)"
+            )),
+            _ => None,
         }
+    }
+
+    /// The slots tool processes take (at most `max_concurrent` at once).
+    pub fn slots(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.slots
+    }
+
+    /// One line for the startup log.
+    pub fn describe(&self) -> String {
+        let s = &self.settings;
+        let user = self.run_as.map_or_else(String::new, |u| format!(", as uid {u}"));
+        let limits = format!(
+            "address space {} MB, work dir {} MB, files ≤ {} MB, {} processes, {} open files, {} at once{user}",
+            s.mem_mb, s.disk_mb, s.file_mb, s.nproc, s.nofile, s.max_concurrent
+        );
+        match (&self.available, s.mode) {
+            (Ok(()), Mode::Off) => format!(
+                "MINI_AGENT_TOOL_SANDBOX=off: tools run WITHOUT namespaces — they see the host's files and \
+                 network as their uid does (environment allowlist, seccomp, limits and reaping still apply; {limits})"
+            ),
+            (Ok(()), _) => format!(
+                "tools run in a bubblewrap sandbox (own PID, mount, IPC{} namespaces; filesystem: {}; seccomp on; {limits})",
+                if s.network { "; the host's network (MINI_AGENT_TOOL_NETWORK=1)" } else { " and network" },
+                self.filesystem()
+            ),
+            (Err(why), Mode::Off) => format!("MINI_AGENT_TOOL_SANDBOX=off and the tool init does not work: {why}"),
+            (Err(_), _) => self.refusal().unwrap_or_default(),
+        }
+    }
+
+    /// The filesystem a tool sees, for the log and the doctor.
+    pub fn filesystem(&self) -> String {
+        let masked = self.masks.paths.len() + mounts::masks_for(&self.settings.hide, &self.settings.ro_binds).len();
+        let extra: Vec<String> = self.settings.ro_binds.iter().map(|p| p.display().to_string()).collect();
+        format!(
+            "/usr /bin /sbin /lib* /etc read-only{}, {masked} server path(s) masked, a fresh /proc, a {} MB work dir",
+            if extra.is_empty() { String::new() } else { format!(" + {}", extra.join(" ")) },
+            self.settings.disk_mb
+        )
     }
 
     fn probe(&self) -> Result<(), String> {
-        let dir = tempfile::tempdir().map_err(|e| format!("cannot make a probe directory: {e}"))?;
-        if let Some(uid) = self.run_as {
-            chown(dir.path(), uid)?;
+        if !self.settings.init.is_file() {
+            return Err(format!(
+                "the tool init {} does not exist; set MINI_AGENT_TOOL_INIT to the miniagent binary",
+                self.settings.init.display()
+            ));
         }
-        let launch = self.wrap(Path::new("/bin/true"), &[], dir.path(), &[], Duration::from_secs(5), true);
+        let job = Job {
+            files: &[],
+            steps: vec![super::plan::Step {
+                program: "true".into(),
+                args: Vec::new(),
+                env: Vec::new(),
+                timeout_ms: 5000,
+            }],
+        };
+        let launch = self.launch(&job, &[], Duration::from_secs(5))?;
         let mut cmd = std::process::Command::new(&launch.program);
-        cmd.args(&launch.args).env_clear().envs(launch.env).stdin(std::process::Stdio::null());
+        cmd.args(&launch.args).env_clear().stdin(std::process::Stdio::piped());
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
         if let Some(uid) = launch.run_as {
             use std::os::unix::process::CommandExt;
             cmd.uid(uid).gid(uid);
         }
-        let out = cmd.output().map_err(|e| format!("cannot run bwrap ({e}); install the `bubblewrap` package"))?;
+        let mut child = cmd.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => "bwrap is not installed (Debian package `bubblewrap`)".to_owned(),
+            _ => format!("cannot run {}: {e}", launch.program.to_string_lossy()),
+        })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            let _ = stdin.write_all(&launch.plan);
+        }
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
         if out.status.success() {
-            Ok(())
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let why = stderr.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("the probe failed").to_owned();
+        Err(match self.run_as {
+            Some(uid) if why.contains("ermission denied") => format!(
+                "{why} — the tools' uid {uid} must be able to reach the init {} (install it under /usr/local/bin, or set MINI_AGENT_TOOL_INIT)",
+                self.settings.init.display()
+            ),
+            _ => why,
+        })
+    }
+
+    fn limits(&self, timeout: Duration) -> Limits {
+        let s = &self.settings;
+        let mb = 1024 * 1024;
+        Limits {
+            address_space: s.mem_mb * mb,
+            cpu_sec: s.cpu_sec.unwrap_or_else(|| timeout.as_secs_f64().ceil() as u64).max(1),
+            file_size: s.file_mb * mb,
+            open_files: s.nofile,
+            processes: s.nproc,
+        }
+    }
+
+    /// How to run `job` with the tool's own extra variables `env` (each step's timeout is its
+    /// own; `timeout` sets the CPU limit). `Err` when tools are refused here.
+    pub fn launch(&self, job: &Job<'_>, env: &[(String, String)], timeout: Duration) -> Result<Launch, String> {
+        let namespaced = match (&self.available, self.settings.mode) {
+            (_, Mode::Off) => false,
+            (Ok(()), _) => true,
+            // The probe itself runs through here before `available` is known.
+            (Err(why), _) if why == "not probed" => true,
+            (Err(_), _) => return Err(self.refusal().unwrap_or_default()),
+        };
+        let host_dir = if namespaced { None } else { Some(HostDir::create(self.run_as)?) };
+        let dir = host_dir.as_ref().map_or_else(|| mounts::WORK.to_owned(), |d| d.path().display().to_string());
+        let plan = Plan {
+            env: self.environment(&dir, env),
+            dir,
+            files: job
+                .files
+                .iter()
+                .map(|(name, content)| super::plan::File { name: name.clone(), content: content.clone() })
+                .collect(),
+            limits: self.limits(timeout),
+            seccomp: true,
+            steps: job.steps.clone(),
+        };
+        let init_args: Vec<OsString> = vec!["tool-init".into()];
+        let (program, args) = if namespaced {
+            let mut args = self.namespaces();
+            args.push("--".into());
+            args.push(mounts::INIT.into());
+            args.extend(init_args);
+            (OsString::from("bwrap"), args)
         } else {
-            Err(String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("bwrap failed").trim().to_owned())
-        }
+            (self.settings.init.clone().into_os_string(), init_args)
+        };
+        Ok(Launch { program, args, run_as: self.run_as, plan: plan.frame(), host_dir })
     }
 
-    /// How to run `program args` in `work` (bound read-write; everything else read-only) with the
-    /// tool's own extra variables `env`, within `timeout`. `Err` when the sandbox is required and
-    /// unavailable.
-    pub fn launch(
-        &self,
-        program: &Path,
-        args: &[OsString],
-        work: &Path,
-        env: &[(OsString, OsString)],
-        timeout: Duration,
-    ) -> Result<Launch, String> {
-        if self.settings.mode == Mode::Required && self.available.is_err() {
-            return Err(self.describe());
-        }
-        Ok(self.wrap(program, args, work, env, timeout, self.active()))
-    }
-
-    /// The launch with or without namespaces (limits and the environment allowlist either way).
-    fn wrap(
-        &self,
-        program: &Path,
-        args: &[OsString],
-        work: &Path,
-        env: &[(OsString, OsString)],
-        timeout: Duration,
-        namespaces: bool,
-    ) -> Launch {
-        let env = self.environment(work, env);
-        let limited = self.prlimit(program, args, timeout);
-        if !namespaces {
-            let (program, args) = limited.split_first().map(|(p, a)| (p.clone(), a.to_vec())).unwrap_or_default();
-            return Launch { program, args, env, run_as: self.run_as };
-        }
-        let mut bwrap = self.namespaces(work);
-        for (k, v) in &env {
-            bwrap.extend(["--setenv".into(), k.clone(), v.clone()]);
-        }
-        bwrap.extend(["--chdir".into(), work.into(), "--".into()]);
-        bwrap.extend(limited);
-        // bwrap's own environment stays empty: see the module header.
-        Launch { program: "bwrap".into(), args: bwrap, env: Vec::new(), run_as: self.run_as }
-    }
-
-    /// The bubblewrap flags, in the order the mounts must be made.
-    fn namespaces(&self, work: &Path) -> Vec<OsString> {
-        let mut a: Vec<OsString> = ["--unshare-all"].map(OsString::from).to_vec();
-        if self.settings.network {
+    /// The bubblewrap flags: namespaces, then the filesystem allowlist.
+    fn namespaces(&self) -> Vec<OsString> {
+        let s = &self.settings;
+        let mut a: Vec<OsString> = vec!["--unshare-all".into()];
+        if s.network {
             a.push("--share-net".into());
         }
-        let fixed = [
-            "--unshare-user",
-            "--disable-userns",
-            "--die-with-parent",
-            "--new-session",
-            "--as-pid-1",
-            "--ro-bind",
-            "/",
-            "/",
-            "--tmpfs",
-            "/root",
-            "--tmpfs",
-            "/home",
-            "--tmpfs",
-            "/run",
-            "--size",
-            "268435456",
-            "--tmpfs",
-            "/tmp",
-            "--size",
-            "268435456",
-            "--tmpfs",
-            "/var/tmp",
-        ];
-        a.extend(fixed.map(OsString::from));
-        for path in self.settings.ro_binds.iter().filter(|p| p.exists()) {
-            a.extend(["--ro-bind".into(), path.into(), path.into()]);
-        }
-        a.extend(["--remount-ro", "/root", "--remount-ro", "/home", "--remount-ro", "/run"].map(OsString::from));
-        for path in self.settings.hide.iter().filter(|p| p.exists()) {
-            let mask: [OsString; 3] = if path.is_dir() {
-                ["--tmpfs".into(), path.into(), "".into()]
-            } else {
-                ["--ro-bind".into(), "/dev/null".into(), path.into()]
-            };
-            a.extend(mask.into_iter().filter(|s| !s.is_empty()));
-        }
-        a.extend(["--bind".into(), work.into(), work.into()]);
         a.extend(
-            ["--proc", "/proc", "--dev", "/dev", "--size", "67108864", "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+            ["--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--as-pid-1"]
                 .map(OsString::from),
         );
+        let mut masks = self.masks.paths.clone();
+        masks.extend(mounts::masks_for(&s.hide, &s.ro_binds));
+        a.extend(mounts::arguments(&s.init, s.disk_mb * 1024 * 1024, &masks, &s.ro_binds, s.network));
         a
     }
 
-    /// `prlimit <limits> -- program args`.
-    fn prlimit(&self, program: &Path, args: &[OsString], timeout: Duration) -> Vec<OsString> {
-        let s = &self.settings;
-        let cpu = s.cpu_sec.unwrap_or_else(|| timeout.as_secs_f64().ceil() as u64).max(1);
-        let mut out: Vec<OsString> = vec![
-            "prlimit".into(),
-            format!("--data={}", s.mem_mb * 1024 * 1024).into(),
-            format!("--cpu={cpu}:{}", cpu + 1).into(),
-            format!("--fsize={}", s.file_mb * 1024 * 1024).into(),
-            format!("--nofile={}", s.nofile).into(),
-            format!("--nproc={}", s.nproc).into(),
-            "--".into(),
-            program.into(),
-        ];
-        out.extend(args.iter().cloned());
-        out
-    }
-
-    /// The allowlist: `PATH` and `LANG` from the server, `HOME` and `TMPDIR` at the work
-    /// directory, the `MINI_AGENT_TOOL_ENV_PASS` names, then the tool's own variables.
-    fn environment(&self, work: &Path, extra: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
-        let mut env: Vec<(OsString, OsString)> =
-            self.settings.env_pass.iter().map(|(k, v)| (k.into(), v.into())).collect();
+    /// The allowlist: `PATH` and `LANG` from the server, `HOME` at the work directory and `TMPDIR`
+    /// in it, the `MINI_AGENT_TOOL_ENV_PASS` names, then the tool's own variables.
+    fn environment(&self, work: &str, extra: &[(String, String)]) -> Vec<(String, String)> {
+        let mut env = self.settings.env_pass.clone();
         if !env.iter().any(|(k, _)| k == "PATH") {
             env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
         }
-        env.push(("HOME".into(), work.into()));
-        env.push(("TMPDIR".into(), work.into()));
+        env.push(("HOME".into(), work.to_owned()));
+        env.push(("TMPDIR".into(), format!("{work}/.tmp")));
         env.extend(extra.iter().cloned());
         env
     }
 }
 
-/// Gives `path` to `uid` (the tools' user), so a sandbox running as it can work there.
+/// Gives `path` to `uid` (the tools' user), so a tool running as it can work there.
 pub fn chown(path: &Path, uid: u32) -> Result<(), String> {
     let id = nix::unistd::Uid::from_raw(uid);
     let gid = nix::unistd::Gid::from_raw(uid);
@@ -367,55 +491,85 @@ mod tests {
             ("A", "1"),
             ("PATH", "/bin"),
             ("OPENAI_API_KEY", "sk-x"),
+            ("MINI_AGENT_TOOL_HIDE", "rel/keys.yaml"),
+            ("MINI_AGENT_TOOL_MAX_CONCURRENT", "3"),
         ]);
-        assert_eq!((s.mode, s.mem_mb, s.cpu_sec), (Mode::Required, 1024, None));
+        assert_eq!((s.mode, s.mem_mb, s.cpu_sec, s.disk_mb, s.max_concurrent), (Mode::Required, 1024, None, 256, 3));
         let passed = [("PATH".to_owned(), "/bin".to_owned()), ("A".to_owned(), "1".to_owned())];
         assert_eq!(s.env_pass, passed, "PATH and the named variables that are set, nothing else");
+        assert!(s.hide[0].is_absolute(), "a relative path is hidden by its absolute form: {:?}", s.hide);
         assert!(problems.is_empty());
-        let (_, problems) = settings(&[("MINI_AGENT_TOOL_SANDBOX", "maybe"), ("MINI_AGENT_TOOL_MEM_MB", "0")]);
-        assert_eq!(problems.len(), 2, "{problems:?}");
+        let (_, problems) = settings(&[
+            ("MINI_AGENT_TOOL_SANDBOX", "maybe"),
+            ("MINI_AGENT_TOOL_MEM_MB", "0"),
+            ("MINI_AGENT_TOOL_MAX_CONCURRENT", "0"),
+        ]);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    fn job() -> Job<'static> {
+        Job {
+            files: &[],
+            steps: vec![super::super::plan::Step {
+                program: "python3".into(),
+                args: vec!["-".into()],
+                env: vec![],
+                timeout_ms: 10_000,
+            }],
+        }
     }
 
     #[test]
-    fn the_launch_wraps_limits_inside_the_namespaces() {
-        let sandbox = Sandbox { settings: SandboxSettings::default(), available: Ok(()), run_as: None };
-        let work = Path::new("/tmp/work-x");
+    fn a_namespaced_launch_carries_the_plan_on_stdin_not_on_the_command_line() {
+        let mut s = SandboxSettings::default();
+        s.env_pass.push(("SECRET_PASS".into(), "value-not-in-ps".into()));
+        let sandbox = Sandbox { available: Ok(()), ..Sandbox::disabled() };
+        let sandbox = Sandbox { settings: SandboxSettings { mode: Mode::Auto, ..s }, ..sandbox };
         let l = sandbox
-            .launch(
-                Path::new("python3"),
-                &["-".into()],
-                work,
-                &[("PYTHONUNBUFFERED".into(), "1".into())],
-                Duration::from_secs(10),
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
-        let args: Vec<String> = l.args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-        let joined = args.join(" ");
+            .launch(&job(), &[("PYTHONUNBUFFERED".into(), "1".into())], Duration::from_secs(10))
+            .expect("launch");
+        let args = l.args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
         assert_eq!(l.program, "bwrap");
-        assert!(l.env.is_empty(), "bwrap itself gets no environment");
-        assert!(joined.contains("--unshare-all --unshare-user --disable-userns --die-with-parent"), "{joined}");
-        assert!(joined.contains("--bind /tmp/work-x /tmp/work-x"), "{joined}");
-        assert!(
-            joined.contains("--setenv HOME /tmp/work-x") && joined.contains("--setenv PYTHONUNBUFFERED 1"),
-            "{joined}"
-        );
-        assert!(
-            joined.ends_with(
-                "-- prlimit --data=1073741824 --cpu=10:11 --fsize=67108864 --nofile=256 --nproc=256 -- python3 -"
-            ),
-            "{joined}"
-        );
-        let off = Sandbox { available: Err("no".into()), ..sandbox };
-        let l =
-            off.launch(Path::new("python3"), &[], work, &[], Duration::from_secs(1)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(l.program, "prlimit", "without namespaces the limits still apply");
-        assert!(l.env.iter().any(|(k, _)| k == "HOME") && !l.env.iter().any(|(k, _)| k == "CARGO"));
-        let required = Sandbox {
-            settings: SandboxSettings { mode: Mode::Required, ..SandboxSettings::default() },
-            available: Err("no user namespaces".into()),
-            run_as: None,
-        };
-        let err = required.launch(Path::new("python3"), &[], work, &[], Duration::from_secs(1)).expect_err("refused");
-        assert!(err.contains("MINI_AGENT_TOOL_SANDBOX=required"), "{err}");
+        assert!(args.contains("--unshare-all --unshare-user --disable-userns --die-with-parent"), "{args}");
+        assert!(args.ends_with("-- /.miniagent/init tool-init"), "{args}");
+        assert!(!args.contains("value-not-in-ps") && !args.contains("--setenv"), "{args}");
+        let plan: Plan = serde_json::from_slice(&l.plan[8..]).expect("plan");
+        assert!(plan.env.contains(&("SECRET_PASS".into(), "value-not-in-ps".into())));
+        assert!(plan.env.contains(&("HOME".into(), "/work".into())) && plan.seccomp);
+        assert_eq!(plan.limits.address_space, 1024 << 20);
+        assert!(l.host_dir.is_none(), "the work directory is the sandbox's own tmpfs");
+    }
+
+    #[test]
+    fn tools_are_refused_unless_the_operator_turned_the_sandbox_off() {
+        for mode in [Mode::Auto, Mode::Required] {
+            let sandbox = Sandbox {
+                settings: SandboxSettings { mode, ..SandboxSettings::default() },
+                available: Err("no user namespaces".into()),
+                ..Sandbox::disabled()
+            };
+            let err = sandbox.launch(&job(), &[], Duration::from_secs(1)).expect_err("refused");
+            assert!(err.contains("no user namespaces") && err.contains("MINI_AGENT_TOOL_SANDBOX=off"), "{err}");
+        }
+        let off = Sandbox::disabled();
+        let l = off.launch(&job(), &[], Duration::from_secs(1)).expect("off runs the init bare");
+        assert_eq!(l.args, ["tool-init"]);
+        let dir = l.host_dir.as_ref().expect("a host work directory").path().to_path_buf();
+        assert!(dir.is_dir());
+        drop(l);
+        assert!(!dir.exists(), "the work directory goes with the launch");
+    }
+
+    #[test]
+    fn a_read_only_subfolder_does_not_keep_the_work_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir").keep();
+        std::fs::create_dir_all(dir.join("ro/deeper")).expect("mkdir");
+        std::fs::write(dir.join("ro/deeper/big"), "x").expect("write");
+        for p in ["ro/deeper", "ro"] {
+            std::fs::set_permissions(dir.join(p), std::fs::Permissions::from_mode(0o500)).expect("chmod");
+        }
+        remove_tree(&dir);
+        assert!(!dir.exists());
     }
 }

@@ -68,17 +68,23 @@ pub async fn send(route: &Route, call: reqwest::RequestBuilder) -> Result<reqwes
     Err(ProviderError::Upstream { provider, status: status.as_u16(), body, retry_after })
 }
 
-/// At most `max` bytes of a body, and whether there was more.
+/// At most `max` bytes of a body, and whether there was more — with every known secret redacted
+/// (a provider that echoes our `Authorization` must not hand our key on, see [`crate::secret`]).
 pub async fn read_limited(mut response: reqwest::Response, max: usize) -> Result<(Vec<u8>, bool), reqwest::Error> {
     let mut body = Vec::new();
+    let mut more = false;
     while let Some(chunk) = response.chunk().await? {
         if body.len() + chunk.len() > max {
             body.extend_from_slice(&chunk[..max - body.len()]);
-            return Ok((body, true));
+            more = true;
+            break;
         }
         body.extend_from_slice(&chunk);
     }
-    Ok((body, false))
+    if let std::borrow::Cow::Owned(clean) = crate::secret::redact_bytes(&body) {
+        body = clean;
+    }
+    Ok((body, more))
 }
 
 /// Whether `value` is a chat completion the loop can use: `choices[0].message` an object whose

@@ -89,6 +89,16 @@ pub fn resolve_with(
         ),
         None => (model.to_owned(), Overrides::default(), None),
     };
+    // A base the request names (a batch line's `api_base`) gets no key of the server's — neither
+    // the alias's nor the environment's — unless it is that key's own base: a key goes only to
+    // the provider it was configured for.
+    let foreign_base = match &request.api_base {
+        Some(b) if request.api_key.is_none() => over.api_base.as_deref().map(trim_base) != Some(trim_base(b)),
+        _ => false,
+    };
+    if foreign_base {
+        over.api_key = None;
+    }
     if request.custom_llm_provider.is_some() {
         over.custom_llm_provider.clone_from(&request.custom_llm_provider);
     }
@@ -113,7 +123,7 @@ pub fn resolve_with(
         }
         None => split(&target, router)?,
     };
-    let mut route = build(kind, upstream, settings, &target, &over)?;
+    let mut route = build(kind, upstream, settings, &target, &over, foreign_base)?;
     route.timeout = timeout;
     Ok(route)
 }
@@ -149,10 +159,16 @@ fn build(
     s: &ProviderSettings,
     shown: &str,
     over: &Overrides,
+    foreign_base: bool,
 ) -> Result<Route, ProviderError> {
     let not_configured = |what: &str| ProviderError::NotConfigured { provider: kind, what: what.to_owned() };
-    let key = |env: &Option<Secret>| over.api_key.clone().or_else(|| env.clone());
     let base_over = over.api_base.as_deref();
+    // The environment's key, only where it belongs: its own base (or no base override at all).
+    let env_key = |key: &Option<Secret>, env_base: Option<&str>| {
+        let own = !foreign_base || env_base.map(trim_base) == base_over.map(trim_base);
+        if own { key.clone() } else { None }
+    };
+    let key = |env: &Option<Secret>, env_base: Option<&str>| over.api_key.clone().or_else(|| env_key(env, env_base));
     let simple = |max_retries: Option<u32>| RetryPolicy { max_retries: max_retries.unwrap_or(0), ..s.codex.retry };
     let (api_base, api_key, retry) = match kind {
         ProviderKind::Dummy => {
@@ -163,7 +179,7 @@ fn build(
         }
         ProviderKind::OpenAi => {
             let base = base_over.or(s.openai_api_base.as_deref());
-            let api_key = key(&s.openai_api_key);
+            let api_key = key(&s.openai_api_key, Some(s.openai_api_base.as_deref().unwrap_or(DEFAULT_OPENAI_BASE)));
             if api_key.is_none() && base.is_none() {
                 return Err(not_configured(
                     "set OPENAI_API_KEY (and OPENAI_API_BASE, e.g. http://127.0.0.1:9000/v1, for a compatible server)",
@@ -180,7 +196,7 @@ fn build(
             (base, over.api_key.clone(), simple(over.max_retries))
         }
         ProviderKind::Chutes => {
-            let api_key = key(&s.chutes_api_key);
+            let api_key = key(&s.chutes_api_key, Some(&s.chutes_api_base));
             if api_key.is_none() {
                 return Err(not_configured("set CHUTES_API_KEY (and CHUTES_API_BASE for another endpoint)"));
             }
@@ -204,7 +220,7 @@ fn build(
                 kind,
                 upstream_model: upstream,
                 api_base: fixed,
-                api_key: key(&s.codex.api_key),
+                api_key: key(&s.codex.api_key, s.codex.api_base.as_deref()),
                 timeout: None,
                 retry,
                 corrected_from,
@@ -290,6 +306,23 @@ mod tests {
         let r = resolve_with("mini", &s, &RouterConfig::default(), &over).expect("override");
         assert_eq!((r.kind, r.api_base.as_str()), (ProviderKind::CodexAgent, "http://request:2"));
         assert_eq!(r.api_key.as_ref().map(Secret::expose), Some("req-key"));
+    }
+
+    #[test]
+    fn a_base_the_request_names_gets_no_key_of_the_servers() {
+        let s = settings(&[("OPENAI_API_KEY", "sk-server"), ("OPENAI_API_BASE", "http://provider:1/v1")]);
+        let base = |b: &str| Overrides { api_base: Some(b.into()), ..Overrides::default() };
+        let key = |over: &Overrides| {
+            resolve_with("openai/m", &s, &RouterConfig::default(), over)
+                .expect("resolves")
+                .api_key
+                .map(|k| k.expose().to_owned())
+        };
+        assert_eq!(key(&base("http://attacker:2/v1")), None, "the server's key must not follow the request");
+        assert_eq!(key(&base("http://provider:1/v1/")), Some("sk-server".into()), "its own base keeps it");
+        assert_eq!(key(&Overrides::default()), Some("sk-server".into()));
+        let own = Overrides { api_key: Some(Secret::new("sk-line")), ..base("http://other:3/v1") };
+        assert_eq!(key(&own), Some("sk-line".into()), "a key the request brings goes with it");
     }
 
     #[test]

@@ -87,7 +87,8 @@ fn chunks_of(response: reqwest::Response, provider: ProviderKind, limits: &opena
                 }
                 Some(Ok(event)) => {
                     let Some(data) = event.data else { continue };
-                    let data = data.trim();
+                    let data = crate::secret::redact(data.trim());
+                    let data = data.as_ref();
                     if data.is_empty() {
                         continue;
                     }

@@ -29,6 +29,23 @@ pub struct Metrics {
     rate_limited: IntCounterVec,
 }
 
+/// The label of a request method: the standard ones by name, anything else `other` — a client may
+/// send any token as a method, and each new label value is a new series held forever.
+pub fn method_label(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::HEAD => "HEAD",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::OPTIONS => "OPTIONS",
+        http::Method::PATCH => "PATCH",
+        http::Method::CONNECT => "CONNECT",
+        http::Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 /// Label value of a request no route matched (raw paths would make the label unbounded).
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
@@ -120,7 +137,8 @@ impl Metrics {
         InFlight { gauge: self.in_flight.clone() }
     }
 
-    pub fn request_done(&self, route: &str, method: &str, status: u16, took: Duration) {
+    /// `method` is a [`method_label`], `route` a route pattern or [`UNMATCHED_ROUTE`].
+    pub fn request_done(&self, route: &str, method: &'static str, status: u16, took: Duration) {
         let status = status_label(status);
         self.requests.with_label_values(&[route, method, status]).inc();
         self.request_seconds.with_label_values(&[route]).observe(took.as_secs_f64());

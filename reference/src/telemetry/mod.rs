@@ -1,7 +1,9 @@
 //! Seeing a running server (CONTRACT §12): Prometheus [`metrics`] on `GET /metrics`, and
 //! OpenTelemetry spans over OTLP ([`otel`]) with W3C trace context continued from clients and
-//! passed on to providers and tools servers.
+//! passed on to providers and tools servers. Log lines go through [`logs`]: one line per event,
+//! secrets redacted.
 
+pub mod logs;
 pub mod metrics;
 pub mod otel;
 

@@ -3,6 +3,8 @@
 //! Headers: the server's `MINI_AGENT_TOOL_HTTP_HEADERS` merged with the request's
 //! `tool_http_headers` — names compared case-insensitively, the request wins, and the request's
 //! names go on the wire with the casing it gave ([`wire`] exists for that). Both routes carry them.
+//! The server's own headers (the operator's tools-server token) go **only** to the tools server the
+//! operator named in `MINI_AGENT_TOOL_HTTP_DEFAULT_BASE`, never to a URL a request names.
 //!
 //! `/invoke` is posted exactly once per call, unless the answer is 429: then up to `retries_429`
 //! more times, waiting what `Retry-After` says (seconds or an HTTP date), each wait capped. Every
@@ -31,6 +33,9 @@ pub const ERROR_BODY_CHARS: usize = 256;
 pub struct HttpToolSettings {
     /// `MINI_AGENT_TOOL_HTTP_HEADERS`, in the order given.
     pub default_headers: Vec<(String, String)>,
+    /// `MINI_AGENT_TOOL_HTTP_DEFAULT_BASE`: the one tools server `default_headers` are for (same
+    /// scheme, host and port, and a path under its path).
+    pub default_base: Option<Url>,
     /// Extra POSTs after a 429 (`MINI_AGENT_TOOL_HTTP_RETRIES`, default 1).
     pub retries_429: u32,
     /// Longest wait before a retry (`MINI_AGENT_TOOL_HTTP_RETRY_CAP_SEC`, default 1 s).
@@ -46,6 +51,7 @@ impl Default for HttpToolSettings {
     fn default() -> Self {
         Self {
             default_headers: Vec::new(),
+            default_base: None,
             retries_429: 1,
             retry_wait_cap: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(5),
@@ -68,8 +74,22 @@ impl HttpToolSettings {
                 Vec::new()
             }),
         };
+        let default_base = env.get("MINI_AGENT_TOOL_HTTP_DEFAULT_BASE").and_then(|raw| {
+            Url::parse(raw.trim()).ok().filter(|u| matches!(u.scheme(), "http" | "https")).or_else(|| {
+                env.problem(format!("MINI_AGENT_TOOL_HTTP_DEFAULT_BASE must be an http(s) URL, got {raw:?}"));
+                None
+            })
+        });
+        if !default_headers.is_empty() && default_base.is_none() {
+            env.problem(
+                "MINI_AGENT_TOOL_HTTP_HEADERS is set but MINI_AGENT_TOOL_HTTP_DEFAULT_BASE is not: set it to the \
+                 tools server these headers are for (they are never sent to a URL a request names)"
+                    .to_owned(),
+            );
+        }
         Self {
             default_headers,
+            default_base,
             retries_429: env.parse("MINI_AGENT_TOOL_HTTP_RETRIES", d.retries_429, "a number of retries (0 or more)"),
             retry_wait_cap: env.secs("MINI_AGENT_TOOL_HTTP_RETRY_CAP_SEC", d.retry_wait_cap),
             timeout: env.secs("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", d.timeout),
@@ -137,6 +157,20 @@ pub fn merge_headers(defaults: &[(String, String)], request: &[(String, String)]
     out
 }
 
+/// Whether `base` is the operator's tools server: same scheme, host and port, and a path at or
+/// under its path.
+fn is_default_base(base: &Url, default: Option<&Url>) -> bool {
+    let Some(d) = default else { return false };
+    let dir = |u: &Url| {
+        let p = u.path().trim_end_matches('/');
+        format!("{p}/")
+    };
+    base.scheme() == d.scheme()
+        && base.host_str() == d.host_str()
+        && base.port_or_known_default() == d.port_or_known_default()
+        && dir(base).starts_with(&dir(d))
+}
+
 impl HttpTools {
     /// A backend for the tools server at `base` (validated as http(s) by the request's validation).
     pub fn new(base: &Url, request_headers: &[(String, String)], settings: HttpToolSettings) -> Self {
@@ -156,7 +190,9 @@ impl HttpTools {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let headers = merge_headers(&settings.default_headers, request_headers);
+        let ours: &[(String, String)] =
+            if is_default_base(&base, settings.default_base.as_ref()) { &settings.default_headers } else { &[] };
+        let headers = merge_headers(ours, request_headers);
         Self { base, headers, settings, addrs }
     }
 
@@ -322,6 +358,7 @@ mod tests {
     fn settings_come_from_the_environment() {
         let vars = [
             ("MINI_AGENT_TOOL_HTTP_HEADERS", r#"{"Authorization":"Bearer t","X-B":"2"}"#),
+            ("MINI_AGENT_TOOL_HTTP_DEFAULT_BASE", "http://tools.internal:9000/api"),
             ("MINI_AGENT_TOOL_HTTP_RETRIES", "3"),
             ("MINI_AGENT_TOOL_HTTP_RETRY_CAP_SEC", "2.5"),
             ("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", "7"),
@@ -339,6 +376,34 @@ mod tests {
         let env = Env::new(&lookup);
         assert!(HttpToolSettings::from_env(&env).default_headers.is_empty());
         assert_eq!(env.into_problems().len(), 1, "invalid headers stop the server from starting");
+        let lookup = |k: &str| (k == "MINI_AGENT_TOOL_HTTP_HEADERS").then(|| r#"{"A":"b"}"#.to_owned());
+        let env = Env::new(&lookup);
+        HttpToolSettings::from_env(&env);
+        let problems = env.into_problems();
+        assert!(problems[0].contains("MINI_AGENT_TOOL_HTTP_DEFAULT_BASE"), "headers need their server: {problems:?}");
+    }
+
+    #[test]
+    fn the_servers_own_headers_go_only_to_its_own_tools_server() {
+        let settings = HttpToolSettings {
+            default_headers: pairs(&[("Authorization", "Bearer operator-token")]),
+            default_base: Some(Url::parse("http://tools.internal:9000/api").expect("url")),
+            ..HttpToolSettings::default()
+        };
+        let carried = |base: &str| {
+            let t = HttpTools::new(&Url::parse(base).expect("url"), &[], settings.clone());
+            t.headers.iter().any(|(_, v)| v == "Bearer operator-token")
+        };
+        assert!(carried("http://tools.internal:9000/api") && carried("http://tools.internal:9000/api/v2/"));
+        for elsewhere in [
+            "http://attacker.example:9000/api",
+            "http://tools.internal:9001/api",
+            "https://tools.internal:9000/api",
+            "http://tools.internal:9000/apix",
+            "http://tools.internal:9000/",
+        ] {
+            assert!(!carried(elsewhere), "the operator's token must not go to {elsewhere}");
+        }
     }
 
     #[test]

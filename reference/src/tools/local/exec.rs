@@ -1,7 +1,7 @@
 //! The subprocess tools: `exec_python` and `exec_shell`, and the shape of their results.
 //!
-//! Both run under [`crate::process`] control (own process group, tree killed on timeout,
-//! output capped) in a fresh temporary directory, so tool code never scribbles in the server's
+//! Both run under [`crate::process`] control (the tool sandbox, tree killed on timeout, output
+//! capped) in a private work directory of their own, so tool code never scribbles in the server's
 //! working directory. `exec_shell` never invokes a shell: the command line is split into words
 //! like a shell would split it, and `argv[0]` must equal an allowlisted program exactly.
 
@@ -35,11 +35,7 @@ pub async fn python(call: &ToolCall, settings: &LocalSettings, sandbox: &Arc<San
     {
         return ToolResult::failure(NAME, format!("exec_python runs Python only; this code is marked `{lang}`"));
     }
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => return ToolResult::failure(NAME, format!("cannot create a working directory: {e}")),
-    };
-    let mut spec = Spec::new(&settings.python, settings.timeout).arg("-").sandboxed(sandbox, dir.path());
+    let mut spec = Spec::new(&settings.python, settings.timeout).arg("-").sandboxed(sandbox);
     spec.stdin = Some(code.as_bytes().to_vec());
     spec.output_cap = settings.output_cap;
     // Unbuffered, so what a timed-out program printed before it hung is still reported.
@@ -70,11 +66,7 @@ pub async fn shell(call: &ToolCall, settings: &LocalSettings, sandbox: &Arc<Sand
         );
         return ToolResult::failure(NAME, NOT_ALLOWED).with("hint", json!(hint));
     }
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => return ToolResult::failure(NAME, format!("cannot create a working directory: {e}")),
-    };
-    let mut spec = Spec::new(&argv[0], settings.timeout).args(&argv[1..]).sandboxed(sandbox, dir.path());
+    let mut spec = Spec::new(&argv[0], settings.timeout).args(&argv[1..]).sandboxed(sandbox);
     spec.output_cap = settings.output_cap;
     match process::run(spec).await {
         Ok(outcome) => shape(NAME, &outcome, settings.timeout),

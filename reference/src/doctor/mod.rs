@@ -6,6 +6,10 @@
 //! show content and `scillm_router`, and retry metadata. Exit code 1 when any check fails; `--json`
 //! for machines.
 
+mod sandbox;
+
+pub use sandbox::probe_main;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,7 +19,6 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::env::Env;
 use crate::parallel::{ParallelOptions, complete_all};
-use crate::process::sandbox::{Mode, Sandbox};
 use crate::provider::route::codex_base;
 use crate::sidecar::SidecarConfig;
 
@@ -40,13 +43,13 @@ pub struct Check {
 }
 
 impl Check {
-    fn ok(name: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn ok(name: &'static str, detail: impl Into<String>) -> Self {
         Self { name, status: Status::Ok, detail: detail.into(), fix: None }
     }
-    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self { name, status: Status::Fail, detail: detail.into(), fix: Some(fix.into()) }
     }
-    fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self { name, status: Status::Warn, detail: detail.into(), fix: Some(fix.into()) }
     }
     fn skip(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
@@ -111,7 +114,7 @@ pub async fn run(config: &Config, targets: &Targets) -> Vec<Check> {
     let sidecar_echo = sidecar.as_ref().ok().and_then(|v| v["echo"].as_bool()).unwrap_or(targets.sidecar_echo_env);
     let mut checks = vec![
         facade_check(&http, targets).await,
-        sandbox_check(config),
+        sandbox::check(config, &targets.facade),
         sidecar_check(&sidecar, targets),
         auth_check(targets, sidecar_echo),
         enabled_check(config),
@@ -139,23 +142,6 @@ async fn facade_check(http: &reqwest::Client, targets: &Targets) -> Check {
         Err(e) => {
             Check::fail(NAME, format!("{url}: {e}"), "start it with `miniagent serve` (or point MINI_AGENT_URL at it)")
         }
-    }
-}
-
-/// Whether tools get the bubblewrap sandbox on this machine, probed as the server would.
-fn sandbox_check(config: &Config) -> Check {
-    const NAME: &str = "tool sandbox";
-    let sandbox = Sandbox::new(config.sandbox.clone());
-    let fix = "run where user namespaces work (Docker: --security-opt seccomp=unconfined --security-opt \
-               systempaths=unconfined, or the host), install bubblewrap, or set MINI_AGENT_TOOL_SANDBOX=required \
-               to refuse tools instead";
-    match (&sandbox.available, sandbox.settings.mode) {
-        (Ok(()), _) => Check::ok(NAME, sandbox.describe()),
-        (Err(_), Mode::Required) => Check::fail(NAME, sandbox.describe(), fix),
-        (Err(_), Mode::Off) => {
-            Check::warn(NAME, sandbox.describe(), "unset MINI_AGENT_TOOL_SANDBOX to use the sandbox")
-        }
-        (Err(_), Mode::Auto) => Check::warn(NAME, sandbox.describe(), fix),
     }
 }
 
