@@ -7,20 +7,24 @@
 //! because a server facing untrusted clients needs knobs `axum::serve` does not have: a header read
 //! timeout (slowloris), a cap on open connections (each waits for a permit before it is accepted,
 //! so excess clients queue in the kernel's backlog instead of in our memory), and a shutdown that
-//! stops accepting, lets in-flight requests finish for a bounded grace, then closes what is left —
-//! one half-sent request must not hold a SIGTERM forever.
+//! stops accepting, lets in-flight requests finish for a bounded grace, then closes what is left.
+//! A connection with no request in flight — idle, or still sending its head — is closed at once on
+//! shutdown: half a request head must not hold a SIGTERM for the whole grace.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 use crate::config::Config;
 use crate::http::{AppState, StartupError, app};
@@ -77,7 +81,7 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let local = listener.local_addr().map_err(ServeError::Serve)?;
     tracing::info!("listening on {local}");
-    let graceful = GracefulShutdown::new();
+    let (stop, stopped) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -101,32 +105,112 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let busy = Arc::new(AtomicUsize::new(0));
+        let service = Tracked { router: router.clone(), busy: busy.clone() };
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
-        let connection = graceful.watch(connection);
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let mut stopped = stopped.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let mut connection = std::pin::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                _ = stopped.changed() => {
+                    // Nothing in flight (idle, or half a head): close now. Otherwise finish what
+                    // is in flight (a stream included), then close.
+                    if busy.load(Ordering::Acquire) == 0 {
+                        return drop(permit);
+                    }
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);
         });
     }
     drop(listener);
-    drain(graceful, limits.shutdown_grace).await;
+    let _ = stop.send(true);
+    drain(&permits, limits.max_connections, limits.shutdown_grace).await;
     Ok(())
 }
 
-/// Waits for in-flight connections to finish, at most `grace`.
-async fn drain(graceful: GracefulShutdown, grace: Duration) {
+/// Waits for in-flight connections to finish (every permit back), at most `grace`.
+async fn drain(permits: &Semaphore, max_connections: usize, grace: Duration) {
     tracing::info!(grace_secs = grace.as_secs_f64(), "no longer accepting; draining in-flight requests");
-    match tokio::time::timeout(grace, graceful.shutdown()).await {
-        Ok(()) => tracing::info!("drained; exiting"),
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    match tokio::time::timeout(grace, permits.acquire_many(all)).await {
+        Ok(_) => tracing::info!("drained; exiting"),
         Err(_) => tracing::warn!(
             grace_secs = grace.as_secs_f64(),
             "connections still open after the shutdown grace (MINI_AGENT_SHUTDOWN_GRACE_SEC); closing them"
         ),
+    }
+}
+
+/// The router, counting the requests of one connection that are in flight — from the call until
+/// the response body is done (a stream counts until its last event).
+#[derive(Clone)]
+struct Tracked {
+    router: Router,
+    busy: Arc<AtomicUsize>,
+}
+
+/// Decrements its connection's count when the response body is dropped.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that holds its request's [`InFlight`].
+struct TrackedBody {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for TrackedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl tower::Service<axum::extract::Request<hyper::body::Incoming>> for Tracked {
+    type Response = axum::http::Response<TrackedBody>;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: axum::extract::Request<hyper::body::Incoming>) -> Self::Future {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        let in_flight = InFlight(self.busy.clone());
+        let call = tower::Service::call(&mut self.router, req.map(Body::new));
+        Box::pin(async move {
+            let response = call.await?;
+            Ok(response.map(|body| TrackedBody { body, _in_flight: in_flight }))
+        })
     }
 }
 
