@@ -61,10 +61,16 @@ impl ServerProcess {
         envs: &[(&str, &str)],
         ready: &dyn Fn(&str) -> Option<SocketAddr>,
     ) -> Result<Self, HarnessError> {
-        let name = program.display().to_string();
-        let mut child = Command::new(program)
-            .args(args)
-            .envs(envs.iter().copied())
+        let mut cmd = Command::new(program);
+        cmd.args(args).envs(envs.iter().copied());
+        Self::spawn(cmd, ready)
+    }
+
+    /// Starts a prepared command (its own uid, working directory, a cleared environment…) and
+    /// waits for `ready`, like [`Self::start_with`].
+    pub fn spawn(mut cmd: Command, ready: &dyn Fn(&str) -> Option<SocketAddr>) -> Result<Self, HarnessError> {
+        let name = cmd.get_program().to_string_lossy().into_owned();
+        let mut child = cmd
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

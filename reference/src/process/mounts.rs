@@ -146,6 +146,20 @@ pub fn masks_for(hidden: &[PathBuf], extra: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
+/// The masks that exist, without those inside a masked directory (already gone with it — and
+/// bubblewrap could not make their mount points in the read-only tmpfs that hides it).
+fn outermost(masks: &[PathBuf]) -> Vec<&PathBuf> {
+    let existing: Vec<&PathBuf> = masks.iter().filter(|p| p.exists()).collect();
+    let mut out: Vec<&PathBuf> = existing
+        .iter()
+        .copied()
+        .filter(|p| !existing.iter().any(|d| d.as_path() != p.as_path() && d.is_dir() && p.starts_with(d)))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn push(args: &mut Vec<OsString>, items: &[&str]) {
     args.extend(items.iter().map(OsString::from));
 }
@@ -176,7 +190,7 @@ pub fn arguments(init: &Path, disk_bytes: u64, masks: &[PathBuf], extra: &[PathB
             a.extend(["--ro-bind".into(), target.clone().into(), target.into()]);
         }
     }
-    for path in masks.iter().filter(|p| p.exists()) {
+    for path in outermost(masks) {
         if path.is_dir() {
             a.extend(["--tmpfs".into(), path.into(), "--remount-ro".into(), path.into()]);
         } else {
@@ -239,6 +253,16 @@ mod tests {
         assert!(masks_for(&[PathBuf::from("/run/secrets/keys.yaml")], &[]).is_empty());
         let args = text(&arguments(Path::new("/x"), 1, &masks, &extra, false));
         assert!(args.contains(&format!("--ro-bind /dev/null {}", trace.display())), "{args}");
+    }
+
+    #[test]
+    fn a_mask_inside_a_masked_directory_is_left_to_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let inner = dir.path().join("bin");
+        std::fs::create_dir(&inner).expect("mkdir");
+        std::fs::write(inner.join("f"), "x").expect("write");
+        let masks = vec![inner.join("f"), dir.path().to_path_buf(), inner.clone(), dir.path().to_path_buf()];
+        assert_eq!(outermost(&masks), vec![&dir.path().to_path_buf()]);
     }
 
     #[test]
