@@ -86,8 +86,10 @@ fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_ser
     // would do it. No `--features`: the suite finds out by probing. With keys, every case runs
     // authenticated, and the slow-client cases meet the real accept loop.
     let fake_addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let tools_addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let setup = Setup {
         provider_fake_base: Some(format!("http://{fake_addr}/v1")),
+        tools_fake_base: Some(format!("http://{tools_addr}")),
         trace_file: Some(trace.clone()),
         keys_file: Some(keys.clone()),
     };
@@ -111,6 +113,7 @@ fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_ser
     let mut args = strings(&["run", "--base-url", &server.base_url(), "--format", "json"]);
     args.extend(strings(&["--trace-file", trace.to_str().unwrap(), "--exec-rpc-url", &exec_rpc.base_url()]));
     args.extend(strings(&["--proptest-cases", "4", "--provider-fake-addr", &fake_addr.to_string()]));
+    args.extend(strings(&["--tools-fake-addr", &tools_addr.to_string()]));
     args.extend(strings(&["--keys-file", keys.to_str().unwrap()]));
     args.extend(mcp_python.iter().flat_map(|p| ["--mcp-python".to_owned(), p.display().to_string()]));
     let (out, report, log) = conformance(&args);
@@ -180,7 +183,7 @@ fn the_openai_profile_passes_against_the_real_server_in_proxy_mode() {
     // As a maintainer of any OpenAI-compatible gateway would: start it with the table's environment
     // for the OpenAI surface, pointed at the provider fake's fixed address, and run `--profile openai`.
     let fake_addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let setup = Setup { provider_fake_base: Some(format!("http://{fake_addr}/v1")), trace_file: None, keys_file: None };
+    let setup = Setup { provider_fake_base: Some(format!("http://{fake_addr}/v1")), ..Setup::default() };
     let env: Vec<(String, String)> =
         [Feature::OpenaiProxy, Feature::ProviderTimeout].iter().flat_map(|f| setup.pairs(f.spec().env)).collect();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

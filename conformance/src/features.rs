@@ -13,6 +13,11 @@ use std::path::PathBuf;
 /// `MINI_AGENT_TOOL_HTTP_HEADERS` for the `tool-env-headers` feature.
 pub const ENV_TOOL_HEADERS: &str = r#"{"X-Env-Header":"from-env","X-Override":"env"}"#;
 
+/// The environment of the `tool-env-headers` feature: the headers, and the one tools server they
+/// are for (the suite's HTTP tools fake).
+const TOOL_ENV_HEADERS_ENV: &[(&str, &str)] =
+    &[("MINI_AGENT_TOOL_HTTP_HEADERS", ENV_TOOL_HEADERS), ("MINI_AGENT_TOOL_HTTP_DEFAULT_BASE", "{tools_fake_base}")];
+
 /// The OpenAI key the table gives targets, so cases can check its value never leaks.
 pub const SECRET_KEY: &str = "sk-conformance-secret-7f3a9c";
 
@@ -159,10 +164,10 @@ impl Feature {
             },
             Self::ToolEnvHeaders => FeatureSpec {
                 name: "tool-env-headers",
-                description: "default headers for HTTP tools servers come from the environment",
-                env: &[("MINI_AGENT_TOOL_HTTP_HEADERS", ENV_TOOL_HEADERS)],
+                description: "the operator's headers for its own HTTP tools server come from the environment",
+                env: TOOL_ENV_HEADERS_ENV,
                 enable: "needs provider-fake",
-                discovery: "an `http` run against the raw tools fake carries `X-Env-Header: from-env`",
+                discovery: "an `http` run against the HTTP tools fake (the configured default base) carries `X-Env-Header: from-env`",
             },
             Self::ExecRpc => FeatureSpec {
                 name: "exec-rpc",
@@ -298,6 +303,8 @@ impl FeatureStatus {
 pub struct Setup {
     /// The provider fake's base (`http://127.0.0.1:18080/v1`).
     pub provider_fake_base: Option<String>,
+    /// The HTTP tools fake's base (`http://127.0.0.1:18081`).
+    pub tools_fake_base: Option<String>,
     /// The trace file given with `--trace-file`.
     pub trace_file: Option<PathBuf>,
     /// The keys file the suite writes (`--keys-file`).
@@ -314,6 +321,7 @@ impl Setup {
         };
         value
             .replace("{provider_fake_base}", &base)
+            .replace("{tools_fake_base}", self.tools_fake_base.as_deref().unwrap_or("http://<tools-fake-addr>"))
             .replace("{trace_file}", &path(&self.trace_file, "<trace file>"))
             .replace("{keys_file}", &path(&self.keys_file, "<keys file>"))
     }
@@ -388,6 +396,7 @@ mod tests {
     fn placeholders_are_filled_in_and_values_quoted() {
         let setup = Setup {
             provider_fake_base: Some("http://127.0.0.1:18080/v1".into()),
+            tools_fake_base: None,
             trace_file: Some("/tmp/t.jsonl".into()),
             keys_file: Some("/tmp/keys.json".into()),
         };

@@ -57,6 +57,9 @@ struct FeaturesArgs {
     /// Fill in the provider fake's address (else a placeholder).
     #[arg(long)]
     provider_fake_addr: Option<SocketAddr>,
+    /// Fill in the HTTP tools fake's address (else a placeholder).
+    #[arg(long)]
+    tools_fake_addr: Option<SocketAddr>,
     /// Fill in the trace file (else a placeholder).
     #[arg(long)]
     trace_file: Option<PathBuf>,
@@ -163,6 +166,7 @@ fn main() -> ExitCode {
         Command::Features(args) => {
             let setup = Setup {
                 provider_fake_base: args.provider_fake_addr.map(|a| format!("http://{a}/v1")),
+                tools_fake_base: args.tools_fake_addr.map(|a| format!("http://{a}")),
                 trace_file: args.trace_file,
                 keys_file: args.keys_file,
             };
@@ -257,6 +261,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let wiring = wire(&args).await?;
     let setup = Setup {
         provider_fake_base: Some(wiring.fakes.provider.base_url()),
+        tools_fake_base: Some(wiring.fakes.tools.uri()),
         trace_file: args.trace_file.clone(),
         keys_file: Some(wiring.keys_file.clone()),
     };

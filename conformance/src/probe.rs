@@ -267,19 +267,21 @@ async fn local_tools(ctx: &Ctx) -> Probed {
 }
 
 async fn env_headers(ctx: &Ctx) -> Probed {
-    let raw = &ctx.fakes().map_err(|f| f.message().to_owned())?.raw_tools;
+    // The operator's tools server is the HTTP tools fake (MINI_AGENT_TOOL_HTTP_DEFAULT_BASE).
+    let tools = &ctx.fakes().map_err(|f| f.message().to_owned())?.tools;
     let marker = uuid_like();
     let script = json!([{"tool_calls": [{"name": "echo", "arguments": {"text": "probe"}}]}, {"content": "done"}]);
-    let extra = json!({"tool_http_base_url": format!("{}/ok", raw.uri()), "tool_http_headers": {"X-Conformance-Probe": marker}});
+    let headers = json!({ crate::fakes::tools::NONCE_HEADER: marker });
+    let extra = json!({"tool_http_base_url": format!("{}/ok", tools.uri()), "tool_http_headers": headers});
     envelope(&scripted_run(ctx, "http", script, extra).await?)?;
-    let heads = raw.heads_containing(&marker);
-    if heads.is_empty() {
-        return Err("no request of the probe run reached the raw tools fake".to_owned());
+    let seen = tools.seen(&marker).await;
+    if seen.is_empty() {
+        return Err("no request of the probe run reached the tools fake".to_owned());
     }
-    if heads.iter().any(|h| h.to_ascii_lowercase().contains("\r\nx-env-header: from-env\r\n")) {
-        Ok("requests to the tools server carried `X-Env-Header: from-env`".to_owned())
+    if seen.iter().all(|r| r.header("x-env-header") == vec!["from-env"]) {
+        Ok("requests to the configured tools server carried `X-Env-Header: from-env`".to_owned())
     } else {
-        Err("requests to the tools server carried no `X-Env-Header: from-env`".to_owned())
+        Err("requests to the configured tools server carried no `X-Env-Header: from-env`".to_owned())
     }
 }
 

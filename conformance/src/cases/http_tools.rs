@@ -71,6 +71,14 @@ pub const CASES: &[Case] = &[
         &[Feature::ProviderFake, Feature::ToolEnvHeaders]
     ),
     http_case!(
+        "http.headers.env_only_to_the_default_base",
+        "§11 the server's tools-server headers go only to MINI_AGENT_TOOL_HTTP_DEFAULT_BASE",
+        "a tools server the request names (not the configured one) never sees the operator's headers",
+        env_not_to_request_urls,
+        Profile::Extended,
+        &[Feature::ProviderFake, Feature::ToolEnvHeaders]
+    ),
+    http_case!(
         "http.headers.casing_on_the_wire",
         "§4 request header names keep their casing on the wire (raw bytes)",
         "header names arrive byte-for-byte as the request gave them",
@@ -243,6 +251,27 @@ async fn env_merge(ctx: &Ctx) -> CaseResult {
     for req in &seen {
         ensure_eq!(req.header("x-env-header"), vec!["from-env"], "env header on {} {}", req.method, req.path);
         ensure_eq!(req.header("x-override"), vec!["request"], "overridden header on {} {}", req.method, req.path);
+    }
+    Ok(())
+}
+
+async fn env_not_to_request_urls(ctx: &Ctx) -> CaseResult {
+    let raw = &ctx.fakes()?.raw_tools;
+    let nonce = uuid_like();
+    let body = json!({
+        "model": "openai/fake-http", "tool_backend": "http", "tool_http_base_url": format!("{}/ok", raw.uri()),
+        "tool_http_headers": {"X-Nonce": nonce},
+        "messages": [{"role": "user", "content": format!("task {}", script_marker(&json!([{"tool_calls": [call("echo", json!({"text": "x"}))]}])))}],
+    });
+    let reply = ctx.post_json("/agent/run", &body).await?;
+    expect_status(&reply, 200, "POST /agent/run (a tools server the request names)")?;
+    let heads = raw.heads_containing(&nonce);
+    ensure!(!heads.is_empty(), "the request-named tools server saw no request at all");
+    for head in &heads {
+        ensure!(
+            !head.to_ascii_lowercase().contains("x-env-header"),
+            "the operator's header reached a URL the request named:\n{head}"
+        );
     }
     Ok(())
 }

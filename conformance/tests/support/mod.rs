@@ -189,8 +189,12 @@ pub async fn ctx_for(case: &Case, fakes: Arc<Fakes>, snapshots: Arc<dyn Snapshot
         std::fs::write(path, KEYS_FILE_JSON)
             .map_err(|e| Failure::failed(format!("cannot write the keys file: {e}")))?;
     }
-    let setup =
-        Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: trace_file.clone(), keys_file };
+    let setup = Setup {
+        provider_fake_base: Some(fakes.provider.base_url()),
+        tools_fake_base: Some(fakes.tools.uri()),
+        trace_file: trace_file.clone(),
+        keys_file,
+    };
     let pairs = pairs_for(case.features, &setup);
     let (ctx, served) = if case.features.contains(&Feature::SlowClients) {
         let (ctx, served) = ctx_on_socket(&pairs, trace_file.as_deref(), fakes, snapshots).await?;

@@ -136,8 +136,12 @@ fn run_step(plan: &Plan, index: usize, step: &Step, last: bool) -> Result<i32, V
     let program = step.program.clone();
     let path =
         locate(&step.program, plan).ok_or_else(|| Verdict::NotFound { step: index, program: program.clone() })?;
-    let prlimit = locate("prlimit", plan)
-        .or_else(|| Some(PathBuf::from("/usr/bin/prlimit")).filter(|p| p.is_file()))
+    // The system's own, whatever the tool's PATH says.
+    let prlimit = ["/usr/bin/prlimit", "/bin/prlimit"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| locate("prlimit", plan))
         .ok_or_else(|| error("prlimit (util-linux) is not installed"))?;
     let expand = |v: &str| v.replace(WORK_TOKEN, &plan.dir);
     let mut cmd = Command::new(prlimit);

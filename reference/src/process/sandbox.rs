@@ -347,7 +347,12 @@ impl Sandbox {
         let job = Job {
             files: &[],
             steps: vec![super::plan::Step {
-                program: "true".into(),
+                // By its path: the probe is about the sandbox, not the tools' PATH.
+                program: ["/usr/bin/true", "/bin/true"]
+                    .into_iter()
+                    .find(|p| Path::new(p).is_file())
+                    .unwrap_or("true")
+                    .into(),
                 args: Vec::new(),
                 env: Vec::new(),
                 timeout_ms: 5000,
@@ -426,7 +431,7 @@ impl Sandbox {
             args.push("--".into());
             args.push(mounts::INIT.into());
             args.extend(init_args);
-            (OsString::from("bwrap"), args)
+            (bwrap(), args)
         } else {
             (self.settings.init.clone().into_os_string(), init_args)
         };
@@ -462,6 +467,22 @@ impl Sandbox {
         env.extend(extra.iter().cloned());
         env
     }
+}
+
+/// bubblewrap's path: found on the server's `PATH` or where Debian puts it — the server's `PATH`
+/// may be anything (an operator's, a test's empty one).
+fn bwrap() -> OsString {
+    static FOUND: std::sync::OnceLock<OsString> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            std::env::split_paths(&path)
+                .chain(["/usr/bin", "/bin", "/usr/local/bin"].map(PathBuf::from))
+                .map(|d| d.join("bwrap"))
+                .find(|p| p.is_file())
+                .map_or_else(|| OsString::from("bwrap"), PathBuf::into_os_string)
+        })
+        .clone()
 }
 
 /// Gives `path` to `uid` (the tools' user), so a tool running as it can work there.
@@ -529,7 +550,7 @@ mod tests {
             .launch(&job(), &[("PYTHONUNBUFFERED".into(), "1".into())], Duration::from_secs(10))
             .expect("launch");
         let args = l.args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
-        assert_eq!(l.program, "bwrap");
+        assert!(l.program.to_string_lossy().ends_with("bwrap"), "{:?}", l.program);
         assert!(args.contains("--unshare-all --unshare-user --disable-userns --die-with-parent"), "{args}");
         assert!(args.ends_with("-- /.miniagent/init tool-init"), "{args}");
         assert!(!args.contains("value-not-in-ps") && !args.contains("--setenv"), "{args}");
