@@ -431,7 +431,7 @@ impl Sandbox {
             args.push("--".into());
             args.push(mounts::INIT.into());
             args.extend(init_args);
-            (bwrap(), args)
+            (find_bwrap(&self.settings), args)
         } else {
             (self.settings.init.clone().into_os_string(), init_args)
         };
@@ -469,20 +469,15 @@ impl Sandbox {
     }
 }
 
-/// bubblewrap's path: found on the server's `PATH` or where Debian puts it — the server's `PATH`
-/// may be anything (an operator's, a test's empty one).
-fn bwrap() -> OsString {
-    static FOUND: std::sync::OnceLock<OsString> = std::sync::OnceLock::new();
-    FOUND
-        .get_or_init(|| {
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            std::env::split_paths(&path)
-                .chain(["/usr/bin", "/bin", "/usr/local/bin"].map(PathBuf::from))
-                .map(|d| d.join("bwrap"))
-                .find(|p| p.is_file())
-                .map_or_else(|| OsString::from("bwrap"), PathBuf::into_os_string)
-        })
-        .clone()
+/// bubblewrap's path: found on the server's `PATH` (as the settings read it) or where Debian puts
+/// it — the `PATH` may be anything (an operator's, a test's empty one).
+fn find_bwrap(settings: &SandboxSettings) -> OsString {
+    let path = settings.env_pass.iter().find(|(k, _)| k == "PATH").map_or("", |(_, v)| v.as_str());
+    std::env::split_paths(path)
+        .chain(["/usr/bin", "/bin", "/usr/local/bin"].map(PathBuf::from))
+        .map(|d| d.join("bwrap"))
+        .find(|p| p.is_file())
+        .map_or_else(|| OsString::from("bwrap"), PathBuf::into_os_string)
 }
 
 /// Gives `path` to `uid` (the tools' user), so a tool running as it can work there.
