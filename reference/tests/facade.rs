@@ -83,6 +83,50 @@ async fn secrets_stay_out_of_errors_and_traces() {
     assert_eq!(seen[0].headers.get("authorization").unwrap(), &format!("Bearer {KEY}"));
 }
 
+/// An upstream that reflects the `Authorization` it received — in a 2xx answer, in a stream and in an
+/// error — must not hand the provider key to the client (nor to the log: see `telemetry::logs`).
+#[tokio::test]
+async fn a_key_an_upstream_reflects_never_reaches_the_client() {
+    const KEY: &str = "sk-live-REFLECTED-9090";
+    struct Reflect;
+    impl wiremock::Respond for Reflect {
+        fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
+            let auth = req.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            let message = json!({"role": "assistant", "content": format!("you sent {auth}")});
+            if body["model"] == "fail" {
+                return wiremock::ResponseTemplate::new(400)
+                    .set_body_json(json!({"error": {"message": format!("bad key {auth}"), "type": "x"}}));
+            }
+            if body["stream"] == true {
+                let chunk = json!({"choices": [{"index": 0, "delta": {"content": format!("stream {auth}")}}]});
+                return wiremock::ResponseTemplate::new(200)
+                    .set_body_raw(format!("data: {chunk}\n\ndata: [DONE]\n\n"), "text/event-stream");
+            }
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(json!({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}))
+        }
+    }
+    let upstream = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any()).respond_with(Reflect).mount(&upstream).await;
+    let base = format!("{}/v1", upstream.uri());
+    let router = app(AppState::new(Config::from_pairs([("OPENAI_API_KEY", KEY), ("OPENAI_API_BASE", &base)])).unwrap());
+    let chat = |model: &str, stream: bool| json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]});
+    for (path, body) in [
+        ("/v1/chat/completions", chat("gpt-x", false)),
+        ("/v1/chat/completions", chat("gpt-x", true)),
+        ("/v1/chat/completions", chat("fail", false)),
+        (
+            "/agent/run",
+            json!({"model": "openai/gpt-x", "tool_backend": "echo", "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+    ] {
+        let (status, text) = post(&router, path, body.clone()).await;
+        assert!(text.contains("Bearer ***"), "{path} {body}: the reflection must show, redacted ({status}): {text}");
+        assert!(!text.contains(KEY), "{path} {body}: the key reached the client: {text}");
+    }
+}
+
 async fn get(router: &axum::Router, path: &str) -> (u16, String) {
     let response = router.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
     let status = response.status().as_u16();
@@ -110,6 +154,34 @@ async fn metrics_count_by_route_pattern_and_stay_open_with_keys() {
         assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
     }
     assert!(!text.contains("/no/such/path"), "raw paths never become labels");
+}
+
+/// Every made-up method used to be a new label value, a new series held forever: 20 000 such
+/// requests without a key added 82 MiB. The label now comes from a closed set.
+#[tokio::test]
+async fn made_up_methods_add_no_series_to_metrics() {
+    let state = AppState::new(Config::from_pairs([("MINI_AGENT_API_KEYS", "sk-m")])).unwrap();
+    let router = app(state);
+    let method = |i: u32| axum::http::Method::from_bytes(format!("X{i:05}Q").as_bytes()).unwrap();
+    let send = |i: u32| {
+        let req = Request::builder().method(method(i)).uri(format!("/p{i}")).body(Body::empty()).unwrap();
+        router.clone().oneshot(req)
+    };
+    // The first requests make the series a made-up method may use (`other`, the unmatched route).
+    for i in 0..100 {
+        send(i).await.unwrap();
+    }
+    get(&router, "/metrics").await;
+    let before = get(&router, "/metrics").await.1;
+    for i in 100..10_100 {
+        send(i).await.unwrap();
+    }
+    let text = get(&router, "/metrics").await.1;
+    // Counts grow by digits, never by series.
+    let series = |t: &str| t.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(series(&text), series(&before), "10 000 made-up methods added series:\n{text}");
+    assert!(text.len() <= before.len() + 128, "/metrics grew from {} to {} bytes", before.len(), text.len());
+    assert!(text.contains(r#"method="other""#) && !text.contains("X00"), "made-up methods are `other`");
 }
 
 #[tokio::test]
