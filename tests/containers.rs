@@ -1,9 +1,9 @@
 //! The project's image under testcontainers: the façade, the sidecar and exec-RPC as containers
 //! (bridge network, mapped ports, so they bind 0.0.0.0 — with API keys, as §11 requires), driven
 //! over HTTP. Tools run in the image: in a default container bubblewrap cannot make namespaces
-//! (Docker's seccomp profile refuses them), so tools run without the sandbox and the log says so;
-//! with `--security-opt seccomp=unconfined --security-opt systempaths=unconfined` the sandbox
-//! works. Reported as ignored with the reason when no Docker engine answers or the image is not
+//! (Docker's seccomp profile refuses them), so tools are refused with a 503 and the log says why —
+//! the sandbox fails closed — unless the operator writes `MINI_AGENT_TOOL_SANDBOX=off`; with
+//! `--security-opt seccomp=unconfined --security-opt systempaths=unconfined` the sandbox works. Reported as ignored with the reason when no Docker engine answers or the image is not
 //! built (`make images`) — nothing is ever pulled.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -97,12 +97,15 @@ const KEY: &str = "sk-container-test";
 
 /// `print(6 * 7)` through exec-RPC in a container, default or with namespaces allowed (what
 /// `docker run --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt
-/// systempaths=unconfined` sets); its log.
-async fn python_in_a_container(namespaces: bool) -> Result<String, String> {
+/// systempaths=unconfined` sets), with `extra` environment; the answer and the log.
+async fn python_in_a_container(namespaces: bool, extra: &[(&str, &str)]) -> Result<(u16, Value, String), String> {
     let mut request = image("listening on")?
         .with_exposed_port(ContainerPort::Tcp(8790))
         .with_env_var("MINI_AGENT_API_KEYS", KEY)
         .with_cmd(["miniagent", "exec-rpc", "--host", "0.0.0.0", "--port", "8790"]);
+    for (k, v) in extra {
+        request = request.with_env_var(*k, *v);
+    }
     if namespaces {
         request = request
             .with_security_opt("seccomp=unconfined")
@@ -115,29 +118,39 @@ async fn python_in_a_container(namespaces: bool) -> Result<String, String> {
     }
     let container = request.start().await.expect("the exec-rpc container starts");
     let port = container.get_host_port_ipv4(8790).await.unwrap();
-    let out: Value = reqwest::Client::new()
+    let res = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/exec"))
         .bearer_auth(KEY)
         .json(&json!({"language": "python", "code": "import os\nprint(6 * 7, os.getuid())"}))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    assert_eq!(out["ok"], true, "{out}");
-    assert_eq!(out["stdout"].as_str().unwrap().trim(), "42 65534", "{out}");
-    Ok(String::from_utf8_lossy(&container.stderr_to_vec().await.unwrap()).into_owned())
+    let status = res.status().as_u16();
+    let out: Value = res.json().await.unwrap();
+    Ok((status, out, String::from_utf8_lossy(&container.stderr_to_vec().await.unwrap()).into_owned()))
 }
 
-async fn tools_run_in_a_default_container_without_the_sandbox_and_say_so() -> Completion {
-    let logs = or_ignore!(python_in_a_container(false).await);
-    assert!(logs.contains("the tool sandbox is unavailable") && logs.contains("tools run with limits only"), "{logs}");
+async fn tools_are_refused_in_a_default_container_and_say_why() -> Completion {
+    let (status, out, logs) = or_ignore!(python_in_a_container(false, &[]).await);
+    assert_eq!(status, 503, "{out}");
+    let detail = out["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("tools are refused") && detail.contains("MINI_AGENT_TOOL_SANDBOX=off"), "{out}");
+    assert!(logs.contains("tools are refused"), "{logs}");
+    Completion::Completed
+}
+
+async fn tools_run_unsandboxed_in_a_default_container_only_when_turned_off() -> Completion {
+    let (status, out, logs) = or_ignore!(python_in_a_container(false, &[("MINI_AGENT_TOOL_SANDBOX", "off")]).await);
+    assert_eq!((status, out["ok"].clone()), (200, json!(true)), "{out}");
+    assert_eq!(out["stdout"].as_str().unwrap().trim(), "42 65534", "{out}");
+    assert!(logs.contains("MINI_AGENT_TOOL_SANDBOX=off: tools run WITHOUT namespaces"), "{logs}");
     Completion::Completed
 }
 
 async fn tools_run_sandboxed_in_a_container_that_allows_namespaces() -> Completion {
-    let logs = or_ignore!(python_in_a_container(true).await);
+    let (status, out, logs) = or_ignore!(python_in_a_container(true, &[]).await);
+    assert_eq!((status, out["ok"].clone()), (200, json!(true)), "{out}");
+    assert_eq!(out["stdout"].as_str().unwrap().trim(), "42 65534", "{out}");
     assert!(logs.contains("tools run in a bubblewrap sandbox"), "{logs}");
     Completion::Completed
 }
@@ -145,8 +158,12 @@ async fn tools_run_sandboxed_in_a_container_that_allows_namespaces() -> Completi
 fn main() {
     common::run_trials(vec![
         trial(
-            "tools_run_in_a_default_container_without_the_sandbox_and_say_so",
-            tools_run_in_a_default_container_without_the_sandbox_and_say_so,
+            "tools_are_refused_in_a_default_container_and_say_why",
+            tools_are_refused_in_a_default_container_and_say_why,
+        ),
+        trial(
+            "tools_run_unsandboxed_in_a_default_container_only_when_turned_off",
+            tools_run_unsandboxed_in_a_default_container_only_when_turned_off,
         ),
         trial(
             "tools_run_sandboxed_in_a_container_that_allows_namespaces",

@@ -187,6 +187,11 @@ fn up_containers() -> Result<State, String> {
             ["run", "-d", "--network", "host", "--name", &name].iter().map(|s| (*s).to_owned()).collect();
         // The façade reads its router config from the state directory, mounted read-only.
         args.extend(["-v".to_owned(), format!("{e2e_dir}:/e2e:ro")]);
+        // As a deployment that runs tools must: user namespaces allowed, so the tool sandbox works
+        // (without them tools are refused, 503 — the sandbox fails closed).
+        for opt in ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"] {
+            args.extend(["--security-opt".to_owned(), opt.to_owned()]);
+        }
         for (k, v) in env {
             args.push("-e".into());
             args.push(format!("{k}={v}"));
