@@ -127,6 +127,15 @@ impl Config {
         // hold provider keys) and the traces (conversations).
         let secret_files = [config.keys.source.clone(), router_path, config.traces.path.clone()];
         config.sandbox.hide_files(secret_files.into_iter().flatten());
+        // A tool with the network on must not reach the server's Redis (it would reset every limit).
+        if let Some(url) = config.redis.url.as_ref().and_then(|u| url::Url::parse(u.expose()).ok())
+            && let Some(host) = url.host_str()
+        {
+            use std::net::ToSocketAddrs;
+            let port = url.port().unwrap_or(6379);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            config.sandbox.network_deny.extend((host, port).to_socket_addrs().into_iter().flatten().map(|a| a.ip()));
+        }
         if flags.demo {
             config.enable_demo();
         }

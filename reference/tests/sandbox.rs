@@ -200,6 +200,39 @@ fn the_server_cannot_be_reached() -> Result<(), Failed> {
     check(isolated.stdout.as_deref().is_some_and(|s| s.starts_with("refused")), format!("{isolated:?}"))
 }
 
+/// With `MINI_AGENT_TOOL_NETWORK=1` the tool has an uplink to the network — an address outside
+/// the host (TEST-NET-2, 198.51.100.7) is routed, where without it there is no route at all — but
+/// it reaches neither the host's loopback (where the server and a password-less Redis listen) nor
+/// any of the host's own addresses, even for a listener bound to all of them.
+fn the_network_mode_never_reaches_the_host() -> Result<Completion, Failed> {
+    let settings = SandboxSettings { network: true, ..SandboxSettings::default() };
+    if let Err(why) = &Sandbox::new(settings.clone()).available {
+        return Ok(Completion::ignored_with(format!("MINI_AGENT_TOOL_NETWORK=1 is unavailable here: {why}")));
+    }
+    let loopback = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let wide = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let (lo, port) = (loopback.local_addr().unwrap().port(), wide.local_addr().unwrap().port());
+    let mut targets = vec![("127.0.0.1".to_owned(), lo), ("10.0.2.2".to_owned(), lo)];
+    targets.extend(miniagent::process::network::host_addresses().iter().map(|ip| (ip.to_string(), port)));
+    let code = format!(
+        "import socket\nfor host, port in {targets:?} + [('198.51.100.7', 9)]:\n    try:\n        socket.create_connection((host, port), timeout=3).close(); print(host, 'connected')\n    except OSError as e:\n        print(host, 'refused', e.errno)"
+    )
+    .replace('(', "(").replace("\"", "'");
+    let with = run_python(&tools(settings), &code);
+    let out = with.stdout.clone().unwrap_or_default();
+    for (host, _) in &targets {
+        check(out.contains(&format!("{host} refused")), format!("the tool reached the host at {host}: {with:?}"))?;
+    }
+    check(!out.contains("198.51.100.7 refused 101"), format!("the network mode gave no route out: {with:?}"))?;
+    let without = run_python(&tools(SandboxSettings::default()), &code);
+    let out = without.stdout.clone().unwrap_or_default();
+    check(
+        out.contains("198.51.100.7 refused 101"),
+        format!("without the network mode there must be no route: {without:?}"),
+    )?;
+    Ok(Completion::Completed)
+}
+
 /// The system calls no snippet needs are refused by the filter (`EPERM`; `clone3` `ENOSYS`).
 fn seccomp_refuses_the_dangerous_calls() -> Result<(), Failed> {
     let code = r#"
@@ -314,6 +347,7 @@ fn main() {
             done(off_mode_removes_its_work_directory_whatever_the_tool_did),
         ),
     ];
+    tests.push(("the_network_mode_never_reaches_the_host".into(), Box::new(the_network_mode_never_reaches_the_host)));
     tests.extend(escape::tests());
     let trials = tests
         .into_iter()

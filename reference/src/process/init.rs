@@ -62,6 +62,9 @@ fn error(message: impl Into<String>) -> Verdict {
 
 fn run() -> Result<i32, Verdict> {
     let plan = read_plan().map_err(|e| error(format!("cannot read the plan: {e}")))?;
+    if let Some(why) = plan.abort {
+        return Err(error(why));
+    }
     let dir = PathBuf::from(&plan.dir);
     std::fs::create_dir_all(&dir).map_err(|e| error(format!("cannot create {}: {e}", dir.display())))?;
     for sub in [".tmp", ".shm"] {

@@ -22,6 +22,7 @@
 
 pub mod init;
 pub mod mounts;
+pub mod network;
 pub mod plan;
 pub mod sandbox;
 pub mod seccomp;
@@ -185,6 +186,8 @@ pub struct Child {
     init: bool,
     /// The host work directory of a bare init, removed after the child.
     _host_dir: Option<sandbox::HostDir>,
+    /// Ends the tool's network uplink (its task holds it) when the child goes.
+    _uplink: Option<oneshot::Sender<()>>,
     pub stdin: Option<ChildStdin>,
     pub stdout: Option<ChildStdout>,
     pub stderr: Option<ChildStderr>,
@@ -244,14 +247,31 @@ pub fn spawn(spec: &Spec) -> Result<Child, SpawnError> {
     })?;
     let group = inner.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw);
     let (stdin, stdout, stderr) = (inner.stdin.take(), inner.stdout.take(), inner.stderr.take());
-    let host_dir = launch.and_then(|l| l.host_dir);
+    let (host_dir, network) = launch.map(|l| (l.host_dir, l.network)).unwrap_or_default();
     let init = host_dir.is_some();
-    let mut child = Child { inner, group, init, _host_dir: host_dir, stdin, stdout, stderr };
-    if let (Some(input), Some(mut pipe)) = (input, child.stdin.take()) {
-        // Written from its own task: a child that does not read its stdin must not block us.
+    let (uplink_done, uplink_held) = oneshot::channel::<()>();
+    let uplink = network.is_some().then_some(uplink_done);
+    let bwrap_pid = inner.id();
+    let mut child = Child { inner, group, init, _host_dir: host_dir, _uplink: uplink, stdin, stdout, stderr };
+    let run_as = spec.sandbox.as_ref().and_then(|s| s.run_as);
+    if let (Some(mut input), Some(mut pipe)) = (input, child.stdin.take()) {
+        // Written from its own task: a child that does not read its stdin must not block us. With
+        // a network, the uplink comes first: the init runs nothing before its plan arrives.
         tokio::spawn(async move {
+            let mut held = None;
+            if let (Some(net), Some(pid)) = (network, bwrap_pid) {
+                match network::attach(&net.tools, pid, &net.blocked, run_as).await {
+                    Ok(uplink) => held = Some(uplink),
+                    Err(why) => input = plan::Plan::aborted(why).frame(),
+                }
+            }
             let _ = pipe.write_all(&input).await;
             let _ = pipe.shutdown().await;
+            // Closed now: the program reads its stdin to the end.
+            drop(pipe);
+            if held.is_some() {
+                let _ = uplink_held.await;
+            }
         });
     }
     Ok(child)

@@ -66,9 +66,26 @@ pub struct Plan {
     /// Load the seccomp filter ([`super::seccomp`]) before the first step.
     pub seccomp: bool,
     pub steps: Vec<Step>,
+    /// Set when the server could not prepare the call after starting the init (the tool's
+    /// network): the init then ends at once with this as its [`Verdict::Error`].
+    #[serde(default)]
+    pub abort: Option<String>,
 }
 
 impl Plan {
+    /// A plan that only says why the call cannot run.
+    pub fn aborted(why: String) -> Self {
+        Self {
+            dir: "/".into(),
+            env: Vec::new(),
+            files: Vec::new(),
+            limits: Limits { address_space: 0, cpu_sec: 1, file_size: 0, open_files: 1, processes: 1 },
+            seccomp: false,
+            steps: Vec::new(),
+            abort: Some(why),
+        }
+    }
+
     /// The frame written to the init's stdin: length, then JSON.
     pub fn frame(&self) -> Vec<u8> {
         let json = serde_json::to_vec(self).unwrap_or_default();
@@ -135,6 +152,7 @@ mod tests {
             limits: Limits { address_space: 1, cpu_sec: 1, file_size: 1, open_files: 1, processes: 1 },
             seccomp: true,
             steps: vec![],
+            abort: None,
         };
         let frame = plan.frame();
         let len = u64::from_le_bytes(frame[..8].try_into().expect("8 bytes")) as usize;

@@ -76,6 +76,9 @@ pub struct SandboxSettings {
     /// Files and directories tools must not see (the server's keys file, router config, traces, …,
     /// made absolute); `MINI_AGENT_TOOL_HIDE` adds more.
     pub hide: Vec<PathBuf>,
+    /// With `network`: addresses the tool must not reach besides the host's own (the server's
+    /// Redis; set by the configuration).
+    pub network_deny: Vec<std::net::IpAddr>,
     /// `MINI_AGENT_TOOL_RO_BINDS`: extra host paths exposed read-only (e.g. a toolchain under a
     /// home directory, which is otherwise absent).
     pub ro_binds: Vec<PathBuf>,
@@ -99,6 +102,7 @@ impl Default for SandboxSettings {
             max_concurrent: 2 * std::thread::available_parallelism().map_or(1, usize::from),
             uid: 65534,
             hide: Vec::new(),
+            network_deny: Vec::new(),
             ro_binds: Vec::new(),
             init: default_init(),
         }
@@ -160,6 +164,7 @@ impl SandboxSettings {
             ),
             uid: env.parse("MINI_AGENT_TOOL_UID", d.uid, "a uid (0 keeps root)"),
             hide: paths("MINI_AGENT_TOOL_HIDE"),
+            network_deny: Vec::new(),
             ro_binds: paths("MINI_AGENT_TOOL_RO_BINDS"),
             init: env.get("MINI_AGENT_TOOL_INIT").map_or(d.init, |p| mounts::absolute(Path::new(&p))),
         }
@@ -181,6 +186,15 @@ pub struct Sandbox {
     pub run_as: Option<u32>,
     masks: StaticMasks,
     slots: Arc<tokio::sync::Semaphore>,
+    /// With `MINI_AGENT_TOOL_NETWORK=1`: the uplink's programs and what it must not reach.
+    network: Option<Arc<Network>>,
+}
+
+/// How tools reach the network (see [`super::network`]).
+#[derive(Debug)]
+pub struct Network {
+    pub tools: super::network::Tools,
+    pub blocked: Vec<std::net::IpAddr>,
 }
 
 /// How one tool process starts: the program (bubblewrap, or the init itself when the sandbox is
@@ -193,6 +207,8 @@ pub struct Launch {
     pub plan: Vec<u8>,
     /// The host work directory (sandbox off only); removed when dropped.
     pub host_dir: Option<HostDir>,
+    /// The uplink to attach once bubblewrap runs (`MINI_AGENT_TOOL_NETWORK=1`, sandboxed).
+    pub network: Option<Arc<Network>>,
 }
 
 /// A work directory on the host, removed on drop even where the tool made parts of it read-only.
@@ -255,8 +271,23 @@ impl Sandbox {
         let run_as = (euid.is_root() && settings.uid != 0).then_some(settings.uid);
         let masks = StaticMasks::discover(euid.as_raw());
         let slots = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent));
-        let mut sandbox = Self { settings, available: Err("not probed".into()), run_as, masks, slots };
-        sandbox.available = sandbox.probe();
+        let network = match settings.network.then(super::network::Tools::find) {
+            None => Ok(None),
+            Some(Ok(tools)) => {
+                let mut blocked = super::network::host_addresses();
+                blocked.extend(settings.network_deny.iter().copied());
+                Ok(Some(Arc::new(Network { tools, blocked })))
+            }
+            Some(Err(why)) => Err(why),
+        };
+        let mut sandbox = Self { settings, available: Err("not probed".into()), run_as, masks, slots, network: None };
+        sandbox.available = match network {
+            Ok(network) => {
+                sandbox.network = network;
+                sandbox.probe()
+            }
+            Err(why) => Err(why),
+        };
         sandbox
     }
 
@@ -279,7 +310,14 @@ impl Sandbox {
     pub fn disabled() -> Self {
         let settings = SandboxSettings { mode: Mode::Off, ..SandboxSettings::default() };
         let slots = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent));
-        Self { settings, available: Err("not probed".into()), run_as: None, masks: StaticMasks::default(), slots }
+        Self {
+            settings,
+            available: Err("not probed".into()),
+            run_as: None,
+            masks: StaticMasks::default(),
+            slots,
+            network: None,
+        }
     }
 
     /// Whether calls get namespaces.
@@ -318,7 +356,11 @@ impl Sandbox {
             ),
             (Ok(()), _) => format!(
                 "tools run in a bubblewrap sandbox (own PID, mount, IPC{} namespaces; filesystem: {}; seccomp on; {limits})",
-                if s.network { "; the host's network (MINI_AGENT_TOOL_NETWORK=1)" } else { " and network" },
+                if s.network {
+                    " and network; an uplink to the network but not to this host (MINI_AGENT_TOOL_NETWORK=1)"
+                } else {
+                    " and network: no network"
+                },
                 self.filesystem()
             ),
             (Err(why), Mode::Off) => format!("MINI_AGENT_TOOL_SANDBOX=off and the tool init does not work: {why}"),
@@ -424,26 +466,42 @@ impl Sandbox {
             limits: self.limits(timeout),
             seccomp: true,
             steps: job.steps.clone(),
+            abort: None,
         };
         let init_args: Vec<OsString> = vec!["tool-init".into()];
+        let network = if namespaced { self.network.clone() } else { None };
         let (program, args) = if namespaced {
-            let mut args = self.namespaces();
+            let mut args = self.namespaces(network.is_some());
             args.push("--".into());
             args.push(mounts::INIT.into());
             args.extend(init_args);
-            (find_bwrap(&self.settings), args)
+            match &network {
+                // bubblewrap in a network namespace of its own the uplink can reach (see `network`).
+                Some(net) => {
+                    let mut outer: Vec<OsString> =
+                        ["--user", "--map-root-user", "--net", "--"].map(OsString::from).to_vec();
+                    outer.push(find_bwrap(&self.settings));
+                    outer.extend(args);
+                    (net.tools.unshare.clone().into_os_string(), outer)
+                }
+                None => (find_bwrap(&self.settings), args),
+            }
         } else {
             (self.settings.init.clone().into_os_string(), init_args)
         };
-        Ok(Launch { program, args, run_as: self.run_as, plan: plan.frame(), host_dir })
+        Ok(Launch { program, args, run_as: self.run_as, plan: plan.frame(), host_dir, network })
     }
 
-    /// The bubblewrap flags: namespaces, then the filesystem allowlist.
-    fn namespaces(&self) -> Vec<OsString> {
+    /// The bubblewrap flags: namespaces, then the filesystem allowlist. With a network, bubblewrap
+    /// shares the namespace `unshare` made for the call (never the host's), and keeps the tool's
+    /// uid (it runs as root of that outer user namespace).
+    fn namespaces(&self, network: bool) -> Vec<OsString> {
         let s = &self.settings;
         let mut a: Vec<OsString> = vec!["--unshare-all".into()];
-        if s.network {
-            a.push("--share-net".into());
+        if network {
+            let uid = self.run_as.unwrap_or_else(|| nix::unistd::geteuid().as_raw()).to_string();
+            let gid = self.run_as.unwrap_or_else(|| nix::unistd::getegid().as_raw()).to_string();
+            a.extend(["--share-net", "--uid", &uid, "--gid", &gid].map(OsString::from));
         }
         a.extend(
             ["--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--as-pid-1"]

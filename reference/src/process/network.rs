@@ -1,0 +1,149 @@
+//! The network of a tool when `MINI_AGENT_TOOL_NETWORK=1` (CONTRACT §11): it reaches the network,
+//! but never the host's loopback, the host's own addresses (where the server and its neighbours
+//! listen) or the server's Redis.
+//!
+//! bubblewrap is started by `unshare --user --map-root-user --net`: a network namespace made for
+//! the call, owned by a user namespace the tools' uid owns (bubblewrap's own would be nested, out of
+//! reach), which bubblewrap then shares with the sandbox. `slirp4netns` gives it a user-mode uplink
+//! (`--disable-host-loopback`: the gateway does not lead to the host's 127.0.0.1), and an
+//! `unreachable` route for every address of the host and of Redis closes the rest — set by `ip`
+//! entered into that namespace with `nsenter`, from outside, so the tool itself (uid mapped back to
+//! its own, no capability) never could. The init waits on stdin for its plan, and the plan is
+//! written only once this is done: no step runs before the routes are in place.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tokio::process::Command;
+
+/// How long the uplink may take to come up.
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The programs the uplink needs: `slirp4netns`, `nsenter` (util-linux) and `ip` (iproute2).
+#[derive(Debug, Clone)]
+pub struct Tools {
+    pub unshare: PathBuf,
+    slirp: PathBuf,
+    nsenter: PathBuf,
+    ip: PathBuf,
+}
+
+fn find(name: &str) -> Option<PathBuf> {
+    ["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+impl Tools {
+    /// Found where Debian installs them, or what is missing.
+    pub fn find() -> Result<Self, String> {
+        let need = |name: &str, package: &str| {
+            find(name).ok_or_else(|| format!("MINI_AGENT_TOOL_NETWORK=1 needs `{name}` (Debian package `{package}`)"))
+        };
+        Ok(Self {
+            unshare: need("unshare", "util-linux")?,
+            slirp: need("slirp4netns", "slirp4netns")?,
+            nsenter: need("nsenter", "util-linux")?,
+            ip: need("ip", "iproute2")?,
+        })
+    }
+}
+
+/// Every address of this host but loopback's (already unreachable through the uplink).
+pub fn host_addresses() -> Vec<IpAddr> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else { return Vec::new() };
+    let mut out: Vec<IpAddr> = addrs
+        .filter_map(|a| a.address)
+        .filter_map(|s| {
+            s.as_sockaddr_in()
+                .map(|v4| IpAddr::V4(v4.ip()))
+                .or_else(|| s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+        })
+        // IPv4 only: the uplink has no IPv6, so nothing of the host is reachable over it anyway.
+        .filter(|ip| ip.is_ipv4() && !ip.is_loopback())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Waits until `pid` is in a network namespace other than this process's (`unshare` has made
+/// it): an uplink attached earlier would land in the host's namespace.
+async fn own_namespace(pid: u32) -> Result<(), String> {
+    let ours = std::fs::read_link("/proc/self/ns/net").map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        match std::fs::read_link(format!("/proc/{pid}/ns/net")) {
+            Ok(theirs) if theirs != ours => return Ok(()),
+            Err(_) => return Err("the sandbox did not start".into()),
+            Ok(_) if Instant::now() > deadline => return Err("the sandbox's network namespace did not appear".into()),
+            Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    }
+}
+
+/// A running uplink: killed when dropped.
+#[derive(Debug)]
+pub struct Uplink {
+    _slirp: tokio::process::Child,
+}
+
+/// Gives the namespace of `pid` (`unshare`, become bubblewrap) its uplink, with `blocked`
+/// unreachable; as `uid` when set (a root server's tools user, which owns the namespaces).
+pub async fn attach(tools: &Tools, pid: u32, blocked: &[IpAddr], uid: Option<u32>) -> Result<Uplink, String> {
+    own_namespace(pid).await?;
+    let init = pid;
+    let as_tools_user = |cmd: &mut Command| {
+        if let Some(uid) = uid {
+            cmd.uid(uid).gid(uid);
+        }
+    };
+    let mut slirp = Command::new(&tools.slirp);
+    slirp
+        .args(["--configure", "--mtu=65520", "--disable-host-loopback", &init.to_string(), "tap0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    as_tools_user(&mut slirp);
+    let slirp = slirp.spawn().map_err(|e| format!("cannot start slirp4netns: {e}"))?;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    // Configured once the namespace has a default route.
+    while !std::fs::read_to_string(format!("/proc/{init}/net/route"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some("00000000"))
+    {
+        if Instant::now() > deadline {
+            return Err("the tool's network did not come up (slirp4netns)".into());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    if !blocked.is_empty() {
+        let batch: String =
+            blocked.iter().filter(|ip| ip.is_ipv4()).map(|ip| format!("route add unreachable {ip}/32\n")).collect();
+        let mut ip = Command::new(&tools.nsenter);
+        ip.args(["-t", &init.to_string(), "-U", "-n", "--preserve-credentials"])
+            .arg(&tools.ip)
+            .args(["-force", "-batch", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        as_tools_user(&mut ip);
+        let mut child = ip.spawn().map_err(|e| format!("cannot run nsenter: {e}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use tokio::io::AsyncWriteExt;
+            stdin.write_all(batch.as_bytes()).await.map_err(|e| e.to_string())?;
+        }
+        let out = child.wait_with_output().await.map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "cannot close the host's addresses to the tool: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    Ok(Uplink { _slirp: slirp })
+}
