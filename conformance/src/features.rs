@@ -68,6 +68,8 @@ pub enum Feature {
     UrlAllowlist,
     OpenaiProxy,
     ProviderTimeout,
+    ResponsesHostedReject,
+    ResponsesPassthrough,
 }
 
 /// One row of the table.
@@ -86,7 +88,7 @@ pub struct FeatureSpec {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 15] = [
+    pub const ALL: [Feature; 17] = [
         Self::Dummy,
         Self::ShimEcho,
         Self::ShimNoProvider,
@@ -102,6 +104,8 @@ impl Feature {
         Self::UrlAllowlist,
         Self::OpenaiProxy,
         Self::ProviderTimeout,
+        Self::ResponsesHostedReject,
+        Self::ResponsesPassthrough,
     ];
 
     /// The feature's row; an exhaustive `match`, so a new feature cannot lack one.
@@ -183,6 +187,8 @@ impl Feature {
             Self::UrlAllowlist => URL_ALLOWLIST_ROW,
             Self::OpenaiProxy => OPENAI_PROXY,
             Self::ProviderTimeout => PROVIDER_TIMEOUT,
+            Self::ResponsesHostedReject => RESPONSES_HOSTED_REJECT,
+            Self::ResponsesPassthrough => RESPONSES_PASSTHROUGH,
         }
     }
 
@@ -256,6 +262,23 @@ const PROVIDER_TIMEOUT: FeatureSpec = FeatureSpec {
     env: &[("MINI_AGENT_PROVIDER_TIMEOUT_SEC", "1")],
     enable: "needs openai-proxy",
     discovery: "a chat completion whose answer the provider fake holds back for 4 s is a 504 within 3.5 s",
+};
+
+const RESPONSES_HOSTED_REJECT: FeatureSpec = FeatureSpec {
+    name: "responses-hosted-reject",
+    description: "`/v1/responses` refuses hosted tools (`web_search` …) with a 400 instead of dropping them with a warning",
+    env: &[("MINI_AGENT_RESPONSES_HOSTED_TOOLS", "reject")],
+    enable: "needs openai-proxy; run these cases against a second instance (the default drops hosted tools)",
+    discovery: "a Responses request offering `web_search` answers 400 naming `tools[0]`",
+};
+
+const RESPONSES_PASSTHROUGH: FeatureSpec = FeatureSpec {
+    name: "responses-passthrough",
+    description: "`/v1/responses` goes to the provider's own `/responses`, its answer relayed byte for byte",
+    env: &[("MINI_AGENT_RESPONSES_MODE", "passthrough")],
+    enable: "needs openai-proxy; run these cases against a second instance (the bridge is the default for a \
+             provider that is not OpenAI itself)",
+    discovery: "a Responses request reaches the provider fake at `/v1/responses`",
 };
 
 /// Whether a run assumes a feature, and on what grounds.
