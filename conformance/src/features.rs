@@ -168,20 +168,8 @@ impl Feature {
                 enable: "needs provider-fake",
                 discovery: "an `http` run against the raw tools fake carries `X-Env-Header: from-env`",
             },
-            Self::ExecRpc => FeatureSpec {
-                name: "exec-rpc",
-                description: "the implementation's exec-RPC server (§7) is reachable",
-                env: &[],
-                enable: "pass --exec-rpc-url with its address",
-                discovery: "by argument only: --exec-rpc-url",
-            },
-            Self::Mcp => FeatureSpec {
-                name: "mcp",
-                description: "the suite runs a real MCP server for `tool_backend: \"mcp\"`",
-                env: &[],
-                enable: "pass --mcp-python with a Python that has the `mcp` package (needs provider-fake)",
-                discovery: "by argument only: --mcp-python",
-            },
+            Self::ExecRpc => EXEC_RPC_ROW,
+            Self::Mcp => MCP_ROW,
             Self::Auth => AUTH_ROW,
             Self::SlowClients => SLOW_CLIENTS_ROW,
             Self::UrlAllowlist => URL_ALLOWLIST_ROW,
@@ -211,6 +199,23 @@ impl Feature {
         }
     }
 }
+
+/// The rows of the features given by argument.
+const EXEC_RPC_ROW: FeatureSpec = FeatureSpec {
+    name: "exec-rpc",
+    description: "the implementation's exec-RPC server (§7) is reachable",
+    env: &[],
+    enable: "pass --exec-rpc-url with its address",
+    discovery: "by argument only: --exec-rpc-url",
+};
+
+const MCP_ROW: FeatureSpec = FeatureSpec {
+    name: "mcp",
+    description: "the suite runs a real MCP server for `tool_backend: \"mcp\"`",
+    env: &[],
+    enable: "pass --mcp-python with a Python that has the `mcp` package (needs provider-fake)",
+    discovery: "by argument only: --mcp-python",
+};
 
 /// The rows of the §11 (trust boundary) features, declared apart so [`Feature::spec`] stays a
 /// screenful.

@@ -77,20 +77,8 @@ pub async fn discover(ctx: &Ctx, timeout: Duration) -> Vec<FeatureStatus> {
             Err(_) => Err("needs openai-proxy, which did not answer".to_owned()),
         }
     };
-    // How `/v1/responses` is set up: only worth asking a target that proxies.
-    let responses_probes = async {
-        match &openai_proxy {
-            Ok(_) => {
-                tokio::join!(bounded(timeout, responses_reject(ctx)), bounded(timeout, responses_passthrough(ctx)))
-            }
-            Err(_) => {
-                let why = || Err("needs openai-proxy, which did not answer".to_owned());
-                (why(), why())
-            }
-        }
-    };
     let ((local, headers, chutes), provider_timeout, (reject, passthrough)) =
-        tokio::join!(scripted, timeout_probe, responses_probes);
+        tokio::join!(scripted, timeout_probe, responses_probes(ctx, &openai_proxy, timeout));
     // Last and alone: it may have to recognise its line by position rather than by marker.
     let traces = bounded(timeout, traces(ctx, dummy.is_ok(), provider.is_ok())).await;
     Feature::ALL
@@ -121,6 +109,18 @@ pub async fn discover(ctx: &Ctx, timeout: Duration) -> Vec<FeatureStatus> {
             FeatureStatus { feature, enabled, source: Source::Probe, why }
         })
         .collect()
+}
+
+/// How `/v1/responses` is set up (hosted tools refused? passed through?): only worth asking a
+/// target that proxies.
+async fn responses_probes(ctx: &Ctx, openai_proxy: &Probed, timeout: Duration) -> (Probed, Probed) {
+    match openai_proxy {
+        Ok(_) => tokio::join!(bounded(timeout, responses_reject(ctx)), bounded(timeout, responses_passthrough(ctx))),
+        Err(_) => {
+            let why = || Err("needs openai-proxy, which did not answer".to_owned());
+            (why(), why())
+        }
+    }
 }
 
 /// The status of a feature that follows an argument rather than a probe.

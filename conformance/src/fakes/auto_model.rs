@@ -18,7 +18,7 @@
 //! 429 with `Retry-After: 7`). Embeddings: 8 dimensions (or `dimensions`), as floats, or as base64
 //! of little-endian `f32`s when `encoding_format` is `base64`, as the SDK asks by default. Usage is
 //! always 10 prompt + 5 completion tokens. A request to `…/responses` (a gateway passing the
-//! Responses API through) gets the same answers in the Responses shape (`auto_responses`).
+//! Responses API through) is `auto_responses`'s: the same answers in the Responses shape.
 
 use base64_lite::encode as b64;
 use serde_json::{Map, Value, json};
@@ -37,14 +37,15 @@ pub(crate) async fn mount(server: &MockServer) {
 
 struct Auto;
 
-fn model_of(request: &Request) -> Option<String> {
+pub(crate) fn model_of(request: &Request) -> Option<String> {
     let body: Value = serde_json::from_slice(&request.body).ok()?;
     body.get("model").and_then(Value::as_str).map(str::to_owned)
 }
 
 impl Match for Auto {
     fn matches(&self, request: &Request) -> bool {
-        model_of(request).is_some_and(|m| m.starts_with("auto-"))
+        // `…/responses` is the Responses API's (`auto_responses`).
+        !request.url.path().ends_with("/responses") && model_of(request).is_some_and(|m| m.starts_with("auto-"))
     }
 }
 
@@ -67,9 +68,6 @@ pub fn answer(path: &str, body: &Value) -> Reply {
     }
     if path.ends_with("/embeddings") {
         return embeddings(body);
-    }
-    if path.ends_with("/responses") {
-        return super::auto_responses::answer(body);
     }
     let turn = turn(body);
     if body.get("stream").and_then(Value::as_bool) == Some(true) {

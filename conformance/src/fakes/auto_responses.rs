@@ -6,9 +6,29 @@
 //! offers them gets the same answers as one that does not.
 
 use serde_json::{Value, json};
+use wiremock::{Match, Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use super::auto_model::{Turn, split, text_of, turn, usage};
-use super::upstream_reply::Reply;
+use super::auto_model::{Turn, model_of, split, text_of, turn, usage};
+use super::upstream_reply::{Reply, render};
+
+pub(crate) async fn mount(server: &MockServer) {
+    Mock::given(wiremock::matchers::method("POST")).and(Auto).respond_with(Auto).with_priority(2).mount(server).await;
+}
+
+/// A Responses request (`…/responses`) for an `auto-…` model.
+struct Auto;
+
+impl Match for Auto {
+    fn matches(&self, request: &Request) -> bool {
+        request.url.path().ends_with("/responses") && model_of(request).is_some_and(|m| m.starts_with("auto-"))
+    }
+}
+
+impl Respond for Auto {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        render(&answer(&serde_json::from_slice(&request.body).unwrap_or(Value::Null)))
+    }
+}
 
 /// The answer to a Responses request.
 pub fn answer(body: &Value) -> Reply {
