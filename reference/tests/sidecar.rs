@@ -260,7 +260,7 @@ async fn streaming_relays_each_agent_message_with_usage_and_done() {
     let (status, body) =
         chat(&s.router, "stream me", json!({"stream": true, "stream_options": {"include_usage": true}})).await;
     assert_eq!(status, 200);
-    assert_eq!(body.lines().filter_map(|l| l.strip_prefix("data: ")).last(), Some("[DONE]"));
+    assert_eq!(body.lines().filter_map(|l| l.strip_prefix("data: ")).next_back(), Some("[DONE]"));
     let chunks = stream_data(&body);
     let text: String =
         chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned)).collect();

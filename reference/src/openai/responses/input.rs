@@ -13,7 +13,7 @@
 use serde_json::{Value, json};
 
 use super::calls::{chat_call, chat_output};
-use super::reasoning;
+use super::reasoning::{self, Thought};
 use super::warnings::Warning;
 use crate::api::RequestError;
 use crate::openai::settings::HostedTools;
@@ -61,8 +61,9 @@ pub fn messages(input: Option<&Value>, hosted: HostedTools) -> Result<(Vec<Value
             out.push(json!({"role": "tool", "tool_call_id": call_id, "content": text}));
         } else if kind == "reasoning" {
             match reasoning::of_item(item) {
-                Ok(text) => thought = text.or(thought),
-                Err(()) => warnings.push(Warning::unmapped(format!("input[{i}].encrypted_content"))),
+                Thought::Text(text) => thought = Some(text),
+                Thought::Empty => {}
+                Thought::Foreign => warnings.push(Warning::unmapped(format!("input[{i}].encrypted_content"))),
             }
         } else {
             not_carried(&mut warnings, kind, i, hosted)?;

@@ -49,10 +49,20 @@ pub fn item(id: &str, text: &str, status: &str, encrypted: bool) -> Value {
     item
 }
 
-/// The reasoning text of an input `reasoning` item: its `content`, else what this bridge carried in
-/// `encrypted_content`, else its summary. `Err(())` when all it has is someone else's encrypted
-/// content.
-pub fn of_item(item: &Value) -> Result<Option<String>, ()> {
+/// What an input `reasoning` item holds for a chat provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Thought {
+    /// Reasoning text: its `content`, else what this bridge carried in `encrypted_content`, else its
+    /// summary.
+    Text(String),
+    /// Nothing to carry.
+    Empty,
+    /// Only someone else's encrypted content (OpenAI's), which no other provider can read.
+    Foreign,
+}
+
+/// The reasoning an input `reasoning` item holds.
+pub fn of_item(item: &Value) -> Thought {
     let texts = |key: &str| -> String {
         item.get(key)
             .and_then(Value::as_array)
@@ -64,16 +74,13 @@ pub fn of_item(item: &Value) -> Result<Option<String>, ()> {
     };
     let content = texts("content");
     if !content.is_empty() {
-        return Ok(Some(content));
+        return Thought::Text(content);
     }
     match item.get("encrypted_content").and_then(Value::as_str) {
-        Some(e) => match carried(e) {
-            Some(text) => Ok(Some(text)),
-            None => Err(()),
-        },
+        Some(e) => carried(e).map_or(Thought::Foreign, Thought::Text),
         None => {
             let summary = texts("summary");
-            Ok((!summary.is_empty()).then_some(summary))
+            if summary.is_empty() { Thought::Empty } else { Thought::Text(summary) }
         }
     }
 }
@@ -88,9 +95,9 @@ mod tests {
         let encrypted = item["encrypted_content"].as_str().unwrap_or_default().to_owned();
         assert_eq!(carried(&encrypted).as_deref(), Some("think: 6×7"));
         let replayed = json!({"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": encrypted});
-        assert_eq!(of_item(&replayed), Ok(Some("think: 6×7".to_owned())));
-        assert_eq!(of_item(&json!({"type": "reasoning", "encrypted_content": "gAAAAB-openai"})), Err(()));
-        assert_eq!(of_item(&json!({"type": "reasoning", "summary": []})), Ok(None));
+        assert_eq!(of_item(&replayed), Thought::Text("think: 6×7".to_owned()));
+        assert_eq!(of_item(&json!({"type": "reasoning", "encrypted_content": "gAAAAB-openai"})), Thought::Foreign);
+        assert_eq!(of_item(&json!({"type": "reasoning", "summary": []})), Thought::Empty);
         assert_eq!(of_chat(&json!({"content": "a", "reasoning_content": "why"})), Some("why"));
         assert_eq!(of_chat(&json!({"content": "a", "reasoning": ""})), None);
     }
