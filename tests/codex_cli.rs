@@ -78,14 +78,18 @@ struct Codex {
 }
 
 impl Codex {
-    /// Writes `config.toml` pointing Codex at the server at `base`.
+    /// Writes `config.toml` pointing Codex at the server at `base`, with the fake's `auto-codex`.
     async fn new(bin: PathBuf, base: &str) -> Self {
+        Self::with_model(bin, base, MODEL).await
+    }
+
+    async fn with_model(bin: PathBuf, base: &str, model: &str) -> Self {
         let home = tempfile::tempdir().unwrap();
         for dir in ["codex-home", "work"] {
             std::fs::create_dir_all(home.path().join(dir)).unwrap();
         }
         let config = format!(
-            r#"model = "{MODEL}"
+            r#"model = "{model}"
 model_provider = "miniagent"
 approval_policy = "never"
 sandbox_mode = "danger-full-access"
@@ -323,6 +327,51 @@ async fn through_the_sidecar() -> Completion {
     Completion::Completed
 }
 
+/// A Codex run that fails (its provider answers 400): the sidecar's 502 quotes what Codex reported
+/// in its JSONL before anything of its stderr.
+async fn a_failing_run_through_the_sidecar() -> Completion {
+    let bin = or_ignore!(harness::codex_cli());
+    let fake = ProviderFake::start(None).await.unwrap();
+    let server = serve(&fake, &[]);
+    let codex = Codex::with_model(bin, &server.base_url(), "auto-err400").await;
+    let side = sidecar(&codex);
+    let body = json!({"model": "codex", "messages": [{"role": "user", "content": "hi"}]});
+    let (status, answer) = common::post_json(format!("{}/v1/chat/completions", side.base_url()), &body).await;
+    assert_eq!(status, 502, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("exited with code 1: bad request (fake)"), "Codex's own report first: {message}");
+    Completion::Completed
+}
+
+/// A `/v1/responses` request miniagent refuses itself is logged: route, field, the key's name and
+/// the request id — never the key.
+async fn a_refused_request_is_logged() -> Completion {
+    let fake = ProviderFake::start(None).await.unwrap();
+    let server = serve(&fake, &[("MINI_AGENT_RESPONSES_HOSTED_TOOLS", "reject")]);
+    let res = reqwest::Client::new()
+        .post(format!("{}/v1/responses", server.base_url()))
+        .bearer_auth(CLIENT_KEY)
+        .header("x-request-id", "req-codex-refused")
+        .json(&json!({"model": MODEL, "input": "hi", "tools": [{"type": "web_search"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut logs = Vec::new();
+    while Instant::now() < deadline && !logs.iter().any(|l: &String| l.contains("req-codex-refused")) {
+        logs.extend(server.drain_logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let line = logs.iter().find(|l| l.contains("req-codex-refused")).unwrap_or_else(|| panic!("{logs:#?}"));
+    for needle in ["/v1/responses", "tools[0].type", "WARN"] {
+        assert!(line.contains(needle), "`{needle}` in {line}");
+    }
+    assert!(line.contains("key="), "the key's name: {line}");
+    assert_no_key_in(&logs);
+    Completion::Completed
+}
+
 /// A streamed request: Codex's message relayed, then usage and `[DONE]`.
 async fn streamed(side: &ServerProcess, fake: &ProviderFake) {
     let marker = unique("stream");
@@ -385,6 +434,8 @@ fn main() {
         trial("a_shell_turn_bridged", a_shell_turn_bridged),
         trial("a_shell_turn_passed_through", a_shell_turn_passed_through),
         trial("through_the_sidecar", through_the_sidecar),
+        trial("a_failing_run_through_the_sidecar", a_failing_run_through_the_sidecar),
+        trial("a_refused_request_is_logged", a_refused_request_is_logged),
         trial("doctor_against_the_codex_stack", doctor_against_the_codex_stack),
     ])
 }

@@ -79,8 +79,8 @@ fn log_refusal(error: &ApiError, caller: Option<&Caller>, rid: &RequestId) {
         status = status.as_u16(),
         field = error.field().unwrap_or("-"),
         key,
-        request_id = %rid.id,
-        error = %error.public_message(),
+        request_id = ?rid.id,
+        error = ?error.public_message(),
         "request refused"
     );
 }
@@ -194,7 +194,7 @@ fn now() -> u64 {
 /// `response` with the warnings header, and the warnings logged once.
 fn with_warnings(mut response: Response, bridged: &Bridged, rid: &RequestId) -> Response {
     if let Some(value) = warnings::header_value(&bridged.warnings) {
-        tracing::warn!(route = ROUTE, request_id = %rid.id, model = %bridged.model, warnings = %value, "not carried to the provider");
+        tracing::warn!(route = ROUTE, request_id = ?rid.id, model = ?bridged.model, warnings = %value, "not carried to the provider");
         if let Ok(v) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(WARNINGS, v);
         }
