@@ -13,9 +13,10 @@
 //! instructions), then `miniagent doctor` against that stack.
 //!
 //! Codex reaches nothing but loopback: its provider is on 127.0.0.1, and every other connection it
-//! tries (plugin sync, update checks) goes through `HTTP(S)_PROXY` to a loopback sink that counts
-//! and closes it (`NO_PROXY` keeps the provider direct). Analytics and update checks are off in its
-//! config; `approval_policy = "never"` and `sandbox_mode = "danger-full-access"` let it run
+//! tries (0.163: `github.com`, `api.github.com`, `chatgpt.com` — its plugin and account syncs) goes
+//! through `HTTP(S)_PROXY` to a loopback sink that records and closes it (`NO_PROXY` keeps the
+//! provider direct; with a proxy set Codex resolves no outside name either). Analytics and update
+//! checks are off in its config; `approval_policy = "never"` and `sandbox_mode = "danger-full-access"` let it run
 //! `echo 42` without its own sandbox, the same way on every machine. Every run is bounded. A missing
 //! Codex is an ignored test with the reason (a failure under `MINIAGENT_REQUIRE_PY_PEERS=1`).
 
@@ -25,8 +26,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::cargo_bin;
@@ -36,6 +36,7 @@ use conformance::fakes::openai_upstream::{Received, received_containing};
 use harness::ServerProcess;
 use libtest_mimic::Completion;
 use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
 
 /// The key Codex sends (its `env_key`), one of `miniagent serve`'s API keys.
 const CLIENT_KEY: &str = "sk-codex-client-3c9e51";
@@ -48,25 +49,40 @@ const MODEL: &str = "auto-codex";
 /// How long one Codex run may take (a turn is about a second here; the first start is slower).
 const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Where Codex's outside connections go: a loopback listener that counts them and closes each.
+/// Where Codex's outside connections go: a loopback listener that reads each proxy request's first
+/// line (`CONNECT chatgpt.com:443 HTTP/1.1`), records it and closes the connection.
 struct Sink {
     url: String,
-    count: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<String>>>,
 }
 
 impl Sink {
     async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let count = Arc::new(AtomicUsize::new(0));
-        let counted = count.clone();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
         tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                counted.fetch_add(1, Ordering::Relaxed);
-                drop(socket);
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let mut head = [0u8; 512];
+                    let n = tokio::time::timeout(Duration::from_secs(2), socket.read(&mut head))
+                        .await
+                        .ok()
+                        .and_then(Result::ok);
+                    let first =
+                        String::from_utf8_lossy(&head[..n.unwrap_or(0)]).lines().next().unwrap_or("").to_owned();
+                    record.lock().unwrap().push(first);
+                });
             }
         });
-        Self { url, count }
+        Self { url, seen }
+    }
+
+    /// The first lines seen so far.
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
     }
 }
 
@@ -153,11 +169,7 @@ stream_max_retries = 0
         let started = Instant::now();
         let out = tokio::time::timeout(RUN_TIMEOUT, cmd.output()).await.expect("codex did not finish in time").unwrap();
         let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        eprintln!(
-            "codex exec: {:.1} s, {} outside connection(s) sunk",
-            started.elapsed().as_secs_f64(),
-            self.sink.count.load(Ordering::Relaxed)
-        );
+        eprintln!("codex exec: {:.1} s; sunk: {:?}", started.elapsed().as_secs_f64(), self.sink.seen());
         assert!(out.status.success(), "codex failed ({}):\n{stdout}\n{stderr}", out.status);
         stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
     }
