@@ -9,7 +9,7 @@ run:
 	$(CARGO) run -p miniagent -- serve --demo
 
 PY_VENVS := target/py-venvs
-PY_PEERS := mcp-v1 mcp-v2 openai litellm langchain agents
+PY_PEERS := mcp-v1 mcp-v2 openai litellm langchain agents codex
 UV := $(PY_VENVS)/tools/bin/uv
 
 ## Every deterministic test of the workspace (what CI runs), real MCP servers and real Python
@@ -21,7 +21,7 @@ test: py-venvs
 ## fixtures/python/requirements-<peer>.txt: the official MCP SDK 1.x and 2.x (real MCP servers), and
 ## the clients that must work unchanged against the OpenAI surface — the official `openai` SDK,
 ## `litellm`, `langchain-openai` and `openai-agents` (separate venvs: litellm needs openai 2.x, the
-## others 3.x). uv (bootstrapped with pip) installs them in seconds where pip takes minutes, and the
+## others 3.x) — and the real Codex CLI (`openai-codex-cli-bin`, OpenAI's own binary wheel). uv (bootstrapped with pip) installs them in seconds where pip takes minutes, and the
 ## bytecode is compiled once so each test's `import` is not paid again.
 py-venvs: $(PY_PEERS:%=$(PY_VENVS)/%/.installed)
 

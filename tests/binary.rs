@@ -178,31 +178,62 @@ fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_ser
     }
 }
 
+/// `conformance run --profile openai` (plus `extra` arguments) against a real server started with
+/// the table's environment for `features`, the provider fake at a fixed address: the report and the
+/// log.
+fn openai_profile_against(features: &[Feature], extra: &[&str]) -> (std::process::Output, Value, String) {
+    let fake_addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let setup = Setup { provider_fake_base: Some(format!("http://{fake_addr}/v1")), ..Setup::default() };
+    let env: Vec<(String, String)> = features.iter().flat_map(|f| setup.pairs(f.spec().env)).collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &env).unwrap();
+    let args = ["run", "--base-url", &server.base_url(), "--profile", "openai", "--format", "json"];
+    conformance(
+        &strings(&args)
+            .into_iter()
+            .chain(["--provider-fake-addr".to_owned(), fake_addr.to_string()])
+            .chain(extra.iter().map(|a| (*a).to_owned()))
+            .collect::<Vec<_>>(),
+    )
+}
+
 #[test]
 fn the_openai_profile_passes_against_the_real_server_in_proxy_mode() {
     // As a maintainer of any OpenAI-compatible gateway would: start it with the table's environment
     // for the OpenAI surface, pointed at the provider fake's fixed address, and run `--profile openai`.
-    let fake_addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let setup = Setup { provider_fake_base: Some(format!("http://{fake_addr}/v1")), ..Setup::default() };
-    let env: Vec<(String, String)> =
-        [Feature::OpenaiProxy, Feature::ProviderTimeout].iter().flat_map(|f| setup.pairs(f.spec().env)).collect();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let server = ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &env).unwrap();
-    let args = ["run", "--base-url", &server.base_url(), "--profile", "openai", "--format", "json"];
-    let (out, report, log) = conformance(
-        &strings(&args)
-            .into_iter()
-            .chain(["--provider-fake-addr".to_owned(), fake_addr.to_string()])
-            .collect::<Vec<_>>(),
-    );
-    let not_passed: Vec<&Value> =
-        report["cases"].as_array().unwrap().iter().filter(|c| c["verdict"] != "pass").collect();
+    let (out, report, log) = openai_profile_against(&[Feature::OpenaiProxy, Feature::ProviderTimeout], &[]);
+    // The cases of the two other `/v1/responses` settings are skipped, naming their feature; they run
+    // below against instances started with those settings.
+    let second_instance = ["responses-hosted-reject", "responses-passthrough"];
+    let not_passed: Vec<&Value> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["verdict"] != "pass")
+        .filter(|c| {
+            c["verdict"] != "skip"
+                || !c["missing_features"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|f| second_instance.contains(&f.as_str().unwrap()))
+        })
+        .collect();
     assert!(not_passed.is_empty(), "{not_passed:#?}\n{log}");
     assert!(out.status.success(), "exit status {:?}", out.status);
     let all = report["cases"].as_array().unwrap();
     assert!(all.len() >= 30 && all.iter().all(|c| c["id"].as_str().unwrap().starts_with("openai.")), "{report}");
     assert!(log.contains("probe    openai-proxy         enabled — "), "{log}");
     assert!(log.contains("probe    provider-timeout     enabled — "), "{log}");
+    for (feature, cases) in [
+        (Feature::ResponsesHostedReject, "openai.responses.hosted_tools_rejected"),
+        (Feature::ResponsesPassthrough, "openai.responses.passthrough_*"),
+    ] {
+        let (out, report, log) = openai_profile_against(&[Feature::OpenaiProxy, feature], &["--case", cases]);
+        let ran = report["cases"].as_array().unwrap();
+        assert!(!ran.is_empty() && ran.iter().all(|c| c["verdict"] == "pass"), "{report:#}\n{log}");
+        assert!(out.status.success() && log.contains(&format!("probe    {:<20} enabled — ", feature.name())), "{log}");
+    }
 }
 
 #[test]

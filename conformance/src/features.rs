@@ -73,6 +73,8 @@ pub enum Feature {
     UrlAllowlist,
     OpenaiProxy,
     ProviderTimeout,
+    ResponsesHostedReject,
+    ResponsesPassthrough,
 }
 
 /// One row of the table.
@@ -91,7 +93,7 @@ pub struct FeatureSpec {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 15] = [
+    pub const ALL: [Feature; 17] = [
         Self::Dummy,
         Self::ShimEcho,
         Self::ShimNoProvider,
@@ -107,6 +109,8 @@ impl Feature {
         Self::UrlAllowlist,
         Self::OpenaiProxy,
         Self::ProviderTimeout,
+        Self::ResponsesHostedReject,
+        Self::ResponsesPassthrough,
     ];
 
     /// The feature's row; an exhaustive `match`, so a new feature cannot lack one.
@@ -169,25 +173,15 @@ impl Feature {
                 enable: "needs provider-fake",
                 discovery: "an `http` run against the HTTP tools fake (the configured default base) carries `X-Env-Header: from-env`",
             },
-            Self::ExecRpc => FeatureSpec {
-                name: "exec-rpc",
-                description: "the implementation's exec-RPC server (§7) is reachable",
-                env: &[],
-                enable: "pass --exec-rpc-url with its address",
-                discovery: "by argument only: --exec-rpc-url",
-            },
-            Self::Mcp => FeatureSpec {
-                name: "mcp",
-                description: "the suite runs a real MCP server for `tool_backend: \"mcp\"`",
-                env: &[],
-                enable: "pass --mcp-python with a Python that has the `mcp` package (needs provider-fake)",
-                discovery: "by argument only: --mcp-python",
-            },
+            Self::ExecRpc => EXEC_RPC_ROW,
+            Self::Mcp => MCP_ROW,
             Self::Auth => AUTH_ROW,
             Self::SlowClients => SLOW_CLIENTS_ROW,
             Self::UrlAllowlist => URL_ALLOWLIST_ROW,
             Self::OpenaiProxy => OPENAI_PROXY,
             Self::ProviderTimeout => PROVIDER_TIMEOUT,
+            Self::ResponsesHostedReject => RESPONSES_HOSTED_REJECT,
+            Self::ResponsesPassthrough => RESPONSES_PASSTHROUGH,
         }
     }
 
@@ -210,6 +204,23 @@ impl Feature {
         }
     }
 }
+
+/// The rows of the features given by argument.
+const EXEC_RPC_ROW: FeatureSpec = FeatureSpec {
+    name: "exec-rpc",
+    description: "the implementation's exec-RPC server (§7) is reachable",
+    env: &[],
+    enable: "pass --exec-rpc-url with its address",
+    discovery: "by argument only: --exec-rpc-url",
+};
+
+const MCP_ROW: FeatureSpec = FeatureSpec {
+    name: "mcp",
+    description: "the suite runs a real MCP server for `tool_backend: \"mcp\"`",
+    env: &[],
+    enable: "pass --mcp-python with a Python that has the `mcp` package (needs provider-fake)",
+    discovery: "by argument only: --mcp-python",
+};
 
 /// The rows of the §11 (trust boundary) features, declared apart so [`Feature::spec`] stays a
 /// screenful.
@@ -261,6 +272,23 @@ const PROVIDER_TIMEOUT: FeatureSpec = FeatureSpec {
     env: &[("MINI_AGENT_PROVIDER_TIMEOUT_SEC", "1")],
     enable: "needs openai-proxy",
     discovery: "a chat completion whose answer the provider fake holds back for 4 s is a 504 within 3.5 s",
+};
+
+const RESPONSES_HOSTED_REJECT: FeatureSpec = FeatureSpec {
+    name: "responses-hosted-reject",
+    description: "`/v1/responses` refuses hosted tools (`web_search` …) with a 400 instead of dropping them with a warning",
+    env: &[("MINI_AGENT_RESPONSES_HOSTED_TOOLS", "reject")],
+    enable: "needs openai-proxy; run these cases against a second instance (the default drops hosted tools)",
+    discovery: "a Responses request offering `web_search` answers 400 naming `tools[0]`",
+};
+
+const RESPONSES_PASSTHROUGH: FeatureSpec = FeatureSpec {
+    name: "responses-passthrough",
+    description: "`/v1/responses` goes to the provider's own `/responses`, its answer relayed byte for byte",
+    env: &[("MINI_AGENT_RESPONSES_MODE", "passthrough")],
+    enable: "needs openai-proxy; run these cases against a second instance (the bridge is the default for a \
+             provider that is not OpenAI itself)",
+    discovery: "a Responses request reaches the provider fake at `/v1/responses`",
 };
 
 /// Whether a run assumes a feature, and on what grounds.

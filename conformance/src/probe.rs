@@ -77,7 +77,8 @@ pub async fn discover(ctx: &Ctx, timeout: Duration) -> Vec<FeatureStatus> {
             Err(_) => Err("needs openai-proxy, which did not answer".to_owned()),
         }
     };
-    let ((local, headers, chutes), provider_timeout) = tokio::join!(scripted, timeout_probe);
+    let ((local, headers, chutes), provider_timeout, (reject, passthrough)) =
+        tokio::join!(scripted, timeout_probe, responses_probes(ctx, &openai_proxy, timeout));
     // Last and alone: it may have to recognise its line by position rather than by marker.
     let traces = bounded(timeout, traces(ctx, dummy.is_ok(), provider.is_ok())).await;
     Feature::ALL
@@ -97,6 +98,8 @@ pub async fn discover(ctx: &Ctx, timeout: Duration) -> Vec<FeatureStatus> {
                 Feature::UrlAllowlist => allowlist.clone(),
                 Feature::OpenaiProxy => openai_proxy.clone(),
                 Feature::ProviderTimeout => provider_timeout.clone(),
+                Feature::ResponsesHostedReject => reject.clone(),
+                Feature::ResponsesPassthrough => passthrough.clone(),
                 Feature::ExecRpc | Feature::Mcp => return by_argument(ctx, feature),
             };
             let (enabled, why) = match probed {
@@ -106,6 +109,18 @@ pub async fn discover(ctx: &Ctx, timeout: Duration) -> Vec<FeatureStatus> {
             FeatureStatus { feature, enabled, source: Source::Probe, why }
         })
         .collect()
+}
+
+/// How `/v1/responses` is set up (hosted tools refused? passed through?): only worth asking a
+/// target that proxies.
+async fn responses_probes(ctx: &Ctx, openai_proxy: &Probed, timeout: Duration) -> (Probed, Probed) {
+    match openai_proxy {
+        Ok(_) => tokio::join!(bounded(timeout, responses_reject(ctx)), bounded(timeout, responses_passthrough(ctx))),
+        Err(_) => {
+            let why = || Err("needs openai-proxy, which did not answer".to_owned());
+            (why(), why())
+        }
+    }
 }
 
 /// The status of a feature that follows an argument rather than a probe.
@@ -239,6 +254,43 @@ async fn openai_proxy(ctx: &Ctx) -> Probed {
             "a chat completion on `{PROBE_MODEL}` answered {}, not the provider fake's scripted answer",
             quote(&reply)
         ))
+    }
+}
+
+/// A Responses request whose answer the provider fake gives as `upstream` (on either wire).
+async fn responses(ctx: &Ctx, upstream: &Upstream, marker: &str, extra: Value) -> Result<Reply, String> {
+    let mut body = json!({"model": PROBE_MODEL, "input": format!("probe {marker} {}", upstream.marker())});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    sent(ctx.post_json("/v1/responses", &body).await)
+}
+
+async fn responses_reject(ctx: &Ctx) -> Probed {
+    let marker = uuid_like();
+    let answer =
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]});
+    let reply = responses(ctx, &Upstream::json(answer), &marker, json!({"tools": [{"type": "web_search"}]})).await?;
+    if reply.status == 400 && reply.text().contains("tools[0]") {
+        Ok("a Responses request offering `web_search` was refused naming tools[0]".to_owned())
+    } else {
+        Err(format!("a Responses request offering `web_search` answered {}", quote(&reply)))
+    }
+}
+
+async fn responses_passthrough(ctx: &Ctx) -> Probed {
+    let fakes = ctx.fakes().map_err(|f| f.message().to_owned())?;
+    let marker = uuid_like();
+    let answer = json!({"id": "resp_probe", "object": "response", "status": "completed", "output": []});
+    let reply = responses(ctx, &Upstream::json(answer), &marker, json!({})).await?;
+    let server = fakes.provider.server();
+    let got = crate::fakes::openai_upstream::received_containing(server, &marker).await;
+    match got.first() {
+        Some(r) if r.path.ends_with("/responses") => {
+            Ok(format!("a Responses request reached the provider fake at {}", r.path))
+        }
+        Some(r) => Err(format!("a Responses request reached the provider fake at {}, not /responses", r.path)),
+        None => Err(format!("a Responses request did not reach the provider fake ({})", quote(&reply))),
     }
 }
 

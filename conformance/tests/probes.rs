@@ -134,13 +134,17 @@ async fn a_trace_file_the_target_does_not_write_is_absent() {
 /// The statuses of a proxy target started from the table's openai-proxy and provider-timeout
 /// environment, each probe bounded by `timeout`.
 async fn discover_proxy(timeout: std::time::Duration) -> BTreeMap<Feature, FeatureStatus> {
+    discover_proxy_with(&[Feature::OpenaiProxy, Feature::ProviderTimeout], timeout).await
+}
+
+async fn discover_proxy_with(features: &[Feature], timeout: std::time::Duration) -> BTreeMap<Feature, FeatureStatus> {
     let fakes = Arc::new(Fakes::start(Default::default()).await.unwrap());
     let setup = Setup {
         provider_fake_base: Some(fakes.provider.base_url()),
         tools_fake_base: Some(fakes.tools.uri()),
         ..Setup::default()
     };
-    let pairs = support::pairs_for(&[Feature::OpenaiProxy, Feature::ProviderTimeout], &setup);
+    let pairs = support::pairs_for(features, &setup);
     let ctx = support::ctx_on(&pairs, None, fakes, Arc::new(support::NoSnapshots)).unwrap();
     probe::discover(&ctx, timeout).await.into_iter().map(|s| (s.feature, s)).collect()
 }
@@ -152,6 +156,20 @@ async fn a_proxy_target_from_the_table_has_openai_proxy_and_a_short_provider_tim
     assert!(on.contains(&Feature::OpenaiProxy) && on.contains(&Feature::ProviderTimeout), "{statuses:#?}");
     assert!(!on.contains(&Feature::ShimEcho), "one mode per server: {statuses:#?}");
     assert!(statuses[&Feature::ProviderTimeout].why.contains("was a 504 after"), "{statuses:#?}");
+    // The Responses defaults: hosted tools dropped, not refused; bridged, not passed through.
+    assert!(
+        !on.contains(&Feature::ResponsesHostedReject) && !on.contains(&Feature::ResponsesPassthrough),
+        "{statuses:#?}"
+    );
+    assert!(statuses[&Feature::ResponsesPassthrough].why.contains("not /responses"), "{statuses:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_responses_settings_of_the_table_are_discovered() {
+    for feature in [Feature::ResponsesHostedReject, Feature::ResponsesPassthrough] {
+        let statuses = discover_proxy_with(&[Feature::OpenaiProxy, feature], probe::PROBE_TIMEOUT).await;
+        assert!(statuses[&feature].enabled, "{statuses:#?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -182,6 +182,35 @@ pub fn python_peer(name: &str, env_override: &str) -> Result<std::path::PathBuf,
     Err(why)
 }
 
+/// The real Codex CLI from the `codex` peer venv (`openai-codex-cli-bin`, pinned in
+/// `fixtures/python/requirements-codex.txt`): its static binary inside the installed package, or
+/// the path in `CODEX_CLI_BIN`. Missing is handled as for [`python_peer`].
+///
+/// # Panics
+/// When the binary is missing and `MINIAGENT_REQUIRE_PY_PEERS` is set.
+pub fn codex_cli() -> Result<std::path::PathBuf, String> {
+    if let Some(path) = std::env::var_os("CODEX_CLI_BIN").map(std::path::PathBuf::from) {
+        return if path.is_file() { Ok(path) } else { Err(format!("CODEX_CLI_BIN={} is not a file", path.display())) };
+    }
+    let python = python_peer("codex", "CODEX_CLI_PYTHON")?;
+    let lib = python.parent().and_then(Path::parent).map(|venv| venv.join("lib")).unwrap_or_default();
+    let found = std::fs::read_dir(&lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|d| d.path().join("site-packages/codex_cli_bin/bin/codex"))
+        .find(|p| p.is_file());
+    let why =
+        || format!("the codex peer venv has no codex_cli_bin/bin/codex under {} (run `make py-venvs`)", lib.display());
+    match found {
+        Some(path) => Ok(path),
+        None => {
+            assert!(std::env::var_os("MINIAGENT_REQUIRE_PY_PEERS").is_none(), "{}", why());
+            Err(why())
+        }
+    }
+}
+
 /// A port no one is listening on right now (bound, read, released). Only for programs that cannot
 /// report the port they picked themselves; there is a small race with other processes.
 pub fn free_port() -> std::io::Result<u16> {

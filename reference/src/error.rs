@@ -114,7 +114,8 @@ impl ApiError {
         }
     }
 
-    fn field(&self) -> Option<&str> {
+    /// The request field the error names, if any.
+    pub fn field(&self) -> Option<&str> {
         match self {
             Self::Request(e) => e.field(),
             _ => None,

@@ -245,7 +245,7 @@ fn tools_stub(args: StubArgs) -> Result<(), String> {
 fn sidecar(args: SidecarArgs) -> Result<(), String> {
     let (at, keys) = listen("CODEX_SIDECAR", miniagent::sidecar::DEFAULT_PORT, args.bind)?;
     let config = miniagent::sidecar::SidecarConfig::from_lookup(|k| std::env::var(k).ok());
-    if !config.echo && !config.auth_path.exists() {
+    if config.auth_missing() {
         tracing::warn!("{}", miniagent::sidecar::auth_advice(&config.auth_path));
     }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;

@@ -11,6 +11,9 @@ pub mod loop_clauses;
 pub mod mcp;
 pub mod openai;
 pub mod openai_responses;
+pub mod openai_responses_fields;
+pub mod openai_responses_passthrough;
+pub mod openai_responses_tools;
 pub mod openai_stream;
 pub mod properties;
 pub mod shim;
@@ -38,6 +41,9 @@ pub fn all() -> Vec<Case> {
         openai::CASES,
         openai_stream::CASES,
         openai_responses::CASES,
+        openai_responses_tools::CASES,
+        openai_responses_fields::CASES,
+        openai_responses_passthrough::CASES,
     ]
     .concat()
 }

@@ -1,7 +1,8 @@
 //! §1 EXT `POST /v1/responses` (profile `openai`): the Responses API bridged onto the provider's
 //! chat completions — a plain answer, the event stream (text and a function call), a function-tool
 //! round trip with `function_call_output`, `text.format` as `response_format`, a cut stream, and a
-//! clear 400 naming what cannot be bridged.
+//! clear 400 naming what needs storage. Tools beyond functions are `openai_responses_tools`, the
+//! fields `openai_responses_fields`, pass-through `openai_responses_passthrough`.
 
 use serde_json::{Value, json};
 
@@ -64,7 +65,7 @@ pub const CASES: &[Case] = &[
     responses_case!(
         "openai.responses.unsupported",
         CLAUSE,
-        "previous_response_id and built-in tools are a 400 naming the field",
+        "what needs stored responses (previous_response_id, background) is a 400 naming the field",
         |ctx| Box::pin(unsupported(ctx))
     ),
 ];
@@ -94,17 +95,17 @@ fn usage_chunk() -> Value {
            "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}})
 }
 
-async fn respond(ctx: &Ctx, body: &Value) -> Result<Reply, Failure> {
+pub(super) async fn respond(ctx: &Ctx, body: &Value) -> Result<Reply, Failure> {
     ctx.post_json("/v1/responses", body).await
 }
 
 /// The items of `response.output` of `kind`.
-fn items<'a>(response: &'a Value, kind: &str) -> Vec<&'a Value> {
+pub(super) fn items<'a>(response: &'a Value, kind: &str) -> Vec<&'a Value> {
     response["output"].as_array().into_iter().flatten().filter(|i| i["type"] == kind).collect()
 }
 
 /// The text of the message items' `output_text` parts.
-fn message_text(response: &Value) -> String {
+pub(super) fn message_text(response: &Value) -> String {
     items(response, "message")
         .iter()
         .flat_map(|m| m["content"].as_array().into_iter().flatten())
@@ -171,7 +172,7 @@ fn portable(response: &Value) -> Value {
 }
 
 /// The Responses stream: `(event name, data)` pairs, the names checked against the data's `type`.
-fn response_events(reply: &Reply, what: &str) -> Result<Vec<(String, Value)>, Failure> {
+pub(super) fn response_events(reply: &Reply, what: &str) -> Result<Vec<(String, Value)>, Failure> {
     expect_status(reply, 200, what)?;
     ensure!(reply.content_type().starts_with("text/event-stream"), "{what}: content-type {:?}", reply.content_type());
     let mut out = Vec::new();
@@ -365,7 +366,7 @@ async fn json_schema(ctx: &Ctx) -> CaseResult {
 async fn unsupported(ctx: &Ctx) -> CaseResult {
     let cases = [
         (json!({"model": MODEL, "input": "hi", "previous_response_id": "resp_123"}), "previous_response_id"),
-        (json!({"model": MODEL, "input": "hi", "tools": [{"type": "web_search"}]}), "tools[0]"),
+        (json!({"model": MODEL, "input": "hi", "background": true}), "background"),
     ];
     for (body, field) in cases {
         let reply = respond(ctx, &body).await?;

@@ -4,6 +4,10 @@
 //!
 //! Chat, plain or streamed (`stream_options.include_usage` adds the usage chunk):
 //! - after tool results (the last message is `role:"tool"`): `Final answer: <the tool outputs>`;
+//! - a coding agent's request (it offers a shell tool: Codex's `exec_command`, `shell_command`,
+//!   `shell`, or the bridge's `local_shell`): when the last user message says ``run `<command>` ``,
+//!   one call of that shell tool running the command, its arguments in the tool's own shape;
+//!   otherwise `Hello from fake` (a coding agent is never made to run a sampled command);
 //! - with function tools (unless `tool_choice` is `none`): one call of the chosen (else the first)
 //!   function, its arguments sampled from the parameters' schema (strings are `Paris`), streamed
 //!   in two argument pieces;
@@ -13,7 +17,8 @@
 //! A model name containing `err400` or `err429` answers that status in OpenAI's error shape (the
 //! 429 with `Retry-After: 7`). Embeddings: 8 dimensions (or `dimensions`), as floats, or as base64
 //! of little-endian `f32`s when `encoding_format` is `base64`, as the SDK asks by default. Usage is
-//! always 10 prompt + 5 completion tokens.
+//! always 10 prompt + 5 completion tokens. A request to `…/responses` (a gateway passing the
+//! Responses API through) is `auto_responses`'s: the same answers in the Responses shape.
 
 use base64_lite::encode as b64;
 use serde_json::{Map, Value, json};
@@ -32,14 +37,15 @@ pub(crate) async fn mount(server: &MockServer) {
 
 struct Auto;
 
-fn model_of(request: &Request) -> Option<String> {
+pub(crate) fn model_of(request: &Request) -> Option<String> {
     let body: Value = serde_json::from_slice(&request.body).ok()?;
     body.get("model").and_then(Value::as_str).map(str::to_owned)
 }
 
 impl Match for Auto {
     fn matches(&self, request: &Request) -> bool {
-        model_of(request).is_some_and(|m| m.starts_with("auto-"))
+        // `…/responses` is the Responses API's (`auto_responses`).
+        !request.url.path().ends_with("/responses") && model_of(request).is_some_and(|m| m.starts_with("auto-"))
     }
 }
 
@@ -74,12 +80,13 @@ pub fn answer(path: &str, body: &Value) -> Reply {
 
 /// What the model says: text, or one tool call.
 #[derive(Debug, Clone, PartialEq)]
-enum Turn {
+pub(crate) enum Turn {
     Text(String),
     Call { name: String, arguments: String },
 }
 
-fn turn(body: &Value) -> Turn {
+/// The turn for a chat body (`messages`, `tools`, `tool_choice`, `response_format`).
+pub(crate) fn turn(body: &Value) -> Turn {
     let messages = body.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
     if messages.last().and_then(|m| m.get("role")).and_then(Value::as_str) == Some("tool") {
         let outputs: Vec<String> = messages
@@ -93,6 +100,13 @@ fn turn(body: &Value) -> Turn {
             .collect();
         return Turn::Text(format!("Final answer: {}", outputs.join("; ")));
     }
+    if let Some((name, parameters)) = shell_tool(body) {
+        let asked = messages.iter().rev().find(|m| m["role"] == "user").map(|m| text_of(&m["content"]));
+        return match asked.as_deref().and_then(requested_command) {
+            Some(command) => Turn::Call { name, arguments: shell_arguments(&parameters, command).to_string() },
+            None => Turn::Text("Hello from fake".to_owned()),
+        };
+    }
     if let Some((name, parameters)) = chosen_tool(body) {
         let arguments = sample(&parameters, &parameters).to_string();
         return Turn::Call { name, arguments };
@@ -104,11 +118,45 @@ fn turn(body: &Value) -> Turn {
     Turn::Text("Hello from fake".to_owned())
 }
 
-fn text_of(content: &Value) -> String {
+pub(crate) fn text_of(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
         Value::Array(parts) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect(),
         other => other.to_string(),
+    }
+}
+
+/// The names coding agents give the tool that runs a shell command.
+const SHELL_TOOLS: [&str; 4] = ["exec_command", "shell_command", "shell", "local_shell"];
+
+/// A coding agent's shell tool and its parameters, if the request offers one.
+fn shell_tool(body: &Value) -> Option<(String, Value)> {
+    let tools = body.get("tools").and_then(Value::as_array)?;
+    tools.iter().filter_map(|t| t.get("function")).find_map(|f| {
+        let name = f.get("name").and_then(Value::as_str)?;
+        SHELL_TOOLS.contains(&name).then(|| (name.to_owned(), f.get("parameters").cloned().unwrap_or(json!({}))))
+    })
+}
+
+/// The command in ``run `<command>` ``.
+fn requested_command(text: &str) -> Option<&str> {
+    let rest = &text[text.find("run `")? + "run `".len()..];
+    rest.find('`').map(|end| &rest[..end]).filter(|c| !c.is_empty())
+}
+
+/// `command` in the shape the shell tool's parameters ask for: `cmd` (Codex's `exec_command`), a
+/// `commands` list (the Responses `shell` action), a `command` list (`local_shell`, Codex's
+/// `shell`) or a `command` string (`shell_command`).
+fn shell_arguments(parameters: &Value, command: &str) -> Value {
+    let props = parameters.get("properties").cloned().unwrap_or(json!({}));
+    if props.get("cmd").is_some() {
+        json!({"cmd": command})
+    } else if props.get("commands").is_some() {
+        json!({"commands": [command]})
+    } else if props.pointer("/command/type") == Some(&json!("string")) {
+        json!({"command": command})
+    } else {
+        json!({"command": ["bash", "-lc", command]})
     }
 }
 
@@ -223,7 +271,7 @@ fn chunks(model: &str, turn: &Turn, include_usage: bool) -> Vec<Value> {
 }
 
 /// Two halves, split on a character boundary.
-fn split(s: &str) -> (String, String) {
+pub(crate) fn split(s: &str) -> (String, String) {
     let mid = s.char_indices().map(|(i, _)| i).nth(s.chars().count() / 2).unwrap_or(s.len());
     (s[..mid].to_owned(), s[mid..].to_owned())
 }
@@ -321,5 +369,21 @@ mod tests {
         assert_eq!(body["data"].as_array().map(Vec::len), Some(2));
         assert_eq!(body["data"][0]["embedding"].as_str().map(str::len), Some(44));
         assert_eq!(base64_lite::encode(b"hi!?"), "aGkhPw==");
+    }
+
+    #[test]
+    fn a_coding_agent_runs_the_command_it_was_asked_to_and_quotes_its_output() {
+        let tools = json!([
+            {"type": "function", "function": {"name": "exec_command", "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}}}},
+            {"type": "function", "function": {"name": "get_goal", "parameters": {"type": "object", "properties": {}}}}
+        ]);
+        let user = |text: &str| json!({"role": "user", "content": [{"type": "text", "text": text}]});
+        let ask = json!({"model": "auto-codex", "tools": tools, "messages": [user("<env/>"), user("Please run `echo 42` now")]});
+        assert_eq!(turn(&ask), Turn::Call { name: "exec_command".into(), arguments: r#"{"cmd":"echo 42"}"#.into() });
+        let plain = json!({"model": "auto-codex", "tools": tools, "messages": [user("say hi")]});
+        assert_eq!(turn(&plain), Turn::Text("Hello from fake".into()), "never a sampled command");
+        let local = json!({"properties": {"command": {"type": "array"}}});
+        assert_eq!(shell_arguments(&local, "ls"), json!({"command": ["bash", "-lc", "ls"]}));
+        assert_eq!(shell_arguments(&json!({"properties": {"commands": {}}}), "ls"), json!({"commands": ["ls"]}));
     }
 }

@@ -4,6 +4,7 @@
 //! implementation can be started pointing at them.
 
 pub mod auto_model;
+pub mod auto_responses;
 pub mod mcp;
 pub mod openai_upstream;
 pub mod provider;

@@ -81,6 +81,7 @@ pub async fn mount(server: &MockServer) {
         .mount(server)
         .await;
     super::auto_model::mount(server).await;
+    super::auto_responses::mount(server).await;
 }
 
 /// Requests carrying [`MARKER`], and the answers to them.

@@ -31,6 +31,13 @@ pub struct Reply {
     pub events: Option<Vec<Value>>,
     #[serde(default = "yes")]
     pub done: bool,
+    /// Each event is preceded by `event: <its "type">`, as Responses streams are.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub named: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn ok() -> u16 {
@@ -48,7 +55,20 @@ fn is_zero(n: &u64) -> bool {
 impl Reply {
     /// 200 with `body` as JSON.
     pub fn json(body: Value) -> Self {
-        Self { status: 200, headers: BTreeMap::new(), delay_ms: 0, body: Some(body), events: None, done: true }
+        Self {
+            status: 200,
+            headers: BTreeMap::new(),
+            delay_ms: 0,
+            body: Some(body),
+            events: None,
+            done: true,
+            named: false,
+        }
+    }
+
+    /// 200 with `events` as a Responses event stream: each named by its `type`, no `[DONE]`.
+    pub fn responses_events(events: Vec<Value>) -> Self {
+        Self { named: true, done: false, ..Self::events(events) }
     }
 
     /// 200 with `events` as a `text/event-stream`, ending in `data: [DONE]`.
@@ -93,6 +113,9 @@ pub fn render(reply: &Reply) -> ResponseTemplate {
     if let Some(events) = &reply.events {
         let mut text = String::new();
         for e in events {
+            if let Some(kind) = e.get("type").and_then(Value::as_str).filter(|_| reply.named) {
+                text.push_str(&format!("event: {kind}\n"));
+            }
             let data = e.as_str().map_or_else(|| e.to_string(), str::to_owned);
             text.push_str(&format!("data: {data}\n\n"));
         }

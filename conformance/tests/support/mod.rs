@@ -33,7 +33,8 @@ pub const PROPERTY_CASES: u32 = 12;
 /// The features every in-process target has unless a case needs a target without any provider.
 /// `shortcircuit-chutes` (a testing-only switch), `traces` (a file per case), `auth` (every other
 /// case runs without keys), `slow-clients` (a socket), `url-allowlist` (the others run with the
-/// default outbound policy) and `provider-timeout` (a 1 s provider timeout) only when asked;
+/// default outbound policy), `provider-timeout` (a 1 s provider timeout) and the two `/v1/responses`
+/// settings (`responses-hosted-reject`, `responses-passthrough`) only when asked;
 /// `openai-proxy` replaces `shim-echo` (a server has one mode) when asked.
 const ALWAYS: &[Feature] =
     &[Feature::Dummy, Feature::ShimEcho, Feature::ProviderFake, Feature::LocalTools, Feature::ToolEnvHeaders];
@@ -45,6 +46,8 @@ const ON_REQUEST: &[Feature] = &[
     Feature::UrlAllowlist,
     Feature::OpenaiProxy,
     Feature::ProviderTimeout,
+    Feature::ResponsesHostedReject,
+    Feature::ResponsesPassthrough,
 ];
 
 /// A `Router` as a [`Transport`].

@@ -66,6 +66,8 @@ pub struct Targets {
     pub sidecar: String,
     pub auth_path: PathBuf,
     pub sidecar_echo_env: bool,
+    /// `CODEX_REQUIRE_AUTH_FILE` as this environment says (the sidecar's own answer wins).
+    pub auth_required_env: bool,
 }
 
 impl Targets {
@@ -87,6 +89,7 @@ impl Targets {
                 .unwrap_or_else(|| "http://127.0.0.1:8077".to_owned()),
             auth_path: sidecar.auth_path.clone(),
             sidecar_echo_env: sidecar.echo,
+            auth_required_env: sidecar.require_auth_file,
         }
     }
 
@@ -111,12 +114,14 @@ async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
 pub async fn run(config: &Config, targets: &Targets) -> Vec<Check> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
     let sidecar = get_json(&http, &format!("{}/healthz", targets.sidecar)).await;
-    let sidecar_echo = sidecar.as_ref().ok().and_then(|v| v["echo"].as_bool()).unwrap_or(targets.sidecar_echo_env);
+    let said = |key: &str| sidecar.as_ref().ok().and_then(|v| v[key].as_bool());
+    let sidecar_echo = said("echo").unwrap_or(targets.sidecar_echo_env);
+    let auth_required = said("auth_required").unwrap_or(targets.auth_required_env);
     let mut checks = vec![
         facade_check(&http, targets).await,
         sandbox::check(config, &targets.facade),
         sidecar_check(&sidecar, targets),
-        auth_check(targets, sidecar_echo),
+        auth_check(targets, sidecar_echo, auth_required),
         enabled_check(config),
         base_check(config),
     ];
@@ -164,18 +169,24 @@ fn sidecar_check(sidecar: &Result<Value, String>, targets: &Targets) -> Check {
     }
 }
 
-fn auth_check(targets: &Targets, sidecar_echo: bool) -> Check {
+fn auth_check(targets: &Targets, sidecar_echo: bool, auth_required: bool) -> Check {
     const NAME: &str = "auth file";
     let path = targets.auth_path.display();
     if targets.auth_path.exists() {
         Check::ok(NAME, format!("{path} is present"))
     } else if sidecar_echo {
         Check::ok(NAME, format!("{path} is absent, which is fine in echo mode"))
+    } else if !auth_required {
+        Check::ok(
+            NAME,
+            format!("{path} is absent, which is fine: CODEX_REQUIRE_AUTH_FILE=0 (Codex authenticates by key)"),
+        )
     } else {
         Check::fail(
             NAME,
             format!("{path} is missing and echo mode is off: the sidecar answers 401"),
-            "mount ~/.codex/auth.json into the container (/root/.codex/auth.json:ro) or set CODEX_AUTH_PATH, or re-enable echo with CODEX_SIDECAR_ECHO=1",
+            "mount ~/.codex/auth.json into the container (/root/.codex/auth.json:ro) or set CODEX_AUTH_PATH (or CODEX_HOME); \
+             CODEX_REQUIRE_AUTH_FILE=0 when Codex's provider authenticates by key; or re-enable echo with CODEX_SIDECAR_ECHO=1",
         )
     }
 }

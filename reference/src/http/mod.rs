@@ -1,7 +1,7 @@
 //! The HTTP façade: route table, shared state, and the handlers behind it.
 //!
 //! Reading order: [`routes`] (paths only) → [`extract`] (bounded body reading) → one module per
-//! area ([`health`], [`agent_run`], [`openai`]). Handlers extract, validate, call one function that
+//! area ([`health`], [`agent_run`], [`openai`], [`responses`]). Handlers extract, validate, call one function that
 //! knows nothing of axum, and map the result.
 
 pub mod agent_run;
@@ -10,6 +10,7 @@ pub mod health;
 pub mod observe;
 pub mod openai;
 pub mod request_id;
+pub mod responses;
 pub mod routes;
 pub mod sse;
 pub mod state;

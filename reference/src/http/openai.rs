@@ -1,12 +1,10 @@
 //! The OpenAI surface's handlers: `/v1/chat/completions` (and `/chat/completions`),
-//! `/v1/responses`, `/v1/embeddings`, `/v1/models` and `/v1/models/{id}`. Each extracts, asks
+//! `/v1/embeddings`, `/v1/models` and `/v1/models/{id}` (`/v1/responses` is [`super::responses`]). Each extracts, asks
 //! [`crate::openai`] for the answer, and maps it to a response; errors use OpenAI's shape.
 //!
 //! Chat: a body naming a `tool_backend` (or `agent` mode) runs the agent; `echo` mode answers the
 //! echo reply; otherwise (`proxy`, the default) the request is forwarded to the model's provider
 //! and its answer — JSON or events, as they arrive — comes back as it is.
-
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -16,29 +14,25 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
 use futures::StreamExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::extract::LimitedBody;
 use super::request_id::RequestId;
 use super::sse::{events_response, sse};
 use super::state::{AppState, SharedState};
-use crate::api::{RequestError, decode};
+use crate::api::RequestError;
 use crate::auth::Caller;
 use crate::error::{ApiError, OpenAiError};
 use crate::openai::agent;
 use crate::openai::proxy::{self, Forwarded};
 use crate::openai::raw::RawObject;
 use crate::openai::relay::{self, Item};
-use crate::openai::responses::events::Converter;
-use crate::openai::responses::{output, request};
 use crate::openai::settings::{Mode, NO_PROVIDER_GUIDANCE};
 use crate::openai_shape::{Stamp, completion, replay, zero_usage};
 use crate::provider::dummy;
 use crate::provider::kind::ProviderKind;
 use crate::provider::observe;
-use crate::provider::openai::check_completion;
 use crate::provider::route::Route;
-use crate::provider::stream::split_into_chunks;
 
 type Answer = Result<Response, OpenAiError>;
 
@@ -46,7 +40,7 @@ fn invalid(field: &str, message: &str) -> ApiError {
     ApiError::Request(RequestError::invalid(field, message))
 }
 
-fn request_id(rid: Option<Extension<RequestId>>) -> RequestId {
+pub(super) fn request_id(rid: Option<Extension<RequestId>>) -> RequestId {
     rid.map_or_else(
         || RequestId { id: format!("req_{}", uuid::Uuid::new_v4().simple()), from_client: false },
         |Extension(r)| r,
@@ -141,14 +135,14 @@ async fn proxy_chat(
     Ok(response)
 }
 
-fn json_bytes(bytes: Bytes) -> Response {
+pub(super) fn json_bytes(bytes: Bytes) -> Response {
     let mut response = Response::new(Body::from(bytes));
     response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
     response
 }
 
 /// The provider's headers for the client; its request id becomes ours when the client sent none.
-fn pass_back(forwarded: &Forwarded, rid: &RequestId) -> Vec<(HeaderName, HeaderValue)> {
+pub(super) fn pass_back(forwarded: &Forwarded, rid: &RequestId) -> Vec<(HeaderName, HeaderValue)> {
     let mut out = Vec::new();
     for (name, value) in &forwarded.pass_back {
         let Ok(value) = HeaderValue::from_str(value) else { continue };
@@ -206,119 +200,4 @@ pub async fn model(State(state): State<SharedState>, Path(id): Path<String>) -> 
         }
         .into()),
     }
-}
-
-pub async fn responses(
-    State(state): State<SharedState>,
-    rid: Option<Extension<RequestId>>,
-    body: Result<LimitedBody, ApiError>,
-) -> Answer {
-    let LimitedBody(body) = body?;
-    let map: Map<String, Value> = decode(&body)?;
-    let bridged = request::bridge(map)?;
-    let settings = &state.config.shim;
-    let response_id = output::id("resp");
-    let created = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    if settings.mode == Mode::Echo {
-        let done = completion(&Stamp::new(bridged.model.clone()), &settings.reply, zero_usage());
-        return Ok(respond_whole(&state, &bridged, &done, &response_id, created));
-    }
-    if !state.providers.any_configured() {
-        return Err(ApiError::bad_request("model", NO_PROVIDER_GUIDANCE).into());
-    }
-    let route = proxy::route(&state.providers, &bridged.model)?;
-    if route.kind == ProviderKind::Dummy {
-        let done = dummy::complete(&route.upstream_model);
-        return Ok(respond_whole(&state, &bridged, &done, &response_id, created));
-    }
-    let mut chat = bridged.chat.clone();
-    chat.insert("model".into(), json!(route.upstream_model));
-    chat.insert("stream".into(), json!(bridged.stream));
-    if bridged.stream {
-        // `response.completed` must carry the usage.
-        chat.insert("stream_options".into(), json!({"include_usage": true}));
-    }
-    let rid = request_id(rid);
-    let body = Bytes::from(Value::Object(chat).to_string());
-    let forwarded = proxy::forward(&state.providers, &route, "chat/completions", body, &rid.id, bridged.stream).await?;
-    let headers = pass_back(&forwarded, &rid);
-    let max = state.providers.settings().max_reply_bytes;
-    let mut response = if bridged.stream {
-        let idle = route.timeout.unwrap_or(state.providers.settings().request_timeout);
-        let span = forwarded.span;
-        let items = relay::relay(forwarded.response, route.kind, max, idle).inspect(move |item| {
-            if let Item::Data(data) = item {
-                observe::record_chunk_usage(&span, data);
-            }
-        });
-        let converter = Converter::new(&response_id, created, &route.upstream_model, &bridged.echo);
-        events_response(settings.keepalive, responses_events(converter, items))
-    } else {
-        let bytes = proxy::read_all(forwarded, &route, max).await?;
-        let completion: Value = serde_json::from_slice(&bytes).map_err(|e| invalid_reply(&route, &e.to_string()))?;
-        check_completion(&completion).map_err(|why| invalid_reply(&route, &why))?;
-        Json(output::from_completion(&completion, &response_id, created, &bridged.echo)).into_response()
-    };
-    response.headers_mut().extend(headers);
-    Ok(response)
-}
-
-fn invalid_reply(route: &Route, why: &str) -> ApiError {
-    ApiError::Provider(crate::provider::error::ProviderError::InvalidResponse {
-        provider: route.kind,
-        reason: why.to_owned(),
-    })
-}
-
-/// A whole chat completion (echo, dummy) as a Response: JSON, or its events when streaming.
-fn respond_whole(
-    state: &AppState,
-    bridged: &request::Bridged,
-    done: &Value,
-    response_id: &str,
-    created: u64,
-) -> Response {
-    let model = done.get("model").and_then(Value::as_str).unwrap_or(&bridged.model).to_owned();
-    if !bridged.stream {
-        return Json(output::from_completion(done, response_id, created, &bridged.echo)).into_response();
-    }
-    let items = split_into_chunks(done).into_iter().map(|c| Item::Data(c.to_string())).chain([Item::Done]);
-    let converter = Converter::new(response_id, created, &model, &bridged.echo);
-    events_response(state.config.shim.keepalive, responses_events(converter, futures::stream::iter(items)))
-}
-
-/// Relay items through the converter, as named SSE events (no `[DONE]`: Responses streams end
-/// with their terminal event).
-fn responses_events(
-    mut converter: Converter,
-    items: impl futures::Stream<Item = Item> + Send + 'static,
-) -> impl futures::Stream<Item = Event> + Send + 'static {
-    let start = futures::stream::iter(converter.start());
-    let rest = items
-        .scan((converter, false), |(converter, finished), item| {
-            if *finished {
-                return std::future::ready(None);
-            }
-            let events = match item {
-                Item::Data(data) => match serde_json::from_str::<Value>(&data) {
-                    Ok(chunk) => converter.chunk(&chunk),
-                    Err(e) => {
-                        *finished = true;
-                        converter.fail(&format!("the provider sent an event that is not JSON: {e}"))
-                    }
-                },
-                Item::Done => {
-                    *finished = true;
-                    converter.finish()
-                }
-                Item::Error(error) => {
-                    *finished = true;
-                    converter
-                        .fail(error.pointer("/error/message").and_then(Value::as_str).unwrap_or("the stream failed"))
-                }
-            };
-            std::future::ready(Some(futures::stream::iter(events)))
-        })
-        .flatten();
-    start.chain(rest).map(|e| Event::default().event(e.kind).data(e.data.to_string()))
 }

@@ -5,7 +5,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use super::state::SharedState;
-use super::{agent_run, health, observe, openai, request_id};
+use super::{agent_run, health, observe, openai, request_id, responses};
 use crate::auth;
 
 /// The façade as a `Router`, so tests drive it with `oneshot` and no socket.
@@ -19,7 +19,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/agent/run", post(agent_run::agent_run))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/chat/completions", post(openai::chat_completions))
-        .route("/v1/responses", post(openai::responses))
+        .route("/v1/responses", post(responses::responses))
         .route("/v1/embeddings", post(openai::embeddings))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)

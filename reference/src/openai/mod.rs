@@ -4,11 +4,14 @@
 //! its raw top-level fields), [`proxy`] (forwarding to the provider the model resolves to, errors
 //! with their real statuses), [`relay`] (a provider's event stream passed through as it arrives),
 //! [`models`] (the model list, with the provider's own models cached), [`agent`] (the agent behind
-//! the OpenAI shape, for `agent` mode and `tool_backend` requests) and [`responses`] (the Responses
-//! API bridged onto chat completions). The handlers in [`crate::http::openai`] call these.
+//! the OpenAI shape, for `agent` mode and `tool_backend` requests), [`responses`] (the Responses
+//! API bridged onto chat completions) and [`passthrough`] (a provider's own Responses stream,
+//! relayed byte for byte). The handlers in [`crate::http::openai`] and [`crate::http::responses`]
+//! call these.
 
 pub mod agent;
 pub mod models;
+pub mod passthrough;
 pub mod proxy;
 pub mod raw;
 pub mod relay;

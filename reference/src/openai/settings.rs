@@ -4,6 +4,12 @@
 //! `echo` (a fixed reply, no provider: `MINI_AGENT_OPENAI_ECHO=1` too) or `agent` (the Python
 //! original's behaviour: the agent runs with local tools and its final answer is the reply). A
 //! request whose body names a `tool_backend` runs the agent whatever the mode.
+//!
+//! `/v1/responses` has two more: `MINI_AGENT_RESPONSES_MODE` (`auto`, `bridge` or `passthrough`:
+//! whether a Responses request is bridged onto the provider's chat completions or sent to its own
+//! `/responses`; [`crate::openai::responses::mode`] decides per route) and
+//! `MINI_AGENT_RESPONSES_HOSTED_TOOLS` (`warn`, the default: hosted tools are left out of a bridged
+//! request with a warning; `reject`: a 400 naming the tool).
 
 use std::time::Duration;
 
@@ -36,6 +42,40 @@ impl Mode {
     }
 }
 
+/// How `/v1/responses` reaches a provider, as the operator wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponsesMode {
+    /// Pass-through for providers known to speak Responses (the `openai` kind at OpenAI's own
+    /// base), the bridge for the others.
+    Auto,
+    /// Always bridged onto chat completions.
+    Bridge,
+    /// Always sent to the provider's own `/responses`, the answer relayed byte for byte.
+    Passthrough,
+}
+
+impl ResponsesMode {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(Self::Auto),
+            "bridge" => Some(Self::Bridge),
+            "passthrough" | "pass-through" => Some(Self::Passthrough),
+            _ => None,
+        }
+    }
+}
+
+/// What a bridged request does with a hosted tool (`web_search`, `file_search`, …), which no chat
+/// provider can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostedTools {
+    /// Left out of the upstream request, named in `x-miniagent-warnings` and the log: clients that
+    /// always offer them (Codex offers `web_search`) keep working.
+    Warn,
+    /// A 400 naming the tool.
+    Reject,
+}
+
 /// How the OpenAI surface answers.
 #[derive(Debug, Clone)]
 pub struct ShimSettings {
@@ -47,6 +87,10 @@ pub struct ShimSettings {
     /// `MINI_AGENT_SSE_KEEPALIVE_SEC` (10 s): the longest silence on a stream before a keep-alive
     /// comment is sent.
     pub keepalive: Duration,
+    /// `MINI_AGENT_RESPONSES_MODE` (`auto`).
+    pub responses_mode: ResponsesMode,
+    /// `MINI_AGENT_RESPONSES_HOSTED_TOOLS` (`warn`).
+    pub hosted_tools: HostedTools,
 }
 
 impl ShimSettings {
@@ -61,11 +105,28 @@ impl ShimSettings {
                 Mode::Proxy
             }
         };
+        let responses_mode = env.get("MINI_AGENT_RESPONSES_MODE").map_or(ResponsesMode::Auto, |m| {
+            ResponsesMode::parse(&m).unwrap_or_else(|| {
+                env.problem(format!("MINI_AGENT_RESPONSES_MODE must be auto, bridge or passthrough, got {m:?}"));
+                ResponsesMode::Auto
+            })
+        });
+        let hosted_tools =
+            match env.get("MINI_AGENT_RESPONSES_HOSTED_TOOLS").map(|m| m.trim().to_ascii_lowercase()).as_deref() {
+                None | Some("warn" | "drop") => HostedTools::Warn,
+                Some("reject") => HostedTools::Reject,
+                Some(other) => {
+                    env.problem(format!("MINI_AGENT_RESPONSES_HOSTED_TOOLS must be warn or reject, got {other:?}"));
+                    HostedTools::Warn
+                }
+            };
         Self {
             mode: if env.flag("MINI_AGENT_OPENAI_ECHO") { Mode::Echo } else { mode },
             reply: env.get("MINI_AGENT_OPENAI_SHIM_REPLY").unwrap_or_else(|| DEFAULT_SHIM_REPLY.to_owned()),
             delay: Duration::from_millis(env.parse("MINI_AGENT_OPENAI_SHIM_DELAY_MS", 0, "a number of milliseconds")),
             keepalive: env.secs("MINI_AGENT_SSE_KEEPALIVE_SEC", Duration::from_secs(10)),
+            responses_mode,
+            hosted_tools,
         }
     }
 }
@@ -74,11 +135,32 @@ impl ShimSettings {
 mod tests {
     use super::*;
 
-    fn mode(pairs: &[(&str, &str)]) -> (Mode, usize) {
+    fn settings(pairs: &[(&str, &str)]) -> (ShimSettings, usize) {
         let lookup = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
         let env = Env::new(&lookup);
-        let m = ShimSettings::from_env(&env).mode;
-        (m, env.into_problems().len())
+        let s = ShimSettings::from_env(&env);
+        (s, env.into_problems().len())
+    }
+
+    fn mode(pairs: &[(&str, &str)]) -> (Mode, usize) {
+        let (s, problems) = settings(pairs);
+        (s.mode, problems)
+    }
+
+    #[test]
+    fn responses_settings_default_to_auto_and_warn_and_typos_are_problems() {
+        let (s, problems) = settings(&[]);
+        assert_eq!((s.responses_mode, s.hosted_tools, problems), (ResponsesMode::Auto, HostedTools::Warn, 0));
+        for (value, want) in [
+            ("bridge", ResponsesMode::Bridge),
+            (" Passthrough ", ResponsesMode::Passthrough),
+            ("auto", ResponsesMode::Auto),
+        ] {
+            assert_eq!(settings(&[("MINI_AGENT_RESPONSES_MODE", value)]).0.responses_mode, want, "{value}");
+        }
+        assert_eq!(settings(&[("MINI_AGENT_RESPONSES_HOSTED_TOOLS", "REJECT")]).0.hosted_tools, HostedTools::Reject);
+        assert_eq!(settings(&[("MINI_AGENT_RESPONSES_MODE", "bridged")]).1, 1);
+        assert_eq!(settings(&[("MINI_AGENT_RESPONSES_HOSTED_TOOLS", "drop-silently")]).1, 1);
     }
 
     #[test]

@@ -8,9 +8,12 @@
 //! `response.completed` repeats the whole output and the usage. Every event carries a
 //! `sequence_number` from 0.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::output::{call_item, id, message_item, output_text, skeleton, status_of, usage};
+use super::calls::ToolMap;
+use super::output::{id, message_item, output_text, skeleton, status_of, usage};
+use super::reasoning;
+use super::request::Bridged;
 
 /// One event: its type (also the SSE `event:` name) and its data.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +22,8 @@ pub struct Event {
     pub data: Value,
 }
 
-struct OpenMessage {
+/// An item being written: a message or a reasoning item (its text so far).
+struct OpenText {
     id: String,
     index: usize,
     text: String,
@@ -29,35 +33,47 @@ struct OpenCall {
     chat_index: u64,
     id: String,
     call_id: String,
+    /// The chat function's name; the item's own name comes from the tool map.
     name: String,
     arguments: String,
     index: usize,
+    /// A `function_call` streams its arguments as they come; the other kinds (custom, shell) are
+    /// sent whole once their arguments are complete, as their items cannot be written piecemeal.
+    streamed: bool,
 }
 
 /// The stream of one Response.
 pub struct Converter {
     response: Value,
+    tools: ToolMap,
+    encrypted_reasoning: bool,
     seq: u64,
     next_index: usize,
-    message: Option<OpenMessage>,
+    reasoning: Option<OpenText>,
+    message: Option<OpenText>,
     call: Option<OpenCall>,
     /// Finished items, in output order.
     output: Vec<Value>,
     finish_reason: Option<String>,
     usage: Option<Value>,
+    service_tier: Option<Value>,
 }
 
 impl Converter {
-    pub fn new(response_id: &str, created_at: u64, model: &str, echo: &Map<String, Value>) -> Self {
+    pub fn new(response_id: &str, created_at: u64, model: &str, bridged: &Bridged) -> Self {
         Self {
-            response: skeleton(response_id, created_at, model, echo),
+            response: skeleton(response_id, created_at, model, &bridged.echo),
+            tools: bridged.tools.clone(),
+            encrypted_reasoning: bridged.encrypted_reasoning,
             seq: 0,
             next_index: 0,
+            reasoning: None,
             message: None,
             call: None,
             output: Vec::new(),
             finish_reason: None,
             usage: None,
+            service_tier: None,
         }
     }
 
@@ -66,6 +82,11 @@ impl Converter {
         data["sequence_number"] = json!(self.seq);
         self.seq += 1;
         Event { kind, data }
+    }
+
+    fn next_index(&mut self) -> usize {
+        self.next_index += 1;
+        self.next_index - 1
     }
 
     /// `response.created` and `response.in_progress`.
@@ -83,10 +104,16 @@ impl Converter {
         if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
             self.usage = Some(u.clone());
         }
+        if let Some(tier) = chunk.get("service_tier").filter(|t| t.is_string()) {
+            self.service_tier = Some(tier.clone());
+        }
         if let Some(model) = chunk.get("model").and_then(Value::as_str).filter(|m| !m.is_empty()) {
             self.response["model"] = json!(model);
         }
         let Some(choice) = chunk.pointer("/choices/0") else { return out };
+        if let Some(thought) = choice.get("delta").and_then(reasoning::of_chat) {
+            out.extend(self.thought(thought));
+        }
         if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
             out.extend(self.text(text));
         }
@@ -99,8 +126,29 @@ impl Converter {
         out
     }
 
+    /// A piece of the provider's reasoning: `reasoning_text.delta` on a reasoning item.
+    fn thought(&mut self, text: &str) -> Vec<Event> {
+        let mut out = self.close_call();
+        out.extend(self.close_message());
+        if self.reasoning.is_none() {
+            let (rs_id, index) = (id("rs"), self.next_index());
+            let item = json!({"id": rs_id, "type": "reasoning", "status": "in_progress", "summary": [], "content": []});
+            out.push(self.event("response.output_item.added", json!({"output_index": index, "item": item})));
+            self.reasoning = Some(OpenText { id: rs_id, index, text: String::new() });
+        }
+        let Some(r) = self.reasoning.as_mut() else { return out };
+        r.text.push_str(text);
+        let (item_id, index) = (r.id.clone(), r.index);
+        out.push(self.event(
+            "response.reasoning_text.delta",
+            json!({"item_id": item_id, "output_index": index, "content_index": 0, "delta": text}),
+        ));
+        out
+    }
+
     fn text(&mut self, text: &str) -> Vec<Event> {
         let mut out = self.close_call();
+        out.extend(self.close_reasoning());
         out.extend(self.open_message());
         let Some(m) = self.message.as_mut() else { return out };
         m.text.push_str(text);
@@ -116,8 +164,7 @@ impl Converter {
     fn open_message(&mut self) -> Vec<Event> {
         let mut out = Vec::new();
         if self.message.is_none() {
-            let (msg_id, index) = (id("msg"), self.next_index);
-            self.next_index += 1;
+            let (msg_id, index) = (id("msg"), self.next_index());
             let item =
                 json!({"id": msg_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []});
             out.push(self.event("response.output_item.added", json!({"output_index": index, "item": item})));
@@ -126,7 +173,7 @@ impl Converter {
                 "response.content_part.added",
                 json!({"item_id": msg_id, "output_index": index, "content_index": 0, "part": part}),
             ));
-            self.message = Some(OpenMessage { id: msg_id, index, text: String::new() });
+            self.message = Some(OpenText { id: msg_id, index, text: String::new() });
         }
         out
     }
@@ -135,19 +182,25 @@ impl Converter {
         let chat_index = delta.get("index").and_then(Value::as_u64).unwrap_or(0);
         let mut out = Vec::new();
         if self.call.as_ref().is_none_or(|c| c.chat_index != chat_index) {
+            out.extend(self.close_reasoning());
             out.extend(self.close_message());
             out.extend(self.close_call());
-            let (fc_id, index) = (id("fc"), self.next_index);
-            self.next_index += 1;
-            let call_id = delta.get("id").and_then(Value::as_str).map_or_else(|| id("call"), str::to_owned);
             let name = delta.pointer("/function/name").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let item = json!({"id": fc_id, "type": "function_call", "status": "in_progress", "call_id": call_id, "name": name, "arguments": ""});
-            out.push(self.event("response.output_item.added", json!({"output_index": index, "item": item})));
-            self.call = Some(OpenCall { chat_index, id: fc_id, call_id, name, arguments: String::new(), index });
+            let (item_id, index) = (id(self.tools.id_prefix(&name)), self.next_index());
+            let call_id = delta.get("id").and_then(Value::as_str).map_or_else(|| id("call"), str::to_owned);
+            let streamed = self.tools.is_function(&name);
+            if streamed {
+                let mut item = self.tools.item(&item_id, &call_id, &name, "", "in_progress");
+                item["arguments"] = json!("");
+                out.push(self.event("response.output_item.added", json!({"output_index": index, "item": item})));
+            }
+            self.call =
+                Some(OpenCall { chat_index, id: item_id, call_id, name, arguments: String::new(), index, streamed });
         }
         let piece = delta.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default();
-        if let Some(call) = self.call.as_mut().filter(|_| !piece.is_empty()) {
-            call.arguments.push_str(piece);
+        let Some(call) = self.call.as_mut().filter(|_| !piece.is_empty()) else { return out };
+        call.arguments.push_str(piece);
+        if call.streamed {
             let (item_id, index) = (call.id.clone(), call.index);
             out.push(self.event(
                 "response.function_call_arguments.delta",
@@ -159,6 +212,19 @@ impl Converter {
 
     fn item_status(&self) -> &'static str {
         if status_of(self.finish_reason.as_deref()).0 == "completed" { "completed" } else { "incomplete" }
+    }
+
+    fn close_reasoning(&mut self) -> Vec<Event> {
+        let Some(r) = self.reasoning.take() else { return Vec::new() };
+        let item = reasoning::item(&r.id, &r.text, self.item_status(), self.encrypted_reasoning);
+        self.output.push(item.clone());
+        vec![
+            self.event(
+                "response.reasoning_text.done",
+                json!({"item_id": r.id, "output_index": r.index, "content_index": 0, "text": r.text}),
+            ),
+            self.event("response.output_item.done", json!({"output_index": r.index, "item": item})),
+        ]
     }
 
     fn close_message(&mut self) -> Vec<Event> {
@@ -182,16 +248,35 @@ impl Converter {
 
     fn close_call(&mut self) -> Vec<Event> {
         let Some(c) = self.call.take() else { return Vec::new() };
-        let item = call_item(&c.id, &c.call_id, &c.name, &c.arguments, self.item_status());
-        let arguments = item["arguments"].clone();
+        let item = self.tools.item(&c.id, &c.call_id, &c.name, &c.arguments, self.item_status());
         self.output.push(item.clone());
-        vec![
-            self.event(
+        let mut out = Vec::new();
+        if c.streamed {
+            let arguments = item["arguments"].clone();
+            out.push(self.event(
                 "response.function_call_arguments.done",
                 json!({"item_id": c.id, "output_index": c.index, "arguments": arguments}),
-            ),
-            self.event("response.output_item.done", json!({"output_index": c.index, "item": item})),
-        ]
+            ));
+        } else {
+            let mut added = item.clone();
+            added["status"] = json!("in_progress");
+            if let Some(input) = item.get("input").cloned() {
+                // A custom tool call: its input, as the API streams it, in one piece.
+                added["input"] = json!("");
+                out.push(self.event("response.output_item.added", json!({"output_index": c.index, "item": added})));
+                let ids = json!({"item_id": c.id, "output_index": c.index});
+                let mut delta = ids.clone();
+                delta["delta"] = input.clone();
+                out.push(self.event("response.custom_tool_call_input.delta", delta));
+                let mut done = ids;
+                done["input"] = input;
+                out.push(self.event("response.custom_tool_call_input.done", done));
+            } else {
+                out.push(self.event("response.output_item.added", json!({"output_index": c.index, "item": added})));
+            }
+        }
+        out.push(self.event("response.output_item.done", json!({"output_index": c.index, "item": item})));
+        out
     }
 
     /// Closes what is open and ends with `response.completed` (or `response.incomplete`).
@@ -199,8 +284,10 @@ impl Converter {
         let mut out = Vec::new();
         if self.output.is_empty() && self.message.is_none() && self.call.is_none() {
             // No text and no calls: still a message, with empty text.
+            out.extend(self.close_reasoning());
             out.extend(self.open_message());
         }
+        out.extend(self.close_reasoning());
         out.extend(self.close_message());
         out.extend(self.close_call());
         let (status, incomplete) = status_of(self.finish_reason.as_deref());
@@ -209,6 +296,9 @@ impl Converter {
         self.response["output_text"] = json!(output_text(&self.output));
         self.response["output"] = Value::Array(self.output.clone());
         self.response["usage"] = usage(self.usage.as_ref());
+        if let Some(tier) = self.service_tier.take() {
+            self.response["service_tier"] = tier;
+        }
         let kind = if status == "completed" { "response.completed" } else { "response.incomplete" };
         let r = self.response.clone();
         out.push(self.event(kind, json!({"response": r})));
@@ -226,9 +316,20 @@ impl Converter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openai::settings::HostedTools;
+
+    fn bridged(tools: Value) -> Bridged {
+        let body = json!({"model": "m", "input": "q", "tools": tools});
+        super::super::request::bridge(body.as_object().cloned().unwrap_or_default(), HostedTools::Warn)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
 
     fn run(chunks: &[Value]) -> Vec<Event> {
-        let mut c = Converter::new("resp_1", 1, "m", &Map::new());
+        run_with(&bridged(json!([])), chunks)
+    }
+
+    fn run_with(bridged: &Bridged, chunks: &[Value]) -> Vec<Event> {
+        let mut c = Converter::new("resp_1", 1, "m", bridged);
         let mut out = c.start();
         for chunk in chunks {
             out.extend(c.chunk(chunk));
@@ -293,5 +394,62 @@ mod tests {
         assert_eq!(last.data["response"]["output"][0]["content"][0]["text"], "");
         let seqs: Vec<u64> = events.iter().filter_map(|e| e.data["sequence_number"].as_u64()).collect();
         assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn reasoning_namespaced_and_custom_calls_keep_their_kinds() {
+        let b = bridged(json!([
+            {"type": "namespace", "name": "ns", "description": "", "tools": [{"type": "function", "name": "get"}]},
+            {"type": "custom", "name": "apply_patch"}
+        ]));
+        let call = |index: u64, id: &str, name: &str, arguments: &str| json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": index, "id": id, "function": {"name": name, "arguments": arguments}}]}}]});
+        let events = run_with(
+            &b,
+            &[
+                json!({"choices": [{"index": 0, "delta": {"reasoning_content": "hmm"}}]}),
+                call(0, "c1", "ns__get", "{}"),
+                call(1, "c2", "apply_patch", "{\"input\":\"*** Begin"),
+                json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 1, "function": {"arguments": " Patch\"}"}}]}}]}),
+                json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+            ],
+        );
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.reasoning_text.delta",
+                "response.reasoning_text.done",
+                "response.output_item.done",
+                "response.output_item.added",
+                "response.function_call_arguments.delta",
+                "response.function_call_arguments.done",
+                "response.output_item.done",
+                "response.output_item.added",
+                "response.custom_tool_call_input.delta",
+                "response.custom_tool_call_input.done",
+                "response.output_item.done",
+                "response.completed",
+            ]
+        );
+        let done = &events[events.len() - 1].data["response"];
+        assert_eq!(done["output"][0]["content"][0]["text"], "hmm");
+        assert_eq!(
+            (done["output"][1]["name"].as_str(), done["output"][1]["namespace"].as_str()),
+            (Some("get"), Some("ns"))
+        );
+        assert_eq!(
+            (done["output"][2]["type"].as_str(), done["output"][2]["input"].as_str()),
+            (Some("custom_tool_call"), Some("*** Begin Patch"))
+        );
+        assert_eq!(events[6].data["item"]["namespace"], "ns", "the added item already names its namespace");
+        let indexes: Vec<u64> = events
+            .iter()
+            .filter(|e| e.kind == "response.output_item.added")
+            .filter_map(|e| e.data["output_index"].as_u64())
+            .collect();
+        assert_eq!(indexes, [0, 1, 2]);
     }
 }

@@ -1,8 +1,16 @@
-//! The OpenAI Responses API (`POST /v1/responses`) bridged onto chat completions: [`request`]
-//! turns a Responses request into a chat request (or refuses what needs storage or hosted tools),
-//! [`output`] turns a chat completion into a Response, and [`events`] turns chat chunks into the
-//! Responses event stream.
+//! The OpenAI Responses API (`POST /v1/responses`), bridged onto chat completions or passed
+//! through. Reading order: [`mode`] (which of the two, per route), [`request`] (a Responses request
+//! as a chat request: [`input`] for the conversation, [`tools`] for the tools, [`warnings`] for
+//! what could not be carried), [`calls`] (tool calls mapped both ways), [`reasoning`] (reasoning
+//! items and the provider's reasoning text), [`output`] (a chat completion as a Response) and
+//! [`events`] (chat chunks as the Responses event stream).
 
+pub mod calls;
 pub mod events;
+pub mod input;
+pub mod mode;
 pub mod output;
+pub mod reasoning;
 pub mod request;
+pub mod tools;
+pub mod warnings;

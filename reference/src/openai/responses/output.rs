@@ -1,8 +1,12 @@
-//! A chat completion as a Response object: the output items (a `message` with its `output_text`,
-//! one `function_call` per tool call), the status from the finish reason, and the usage in the
+//! A chat completion as a Response object: the output items (the provider's reasoning as a
+//! `reasoning` item, a `message` with its `output_text`, one item per tool call of the kind its
+//! tool calls for — see [`super::calls`]), the status from the finish reason, the usage in the
 //! Responses vocabulary, and `output_text`. Also the Response skeleton the stream's events carry.
 
 use serde_json::{Map, Value, json};
+
+use super::reasoning;
+use super::request::Bridged;
 
 /// A fresh id with the API's prefix (`resp_`, `msg_`, `fc_`).
 pub fn id(prefix: &str) -> String {
@@ -60,16 +64,10 @@ pub fn message_item(id: &str, text: &str, status: &str) -> Value {
     })
 }
 
-/// A finished function-call item; empty arguments are `{}` (strict clients parse them).
-pub fn call_item(id: &str, call_id: &str, name: &str, arguments: &str, status: &str) -> Value {
-    let arguments = if arguments.trim().is_empty() { "{}" } else { arguments };
-    json!({"id": id, "type": "function_call", "status": status, "call_id": call_id, "name": name, "arguments": arguments})
-}
-
-/// A whole chat completion as the finished Response.
-pub fn from_completion(completion: &Value, id_: &str, created_at: u64, echo: &Map<String, Value>) -> Value {
+/// A whole chat completion as the finished Response to `bridged`.
+pub fn from_completion(completion: &Value, id_: &str, created_at: u64, bridged: &Bridged) -> Value {
     let model = completion.get("model").and_then(Value::as_str).unwrap_or_default();
-    let mut response = skeleton(id_, created_at, model, echo);
+    let mut response = skeleton(id_, created_at, model, &bridged.echo);
     let choice = completion.pointer("/choices/0");
     let (status, incomplete) = status_of(choice.and_then(|c| c.get("finish_reason")).and_then(Value::as_str));
     let item_status = if status == "completed" { "completed" } else { "incomplete" };
@@ -77,6 +75,9 @@ pub fn from_completion(completion: &Value, id_: &str, created_at: u64, echo: &Ma
     let text = message.and_then(|m| m.get("content")).and_then(Value::as_str).unwrap_or_default();
     let calls = message.and_then(|m| m.get("tool_calls")).and_then(Value::as_array).cloned().unwrap_or_default();
     let mut output = Vec::new();
+    if let Some(thought) = message.and_then(reasoning::of_chat) {
+        output.push(reasoning::item(&id("rs"), thought, item_status, bridged.encrypted_reasoning));
+    }
     if !text.is_empty() || calls.is_empty() {
         output.push(message_item(&id("msg"), text, item_status));
     }
@@ -84,13 +85,18 @@ pub fn from_completion(completion: &Value, id_: &str, created_at: u64, echo: &Ma
         let call_id = call.get("id").and_then(Value::as_str).map_or_else(|| id("call"), str::to_owned);
         let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or_default();
         let arguments = call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default();
-        output.push(call_item(&id("fc"), &call_id, name, arguments, item_status));
+        let item_id = id(bridged.tools.id_prefix(name));
+        output.push(bridged.tools.item(&item_id, &call_id, name, arguments, item_status));
     }
     response["status"] = json!(status);
     response["incomplete_details"] = incomplete;
     response["output_text"] = json!(output_text(&output));
     response["output"] = Value::Array(output);
     response["usage"] = usage(completion.get("usage"));
+    if let Some(tier) = completion.get("service_tier").filter(|t| t.is_string()) {
+        // The tier the provider actually used.
+        response["service_tier"] = tier.clone();
+    }
     response
 }
 
@@ -109,25 +115,42 @@ pub fn output_text(output: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openai::settings::HostedTools;
+
+    fn bridged() -> Bridged {
+        let body = json!({"model": "m", "input": "q", "include": ["reasoning.encrypted_content"],
+            "tools": [{"type": "namespace", "name": "ns", "description": "", "tools": [{"type": "function", "name": "get"}]}]});
+        super::super::request::bridge(body.as_object().cloned().unwrap_or_default(), HostedTools::Warn)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
 
     #[test]
     fn text_and_calls_become_items_with_usage_details() {
         let completion = json!({"model": "up", "choices": [{"finish_reason": "tool_calls", "message": {"content": "Let me check.",
-            "tool_calls": [{"id": "call_1", "function": {"name": "get", "arguments": ""}}]}}],
+            "reasoning_content": "hmm", "tool_calls": [{"id": "call_1", "function": {"name": "ns__get", "arguments": ""}}]}}],
             "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}});
-        let r = from_completion(&completion, "resp_1", 5, &Map::new());
+        let r = from_completion(&completion, "resp_1", 5, &bridged());
         assert_eq!((r["status"].as_str(), r["model"].as_str()), (Some("completed"), Some("up")));
         assert_eq!(
-            r["output"][0]["content"][0],
+            (r["output"][0]["type"].as_str(), r["output"][0]["content"][0]["text"].as_str()),
+            (Some("reasoning"), Some("hmm"))
+        );
+        assert!(r["output"][0]["encrypted_content"].is_string(), "include asked for it");
+        assert_eq!(
+            r["output"][1]["content"][0],
             json!({"type": "output_text", "text": "Let me check.", "annotations": [], "logprobs": []})
         );
-        assert_eq!(r["output"][1]["call_id"], "call_1");
-        assert_eq!(r["output"][1]["arguments"], "{}");
+        let call = &r["output"][2];
+        assert_eq!(
+            (call["call_id"].as_str(), call["name"].as_str(), call["namespace"].as_str()),
+            (Some("call_1"), Some("get"), Some("ns"))
+        );
+        assert_eq!(call["arguments"], "{}");
         assert_eq!(r["usage"]["input_tokens_details"]["cached_tokens"], 0);
         assert_eq!(r["usage"]["total_tokens"], 18);
         assert_eq!(r["output_text"], "Let me check.");
         let cut = json!({"choices": [{"finish_reason": "length", "message": {"content": "abc"}}]});
-        let r = from_completion(&cut, "resp_2", 5, &Map::new());
+        let r = from_completion(&cut, "resp_2", 5, &bridged());
         assert_eq!(
             (r["status"].as_str(), r["incomplete_details"]["reason"].as_str()),
             (Some("incomplete"), Some("max_output_tokens"))
