@@ -336,7 +336,7 @@ fn off_mode_keeps_the_environment_and_reaps(user: Result<User, String>) -> Resul
     let sleeper = format!("{}.{}", 41_000 + user.uid % 1000, harness::unique() % 1_000_000);
     let code = format!(
         "import os, subprocess\nsubprocess.Popen(['setsid', 'sleep', '{sleeper}'])\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '{sleeper}'])\n    os._exit(0)\n{}",
-        attack(&stage, server.pid(), false).replace("\n", "\n")
+        attack(&stage, server.pid(), false)
     );
     let out = run_tool(&server, &stage, &code)?;
     let result: Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
@@ -370,7 +370,7 @@ fn doctor_judges_as_the_servers_user() -> Result<Completion, Failed> {
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().find(|l| l.contains("tool sandbox")).unwrap_or_default().to_owned();
     check(line.contains(&format!("as the server's uid {}", user.uid)), format!("doctor said: {text}"))?;
-    check(line.contains("[ok") && line.contains("seccomp on") && line.contains("read-only"), format!("{line}"))?;
+    check(line.contains("[ok") && line.contains("seccomp on") && line.contains("read-only"), line.clone())?;
     Ok(Completion::Completed)
 }
 
