@@ -18,6 +18,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
 
+use super::deployments::routing_headers;
 use super::extract::LimitedBody;
 use super::request_id::RequestId;
 use super::sse::{events_response, sse};
@@ -26,18 +27,19 @@ use crate::api::{RequestError, decode};
 use crate::auth::Caller;
 use crate::error::{ApiError, OpenAiError};
 use crate::openai::agent;
-use crate::openai::proxy::{self, Forwarded};
+use crate::openai::proxy::{self, Forwarded, Proxied};
 use crate::openai::raw::RawObject;
 use crate::openai::relay::{self, Item};
 use crate::openai::responses::events::Converter;
 use crate::openai::responses::{output, request};
 use crate::openai::settings::{Mode, NO_PROVIDER_GUIDANCE};
 use crate::openai_shape::{Stamp, completion, replay, zero_usage};
-use crate::provider::dummy;
+use crate::provider::client::Target;
 use crate::provider::kind::ProviderKind;
 use crate::provider::observe;
 use crate::provider::openai::check_completion;
 use crate::provider::route::Route;
+use crate::provider::router::Ticket;
 use crate::provider::stream::split_into_chunks;
 
 type Answer = Result<Response, OpenAiError>;
@@ -96,29 +98,34 @@ pub async fn chat_completions(
             Json(done).into_response()
         });
     }
-    let route = proxy::route(&state.providers, &model)?;
-    if route.kind == ProviderKind::Dummy {
-        let stamp = Stamp::new(model);
-        let done = dummy::complete(&route.upstream_model);
-        return Ok(if stream {
-            sse(settings.keepalive, replay(&stamp, &done, include_usage))
-        } else {
-            Json(done).into_response()
-        });
-    }
-    proxy_chat(&state, &obj, &route, stream, &request_id(rid)).await.map_err(OpenAiError)
+    let target = proxy::target(&state.providers, &model)?;
+    let rid = request_id(rid);
+    let body_of = |route: &Route| Bytes::from(proxy::body_for(&obj, route));
+    let routed = proxy::send(&state.providers, &target, "chat/completions", &rid.id, stream, body_of).await;
+    let ticket = routed.ticket;
+    let (answer, route) = routed.result.map_err(ApiError::from)?;
+    let routing = routing_headers(&ticket);
+    let mut response = match answer {
+        Proxied::Local(done) => {
+            let stamp = Stamp::new(model);
+            if stream { sse(settings.keepalive, replay(&stamp, &done, include_usage)) } else { Json(done).into_response() }
+        }
+        Proxied::Upstream(forwarded) => proxy_chat(&state, forwarded, &route, stream, &rid, ticket).await?,
+    };
+    response.headers_mut().extend(routing);
+    Ok(response)
 }
 
-/// Proxy mode: the provider's answer, as it is.
+/// Proxy mode: the provider's answer, as it is. The ticket (the deployment's in-flight count and
+/// token usage) lives until the answer's last byte.
 async fn proxy_chat(
     state: &AppState,
-    obj: &RawObject<'_>,
+    forwarded: Forwarded,
     route: &Route,
     stream: bool,
     rid: &RequestId,
+    ticket: Ticket,
 ) -> Result<Response, ApiError> {
-    let body = Bytes::from(proxy::body_for(obj, route));
-    let forwarded = proxy::forward(&state.providers, route, "chat/completions", body, &rid.id, stream).await?;
     let headers = pass_back(&forwarded, rid);
     let max = state.providers.settings().max_reply_bytes;
     let mut response = if stream {
@@ -127,6 +134,9 @@ async fn proxy_chat(
         let events = relay::relay(forwarded.response, route.kind, max, idle).map(move |item| match item {
             Item::Data(data) => {
                 observe::record_chunk_usage(&span, &data);
+                if data.contains("\"total_tokens\"") {
+                    ticket.add_tokens(proxy::total_tokens(data.as_bytes()).unwrap_or(0));
+                }
                 Event::default().data(data)
             }
             Item::Done => Event::default().data("[DONE]"),
@@ -135,6 +145,7 @@ async fn proxy_chat(
         events_response(state.config.shim.keepalive, events)
     } else {
         let bytes = proxy::read_all(forwarded, route, max).await?;
+        ticket.add_tokens(proxy::total_tokens(&bytes).unwrap_or(0));
         json_bytes(bytes)
     };
     response.headers_mut().extend(headers);
@@ -176,17 +187,25 @@ pub async fn embeddings(
     if obj.get("input").is_none() {
         return Err(invalid("input", "`input` is required: a string, a list of strings or token ids").into());
     }
-    let route = proxy::route(&state.providers, &model)?;
-    if route.kind == ProviderKind::Dummy {
+    let target = proxy::target(&state.providers, &model)?;
+    if let Target::Direct(route) = &target
+        && route.kind == ProviderKind::Dummy
+    {
         return Err(invalid("model", "the `dummy` model has no embeddings; name a provider's embedding model").into());
     }
     let rid = request_id(rid);
-    let body = Bytes::from(proxy::body_for(&obj, &route));
-    let forwarded = proxy::forward(&state.providers, &route, "embeddings", body, &rid.id, false).await?;
+    let body_of = |route: &Route| Bytes::from(proxy::body_for(&obj, route));
+    let routed = proxy::send(&state.providers, &target, "embeddings", &rid.id, false, body_of).await;
+    let (answer, route) = routed.result.map_err(ApiError::from)?;
+    let Proxied::Upstream(forwarded) = answer else {
+        return Err(invalid("model", "the `dummy` model has no embeddings").into());
+    };
     let headers = pass_back(&forwarded, &rid);
     let bytes = proxy::read_all(forwarded, &route, state.providers.settings().max_reply_bytes).await?;
+    routed.ticket.add_tokens(proxy::total_tokens(&bytes).unwrap_or(0));
     let mut response = json_bytes(bytes);
     response.headers_mut().extend(headers);
+    response.headers_mut().extend(routing_headers(&routed.ticket));
     Ok(response)
 }
 
@@ -226,41 +245,65 @@ pub async fn responses(
     if !state.providers.any_configured() {
         return Err(ApiError::bad_request("model", NO_PROVIDER_GUIDANCE).into());
     }
-    let route = proxy::route(&state.providers, &bridged.model)?;
-    if route.kind == ProviderKind::Dummy {
-        let done = dummy::complete(&route.upstream_model);
-        return Ok(respond_whole(&state, &bridged, &done, &response_id, created));
-    }
+    let target = proxy::target(&state.providers, &bridged.model)?;
     let mut chat = bridged.chat.clone();
-    chat.insert("model".into(), json!(route.upstream_model));
     chat.insert("stream".into(), json!(bridged.stream));
     if bridged.stream {
         // `response.completed` must carry the usage.
         chat.insert("stream_options".into(), json!({"include_usage": true}));
     }
     let rid = request_id(rid);
-    let body = Bytes::from(Value::Object(chat).to_string());
-    let forwarded = proxy::forward(&state.providers, &route, "chat/completions", body, &rid.id, bridged.stream).await?;
-    let headers = pass_back(&forwarded, &rid);
+    let body_of = |route: &Route| {
+        let mut chat = chat.clone();
+        chat.insert("model".into(), json!(route.upstream_model));
+        Bytes::from(Value::Object(chat).to_string())
+    };
+    let routed = proxy::send(&state.providers, &target, "chat/completions", &rid.id, bridged.stream, body_of).await;
+    let ticket = routed.ticket;
+    let (answer, route) = routed.result.map_err(ApiError::from)?;
+    let routing = routing_headers(&ticket);
+    let mut response = match answer {
+        Proxied::Local(done) => respond_whole(&state, &bridged, &done, &response_id, created),
+        Proxied::Upstream(forwarded) => {
+            let headers = pass_back(&forwarded, &rid);
+            let mut r = bridged_answer(&state, &bridged, forwarded, &route, (&response_id, created), ticket).await?;
+            r.headers_mut().extend(headers);
+            r
+        }
+    };
+    response.headers_mut().extend(routing);
+    Ok(response)
+}
+
+/// A provider's chat answer as a Responses answer: JSON, or the Responses event stream.
+async fn bridged_answer(
+    state: &AppState,
+    bridged: &request::Bridged,
+    forwarded: Forwarded,
+    route: &Route,
+    (response_id, created): (&str, u64),
+    ticket: Ticket,
+) -> Result<Response, ApiError> {
     let max = state.providers.settings().max_reply_bytes;
-    let mut response = if bridged.stream {
+    if bridged.stream {
         let idle = route.timeout.unwrap_or(state.providers.settings().request_timeout);
         let span = forwarded.span;
         let items = relay::relay(forwarded.response, route.kind, max, idle).inspect(move |item| {
             if let Item::Data(data) = item {
                 observe::record_chunk_usage(&span, data);
+                if data.contains("\"total_tokens\"") {
+                    ticket.add_tokens(proxy::total_tokens(data.as_bytes()).unwrap_or(0));
+                }
             }
         });
-        let converter = Converter::new(&response_id, created, &route.upstream_model, &bridged.echo);
-        events_response(settings.keepalive, responses_events(converter, items))
-    } else {
-        let bytes = proxy::read_all(forwarded, &route, max).await?;
-        let completion: Value = serde_json::from_slice(&bytes).map_err(|e| invalid_reply(&route, &e.to_string()))?;
-        check_completion(&completion).map_err(|why| invalid_reply(&route, &why))?;
-        Json(output::from_completion(&completion, &response_id, created, &bridged.echo)).into_response()
-    };
-    response.headers_mut().extend(headers);
-    Ok(response)
+        let converter = Converter::new(response_id, created, &route.upstream_model, &bridged.echo);
+        return Ok(events_response(state.config.shim.keepalive, responses_events(converter, items)));
+    }
+    let bytes = proxy::read_all(forwarded, route, max).await?;
+    ticket.add_tokens(proxy::total_tokens(&bytes).unwrap_or(0));
+    let completion: Value = serde_json::from_slice(&bytes).map_err(|e| invalid_reply(route, &e.to_string()))?;
+    check_completion(&completion).map_err(|why| invalid_reply(route, &why))?;
+    Ok(Json(output::from_completion(&completion, response_id, created, &bridged.echo)).into_response())
 }
 
 fn invalid_reply(route: &Route, why: &str) -> ApiError {

@@ -20,7 +20,7 @@ use super::error::ProviderError;
 use super::kind::ProviderKind;
 use super::route::{self, Overrides, Route};
 use super::router::shared::SharedHealth;
-use super::router::{DeploymentStatus, Routed, Router, RouterConfig, Ticket, Verdict, verdict_of};
+use super::router::{DeploymentStatus, Routed, Router, RouterConfig, Ticket, Fault, fault_of};
 use super::settings::ProviderSettings;
 use super::stream::{self, ChunkStream};
 use super::{dummy, observe, openai};
@@ -177,13 +177,13 @@ impl Providers {
     }
 
     /// Makes a model call: `attempt(route)` on `target` — through the router for a group (other
-    /// deployments, cooldowns, fallbacks; `verdict` reads an attempt's error), once otherwise.
+    /// deployments, cooldowns, fallbacks; `fault` reads an attempt's error), once otherwise.
     pub async fn call<T, E, F, Fut>(
         &self,
         target: &Target,
         overrides: &Overrides,
         mut attempt: F,
-        verdict: impl Fn(&E) -> Verdict,
+        fault: impl Fn(&E) -> Fault,
     ) -> Routed<T, E>
     where
         F: FnMut(Arc<Route>) -> Fut,
@@ -197,7 +197,7 @@ impl Providers {
                     Ok(route) => Either::Left(attempt(route)),
                     Err(e) => Either::Right(std::future::ready(Err(E::from(e)))),
                 };
-                super::router::drive(&self.router, *g, each, verdict).await
+                super::router::drive(&self.router, *g, each, fault).await
             }
         }
     }
@@ -206,7 +206,7 @@ impl Providers {
     pub async fn complete(&self, model: &str, request: &ChatRequest<'_>) -> Result<Completion, ProviderError> {
         let target = self.target(model, &Overrides::default())?;
         let attempt = |route: Arc<Route>| async move { self.complete_route(&route, request).await };
-        let routed = self.call(&target, &Overrides::default(), attempt, verdict_of).await;
+        let routed = self.call(&target, &Overrides::default(), attempt, fault_of).await;
         let mut completion = routed.result?;
         served(&mut completion, &routed.ticket);
         Ok(completion)

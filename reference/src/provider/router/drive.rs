@@ -29,9 +29,9 @@ use super::state::Router;
 use crate::provider::error::ProviderError;
 use crate::telemetry::otel::TARGET;
 
-/// What an attempt's error means for routing.
+/// Whose fault an attempt's error is, as routing reads it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Verdict {
+pub enum Fault {
     /// The deployment failed (5xx, 408, 429, timeout, unreachable, an unusable answer).
     Failed(Failure),
     /// A provider 400 that says the context is too long.
@@ -108,8 +108,8 @@ enum Step<T, E> {
     Fallback(Kind),
 }
 
-/// Routes one request to group `g`: `attempt(d)` calls deployment `d`; `verdict` reads its error.
-pub async fn drive<T, E, F, Fut>(router: &Arc<Router>, g: usize, mut attempt: F, verdict: impl Fn(&E) -> Verdict) -> Routed<T, E>
+/// Routes one request to group `g`: `attempt(d)` calls deployment `d`; `fault` reads its error.
+pub async fn drive<T, E, F, Fut>(router: &Arc<Router>, g: usize, mut attempt: F, fault: impl Fn(&E) -> Fault) -> Routed<T, E>
 where
     F: FnMut(usize) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -120,7 +120,7 @@ where
     router.refresh(g).await;
     for _ in 0..=router.config().settings.num_retries {
         let Some(d) = router.pick(g, &run.tried) else { break };
-        match one(router, g, d, &mut run, &mut attempt, &verdict).await {
+        match one(router, g, d, &mut run, &mut attempt, &fault).await {
             Step::Done(value, ticket) => return Routed { result: Ok(value), ticket },
             Step::Client(e) => return Routed { result: Err(e), ticket: spent(&run) },
             Step::Failed => {}
@@ -134,7 +134,7 @@ where
     for &fb in &fallbacks {
         router.refresh(fb).await;
         let Some(d) = router.pick(fb, &run.tried) else { continue };
-        match one(router, fb, d, &mut run, &mut attempt, &verdict).await {
+        match one(router, fb, d, &mut run, &mut attempt, &fault).await {
             Step::Done(value, ticket) => return Routed { result: Ok(value), ticket },
             Step::Client(e) => return Routed { result: Err(e), ticket: spent(&run) },
             Step::Failed | Step::Fallback(_) => {}
@@ -177,7 +177,7 @@ async fn one<T, E, F, Fut>(
     d: usize,
     run: &mut Run<E>,
     attempt: &mut F,
-    verdict: &impl Fn(&E) -> Verdict,
+    fault: &impl Fn(&E) -> Fault,
 ) -> Step<T, E>
 where
     F: FnMut(usize) -> Fut,
@@ -207,61 +207,61 @@ where
         Err(e) => e,
     };
     router.end(d);
-    let v = verdict(&e);
+    let v = fault(&e);
     span.record("otel.status_code", "ERROR");
     span.record("error.type", label(v));
     match v {
-        Verdict::Failed(failure) => {
+        Fault::Failed(failure) => {
             router.failed(d, failure).await;
             run.last = Some(e);
             Step::Failed
         }
-        Verdict::Client => {
+        Fault::Client => {
             router.client_error(d, "client_error");
             Step::Client(e)
         }
-        Verdict::ContextWindow | Verdict::ContentPolicy => {
+        Fault::ContextWindow | Fault::ContentPolicy => {
             router.client_error(d, label(v));
             run.last = Some(e);
-            Step::Fallback(if v == Verdict::ContextWindow { Kind::ContextWindow } else { Kind::ContentPolicy })
+            Step::Fallback(if v == Fault::ContextWindow { Kind::ContextWindow } else { Kind::ContentPolicy })
         }
     }
 }
 
-fn label(v: Verdict) -> &'static str {
+fn label(v: Fault) -> &'static str {
     match v {
-        Verdict::Failed(Failure::RateLimited { .. }) => "rate_limited",
-        Verdict::Failed(Failure::Failed) => "failure",
-        Verdict::ContextWindow => "context_window",
-        Verdict::ContentPolicy => "content_policy",
-        Verdict::Client => "client_error",
+        Fault::Failed(Failure::RateLimited { .. }) => "rate_limited",
+        Fault::Failed(Failure::Failed) => "failure",
+        Fault::ContextWindow => "context_window",
+        Fault::ContentPolicy => "content_policy",
+        Fault::Client => "client_error",
     }
 }
 
 /// How a provider's error status reads: 5xx, 408 and 429 are the deployment's failures; a 4xx whose
 /// message says the context is too long, or that content policy refused it, has its own fallbacks;
 /// any other 4xx is the client's.
-pub fn verdict_of_status(status: u16, message: &str, retry_after: Option<Duration>) -> Verdict {
+pub fn fault_of_status(status: u16, message: &str, retry_after: Option<Duration>) -> Fault {
     match status {
-        429 => Verdict::Failed(Failure::RateLimited { retry_after }),
-        408 | 500.. => Verdict::Failed(Failure::Failed),
-        _ if says_context_too_long(message) => Verdict::ContextWindow,
-        _ if says_content_policy(message) => Verdict::ContentPolicy,
-        _ => Verdict::Client,
+        429 => Fault::Failed(Failure::RateLimited { retry_after }),
+        408 | 500.. => Fault::Failed(Failure::Failed),
+        _ if says_context_too_long(message) => Fault::ContextWindow,
+        _ if says_content_policy(message) => Fault::ContentPolicy,
+        _ => Fault::Client,
     }
 }
 
 /// How a [`ProviderError`] reads.
-pub fn verdict_of(e: &ProviderError) -> Verdict {
+pub fn fault_of(e: &ProviderError) -> Fault {
     match e {
-        ProviderError::Upstream { status, body, retry_after, .. } => verdict_of_status(*status, body, *retry_after),
+        ProviderError::Upstream { status, body, retry_after, .. } => fault_of_status(*status, body, *retry_after),
         ProviderError::Transport { .. } | ProviderError::Timeout { .. } | ProviderError::InvalidResponse { .. } => {
-            Verdict::Failed(Failure::Failed)
+            Fault::Failed(Failure::Failed)
         }
         ProviderError::InvalidModel(_)
         | ProviderError::Disabled { .. }
         | ProviderError::NotConfigured { .. }
-        | ProviderError::CoolingDown { .. } => Verdict::Client,
+        | ProviderError::CoolingDown { .. } => Fault::Client,
     }
 }
 
@@ -291,24 +291,24 @@ mod tests {
     fn statuses_and_messages_read_as_the_contract_says() {
         let ra = Some(Duration::from_secs(3));
         let cases = [
-            (500, "boom", Verdict::Failed(Failure::Failed)),
-            (503, "", Verdict::Failed(Failure::Failed)),
-            (408, "", Verdict::Failed(Failure::Failed)),
-            (429, "slow down", Verdict::Failed(Failure::RateLimited { retry_after: ra })),
-            (400, "This model's maximum context length is 8192 tokens", Verdict::ContextWindow),
-            (400, r#"{"code":"context_length_exceeded"}"#, Verdict::ContextWindow),
-            (400, "Your request was rejected by our safety system", Verdict::ContentPolicy),
-            (400, r#"{"code":"content_policy_violation"}"#, Verdict::ContentPolicy),
-            (400, "messages must be a list", Verdict::Client),
-            (401, "bad key", Verdict::Client),
-            (409, "conflict", Verdict::Client),
-            (404, "no such model", Verdict::Client),
+            (500, "boom", Fault::Failed(Failure::Failed)),
+            (503, "", Fault::Failed(Failure::Failed)),
+            (408, "", Fault::Failed(Failure::Failed)),
+            (429, "slow down", Fault::Failed(Failure::RateLimited { retry_after: ra })),
+            (400, "This model's maximum context length is 8192 tokens", Fault::ContextWindow),
+            (400, r#"{"code":"context_length_exceeded"}"#, Fault::ContextWindow),
+            (400, "Your request was rejected by our safety system", Fault::ContentPolicy),
+            (400, r#"{"code":"content_policy_violation"}"#, Fault::ContentPolicy),
+            (400, "messages must be a list", Fault::Client),
+            (401, "bad key", Fault::Client),
+            (409, "conflict", Fault::Client),
+            (404, "no such model", Fault::Client),
         ];
         for (status, message, want) in cases {
-            assert_eq!(verdict_of_status(status, message, ra), want, "{status} {message}");
+            assert_eq!(fault_of_status(status, message, ra), want, "{status} {message}");
         }
         let timeout = ProviderError::Timeout { provider: crate::provider::ProviderKind::OpenAi };
-        assert_eq!(verdict_of(&timeout), Verdict::Failed(Failure::Failed));
-        assert_eq!(verdict_of(&ProviderError::InvalidModel("x".into())), Verdict::Client);
+        assert_eq!(fault_of(&timeout), Fault::Failed(Failure::Failed));
+        assert_eq!(fault_of(&ProviderError::InvalidModel("x".into())), Fault::Client);
     }
 }

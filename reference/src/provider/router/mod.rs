@@ -20,6 +20,6 @@ pub mod state;
 pub mod strategy;
 
 pub use config::{ConfigError, Deployment, Group, ResponsesMode, RouterConfig};
-pub use drive::{Routed, Ticket, Verdict, drive, verdict_of, verdict_of_status};
+pub use drive::{Fault, Routed, Ticket, drive, fault_of, fault_of_status};
 pub use settings::{RouterSettings, Strategy};
 pub use state::{DeploymentStatus, Router};

@@ -191,7 +191,7 @@ mod tests {
         let buffered = spread(&Strategy::LatencyBased { ttl, buffer: 0.5 }, &fast, 10_000);
         assert_eq!(buffered[0], 0, "50 ms is not within 50 % of 10 ms");
         within(&buffered[1..], &[0.5, 0.5], 10_000, 0.03);
-        let unknown = [fast[1], c(3)];
+        let unknown = [Candidate { slot: 0, ..fast[1] }, c(1)];
         assert_eq!(spread(&Strategy::LatencyBased { ttl, buffer: 0.0 }, &unknown, 10), [0, 10], "unknown is tried");
     }
 
