@@ -23,3 +23,6 @@ pub use config::{ConfigError, Deployment, Group, ResponsesMode, RouterConfig};
 pub use drive::{Fault, Routed, Ticket, drive, fault_of, fault_of_status};
 pub use settings::{RouterSettings, Strategy};
 pub use state::{DeploymentStatus, Router};
+
+#[cfg(test)]
+mod tests;
