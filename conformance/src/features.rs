@@ -68,6 +68,10 @@ pub enum Feature {
     UrlAllowlist,
     OpenaiProxy,
     ProviderTimeout,
+    Router,
+    RouterLeastBusy,
+    RouterLatency,
+    RouterUsage,
 }
 
 /// One row of the table.
@@ -86,7 +90,7 @@ pub struct FeatureSpec {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 15] = [
+    pub const ALL: [Feature; 19] = [
         Self::Dummy,
         Self::ShimEcho,
         Self::ShimNoProvider,
@@ -102,6 +106,10 @@ impl Feature {
         Self::UrlAllowlist,
         Self::OpenaiProxy,
         Self::ProviderTimeout,
+        Self::Router,
+        Self::RouterLeastBusy,
+        Self::RouterLatency,
+        Self::RouterUsage,
     ];
 
     /// The feature's row; an exhaustive `match`, so a new feature cannot lack one.
@@ -183,6 +191,10 @@ impl Feature {
             Self::UrlAllowlist => URL_ALLOWLIST_ROW,
             Self::OpenaiProxy => OPENAI_PROXY,
             Self::ProviderTimeout => PROVIDER_TIMEOUT,
+            Self::Router => ROUTER,
+            Self::RouterLeastBusy => ROUTER_LEAST_BUSY,
+            Self::RouterLatency => ROUTER_LATENCY,
+            Self::RouterUsage => ROUTER_USAGE,
         }
     }
 
@@ -258,6 +270,44 @@ const PROVIDER_TIMEOUT: FeatureSpec = FeatureSpec {
     discovery: "a chat completion whose answer the provider fake holds back for 4 s is a 504 within 3.5 s",
 };
 
+/// The `router` profile's rows: one router file per strategy (a file has one), written by the suite
+/// with the router fakes' addresses (see `routing`).
+const ROUTER_ENABLE: &str = "the suite writes the file into --router-dir (`conformance router-files DIR \
+                             --router-fake-addrs A,B,C` writes it before the target starts); needs openai-proxy";
+
+const ROUTER: FeatureSpec = FeatureSpec {
+    name: "router",
+    description: "a router file (simple-shuffle) spreads groups of deployments over the suite's three router fakes, \
+                  with retries, cooldowns and every kind of fallback",
+    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router.yaml")],
+    enable: ROUTER_ENABLE,
+    discovery: "a chat completion on `probe-simple-shuffle` is answered by a router fake",
+};
+
+const ROUTER_LEAST_BUSY: FeatureSpec = FeatureSpec {
+    name: "router-least-busy",
+    description: "the router file routes by fewest requests in flight (`least-busy`)",
+    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-least-busy.yaml")],
+    enable: ROUTER_ENABLE,
+    discovery: "a chat completion on `probe-least-busy` is answered by a router fake",
+};
+
+const ROUTER_LATENCY: FeatureSpec = FeatureSpec {
+    name: "router-latency",
+    description: "the router file routes by lowest recent latency (`latency-based-routing`)",
+    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-latency.yaml")],
+    enable: ROUTER_ENABLE,
+    discovery: "a chat completion on `probe-latency` is answered by a router fake",
+};
+
+const ROUTER_USAGE: FeatureSpec = FeatureSpec {
+    name: "router-usage",
+    description: "the router file routes by lowest tokens this minute under each `rpm`/`tpm` (`usage-based-routing-v2`)",
+    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-usage.yaml")],
+    enable: ROUTER_ENABLE,
+    discovery: "a chat completion on `probe-usage` is answered by a router fake",
+};
+
 /// Whether a run assumes a feature, and on what grounds.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FeatureStatus {
@@ -302,6 +352,8 @@ pub struct Setup {
     pub trace_file: Option<PathBuf>,
     /// The keys file the suite writes (`--keys-file`).
     pub keys_file: Option<PathBuf>,
+    /// The folder the suite writes its router files into (`--router-dir`).
+    pub router_dir: Option<PathBuf>,
 }
 
 impl Setup {
@@ -316,6 +368,7 @@ impl Setup {
             .replace("{provider_fake_base}", &base)
             .replace("{trace_file}", &path(&self.trace_file, "<trace file>"))
             .replace("{keys_file}", &path(&self.keys_file, "<keys file>"))
+            .replace("{router_dir}", &path(&self.router_dir, "<router dir>"))
     }
 
     /// The pairs with their values rendered.
@@ -390,6 +443,7 @@ mod tests {
             provider_fake_base: Some("http://127.0.0.1:18080/v1".into()),
             trace_file: Some("/tmp/t.jsonl".into()),
             keys_file: Some("/tmp/keys.json".into()),
+            router_dir: Some("/tmp/routers".into()),
         };
         assert_eq!(
             Feature::ProviderFake.how_to_enable(&setup),
@@ -402,6 +456,7 @@ mod tests {
         assert!(Feature::Traces.how_to_enable(&Setup::default()).contains("MINI_AGENT_STORE_PATH='<trace file>'"));
         assert_eq!(Feature::Dummy.how_to_enable(&setup), "start the target with MINI_AGENT_ALLOW_DUMMY=1");
         assert_eq!(Feature::ExecRpc.how_to_enable(&setup), "pass --exec-rpc-url with its address");
+        assert!(Feature::RouterUsage.how_to_enable(&setup).contains("MINI_AGENT_CONFIG=/tmp/routers/router-usage.yaml"));
         assert!(
             Feature::Auth
                 .how_to_enable(&setup)

@@ -13,6 +13,8 @@ pub mod openai;
 pub mod openai_responses;
 pub mod openai_stream;
 pub mod properties;
+pub mod router;
+pub mod router_spread;
 pub mod shim;
 pub mod traces;
 pub mod trust;
@@ -38,6 +40,8 @@ pub fn all() -> Vec<Case> {
         openai::CASES,
         openai_stream::CASES,
         openai_responses::CASES,
+        router_spread::CASES,
+        router::CASES,
     ]
     .concat()
 }

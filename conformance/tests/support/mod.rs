@@ -33,7 +33,8 @@ pub const PROPERTY_CASES: u32 = 12;
 /// The features every in-process target has unless a case needs a target without any provider.
 /// `shortcircuit-chutes` (a testing-only switch), `traces` (a file per case), `auth` (every other
 /// case runs without keys), `slow-clients` (a socket), `url-allowlist` (the others run with the
-/// default outbound policy) and `provider-timeout` (a 1 s provider timeout) only when asked;
+/// default outbound policy), `provider-timeout` (a 1 s provider timeout) and the router features
+/// (a router file per case, written into its temp dir) only when asked;
 /// `openai-proxy` replaces `shim-echo` (a server has one mode) when asked.
 const ALWAYS: &[Feature] =
     &[Feature::Dummy, Feature::ShimEcho, Feature::ProviderFake, Feature::LocalTools, Feature::ToolEnvHeaders];
@@ -45,7 +46,14 @@ const ON_REQUEST: &[Feature] = &[
     Feature::UrlAllowlist,
     Feature::OpenaiProxy,
     Feature::ProviderTimeout,
+    Feature::Router,
+    Feature::RouterLeastBusy,
+    Feature::RouterLatency,
+    Feature::RouterUsage,
 ];
+
+/// The features whose target runs one of the suite's router files.
+const ROUTERS: [Feature; 4] = [Feature::Router, Feature::RouterLeastBusy, Feature::RouterLatency, Feature::RouterUsage];
 
 /// A `Router` as a [`Transport`].
 pub struct RouterTransport(pub Router);
@@ -189,8 +197,17 @@ pub async fn ctx_for(case: &Case, fakes: Arc<Fakes>, snapshots: Arc<dyn Snapshot
         std::fs::write(path, KEYS_FILE_JSON)
             .map_err(|e| Failure::failed(format!("cannot write the keys file: {e}")))?;
     }
-    let setup =
-        Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: trace_file.clone(), keys_file };
+    let router_dir = ROUTERS.iter().any(|f| case.features.contains(f)).then(|| dir.path().join("routers"));
+    if let Some(path) = &router_dir {
+        conformance::routing::write_all(path, &fakes.router.bases())
+            .map_err(|e| Failure::failed(format!("cannot write the router files: {e}")))?;
+    }
+    let setup = Setup {
+        provider_fake_base: Some(fakes.provider.base_url()),
+        trace_file: trace_file.clone(),
+        keys_file,
+        router_dir,
+    };
     let pairs = pairs_for(case.features, &setup);
     let (ctx, served) = if case.features.contains(&Feature::SlowClients) {
         let (ctx, served) = ctx_on_socket(&pairs, trace_file.as_deref(), fakes, snapshots).await?;
