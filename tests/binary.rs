@@ -181,7 +181,12 @@ fn the_openai_profile_passes_against_the_real_server_in_proxy_mode() {
     // As a maintainer of any OpenAI-compatible gateway would: start it with the table's environment
     // for the OpenAI surface, pointed at the provider fake's fixed address, and run `--profile openai`.
     let fake_addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let setup = Setup { provider_fake_base: Some(format!("http://{fake_addr}/v1")), trace_file: None, keys_file: None, router_dir: None };
+    let setup = Setup {
+        provider_fake_base: Some(format!("http://{fake_addr}/v1")),
+        trace_file: None,
+        keys_file: None,
+        router_dir: None,
+    };
     let env: Vec<(String, String)> =
         [Feature::OpenaiProxy, Feature::ProviderTimeout].iter().flat_map(|f| setup.pairs(f.spec().env)).collect();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -172,29 +172,29 @@ impl Feature {
                 enable: "needs provider-fake",
                 discovery: "an `http` run against the raw tools fake carries `X-Env-Header: from-env`",
             },
-            Self::ExecRpc => FeatureSpec {
-                name: "exec-rpc",
-                description: "the implementation's exec-RPC server (§7) is reachable",
-                env: &[],
-                enable: "pass --exec-rpc-url with its address",
-                discovery: "by argument only: --exec-rpc-url",
-            },
-            Self::Mcp => FeatureSpec {
-                name: "mcp",
-                description: "the suite runs a real MCP server for `tool_backend: \"mcp\"`",
-                env: &[],
-                enable: "pass --mcp-python with a Python that has the `mcp` package (needs provider-fake)",
-                discovery: "by argument only: --mcp-python",
-            },
+            Self::ExecRpc => EXEC_RPC_ROW,
+            Self::Mcp => MCP_ROW,
             Self::Auth => AUTH_ROW,
             Self::SlowClients => SLOW_CLIENTS_ROW,
             Self::UrlAllowlist => URL_ALLOWLIST_ROW,
+            Self::OpenaiProxy
+            | Self::ProviderTimeout
+            | Self::Router
+            | Self::RouterLeastBusy
+            | Self::RouterLatency
+            | Self::RouterUsage => self.proxy_spec(),
+        }
+    }
+
+    /// The rows of the features a proxying target has (`spec` stays a screenful).
+    const fn proxy_spec(self) -> FeatureSpec {
+        match self {
             Self::OpenaiProxy => OPENAI_PROXY,
             Self::ProviderTimeout => PROVIDER_TIMEOUT,
-            Self::Router => ROUTER,
             Self::RouterLeastBusy => ROUTER_LEAST_BUSY,
             Self::RouterLatency => ROUTER_LATENCY,
             Self::RouterUsage => ROUTER_USAGE,
+            _ => ROUTER,
         }
     }
 
@@ -217,6 +217,23 @@ impl Feature {
         }
     }
 }
+
+/// The rows of the features given by an argument.
+const EXEC_RPC_ROW: FeatureSpec = FeatureSpec {
+    name: "exec-rpc",
+    description: "the implementation's exec-RPC server (§7) is reachable",
+    env: &[],
+    enable: "pass --exec-rpc-url with its address",
+    discovery: "by argument only: --exec-rpc-url",
+};
+
+const MCP_ROW: FeatureSpec = FeatureSpec {
+    name: "mcp",
+    description: "the suite runs a real MCP server for `tool_backend: \"mcp\"`",
+    env: &[],
+    enable: "pass --mcp-python with a Python that has the `mcp` package (needs provider-fake)",
+    discovery: "by argument only: --mcp-python",
+};
 
 /// The rows of the §11 (trust boundary) features, declared apart so [`Feature::spec`] stays a
 /// screenful.
@@ -456,7 +473,9 @@ mod tests {
         assert!(Feature::Traces.how_to_enable(&Setup::default()).contains("MINI_AGENT_STORE_PATH='<trace file>'"));
         assert_eq!(Feature::Dummy.how_to_enable(&setup), "start the target with MINI_AGENT_ALLOW_DUMMY=1");
         assert_eq!(Feature::ExecRpc.how_to_enable(&setup), "pass --exec-rpc-url with its address");
-        assert!(Feature::RouterUsage.how_to_enable(&setup).contains("MINI_AGENT_CONFIG=/tmp/routers/router-usage.yaml"));
+        assert!(
+            Feature::RouterUsage.how_to_enable(&setup).contains("MINI_AGENT_CONFIG=/tmp/routers/router-usage.yaml")
+        );
         assert!(
             Feature::Auth
                 .how_to_enable(&setup)

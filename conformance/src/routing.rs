@@ -66,9 +66,18 @@ impl RouterFile {
     pub fn yaml(self, bases: &[(&'static str, String)]) -> String {
         let (deployments, settings) = match self {
             Self::Shuffle => (SHUFFLE_DEPLOYMENTS, SHUFFLE_SETTINGS),
-            Self::LeastBusy => ("spread-least-busy lb-a alpha\nspread-least-busy lb-b beta\nspread-least-busy lb-c gamma\n", "router_settings:\n  routing_strategy: least-busy\n"),
-            Self::Latency => ("spread-latency lat-a alpha\nspread-latency lat-b beta\nspread-latency lat-c gamma\n", "router_settings:\n  routing_strategy: latency-based-routing\n  routing_strategy_args: {ttl: 3600, lowest_latency_buffer: 0.5}\n"),
-            Self::Usage => ("spread-usage use-a alpha rpm=100\nspread-usage use-b beta rpm=100\nspread-usage use-c gamma\nusage-full full-a alpha rpm=2\n", "router_settings:\n  routing_strategy: usage-based-routing-v2\n"),
+            Self::LeastBusy => (
+                "spread-least-busy lb-a alpha\nspread-least-busy lb-b beta\nspread-least-busy lb-c gamma\n",
+                "router_settings:\n  routing_strategy: least-busy\n",
+            ),
+            Self::Latency => (
+                "spread-latency lat-a alpha\nspread-latency lat-b beta\nspread-latency lat-c gamma\n",
+                "router_settings:\n  routing_strategy: latency-based-routing\n  routing_strategy_args: {ttl: 3600, lowest_latency_buffer: 0.5}\n",
+            ),
+            Self::Usage => (
+                "spread-usage use-a alpha rpm=100\nspread-usage use-b beta rpm=100\nspread-usage use-c gamma\nusage-full full-a alpha rpm=2\n",
+                "router_settings:\n  routing_strategy: usage-based-routing-v2\n",
+            ),
         };
         let mut out = format!(
             "# The conformance suite's router file for feature `{}` (CONTRACT §5 Routing), written by the suite.\nmodel_list:\n",
@@ -195,7 +204,11 @@ mod tests {
         let bases = vec![("alpha", "http://a/v1".to_owned()), ("beta", "http://b/v1".to_owned())];
         let text = RouterFile::Shuffle.yaml(&bases);
         assert!(text.contains(r#""api_base":"http://a/v1""#) && text.contains(r#""weight":7"#), "{text}");
-        assert!(text.contains(r#""cooldown_time":60"#) && text.contains(r#""order":2"#) && text.contains("routing_strategy: simple-shuffle"));
+        assert!(
+            text.contains(r#""cooldown_time":60"#)
+                && text.contains(r#""order":2"#)
+                && text.contains("routing_strategy: simple-shuffle")
+        );
         let ids: Vec<&str> = text.lines().filter_map(|l| l.split(r#""id":""#).nth(1)?.split('"').next()).collect();
         let mut unique = ids.clone();
         unique.sort_unstable();

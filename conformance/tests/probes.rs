@@ -135,7 +135,12 @@ async fn a_trace_file_the_target_does_not_write_is_absent() {
 /// environment, each probe bounded by `timeout`.
 async fn discover_proxy(timeout: std::time::Duration) -> BTreeMap<Feature, FeatureStatus> {
     let fakes = Arc::new(Fakes::start(Default::default()).await.unwrap());
-    let setup = Setup { provider_fake_base: Some(fakes.provider.base_url()), trace_file: None, keys_file: None, router_dir: None };
+    let setup = Setup {
+        provider_fake_base: Some(fakes.provider.base_url()),
+        trace_file: None,
+        keys_file: None,
+        router_dir: None,
+    };
     let pairs = support::pairs_for(&[Feature::OpenaiProxy, Feature::ProviderTimeout], &setup);
     let ctx = support::ctx_on(&pairs, None, fakes, Arc::new(support::NoSnapshots)).unwrap();
     probe::discover(&ctx, timeout).await.into_iter().map(|s| (s.feature, s)).collect()

@@ -32,19 +32,84 @@ macro_rules! router_case {
 }
 
 pub const CASES: &[Case] = &[
-    router_case!("router.retries.skip_failing", FAILURES, "a deployment answering 500 is skipped: every request is served by another, in at most 2 attempts, and after allowed_fails it receives nothing", |ctx| Box::pin(skip_failing(ctx))),
-    router_case!("router.retries.other_deployments_first", FAILURES, "with every deployment failing, each is tried once (1 + num_retries attempts), then the default fallback serves", |ctx| Box::pin(other_deployments_first(ctx))),
-    router_case!("router.fallbacks.generic", FAILURES, "a group whose only deployment fails is retried num_retries times, then its `fallbacks` group serves", |ctx| Box::pin(generic_fallback(ctx))),
-    router_case!("router.fallbacks.context_window", FAILURES, "a 400 saying the context is too long goes to context_window_fallbacks; another 400 comes back as it is", |ctx| Box::pin(context_window(ctx))),
-    router_case!("router.fallbacks.content_policy", FAILURES, "a content-policy refusal goes to content_policy_fallbacks", |ctx| Box::pin(content_policy(ctx))),
-    router_case!("router.client_error.not_retried", FAILURES, "a provider 400 comes back at once: one attempt, no other deployment, no cooldown", |ctx| Box::pin(client_error(ctx))),
-    router_case!("router.cooldown.allowed_fails", COOLDOWN, "allowed_fails failures cool a deployment: it receives nothing until its cooldown_time has passed, then serves again", |ctx| Box::pin(allowed_fails(ctx))),
-    router_case!("router.cooldown.retry_after", COOLDOWN, "a 429 cools a deployment for its Retry-After when longer than cooldown_time", |ctx| Box::pin(retry_after(ctx))),
-    router_case!("router.cooldown.all_cooling", COOLDOWN, "every deployment cooling is a 429 with Retry-After (the soonest end), OpenAI's shape on /v1, `detail` on /agent/run", |ctx| Box::pin(all_cooling(ctx))),
-    router_case!("router.stream.before_first_byte", EVERYWHERE, "a stream whose deployment fails before its head falls back; one cut after its first byte does not", |ctx| Box::pin(stream(ctx))),
-    router_case!("router.routes.embeddings_responses_agent", EVERYWHERE, "/v1/embeddings, /v1/responses and /agent/run are routed like chat: a failing deployment is replaced", |ctx| Box::pin(other_routes(ctx))),
-    router_case!("router.deployments.listed", VISIBLE, "GET /v1/deployments lists every deployment with its figures and no key", |ctx| Box::pin(listed(ctx))),
-    router_case!("router.metrics.by_deployment", VISIBLE, "/metrics counts attempts and availability by deployment id", |ctx| Box::pin(metrics(ctx))),
+    router_case!(
+        "router.retries.skip_failing",
+        FAILURES,
+        "a deployment answering 500 is skipped: every request is served by another, in at most 2 attempts, and after allowed_fails it receives nothing",
+        |ctx| Box::pin(skip_failing(ctx))
+    ),
+    router_case!(
+        "router.retries.other_deployments_first",
+        FAILURES,
+        "with every deployment failing, each is tried once (1 + num_retries attempts), then the default fallback serves",
+        |ctx| Box::pin(other_deployments_first(ctx))
+    ),
+    router_case!(
+        "router.fallbacks.generic",
+        FAILURES,
+        "a group whose only deployment fails is retried num_retries times, then its `fallbacks` group serves",
+        |ctx| Box::pin(generic_fallback(ctx))
+    ),
+    router_case!(
+        "router.fallbacks.context_window",
+        FAILURES,
+        "a 400 saying the context is too long goes to context_window_fallbacks; another 400 comes back as it is",
+        |ctx| Box::pin(context_window(ctx))
+    ),
+    router_case!(
+        "router.fallbacks.content_policy",
+        FAILURES,
+        "a content-policy refusal goes to content_policy_fallbacks",
+        |ctx| Box::pin(content_policy(ctx))
+    ),
+    router_case!(
+        "router.client_error.not_retried",
+        FAILURES,
+        "a provider 400 comes back at once: one attempt, no other deployment, no cooldown",
+        |ctx| Box::pin(client_error(ctx))
+    ),
+    router_case!(
+        "router.cooldown.allowed_fails",
+        COOLDOWN,
+        "allowed_fails failures cool a deployment: it receives nothing until its cooldown_time has passed, then serves again",
+        |ctx| Box::pin(allowed_fails(ctx))
+    ),
+    router_case!(
+        "router.cooldown.retry_after",
+        COOLDOWN,
+        "a 429 cools a deployment for its Retry-After when longer than cooldown_time",
+        |ctx| Box::pin(retry_after(ctx))
+    ),
+    router_case!(
+        "router.cooldown.all_cooling",
+        COOLDOWN,
+        "every deployment cooling is a 429 with Retry-After (the soonest end), OpenAI's shape on /v1, `detail` on /agent/run",
+        |ctx| Box::pin(all_cooling(ctx))
+    ),
+    router_case!(
+        "router.stream.before_first_byte",
+        EVERYWHERE,
+        "a stream whose deployment fails before its head falls back; one cut after its first byte does not",
+        |ctx| Box::pin(stream(ctx))
+    ),
+    router_case!(
+        "router.routes.embeddings_responses_agent",
+        EVERYWHERE,
+        "/v1/embeddings, /v1/responses and /agent/run are routed like chat: a failing deployment is replaced",
+        |ctx| Box::pin(other_routes(ctx))
+    ),
+    router_case!(
+        "router.deployments.listed",
+        VISIBLE,
+        "GET /v1/deployments lists every deployment with its figures and no key",
+        |ctx| Box::pin(listed(ctx))
+    ),
+    router_case!(
+        "router.metrics.by_deployment",
+        VISIBLE,
+        "/metrics counts attempts and availability by deployment id",
+        |ctx| Box::pin(metrics(ctx))
+    ),
 ];
 
 /// What the fakes received for `model` with `nonce`.
@@ -73,7 +138,8 @@ async fn skip_failing(ctx: &Ctx) -> CaseResult {
 
 async fn other_deployments_first(ctx: &Ctx) -> CaseResult {
     let nonce = uuid_like();
-    let fail = [("exhaust-a", Health::status(500)), ("exhaust-b", Health::status(502)), ("exhaust-c", Health::status(503))];
+    let fail =
+        [("exhaust-a", Health::status(500)), ("exhaust-b", Health::status(502)), ("exhaust-c", Health::status(503))];
     let reply = chat(ctx, "exhaust", &nonce, &fail).await?;
     expect_status(&reply, 200, "the default fallback serves")?;
     ensure_eq!(served(&reply)?, "default-c", "default_fallbacks apply to a group without fallbacks");
@@ -91,7 +157,11 @@ async fn generic_fallback(ctx: &Ctx) -> CaseResult {
     ensure_eq!(served(&reply)?, "fbb-b", "`fallbacks: [{{fb-primary: [fb-backup]}}]`");
     ensure_eq!(received(ctx, "fbp-a", &nonce).await?, 3, "the only deployment is tried 1 + num_retries times");
     ensure_eq!(attempts(&reply)?, 4, "three attempts in the group and one in the fallback");
-    ensure_eq!(reply.headers.get("x-miniagent-deployment").and_then(|v| v.to_str().ok()), Some("fbb-b"), "the header names the deployment that served");
+    ensure_eq!(
+        reply.headers.get("x-miniagent-deployment").and_then(|v| v.to_str().ok()),
+        Some("fbb-b"),
+        "the header names the deployment that served"
+    );
     Ok(())
 }
 
@@ -112,7 +182,8 @@ async fn context_window(ctx: &Ctx) -> CaseResult {
 
 async fn content_policy(ctx: &Ctx) -> CaseResult {
     let nonce = uuid_like();
-    let refused = Health::error(400, "Your request was rejected as a result of our safety system (content_policy_violation)");
+    let refused =
+        Health::error(400, "Your request was rejected as a result of our safety system (content_policy_violation)");
     let reply = chat(ctx, "policy", &nonce, &[("policy-a", refused)]).await?;
     expect_status(&reply, 200, "the content policy fallback serves")?;
     ensure_eq!(served(&reply)?, "safe-c", "content_policy_fallbacks: [{{policy: [policy-safe]}}]");
@@ -176,16 +247,26 @@ async fn all_cooling(ctx: &Ctx) -> CaseResult {
     let run = json!({"model": "all-cool", "tool_backend": "echo", "messages": [{"role": "user", "content": format!("hi {nonce}")}]});
     let reply = ctx.post_json("/agent/run", &run).await?;
     expect_status(&reply, 429, "/agent/run while every deployment cools")?;
-    ensure!(reply.json()?.get("detail").is_some_and(Value::is_string), "`detail` shape on /agent/run: {}", reply.text());
+    ensure!(
+        reply.json()?.get("detail").is_some_and(Value::is_string),
+        "`detail` shape on /agent/run: {}",
+        reply.text()
+    );
     retry_after_secs(&reply)?;
-    ensure_eq!(received(ctx, "allcool-a", &nonce).await? + received(ctx, "allcool-b", &nonce).await?, 2, "nothing is sent while cooling");
+    ensure_eq!(
+        received(ctx, "allcool-a", &nonce).await? + received(ctx, "allcool-b", &nonce).await?,
+        2,
+        "nothing is sent while cooling"
+    );
     tokio::time::sleep(Duration::from_millis(3200)).await;
     expect_status(&chat(ctx, "all-cool", &nonce, &[]).await?, 200, "after the Retry-After")
 }
 
 fn retry_after_secs(reply: &crate::transport::Reply) -> Result<u64, Failure> {
     let value = reply.headers.get("retry-after").and_then(|v| v.to_str().ok());
-    value.and_then(|v| v.trim().parse().ok()).ok_or_else(|| Failure::failed(format!("a 429 needs Retry-After in seconds, got {value:?}")))
+    value
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| Failure::failed(format!("a 429 needs Retry-After in seconds, got {value:?}")))
 }
 
 async fn stream(ctx: &Ctx) -> CaseResult {
@@ -244,7 +325,8 @@ async fn listed(ctx: &Ctx) -> CaseResult {
     let body = reply.json()?;
     let rows = body["data"].as_array().cloned().unwrap_or_default();
     for id in ["weight-a", "tier-b", "fbb-b", "default-c", "agent-b"] {
-        let row = rows.iter().find(|r| r["id"] == id).ok_or_else(|| Failure::failed(format!("no row for {id}: {body}")))?;
+        let row =
+            rows.iter().find(|r| r["id"] == id).ok_or_else(|| Failure::failed(format!("no row for {id}: {body}")))?;
         ensure!(row["group"].is_string() && row["available"].is_boolean(), "{id}: group and available: {row}");
         for key in ["cooldown_remaining_ms", "in_flight", "rpm_used", "tpm_used"] {
             ensure!(row[key].is_u64(), "{id}: `{key}` is a count: {row}");
@@ -263,6 +345,9 @@ async fn metrics(ctx: &Ctx) -> CaseResult {
     let body = text.text();
     let line = format!("miniagent_deployment_requests_total{{deployment=\"{id}\",outcome=\"ok\"}}");
     ensure!(body.lines().any(|l| l.starts_with(&line)), "{line} is counted");
-    ensure!(body.lines().any(|l| l == "miniagent_deployment_available{deployment=\"weight-a\"} 1"), "availability by deployment");
+    ensure!(
+        body.lines().any(|l| l == "miniagent_deployment_available{deployment=\"weight-a\"} 1"),
+        "availability by deployment"
+    );
     Ok(())
 }

@@ -32,20 +32,73 @@ macro_rules! spread_case {
 }
 
 pub const CASES: &[Case] = &[
-    spread_case!("router.shuffle.weight", SPREAD, NEEDS, "weights 1:2:7 spread 1 000 requests 10 %, 20 %, 70 %", |ctx| Box::pin(shares(ctx, "spread-weight", &[("weight-a", 0.1), ("weight-b", 0.2), ("weight-c", 0.7)]))),
-    spread_case!("router.shuffle.rpm", SPREAD, NEEDS, "without weights, rpm 100:300:600 spread requests 10 %, 30 %, 60 %", |ctx| Box::pin(shares(ctx, "spread-rpm", &[("rpm-a", 0.1), ("rpm-b", 0.3), ("rpm-c", 0.6)]))),
-    spread_case!("router.shuffle.tpm", SPREAD, NEEDS, "without weights or rpm, tpm 1000:1000:2000 spread requests 25 %, 25 %, 50 %", |ctx| Box::pin(shares(ctx, "spread-tpm", &[("tpm-a", 0.25), ("tpm-b", 0.25), ("tpm-c", 0.5)]))),
-    spread_case!("router.shuffle.uniform", SPREAD, NEEDS, "without weight, rpm or tpm, requests spread evenly", |ctx| Box::pin(shares(ctx, "spread-uniform", &[("uniform-a", 1.0 / 3.0), ("uniform-b", 1.0 / 3.0), ("uniform-c", 1.0 / 3.0)]))),
-    spread_case!("router.order.tiers", SPREAD, NEEDS, "order 1 takes everything while available; order 2 only while it cools, and order 1 again after", |ctx| Box::pin(tiers(ctx))),
-    spread_case!("router.least_busy.spread", STRATEGIES, &[Feature::RouterLeastBusy, Feature::OpenaiProxy], "least-busy: one at a time, requests spread evenly; a deployment holding requests gets few", |ctx| Box::pin(least_busy(ctx))),
-    spread_case!("router.latency.fastest", STRATEGIES, &[Feature::RouterLatency, Feature::OpenaiProxy], "latency-based-routing: a deployment 40 ms slower than the others gets almost nothing", |ctx| Box::pin(latency(ctx))),
-    spread_case!("router.usage.limits", STRATEGIES, &[Feature::RouterUsage, Feature::OpenaiProxy], "usage-based-routing-v2: the fewest tokens this minute, never past a deployment's rpm; all at their limits is a 429", |ctx| Box::pin(usage(ctx))),
+    spread_case!(
+        "router.shuffle.weight",
+        SPREAD,
+        NEEDS,
+        "weights 1:2:7 spread 1 000 requests 10 %, 20 %, 70 %",
+        |ctx| Box::pin(shares(ctx, "spread-weight", &[("weight-a", 0.1), ("weight-b", 0.2), ("weight-c", 0.7)]))
+    ),
+    spread_case!(
+        "router.shuffle.rpm",
+        SPREAD,
+        NEEDS,
+        "without weights, rpm 100:300:600 spread requests 10 %, 30 %, 60 %",
+        |ctx| Box::pin(shares(ctx, "spread-rpm", &[("rpm-a", 0.1), ("rpm-b", 0.3), ("rpm-c", 0.6)]))
+    ),
+    spread_case!(
+        "router.shuffle.tpm",
+        SPREAD,
+        NEEDS,
+        "without weights or rpm, tpm 1000:1000:2000 spread requests 25 %, 25 %, 50 %",
+        |ctx| Box::pin(shares(ctx, "spread-tpm", &[("tpm-a", 0.25), ("tpm-b", 0.25), ("tpm-c", 0.5)]))
+    ),
+    spread_case!(
+        "router.shuffle.uniform",
+        SPREAD,
+        NEEDS,
+        "without weight, rpm or tpm, requests spread evenly",
+        |ctx| Box::pin(shares(
+            ctx,
+            "spread-uniform",
+            &[("uniform-a", 1.0 / 3.0), ("uniform-b", 1.0 / 3.0), ("uniform-c", 1.0 / 3.0)]
+        ))
+    ),
+    spread_case!(
+        "router.order.tiers",
+        SPREAD,
+        NEEDS,
+        "order 1 takes everything while available; order 2 only while it cools, and order 1 again after",
+        |ctx| Box::pin(tiers(ctx))
+    ),
+    spread_case!(
+        "router.least_busy.spread",
+        STRATEGIES,
+        &[Feature::RouterLeastBusy, Feature::OpenaiProxy],
+        "least-busy: one at a time, requests spread evenly; a deployment holding requests gets few",
+        |ctx| Box::pin(least_busy(ctx))
+    ),
+    spread_case!(
+        "router.latency.fastest",
+        STRATEGIES,
+        &[Feature::RouterLatency, Feature::OpenaiProxy],
+        "latency-based-routing: a deployment 40 ms slower than the others gets almost nothing",
+        |ctx| Box::pin(latency(ctx))
+    ),
+    spread_case!(
+        "router.usage.limits",
+        STRATEGIES,
+        &[Feature::RouterUsage, Feature::OpenaiProxy],
+        "usage-based-routing-v2: the fewest tokens this minute, never past a deployment's rpm; all at their limits is a 429",
+        |ctx| Box::pin(usage(ctx))
+    ),
 ];
 
 /// A chat completion on `group` carrying `nonce` and the routing script.
 pub async fn chat(ctx: &Ctx, group: &str, nonce: &str, health: &[(&str, Health)]) -> Result<Reply, Failure> {
     let text = format!("hello {nonce} {}", script(health));
-    ctx.post_json("/v1/chat/completions", &json!({"model": group, "messages": [{"role": "user", "content": text}]})).await
+    ctx.post_json("/v1/chat/completions", &json!({"model": group, "messages": [{"role": "user", "content": text}]}))
+        .await
 }
 
 /// A healthy chat completion on `group`.
@@ -75,10 +128,19 @@ pub fn attempts(reply: &Reply) -> Result<u32, Failure> {
 }
 
 /// `n` requests on `group`, `concurrency` at a time: who served how many.
-async fn spread(ctx: &Ctx, group: &str, n: usize, concurrency: usize, health: &[(&str, Health)]) -> Result<BTreeMap<String, usize>, Failure> {
+async fn spread(
+    ctx: &Ctx,
+    group: &str,
+    n: usize,
+    concurrency: usize,
+    health: &[(&str, Health)],
+) -> Result<BTreeMap<String, usize>, Failure> {
     let nonce = uuid_like();
-    let replies: Vec<Result<Reply, Failure>> =
-        futures::stream::iter(0..n).map(|_| chat(ctx, group, &nonce, health)).buffer_unordered(concurrency).collect().await;
+    let replies: Vec<Result<Reply, Failure>> = futures::stream::iter(0..n)
+        .map(|_| chat(ctx, group, &nonce, health))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
     let mut by = BTreeMap::new();
     for reply in replies {
         *by.entry(served(&reply?)?).or_insert(0) += 1;
@@ -96,7 +158,11 @@ async fn shares(ctx: &Ctx, group: &str, want: &[(&str, f64)]) -> CaseResult {
     let by = spread(ctx, group, REQUESTS, 8, &[]).await?;
     for (model, share) in want {
         let got = by.get(*model).copied().unwrap_or(0);
-        ensure!(near(got, REQUESTS, *share), "{model}: {got} of {REQUESTS}, expected {:.0} ± 6σ; spread {by:?}", share * REQUESTS as f64);
+        ensure!(
+            near(got, REQUESTS, *share),
+            "{model}: {got} of {REQUESTS}, expected {:.0} ± 6σ; spread {by:?}",
+            share * REQUESTS as f64
+        );
     }
     ensure_eq!(by.len(), want.len(), "only the group's deployments serve: {by:?}");
     Ok(())
@@ -149,7 +215,11 @@ async fn whole_minute_ahead(needed: Duration) {
 async fn usage(ctx: &Ctx) -> CaseResult {
     whole_minute_ahead(Duration::from_secs(15)).await;
     let by = spread(ctx, "spread-usage", REQUESTS, 1, &[]).await?;
-    let (a, b, c) = (by.get("use-a").copied().unwrap_or(0), by.get("use-b").copied().unwrap_or(0), by.get("use-c").copied().unwrap_or(0));
+    let (a, b, c) = (
+        by.get("use-a").copied().unwrap_or(0),
+        by.get("use-b").copied().unwrap_or(0),
+        by.get("use-c").copied().unwrap_or(0),
+    );
     ensure!(a <= 100 && b <= 100, "rpm 100 holds this minute: use-a {a}, use-b {b}");
     ensure!(a.abs_diff(b) <= 2, "equal tokens so far, so equal turns: use-a {a}, use-b {b}");
     ensure_eq!(a + b + c, REQUESTS, "every request served: {by:?}");
@@ -163,7 +233,8 @@ async fn usage(ctx: &Ctx) -> CaseResult {
         }
         expect_status(&reply, 200, "usage-full within its rpm (2)")?;
     }
-    let reply = refused.ok_or_else(|| Failure::failed("a third request in a minute on an rpm-2 group must be a 429"))?;
+    let reply =
+        refused.ok_or_else(|| Failure::failed("a third request in a minute on an rpm-2 group must be a 429"))?;
     let wait: Option<u64> = reply.headers.get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok());
     ensure!(wait.is_some_and(|w| (1..=60).contains(&w)), "Retry-After until the minute turns: {wait:?}");
     Ok(())

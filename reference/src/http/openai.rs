@@ -108,7 +108,11 @@ pub async fn chat_completions(
     let mut response = match answer {
         Proxied::Local(done) => {
             let stamp = Stamp::new(model);
-            if stream { sse(settings.keepalive, replay(&stamp, &done, include_usage)) } else { Json(done).into_response() }
+            if stream {
+                sse(settings.keepalive, replay(&stamp, &done, include_usage))
+            } else {
+                Json(done).into_response()
+            }
         }
         Proxied::Upstream(forwarded) => proxy_chat(&state, forwarded, &route, stream, &rid, ticket).await?,
     };

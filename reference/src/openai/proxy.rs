@@ -26,7 +26,7 @@ use crate::provider::kind::ProviderKind;
 use crate::provider::observe;
 use crate::provider::openai::{read_limited, transport_error, with_key};
 use crate::provider::route::{Overrides, Route};
-use crate::provider::router::{Routed, Fault, fault_of, fault_of_status};
+use crate::provider::router::{Fault, Routed, fault_of, fault_of_status};
 use crate::text::excerpt_bytes;
 use crate::transport::retry::{self, Attempt, Verdict, retryable_status};
 use crate::transport::retry_after;

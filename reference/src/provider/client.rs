@@ -20,7 +20,7 @@ use super::error::ProviderError;
 use super::kind::ProviderKind;
 use super::route::{self, Overrides, Route};
 use super::router::shared::SharedHealth;
-use super::router::{DeploymentStatus, Routed, Router, RouterConfig, Ticket, Fault, fault_of};
+use super::router::{DeploymentStatus, Fault, Routed, Router, RouterConfig, Ticket, fault_of};
 use super::settings::ProviderSettings;
 use super::stream::{self, ChunkStream};
 use super::{dummy, observe, openai};
@@ -306,8 +306,7 @@ pub fn served(completion: &mut Completion, ticket: &Ticket) {
     if let Some(tokens) = completion.total_tokens() {
         ticket.add_tokens(tokens);
     }
-    completion.served =
-        ticket.deployment().map(|id| Served { deployment: id.to_owned(), attempts: ticket.attempts });
+    completion.served = ticket.deployment().map(|id| Served { deployment: id.to_owned(), attempts: ticket.attempts });
 }
 
 /// The runbook's most common mistake, said once per process so the setting gets fixed.

@@ -92,7 +92,10 @@ impl Metrics {
                 &["deployment"],
             )?,
             deployment_available: IntGaugeVec::new(
-                Opts::new("miniagent_deployment_available", "1 when the deployment may take requests, 0 while cooling."),
+                Opts::new(
+                    "miniagent_deployment_available",
+                    "1 when the deployment may take requests, 0 while cooling.",
+                ),
                 &["deployment"],
             )?,
             registry,

@@ -182,11 +182,17 @@ impl RouterConfig {
         let mut config = Self { settings, ..Self::default() };
         for (index, raw) in file.model_list.into_iter().enumerate() {
             let name = raw.get("model_name").and_then(|v| v.as_str()).unwrap_or("<no model_name>").to_owned();
-            let problem = |problem: String| ConfigError::Entry { path: path.to_owned(), index, name: name.clone(), problem };
+            let problem =
+                |problem: String| ConfigError::Entry { path: path.to_owned(), index, name: name.clone(), problem };
             let shape: EntryShape = serde_path_to_error::deserialize(raw)
                 .map_err(|e| problem(format!("{} (at `{}`)", e.inner(), e.path())))?;
             let deployment = config.deployment(shape, &env).map_err(problem)?;
-            config.push(deployment).map_err(|p| ConfigError::Entry { path: path.to_owned(), index, name, problem: p })?;
+            config.push(deployment).map_err(|p| ConfigError::Entry {
+                path: path.to_owned(),
+                index,
+                name,
+                problem: p,
+            })?;
         }
         config.warnings = config
             .settings
@@ -225,12 +231,13 @@ impl RouterConfig {
         let timeout_secs = positive(p.timeout, "timeout", "a positive number of seconds")?;
         let weight = positive(p.weight, "weight", "a number ≥ 0")?;
         let cooldown = positive(p.cooldown_time, "cooldown_time", "a number of seconds ≥ 0")?;
-        let responses_mode = match p.responses_mode.as_deref() {
-            None => None,
-            Some(m) => Some(ResponsesMode::parse(m).ok_or_else(|| {
-                format!("litellm_params.responses_mode `{m}` must be auto, bridge or passthrough")
-            })?),
-        };
+        let responses_mode =
+            match p.responses_mode.as_deref() {
+                None => None,
+                Some(m) => Some(ResponsesMode::parse(m).ok_or_else(|| {
+                    format!("litellm_params.responses_mode `{m}` must be auto, bridge or passthrough")
+                })?),
+            };
         let position = self.group(&shape.model_name).map_or(0, |(_, g)| g.deployments.len());
         let id = match shape.model_info.and_then(|i| i.id) {
             Some(Value::String(s)) if !s.trim().is_empty() => s,
@@ -344,7 +351,10 @@ general_settings:
         let d = &cfg.deployments()[0];
         assert_eq!((d.id.as_str(), d.weight, d.order, d.rpm, d.tpm), ("7", Some(2.5), Some(1), Some(60), Some(900)));
         assert_eq!((d.timeout_secs, d.max_retries), (Some(5.0), Some(1)));
-        assert_eq!((d.cooldown_time, d.responses_mode), (Some(Duration::from_millis(500)), Some(ResponsesMode::Bridge)));
+        assert_eq!(
+            (d.cooldown_time, d.responses_mode),
+            (Some(Duration::from_millis(500)), Some(ResponsesMode::Bridge))
+        );
     }
 
     #[test]
@@ -371,7 +381,11 @@ general_settings:
             (entry("{model: x, timeout: -1}"), "timeout must be"),
             (entry("{model: x, weight: -1}"), "weight must be"),
             (entry("{model: x, responses_mode: sometimes}"), "auto, bridge or passthrough"),
-            (entry("{model: x}") + "    model_info: {id: same}\n  - model_name: b\n    litellm_params: {model: y}\n    model_info: {id: same}\n", "names two deployments"),
+            (
+                entry("{model: x}")
+                    + "    model_info: {id: same}\n  - model_name: b\n    litellm_params: {model: y}\n    model_info: {id: same}\n",
+                "names two deployments",
+            ),
             (entry("{model: x}") + "router_settings: {num_retries: lots}\n", "router_settings.num_retries"),
             ("model_list: [\n".to_owned(), "not valid YAML"),
         ];

@@ -109,7 +109,12 @@ enum Step<T, E> {
 }
 
 /// Routes one request to group `g`: `attempt(d)` calls deployment `d`; `fault` reads its error.
-pub async fn drive<T, E, F, Fut>(router: &Arc<Router>, g: usize, mut attempt: F, fault: impl Fn(&E) -> Fault) -> Routed<T, E>
+pub async fn drive<T, E, F, Fut>(
+    router: &Arc<Router>,
+    g: usize,
+    mut attempt: F,
+    fault: impl Fn(&E) -> Fault,
+) -> Routed<T, E>
 where
     F: FnMut(usize) -> Fut,
     Fut: Future<Output = Result<T, E>>,

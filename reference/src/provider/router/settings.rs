@@ -119,10 +119,7 @@ impl RouterSettings {
     /// Every group a fallback names, for the check that they exist.
     pub fn fallback_targets(&self) -> impl Iterator<Item = &str> {
         let maps = [&self.fallbacks, &self.context_window_fallbacks, &self.content_policy_fallbacks];
-        maps.into_iter()
-            .flat_map(|m| m.values().flatten())
-            .chain(&self.default_fallbacks)
-            .map(String::as_str)
+        maps.into_iter().flat_map(|m| m.values().flatten()).chain(&self.default_fallbacks).map(String::as_str)
     }
 }
 

@@ -131,7 +131,8 @@ impl Router {
         }
         let strategy = &self.config.settings.strategy;
         let mut rng = rand::rng();
-        strategy::pick(strategy, &fresh[..n_fresh], &mut rng).or_else(|| strategy::pick(strategy, &again[..n_again], &mut rng))
+        strategy::pick(strategy, &fresh[..n_fresh], &mut rng)
+            .or_else(|| strategy::pick(strategy, &again[..n_again], &mut rng))
     }
 
     /// Deployment `d` as a candidate, when it is usable and not cooling.

@@ -40,8 +40,10 @@ pub fn pick(strategy: &Strategy, candidates: &[Candidate], rng: &mut impl Rng) -
         Strategy::LeastBusy => lowest_by(tier, |c| f64::from(c.in_flight), 0.0, rng),
         Strategy::LatencyBased { buffer, .. } => lowest_by(tier, |c| c.latency_ms.unwrap_or(0.0), *buffer, rng),
         // At a limit is as good as absent: scored past every candidate under its limits.
-        Strategy::UsageBased => lowest_by(tier, |c| if c.under_limits() { c.tpm_used as f64 } else { f64::INFINITY }, 0.0, rng)
-            .filter(|c| c.under_limits()),
+        Strategy::UsageBased => {
+            lowest_by(tier, |c| if c.under_limits() { c.tpm_used as f64 } else { f64::INFINITY }, 0.0, rng)
+                .filter(|c| c.under_limits())
+        }
     };
     chosen.map(|c| c.slot)
 }
@@ -152,8 +154,11 @@ mod tests {
         let weights = [1.0, 2.0, 7.0].map(|w| Candidate { weight: Some(w), rpm: Some(1), ..c(0) });
         let cands: Vec<Candidate> = weights.iter().enumerate().map(|(i, x)| Candidate { slot: i, ..*x }).collect();
         within(&spread(&Strategy::SimpleShuffle, &cands, n), &[0.1, 0.2, 0.7], n, 0.02);
-        let rpm: Vec<Candidate> =
-            [100, 300, 600].iter().enumerate().map(|(i, r)| Candidate { rpm: Some(*r), tpm: Some(1), ..c(i) }).collect();
+        let rpm: Vec<Candidate> = [100, 300, 600]
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Candidate { rpm: Some(*r), tpm: Some(1), ..c(i) })
+            .collect();
         within(&spread(&Strategy::SimpleShuffle, &rpm, n), &[0.1, 0.3, 0.6], n, 0.02);
         let tpm: Vec<Candidate> =
             [1, 1, 2].iter().enumerate().map(|(i, t)| Candidate { tpm: Some(*t), ..c(i) }).collect();
@@ -203,7 +208,8 @@ mod tests {
             Candidate { tpm_used: 50, ..c(2) },
         ];
         assert_eq!(spread(&Strategy::UsageBased, &cands, 100), [100, 0, 0]);
-        let full = [Candidate { rpm: Some(2), rpm_used: 2, ..c(0) }, Candidate { tpm: Some(100), tpm_used: 100, ..c(1) }];
+        let full =
+            [Candidate { rpm: Some(2), rpm_used: 2, ..c(0) }, Candidate { tpm: Some(100), tpm_used: 100, ..c(1) }];
         assert_eq!(pick(&Strategy::UsageBased, &full, &mut StdRng::seed_from_u64(1)), None, "everyone is at a limit");
         assert!(!full[0].under_limits() && !full[1].under_limits());
         assert!(Candidate { rpm: Some(2), rpm_used: 1, ..c(0) }.under_limits());

@@ -129,11 +129,13 @@ async fn every_kind_of_fallback_applies_to_its_own_failure() {
 
 #[tokio::test(start_paused = true)]
 async fn a_429_cools_for_its_retry_after_and_all_cooling_is_a_429_until_the_soonest_end() {
-    let r = router("model_list:
+    let r = router(
+        "model_list:
   - {model_name: g, litellm_params: {model: openai/a}, model_info: {id: a}}
   - {model_name: g, litellm_params: {model: openai/b}, model_info: {id: b}}
 router_settings: {cooldown_time: 2}
-");
+",
+    );
     let script = Script::new(&[("a", Answer::RateLimited(9)), ("b", Answer::RateLimited(4))]);
     let (result, _, attempts) = script.send(&r, "g").await;
     assert_eq!(attempts, 2);
