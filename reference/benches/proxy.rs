@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use common::{bench_secs, closed_loop, open_loop, percentiles, start_fixed_upstream, start_miniagent};
 
-
 const CONCURRENCY: usize = 50;
 const COMPLETION: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"hello there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
 const CHAT: &str = r#"{"model":"openai/bench","messages":[{"role":"user","content":"hi"}],"temperature":0.2}"#;

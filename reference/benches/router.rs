@@ -29,9 +29,13 @@ const ROUNDS: usize = 3;
 
 /// A router file: `one` with one deployment, `ten` with ten, all at `base`.
 fn router_yaml(base: &str) -> String {
-    let mut text = format!("model_list:\n  - {{model_name: one, litellm_params: {{model: openai/bench-one, api_base: '{base}'}}}}\n");
+    let mut text = format!(
+        "model_list:\n  - {{model_name: one, litellm_params: {{model: openai/bench-one, api_base: '{base}'}}}}\n"
+    );
     for i in 0..10 {
-        text.push_str(&format!("  - {{model_name: ten, litellm_params: {{model: openai/bench-{i}, api_base: '{base}'}}}}\n"));
+        text.push_str(&format!(
+            "  - {{model_name: ten, litellm_params: {{model: openai/bench-{i}, api_base: '{base}'}}}}\n"
+        ));
     }
     text
 }
@@ -75,9 +79,12 @@ fn main() {
     let file = dir.path().join("router.yaml");
     std::fs::write(&file, router_yaml(&base)).unwrap();
     let file = file.display().to_string();
-    println!("miniagent router bench: {ROUNDS} alternating rounds of {secs} s at {RATE} req/s per scenario, everything on this machine");
+    println!(
+        "miniagent router bench: {ROUNDS} alternating rounds of {secs} s at {RATE} req/s per scenario, everything on this machine"
+    );
     println!("one routing decision among 10 deployments (Router::pick): {:.0} ns", decision_ns(&router_yaml(&base)));
-    let env = [("OPENAI_API_BASE", base.as_str()), ("OPENAI_API_KEY", "sk-bench"), ("MINI_AGENT_CONFIG", file.as_str())];
+    let env =
+        [("OPENAI_API_BASE", base.as_str()), ("OPENAI_API_KEY", "sk-bench"), ("MINI_AGENT_CONFIG", file.as_str())];
     let server = start_miniagent(&["serve"], &env);
     let redis = harness::redis::RedisServer::start();
     let shared = redis.as_ref().ok().map(|r| {
@@ -103,7 +110,12 @@ fn main() {
             lat[3].extend(got);
         }
     }
-    let names = ["openai/bench (no router: today's proxy)", "group of 1 deployment (alias)", "group of 10 (simple-shuffle)", "group of 10, state in Redis"];
+    let names = [
+        "openai/bench (no router: today's proxy)",
+        "group of 1 deployment (alias)",
+        "group of 10 (simple-shuffle)",
+        "group of 10, state in Redis",
+    ];
     for (name, l) in names.iter().zip(&lat) {
         if l.is_empty() {
             println!("{name:<44} skipped: {}", redis.as_ref().err().map_or("", String::as_str));

@@ -31,7 +31,10 @@ fn completion() -> Value {
 async fn providers() -> (MockServer, MockServer) {
     let (flaky, steady) = (MockServer::start().await, MockServer::start().await);
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(500).set_body_string("down")).mount(&flaky).await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200).set_body_json(completion())).mount(&steady).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion()))
+        .mount(&steady)
+        .await;
     (flaky, steady)
 }
 
@@ -60,7 +63,8 @@ fn replica(router: &tempfile::NamedTempFile, redis_url: &str) -> miniagent::Shar
 /// One chat completion on `g`: the status and the deployment that served.
 async fn ask(state: &miniagent::SharedState) -> (u16, String) {
     let body = json!({"model": "g", "messages": [{"role": "user", "content": "hi"}]}).to_string();
-    let request = Request::post("/v1/chat/completions").header("content-type", "application/json").body(Body::from(body));
+    let request =
+        Request::post("/v1/chat/completions").header("content-type", "application/json").body(Body::from(body));
     let response = app(state.clone()).oneshot(request.unwrap()).await.unwrap();
     let served = response.headers().get("x-miniagent-deployment").map(|v| v.to_str().unwrap().to_owned());
     let status = response.status().as_u16();
@@ -109,7 +113,10 @@ fn a_cooldown_on_one_replica_holds_on_the_other(redis: &RedisServer) -> Result<(
             let (status, served) = ask(&b).await;
             check(status == 200 && served.starts_with("steady-"), format!("B request {i}: {status} by {served}"))?;
         }
-        check(flaky_calls().await == 1, format!("B sent {} requests to flaky while it cooled", flaky_calls().await - 1))?;
+        check(
+            flaky_calls().await == 1,
+            format!("B sent {} requests to flaky while it cooled", flaky_calls().await - 1),
+        )?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let calls = script_calls(redis) - before;
         check(calls == 40, format!("20 requests made {calls} Redis calls: one read per decision, one usage write"))?;

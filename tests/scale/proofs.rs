@@ -131,7 +131,8 @@ pub async fn shared_limit(suite: &mut Suite) {
 /// One routed `/agent/run` on the shared group at `base` (a replica or nginx): the status, the
 /// deployment that served, and nginx's `X-Upstream` when it went through nginx.
 async fn routed(client: &reqwest::Client, base: &str) -> (u16, String, String) {
-    let body = serde_json::json!({"model": GROUP, "tool_backend": "echo", "messages": [{"role": "user", "content": "hi"}]});
+    let body =
+        serde_json::json!({"model": GROUP, "tool_backend": "echo", "messages": [{"role": "user", "content": "hi"}]});
     let res = client.post(format!("{base}/agent/run")).bearer_auth(LOAD_KEY.secret).json(&body).send().await.unwrap();
     let header = |n: &str| res.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let (deployment, upstream) = (header("x-miniagent-deployment"), header("x-upstream"));
@@ -161,7 +162,10 @@ pub async fn shared_cooldown(suite: &mut Suite) {
     assert!(within < Duration::from_secs(COOLDOWN_SECS), "the 60 requests must fit in the cooldown: {within:?}");
     assert!(answered_by.contains_key(&b.name), "the other replica answered too: {answered_by:?}");
     assert_eq!(providers.flaky.calls(), flaky_before + 1, "no replica sent flaky anything while it cooled");
-    tokio::time::sleep(Duration::from_secs(COOLDOWN_SECS).saturating_sub(failed_at.elapsed()) + Duration::from_millis(300)).await;
+    tokio::time::sleep(
+        Duration::from_secs(COOLDOWN_SECS).saturating_sub(failed_at.elapsed()) + Duration::from_millis(300),
+    )
+    .await;
     let after = routed(&suite.client, &b.url()).await;
     assert_eq!((after.0, after.1.as_str()), (200, STEADY), "{} after the cooldown", b.name);
     let flaky_after = providers.flaky.calls() - flaky_before;

@@ -161,7 +161,13 @@ pub async fn once(sender: &mut hyper::client::conn::http1::SendRequest<Full<Byte
 
 /// Requests to `path` at a fixed `rate` (spread over connections as needed), measuring each one's
 /// latency from when it was due (so a slow answer delays what follows, as a real load would).
-pub async fn open_loop(addr: SocketAddr, path: &'static str, body: &'static str, rate: f64, d: Duration) -> Vec<Duration> {
+pub async fn open_loop(
+    addr: SocketAddr,
+    path: &'static str,
+    body: &'static str,
+    rate: f64,
+    d: Duration,
+) -> Vec<Duration> {
     let interval = Duration::from_secs_f64(1.0 / rate);
     let (tx, rx) = tokio::sync::mpsc::channel::<Instant>(1024);
     let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));

@@ -192,6 +192,15 @@ impl Providers {
     {
         match target {
             Target::Direct(route) => Routed { result: attempt(route.clone()).await, ticket: Ticket::direct() },
+            Target::Group(g) if overrides.is_empty() && self.router.first_usable(*g).is_none() => {
+                // Nothing in the group can be called: say why (an unknown provider, a missing key)
+                // rather than that it is cooling down.
+                let first = self.router.config().groups()[*g].deployments[0];
+                let why = self.route_of(first, overrides).err().unwrap_or_else(|| {
+                    ProviderError::InvalidModel("no deployment of this group can be called".to_owned())
+                });
+                Routed { result: Err(E::from(why)), ticket: Ticket::unattempted() }
+            }
             Target::Group(g) => {
                 let each = |d| match self.route_of(d, overrides) {
                     Ok(route) => Either::Left(attempt(route)),
@@ -318,5 +327,23 @@ fn warn_corrected_base_once(given: &str, using: &str) {
             using,
             "the codex-agent base ends in /v1, but the provider appends /v1 itself: remove /v1 from CODEX_AGENT_API_BASE (or api_base)"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::Env;
+
+    #[tokio::test]
+    async fn a_group_none_of_whose_deployments_can_be_called_says_why() {
+        let file =
+            "model_list:\n  - {model_name: g, litellm_params: {model: azure/gpt, api_base: 'https://x.example'}}\n";
+        let router = RouterConfig::parse(file, "r.yaml", false, |_| None).expect("LiteLLM's file parses");
+        let settings = ProviderSettings::from_env(&Env::new(&|_| None));
+        let providers = Providers::new(settings, router).expect("providers");
+        let err = providers.complete("g", &ChatRequest::default()).await.expect_err("azure is no provider here");
+        assert!(err.to_string().contains("unknown provider `azure`"), "{err}");
+        assert!(err.is_client_error());
     }
 }

@@ -66,6 +66,11 @@ impl Ticket {
         Self { served: None, attempts: 1, tokens: 0.into() }
     }
 
+    /// A request that made no attempt (its group has no deployment that can be called).
+    pub fn unattempted() -> Self {
+        Self { served: None, attempts: 0, tokens: 0.into() }
+    }
+
     /// The id of the deployment that served, if a group's deployment did.
     pub fn deployment(&self) -> Option<&str> {
         self.served.as_ref().map(|(r, d)| r.config().deployments()[*d].id.as_str())

@@ -74,6 +74,11 @@ impl Router {
         &self.config
     }
 
+    /// The first deployment of group `g` that can be called, if any can.
+    pub fn first_usable(&self, g: usize) -> Option<usize> {
+        self.members(g).iter().copied().find(|&d| self.slots[d].usable)
+    }
+
     /// Shares cooldowns and usage with other replicas through Redis (set once, at startup).
     pub fn share(&self, shared: SharedHealth) {
         let _ = self.shared.set(shared);
