@@ -184,8 +184,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn another_replicas_cooldown_counts_too() {
         let t0 = Instant::now();
-        let mut h = Health::default();
-        h.shared = Some(Shared { cooldown_until: Some(t0 + Duration::from_secs(3)), ..Shared::default() });
+        let shared = Shared { cooldown_until: Some(t0 + Duration::from_secs(3)), ..Shared::default() };
+        let h = Health { shared: Some(shared), ..Health::default() };
         assert_eq!(h.cooling_until(t0), Some(t0 + Duration::from_secs(3)));
         assert!(h.available(t0 + Duration::from_secs(3)));
     }
