@@ -51,7 +51,7 @@ struct RouterFilesArgs {
     /// The folder to write them into (default: a fixed folder in the temp directory).
     dir: Option<PathBuf>,
     /// The router fakes' addresses (alpha,beta,gamma), as `run --router-fake-addrs` will use them.
-    #[arg(long, value_delimiter = ',', required = true, num_args = 3)]
+    #[arg(long, value_delimiter = ',', required = true, value_parser = router_addr)]
     router_fake_addrs: Vec<SocketAddr>,
 }
 
@@ -89,7 +89,7 @@ struct FakesArgs {
     #[arg(long)]
     tools_addr: Option<SocketAddr>,
     /// The router fakes' addresses (alpha,beta,gamma; free ports when absent).
-    #[arg(long, value_delimiter = ',', num_args = 3)]
+    #[arg(long, value_delimiter = ',', value_parser = router_addr)]
     router_fake_addrs: Option<Vec<SocketAddr>>,
     /// Where to write the router files pointing at them.
     #[arg(long)]
@@ -159,7 +159,7 @@ struct RunArgs {
     keys_file: Option<PathBuf>,
     /// Fix the router fakes' addresses (alpha,beta,gamma), so a target started with the router files
     /// (`conformance router-files`) reaches them.
-    #[arg(long, value_delimiter = ',', num_args = 3)]
+    #[arg(long, value_delimiter = ',', value_parser = router_addr)]
     router_fake_addrs: Option<Vec<SocketAddr>>,
     /// Where the suite writes its router files (start the target with MINI_AGENT_CONFIG set to one
     /// of them); default: a fixed folder in the temp directory.
@@ -172,6 +172,13 @@ struct RunArgs {
     /// requests are slow, such as a Python gateway that imports its providers on first use.
     #[arg(long, default_value_t = probe::PROBE_TIMEOUT.as_secs_f64(), value_parser = positive_seconds)]
     probe_timeout: f64,
+}
+
+/// One of the three router fakes' addresses (`--router-fake-addrs A,B,C`).
+fn router_addr(text: &str) -> Result<SocketAddr, String> {
+    text.trim()
+        .parse()
+        .map_err(|e| format!("`{text}` is not host:port ({e}); give three, comma-separated: alpha,beta,gamma"))
 }
 
 /// A positive, finite number of seconds.
@@ -212,24 +219,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::RouterFiles(args) => {
-            let dir = args.dir.unwrap_or_else(default_router_dir);
-            let bases: Vec<(&'static str, String)> = conformance::fakes::router::NAMES
-                .into_iter()
-                .zip(&args.router_fake_addrs)
-                .map(|(n, a)| (n, format!("http://{a}/v1")))
-                .collect();
-            match routing::write_all(&dir, &bases) {
-                Ok(()) => {
-                    println!("{}", dir.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: cannot write the router files into {}: {e}", dir.display());
-                    ExitCode::from(2)
-                }
-            }
-        }
+        Command::RouterFiles(args) => router_files(args),
         Command::Run(args) => block_on(async move {
             run(*args).await.unwrap_or_else(|e| {
                 eprintln!("error: {e}");
@@ -244,6 +234,30 @@ fn block_on(fut: impl Future<Output = ExitCode>) -> ExitCode {
         Ok(rt) => rt.block_on(fut),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `conformance router-files`: the router files for fakes that will listen at the given addresses.
+fn router_files(args: RouterFilesArgs) -> ExitCode {
+    if args.router_fake_addrs.len() != 3 {
+        eprintln!("error: --router-fake-addrs takes three addresses (alpha,beta,gamma)");
+        return ExitCode::from(2);
+    }
+    let dir = args.dir.unwrap_or_else(default_router_dir);
+    let bases: Vec<(&'static str, String)> = conformance::fakes::router::NAMES
+        .into_iter()
+        .zip(&args.router_fake_addrs)
+        .map(|(n, a)| (n, format!("http://{a}/v1")))
+        .collect();
+    match routing::write_all(&dir, &bases) {
+        Ok(()) => {
+            println!("{}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the router files into {}: {e}", dir.display());
             ExitCode::from(2)
         }
     }
