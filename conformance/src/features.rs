@@ -290,13 +290,13 @@ const PROVIDER_TIMEOUT: FeatureSpec = FeatureSpec {
 /// The `router` profile's rows: one router file per strategy (a file has one), written by the suite
 /// with the router fakes' addresses (see `routing`).
 const ROUTER_ENABLE: &str = "the suite writes the file into --router-dir (`conformance router-files DIR \
-                             --router-fake-addrs A,B,C` writes it before the target starts); needs openai-proxy";
+                             --router-fake-addrs A,B,C` writes it before the target starts); not with shim-echo";
 
 const ROUTER: FeatureSpec = FeatureSpec {
     name: "router",
     description: "a router file (simple-shuffle) spreads groups of deployments over the suite's three router fakes, \
                   with retries, cooldowns and every kind of fallback",
-    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router.yaml")],
+    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router.yaml"), ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy")],
     enable: ROUTER_ENABLE,
     discovery: "a chat completion on `probe-simple-shuffle` is answered by a router fake",
 };
@@ -304,7 +304,7 @@ const ROUTER: FeatureSpec = FeatureSpec {
 const ROUTER_LEAST_BUSY: FeatureSpec = FeatureSpec {
     name: "router-least-busy",
     description: "the router file routes by fewest requests in flight (`least-busy`)",
-    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-least-busy.yaml")],
+    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-least-busy.yaml"), ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy")],
     enable: ROUTER_ENABLE,
     discovery: "a chat completion on `probe-least-busy` is answered by a router fake",
 };
@@ -312,7 +312,7 @@ const ROUTER_LEAST_BUSY: FeatureSpec = FeatureSpec {
 const ROUTER_LATENCY: FeatureSpec = FeatureSpec {
     name: "router-latency",
     description: "the router file routes by lowest recent latency (`latency-based-routing`)",
-    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-latency.yaml")],
+    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-latency.yaml"), ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy")],
     enable: ROUTER_ENABLE,
     discovery: "a chat completion on `probe-latency` is answered by a router fake",
 };
@@ -320,7 +320,7 @@ const ROUTER_LATENCY: FeatureSpec = FeatureSpec {
 const ROUTER_USAGE: FeatureSpec = FeatureSpec {
     name: "router-usage",
     description: "the router file routes by lowest tokens this minute under each `rpm`/`tpm` (`usage-based-routing-v2`)",
-    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-usage.yaml")],
+    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-usage.yaml"), ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy")],
     enable: ROUTER_ENABLE,
     discovery: "a chat completion on `probe-usage` is answered by a router fake",
 };

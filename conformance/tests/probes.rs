@@ -180,7 +180,7 @@ async fn a_target_started_with_one_router_file_has_that_router_feature_only() {
     let fakes = Arc::new(Fakes::start(Default::default()).await.unwrap());
     conformance::routing::write_all(dir.path(), &fakes.router.bases()).unwrap();
     let setup = Setup { router_dir: Some(dir.path().to_path_buf()), ..Setup::default() };
-    let pairs = support::pairs_for(&[Feature::RouterLatency, Feature::OpenaiProxy], &setup);
+    let pairs = support::pairs_for(&[Feature::RouterLatency], &setup);
     let ctx = support::ctx_on(&pairs, None, fakes, Arc::new(support::NoSnapshots)).unwrap();
     let statuses: BTreeMap<Feature, FeatureStatus> =
         probe::discover(&ctx, probe::PROBE_TIMEOUT).await.into_iter().map(|s| (s.feature, s)).collect();

@@ -18,8 +18,9 @@ use crate::features::Feature;
 use crate::target::Ctx;
 use crate::transport::Reply;
 
-/// What the `router.yaml` cases need.
-pub const NEEDS: &[Feature] = &[Feature::Router, Feature::OpenaiProxy];
+/// What the `router.yaml` cases need (the router probe already shows chat completions proxied to the
+/// router fakes, so nothing else).
+pub const NEEDS: &[Feature] = &[Feature::Router];
 const SPREAD: &str = "§5 Routing — simple-shuffle weighted by weight, else rpm, else tpm, else uniform; order tiers";
 const STRATEGIES: &str = "§5 Routing — least-busy, latency-based-routing, usage-based-routing-v2";
 /// Requests per spread.
@@ -74,21 +75,21 @@ pub const CASES: &[Case] = &[
     spread_case!(
         "router.least_busy.spread",
         STRATEGIES,
-        &[Feature::RouterLeastBusy, Feature::OpenaiProxy],
+        &[Feature::RouterLeastBusy],
         "least-busy: one at a time, requests spread evenly; a deployment holding requests gets few",
         |ctx| Box::pin(least_busy(ctx))
     ),
     spread_case!(
         "router.latency.fastest",
         STRATEGIES,
-        &[Feature::RouterLatency, Feature::OpenaiProxy],
+        &[Feature::RouterLatency],
         "latency-based-routing: a deployment 40 ms slower than the others gets almost nothing",
         |ctx| Box::pin(latency(ctx))
     ),
     spread_case!(
         "router.usage.limits",
         STRATEGIES,
-        &[Feature::RouterUsage, Feature::OpenaiProxy],
+        &[Feature::RouterUsage],
         "usage-based-routing-v2: the fewest tokens this minute, never past a deployment's rpm; all at their limits is a 429",
         |ctx| Box::pin(usage(ctx))
     ),

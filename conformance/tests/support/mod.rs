@@ -35,7 +35,7 @@ pub const PROPERTY_CASES: u32 = 12;
 /// case runs without keys), `slow-clients` (a socket), `url-allowlist` (the others run with the
 /// default outbound policy), `provider-timeout` (a 1 s provider timeout) and the router features
 /// (a router file per case, written into its temp dir) only when asked;
-/// `openai-proxy` replaces `shim-echo` (a server has one mode) when asked.
+/// `openai-proxy` and the router features replace `shim-echo` (a server has one mode) when asked.
 const ALWAYS: &[Feature] =
     &[Feature::Dummy, Feature::ShimEcho, Feature::ProviderFake, Feature::LocalTools, Feature::ToolEnvHeaders];
 const ON_REQUEST: &[Feature] = &[
@@ -87,7 +87,7 @@ pub fn pairs_for(features: &[Feature], setup: &Setup) -> Vec<(String, String)> {
     let wanted: Vec<Feature> = if features.contains(&Feature::ShimNoProvider) {
         vec![Feature::ShimNoProvider]
     } else {
-        let proxy = features.contains(&Feature::OpenaiProxy);
+        let proxy = features.contains(&Feature::OpenaiProxy) || features.iter().any(|f| ROUTERS.contains(f));
         ALWAYS
             .iter()
             .filter(|f| !(proxy && **f == Feature::ShimEcho))
