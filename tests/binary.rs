@@ -92,6 +92,7 @@ fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_ser
         tools_fake_base: Some(format!("http://{tools_addr}")),
         trace_file: Some(trace.clone()),
         keys_file: Some(keys.clone()),
+        router_dir: None,
     };
     let mut env = setup.pairs(FAST_TIMEOUTS);
     for f in [
@@ -145,15 +146,16 @@ fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_ser
     );
     assert!(log.contains("probe    provider-fake        enabled — "), "{log}");
     // Only the cases that need a target without any provider cannot run against a demo server, nor
-    // those of the OpenAI surface in proxy mode (the demo's shim echoes; they run below), nor the MCP
-    // cases when the suite has no MCP server to offer…
+    // those of the OpenAI surface in proxy mode (the demo's shim echoes; they run below), nor the
+    // router cases (the demo has no router file), nor the MCP cases when the suite has no MCP server
+    // to offer…
     let mut expected_skips = vec!["errors.dummy.disabled_names_variable", "shim.no_provider.guidance"];
     if mcp_python.is_none() {
         expected_skips.extend(["mcp.tools.roundtrip", "mcp.tools.is_error"]);
     }
     let proxy_cases: Vec<&str> = conformance::cases::all()
         .into_iter()
-        .filter(|c| c.features.contains(&Feature::OpenaiProxy))
+        .filter(|c| c.features.contains(&Feature::OpenaiProxy) || c.profile == conformance::Profile::Router)
         .map(|c| c.id)
         .collect();
     expected_skips.extend(&proxy_cases);
@@ -165,7 +167,7 @@ fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_ser
     }
     let skipped_features: Vec<&str> =
         report["skipped_by_feature"].as_array().unwrap().iter().filter_map(|f| f["feature"].as_str()).collect();
-    for feature in ["shim-no-provider", "openai-proxy"] {
+    for feature in ["shim-no-provider", "openai-proxy", "router"] {
         assert!(skipped_features.contains(&feature), "{feature} among the skips: {report}");
     }
     // …so they run against one, with the features discovered there too.

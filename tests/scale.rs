@@ -12,6 +12,10 @@
 //! 4. **kill** — SIGKILL to one replica under load loses no request (nginx retries on the others),
 //!    the survivors keep answering, and their counters still match what they answered.
 //!
+//! 5. **shared cooldown** (last: its requests are not in nginx's tally of the others) — a router
+//!    deployment that fails on one replica receives nothing from any replica, through nginx, until
+//!    its cooldown, kept in Redis, ends.
+//!
 //! It prints what it measured (the figures are quoted in notes). Ignored with the reason unless
 //! `E2E_SCALE=1` (the make target sets it) or when nginx, `redis-server` or — for the container mode
 //! — Docker and the images are missing; under `MINIAGENT_REQUIRE_SCALE=1` (CI) a missing nginx,
@@ -160,6 +164,7 @@ async fn scale(mode: Mode) -> Completion {
         proofs::traces(&mut suite).await;
         proofs::shared_limit(&mut suite).await;
         proofs::kill_under_load(&mut suite).await;
+        proofs::shared_cooldown(&mut suite).await;
     };
     let result = futures_catch(phases).await;
     println!("\n== scale suite, {mode} mode ==");

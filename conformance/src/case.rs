@@ -14,13 +14,15 @@ use crate::target::Ctx;
 
 /// Contract profile: `core` is what every implementation must do; `extended` is our extension,
 /// skipped (never failed) where the implementation lacks it; `openai` is the OpenAI surface (§1)
-/// that any OpenAI-compatible gateway pointed at the provider fake can be held to (EXT, §10).
+/// that any OpenAI-compatible gateway pointed at the provider fake can be held to; `router` is
+/// §5 Routing against the router fakes (EXT, §10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     Core,
     Extended,
     Openai,
+    Router,
 }
 
 impl Profile {
@@ -29,6 +31,7 @@ impl Profile {
             Self::Core => "core",
             Self::Extended => "extended",
             Self::Openai => "openai",
+            Self::Router => "router",
         }
     }
 
@@ -40,6 +43,7 @@ impl Profile {
             Self::Core => case == Self::Core,
             Self::Extended => true,
             Self::Openai => case == Self::Openai,
+            Self::Router => case == Self::Router,
         }
     }
 }

@@ -75,6 +75,10 @@ pub enum Feature {
     ProviderTimeout,
     ResponsesHostedReject,
     ResponsesPassthrough,
+    Router,
+    RouterLeastBusy,
+    RouterLatency,
+    RouterUsage,
 }
 
 /// One row of the table.
@@ -93,7 +97,7 @@ pub struct FeatureSpec {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 17] = [
+    pub const ALL: [Feature; 21] = [
         Self::Dummy,
         Self::ShimEcho,
         Self::ShimNoProvider,
@@ -111,6 +115,10 @@ impl Feature {
         Self::ProviderTimeout,
         Self::ResponsesHostedReject,
         Self::ResponsesPassthrough,
+        Self::Router,
+        Self::RouterLeastBusy,
+        Self::RouterLatency,
+        Self::RouterUsage,
     ];
 
     /// The feature's row; an exhaustive `match`, so a new feature cannot lack one.
@@ -178,10 +186,28 @@ impl Feature {
             Self::Auth => AUTH_ROW,
             Self::SlowClients => SLOW_CLIENTS_ROW,
             Self::UrlAllowlist => URL_ALLOWLIST_ROW,
+            Self::OpenaiProxy
+            | Self::ProviderTimeout
+            | Self::Router
+            | Self::RouterLeastBusy
+            | Self::RouterLatency
+            | Self::RouterUsage
+            | Self::ResponsesHostedReject
+            | Self::ResponsesPassthrough => self.proxy_spec(),
+        }
+    }
+
+    /// The rows of the features a proxying target has (`spec` stays a screenful).
+    const fn proxy_spec(self) -> FeatureSpec {
+        match self {
             Self::OpenaiProxy => OPENAI_PROXY,
             Self::ProviderTimeout => PROVIDER_TIMEOUT,
             Self::ResponsesHostedReject => RESPONSES_HOSTED_REJECT,
             Self::ResponsesPassthrough => RESPONSES_PASSTHROUGH,
+            Self::RouterLeastBusy => ROUTER_LEAST_BUSY,
+            Self::RouterLatency => ROUTER_LATENCY,
+            Self::RouterUsage => ROUTER_USAGE,
+            _ => ROUTER,
         }
     }
 
@@ -205,7 +231,7 @@ impl Feature {
     }
 }
 
-/// The rows of the features given by argument.
+/// The rows of the features given by an argument.
 const EXEC_RPC_ROW: FeatureSpec = FeatureSpec {
     name: "exec-rpc",
     description: "the implementation's exec-RPC server (§7) is reachable",
@@ -291,6 +317,44 @@ const RESPONSES_PASSTHROUGH: FeatureSpec = FeatureSpec {
     discovery: "a Responses request reaches the provider fake at `/v1/responses`",
 };
 
+/// The `router` profile's rows: one router file per strategy (a file has one), written by the suite
+/// with the router fakes' addresses (see `routing`).
+const ROUTER_ENABLE: &str = "the suite writes the file into --router-dir (`conformance router-files DIR \
+                             --router-fake-addrs A,B,C` writes it before the target starts); not with shim-echo";
+
+const ROUTER: FeatureSpec = FeatureSpec {
+    name: "router",
+    description: "a router file (simple-shuffle) spreads groups of deployments over the suite's three router fakes, \
+                  with retries, cooldowns and every kind of fallback",
+    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router.yaml"), ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy")],
+    enable: ROUTER_ENABLE,
+    discovery: "a chat completion on `probe-simple-shuffle` is answered by a router fake",
+};
+
+const ROUTER_LEAST_BUSY: FeatureSpec = FeatureSpec {
+    name: "router-least-busy",
+    description: "the router file routes by fewest requests in flight (`least-busy`)",
+    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-least-busy.yaml"), ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy")],
+    enable: ROUTER_ENABLE,
+    discovery: "a chat completion on `probe-least-busy` is answered by a router fake",
+};
+
+const ROUTER_LATENCY: FeatureSpec = FeatureSpec {
+    name: "router-latency",
+    description: "the router file routes by lowest recent latency (`latency-based-routing`)",
+    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-latency.yaml"), ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy")],
+    enable: ROUTER_ENABLE,
+    discovery: "a chat completion on `probe-latency` is answered by a router fake",
+};
+
+const ROUTER_USAGE: FeatureSpec = FeatureSpec {
+    name: "router-usage",
+    description: "the router file routes by lowest tokens this minute under each `rpm`/`tpm` (`usage-based-routing-v2`)",
+    env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-usage.yaml"), ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy")],
+    enable: ROUTER_ENABLE,
+    discovery: "a chat completion on `probe-usage` is answered by a router fake",
+};
+
 /// Whether a run assumes a feature, and on what grounds.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FeatureStatus {
@@ -337,6 +401,8 @@ pub struct Setup {
     pub trace_file: Option<PathBuf>,
     /// The keys file the suite writes (`--keys-file`).
     pub keys_file: Option<PathBuf>,
+    /// The folder the suite writes its router files into (`--router-dir`).
+    pub router_dir: Option<PathBuf>,
 }
 
 impl Setup {
@@ -352,6 +418,7 @@ impl Setup {
             .replace("{tools_fake_base}", self.tools_fake_base.as_deref().unwrap_or("http://<tools-fake-addr>"))
             .replace("{trace_file}", &path(&self.trace_file, "<trace file>"))
             .replace("{keys_file}", &path(&self.keys_file, "<keys file>"))
+            .replace("{router_dir}", &path(&self.router_dir, "<router dir>"))
     }
 
     /// The pairs with their values rendered.
@@ -427,6 +494,7 @@ mod tests {
             tools_fake_base: None,
             trace_file: Some("/tmp/t.jsonl".into()),
             keys_file: Some("/tmp/keys.json".into()),
+            router_dir: Some("/tmp/routers".into()),
         };
         assert_eq!(
             Feature::ProviderFake.how_to_enable(&setup),
@@ -439,6 +507,9 @@ mod tests {
         assert!(Feature::Traces.how_to_enable(&Setup::default()).contains("MINI_AGENT_STORE_PATH='<trace file>'"));
         assert_eq!(Feature::Dummy.how_to_enable(&setup), "start the target with MINI_AGENT_ALLOW_DUMMY=1");
         assert_eq!(Feature::ExecRpc.how_to_enable(&setup), "pass --exec-rpc-url with its address");
+        assert!(
+            Feature::RouterUsage.how_to_enable(&setup).contains("MINI_AGENT_CONFIG=/tmp/routers/router-usage.yaml")
+        );
         assert!(
             Feature::Auth
                 .how_to_enable(&setup)

@@ -12,6 +12,7 @@
 //! - [`socket`] — raw bytes to the target's socket (half a request), for the slow-client cases.
 //! - [`fakes`] — what the implementation calls out to (a scripted provider, tools servers), on loopback.
 //! - [`probe`] — discovering a target's features by probing it.
+//! - [`routing`] — the `router` profile's router files (one per strategy) and their probe.
 //! - [`shape`] — format-asserting redaction of volatile fields.
 //! - [`snapshot`] — stored shapes, checked by insta in tests and by text comparison in the runner.
 //! - [`runner`] / [`report`] — selection, skips with reasons, outcomes and counts (pretty, JSON, JUnit).
@@ -29,6 +30,7 @@ pub mod fakes;
 pub mod features;
 pub mod probe;
 pub mod report;
+pub mod routing;
 pub mod runner;
 pub mod shape;
 pub mod snapshot;

@@ -17,7 +17,7 @@ use conformance::runner::{self, CaseOutcome, Selection};
 use conformance::snapshot::StoredSnapshots;
 use conformance::target::Ctx;
 use conformance::transport::{Transport, UrlTransport};
-use conformance::{baseline, cases, probe, report};
+use conformance::{baseline, cases, probe, report, routing};
 
 #[derive(Parser)]
 #[command(name = "conformance", version, about = "Check an implementation against the miniagent contract")]
@@ -41,6 +41,18 @@ enum Command {
     /// Write the keys file of the `auth` feature (so a target can be started with it before the
     /// run) and print its path.
     KeysFile(KeysFileArgs),
+    /// Write the router files of the `router` features (one per routing strategy), pointing at the
+    /// router fakes' addresses, and print where they are.
+    RouterFiles(RouterFilesArgs),
+}
+
+#[derive(clap::Args)]
+struct RouterFilesArgs {
+    /// The folder to write them into (default: a fixed folder in the temp directory).
+    dir: Option<PathBuf>,
+    /// The router fakes' addresses (alpha,beta,gamma), as `run --router-fake-addrs` will use them.
+    #[arg(long, value_delimiter = ',', required = true, value_parser = router_addr)]
+    router_fake_addrs: Vec<SocketAddr>,
 }
 
 #[derive(clap::Args)]
@@ -66,6 +78,9 @@ struct FeaturesArgs {
     /// Fill in the keys file (else a placeholder).
     #[arg(long)]
     keys_file: Option<PathBuf>,
+    /// Fill in the router files' folder (else a placeholder).
+    #[arg(long)]
+    router_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -76,6 +91,12 @@ struct FakesArgs {
     /// The tools fake's address.
     #[arg(long)]
     tools_addr: Option<SocketAddr>,
+    /// The router fakes' addresses (alpha,beta,gamma; free ports when absent).
+    #[arg(long, value_delimiter = ',', value_parser = router_addr)]
+    router_fake_addrs: Option<Vec<SocketAddr>>,
+    /// Where to write the router files pointing at them.
+    #[arg(long)]
+    router_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -90,6 +111,7 @@ enum ProfileArg {
     Core,
     Extended,
     Openai,
+    Router,
 }
 
 #[derive(clap::Args)]
@@ -98,7 +120,8 @@ struct RunArgs {
     #[arg(long)]
     base_url: String,
     /// `core` runs the cases every implementation must pass; `extended` adds our extensions (every
-    /// case); `openai` runs only the OpenAI-surface cases (for any OpenAI-compatible gateway).
+    /// case); `openai` runs only the OpenAI-surface cases (for any OpenAI-compatible gateway); `router` only
+    /// the routing cases (CONTRACT §5 Routing, against the router fakes).
     #[arg(long, value_enum, default_value = "extended")]
     profile: ProfileArg,
     /// Features the target has (comma-separated). When absent they are discovered by probing.
@@ -137,6 +160,14 @@ struct RunArgs {
     /// MINI_AGENT_API_KEYS_FILE set to it); default: a fixed file in the temp directory.
     #[arg(long)]
     keys_file: Option<PathBuf>,
+    /// Fix the router fakes' addresses (alpha,beta,gamma), so a target started with the router files
+    /// (`conformance router-files`) reaches them.
+    #[arg(long, value_delimiter = ',', value_parser = router_addr)]
+    router_fake_addrs: Option<Vec<SocketAddr>>,
+    /// Where the suite writes its router files (start the target with MINI_AGENT_CONFIG set to one
+    /// of them); default: a fixed folder in the temp directory.
+    #[arg(long)]
+    router_dir: Option<PathBuf>,
     /// Generated cases per property (tool order, retry bounds).
     #[arg(long, default_value_t = 8)]
     proptest_cases: u32,
@@ -144,6 +175,13 @@ struct RunArgs {
     /// requests are slow, such as a Python gateway that imports its providers on first use.
     #[arg(long, default_value_t = probe::PROBE_TIMEOUT.as_secs_f64(), value_parser = positive_seconds)]
     probe_timeout: f64,
+}
+
+/// One of the three router fakes' addresses (`--router-fake-addrs A,B,C`).
+fn router_addr(text: &str) -> Result<SocketAddr, String> {
+    text.trim()
+        .parse()
+        .map_err(|e| format!("`{text}` is not host:port ({e}); give three, comma-separated: alpha,beta,gamma"))
 }
 
 /// A positive, finite number of seconds.
@@ -169,6 +207,7 @@ fn main() -> ExitCode {
                 tools_fake_base: args.tools_fake_addr.map(|a| format!("http://{a}")),
                 trace_file: args.trace_file,
                 keys_file: args.keys_file,
+                router_dir: args.router_dir,
             };
             print!("{}", if args.markdown { features::markdown(&setup) } else { features::plain(&setup) });
             ExitCode::SUCCESS
@@ -184,6 +223,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::RouterFiles(args) => router_files(args),
         Command::Run(args) => block_on(async move {
             run(*args).await.unwrap_or_else(|e| {
                 eprintln!("error: {e}");
@@ -203,8 +243,67 @@ fn block_on(fut: impl Future<Output = ExitCode>) -> ExitCode {
     }
 }
 
+/// `conformance router-files`: the router files for fakes that will listen at the given addresses.
+fn router_files(args: RouterFilesArgs) -> ExitCode {
+    if args.router_fake_addrs.len() != 3 {
+        eprintln!("error: --router-fake-addrs takes three addresses (alpha,beta,gamma)");
+        return ExitCode::from(2);
+    }
+    let dir = args.dir.unwrap_or_else(default_router_dir);
+    let bases: Vec<(&'static str, String)> = conformance::fakes::router::NAMES
+        .into_iter()
+        .zip(&args.router_fake_addrs)
+        .map(|(n, a)| (n, format!("http://{a}/v1")))
+        .collect();
+    match routing::write_all(&dir, &bases) {
+        Ok(()) => {
+            println!("{}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the router files into {}: {e}", dir.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Where the router files go when no folder is given: a fixed one, so a target started once with
+/// them keeps working for every later run with the same router fake addresses.
+fn default_router_dir() -> PathBuf {
+    std::env::temp_dir().join("miniagent-conformance-router")
+}
+
+/// `--router-fake-addrs` as the fakes' fixed addresses.
+fn router_addrs(given: Option<&Vec<SocketAddr>>) -> [Option<SocketAddr>; 3] {
+    let mut out = [None; 3];
+    for (slot, addr) in out.iter_mut().zip(given.into_iter().flatten()) {
+        *slot = Some(*addr);
+    }
+    out
+}
+
+/// Writes the router files for the running fakes and says where they are.
+fn write_router_files(fakes: &Fakes, dir: Option<PathBuf>) -> Result<PathBuf, String> {
+    let dir = dir.unwrap_or_else(default_router_dir);
+    routing::write_all(&dir, &fakes.router.bases())
+        .map_err(|e| format!("cannot write the router files into {}: {e}", dir.display()))?;
+    let addrs: Vec<String> = fakes.router.addresses().iter().map(ToString::to_string).collect();
+    eprintln!(
+        "router fakes: {}  router files: {}  (start the target with MINI_AGENT_CONFIG={}/router.yaml for the router cases)",
+        addrs.join(","),
+        dir.display(),
+        dir.display()
+    );
+    Ok(dir)
+}
+
 async fn serve_fakes(args: FakesArgs) -> ExitCode {
-    let addrs = FakeAddrs { provider: Some(args.provider_addr), tools: args.tools_addr, ..FakeAddrs::default() };
+    let addrs = FakeAddrs {
+        provider: Some(args.provider_addr),
+        tools: args.tools_addr,
+        router: router_addrs(args.router_fake_addrs.as_ref()),
+        ..FakeAddrs::default()
+    };
     let fakes = match Fakes::start(addrs).await {
         Ok(f) => f,
         Err(e) => {
@@ -214,6 +313,10 @@ async fn serve_fakes(args: FakesArgs) -> ExitCode {
     };
     eprintln!("tools fake: {}  raw tools fake: {}", fakes.tools.address(), fakes.raw_tools.address());
     eprintln!("provider fake base: {}", fakes.provider.base_url());
+    if let Err(e) = write_router_files(&fakes, args.router_dir) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     eprintln!("listening on {}", fakes.provider.address());
     let _ = tokio::signal::ctrl_c().await;
     ExitCode::SUCCESS
@@ -237,6 +340,7 @@ struct Wiring {
     fakes: Arc<Fakes>,
     trace_file: Option<PathBuf>,
     keys_file: PathBuf,
+    router_dir: PathBuf,
     property_cases: u32,
 }
 
@@ -264,6 +368,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
         tools_fake_base: Some(wiring.fakes.tools.uri()),
         trace_file: args.trace_file.clone(),
         keys_file: Some(wiring.keys_file.clone()),
+        router_dir: Some(wiring.router_dir.clone()),
     };
     let statuses = match &args.features {
         Some(names) => declared(names, &wiring.ctx())?,
@@ -280,6 +385,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
             ProfileArg::Core => Profile::Core,
             ProfileArg::Extended => Profile::Extended,
             ProfileArg::Openai => Profile::Openai,
+            ProfileArg::Router => Profile::Router,
         },
         features: statuses.iter().filter(|s| s.enabled).map(|s| s.feature).collect(),
         pattern: args.case.clone(),
@@ -316,6 +422,7 @@ async fn wire(args: &RunArgs) -> Result<Wiring, String> {
         provider: args.provider_fake_addr,
         tools: args.tools_fake_addr,
         raw_tools: args.raw_tools_fake_addr,
+        router: router_addrs(args.router_fake_addrs.as_ref()),
         mcp_python: args.mcp_python.clone(),
     };
     let fakes = Fakes::start(addrs)
@@ -330,6 +437,7 @@ async fn wire(args: &RunArgs) -> Result<Wiring, String> {
     if let Some(server) = &fakes.mcp {
         eprintln!("MCP server: {}", server.url());
     }
+    let router_dir = write_router_files(&fakes, args.router_dir.clone())?;
     let keys_file = write_keys_file(args.keys_file.clone().unwrap_or_else(features::default_keys_file))?;
     eprintln!(
         "keys file: {}  (start the target with MINI_AGENT_API_KEYS_FILE={0} for the auth cases)",
@@ -350,6 +458,7 @@ async fn wire(args: &RunArgs) -> Result<Wiring, String> {
         fakes: Arc::new(fakes),
         trace_file: args.trace_file.clone(),
         keys_file,
+        router_dir,
         property_cases: args.proptest_cases,
     })
 }

@@ -22,6 +22,7 @@ use crate::failure::Failure;
 use crate::fakes::openai_upstream::Reply as Upstream;
 use crate::fakes::provider::script_marker;
 use crate::features::{Feature, FeatureStatus, SLOW_CLIENT_TIMEOUT_SECS, Source};
+use crate::routing::{self, RouterFile};
 use crate::socket::{Ending, send_partial};
 use crate::target::Ctx;
 use crate::transport::{Reply, Request};
@@ -79,6 +80,7 @@ pub async fn discover(ctx: &Ctx, timeout: Duration) -> Vec<FeatureStatus> {
     };
     let ((local, headers, chutes), provider_timeout, (reject, passthrough)) =
         tokio::join!(scripted, timeout_probe, responses_probes(ctx, &openai_proxy, timeout));
+    let routers = futures::future::join_all(RouterFile::ALL.map(|f| bounded(timeout, routing::probe(ctx, f)))).await;
     // Last and alone: it may have to recognise its line by position rather than by marker.
     let traces = bounded(timeout, traces(ctx, dummy.is_ok(), provider.is_ok())).await;
     Feature::ALL
@@ -100,6 +102,10 @@ pub async fn discover(ctx: &Ctx, timeout: Duration) -> Vec<FeatureStatus> {
                 Feature::ProviderTimeout => provider_timeout.clone(),
                 Feature::ResponsesHostedReject => reject.clone(),
                 Feature::ResponsesPassthrough => passthrough.clone(),
+                Feature::Router | Feature::RouterLeastBusy | Feature::RouterLatency | Feature::RouterUsage => {
+                    let i = RouterFile::ALL.iter().position(|f| f.feature() == feature).unwrap_or(0);
+                    routers[i].clone()
+                }
                 Feature::ExecRpc | Feature::Mcp => return by_argument(ctx, feature),
             };
             let (enabled, why) = match probed {

@@ -48,6 +48,7 @@ async fn a_target_started_from_the_table_has_every_probed_feature() {
         tools_fake_base: Some(fakes.tools.uri()),
         trace_file: Some(trace.clone()),
         keys_file: Some(keys),
+        router_dir: None,
     };
     let wanted = [
         Feature::Dummy,
@@ -189,4 +190,21 @@ async fn a_probe_slower_than_the_probe_timeout_leaves_its_feature_off_and_says_h
     let timeout = &statuses[&Feature::ProviderTimeout];
     assert!(!timeout.enabled, "{timeout:?}");
     assert_eq!(timeout.why, "no answer within 0.3s (a slow target needs a longer --probe-timeout)");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_started_with_one_router_file_has_that_router_feature_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let fakes = Arc::new(Fakes::start(Default::default()).await.unwrap());
+    conformance::routing::write_all(dir.path(), &fakes.router.bases()).unwrap();
+    let setup = Setup { router_dir: Some(dir.path().to_path_buf()), ..Setup::default() };
+    let pairs = support::pairs_for(&[Feature::RouterLatency], &setup);
+    let ctx = support::ctx_on(&pairs, None, fakes, Arc::new(support::NoSnapshots)).unwrap();
+    let statuses: BTreeMap<Feature, FeatureStatus> =
+        probe::discover(&ctx, probe::PROBE_TIMEOUT).await.into_iter().map(|s| (s.feature, s)).collect();
+    let routers = [Feature::Router, Feature::RouterLeastBusy, Feature::RouterLatency, Feature::RouterUsage];
+    let on: Vec<Feature> = routers.into_iter().filter(|f| statuses[f].enabled).collect();
+    assert_eq!(on, [Feature::RouterLatency], "{statuses:#?}");
+    assert!(statuses[&Feature::RouterLatency].why.contains("served-by alpha probe-latency"), "{statuses:#?}");
+    assert!(statuses[&Feature::Router].why.contains("probe-simple-shuffle"), "{statuses:#?}");
 }

@@ -14,16 +14,9 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{bench_secs, closed_loop, percentiles, start_fixed_upstream, start_miniagent};
-
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use common::{bench_secs, closed_loop, open_loop, percentiles, start_fixed_upstream, start_miniagent};
 
 const CONCURRENCY: usize = 50;
 const COMPLETION: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"hello there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
@@ -69,8 +62,8 @@ fn main() {
     );
     let (mut direct, mut proxied) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        direct.extend(rt.block_on(open_loop(upstream, CHAT, 2000.0, d)));
-        proxied.extend(rt.block_on(open_loop(server.1, CHAT, 2000.0, d)));
+        direct.extend(rt.block_on(open_loop(upstream, "/v1/chat/completions", CHAT, 2000.0, d)));
+        proxied.extend(rt.block_on(open_loop(server.1, "/v1/chat/completions", CHAT, 2000.0, d)));
     }
     let (dp, pp) = (micros(percentiles(direct)), micros(percentiles(proxied)));
     println!(
@@ -98,59 +91,4 @@ fn micros((p50, p99): (f64, f64)) -> (f64, f64) {
 fn report(name: &str, rps: f64, lat: &[Duration]) {
     let (p50, p99) = micros(percentiles(lat.to_vec()));
     println!("{name:<48} {rps:>9.0} req/s   p50 {p50:>7.0} µs   p99 {p99:>7.0} µs");
-}
-
-async fn connect(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Full<Bytes>> {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    stream.set_nodelay(true).unwrap();
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
-    tokio::spawn(conn);
-    sender
-}
-
-async fn once(sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>, path: &str, body: &'static str) {
-    let req = Request::post(path)
-        .header("host", "bench")
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from_static(body.as_bytes())))
-        .unwrap();
-    let res = sender.send_request(req).await.unwrap();
-    assert!(res.status().is_success(), "{}", res.status());
-    res.into_body().collect().await.unwrap();
-}
-
-/// Requests at a fixed `rate` (spread over connections as needed), measuring each one's latency.
-async fn open_loop(addr: SocketAddr, body: &'static str, rate: f64, d: Duration) -> Vec<Duration> {
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Instant>(1024);
-    let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
-    let workers: Vec<_> = (0..32)
-        .map(|_| {
-            let rx = rx.clone();
-            tokio::spawn(async move {
-                let mut sender = connect(addr).await;
-                let mut lat = Vec::new();
-                loop {
-                    let next = rx.lock().await.recv().await;
-                    let Some(scheduled) = next else { break };
-                    once(&mut sender, "/v1/chat/completions", body).await;
-                    lat.push(scheduled.elapsed());
-                }
-                lat
-            })
-        })
-        .collect();
-    let start = Instant::now();
-    let mut next = start;
-    while next < start + d {
-        tokio::time::sleep_until(next.into()).await;
-        let _ = tx.send(next).await;
-        next += interval;
-    }
-    drop(tx);
-    let mut all = Vec::new();
-    for w in workers {
-        all.extend(w.await.unwrap());
-    }
-    all
 }

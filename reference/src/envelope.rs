@@ -78,6 +78,7 @@ mod tests {
                 .collect(),
             escalated: false,
             used_model: "m".into(),
+            served: None,
         }
     }
 

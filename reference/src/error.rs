@@ -86,6 +86,7 @@ impl ApiError {
             Self::Request(RequestError::Schema { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Request(RequestError::Malformed(_) | RequestError::Invalid { .. }) => StatusCode::BAD_REQUEST,
             Self::Request(RequestError::TooComplex(_)) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Provider(e) if e.cooling_retry_after().is_some() => StatusCode::TOO_MANY_REQUESTS,
             Self::Provider(e) if e.is_client_error() => StatusCode::BAD_REQUEST,
             Self::Provider(e) if e.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
             Self::Provider(_) | Self::Upstream(_) => StatusCode::BAD_GATEWAY,
@@ -125,6 +126,7 @@ impl ApiError {
     /// OpenAI's `type` and `code` for this error.
     fn openai_kind(&self) -> (&'static str, &'static str) {
         match self {
+            Self::Provider(p) if p.cooling_retry_after().is_some() => ("rate_limit_error", "deployments_cooling_down"),
             Self::Provider(p) if p.is_client_error() => ("invalid_request_error", "model_not_available"),
             Self::Provider(_) | Self::Upstream(_) => ("api_error", "upstream_error"),
             Self::BodyTooLarge { .. } | Self::Request(RequestError::TooComplex(_)) => {
@@ -147,9 +149,9 @@ impl ApiError {
     fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
         match self {
             Self::Unauthorized(_) => vec![(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
-            Self::RateLimited { retry_after, .. } => {
-                let secs = (retry_after.as_secs_f64().ceil() as u64).max(1);
-                vec![(header::RETRY_AFTER, HeaderValue::from(secs))]
+            Self::RateLimited { retry_after, .. } => retry_after_header(*retry_after),
+            Self::Provider(p) if p.cooling_retry_after().is_some() => {
+                p.cooling_retry_after().map(retry_after_header).unwrap_or_default()
             }
             Self::Passthrough { retry_after: Some(value), .. } => {
                 HeaderValue::from_str(value).map(|v| vec![(header::RETRY_AFTER, v)]).unwrap_or_default()
@@ -197,6 +199,12 @@ impl IntoResponse for ApiError {
         self.log();
         self.respond(json!({ "detail": self.public_message() }))
     }
+}
+
+/// `Retry-After` in whole seconds, at least 1.
+fn retry_after_header(wait: std::time::Duration) -> Vec<(HeaderName, HeaderValue)> {
+    let secs = (wait.as_secs_f64().ceil() as u64).max(1);
+    vec![(header::RETRY_AFTER, HeaderValue::from(secs))]
 }
 
 /// An [`ApiError`] rendered in OpenAI's error shape, for the OpenAI routes.

@@ -14,6 +14,7 @@
 //! `ok`. `json_valid` is reported whenever the content is non-empty.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::{Stream, StreamExt};
@@ -22,7 +23,9 @@ use serde_json::{Map, Value, json};
 use crate::provider::chat::ChatRequest;
 use crate::provider::client::Providers;
 use crate::provider::error::ProviderError;
+use crate::provider::kind::ProviderKind;
 use crate::provider::route::{Overrides, Route};
+use crate::provider::router::fault_of;
 use crate::provider::stream::aggregate;
 use crate::secret::Secret;
 use crate::transport::retry::RetryStats;
@@ -154,18 +157,35 @@ pub async fn one(providers: &Providers, index: usize, request: Value) -> Value {
     let Some(Value::Array(messages)) = req.remove("messages") else {
         return fail(Some(&model), None, &format!("request {index} has no `messages` list"), None);
     };
-    let route = match providers.resolve_with(&model, &overrides(&req)) {
-        Ok(r) => r,
+    let overrides = overrides(&req);
+    let target = match providers.target(&model, &overrides) {
+        Ok(t) => t,
         Err(e) => return fail(Some(&model), None, &e.to_string(), None),
     };
     let chat = chat_request(messages, req);
-    let provider = route.kind.name();
-    let (result, stats) = call(providers, &route, &chat).await;
-    match result {
-        Err(e) => fail(Some(&model), Some(provider), &e.to_string(), stats.as_ref()),
-        Ok(mut raw) => {
+    // The provider of the last route tried: the one that answered, or the last that failed.
+    let mut provider: Option<ProviderKind> = None;
+    let attempt = |route: Arc<Route>| {
+        provider = Some(route.kind);
+        let chat = &chat;
+        async move {
+            let (result, stats) = call(providers, &route, chat).await;
+            result.map(|raw| (raw, stats.clone())).map_err(|error| Failed { error, stats })
+        }
+    };
+    let routed = providers.call(&target, &overrides, attempt, |f: &Failed| fault_of(&f.error)).await;
+    let provider = provider.map(ProviderKind::name);
+    match routed.result {
+        Err(Failed { error, stats }) => fail(Some(&model), provider, &error.to_string(), stats.as_ref()),
+        Ok((mut raw, stats)) => {
+            let tokens = raw.pointer("/usage/total_tokens").and_then(Value::as_u64);
+            routed.ticket.add_tokens(tokens.unwrap_or(0));
             let mut meta = classify(&raw, schema_first);
             meta.insert("provider".into(), json!(provider));
+            if let Some(id) = routed.ticket.deployment() {
+                meta.insert("deployment".into(), json!(id));
+                meta.insert("attempts".into(), json!(routed.ticket.attempts));
+            }
             meta.insert("model".into(), json!(model));
             meta.insert("index".into(), json!(index));
             meta.insert("timing_ms".into(), json!(started.elapsed().as_secs_f64() * 1e3));
@@ -178,6 +198,18 @@ pub async fn one(providers: &Providers, index: usize, request: Value) -> Value {
             }
             raw
         }
+    }
+}
+
+/// A failed call and the retry statistics of its last attempt.
+struct Failed {
+    error: ProviderError,
+    stats: Option<RetryStats>,
+}
+
+impl From<ProviderError> for Failed {
+    fn from(error: ProviderError) -> Self {
+        Self { error, stats: None }
     }
 }
 

@@ -34,6 +34,9 @@ async fn upstream(State(g): State<Arc<Gauge>>, body: Bytes) -> Response {
     g.total.fetch_add(1, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(req["x_delay_ms"].as_u64().unwrap_or(0))).await;
     g.now.fetch_sub(1, Ordering::SeqCst);
+    if req["model"].as_str().is_some_and(|m| m.starts_with("down")) {
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "this deployment is down").into_response();
+    }
     if let Some(status) = req["x_status"].as_u64() {
         return (axum::http::StatusCode::from_u16(status as u16).unwrap(), "upstream failure").into_response();
     }
@@ -67,6 +70,24 @@ async fn setup(extra_env: &[(&str, &str)]) -> (Providers, Arc<Gauge>) {
     (Config::from_pairs(pairs).build_providers().unwrap(), gauge)
 }
 
+/// Providers whose router file has group `g`: `down-1` (order 1, always 503) and `up-1` (order 2).
+async fn routed() -> (Providers, Arc<Gauge>, tempfile::NamedTempFile) {
+    let (plain, gauge) = setup(&[]).await;
+    let base = plain.settings().openai_api_base.clone().unwrap();
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::fs::write(
+        file.path(),
+        format!(
+            "model_list:\n  - {{model_name: g, litellm_params: {{model: openai/down-1, api_base: '{base}', order: 1}}, model_info: {{id: down-1}}}}\n  - {{model_name: g, litellm_params: {{model: openai/up-1, api_base: '{base}', order: 2}}, model_info: {{id: up-1}}}}\n"
+        ),
+    )
+    .unwrap();
+    let path = file.path().to_str().unwrap();
+    let providers =
+        Config::from_pairs([("OPENAI_API_BASE", base.as_str()), ("MINI_AGENT_CONFIG", path)]).build_providers();
+    (providers.unwrap(), gauge, file)
+}
+
 fn req(content: &str, extra: Value) -> Value {
     let mut r = json!({"model": "openai/m", "messages": [{"role": "user", "content": content}]});
     r.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
@@ -75,6 +96,28 @@ fn req(content: &str, extra: Value) -> Value {
 
 fn opts(concurrency: usize) -> ParallelOptions {
     ParallelOptions { concurrency, ..ParallelOptions::default() }
+}
+
+#[tokio::test]
+async fn a_routed_result_names_the_deployment_that_served_and_its_attempts() {
+    let (providers, gauge, _file) = routed().await;
+    let requests = vec![
+        json!({"model": "g", "messages": [{"role": "user", "content": "a"}]}),
+        json!({"model": "g", "messages": [{"role": "user", "content": "b"}], "stream": true}),
+        req("c", json!({})),
+    ];
+    let results = complete_all(&providers, requests, &opts(1)).await.unwrap();
+    for r in &results[..2] {
+        let meta = &r["scillm_router"];
+        assert_eq!(
+            (meta["error_type"].as_str(), meta["deployment"].as_str()),
+            (Some("invalid_json"), Some("up-1")),
+            "{r}"
+        );
+        assert_eq!(meta["attempts"], 2, "down-1 failed, up-1 answered: {r}");
+    }
+    assert_eq!(results[2]["scillm_router"].get("deployment"), None, "a provider/model name is not routed");
+    assert_eq!(gauge.total.load(Ordering::SeqCst), 5, "2 attempts each for the routed requests, 1 for the last");
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! The four proofs of the scale suite, in the order they run against one stack (see `tests/scale.rs`).
+//! The five proofs of the scale suite, in the order they run against one stack (see `tests/scale.rs`).
 //! Each asserts, and adds the figures it measured to the suite's report.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use harness::otlp::ReceivedSpan;
 use harness::scale::load::{self, CLIENT_SPAN};
+use harness::scale::providers::{COOLDOWN_SECS, FLAKY, GROUP, STEADY};
 use harness::scale::{LIMIT_KEY, LOAD_KEY, REPLICAS, metrics};
 
 use super::{
@@ -124,6 +125,59 @@ pub async fn shared_limit(suite: &mut Suite) {
         refused.len(),
         shares(&refused_by),
         waits,
+    ));
+}
+
+/// One routed `/agent/run` on the shared group at `base` (a replica or nginx): the status, the
+/// deployment that served, and nginx's `X-Upstream` when it went through nginx.
+async fn routed(client: &reqwest::Client, base: &str) -> (u16, String, String) {
+    let body =
+        serde_json::json!({"model": GROUP, "tool_backend": "echo", "messages": [{"role": "user", "content": "hi"}]});
+    let res = client.post(format!("{base}/agent/run")).bearer_auth(LOAD_KEY.secret).json(&body).send().await.unwrap();
+    let header = |n: &str| res.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let (deployment, upstream) = (header("x-miniagent-deployment"), header("x-upstream"));
+    (res.status().as_u16(), deployment, upstream)
+}
+
+/// A deployment that fails on one replica receives nothing from the others, through nginx, until
+/// its cooldown (shared in Redis) ends — then it is tried again.
+pub async fn shared_cooldown(suite: &mut Suite) {
+    let providers = &suite.stack.providers;
+    let survivors: Vec<usize> = (0..REPLICAS).filter(|&i| i != VICTIM).collect();
+    let (a, b) = (suite.stack.replicas[survivors[0]].clone(), suite.stack.replicas[survivors[1]].clone());
+    let flaky_before = providers.flaky.calls();
+    let failed_at = Instant::now();
+    let first = routed(&suite.client, &a.url()).await;
+    assert_eq!((first.0, first.1.as_str()), (200, STEADY), "{}: flaky fails, steady serves", a.name);
+    assert_eq!(providers.flaky.calls(), flaky_before + 1, "{} tried flaky once", a.name);
+    let mut answered_by = BTreeMap::new();
+    for _ in 0..10 {
+        let batch = futures::future::join_all((0..6).map(|_| routed(&suite.client, &suite.stack.balancer))).await;
+        for (status, deployment, upstream) in batch {
+            assert_eq!((status, deployment.as_str()), (200, STEADY), "through nginx while flaky cools");
+            *answered_by.entry(suite.name_of(harness::scale::nginx::answered_by(&upstream))).or_insert(0) += 1;
+        }
+    }
+    let within = failed_at.elapsed();
+    assert!(within < Duration::from_secs(COOLDOWN_SECS), "the 60 requests must fit in the cooldown: {within:?}");
+    assert!(answered_by.contains_key(&b.name), "the other replica answered too: {answered_by:?}");
+    assert_eq!(providers.flaky.calls(), flaky_before + 1, "no replica sent flaky anything while it cooled");
+    tokio::time::sleep(
+        Duration::from_secs(COOLDOWN_SECS).saturating_sub(failed_at.elapsed()) + Duration::from_millis(300),
+    )
+    .await;
+    let after = routed(&suite.client, &b.url()).await;
+    assert_eq!((after.0, after.1.as_str()), (200, STEADY), "{} after the cooldown", b.name);
+    let flaky_after = providers.flaky.calls() - flaky_before;
+    assert_eq!(flaky_after, 2, "after the cooldown {} tries {FLAKY} again", b.name);
+    suite.report.push(format!(
+        "shared cooldown: {FLAKY} failed once on {} (allowed_fails 1, cooldown {COOLDOWN_SECS} s) → 60 requests \
+         through nginx in {:.0} ms, answered by {} — all by {STEADY}, {FLAKY} received 0; after the cooldown {} \
+         tried {FLAKY} again ({flaky_after} calls in all)",
+        a.name,
+        within.as_secs_f64() * 1e3,
+        shares(&answered_by),
+        b.name
     ));
 }
 

@@ -16,6 +16,8 @@ pub mod openai_responses_passthrough;
 pub mod openai_responses_tools;
 pub mod openai_stream;
 pub mod properties;
+pub mod router;
+pub mod router_spread;
 pub mod shim;
 pub mod traces;
 pub mod trust;
@@ -44,6 +46,8 @@ pub fn all() -> Vec<Case> {
         openai_responses_tools::CASES,
         openai_responses_fields::CASES,
         openai_responses_passthrough::CASES,
+        router_spread::CASES,
+        router::CASES,
     ]
     .concat()
 }

@@ -9,6 +9,7 @@ pub mod mcp;
 pub mod openai_upstream;
 pub mod provider;
 pub mod raw;
+pub mod router;
 pub mod tools;
 pub mod upstream_reply;
 
@@ -16,6 +17,7 @@ use std::net::SocketAddr;
 
 pub use provider::ProviderFake;
 pub use raw::RawToolsServer;
+pub use router::RouterFakes;
 pub use tools::ToolsFake;
 
 /// Every fake of one suite run.
@@ -23,6 +25,8 @@ pub struct Fakes {
     pub provider: ProviderFake,
     pub tools: ToolsFake,
     pub raw_tools: RawToolsServer,
+    /// The three provider fakes of the `router` profile.
+    pub router: RouterFakes,
     /// A real MCP server, when the suite was given a Python with the `mcp` package.
     pub mcp: Option<mcp::McpServer>,
 }
@@ -33,6 +37,8 @@ pub struct FakeAddrs {
     pub provider: Option<SocketAddr>,
     pub tools: Option<SocketAddr>,
     pub raw_tools: Option<SocketAddr>,
+    /// The router fakes (alpha, beta, gamma).
+    pub router: [Option<SocketAddr>; 3],
     /// A Python with the `mcp` package, to start the MCP server.
     pub mcp_python: Option<std::path::PathBuf>,
 }
@@ -43,6 +49,7 @@ impl Fakes {
             provider: ProviderFake::start(addrs.provider).await?,
             tools: ToolsFake::start(addrs.tools).await?,
             raw_tools: RawToolsServer::start(addrs.raw_tools)?,
+            router: RouterFakes::start(addrs.router).await?,
             mcp: match &addrs.mcp_python {
                 Some(python) => Some(mcp::McpServer::start(python)?),
                 None => None,

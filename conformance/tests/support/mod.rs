@@ -33,9 +33,10 @@ pub const PROPERTY_CASES: u32 = 12;
 /// The features every in-process target has unless a case needs a target without any provider.
 /// `shortcircuit-chutes` (a testing-only switch), `traces` (a file per case), `auth` (every other
 /// case runs without keys), `slow-clients` (a socket), `url-allowlist` (the others run with the
-/// default outbound policy), `provider-timeout` (a 1 s provider timeout) and the two `/v1/responses`
-/// settings (`responses-hosted-reject`, `responses-passthrough`) only when asked;
-/// `openai-proxy` replaces `shim-echo` (a server has one mode) when asked.
+/// default outbound policy), `provider-timeout` (a 1 s provider timeout), the two `/v1/responses`
+/// settings (`responses-hosted-reject`, `responses-passthrough`) and the router features (a router
+/// file per case, written into its temp dir) only when asked; `openai-proxy` and the router features
+/// replace `shim-echo` (a server has one mode) when asked.
 const ALWAYS: &[Feature] =
     &[Feature::Dummy, Feature::ShimEcho, Feature::ProviderFake, Feature::LocalTools, Feature::ToolEnvHeaders];
 const ON_REQUEST: &[Feature] = &[
@@ -48,7 +49,14 @@ const ON_REQUEST: &[Feature] = &[
     Feature::ProviderTimeout,
     Feature::ResponsesHostedReject,
     Feature::ResponsesPassthrough,
+    Feature::Router,
+    Feature::RouterLeastBusy,
+    Feature::RouterLatency,
+    Feature::RouterUsage,
 ];
+
+/// The features whose target runs one of the suite's router files.
+const ROUTERS: [Feature; 4] = [Feature::Router, Feature::RouterLeastBusy, Feature::RouterLatency, Feature::RouterUsage];
 
 /// A `Router` as a [`Transport`].
 pub struct RouterTransport(pub Router);
@@ -82,7 +90,7 @@ pub fn pairs_for(features: &[Feature], setup: &Setup) -> Vec<(String, String)> {
     let wanted: Vec<Feature> = if features.contains(&Feature::ShimNoProvider) {
         vec![Feature::ShimNoProvider]
     } else {
-        let proxy = features.contains(&Feature::OpenaiProxy);
+        let proxy = features.contains(&Feature::OpenaiProxy) || features.iter().any(|f| ROUTERS.contains(f));
         ALWAYS
             .iter()
             .filter(|f| !(proxy && **f == Feature::ShimEcho))
@@ -192,11 +200,17 @@ pub async fn ctx_for(case: &Case, fakes: Arc<Fakes>, snapshots: Arc<dyn Snapshot
         std::fs::write(path, KEYS_FILE_JSON)
             .map_err(|e| Failure::failed(format!("cannot write the keys file: {e}")))?;
     }
+    let router_dir = ROUTERS.iter().any(|f| case.features.contains(f)).then(|| dir.path().join("routers"));
+    if let Some(path) = &router_dir {
+        conformance::routing::write_all(path, &fakes.router.bases())
+            .map_err(|e| Failure::failed(format!("cannot write the router files: {e}")))?;
+    }
     let setup = Setup {
         provider_fake_base: Some(fakes.provider.base_url()),
         tools_fake_base: Some(fakes.tools.uri()),
         trace_file: trace_file.clone(),
         keys_file,
+        router_dir,
     };
     let pairs = pairs_for(case.features, &setup);
     let (ctx, served) = if case.features.contains(&Feature::SlowClients) {

@@ -46,7 +46,7 @@ pub fn start(dir: &Path, otlp: &str) -> Result<(String, Vec<Replica>, Parts), St
             .iter()
             .map(|s| (*s).to_owned())
             .collect();
-        for (k, v) in replica_env(&name, "/scale/keys.yaml", &redis_url, otlp) {
+        for (k, v) in replica_env(&name, "/scale", &redis_url, otlp) {
             argv.extend(["-e".to_owned(), format!("{k}={v}")]);
         }
         argv.extend([IMAGE, "miniagent", "serve", "--demo", "--port"].iter().map(|s| (*s).to_owned()));

@@ -1,6 +1,7 @@
 //! The scale stack (CONTRACT §12, `make e2e-scale`): nginx in front of [`REPLICAS`] `miniagent
-//! serve` replicas that share their rate-limit windows through one `redis-server` and send spans to
-//! one OTLP receiver — as processes ([`processes`]) or as containers of our own images on the host
+//! serve` replicas that share their rate-limit windows and router cooldowns through one
+//! `redis-server` (the router group's two providers are [`providers`]) and send spans to one OTLP
+//! receiver — as processes ([`processes`]) or as containers of our own images on the host
 //! network ([`containers`]). Either way every part listens on `127.0.0.1`, so the suite cannot tell
 //! the two apart except by how a replica is killed.
 //!
@@ -12,6 +13,7 @@ pub mod load;
 pub mod metrics;
 pub mod nginx;
 pub mod processes;
+pub mod providers;
 
 use std::path::Path;
 
@@ -73,12 +75,14 @@ impl Replica {
     }
 }
 
-/// The environment of replica `name`: the keys file, the shared windows in Redis (failing closed,
-/// so a Redis the replicas cannot reach shows up as 503s rather than as a limit that silently does
-/// not hold), and spans to `otlp`, flushed every 200 ms.
-pub fn replica_env(name: &str, keys_file: &str, redis_url: &str, otlp: &str) -> Vec<(String, String)> {
+/// The environment of replica `name`: the keys file and the router file (in `dir`, as the replica
+/// sees it), the shared windows and router state in Redis (failing closed, so a Redis the replicas
+/// cannot reach shows up as 503s rather than as a limit that silently does not hold), and spans to
+/// `otlp`, flushed every 200 ms.
+pub fn replica_env(name: &str, dir: &str, redis_url: &str, otlp: &str) -> Vec<(String, String)> {
     [
-        ("MINI_AGENT_API_KEYS_FILE", keys_file.to_owned()),
+        ("MINI_AGENT_API_KEYS_FILE", format!("{dir}/keys.yaml")),
+        ("MINI_AGENT_CONFIG", format!("{dir}/router.yaml")),
         ("MINI_AGENT_REDIS_URL", redis_url.to_owned()),
         ("MINI_AGENT_REDIS_FAIL", "closed".to_owned()),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.to_owned()),
@@ -103,6 +107,8 @@ pub struct ScaleStack {
     /// `http://127.0.0.1:PORT` of nginx.
     pub balancer: String,
     pub replicas: Vec<Replica>,
+    /// The providers of the router group the replicas share a cooldown of.
+    pub providers: providers::Providers,
     parts: Parts,
     /// Keys file and nginx config (and, for processes, nginx's pid, logs and temporary files).
     _dir: tempfile::TempDir,
@@ -111,16 +117,16 @@ pub struct ScaleStack {
 impl ScaleStack {
     /// The stack as child processes of this one, from the `miniagent` binary at `miniagent`.
     pub fn start_processes(miniagent: &Path, otlp: &str) -> Result<Self, String> {
-        let dir = work_dir()?;
+        let (dir, providers) = work_dir()?;
         let (balancer, replicas, parts) = processes::start(miniagent, dir.path(), otlp)?;
-        Ok(Self { mode: Mode::Processes, balancer, replicas, parts: Parts::Processes(parts), _dir: dir })
+        Ok(Self { mode: Mode::Processes, balancer, replicas, providers, parts: Parts::Processes(parts), _dir: dir })
     }
 
     /// The stack as containers of `miniagent:local` and `miniagent-balancer:local`.
     pub fn start_containers(otlp: &str) -> Result<Self, String> {
-        let dir = work_dir()?;
+        let (dir, providers) = work_dir()?;
         let (balancer, replicas, parts) = containers::start(dir.path(), otlp)?;
-        Ok(Self { mode: Mode::Containers, balancer, replicas, parts: Parts::Containers(parts), _dir: dir })
+        Ok(Self { mode: Mode::Containers, balancer, replicas, providers, parts: Parts::Containers(parts), _dir: dir })
     }
 
     /// Kills replica `i` at once (SIGKILL: no graceful shutdown, in-flight requests are cut).
@@ -140,13 +146,18 @@ impl ScaleStack {
     }
 }
 
-/// A directory the containers' users can read (the keys file and nginx config are mounted).
-fn work_dir() -> Result<tempfile::TempDir, String> {
+/// A directory the containers' users can read (the keys file, the router file and the nginx config
+/// are mounted), and the router group's providers the router file points at.
+fn work_dir() -> Result<(tempfile::TempDir, providers::Providers), String> {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::Builder::new().prefix("miniagent-scale-").tempdir().map_err(|e| e.to_string())?;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
     let keys = dir.path().join("keys.yaml");
     std::fs::write(&keys, keys_yaml()).map_err(|e| e.to_string())?;
     std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).map_err(|e| e.to_string())?;
-    Ok(dir)
+    let providers = providers::Providers::start()?;
+    let router = dir.path().join("router.yaml");
+    std::fs::write(&router, providers.router_yaml()).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(&router, std::fs::Permissions::from_mode(0o644)).map_err(|e| e.to_string())?;
+    Ok((dir, providers))
 }

@@ -29,12 +29,12 @@ pub fn start(miniagent: &Path, dir: &Path, otlp: &str) -> Result<(String, Vec<Re
     redis.wait_for_port(redis_port, Duration::from_secs(10))?;
     let redis_url = format!("redis://127.0.0.1:{redis_port}/");
 
-    let keys = dir.join("keys.yaml").display().to_string();
+    let shown = dir.display().to_string();
     let mut replicas = Vec::new();
     let mut processes = Vec::new();
     for i in 0..REPLICAS {
         let name = format!("replica-{i}");
-        let env = replica_env(&name, &keys, &redis_url, otlp);
+        let env = replica_env(&name, &shown, &redis_url, otlp);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let process = ServerProcess::start(miniagent, &["serve", "--demo", "--port", "0"], &env)
             .map_err(|e| format!("{name}: {e}"))?;

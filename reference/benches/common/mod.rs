@@ -139,3 +139,65 @@ pub fn percentiles(mut lat: Vec<Duration>) -> (f64, f64) {
 pub fn bench_secs(default: f64) -> f64 {
     std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
+
+pub async fn connect(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Full<Bytes>> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
+pub async fn once(sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>, path: &str, body: &'static str) {
+    let req = Request::post(path)
+        .header("host", "bench")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap();
+    let res = sender.send_request(req).await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    res.into_body().collect().await.unwrap();
+}
+
+/// Requests to `path` at a fixed `rate` (spread over connections as needed), measuring each one's
+/// latency from when it was due (so a slow answer delays what follows, as a real load would).
+pub async fn open_loop(
+    addr: SocketAddr,
+    path: &'static str,
+    body: &'static str,
+    rate: f64,
+    d: Duration,
+) -> Vec<Duration> {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Instant>(1024);
+    let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+    let workers: Vec<_> = (0..32)
+        .map(|_| {
+            let rx = rx.clone();
+            tokio::spawn(async move {
+                let mut sender = connect(addr).await;
+                let mut lat = Vec::new();
+                loop {
+                    let next = rx.lock().await.recv().await;
+                    let Some(scheduled) = next else { break };
+                    once(&mut sender, path, body).await;
+                    lat.push(scheduled.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    let mut next = start;
+    while next < start + d {
+        tokio::time::sleep_until(next.into()).await;
+        let _ = tx.send(next).await;
+        next += interval;
+    }
+    drop(tx);
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    all
+}

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::invocation::ToolInvocation;
+use crate::provider::chat::Served;
 
 /// Why a run stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -30,6 +31,8 @@ pub struct RunOutcome {
     pub iterations: Vec<IterationRecord>,
     pub escalated: bool,
     pub used_model: String,
+    /// The router deployment that answered the last model call, when the model is a group.
+    pub served: Option<Served>,
 }
 
 impl RunOutcome {

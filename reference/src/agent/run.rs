@@ -82,5 +82,6 @@ async fn one_shot<M: ChatModel>(spec: &RunSpec, model: &M) -> Result<RunOutcome,
         iterations: Vec::new(),
         escalated: false,
         used_model: spec.model.clone(),
+        served: completion.served,
     })
 }

@@ -61,6 +61,7 @@ pub async fn run_loop<M: ChatModel, T: ToolBackend>(
         iterations: Vec::new(),
         budget: Budget::new(spec, started),
         used_model: spec.model.clone(),
+        served: None,
     };
     let limits = Limits { max_tools_per_iter: spec.max_tools_per_iter, tool_concurrency: spec.tool_concurrency };
     for iteration in 0..spec.max_iterations as usize {
@@ -79,6 +80,7 @@ pub async fn run_loop<M: ChatModel, T: ToolBackend>(
         };
         let router_call_ms = call_started.elapsed().as_secs_f64() * 1e3;
         st.used_model.clone_from(&current);
+        st.served.clone_from(&completion.served);
         let mut assistant = assistant_message(completion.message());
         let content = assistant.get("content").and_then(Value::as_str).unwrap_or_default().to_owned();
         let (requested, from_model) = requested_calls(&mut assistant, spec, iteration, &content);
@@ -118,6 +120,7 @@ async fn budget_stop<M: ChatModel>(mut st: State<'_>, model: &M) -> Result<RunOu
     let request = ChatRequest::of(prune(&st.messages));
     let call_started = Instant::now();
     let completion = model.complete(&target, &request).await?;
+    st.served.clone_from(&completion.served);
     let assistant = assistant_message(completion.message());
     let content = assistant.get("content").and_then(Value::as_str).unwrap_or_default().to_owned();
     st.messages.push(assistant);

@@ -7,6 +7,7 @@ use super::budget::Budget;
 use super::outcome::{IterationRecord, RunOutcome, StoppedReason};
 use super::settings::LoopEnv;
 use crate::api::RunSpec;
+use crate::provider::chat::Served;
 
 /// The conversation and records of a run in progress.
 pub struct State<'a> {
@@ -16,6 +17,8 @@ pub struct State<'a> {
     pub iterations: Vec<IterationRecord>,
     pub budget: Budget,
     pub used_model: String,
+    /// Who answered the last model call (a router deployment).
+    pub served: Option<Served>,
 }
 
 impl State<'_> {
@@ -27,6 +30,7 @@ impl State<'_> {
             iterations: self.iterations,
             escalated: self.budget.escalated,
             used_model: self.used_model,
+            served: self.served,
         }
     }
 

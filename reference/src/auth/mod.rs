@@ -20,6 +20,7 @@ use axum::response::Response;
 use crate::api::BackendKind;
 use crate::error::{ApiError, respond};
 use crate::telemetry::metrics::Metrics;
+use crate::transport::redis::RedisLink;
 use keys::{ApiKey, KeyRing};
 use ratelimit::LocalWindows;
 use redis::{Count, FailMode, RedisSettings, RedisWindows};
@@ -37,13 +38,12 @@ pub enum Limiter {
 }
 
 impl Limiter {
-    /// Shared when `MINI_AGENT_REDIS_URL` is set, local otherwise.
-    pub fn from_settings(settings: &RedisSettings) -> Result<Self, String> {
-        match &settings.url {
-            None => Ok(Self::Local(LocalWindows::default())),
-            Some(url) => RedisWindows::new(url.expose(), settings.timeout)
-                .map(|w| Self::Shared(Box::new(w), settings.fail))
-                .map_err(|e| format!("MINI_AGENT_REDIS_URL is not usable: {e}")),
+    /// Shared over `link` (the server's link to `MINI_AGENT_REDIS_URL`) when there is one, local
+    /// otherwise.
+    pub fn new(settings: &RedisSettings, link: Option<Arc<RedisLink>>) -> Self {
+        match link {
+            None => Self::Local(LocalWindows::default()),
+            Some(link) => Self::Shared(Box::new(RedisWindows::over(link)), settings.fail),
         }
     }
 

@@ -3,19 +3,18 @@
 //! any 60 seconds — kept as a sorted set per key (`miniagent:rpm:<key name>`) and updated by one
 //! Lua script, atomically, on Redis's own clock (replicas' clocks may disagree; Redis's is one).
 //!
-//! Redis down is never a hang: every call is bounded by `MINI_AGENT_REDIS_TIMEOUT_MS`, a failure
-//! makes the limiter skip Redis for a second (so a black-holed Redis costs one timeout per second,
-//! not one per request), and `MINI_AGENT_REDIS_FAIL` says what a request meets meanwhile: `open`
-//! (the default: served without a limit) or `closed` (refused with 503). Going down and coming back
-//! are each logged once.
+//! Redis down is never a hang: calls go over the server's one [`RedisLink`] (bounded by
+//! `MINI_AGENT_REDIS_TIMEOUT_MS`, skipped for a second after a failure, going down and coming back
+//! logged once), and `MINI_AGENT_REDIS_FAIL` says what a request meets meanwhile: `open` (the
+//! default: served without a limit) or `closed` (refused with 503).
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::env::Env;
 use crate::secret::Secret;
+use crate::transport::redis::RedisLink;
+pub use crate::transport::redis::redacted;
 
 /// What requests meet while Redis cannot be asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,19 +68,6 @@ impl RedisSettings {
     }
 }
 
-/// Where to say a Redis URL is, without its password.
-pub fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        }
-        Err(_) => "(an unparsable URL)".to_owned(),
-    }
-}
-
 /// The outcome of counting one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Count {
@@ -108,118 +94,44 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
 return -1
 ";
 
-/// Shared windows in Redis.
+/// Shared windows in Redis, over the server's one [`RedisLink`].
+#[derive(Debug)]
 pub struct RedisWindows {
-    client: redis::Client,
-    where_: String,
-    timeout: Duration,
+    link: Arc<RedisLink>,
     script: redis::Script,
-    conn: tokio::sync::OnceCell<ConnectionManager>,
-    health: Mutex<Health>,
 }
-
-#[derive(Debug, Default)]
-struct Health {
-    /// Skip Redis until then (after a failure).
-    skip_until: Option<Instant>,
-    /// Whether the last call failed (to log transitions only).
-    down: bool,
-}
-
-impl std::fmt::Debug for RedisWindows {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisWindows").field("at", &self.where_).finish_non_exhaustive()
-    }
-}
-
-/// How long a failure keeps the limiter from asking Redis again.
-const BACKOFF: Duration = Duration::from_secs(1);
 
 impl RedisWindows {
     pub fn new(url: &str, timeout: Duration) -> redis::RedisResult<Self> {
-        Ok(Self {
-            client: redis::Client::open(url)?,
-            where_: redacted(url),
-            timeout,
-            script: redis::Script::new(SCRIPT),
-            conn: tokio::sync::OnceCell::new(),
-            health: Mutex::new(Health::default()),
-        })
+        Ok(Self::over(Arc::new(RedisLink::new(url, timeout)?)))
+    }
+
+    /// Windows over a link the server shares with its other users of Redis.
+    pub fn over(link: Arc<RedisLink>) -> Self {
+        Self { link, script: redis::Script::new(SCRIPT) }
     }
 
     /// Where the windows live, password hidden.
     pub fn location(&self) -> &str {
-        &self.where_
+        self.link.location()
     }
 
     /// Counts one request of `key` against `rpm`.
     pub async fn hit(&self, key: &str, rpm: u32) -> Count {
-        if self.health().skip_until.is_some_and(|t| Instant::now() < t) {
-            return Count::Unavailable("Redis failed less than a second ago".to_owned());
-        }
-        let outcome = tokio::time::timeout(self.timeout.saturating_mul(2), self.ask(key, rpm)).await;
-        let outcome = match outcome {
-            Ok(Ok(wait_us)) => Ok(wait_us),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {} ms (MINI_AGENT_REDIS_TIMEOUT_MS)", self.timeout.as_millis())),
-        };
-        let mut health = self.health();
-        match outcome {
-            Ok(wait_us) => {
-                if health.down {
-                    tracing::info!(redis = %self.where_, "Redis answers again: rate limits are shared again");
-                }
-                *health = Health::default();
-                if wait_us < 0 { Count::Allowed } else { Count::Over(Duration::from_micros(wait_us.unsigned_abs())) }
-            }
-            Err(reason) => {
-                if !health.down {
-                    tracing::error!(redis = %self.where_, %reason, "Redis is unreachable: rate limits cannot be counted");
-                }
-                health.down = true;
-                health.skip_until = Some(Instant::now() + BACKOFF);
-                Count::Unavailable(reason)
-            }
-        }
-    }
-
-    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
-        self.health.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    async fn ask(&self, key: &str, rpm: u32) -> redis::RedisResult<i64> {
-        let conn = self
-            .conn
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.timeout))
-                    .set_response_timeout(Some(self.timeout))
-                    .set_number_of_retries(1);
-                ConnectionManager::new_lazy_with_config(self.client.clone(), config)
-            })
-            .await?;
-        let mut conn = conn.clone();
         let member = uuid::Uuid::new_v4().simple().to_string();
-        self.script
-            .key(format!("miniagent:rpm:{key}"))
-            .arg(super::ratelimit::WINDOW.as_micros() as u64)
-            .arg(rpm)
-            .arg(member)
-            .invoke_async(&mut conn)
-            .await
+        let window = (super::ratelimit::WINDOW.as_micros() as u64).to_string();
+        let (key, rpm) = (format!("miniagent:rpm:{key}"), rpm.to_string());
+        match self.link.run::<i64>(&self.script, &[&key], &[&window, &rpm, &member]).await {
+            Ok(wait_us) if wait_us < 0 => Count::Allowed,
+            Ok(wait_us) => Count::Over(Duration::from_micros(wait_us.unsigned_abs())),
+            Err(reason) => Count::Unavailable(reason),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_never_appear_where_the_url_is_shown() {
-        assert_eq!(redacted("redis://:hunter2@10.0.0.5:6379/0"), "redis://:***@10.0.0.5:6379/0");
-        assert_eq!(redacted("redis://127.0.0.1:6379/"), "redis://127.0.0.1:6379/");
-        assert!(!redacted("not a url hunter2").contains("hunter2"));
-    }
 
     #[test]
     fn settings_say_what_is_wrong() {

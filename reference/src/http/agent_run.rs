@@ -3,8 +3,11 @@
 use std::time::Instant;
 
 use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::AppendHeaders;
 use axum::{Extension, Json};
 
+use super::deployments::served_headers;
 use super::extract::LimitedBody;
 use super::state::SharedState;
 use crate::agent::run;
@@ -18,7 +21,7 @@ pub async fn agent_run(
     State(state): State<SharedState>,
     caller: Option<Extension<Caller>>,
     LimitedBody(body): LimitedBody,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<(AppendHeaders<Vec<(HeaderName, HeaderValue)>>, Json<Envelope>), ApiError> {
     let started = Instant::now();
     let spec = RunSpec::from_slice(&body, &state.config.run_limits)?;
     Caller::check_backend(caller.as_deref(), spec.backend.kind())?;
@@ -30,5 +33,7 @@ pub async fn agent_run(
     if let Some(writer) = &state.traces {
         writer.append(&trace::record(&envelope, &spec, &outcome)).await;
     }
-    Ok(Json(envelope))
+    let served = outcome.served.as_ref();
+    let routing = served_headers(served.map(|s| s.deployment.as_str()), served.map_or(1, |s| s.attempts));
+    Ok((AppendHeaders(routing), Json(envelope)))
 }

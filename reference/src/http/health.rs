@@ -29,6 +29,7 @@ pub async fn healthz(State(state): State<SharedState>) -> Json<Value> {
 pub async fn metrics(State(state): State<SharedState>) -> Response {
     match &state.metrics {
         Some(m) => {
+            state.providers.routing().refresh_gauges();
             let mut response = Response::new(axum::body::Body::from(m.render()));
             response.headers_mut().insert(
                 axum::http::header::CONTENT_TYPE,

@@ -1,10 +1,11 @@
 //! The HTTP façade: route table, shared state, and the handlers behind it.
 //!
 //! Reading order: [`routes`] (paths only) → [`extract`] (bounded body reading) → one module per
-//! area ([`health`], [`agent_run`], [`openai`], [`responses`]). Handlers extract, validate, call one function that
+//! area ([`health`], [`agent_run`], [`openai`], [`responses`], [`deployments`]). Handlers extract, validate, call one function that
 //! knows nothing of axum, and map the result.
 
 pub mod agent_run;
+pub mod deployments;
 pub mod extract;
 pub mod health;
 pub mod observe;

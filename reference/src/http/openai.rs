@@ -16,6 +16,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use super::deployments::routing_headers;
 use super::extract::LimitedBody;
 use super::request_id::RequestId;
 use super::sse::{events_response, sse};
@@ -24,15 +25,16 @@ use crate::api::RequestError;
 use crate::auth::Caller;
 use crate::error::{ApiError, OpenAiError};
 use crate::openai::agent;
-use crate::openai::proxy::{self, Forwarded};
+use crate::openai::proxy::{self, Forwarded, Proxied};
 use crate::openai::raw::RawObject;
 use crate::openai::relay::{self, Item};
 use crate::openai::settings::{Mode, NO_PROVIDER_GUIDANCE};
 use crate::openai_shape::{Stamp, completion, replay, zero_usage};
-use crate::provider::dummy;
+use crate::provider::client::Target;
 use crate::provider::kind::ProviderKind;
 use crate::provider::observe;
 use crate::provider::route::Route;
+use crate::provider::router::Ticket;
 
 type Answer = Result<Response, OpenAiError>;
 
@@ -90,29 +92,38 @@ pub async fn chat_completions(
             Json(done).into_response()
         });
     }
-    let route = proxy::route(&state.providers, &model)?;
-    if route.kind == ProviderKind::Dummy {
-        let stamp = Stamp::new(model);
-        let done = dummy::complete(&route.upstream_model);
-        return Ok(if stream {
-            sse(settings.keepalive, replay(&stamp, &done, include_usage))
-        } else {
-            Json(done).into_response()
-        });
-    }
-    proxy_chat(&state, &obj, &route, stream, &request_id(rid)).await.map_err(OpenAiError)
+    let target = proxy::target(&state.providers, &model)?;
+    let rid = request_id(rid);
+    let body_of = |route: &Route| Bytes::from(proxy::body_for(&obj, route));
+    let routed = proxy::send(&state.providers, &target, "chat/completions", &rid.id, stream, body_of).await;
+    let ticket = routed.ticket;
+    let (answer, route) = routed.result.map_err(ApiError::from)?;
+    let routing = routing_headers(&ticket);
+    let mut response = match answer {
+        Proxied::Local(done) => {
+            let stamp = Stamp::new(model);
+            if stream {
+                sse(settings.keepalive, replay(&stamp, &done, include_usage))
+            } else {
+                Json(done).into_response()
+            }
+        }
+        Proxied::Upstream(forwarded) => proxy_chat(&state, forwarded, &route, stream, &rid, ticket).await?,
+    };
+    response.headers_mut().extend(routing);
+    Ok(response)
 }
 
-/// Proxy mode: the provider's answer, as it is.
+/// Proxy mode: the provider's answer, as it is. The ticket (the deployment's in-flight count and
+/// token usage) lives until the answer's last byte.
 async fn proxy_chat(
     state: &AppState,
-    obj: &RawObject<'_>,
+    forwarded: Forwarded,
     route: &Route,
     stream: bool,
     rid: &RequestId,
+    ticket: Ticket,
 ) -> Result<Response, ApiError> {
-    let body = Bytes::from(proxy::body_for(obj, route));
-    let forwarded = proxy::forward(&state.providers, route, "chat/completions", body, &rid.id, stream).await?;
     let headers = pass_back(&forwarded, rid);
     let max = state.providers.settings().max_reply_bytes;
     let mut response = if stream {
@@ -121,6 +132,9 @@ async fn proxy_chat(
         let events = relay::relay(forwarded.response, route.kind, max, idle).map(move |item| match item {
             Item::Data(data) => {
                 observe::record_chunk_usage(&span, &data);
+                if data.contains("\"total_tokens\"") {
+                    ticket.add_tokens(proxy::total_tokens(data.as_bytes()).unwrap_or(0));
+                }
                 Event::default().data(data)
             }
             Item::Done => Event::default().data("[DONE]"),
@@ -129,6 +143,7 @@ async fn proxy_chat(
         events_response(state.config.shim.keepalive, events)
     } else {
         let bytes = proxy::read_all(forwarded, route, max).await?;
+        ticket.add_tokens(proxy::total_tokens(&bytes).unwrap_or(0));
         json_bytes(bytes)
     };
     response.headers_mut().extend(headers);
@@ -170,17 +185,25 @@ pub async fn embeddings(
     if obj.get("input").is_none() {
         return Err(invalid("input", "`input` is required: a string, a list of strings or token ids").into());
     }
-    let route = proxy::route(&state.providers, &model)?;
-    if route.kind == ProviderKind::Dummy {
+    let target = proxy::target(&state.providers, &model)?;
+    if let Target::Direct(route) = &target
+        && route.kind == ProviderKind::Dummy
+    {
         return Err(invalid("model", "the `dummy` model has no embeddings; name a provider's embedding model").into());
     }
     let rid = request_id(rid);
-    let body = Bytes::from(proxy::body_for(&obj, &route));
-    let forwarded = proxy::forward(&state.providers, &route, "embeddings", body, &rid.id, false).await?;
+    let body_of = |route: &Route| Bytes::from(proxy::body_for(&obj, route));
+    let routed = proxy::send(&state.providers, &target, "embeddings", &rid.id, false, body_of).await;
+    let (answer, route) = routed.result.map_err(ApiError::from)?;
+    let Proxied::Upstream(forwarded) = answer else {
+        return Err(invalid("model", "the `dummy` model has no embeddings").into());
+    };
     let headers = pass_back(&forwarded, &rid);
     let bytes = proxy::read_all(forwarded, &route, state.providers.settings().max_reply_bytes).await?;
+    routed.ticket.add_tokens(proxy::total_tokens(&bytes).unwrap_or(0));
     let mut response = json_bytes(bytes);
     response.headers_mut().extend(headers);
+    response.headers_mut().extend(routing_headers(&routed.ticket));
     Ok(response)
 }
 

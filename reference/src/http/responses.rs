@@ -20,6 +20,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
 
+use super::deployments::routing_headers;
 use super::extract::LimitedBody;
 use super::openai::{json_bytes, pass_back, request_id};
 use super::request_id::RequestId;
@@ -29,17 +30,16 @@ use crate::api::{RequestError, decode};
 use crate::auth::Caller;
 use crate::error::{ApiError, OpenAiError};
 use crate::openai::passthrough;
-use crate::openai::proxy;
+use crate::openai::proxy::{self, Forwarded, Proxied};
 use crate::openai::raw::RawObject;
 use crate::openai::relay::{self, Item};
 use crate::openai::responses::events::Converter;
 use crate::openai::responses::mode::{self, Wire};
 use crate::openai::responses::request::{self, Bridged};
 use crate::openai::responses::{output, warnings};
-use crate::openai::settings::{Mode, NO_PROVIDER_GUIDANCE};
+use crate::openai::settings::{Mode, NO_PROVIDER_GUIDANCE, ResponsesMode};
 use crate::openai_shape::{Stamp, completion, zero_usage};
-use crate::provider::dummy;
-use crate::provider::kind::ProviderKind;
+use crate::provider::client::{Providers, Target};
 use crate::provider::observe;
 use crate::provider::openai::check_completion;
 use crate::provider::route::Route;
@@ -100,15 +100,24 @@ async fn answer(state: &AppState, body: &Bytes, rid: &RequestId) -> Result<Respo
     if !state.providers.any_configured() {
         return Err(ApiError::bad_request("model", NO_PROVIDER_GUIDANCE));
     }
-    let route = proxy::route(&state.providers, &model)?;
-    // The router file's per-deployment `responses_mode` slots in as the third argument.
-    match mode::wire(&route, settings.responses_mode, None) {
-        Wire::Passthrough => passthrough(state, &obj, &route, rid).await,
-        Wire::Bridge if route.kind == ProviderKind::Dummy => {
-            let bridged = bridge(state, body)?;
-            Ok(respond_whole(state, &bridged, &dummy::complete(&route.upstream_model), rid))
+    let target = proxy::target(&state.providers, &model)?;
+    match wire_of(&state.providers, &target, settings.responses_mode) {
+        Wire::Passthrough => passthrough(state, &obj, &target, rid).await,
+        Wire::Bridge => bridged(state, &bridge(state, body)?, &target, rid).await,
+    }
+}
+
+/// The wire of a target: a route's own; for a router group, its deployments' when they agree
+/// (each deployment's `responses_mode` winning over the global one), else the bridge, which every
+/// provider can take — the wire is chosen before the router picks a deployment.
+fn wire_of(providers: &Providers, target: &Target, global: ResponsesMode) -> Wire {
+    match target {
+        Target::Direct(route) => mode::wire(route, global, None),
+        Target::Group(g) => {
+            let mut wires = providers.group_routes(*g).map(|(route, d)| mode::wire(route, global, d.responses_mode));
+            let first = wires.next().unwrap_or(Wire::Bridge);
+            if wires.all(|w| w == first) { first } else { Wire::Bridge }
         }
-        Wire::Bridge => bridged(state, &bridge(state, body)?, &route, rid).await,
     }
 }
 
@@ -121,12 +130,18 @@ fn bridge(state: &AppState, body: &Bytes) -> Result<Bridged, ApiError> {
 async fn passthrough(
     state: &AppState,
     obj: &RawObject<'_>,
-    route: &Route,
+    target: &Target,
     rid: &RequestId,
 ) -> Result<Response, ApiError> {
     let stream = obj.boolean("stream")?.unwrap_or(false);
-    let body = Bytes::from(proxy::body_for(obj, route));
-    let forwarded = proxy::forward(&state.providers, route, "responses", body, &rid.id, stream).await?;
+    let routed =
+        proxy::send(&state.providers, target, "responses", &rid.id, stream, |r| Bytes::from(proxy::body_for(obj, r)))
+            .await;
+    let routing = routing_headers(&routed.ticket);
+    let (answer, route) = routed.result.map_err(ApiError::from)?;
+    let Proxied::Upstream(forwarded) = answer else {
+        return Err(ApiError::bad_request("model", "the `dummy` model answers chat only: it has no /responses"));
+    };
     let headers = pass_back(&forwarded, rid);
     let content_type = forwarded.response.headers().get(header::CONTENT_TYPE).cloned();
     let is_events =
@@ -144,47 +159,76 @@ async fn passthrough(
         r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         r
     } else {
-        json_bytes(proxy::read_all(forwarded, route, max).await?)
+        let bytes = proxy::read_all(forwarded, &route, max).await?;
+        routed.ticket.add_tokens(proxy::total_tokens(&bytes).unwrap_or(0));
+        json_bytes(bytes)
     };
     if let Some(content_type) = content_type {
         response.headers_mut().insert(header::CONTENT_TYPE, content_type);
     }
     response.headers_mut().extend(headers);
+    response.headers_mut().extend(routing);
     Ok(response)
 }
 
 /// Bridged: the chat answer as a Response, or the chat stream as the Responses event stream.
-async fn bridged(state: &AppState, bridged: &Bridged, route: &Route, rid: &RequestId) -> Result<Response, ApiError> {
+async fn bridged(state: &AppState, bridged: &Bridged, target: &Target, rid: &RequestId) -> Result<Response, ApiError> {
     let mut chat = bridged.chat.clone();
-    chat.insert("model".into(), json!(route.upstream_model));
     chat.insert("stream".into(), json!(bridged.stream));
     if bridged.stream {
         // `response.completed` must carry the usage.
         chat.insert("stream_options".into(), json!({"include_usage": true}));
     }
-    let body = Bytes::from(Value::Object(chat).to_string());
-    let forwarded = proxy::forward(&state.providers, route, "chat/completions", body, &rid.id, bridged.stream).await?;
-    let headers = pass_back(&forwarded, rid);
+    let body_of = |route: &Route| {
+        let mut chat = chat.clone();
+        chat.insert("model".into(), json!(route.upstream_model));
+        Bytes::from(Value::Object(chat).to_string())
+    };
+    let routed = proxy::send(&state.providers, target, "chat/completions", &rid.id, bridged.stream, body_of).await;
+    let routing = routing_headers(&routed.ticket);
+    let (answer, route) = routed.result.map_err(ApiError::from)?;
+    let mut response = match answer {
+        Proxied::Local(done) => respond_whole(state, bridged, &done, rid),
+        Proxied::Upstream(forwarded) => {
+            let headers = pass_back(&forwarded, rid);
+            let mut r = bridged_answer(state, bridged, forwarded, &route, routed.ticket).await?;
+            r.headers_mut().extend(headers);
+            with_warnings(r, bridged, rid)
+        }
+    };
+    response.headers_mut().extend(routing);
+    Ok(response)
+}
+
+/// A provider's chat answer as a Response: JSON, or the Responses event stream as it comes.
+async fn bridged_answer(
+    state: &AppState,
+    bridged: &Bridged,
+    forwarded: Forwarded,
+    route: &Route,
+    ticket: crate::provider::router::Ticket,
+) -> Result<Response, ApiError> {
     let max = state.providers.settings().max_reply_bytes;
     let (response_id, created) = (output::id("resp"), now());
-    let mut response = if bridged.stream {
+    if bridged.stream {
         let idle = route.timeout.unwrap_or(state.providers.settings().request_timeout);
         let span = forwarded.span;
         let items = relay::relay(forwarded.response, route.kind, max, idle).inspect(move |item| {
             if let Item::Data(data) = item {
                 observe::record_chunk_usage(&span, data);
+                if data.contains("\"total_tokens\"") {
+                    ticket.add_tokens(proxy::total_tokens(data.as_bytes()).unwrap_or(0));
+                }
             }
         });
         let converter = Converter::new(&response_id, created, &route.upstream_model, bridged);
-        events_response(state.config.shim.keepalive, responses_events(converter, items))
-    } else {
-        let bytes = proxy::read_all(forwarded, route, max).await?;
-        let completion: Value = serde_json::from_slice(&bytes).map_err(|e| invalid_reply(route, &e.to_string()))?;
-        check_completion(&completion).map_err(|why| invalid_reply(route, &why))?;
-        Json(output::from_completion(&completion, &response_id, created, bridged)).into_response()
-    };
-    response.headers_mut().extend(headers);
-    Ok(with_warnings(response, bridged, rid))
+        return Ok(events_response(state.config.shim.keepalive, responses_events(converter, items)));
+    }
+    let bytes = proxy::read_all(forwarded, route, max).await?;
+    ticket.add_tokens(proxy::total_tokens(&bytes).unwrap_or(0));
+    let completion: Value = serde_json::from_slice(&bytes).map_err(|e| invalid_reply(route, &e.to_string()))?;
+    check_completion(&completion).map_err(|why| invalid_reply(route, &why))?;
+    Ok(Json(output::from_completion(&completion, &response_id, created, bridged)).into_response())
 }
 
 fn now() -> u64 {

@@ -5,7 +5,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use super::state::SharedState;
-use super::{agent_run, health, observe, openai, request_id, responses};
+use super::{agent_run, deployments, health, observe, openai, request_id, responses};
 use crate::auth;
 
 /// The façade as a `Router`, so tests drive it with `oneshot` and no socket.
@@ -21,6 +21,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/chat/completions", post(openai::chat_completions))
         .route("/v1/responses", post(responses::responses))
         .route("/v1/embeddings", post(openai::embeddings))
+        .route("/v1/deployments", get(deployments::deployments))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_key))

@@ -10,9 +10,11 @@ use crate::config::Config;
 use crate::openai::models::ModelCatalog;
 use crate::process::sandbox::Sandbox;
 use crate::provider::client::Providers;
+use crate::provider::router::shared::SharedHealth;
 use crate::telemetry::metrics::Metrics;
 use crate::tools::local::LocalTools;
 use crate::trace::TraceWriter;
+use crate::transport::redis::RedisLink;
 
 /// Everything a handler may need; built once, shared by `Arc`.
 #[derive(Debug)]
@@ -66,7 +68,21 @@ impl AppState {
             return Err(StartupError::Config(config.problems.clone()));
         }
         let metrics = if config.telemetry.metrics { Some(Metrics::new()?) } else { None };
-        let providers = config.build_providers()?.with_metrics(metrics.clone());
+        // One Redis link for everything replicas share: rate-limit windows and router state.
+        let redis = match &config.redis.url {
+            Some(url) => Some(Arc::new(
+                RedisLink::new(url.expose(), config.redis.timeout)
+                    .map_err(|e| StartupError::Limiter(format!("MINI_AGENT_REDIS_URL is not usable: {e}")))?,
+            )),
+            None => None,
+        };
+        for warning in &config.router.warnings {
+            tracing::warn!("{warning}");
+        }
+        let providers = config
+            .build_providers()?
+            .with_metrics(metrics.clone())
+            .with_shared_routing(redis.clone().map(SharedHealth::new));
         let traces = match &config.traces.path {
             Some(path) => Some(
                 TraceWriter::spawn(path.clone(), config.traces.max_bytes)
@@ -77,7 +93,7 @@ impl AppState {
         let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
         let sandbox = Sandbox::started(config.sandbox.clone()).map_err(|e| StartupError::Config(vec![e]))?;
         let local_tools = LocalTools::new(config.local_tools.clone(), sandbox);
-        let limiter = Limiter::from_settings(&config.redis).map_err(StartupError::Limiter)?;
+        let limiter = Limiter::new(&config.redis, redis);
         if !config.keys.is_empty() {
             tracing::info!("{}", limiter.describe());
         }

@@ -31,7 +31,7 @@ impl ModelCatalog {
     /// Every model id this server answers to, as OpenAI model objects.
     pub async fn list(&self, providers: &Providers, created: u64) -> Vec<Value> {
         let mut out: Vec<Value> =
-            providers.router().entries().iter().map(|e| entry(&e.model_name, created, "miniagent")).collect();
+            providers.router().groups().iter().map(|g| entry(&g.name, created, "miniagent")).collect();
         for m in self.provider_models(providers).await {
             if !out.iter().any(|o| o["id"] == m["id"]) {
                 out.push(m);

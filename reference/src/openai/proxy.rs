@@ -2,11 +2,16 @@
 //!
 //! Every field goes on unchanged but `model`, which loses its provider prefix; the provider's
 //! answer comes back as it is. Statuses are the provider's own: a 4xx or 429 is passed through with
-//! its message and `Retry-After` and never retried (the client's SDK decides); only a provider that
-//! cannot be reached, does not answer in time, or answers 5xx after the route's retries becomes a
-//! 502 or 504 here.
+//! its message and `Retry-After` and never retried on the same route (the client's SDK decides);
+//! only a provider that cannot be reached, does not answer in time, or answers 5xx after the
+//! route's retries becomes a 502 or 504 here.
+//!
+//! A router group is routed ([`send`]): each attempt is one [`forward`] to a deployment, and a
+//! failure moves on to another deployment or a fallback — before anything reaches the client, since
+//! an attempt ends with the provider's 2xx head (a stream falls back only before its first byte).
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -14,12 +19,14 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::raw::RawObject;
-use crate::provider::client::Providers;
+use crate::provider::client::{Providers, Target};
+use crate::provider::dummy;
 use crate::provider::error::ProviderError;
 use crate::provider::kind::ProviderKind;
 use crate::provider::observe;
 use crate::provider::openai::{read_limited, transport_error, with_key};
-use crate::provider::route::Route;
+use crate::provider::route::{Overrides, Route};
+use crate::provider::router::{Fault, Routed, fault_of, fault_of_status};
 use crate::text::excerpt_bytes;
 use crate::transport::retry::{self, Attempt, Verdict, retryable_status};
 use crate::transport::retry_after;
@@ -55,6 +62,74 @@ pub struct Forwarded {
     pub pass_back: Vec<(String, String)>,
     /// The call's span, open until the body has been read (token counts land on it).
     pub span: tracing::Span,
+}
+
+/// What a proxied call got: the provider's 2xx head, or the dummy model's whole answer.
+#[derive(Debug)]
+pub enum Proxied {
+    Upstream(Forwarded),
+    Local(Value),
+}
+
+/// What `model` names for the proxy: a router group, else the route of [`route`].
+pub fn target(providers: &Providers, model: &str) -> Result<Target, ProviderError> {
+    match providers.router().group(model.trim()) {
+        Some((g, _)) => Ok(Target::Group(g)),
+        None => route(providers, model).map(|r| Target::Direct(Arc::new(r))),
+    }
+}
+
+/// Sends a request for `target` to `path`, routed when it is a group; `body_of` writes the body for
+/// a route (its upstream model name). The answer comes with the route that gave it.
+pub async fn send(
+    providers: &Providers,
+    target: &Target,
+    path: &'static str,
+    request_id: &str,
+    stream: bool,
+    body_of: impl Fn(&Route) -> Bytes,
+) -> Routed<(Proxied, Arc<Route>), ProxyError> {
+    let attempt = |route: Arc<Route>| {
+        let body = body_of(&route);
+        async move {
+            let answer = if route.kind == ProviderKind::Dummy {
+                if path != "chat/completions" {
+                    let why = format!("the `dummy` model answers chat only, not {path}");
+                    return Err(ProviderError::InvalidModel(why).into());
+                }
+                Proxied::Local(dummy::complete(&route.upstream_model))
+            } else {
+                Proxied::Upstream(forward(providers, &route, path, body, request_id, stream).await?)
+            };
+            Ok((answer, route))
+        }
+    };
+    providers.call(target, &Overrides::default(), attempt, fault).await
+}
+
+/// How a proxied attempt's error reads for the router (the provider's status and message).
+pub fn fault(e: &ProxyError) -> Fault {
+    match e {
+        ProxyError::Provider(p) => fault_of(p),
+        ProxyError::Status { status, error, retry_after } => {
+            let wait = retry_after.as_deref().and_then(|v| retry_after::parse(v, SystemTime::now()));
+            fault_of_status(*status, &error.to_string(), wait)
+        }
+    }
+}
+
+/// `usage.total_tokens` of a JSON answer, found without parsing it whole (the answer is relayed as
+/// bytes; this only feeds the deployment's per-minute usage).
+pub fn total_tokens(bytes: &[u8]) -> Option<u64> {
+    const KEY: &[u8] = b"\"total_tokens\"";
+    let at = bytes.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len();
+    let rest = &bytes[at..];
+    let start = rest.iter().position(|b| b.is_ascii_digit())?;
+    if rest[..start].iter().any(|b| !matches!(b, b':' | b' ' | b'\t' | b'\n' | b'\r')) {
+        return None;
+    }
+    let digits = rest[start..].iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&rest[start..start + digits]).ok()?.parse().ok()
 }
 
 /// Routes `model`: an alias or `provider/model`; a bare name that is neither goes to the default
@@ -199,4 +274,17 @@ pub async fn read_all(forwarded: Forwarded, route: &Route, max: usize) -> Result
         observe::record_usage(&forwarded.span, &reply);
     }
     Ok(Bytes::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn total_tokens_are_found_in_the_bytes() {
+        let body = br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens": 5}}"#;
+        assert_eq!(total_tokens(body), Some(5));
+        assert_eq!(total_tokens(br#"{"usage":null}"#), None);
+        assert_eq!(total_tokens(br#"{"total_tokens":"x7"}"#), None);
+    }
 }

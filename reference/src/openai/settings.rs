@@ -42,28 +42,9 @@ impl Mode {
     }
 }
 
-/// How `/v1/responses` reaches a provider, as the operator wrote it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResponsesMode {
-    /// Pass-through for providers known to speak Responses (the `openai` kind at OpenAI's own
-    /// base), the bridge for the others.
-    Auto,
-    /// Always bridged onto chat completions.
-    Bridge,
-    /// Always sent to the provider's own `/responses`, the answer relayed byte for byte.
-    Passthrough,
-}
-
-impl ResponsesMode {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "auto" => Some(Self::Auto),
-            "bridge" => Some(Self::Bridge),
-            "passthrough" | "pass-through" => Some(Self::Passthrough),
-            _ => None,
-        }
-    }
-}
+/// How `/v1/responses` reaches a provider, as the operator wrote it: one type for the global
+/// `MINI_AGENT_RESPONSES_MODE` and a deployment's `responses_mode` in the router file.
+pub use crate::provider::router::ResponsesMode;
 
 /// What a bridged request does with a hosted tool (`web_search`, `file_search`, …), which no chat
 /// provider can run.

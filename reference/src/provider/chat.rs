@@ -78,11 +78,22 @@ pub struct Completion {
     pub provider: ProviderKind,
     /// Retry statistics, when `CODEX_AGENT_ENABLE_METRICS=1`.
     pub retry_stats: Option<RetryStats>,
+    /// The router deployment that answered and the attempts it took, when the model is a group.
+    pub served: Option<Served>,
+}
+
+/// Who answered a routed call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// The deployment's id.
+    pub deployment: String,
+    /// Router-level attempts, this one included.
+    pub attempts: u32,
 }
 
 impl Completion {
     pub fn new(raw: Value, provider: ProviderKind) -> Self {
-        Self { raw, provider, retry_stats: None }
+        Self { raw, provider, retry_stats: None, served: None }
     }
 
     /// `choices[0].message`, when it is an object.
@@ -98,6 +109,13 @@ impl Completion {
     /// `usage`, when the provider reported it.
     pub fn usage(&self) -> Option<&Value> {
         self.raw.get("usage").filter(|u| u.is_object())
+    }
+
+    /// `usage.total_tokens` (else prompt + completion tokens), for per-minute usage.
+    pub fn total_tokens(&self) -> Option<u64> {
+        let usage = self.usage()?;
+        let n = |k: &str| usage.get(k).and_then(Value::as_u64);
+        n("total_tokens").or_else(|| Some(n("prompt_tokens")? + n("completion_tokens").unwrap_or(0)))
     }
 }
 

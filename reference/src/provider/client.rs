@@ -1,18 +1,26 @@
-//! [`Providers`]: the model providers of one server — settings, aliases and the one shared HTTP
-//! client (connection pools are per client, so one client means warm connections for every
-//! request) — and the dispatch of a call over the closed [`ProviderKind`] set, with the route's
-//! retries through the transport layer's driver.
+//! [`Providers`]: the model providers of one server — settings, the router with its deployments'
+//! routes resolved once, and the one shared HTTP client (connection pools are per client, so one
+//! client means warm connections for every request) — and the dispatch of a call over the closed
+//! [`ProviderKind`] set, with the route's retries through the transport layer's driver.
+//!
+//! [`Providers::call`] is how every model call is made: a router group goes through the router
+//! (retries on other deployments, cooldowns, fallbacks), any other name is one attempt on its
+//! route. Callers pass the attempt (a completion, a proxied request, a stream's head).
 
+use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::future::Either;
 use tracing::Instrument;
 
-use super::chat::{ChatRequest, Completion};
+use super::chat::{ChatRequest, Completion, Served};
 use super::error::ProviderError;
 use super::kind::ProviderKind;
 use super::route::{self, Overrides, Route};
-use super::router::RouterConfig;
+use super::router::shared::SharedHealth;
+use super::router::{DeploymentStatus, Fault, Routed, Router, RouterConfig, Ticket, fault_of};
 use super::settings::ProviderSettings;
 use super::stream::{self, ChunkStream};
 use super::{dummy, observe, openai};
@@ -22,7 +30,10 @@ use crate::transport::retry::{self, RetryStats};
 #[derive(Debug, Clone)]
 pub struct Providers {
     settings: ProviderSettings,
-    router: RouterConfig,
+    router: Arc<Router>,
+    /// Each deployment's route, resolved at startup (`None`: it cannot be called — an unknown
+    /// provider, a missing key — and is left out of routing, with a warning).
+    routes: Arc<[Option<Arc<Route>>]>,
     http: reqwest::Client,
     metrics: Option<Metrics>,
     /// Provider URLs already parsed (parsing one, IDNA included, was 3 % of a proxied request).
@@ -39,13 +50,38 @@ impl Providers {
             .connect_timeout(settings.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()?;
-        Ok(Self { settings, router, http, metrics: None, urls: std::sync::Arc::default() })
+        let routes: Arc<[Option<Arc<Route>>]> = router
+            .deployments()
+            .iter()
+            .map(|d| match route::deployment(d, &settings, &router, &Overrides::default()) {
+                Ok(r) => Some(Arc::new(r)),
+                Err(e) => {
+                    tracing::warn!(deployment = %d.id, "router deployment left out of routing: {e}");
+                    None
+                }
+            })
+            .collect();
+        let router = Arc::new(Router::new(router, |i| routes[i].is_some()));
+        Ok(Self { settings, router, routes, http, metrics: None, urls: std::sync::Arc::default() })
     }
 
     /// Counts every call in `metrics`.
     #[must_use]
     pub fn with_metrics(mut self, metrics: Option<Metrics>) -> Self {
+        if let Some(m) = &metrics {
+            self.router.count_in(m.clone());
+        }
         self.metrics = metrics;
+        self
+    }
+
+    /// Shares the router's cooldowns and usage with other replicas through Redis.
+    #[must_use]
+    pub fn with_shared_routing(self, shared: Option<SharedHealth>) -> Self {
+        if let Some(shared) = shared {
+            tracing::info!(redis = %shared.location(), "router cooldowns and usage are shared in Redis");
+            self.router.share(shared);
+        }
         self
     }
 
@@ -73,8 +109,30 @@ impl Providers {
         &self.settings
     }
 
+    /// The router file as configured.
+    /// The callable deployments of group `g`: each one's route and its entry in the file.
+    pub fn group_routes(&self, g: usize) -> impl Iterator<Item = (&Arc<Route>, &super::router::Deployment)> {
+        let config = self.router();
+        config
+            .groups()
+            .get(g)
+            .into_iter()
+            .flat_map(|group| group.deployments.iter())
+            .filter_map(move |&i| Some((self.routes.get(i)?.as_ref()?, config.deployments().get(i)?)))
+    }
+
     pub fn router(&self) -> &RouterConfig {
+        self.router.config()
+    }
+
+    /// The live router (deployments' health).
+    pub fn routing(&self) -> &Arc<Router> {
         &self.router
+    }
+
+    /// `GET /v1/deployments`: every deployment's figures.
+    pub fn deployment_statuses(&self) -> Vec<DeploymentStatus> {
+        self.router.statuses(|d| self.routes[d].as_ref().map(|r| r.kind.name()))
     }
 
     /// The one HTTP client every provider call shares (its pool keeps connections warm).
@@ -84,12 +142,12 @@ impl Providers {
 
     /// Whether any model is callable (a provider, the dummy model, or an alias).
     pub fn any_configured(&self) -> bool {
-        self.settings.any_configured() || !self.router.is_empty()
+        self.settings.any_configured() || !self.router.config().is_empty()
     }
 
     /// Model ids to advertise on `/v1/models`: aliases in file order, then `dummy` when allowed.
     pub fn model_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.router.entries().iter().map(|e| e.model_name.clone()).collect();
+        let mut ids: Vec<String> = self.router().groups().iter().map(|g| g.name.clone()).collect();
         if self.settings.allow_dummy && !ids.iter().any(|i| i == "dummy") {
             ids.push("dummy".to_owned());
         }
@@ -103,17 +161,75 @@ impl Providers {
 
     /// Resolves with per-request overrides (`custom_llm_provider`, `api_base`, `api_key`).
     pub fn resolve_with(&self, model: &str, overrides: &Overrides) -> Result<Route, ProviderError> {
-        let route = route::resolve_with(model, &self.settings, &self.router, overrides)?;
+        let route = route::resolve_with(model, &self.settings, self.router.config(), overrides)?;
         if let Some(given) = &route.corrected_from {
             warn_corrected_base_once(given, &route.api_base);
         }
         Ok(route)
     }
 
-    /// One chat completion on `model`.
+    /// What `model` names: a router group (routed), or one route.
+    pub fn target(&self, model: &str, overrides: &Overrides) -> Result<Target, ProviderError> {
+        match self.router.config().group(model.trim()) {
+            Some((g, _)) => Ok(Target::Group(g)),
+            None => self.resolve_with(model, overrides).map(|r| Target::Direct(Arc::new(r))),
+        }
+    }
+
+    /// Deployment `d`'s route, with the request's overrides on top when it has any.
+    fn route_of(&self, d: usize, overrides: &Overrides) -> Result<Arc<Route>, ProviderError> {
+        match &self.routes[d] {
+            Some(route) if overrides.is_empty() => Ok(route.clone()),
+            _ => {
+                let config = self.router.config();
+                route::deployment(&config.deployments()[d], &self.settings, config, overrides).map(Arc::new)
+            }
+        }
+    }
+
+    /// Makes a model call: `attempt(route)` on `target` — through the router for a group (other
+    /// deployments, cooldowns, fallbacks; `fault` reads an attempt's error), once otherwise.
+    pub async fn call<T, E, F, Fut>(
+        &self,
+        target: &Target,
+        overrides: &Overrides,
+        mut attempt: F,
+        fault: impl Fn(&E) -> Fault,
+    ) -> Routed<T, E>
+    where
+        F: FnMut(Arc<Route>) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<ProviderError>,
+    {
+        match target {
+            Target::Direct(route) => Routed { result: attempt(route.clone()).await, ticket: Ticket::direct() },
+            Target::Group(g) if overrides.is_empty() && self.router.first_usable(*g).is_none() => {
+                // Nothing in the group can be called: say why (an unknown provider, a missing key)
+                // rather than that it is cooling down.
+                let first = self.router.config().groups()[*g].deployments[0];
+                let why = self.route_of(first, overrides).err().unwrap_or_else(|| {
+                    ProviderError::InvalidModel("no deployment of this group can be called".to_owned())
+                });
+                Routed { result: Err(E::from(why)), ticket: Ticket::unattempted() }
+            }
+            Target::Group(g) => {
+                let each = |d| match self.route_of(d, overrides) {
+                    Ok(route) => Either::Left(attempt(route)),
+                    Err(e) => Either::Right(std::future::ready(Err(E::from(e)))),
+                };
+                super::router::drive(&self.router, *g, each, fault).await
+            }
+        }
+    }
+
+    /// One chat completion on `model` (routed when it is a group).
     pub async fn complete(&self, model: &str, request: &ChatRequest<'_>) -> Result<Completion, ProviderError> {
-        let route = self.resolve(model)?;
-        self.complete_route(&route, request).await
+        let target = self.target(model, &Overrides::default())?;
+        let attempt = |route: Arc<Route>| async move { self.complete_route(&route, request).await };
+        let routed = self.call(&target, &Overrides::default(), attempt, fault_of).await;
+        let mut completion = routed.result?;
+        served(&mut completion, &routed.ticket);
+        Ok(completion)
     }
 
     /// The blocking form of [`Self::complete`], for callers without an async runtime. It runs its
@@ -146,7 +262,7 @@ impl Providers {
             observe::record_usage(&span, raw);
         }
         let retry_stats = self.settings.codex.metrics.then(|| stats.clone());
-        (result.map(|raw| Completion { raw, provider: route.kind, retry_stats }), stats)
+        (result.map(|raw| Completion { raw, provider: route.kind, retry_stats, served: None }), stats)
     }
 
     /// Runs `call` as one observed model call: inside its span, finished with its outcome and
@@ -196,6 +312,23 @@ impl Providers {
     }
 }
 
+/// What a model name names.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A router group (its index).
+    Group(usize),
+    /// One route (a `provider/model` name).
+    Direct(Arc<Route>),
+}
+
+/// Records who served `completion` on it, and its tokens in the deployment's usage.
+pub fn served(completion: &mut Completion, ticket: &Ticket) {
+    if let Some(tokens) = completion.total_tokens() {
+        ticket.add_tokens(tokens);
+    }
+    completion.served = ticket.deployment().map(|id| Served { deployment: id.to_owned(), attempts: ticket.attempts });
+}
+
 /// The runbook's most common mistake, said once per process so the setting gets fixed.
 fn warn_corrected_base_once(given: &str, using: &str) {
     static WARNED: AtomicBool = AtomicBool::new(false);
@@ -205,5 +338,23 @@ fn warn_corrected_base_once(given: &str, using: &str) {
             using,
             "the codex-agent base ends in /v1, but the provider appends /v1 itself: remove /v1 from CODEX_AGENT_API_BASE (or api_base)"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::Env;
+
+    #[tokio::test]
+    async fn a_group_none_of_whose_deployments_can_be_called_says_why() {
+        let file =
+            "model_list:\n  - {model_name: g, litellm_params: {model: azure/gpt, api_base: 'https://x.example'}}\n";
+        let router = RouterConfig::parse(file, "r.yaml", false, |_| None).expect("LiteLLM's file parses");
+        let settings = ProviderSettings::from_env(&Env::new(&|_| None));
+        let providers = Providers::new(settings, router).expect("providers");
+        let err = providers.complete("g", &ChatRequest::default()).await.expect_err("azure is no provider here");
+        assert!(err.to_string().contains("unknown provider `azure`"), "{err}");
+        assert!(err.is_client_error());
     }
 }

@@ -21,6 +21,12 @@ pub enum ProviderError {
     Timeout { provider: ProviderKind },
     #[error("provider {provider} answered something that is not a chat completion: {reason}")]
     InvalidResponse { provider: ProviderKind, reason: String },
+    /// Every deployment of a router group is cooling down (or at its per-minute limits).
+    #[error(
+        "every deployment of `{model}` is cooling down after failures or at its rpm/tpm limit; retry in {} s",
+        .retry_after.as_secs_f64().ceil().max(1.0)
+    )]
+    CoolingDown { model: String, retry_after: Duration },
 }
 
 impl ProviderError {
@@ -28,6 +34,14 @@ impl ProviderError {
     /// failed (502).
     pub fn is_client_error(&self) -> bool {
         matches!(self, Self::InvalidModel(_) | Self::Disabled { .. } | Self::NotConfigured { .. })
+    }
+
+    /// The wait to announce when the request may be retried later (429), if that is the error.
+    pub fn cooling_retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::CoolingDown { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 
     /// True when the provider did not answer in time (504 rather than 502).

@@ -2,7 +2,8 @@
 //!
 //! Reading order: [`settings`] (the environment), [`kind`] (the closed provider set), [`route`]
 //! (model name → which provider, which upstream name, which base, key and retry policy; pure),
-//! [`router`] (the alias file), [`chat`] (the request and the answer), [`openai`] (the one
+//! [`router`] (the router file's deployments, and routing among them: strategies, retries,
+//! cooldowns, fallbacks), [`chat`] (the request and the answer), [`openai`] (the one
 //! OpenAI-compatible wire call and its retry classifier), [`stream`] (server-sent chunks and their
 //! aggregation), [`dummy`] (the offline model), [`client`] ([`Providers`]: dispatch and retries),
 //! [`observe`] (each call's span and metrics).
@@ -22,7 +23,7 @@ pub mod settings;
 pub mod stream;
 
 pub use chat::{ChatRequest, Completion};
-pub use client::Providers;
+pub use client::{Providers, Target};
 pub use error::ProviderError;
 pub use kind::ProviderKind;
 pub use route::{Overrides, Route};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::error::ProviderError;
 use super::kind::ProviderKind;
-use super::router::RouterConfig;
+use super::router::{Deployment, RouterConfig};
 use super::settings::{DEFAULT_OPENAI_BASE, ProviderSettings};
 use crate::secret::Secret;
 use crate::transport::retry::RetryPolicy;
@@ -59,13 +59,24 @@ pub struct Overrides {
     pub max_retries: Option<u32>,
 }
 
+impl Overrides {
+    /// Whether the request overrides nothing.
+    pub fn is_empty(&self) -> bool {
+        self.custom_llm_provider.is_none()
+            && self.api_base.is_none()
+            && self.api_key.is_none()
+            && self.max_retries.is_none()
+    }
+}
+
 /// Resolves `model` (an alias or `provider/model`).
 pub fn resolve(model: &str, settings: &ProviderSettings, router: &RouterConfig) -> Result<Route, ProviderError> {
     resolve_with(model, settings, router, &Overrides::default())
 }
 
 /// Resolves `model` with per-request overrides, which win over an alias's, which win over the
-/// environment.
+/// environment. A router group resolves to its first deployment (the router chooses among them:
+/// see [`deployment`]).
 pub fn resolve_with(
     model: &str,
     settings: &ProviderSettings,
@@ -76,21 +87,38 @@ pub fn resolve_with(
     if model.is_empty() {
         return Err(ProviderError::InvalidModel("model is empty: name a router alias or `provider/model`".into()));
     }
-    let (target, mut over, timeout) = match router.get(model) {
-        Some(entry) => (
-            entry.model.clone(),
-            Overrides {
-                custom_llm_provider: entry.custom_llm_provider.clone(),
-                api_base: entry.api_base.clone(),
-                api_key: entry.api_key.clone(),
-                max_retries: entry.max_retries,
-            },
-            entry.timeout_secs.map(Duration::from_secs_f64),
-        ),
-        None => (model.to_owned(), Overrides::default(), None),
+    match router.get(model) {
+        Some(d) => deployment(d, settings, router, request),
+        None => build_with(model, settings, router, Overrides::default(), None, request),
+    }
+}
+
+/// The route of one deployment of the router file, with per-request overrides on top.
+pub fn deployment(
+    d: &Deployment,
+    settings: &ProviderSettings,
+    router: &RouterConfig,
+    request: &Overrides,
+) -> Result<Route, ProviderError> {
+    let own = Overrides {
+        custom_llm_provider: d.custom_llm_provider.clone(),
+        api_base: d.api_base.clone(),
+        api_key: d.api_key.clone(),
+        max_retries: d.max_retries,
     };
+    build_with(&d.model, settings, router, own, d.timeout_secs.map(Duration::from_secs_f64), request)
+}
+
+fn build_with(
+    target: &str,
+    settings: &ProviderSettings,
+    router: &RouterConfig,
+    mut over: Overrides,
+    timeout: Option<Duration>,
+    request: &Overrides,
+) -> Result<Route, ProviderError> {
     // A base the request names (a batch line's `api_base`) gets no key of the server's — neither
-    // the alias's nor the environment's — unless it is that key's own base: a key goes only to
+    // the deployment's nor the environment's — unless it is that key's own base: a key goes only to
     // the provider it was configured for.
     let foreign_base = match &request.api_base {
         Some(b) if request.api_key.is_none() => over.api_base.as_deref().map(trim_base) != Some(trim_base(b)),
@@ -113,17 +141,17 @@ pub fn resolve_with(
     }
     let (kind, upstream) = match &over.custom_llm_provider {
         Some(p) => {
-            let kind = ProviderKind::from_prefix(p.trim()).ok_or_else(|| unknown_provider(p, &target))?;
+            let kind = ProviderKind::from_prefix(p.trim()).ok_or_else(|| unknown_provider(p, target))?;
             // The target may or may not repeat the prefix: `codex-agent/mini` and `mini` are one model.
             let upstream = target
                 .split_once('/')
                 .filter(|(pre, _)| ProviderKind::from_prefix(pre) == Some(kind))
-                .map_or(target.as_str(), |(_, rest)| rest);
+                .map_or(target, |(_, rest)| rest);
             (kind, upstream.to_owned())
         }
-        None => split(&target, router)?,
+        None => split(target, router)?,
     };
-    let mut route = build(kind, upstream, settings, &target, &over, foreign_base)?;
+    let mut route = build(kind, upstream, settings, target, &over, foreign_base)?;
     route.timeout = timeout;
     Ok(route)
 }
@@ -138,7 +166,7 @@ fn split(model: &str, router: &RouterConfig) -> Result<(ProviderKind, String), P
             Ok((kind, rest.to_owned()))
         }
         _ => {
-            let aliases: Vec<&str> = router.entries().iter().map(|e| e.model_name.as_str()).collect();
+            let aliases: Vec<&str> = router.groups().iter().map(|g| g.name.as_str()).collect();
             let aliases =
                 if aliases.is_empty() { "none configured (see --config)".to_owned() } else { aliases.join(", ") };
             Err(ProviderError::InvalidModel(format!(

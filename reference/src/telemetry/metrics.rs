@@ -8,7 +8,9 @@
 
 use std::time::Duration;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// Buckets for request, provider-call and tool-call latencies: 1 ms to 2 min.
 const BUCKETS: [f64; 16] =
@@ -27,6 +29,9 @@ pub struct Metrics {
     tool_calls: IntCounterVec,
     tool_seconds: HistogramVec,
     rate_limited: IntCounterVec,
+    deployment_requests: IntCounterVec,
+    deployment_cooldowns: IntCounterVec,
+    deployment_available: IntGaugeVec,
 }
 
 /// The label of a request method: the standard ones by name, anything else `other` — a client may
@@ -92,6 +97,24 @@ impl Metrics {
                 "Requests refused because their API key was over its rpm.",
                 &["key"],
             )?,
+            deployment_requests: counter(
+                "miniagent_deployment_requests_total",
+                "Router attempts by deployment id and outcome (ok, failure, rate_limited, client_error, \
+                 context_window, content_policy).",
+                &["deployment", "outcome"],
+            )?,
+            deployment_cooldowns: counter(
+                "miniagent_deployment_cooldowns_total",
+                "Cooldowns started, by deployment id.",
+                &["deployment"],
+            )?,
+            deployment_available: IntGaugeVec::new(
+                Opts::new(
+                    "miniagent_deployment_available",
+                    "1 when the deployment may take requests, 0 while cooling.",
+                ),
+                &["deployment"],
+            )?,
             registry,
         };
         m.register_all()?;
@@ -104,7 +127,7 @@ impl Metrics {
             concat!("Always 1. miniagent ", env!("CARGO_PKG_VERSION")),
         ))?;
         build_info.set(1);
-        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
             Box::new(self.requests.clone()),
             Box::new(self.request_seconds.clone()),
             Box::new(self.in_flight.clone()),
@@ -114,6 +137,9 @@ impl Metrics {
             Box::new(self.tool_calls.clone()),
             Box::new(self.tool_seconds.clone()),
             Box::new(self.rate_limited.clone()),
+            Box::new(self.deployment_requests.clone()),
+            Box::new(self.deployment_cooldowns.clone()),
+            Box::new(self.deployment_available.clone()),
             Box::new(build_info),
         ];
         for c in collectors {
@@ -159,6 +185,19 @@ impl Metrics {
 
     pub fn rate_limited(&self, key_name: &str) {
         self.rate_limited.with_label_values(&[key_name]).inc();
+    }
+
+    /// One router attempt on `deployment` (an id from the router file: a closed set).
+    pub fn deployment_request(&self, deployment: &str, outcome: &str) {
+        self.deployment_requests.with_label_values(&[deployment, outcome]).inc();
+    }
+
+    pub fn deployment_cooldown(&self, deployment: &str) {
+        self.deployment_cooldowns.with_label_values(&[deployment]).inc();
+    }
+
+    pub fn deployment_available(&self, deployment: &str, available: bool) {
+        self.deployment_available.with_label_values(&[deployment]).set(i64::from(available));
     }
 }
 
@@ -223,6 +262,9 @@ mod tests {
         m.provider_call("openai", "ok", 2, Duration::from_millis(20));
         m.tool_call("local", false, Duration::from_millis(5));
         m.rate_limited("team-a");
+        m.deployment_request("gpt-x:0:openai/a", "ok");
+        m.deployment_cooldown("gpt-x:0:openai/a");
+        m.deployment_available("gpt-x:0:openai/a", false);
         {
             let _one = m.request_started();
             assert!(m.render().contains("miniagent_requests_in_flight 1"));
@@ -236,6 +278,10 @@ mod tests {
         assert!(line(&text, r#"miniagent_tool_calls_total{backend="local",outcome="error"} 1"#).is_some());
         assert!(line(&text, r#"miniagent_rate_limited_total{key="team-a"} 1"#).is_some());
         assert!(line(&text, "miniagent_requests_in_flight 0").is_some(), "{text}");
+        let d = r#"deployment="gpt-x:0:openai/a""#;
+        assert!(line(&text, &format!(r#"miniagent_deployment_requests_total{{{d},outcome="ok"}} 1"#)).is_some());
+        assert!(line(&text, &format!("miniagent_deployment_cooldowns_total{{{d}}} 1")).is_some());
+        assert!(line(&text, &format!("miniagent_deployment_available{{{d}}} 0")).is_some(), "{text}");
         assert!(line(&text, "miniagent_build_info 1").is_some());
     }
 

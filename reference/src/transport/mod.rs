@@ -5,10 +5,12 @@
 //!   drive retries under paused time.
 //! - [`retry_after`] — the one `Retry-After` parser (seconds or an HTTP date).
 //! - [`tls`] — the crypto provider for the rustls-based clients that do not bring their own.
+//! - [`redis`] — the server's one bounded Redis link, shared by the rate limiter and the router.
 //!
 //! Callers: the providers (plain and streaming calls), the HTTP tools invoker (429 only) and the
 //! codex sidecar (exit codes 70/75). None of them loops by itself.
 
+pub mod redis;
 pub mod retry;
 pub mod retry_after;
 pub mod tls;
