@@ -197,7 +197,11 @@ async fn a_target_started_with_one_router_file_has_that_router_feature_only() {
     let dir = tempfile::tempdir().unwrap();
     let fakes = Arc::new(Fakes::start(Default::default()).await.unwrap());
     conformance::routing::write_all(dir.path(), &fakes.router.bases()).unwrap();
-    let setup = Setup { router_dir: Some(dir.path().to_path_buf()), ..Setup::default() };
+    let setup = Setup {
+        router_dir: Some(dir.path().to_path_buf()),
+        tools_fake_base: Some(fakes.tools.uri()),
+        ..Setup::default()
+    };
     let pairs = support::pairs_for(&[Feature::RouterLatency], &setup);
     let ctx = support::ctx_on(&pairs, None, fakes, Arc::new(support::NoSnapshots)).unwrap();
     let statuses: BTreeMap<Feature, FeatureStatus> =

@@ -108,6 +108,9 @@ fn a_cooldown_on_one_replica_holds_on_the_other(redis: &RedisServer) -> Result<(
         let flaky_calls = || async { flaky.received_requests().await.unwrap_or_default().len() };
         check(flaky_calls().await == 1, "A tried flaky once")?;
         tokio::time::sleep(Duration::from_millis(200)).await;
+        // Usage counts per calendar minute: a test that straddles a minute sees the count restart.
+        let minute = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 60;
+        let started_in = minute();
         let before = script_calls(redis);
         for i in 0..20 {
             let (status, served) = ask(&b).await;
@@ -125,7 +128,14 @@ fn a_cooldown_on_one_replica_holds_on_the_other(redis: &RedisServer) -> Result<(
         ask(&a).await;
         let rows = listed(&a).await;
         let after: u64 = rows["data"].as_array().unwrap().iter().map(|r| r["rpm_used"].as_u64().unwrap()).sum();
-        check(after >= 22, format!("A sees the requests of both replicas this minute: {rpm} then {after}: {rows}"))?;
+        if minute() == started_in {
+            check(
+                after >= 22,
+                format!("A sees the requests of both replicas this minute: {rpm} then {after}: {rows}"),
+            )?;
+        } else {
+            eprintln!("note: the minute turned during the test; the shared per-minute count was not compared");
+        }
         tokio::time::sleep(Duration::from_millis(2000)).await;
         ask(&b).await;
         check(flaky_calls().await == 2, "after the cooldown B tries flaky again")
