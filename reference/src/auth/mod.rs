@@ -153,27 +153,36 @@ async fn limit(auth: &Auth, key: &str, rpm: u32) -> Option<ApiError> {
     }
 }
 
-/// The middleware: authenticate, rate-limit, and pass the caller on.
-pub async fn require_key(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    if auth.keys.is_empty() || OPEN_PATHS.contains(&path.as_str()) {
-        return next.run(req).await;
+/// Authenticates and rate-limits `req`, putting its [`Caller`] in its extensions; the refusal, in
+/// the route's error shape, when it may not pass. Open paths and a server without keys pass as is.
+pub async fn check(auth: &Auth, req: &mut Request) -> Result<(), Response> {
+    if auth.keys.is_empty() || OPEN_PATHS.contains(&req.uri().path()) {
+        return Ok(());
     }
+    let path = req.uri().path();
     let key = match presented(req.headers()) {
         None => {
             let why = "missing API key: send `Authorization: Bearer <key>` (or `x-api-key: <key>`)";
-            return respond(&path, ApiError::Unauthorized(why.to_owned()));
+            return Err(respond(path, ApiError::Unauthorized(why.to_owned())));
         }
         Some(p) => match auth.keys.find(p) {
             Some(key) => key.clone(),
-            None => return respond(&path, ApiError::Unauthorized("invalid API key".to_owned())),
+            None => return Err(respond(path, ApiError::Unauthorized("invalid API key".to_owned()))),
         },
     };
     if let Some(rpm) = key.rpm
-        && let Some(refusal) = limit(&auth, &key.name, rpm).await
+        && let Some(refusal) = limit(auth, &key.name, rpm).await
     {
-        return respond(&path, refusal);
+        return Err(respond(req.uri().path(), refusal));
     }
     req.extensions_mut().insert(Caller(key));
-    next.run(req).await
+    Ok(())
+}
+
+/// The middleware of the servers without a front layer of their own (exec-RPC, the sidecar).
+pub async fn require_key(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) -> Response {
+    match check(&auth, &mut req).await {
+        Ok(()) => next.run(req).await,
+        Err(refusal) => refusal,
+    }
 }

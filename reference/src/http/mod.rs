@@ -1,14 +1,15 @@
 //! The HTTP façade: route table, shared state, and the handlers behind it.
 //!
-//! Reading order: [`routes`] (paths only) → [`extract`] (bounded body reading) → one module per
-//! area ([`health`], [`agent_run`], [`openai`], [`responses`], [`deployments`]). Handlers extract, validate, call one function that
-//! knows nothing of axum, and map the result.
+//! Reading order: [`routes`] (paths only) → [`front`] (one layer: request id, key, metrics and span,
+//! access log) → [`extract`] (bounded body reading) → one module per area ([`health`],
+//! [`agent_run`], [`openai`], [`responses`], [`deployments`]). Handlers extract, validate, call one
+//! function that knows nothing of axum, and map the result.
 
 pub mod agent_run;
 pub mod deployments;
 pub mod extract;
+pub mod front;
 pub mod health;
-pub mod observe;
 pub mod openai;
 pub mod request_id;
 pub mod responses;

@@ -9,7 +9,6 @@
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, HeaderValue};
-use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
@@ -19,15 +18,15 @@ use serde_json::{Value, json};
 use super::deployments::routing_headers;
 use super::extract::LimitedBody;
 use super::request_id::RequestId;
-use super::sse::{events_response, sse};
+use super::sse::sse;
 use super::state::{AppState, SharedState};
 use crate::api::RequestError;
 use crate::auth::Caller;
 use crate::error::{ApiError, OpenAiError};
 use crate::openai::agent;
+use crate::openai::byte_relay;
 use crate::openai::proxy::{self, Forwarded, Proxied};
 use crate::openai::raw::RawObject;
-use crate::openai::relay::{self, Item};
 use crate::openai::settings::{Mode, NO_PROVIDER_GUIDANCE};
 use crate::openai_shape::{Stamp, completion, replay, zero_usage};
 use crate::provider::client::Target;
@@ -128,19 +127,18 @@ async fn proxy_chat(
     let max = state.providers.settings().max_reply_bytes;
     let mut response = if stream {
         let idle = route.timeout.unwrap_or(state.providers.settings().request_timeout);
+        let pace = byte_relay::Pace { idle, keepalive: state.config.shim.keepalive, max_bytes: max };
         let span = forwarded.span;
-        let events = relay::relay(forwarded.response, route.kind, max, idle).map(move |item| match item {
-            Item::Data(data) => {
+        let bytes = byte_relay::relay(forwarded.response, route.kind, pace, move |piece| {
+            // Usage comes in one of the last events: the piece is small by then.
+            for line in piece.split(|b| *b == b'\n') {
+                let Some(data) = line.strip_prefix(b"data:") else { continue };
+                let data = String::from_utf8_lossy(data);
                 observe::record_chunk_usage(&span, &data);
-                if data.contains("\"total_tokens\"") {
-                    ticket.add_tokens(proxy::total_tokens(data.as_bytes()).unwrap_or(0));
-                }
-                Event::default().data(data)
+                ticket.add_tokens(proxy::total_tokens(data.as_bytes()).unwrap_or(0));
             }
-            Item::Done => Event::default().data("[DONE]"),
-            Item::Error(error) => Event::default().data(error.to_string()),
         });
-        events_response(state.config.shim.keepalive, events)
+        event_stream(bytes)
     } else {
         let bytes = proxy::read_all(forwarded, route, max).await?;
         ticket.add_tokens(proxy::total_tokens(&bytes).unwrap_or(0));
@@ -148,6 +146,15 @@ async fn proxy_chat(
     };
     response.headers_mut().extend(headers);
     Ok(response)
+}
+
+/// An event stream of bytes already framed.
+fn event_stream(bytes: impl futures::Stream<Item = Bytes> + Send + 'static) -> Response {
+    let mut response = Response::new(Body::from_stream(bytes.map(Ok::<_, std::convert::Infallible>)));
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("text/event-stream"));
+    headers.insert("cache-control", HeaderValue::from_static("no-cache"));
+    response
 }
 
 pub(super) fn json_bytes(bytes: Bytes) -> Response {

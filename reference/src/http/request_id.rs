@@ -1,10 +1,6 @@
-//! `x-request-id` on every response: the client's own when it sent a usable one, else a fresh
-//! `req_…` — handed to handlers (the proxy sends it upstream, logs name it) as a [`RequestId`].
-
-use axum::extract::Request;
-use axum::http::HeaderValue;
-use axum::middleware::Next;
-use axum::response::Response;
+//! A request's id: the client's own `x-request-id` when it sent a usable one, else a fresh `req_…`
+//! — set by [`super::front`], handed to handlers (the proxy sends it upstream, logs name it) and
+//! answered back on every response.
 
 /// The id of the request being handled.
 #[derive(Debug, Clone)]
@@ -17,24 +13,17 @@ pub struct RequestId {
 /// Longest client id taken as is; longer or non-printable ones are replaced.
 const MAX_LEN: usize = 200;
 
-pub async fn request_id(mut req: Request, next: Next) -> Response {
-    let client = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= MAX_LEN && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned);
-    let id = RequestId {
-        from_client: client.is_some(),
-        id: client.unwrap_or_else(|| format!("req_{}", uuid::Uuid::new_v4().simple())),
-    };
-    let value = HeaderValue::from_str(&id.id).ok();
-    req.extensions_mut().insert(id);
-    let mut response = next.run(req).await;
-    if let Some(value) = value
-        && !response.headers().contains_key("x-request-id")
-    {
-        response.headers_mut().insert("x-request-id", value);
+impl RequestId {
+    /// The client's usable `x-request-id`, else a fresh `req_…`.
+    pub fn of(headers: &axum::http::HeaderMap) -> Self {
+        let client = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= MAX_LEN && v.bytes().all(|b| b.is_ascii_graphic()))
+            .map(str::to_owned);
+        Self {
+            from_client: client.is_some(),
+            id: client.unwrap_or_else(|| format!("req_{}", uuid::Uuid::new_v4().simple())),
+        }
     }
-    response
 }

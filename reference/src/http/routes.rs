@@ -5,8 +5,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use super::state::SharedState;
-use super::{agent_run, deployments, health, observe, openai, request_id, responses};
-use crate::auth;
+use super::{agent_run, deployments, front, health, openai, responses};
 
 /// The façade as a `Router`, so tests drive it with `oneshot` and no socket.
 pub fn app(state: SharedState) -> Router {
@@ -24,8 +23,6 @@ pub fn app(state: SharedState) -> Router {
         .route("/v1/deployments", get(deployments::deployments))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_key))
-        .layer(middleware::from_fn(request_id::request_id))
-        .layer(middleware::from_fn_with_state(state.metrics.clone(), observe::observe))
+        .layer(middleware::from_fn_with_state(state.clone(), front::front))
         .with_state(state)
 }

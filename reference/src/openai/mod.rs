@@ -2,7 +2,8 @@
 //!
 //! Reading order: [`settings`] (the mode: `proxy` by default, `echo`, `agent`), [`raw`] (a body as
 //! its raw top-level fields), [`proxy`] (forwarding to the provider the model resolves to, errors
-//! with their real statuses), [`relay`] (a provider's event stream passed through as it arrives),
+//! with their real statuses), [`byte_relay`] (the chat proxy's event stream at the wire's pace) and
+//! [`relay`] (a provider's events one by one, for what converts them),
 //! [`models`] (the model list, with the provider's own models cached), [`agent`] (the agent behind
 //! the OpenAI shape, for `agent` mode and `tool_backend` requests), [`responses`] (the Responses
 //! API bridged onto chat completions) and [`passthrough`] (a provider's own Responses stream,
@@ -10,6 +11,7 @@
 //! call these.
 
 pub mod agent;
+pub mod byte_relay;
 pub mod models;
 pub mod passthrough;
 pub mod proxy;

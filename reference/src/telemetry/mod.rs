@@ -14,16 +14,18 @@ use crate::env::Env;
 pub struct TelemetrySettings {
     /// `MINI_AGENT_METRICS` (default on): count requests, calls and refusals, serve `/metrics`.
     pub metrics: bool,
+    /// `MINI_AGENT_ACCESS_LOG` (default on): one `info` line per request.
+    pub access_log: bool,
 }
 
 impl Default for TelemetrySettings {
     fn default() -> Self {
-        Self { metrics: true }
+        Self { metrics: true, access_log: true }
     }
 }
 
 impl TelemetrySettings {
     pub fn from_env(env: &Env) -> Self {
-        Self { metrics: env.switch("MINI_AGENT_METRICS", true) }
+        Self { metrics: env.switch("MINI_AGENT_METRICS", true), access_log: env.switch("MINI_AGENT_ACCESS_LOG", true) }
     }
 }

@@ -1,0 +1,95 @@
+//! The front of every façade request, in ONE layer: its id, its key, its metrics and span, its
+//! access-log line.
+//!
+//! Four `from_fn` layers did this before — each a boxed future and a `Next` per request, ~19 % of
+//! the handler path under load (`benches/README.md`). In order:
+//! - **request id**: the client's `x-request-id` when usable, else a fresh `req_…`; handed to the
+//!   handlers as [`RequestId`] and always answered back;
+//! - **key** ([`crate::auth::check`]): refusals (401, 403, 429) come out in the route's error shape
+//!   and are counted and logged like any answer;
+//! - **metrics and span**: counted by route pattern, method label (a closed set) and status; the
+//!   request span continues a client's W3C `traceparent`. Both only when enabled;
+//! - **access log**: one `info` line per request (`MINI_AGENT_ACCESS_LOG=off` turns it off) with
+//!   method, route pattern, status, duration, request id and the key's *name* — never a key, a body
+//!   or a raw path.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+use tracing::field::Empty;
+
+use super::request_id::RequestId;
+use super::state::SharedState;
+use crate::auth::{self, Caller};
+use crate::telemetry::metrics::{UNMATCHED_ROUTE, method_label};
+use crate::telemetry::otel::{self, TARGET};
+
+pub async fn front(State(state): State<SharedState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let rid = RequestId::of(req.headers());
+    let id_header = HeaderValue::from_str(&rid.id).ok();
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+    let method = method_label(req.method());
+    let access_log = state.config.telemetry.access_log;
+    req.extensions_mut().insert(rid.clone());
+    let _in_flight = state.metrics.as_ref().map(crate::telemetry::metrics::Metrics::request_started);
+    let (mut response, key) = match auth::check(&state.auth, &mut req).await {
+        Err(refusal) => (refusal, None),
+        Ok(()) => {
+            let key = req.extensions().get::<Caller>().map(|Caller(k)| k.name.clone());
+            let response = if otel::enabled() {
+                let span = request_span(method, route, &req);
+                let response = next.run(req).instrument(span.clone()).await;
+                finish_span(&span, response.status().as_u16());
+                response
+            } else {
+                next.run(req).await
+            };
+            (response, key)
+        }
+    };
+    if let Some(value) = id_header
+        && !response.headers().contains_key("x-request-id")
+    {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let status = response.status().as_u16();
+    if let Some(m) = &state.metrics {
+        m.request_done(route, method, status, started.elapsed());
+    }
+    if access_log {
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        let key = key.as_deref().unwrap_or("-");
+        tracing::info!(target: "access", method, route, status, ms = %format_args!("{ms:.1}"), request_id = %rid.id, key, "request");
+    }
+    response
+}
+
+fn request_span(method: &'static str, route: &str, req: &Request) -> tracing::Span {
+    let span = tracing::debug_span!(
+        target: TARGET,
+        "request",
+        otel.name = %format_args!("{method} {route}"),
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = method,
+        http.route = route,
+        http.response.status_code = Empty,
+    );
+    otel::continue_trace(&span, req.headers());
+    span
+}
+
+fn finish_span(span: &tracing::Span, status: u16) {
+    if !span.is_disabled() {
+        span.record("http.response.status_code", status);
+        if status >= 500 {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+}
