@@ -216,6 +216,11 @@ impl tower::Service<axum::extract::Request<hyper::body::Incoming>> for Tracked {
 
 /// The façade: binds, records the real port in the config (so `/healthz` reports it), serves.
 pub async fn serve(mut config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    // A configuration that cannot run is said before anything binds: a bad port must not be
+    // reported as "address in use" because the default one was taken first.
+    if !config.problems.is_empty() {
+        return Err(StartupError::Config(config.problems).into());
+    }
     let (listener, local) = bind_checked(&config.listen, !config.keys.is_empty()).await?;
     config.listen.port = local.port();
     config.outbound.server_on_loopback = local.ip().is_loopback();
