@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; everything else is for maintainers.
-.PHONY: run test snapshots lint bench conformance py-venvs e2e-up e2e-run e2e-down images live e2e-scale mutants
+.PHONY: run test deps snapshots lint bench conformance py-venvs e2e-up e2e-run e2e-down images live e2e-scale mutants
 
 CARGO ?= cargo
 BASE_URL ?= http://127.0.0.1:8788
@@ -13,9 +13,14 @@ PY_PEERS := mcp-v1 mcp-v2 openai litellm langchain agents codex
 UV := $(PY_VENVS)/tools/bin/uv
 
 ## Every deterministic test of the workspace (what CI runs), real MCP servers and real Python
-## OpenAI clients included.
-test: py-venvs
+## OpenAI clients included. `deps` installs the system packages the tests use when it can (root, or
+## sudo without a password), else says what to install; tests missing one are then ignored, with why.
+test: deps py-venvs
 	$(CARGO) test --workspace
+
+## The system packages the tests use (Debian), installed when possible: harness/deps.sh.
+deps:
+	@harness/deps.sh
 
 ## Python peers for the tests, one venv each, installed exactly from the full freezes in
 ## fixtures/python/requirements-<peer>.txt: the official MCP SDK 1.x and 2.x (real MCP servers), and
