@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; everything else is for maintainers.
-.PHONY: run test deps snapshots lint bench conformance py-venvs e2e-up e2e-run e2e-down images live e2e-scale mutants
+.PHONY: run test deps docs snapshots lint bench conformance py-venvs e2e-up e2e-run e2e-down images live e2e-scale mutants
 
 CARGO ?= cargo
 BASE_URL ?= http://127.0.0.1:8788
@@ -39,6 +39,10 @@ $(PY_VENVS)/%/.installed: fixtures/python/requirements-%.txt | $(UV)
 	$(UV) venv --quiet --python python3 $(PY_VENVS)/$*
 	VIRTUAL_ENV=$(abspath $(PY_VENVS)/$*) UV_COMPILE_BYTECODE=1 $(UV) pip sync --quiet $<
 	touch $@
+
+## Regenerate the configuration reference (docs/operator-guide/configuration.md) from the code.
+docs:
+	UPDATE_DOCS=1 $(CARGO) test -q -p miniagent --lib config_doc
 
 ## Regenerate the insta snapshots under snapshots/ after a deliberate contract change; review the diff.
 snapshots:

@@ -234,33 +234,36 @@ fn the_files_of_the_conformance_library_import_each_other_without_cycles() {
 }
 
 #[test]
-fn the_readme_feature_table_is_the_one_the_suite_renders() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap_or_default();
+fn the_docs_feature_table_is_the_one_the_suite_renders() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/conformance.md")).unwrap_or_default();
     let (begin, end) = ("<!-- features:begin -->\n", "<!-- features:end -->");
     let start = readme.find(begin).map(|i| i + begin.len());
     let stop = readme.find(end);
     let Some((start, stop)) = start.zip(stop).filter(|(a, b)| a <= b) else {
-        panic!("README.md has no `{}` … `{end}` block", begin.trim_end());
+        panic!("docs/conformance.md has no `{}` … `{end}` block", begin.trim_end());
     };
     let generated = conformance::features::markdown(&conformance::features::Setup::default());
     assert!(
         readme[start..stop] == generated,
-        "README.md's feature table differs from the feature table in conformance/src/features.rs; put the output \
-         of `cargo run -q -p conformance -- features --markdown` between the markers.\n--- README\n{}\n--- generated\n{generated}",
+        "docs/conformance.md's feature table differs from the feature table in conformance/src/features.rs; put the \
+         output of `cargo run -q -p conformance -- features --markdown` between the markers.\n--- docs\n{}\n--- generated\n{generated}",
         &readme[start..stop]
     );
 }
 
-/// Every setting the reference reads (`MINI_AGENT_*`, `OTEL_*`, `CODEX_*`, …) is in the README, so
-/// an operator can find it: the README's configuration stays true as settings are added.
+/// Every variable named in the reference's source (`MINI_AGENT_*`, `OTEL_*`, `CODEX_*`, …) is in the
+/// generated configuration reference — a second net under `config_doc`'s own check, which sees only
+/// what its readers read.
 #[test]
-fn every_setting_the_server_reads_is_in_the_readme() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+fn every_setting_named_in_the_code_is_in_the_configuration_reference() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reference = std::fs::read_to_string(root.join("docs/operator-guide/configuration.md")).unwrap();
     let prefixes =
         ["MINI_AGENT_", "OTEL_", "CODEX_", "SCILLM_", "LITELLM_", "OPENAI_", "OLLAMA_", "CHUTES_", "NDSMOKE_"];
     let mut missing = std::collections::BTreeSet::new();
     let mut files = Vec::new();
-    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("reference/src"), &mut files);
+    rust_files(&root.join("reference/src"), &mut files);
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         for (i, _) in text.match_indices('"') {
@@ -268,11 +271,53 @@ fn every_setting_the_server_reads_is_in_the_readme() {
             let name: String =
                 rest.chars().take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_').collect();
             let whole = rest[name.len()..].starts_with('"');
-            if whole && prefixes.iter().any(|p| name.starts_with(p) && name.len() > p.len()) && !readme.contains(&name)
+            if whole
+                && prefixes.iter().any(|p| name.starts_with(p) && name.len() > p.len())
+                && !reference.contains(&name)
             {
                 missing.insert(name);
             }
         }
     }
-    assert!(missing.is_empty(), "settings read by the code but not in the README: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "settings named in the code but not in docs/operator-guide/configuration.md: {missing:?}"
+    );
+}
+
+/// The README stays a front page (≤ 200 lines, as the anchors keep theirs); every file its "where is
+/// the code" table names exists, and every link of the README and of `docs/` to a page leads to one.
+#[test]
+fn the_readme_is_short_and_its_paths_and_links_are_real() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.lines().count() <= 200, "README.md has {} lines; put guides in docs/", readme.lines().count());
+    let table = &readme[readme.find("## Where is the code").expect("a where-is-the-code table")..];
+    let mut missing = Vec::new();
+    for path in table.split('`').skip(1).step_by(2) {
+        let is_path = ["reference/", "conformance/", "harness/", "tests/", "fixtures/", "docs/"]
+            .iter()
+            .any(|p| path.starts_with(p));
+        if is_path && !path.contains('*') && !root.join(path).exists() {
+            missing.push(path.to_owned());
+        }
+    }
+    let mut pages = vec![root.join("README.md")];
+    for dir in ["docs", "docs/user-guide", "docs/operator-guide"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
+            if e.path().extension().is_some_and(|x| x == "md") {
+                pages.push(e.path());
+            }
+        }
+    }
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for (i, _) in text.match_indices("](") {
+            let target: String = text[i + 2..].chars().take_while(|c| *c != ')' && *c != '#').collect();
+            if target.ends_with(".md") && !target.contains("://") && !page.parent().unwrap().join(&target).exists() {
+                missing.push(format!("{} → {target}", page.display()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "named but not there: {missing:?}");
 }

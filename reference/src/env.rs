@@ -10,8 +10,44 @@
 //! A leaf: it knows no setting by name.
 
 use std::cell::RefCell;
+use std::fmt::Debug;
 use std::str::FromStr;
 use std::time::Duration;
+
+/// One setting as the code reads it: what the configuration reference is generated from
+/// ([`crate::config_doc`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub name: String,
+    /// The default the code falls back to, as it prints; `None` when it has none of its own.
+    pub default: Option<String>,
+    /// What a value must be, when the code says ("an integer ≥ 1", "on or off").
+    pub rule: Option<String>,
+    /// The source file that reads it.
+    pub file: &'static str,
+}
+
+thread_local! {
+    /// Where reads are recorded while [`record_reads`] runs on this thread.
+    static READS: RefCell<Option<Vec<Read>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, returning every setting read through an [`Env`] on this thread meanwhile.
+pub fn record_reads(f: impl FnOnce()) -> Vec<Read> {
+    READS.with(|r| *r.borrow_mut() = Some(Vec::new()));
+    f();
+    READS.with(|r| r.borrow_mut().take()).unwrap_or_default()
+}
+
+#[track_caller]
+fn record(name: &str, default: Option<String>, rule: Option<&str>) {
+    let file = std::panic::Location::caller().file();
+    READS.with(|r| {
+        if let Some(reads) = r.borrow_mut().as_mut() {
+            reads.push(Read { name: name.to_owned(), default, rule: rule.map(str::to_owned), file });
+        }
+    });
+}
 
 /// The environment, as a lookup function (the process environment, or pairs in tests).
 pub struct Env<'a> {
@@ -25,19 +61,29 @@ impl<'a> Env<'a> {
     }
 
     /// The value of `name`, `None` when unset or blank.
+    #[track_caller]
     pub fn get(&self, name: &str) -> Option<String> {
+        record(name, None, None);
+        self.value(name)
+    }
+
+    fn value(&self, name: &str) -> Option<String> {
         (self.var)(name).filter(|v| !v.trim().is_empty())
     }
 
     /// Whether `name` is set to a truthy word (`1`, `true`, `yes`, `on`, any case).
+    #[track_caller]
     pub fn flag(&self, name: &str) -> bool {
-        self.get(name).is_some_and(|v| is_truthy(&v))
+        record(name, Some("off".into()), Some("1/true/yes/on"));
+        self.value(name).is_some_and(|v| is_truthy(&v))
     }
 
     /// An on/off setting: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`; `default` when unset or
     /// empty; anything else is a problem (a typo must not silently flip a switch).
+    #[track_caller]
     pub fn switch(&self, name: &str, default: bool) -> bool {
-        let Some(value) = self.get(name) else { return default };
+        record(name, Some(if default { "on" } else { "off" }.into()), Some("on or off"));
+        let Some(value) = self.value(name) else { return default };
         match value.trim().to_ascii_lowercase().as_str() {
             "" => default,
             "1" | "true" | "yes" | "on" => true,
@@ -51,8 +97,10 @@ impl<'a> Env<'a> {
 
     /// `name` parsed as `T`, `default` when unset; a value that does not parse, or that `valid`
     /// refuses, is a problem described by `rule` ("a port number", "an integer ≥ 1").
-    pub fn parse_where<T: FromStr>(&self, name: &str, default: T, rule: &str, valid: impl Fn(&T) -> bool) -> T {
-        match self.get(name) {
+    #[track_caller]
+    pub fn parse_where<T: FromStr + Debug>(&self, name: &str, default: T, rule: &str, valid: impl Fn(&T) -> bool) -> T {
+        record(name, Some(format!("{default:?}").trim_matches('"').to_owned()), Some(rule));
+        match self.value(name) {
             None => default,
             Some(raw) => match raw.trim().parse::<T>() {
                 Ok(v) if valid(&v) => v,
@@ -65,11 +113,13 @@ impl<'a> Env<'a> {
     }
 
     /// `name` parsed as `T` (any value of the type is valid).
-    pub fn parse<T: FromStr>(&self, name: &str, default: T, rule: &str) -> T {
+    #[track_caller]
+    pub fn parse<T: FromStr + Debug>(&self, name: &str, default: T, rule: &str) -> T {
         self.parse_where(name, default, rule, |_| true)
     }
 
     /// A positive, finite number of seconds.
+    #[track_caller]
     pub fn secs(&self, name: &str, default: Duration) -> Duration {
         let secs = self
             .parse_where(name, default.as_secs_f64(), "a positive number of seconds", |s| s.is_finite() && *s > 0.0);

@@ -3,7 +3,8 @@
 //!
 //! Components, in the order a request meets them:
 //! - [`env`] — how settings are read (one lookup, one set of parsing rules, problems collected);
-//!   [`config`] assembles every module's own settings once, with the flags, never from handlers.
+//!   [`config`] assembles every module's own settings once, with the flags, never from handlers;
+//!   [`config_doc`] generates the configuration reference from those reads.
 //! - [`secret`], [`text`] — leaves: a credential that never prints, short excerpts of long texts.
 //! - [`http`] — the façade: route table, bounded body extraction, one handler module per area.
 //! - [`auth`] — API keys, per-key rate limits and backend lists: the front door of every server.
@@ -36,6 +37,7 @@ pub mod api;
 pub mod auth;
 pub mod batch;
 pub mod config;
+pub mod config_doc;
 pub mod doctor;
 pub mod env;
 pub mod envelope;
