@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+#[expect(clippy::disallowed_methods, reason = "a build script reads what cargo sets for it")]
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let dir = manifest.join("..").join("snapshots");

@@ -19,7 +19,7 @@
 //! checks are off in its config; `approval_policy = "never"` and `sandbox_mode = "danger-full-access"` let it run
 //! `echo 42` without its own sandbox, the same way on every machine. Every run is bounded. A missing
 //! Codex is an ignored test with the reason (a failure under `MINIAGENT_REQUIRE_PY_PEERS=1`).
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -5,7 +5,7 @@
 //! a real model run when the stack has a `live` alias (set `OPENAI_API_KEY`, or `OLLAMA_BASE_URL` +
 //! `LIVE_MODEL`, before `make e2e-up`) and are ignored with the reason otherwise. Each scenario is
 //! bounded (90 s).
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -10,7 +10,7 @@
 //! prints `ok: <check>` per check and every expected line is asserted, so a check that silently did
 //! not run fails; the fake's record then shows what the provider received. A missing venv is an
 //! ignored test with that advice (a failure under `MINIAGENT_REQUIRE_PY_PEERS=1`).
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

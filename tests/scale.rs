@@ -20,7 +20,7 @@
 //! `E2E_SCALE=1` (the make target sets it) or when nginx, `redis-server` or — for the container mode
 //! — Docker and the images are missing; under `MINIAGENT_REQUIRE_SCALE=1` (CI) a missing nginx,
 //! `redis-server` or image is a failure (a missing Docker engine still only skips).
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

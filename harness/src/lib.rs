@@ -11,6 +11,10 @@
 //! [`group`] (programs that fork, like nginx), [`redis`] (a throwaway `redis-server`), [`otlp`] (a
 //! fake trace receiver) and [`scale`] (nginx in front of replicas, `make e2e-scale`).
 
+// The harness starts real programs (miniagent, nginx, redis, docker) and reads the test
+// environment: it is test tooling, outside the boundaries clippy.toml holds for the service.
+#![allow(clippy::disallowed_methods, reason = "test tooling")]
+
 pub mod containers;
 pub mod group;
 pub mod otlp;

@@ -7,7 +7,7 @@
 //! 2. `exec_python` round trip for `print(1)` against a bare `python3 -c 'print(1)'` spawn.
 //!
 //! Run with `make bench` or `cargo bench -p miniagent --bench agent`.
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};

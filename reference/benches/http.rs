@@ -5,7 +5,7 @@
 //! request as soon as the previous answer is read. Prints requests/s and p50/p99/max latency per
 //! scenario. Run with `make bench` (or `cargo bench -p miniagent --bench http`); override the
 //! measuring time with `BENCH_SECS`.
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

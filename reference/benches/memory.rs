@@ -6,7 +6,7 @@
 //! message whose content is 8 MiB of numbers (the attack that cost 70× before), a `messages` array
 //! of numbers, one 8 MiB text message (what a real long prompt looks like), and the same numbers
 //! through the OpenAI proxy, the agent mode of the shim and the Responses bridge.
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

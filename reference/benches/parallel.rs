@@ -7,7 +7,7 @@
 //!    request, with no network at all.
 //!
 //! Run with `make bench` or `cargo bench -p miniagent --bench parallel`.
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};

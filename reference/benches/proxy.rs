@@ -14,7 +14,7 @@
 //!
 //! Run with `make bench` (or `cargo bench -p miniagent --bench proxy`); `BENCH_SECS` sets the
 //! measuring time per scenario and round. See `benches/README.md` for how to profile what it shows.
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

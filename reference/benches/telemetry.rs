@@ -3,7 +3,7 @@
 //! a local receiver, and with one request in ten sampled (the standard `OTEL_TRACES_SAMPLER`) — in
 //! the same run, measured in alternating rounds so drift hits all alike.
 //! Target: the fully observed server within 5 % of the bare one.
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -148,6 +148,10 @@ impl Config {
     }
 
     /// The process environment.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the service's settings come from the process environment here and nowhere else"
+    )]
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
     }

@@ -344,6 +344,7 @@ per event).
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::disallowed_methods, reason = "tests reach around the boundaries on purpose")]
     use super::*;
 
     fn path() -> std::path::PathBuf {

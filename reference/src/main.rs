@@ -180,7 +180,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         demo: args.demo,
         insecure_no_auth: args.bind.insecure_no_auth,
     };
-    let config = Config::load(|name| std::env::var(name).ok(), &flags);
+    let config = Config::load(env_var, &flags);
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let _entered = runtime.enter();
     runtime.block_on(miniagent::serve::serve(config, shutdown_signal())).map_err(|e| e.to_string())
@@ -189,7 +189,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 /// Where a server subcommand listens (its flags, else `{prefix}_HOST`/`{prefix}_PORT`) and the
 /// API keys it requires.
 fn listen(prefix: &str, default_port: u16, bind: BindArgs) -> Result<(Listen, KeyRing), String> {
-    let var = |name: &str| std::env::var(name).ok();
+    let var = env_var;
     let env = Env::new(&var);
     let mut listen = Listen::resolve(&env, prefix, default_port, bind.host, bind.port);
     listen.insecure_no_auth = bind.insecure_no_auth;
@@ -204,7 +204,7 @@ fn listen(prefix: &str, default_port: u16, bind: BindArgs) -> Result<(Listen, Ke
 
 fn exec_rpc(args: ExecRpcArgs) -> Result<(), String> {
     let (mut at, keys) = listen("EXEC_RPC", miniagent::exec_rpc::DEFAULT_PORT, args.bind)?;
-    let var = |name: &str| std::env::var(name).ok();
+    let var = env_var;
     let env = Env::new(&var);
     let mut sandbox = miniagent::process::sandbox::SandboxSettings::from_env(&env);
     sandbox.hide_files(keys.source.clone());
@@ -244,7 +244,7 @@ fn tools_stub(args: StubArgs) -> Result<(), String> {
 
 fn sidecar(args: SidecarArgs) -> Result<(), String> {
     let (at, keys) = listen("CODEX_SIDECAR", miniagent::sidecar::DEFAULT_PORT, args.bind)?;
-    let config = miniagent::sidecar::SidecarConfig::from_lookup(|k| std::env::var(k).ok());
+    let config = miniagent::sidecar::SidecarConfig::from_lookup(env_var);
     if config.auth_missing() {
         tracing::warn!("{}", miniagent::sidecar::auth_advice(&config.auth_path));
     }
@@ -264,7 +264,7 @@ fn sidecar(args: SidecarArgs) -> Result<(), String> {
 
 fn doctor(args: &DoctorArgs) -> ExitCode {
     let config = Config::from_env();
-    let targets = miniagent::doctor::Targets::from_lookup(|k| std::env::var(k).ok(), &config);
+    let targets = miniagent::doctor::Targets::from_lookup(env_var, &config);
     let Ok(runtime) = tokio::runtime::Runtime::new() else {
         eprintln!("error: cannot start the async runtime");
         return ExitCode::from(2);
@@ -286,7 +286,7 @@ fn doctor(args: &DoctorArgs) -> ExitCode {
 fn batch(args: BatchArgs) -> ExitCode {
     let run = || -> Result<miniagent::batch::Summary, String> {
         let flags = Flags { config: args.config.clone(), ..Flags::default() };
-        let config = Config::load(|name| std::env::var(name).ok(), &flags);
+        let config = Config::load(env_var, &flags);
         if !config.problems.is_empty() {
             return Err(config.problems.join("; "));
         }
@@ -352,7 +352,7 @@ fn init_logging() -> Result<Option<Otel>, String> {
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{Layer, filter};
 
-    let var = |name: &str| std::env::var(name).ok();
+    let var = env_var;
     let env = Env::new(&var);
     let settings = OtelSettings::from_env(&env);
     let problems = env.into_problems();
@@ -385,4 +385,11 @@ fn init_logging() -> Result<Option<Otel>, String> {
         tracing::info!(endpoint = %shown, "exporting spans over OTLP");
     }
     Ok(otel)
+}
+
+/// One variable of the process environment: main.rs is where the service reads it, and hands the
+/// lookup to each part's `from_lookup`.
+#[expect(clippy::disallowed_methods, reason = "main.rs is the one reader of the process environment")]
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }

@@ -1,6 +1,6 @@
 //! The `miniagent` binary's command line (this test also makes `cargo test` build the binary the
 //! workspace end-to-end tests drive).
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;

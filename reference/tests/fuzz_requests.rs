@@ -5,7 +5,7 @@
 //!
 //! Bounded: a fixed number of cases per server (`PROPTEST_CASES` overrides), each answered by the
 //! in-process router.
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::body::Body;

@@ -5,7 +5,7 @@
 //!
 //! The shared-window test needs `redis-server` (Debian package `redis-server`): without it, it is
 //! reported as ignored with that reason, or fails under `MINIAGENT_REQUIRE_REDIS=1` (CI).
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::TcpListener;

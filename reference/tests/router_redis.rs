@@ -5,7 +5,7 @@
 //!
 //! The shared tests need `redis-server` (Debian package `redis-server`): without it they are
 //! reported as ignored with that reason, or fail under `MINIAGENT_REQUIRE_REDIS=1` (CI).
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};

@@ -10,7 +10,7 @@
 //! These need user namespaces. Where bubblewrap cannot set up a sandbox, every test is reported
 //! as **ignored with the reason** — unless `MINIAGENT_REQUIRE_SANDBOX` is set (CI), where that is a
 //! failure.
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "sandbox/escape.rs"]

@@ -4,6 +4,7 @@
 //! image are there (`make images`), processes otherwise — waits until every part is ready, and
 //! records what it started in `.e2e/state.json`. `e2e env` prints the addresses as `export` lines.
 //! `e2e down` stops exactly what `up` recorded (process groups or containers) and removes the state.
+#![allow(clippy::disallowed_methods, reason = "harness tooling starts real programs and reads its own settings")]
 
 use std::io::Write;
 use std::net::TcpListener;

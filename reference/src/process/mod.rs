@@ -279,6 +279,7 @@ pub fn spawn(spec: &Spec) -> Result<Child, SpawnError> {
 
 /// The command for `spec`: as it is, or the tool init in its sandbox (with the launch, whose plan
 /// must lead stdin and whose host directory must outlive the child).
+#[expect(clippy::disallowed_methods, reason = "process::spawn: the one place programs start")]
 fn command(spec: &Spec) -> Result<(Command, Option<sandbox::Launch>), SpawnError> {
     let Some(sandbox) = &spec.sandbox else {
         let mut cmd = Command::new(&spec.program);
@@ -442,6 +443,7 @@ async fn read_capped(mut stream: impl AsyncRead + Unpin, cap: usize, mut stop: o
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::disallowed_methods, reason = "tests reach around the boundaries on purpose")]
     use super::*;
 
     fn sh(script: &str, timeout_ms: u64) -> Spec {

@@ -92,6 +92,10 @@ pub struct Uplink {
 
 /// Gives the namespace of `pid` (`unshare`, become bubblewrap) its uplink, with `blocked`
 /// unreachable; as `uid` when set (a root server's tools user, which owns the namespaces).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the network uplink (slirp4netns, nsenter) is part of the sandbox launch"
+)]
 pub async fn attach(tools: &Tools, pid: u32, blocked: &[IpAddr], uid: Option<u32>) -> Result<Uplink, String> {
     own_namespace(pid).await?;
     let init = pid;

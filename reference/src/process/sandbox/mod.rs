@@ -197,6 +197,10 @@ impl Sandbox {
         )
     }
 
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the startup probe runs the sandbox launch directly, as process::spawn would"
+    )]
     fn probe(&self) -> Result<(), String> {
         if !self.settings.init.is_file() {
             return Err(format!(
