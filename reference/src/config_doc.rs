@@ -201,6 +201,12 @@ pub const NOTES: &[(&str, &str, &str)] = &[
         "",
     ),
     (
+        "OTEL_TRACES_SAMPLER",
+        "which requests are traced: `always_on`, `always_off`, `traceidratio`, or their `parentbased_` forms (a client's `traceparent` decides); decided before any span exists, so unsampled requests cost no spans",
+        "`parentbased_always_on`",
+    ),
+    ("OTEL_TRACES_SAMPLER_ARG", "the ratio of `traceidratio` samplers, from 0 to 1 (`0.1`: one request in ten)", "`1`"),
+    (
         "MINI_AGENT_REDIS_URL",
         "share per-key `rpm` windows and the router's cooldowns and per-minute usage between replicas in Redis (`redis://[:password@]host:port[/db]`)",
         "none",

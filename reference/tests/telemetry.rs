@@ -187,3 +187,62 @@ async fn spans_reach_otlp_continue_the_client_trace_and_go_on_to_the_provider() 
         assert!(metrics.lines().any(|l| l == line), "missing `{line}` in:\n{metrics}");
     }
 }
+
+/// Sampling is decided before any span exists: with a ratio of 0, requests without a sampled
+/// `traceparent` — a proxied chat, an agent run with a tool call, a client trace marked unsampled —
+/// leave no span at all (the SDK samples every span that exists, so any would reach the receiver),
+/// while a client's sampled `traceparent` is followed, model call included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsampled_request_makes_no_span_and_a_sampled_parent_is_followed() {
+    let receiver = OtlpReceiver::start().await.unwrap();
+    let otlp = receiver.url.clone();
+    let upstream = provider().await;
+    let base = format!("{}/v1", upstream.uri());
+    let server = ServerProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_miniagent")),
+        &["serve", "--port", "0"],
+        &[
+            ("OPENAI_API_BASE", base.as_str()),
+            ("OPENAI_API_KEY", "sk-test"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0"),
+        ],
+    )
+    .unwrap();
+    let http = reqwest::Client::new();
+    let chat = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    let url = format!("{}/v1/chat/completions", server.base_url());
+    for traceparent in [None, Some(format!("00-{TRACE2}-{CLIENT_SPAN}-00"))] {
+        let mut req = http.post(&url).json(&chat);
+        if let Some(tp) = traceparent {
+            req = req.header("traceparent", tp);
+        }
+        assert_eq!(req.send().await.unwrap().status(), 200);
+    }
+    let run = http
+        .post(format!("{}/agent/run", server.base_url()))
+        .json(&json!({"model": "openai/gpt-4o-mini", "tool_backend": "local", "use_tools": true,
+                      "messages": [{"role": "user", "content": "run a tool"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status(), 200);
+    // Last, a sampled one: once its spans are in, the batches before it are too.
+    let sampled =
+        http.post(&url).header("traceparent", format!("00-{TRACE}-{CLIENT_SPAN}-01")).json(&chat).send().await.unwrap();
+    assert_eq!(sampled.status(), 200);
+    let got = receiver
+        .wait_for(Duration::from_secs(10), |s| {
+            s.iter().any(|g| g.name == "POST /v1/chat/completions") && s.iter().any(|g| g.name.starts_with("chat "))
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = if got.len() < receiver.spans().len() { receiver.spans() } else { got };
+    let names: Vec<(&str, &str)> = got.iter().map(|g| (g.name.as_str(), g.trace_id.as_str())).collect();
+    assert!(got.iter().any(|g| g.name == "POST /v1/chat/completions" && g.trace_id == TRACE), "{names:?}");
+    assert!(got.iter().any(|g| g.name == "chat gpt-4o-mini" && g.trace_id == TRACE), "{names:?}");
+    assert!(got.iter().all(|g| g.trace_id == TRACE), "an unsampled request left spans: {names:?}");
+    assert_eq!(upstream.received_requests().await.unwrap().len(), 4, "every request reached the provider");
+}

@@ -8,7 +8,8 @@
 //! - **key** ([`crate::auth::check`]): refusals (401, 403, 429) come out in the route's error shape
 //!   and are counted and logged like any answer;
 //! - **metrics and span**: counted by route pattern, method label (a closed set) and status; the
-//!   request span continues a client's W3C `traceparent`. Both only when enabled;
+//!   request span continues a client's W3C `traceparent`. Both only when enabled, and the span
+//!   only for a sampled request — decided here, before any span of the request exists;
 //! - **access log**: one `info` line per request (`MINI_AGENT_ACCESS_LOG=off` turns it off) with
 //!   method, route pattern, status, duration, request id and the key's *name* — never a key, a body
 //!   or a raw path.
@@ -42,7 +43,7 @@ pub async fn front(State(state): State<SharedState>, mut req: Request, next: Nex
         Err(refusal) => (refusal, None),
         Ok(()) => {
             let key = req.extensions().get::<Caller>().map(|Caller(k)| k.name.clone());
-            let response = if otel::enabled() {
+            let response = if otel::sampled(req.headers()) {
                 let span = request_span(method, route, &req);
                 let response = next.run(req).instrument(span.clone()).await;
                 finish_span(&span, response.status().as_u16());

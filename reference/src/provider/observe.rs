@@ -13,8 +13,12 @@ use crate::telemetry::metrics::Metrics;
 use crate::telemetry::otel::TARGET;
 use crate::transport::retry::RetryStats;
 
-/// The span of one call (`operation`: `chat`, `embeddings`); a disabled span when spans are off.
+/// The span of one call (`operation`: `chat`, `embeddings`); a disabled span when spans are off or
+/// the request is not sampled.
 pub fn call_span(route: &Route, operation: &'static str) -> tracing::Span {
+    if !crate::telemetry::otel::traced() {
+        return tracing::Span::none();
+    }
     tracing::debug_span!(
         target: TARGET,
         "model call",

@@ -10,18 +10,25 @@
 //! span costs one cached callsite check. Span fields carry the model, backend, status and token
 //! counts — never message content, arguments or keys.
 //!
+//! Sampling (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`, the standard values) is decided by
+//! the front layer once per request, *before* any span exists ([`sampled`]): an unsampled request
+//! creates no span at all — not the request's, not its model or tool calls' ([`traced`]) — so
+//! sampling 1 in 10 costs about a tenth of tracing every request. The SDK's own sampler is then
+//! `AlwaysOn`: every span that exists was chosen. Parent-based samplers follow the sampled flag of a
+//! client's `traceparent`; a ratio is drawn per request (the trace id does not exist yet).
+//!
 //! W3C trace context: an incoming `traceparent` becomes the request span's parent
 //! ([`continue_trace`]); provider, tools-server and MCP calls carry the current span's
 //! `traceparent` ([`outgoing_headers`]).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::env::Env;
@@ -31,9 +38,62 @@ pub const TARGET: &str = "miniagent::otel";
 
 /// Whether spans are exported (set once, at startup); with it off nothing extracts or injects.
 static ENABLED: AtomicBool = AtomicBool::new(false);
+/// The sampling of the running exporter ([`Sampling`]): the ratio's bits, and parent-based or not.
+static RATIO_BITS: AtomicU64 = AtomicU64::new(0x3FF0_0000_0000_0000); // 1.0
+static PARENT_BASED: AtomicBool = AtomicBool::new(true);
+
+/// Which requests are traced (`OTEL_TRACES_SAMPLER`): a share of them, and whether a client's
+/// `traceparent` decides instead (the `parentbased_*` samplers; the SDK's default is
+/// `parentbased_always_on`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    pub ratio: f64,
+    pub parent_based: bool,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Self { ratio: 1.0, parent_based: true }
+    }
+}
+
+impl Sampling {
+    fn from_env(env: &Env) -> Self {
+        let (sampler, arg) = (env.get("OTEL_TRACES_SAMPLER"), env.get("OTEL_TRACES_SAMPLER_ARG"));
+        let Some(sampler) = sampler else { return Self::default() };
+        let arg = || match &arg {
+            None => 1.0,
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(r) if (0.0..=1.0).contains(&r) => r,
+                _ => {
+                    env.problem(format!(
+                        "OTEL_TRACES_SAMPLER_ARG={v} is not a ratio: write a number from 0 to 1 (0.1 traces one request in ten)"
+                    ));
+                    1.0
+                }
+            },
+        };
+        let (ratio, parent_based) = match sampler.trim() {
+            "always_on" => (1.0, false),
+            "always_off" => (0.0, false),
+            "traceidratio" => (arg(), false),
+            "parentbased_always_on" => (1.0, true),
+            "parentbased_always_off" => (0.0, true),
+            "parentbased_traceidratio" => (arg(), true),
+            other => {
+                env.problem(format!(
+                    "OTEL_TRACES_SAMPLER={other} is not supported: use always_on, always_off, traceidratio or their \
+                     parentbased_ forms (with OTEL_TRACES_SAMPLER_ARG for the ratio)"
+                ));
+                return Self::default();
+            }
+        };
+        Self { ratio, parent_based }
+    }
+}
 
 /// Whether and how to export.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct OtelSettings {
     /// The endpoint variable's value when export is on.
     pub endpoint: Option<String>,
@@ -41,6 +101,8 @@ pub struct OtelSettings {
     pub service_named: bool,
     /// `http/json` was asked for; protobuf otherwise (the OTLP default).
     pub json: bool,
+    /// Which requests are traced.
+    pub sampling: Sampling,
 }
 
 impl OtelSettings {
@@ -64,7 +126,8 @@ impl OtelSettings {
         }
         let service_named = env.get("OTEL_SERVICE_NAME").is_some()
             || env.get("OTEL_RESOURCE_ATTRIBUTES").is_some_and(|a| a.contains("service.name="));
-        Self { endpoint, service_named, json }
+        let sampling = if endpoint.is_some() { Sampling::from_env(env) } else { Sampling::default() };
+        Self { endpoint, service_named, json, sampling }
     }
 }
 
@@ -89,9 +152,15 @@ impl Otel {
         if !settings.service_named {
             resource = resource.with_service_name("miniagent");
         }
-        let provider =
-            SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource.build()).build();
+        // Every span that exists was sampled already (`sampled`, before the request's span).
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(Sampler::AlwaysOn)
+            .with_batch_exporter(exporter)
+            .with_resource(resource.build())
+            .build();
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        RATIO_BITS.store(settings.sampling.ratio.to_bits(), Ordering::Relaxed);
+        PARENT_BASED.store(settings.sampling.parent_based, Ordering::Relaxed);
         ENABLED.store(true, Ordering::Relaxed);
         Ok(Some(Self { provider }))
     }
@@ -114,6 +183,38 @@ impl Drop for Otel {
 /// Whether spans are being exported.
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
+}
+
+/// Whether this request is traced — decided before any of its spans exists. With a parent-based
+/// sampler a client's `traceparent` decides (its sampled flag); otherwise the ratio is drawn.
+pub fn sampled(headers: &http::HeaderMap) -> bool {
+    if !enabled() {
+        return false;
+    }
+    if PARENT_BASED.load(Ordering::Relaxed)
+        && let Some(flags) = headers.get("traceparent").and_then(|v| v.to_str().ok()).and_then(traceparent_flags)
+    {
+        return flags & 1 == 1;
+    }
+    let ratio = f64::from_bits(RATIO_BITS.load(Ordering::Relaxed));
+    ratio >= 1.0 || (ratio > 0.0 && rand::random::<f64>() < ratio)
+}
+
+/// Whether a span for work inside a request is wanted: export is on and the work runs inside a
+/// traced request (an unsampled request has no span, so its calls make none either).
+pub fn traced() -> bool {
+    enabled() && !tracing::Span::current().is_disabled()
+}
+
+/// The trace flags of a valid W3C `traceparent` (`00-<trace id>-<parent id>-<flags>`).
+fn traceparent_flags(value: &str) -> Option<u8> {
+    let parts: Vec<&str> = value.trim().split('-').collect();
+    let [version, trace, parent, flags] = parts[..] else { return None };
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let zero = |s: &str| s.bytes().all(|b| b == b'0');
+    (version == "00" && hex(trace, 32) && !zero(trace) && hex(parent, 16) && !zero(parent) && hex(flags, 2))
+        .then(|| u8::from_str_radix(flags, 16).ok())
+        .flatten()
 }
 
 struct Headers<'a>(&'a http::HeaderMap);
@@ -205,6 +306,50 @@ mod tests {
         assert!(!settings(&[]).0.service_named);
         assert!(settings(&[("OTEL_SERVICE_NAME", "gw")]).0.service_named);
         assert!(settings(&[("OTEL_RESOURCE_ATTRIBUTES", "a=b,service.name=gw")]).0.service_named);
+    }
+
+    #[test]
+    fn samplers_are_the_standard_ones_and_a_bad_one_says_what_to_write() {
+        let on = [("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")];
+        let with = |more: &[(&'static str, &'static str)]| settings(&[&on[..], more].concat());
+        assert_eq!(with(&[]).0.sampling, Sampling { ratio: 1.0, parent_based: true });
+        assert_eq!(
+            with(&[("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "0.1")]).0.sampling,
+            Sampling { ratio: 0.1, parent_based: true }
+        );
+        assert_eq!(
+            with(&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "0.25")]).0.sampling,
+            Sampling { ratio: 0.25, parent_based: false }
+        );
+        assert_eq!(
+            with(&[("OTEL_TRACES_SAMPLER", "always_off")]).0.sampling,
+            Sampling { ratio: 0.0, parent_based: false }
+        );
+        let (_, problems) = with(&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "10%")]);
+        assert!(problems.len() == 1 && problems[0].contains("from 0 to 1"), "{problems:?}");
+        let (_, problems) = with(&[("OTEL_TRACES_SAMPLER", "jaeger_remote")]);
+        assert!(problems.len() == 1 && problems[0].contains("parentbased_"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_traceparent_gives_its_flags_only_when_valid() {
+        assert_eq!(traceparent_flags("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), Some(1));
+        assert_eq!(traceparent_flags("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"), Some(0));
+        assert_eq!(traceparent_flags("00-00000000000000000000000000000000-00f067aa0ba902b7-01"), None);
+        assert_eq!(traceparent_flags("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"), None);
+        assert_eq!(traceparent_flags("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"), None);
+        assert_eq!(traceparent_flags("zz-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), None);
+    }
+
+    #[test]
+    fn nothing_is_sampled_or_traced_while_export_is_off() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            http::HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        );
+        assert!(!sampled(&headers));
+        assert!(!traced());
     }
 
     #[test]

@@ -37,18 +37,22 @@ impl<T: ToolBackend> ToolBackend for Observed<'_, T> {
     }
 
     async fn invoke(&self, call: &ToolCall) -> ToolResult {
-        let span = tracing::debug_span!(
-            target: TARGET,
-            "tool call",
-            otel.name = %format_args!("execute_tool {}", call.name),
-            otel.kind = "internal",
-            otel.status_code = Empty,
-            gen_ai.operation.name = "execute_tool",
-            gen_ai.tool.name = %call.name,
-            gen_ai.tool.call.id = %call.id,
-            miniagent.tool.backend = self.backend,
-            miniagent.tool.ok = Empty,
-        );
+        let span = if crate::telemetry::otel::traced() {
+            tracing::debug_span!(
+                target: TARGET,
+                "tool call",
+                otel.name = %format_args!("execute_tool {}", call.name),
+                otel.kind = "internal",
+                otel.status_code = Empty,
+                gen_ai.operation.name = "execute_tool",
+                gen_ai.tool.name = %call.name,
+                gen_ai.tool.call.id = %call.id,
+                miniagent.tool.backend = self.backend,
+                miniagent.tool.ok = Empty,
+            )
+        } else {
+            tracing::Span::none()
+        };
         let started = Instant::now();
         let result = self.inner.invoke(call).instrument(span.clone()).await;
         if let Some(m) = self.metrics {

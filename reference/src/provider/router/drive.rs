@@ -195,16 +195,20 @@ where
 {
     run.attempts += 1;
     run.tried.push(d);
-    let span = tracing::debug_span!(
-        target: TARGET,
-        "route attempt",
-        otel.name = "route attempt",
-        otel.status_code = Empty,
-        miniagent.group = %router.config().groups()[g].name,
-        miniagent.deployment = %router.config().deployments()[d].id,
-        miniagent.attempt = run.attempts,
-        error.type = Empty,
-    );
+    let span = if crate::telemetry::otel::traced() {
+        tracing::debug_span!(
+            target: TARGET,
+            "route attempt",
+            otel.name = "route attempt",
+            otel.status_code = Empty,
+            miniagent.group = %router.config().groups()[g].name,
+            miniagent.deployment = %router.config().deployments()[d].id,
+            miniagent.attempt = run.attempts,
+            error.type = Empty,
+        )
+    } else {
+        tracing::Span::none()
+    };
     router.begin(d);
     let started = Instant::now();
     let outcome = attempt(d).instrument(span.clone()).await;

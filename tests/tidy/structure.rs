@@ -1,28 +1,16 @@
-//! Structure as tests: the file-level import graph of each crate has no cycles, and no function
+//! Structure as tests (a module of `tidy`): the file-level import graph of each crate has no cycles, and no function
 //! outside tests is longer than [`MAX_FN_LINES`].
 //!
 //! Both checks read the sources as text, which is enough because `rustfmt` fixes the layout they
 //! rely on: a function's body ends at the first line holding only `}` at the indentation its
 //! signature started at, and `#[cfg(test)]` starts the tests of a file.
-#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const MAX_FN_LINES: usize = 80;
+use super::rust_files;
 
 const CRATES: [&str; 3] = ["reference/src", "conformance/src", "harness/src"];
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// The source without its tests: everything before the first `#[cfg(test)]`.
 fn non_test(text: &str) -> &str {
@@ -186,28 +174,48 @@ fn find_cycle(edges: &BTreeMap<PathBuf, BTreeSet<PathBuf>>) -> Option<Vec<PathBu
     edges.keys().find_map(|n| visit(n, edges, &mut marks, &mut Vec::new()))
 }
 
-/// Functions longer than the limit, as `file:line name (N lines)`.
-fn long_functions(file: &Path, text: &str) -> Vec<String> {
-    let lines: Vec<&str> = non_test(text).lines().collect();
+/// Functions longer than this are split (tests excepted): a screenful is what one reads at once.
+const MAX_FN_LINES: usize = 80;
+
+/// `fn` items of a source, as (name, first line, line count), up to its `#[cfg(test)]` section.
+/// rustfmt puts an item's closing brace alone on a line at the item's indentation, which is what
+/// ends it here.
+fn functions(text: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().take_while(|l| l.trim() != "#[cfg(test)]").collect();
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let trimmed = line.trim_start();
-        let is_fn = ["fn ", "pub fn ", "async fn ", "pub async fn ", "pub(crate) fn ", "pub(crate) async fn "]
-            .iter()
-            .any(|p| trimmed.starts_with(p));
-        if !is_fn || trimmed.ends_with(';') {
+        let words: Vec<&str> = trimmed.split_whitespace().collect();
+        let Some(at) = words.iter().position(|w| *w == "fn") else { continue };
+        let qualifiers = ["pub", "pub(crate)", "const", "async", "unsafe"];
+        if !words[..at].iter().all(|w| qualifiers.contains(w)) || words.get(at + 1).is_none() {
             continue;
         }
-        let indent = line.len() - trimmed.len();
-        let closing = format!("{}}}", " ".repeat(indent));
-        let Some(end) = lines[i..].iter().position(|l| *l == closing) else { continue };
-        let after_fn = &trimmed[trimmed.find("fn ").map_or(0, |i| i + 3)..];
-        let name: String = after_fn.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-        if end + 1 > MAX_FN_LINES {
-            out.push(format!("{}:{} {name} ({} lines)", file.display(), i + 1, end + 1));
+        let name: String = words[at + 1].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let indent = &line[..line.len() - trimmed.len()];
+        let opens = lines[i..].iter().position(|l| l.trim_end().ends_with('{') || l.trim_end().ends_with(';'));
+        match opens.map(|o| lines[i + o].trim_end()) {
+            Some(l) if l.ends_with(';') => continue, // a declaration without a body (a trait method)
+            None => continue,
+            Some(_) if trimmed.ends_with('}') => out.push((name, i + 1, 1)),
+            Some(_) => {
+                let close = format!("{indent}}}");
+                if let Some(end) = lines[i..].iter().position(|l| *l == close) {
+                    out.push((name, i + 1, end + 1));
+                }
+            }
         }
     }
     out
+}
+
+/// Functions longer than the limit, as `file:line name (N lines)`.
+fn long_functions(file: &Path, text: &str) -> Vec<String> {
+    functions(text)
+        .into_iter()
+        .filter(|(_, _, n)| *n > MAX_FN_LINES)
+        .map(|(name, line, n)| format!("{}:{line} {name} ({n} lines)", file.display()))
+        .collect()
 }
 
 #[test]
