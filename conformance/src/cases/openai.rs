@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, openai_error, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::fakes::openai_upstream::{MODELS, Received, Reply as Upstream, received_containing};
@@ -25,119 +25,141 @@ const REQUEST_ID: &str = "§1 OpenAI surface — x-request-id on every response"
 const MODELS_CLAUSE: &str = "§1 GET /v1/models, GET /v1/models/{id} — the provider's models";
 const NEEDS: &[Feature] = &[Feature::OpenaiProxy];
 
-macro_rules! openai_case {
-    ($id:literal, $clause:expr, $desc:literal, $features:expr, $f:expr) => {
-        Case {
-            id: $id,
-            description: $desc,
-            clause: $clause,
-            profile: Profile::Openai,
-            features: $features,
-            run: |ctx| Box::pin($f(ctx)),
-        }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    openai_case!(
+    Case::new(
         "openai.chat.passthrough",
+        Profile::Openai,
+        Level::Faithful,
         PROXY,
-        "the provider's answer comes back whole: every choice, logprobs, usage details, system_fingerprint, unknown fields",
-        NEEDS,
-        passthrough
-    ),
-    openai_case!(
+        "the provider's answer comes back whole: every choice, logprobs, usage details, system_fingerprint, unknown \
+         fields",
+        |ctx| Box::pin(passthrough(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.chat.fields_forwarded",
+        Profile::Openai,
+        Level::Faithful,
         PROXY,
-        "every request field reaches the provider unchanged (tools, n, seed, temperature, response_format, unknown ones), only the model loses its prefix",
-        NEEDS,
-        fields_forwarded
-    ),
-    openai_case!(
+        "every request field reaches the provider unchanged (tools, n, seed, temperature, response_format, unknown \
+         ones), only the model loses its prefix",
+        |ctx| Box::pin(fields_forwarded(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.chat.nothing_pruned",
+        Profile::Openai,
+        Level::Required,
         PROXY,
-        "a long history with a 20 000-character message reaches the provider whole",
-        NEEDS,
-        nothing_pruned
-    ),
-    openai_case!(
+        "a long history with a 20 000-character message reaches the provider whole — required: langchain-openai and \
+         openai-agents send the whole history each turn: a pruning gateway silently drops conversation the model never \
+         sees",
+        |ctx| Box::pin(nothing_pruned(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.chat.tool_calls_returned",
+        Profile::Openai,
+        Level::Required,
         PROXY,
-        "tool calls come back to the client, not executed: one provider call",
-        NEEDS,
-        tool_calls_returned
-    ),
-    openai_case!(
+        "tool calls come back to the client, not executed: one provider call — required: openai-agents and \
+         langchain-openai run tools themselves: tool calls executed or dropped by the gateway break their agent loop",
+        |ctx| Box::pin(tool_calls_returned(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.chat.bare_model",
+        Profile::Openai,
+        Level::Recommended,
         "§1 OpenAI surface — a bare model name goes to the default provider",
         "a model name without a provider prefix reaches the default provider as it is",
-        NEEDS,
-        bare_model
+        |ctx| Box::pin(bare_model(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "openai.errors.not_found",
+        Profile::Openai,
+        Level::Recommended,
+        ERRORS,
+        "an unknown /v1 route is an OpenAI-shaped 404",
+        |ctx| Box::pin(not_found(ctx)),
     ),
-    openai_case!("openai.errors.not_found", ERRORS, "an unknown /v1 route is an OpenAI-shaped 404", &[], not_found),
-    openai_case!(
+    Case::new(
         "openai.errors.method_not_allowed",
+        Profile::Openai,
+        Level::Recommended,
         ERRORS,
         "a wrong method on an OpenAI route is an OpenAI-shaped 405",
-        &[],
-        method_not_allowed
+        |ctx| Box::pin(method_not_allowed(ctx)),
     ),
-    openai_case!(
+    Case::new(
         "openai.errors.malformed_json",
+        Profile::Openai,
+        Level::Recommended,
         ERRORS,
         "a body that is not JSON is an OpenAI-shaped 400",
-        &[],
-        malformed_json
+        |ctx| Box::pin(malformed_json(ctx)),
     ),
-    openai_case!(
+    Case::new(
         "openai.errors.wrong_types",
+        Profile::Openai,
+        Level::Recommended,
         ERRORS,
         "fields of the wrong type are a 400 (not 422) whose param names the field",
-        &[],
-        wrong_types
+        |ctx| Box::pin(wrong_types(ctx)),
     ),
-    openai_case!(
+    Case::new(
         "openai.request_id.present",
+        Profile::Openai,
+        Level::Recommended,
         REQUEST_ID,
         "answers, errors and unknown routes all carry an x-request-id",
-        &[],
-        request_id_present
+        |ctx| Box::pin(request_id_present(ctx)),
     ),
-    openai_case!(
+    Case::new(
         "openai.request_id.client_echoed",
+        Profile::Openai,
+        Level::Recommended,
         REQUEST_ID,
         "the client's own x-request-id comes back",
-        &[],
-        request_id_echoed
+        |ctx| Box::pin(request_id_echoed(ctx)),
     ),
-    openai_case!(
+    Case::new(
         "openai.request_id.provider_passed_back",
+        Profile::Openai,
+        Level::Faithful,
         REQUEST_ID,
         "the provider's request id header is passed back",
-        NEEDS,
-        provider_request_id
-    ),
-    openai_case!(
+        |ctx| Box::pin(provider_request_id(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.models.provider_listed",
+        Profile::Openai,
+        Level::Recommended,
         MODELS_CLAUSE,
         "GET /v1/models lists the provider's own models",
-        NEEDS,
-        models_listed
-    ),
-    openai_case!(
+        |ctx| Box::pin(models_listed(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.models.retrieve",
+        Profile::Openai,
+        Level::Recommended,
         MODELS_CLAUSE,
         "GET /v1/models/{id} answers a listed model, and an OpenAI-shaped 404 for an unknown one",
-        NEEDS,
-        models_retrieve
-    ),
-    openai_case!(
+        |ctx| Box::pin(models_retrieve(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.embeddings.forwarded",
+        Profile::Openai,
+        Level::Faithful,
         "§1 EXT POST /v1/embeddings — forwarded, the answer passed back",
         "an embeddings request reaches the provider unchanged but the model, and its answer comes back whole",
-        NEEDS,
-        embeddings
-    ),
+        |ctx| Box::pin(embeddings(ctx)),
+    )
+    .needs(NEEDS),
 ];
 
 /// A chat request on [`MODEL`] whose first message carries the case's marker and the provider's
