@@ -491,7 +491,8 @@ fn declared(names: &[String], ctx: &Ctx) -> Result<Vec<FeatureStatus>, String> {
         given.insert(f);
     }
     Ok(Feature::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .map(|feature| match feature {
             _ if given.contains(&feature) => {
                 FeatureStatus { feature, enabled: true, source: Source::Flag, why: "given with --features".into() }
