@@ -19,6 +19,7 @@
 //! - [`runner`] / [`report`] — selection, skips with reasons, outcomes, whether the run failed
 //!   (`required` failures, or any with `--strict`) and counts per profile and level (pretty, JSON,
 //!   JUnit).
+//! - [`html`] — the same report as one self-contained page.
 //! - [`baseline`] — expected failures, with stale entries failing the run.
 //!
 //! The library knows no implementation: targets are reached through [`transport::Transport`]
@@ -35,6 +36,7 @@ pub mod checks;
 pub mod failure;
 pub mod fakes;
 pub mod features;
+pub mod html;
 pub mod probe;
 pub mod report;
 pub mod routing;

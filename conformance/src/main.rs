@@ -108,6 +108,8 @@ enum Format {
     Pretty,
     Json,
     Junit,
+    /// One self-contained page (no script, no external asset): give it an `--output FILE`.
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -514,6 +516,7 @@ fn write_report(
         Format::Pretty => report::pretty(outcomes, &skips),
         Format::Json => report::json(outcomes, statuses, &skips) + "\n",
         Format::Junit => report::junit(outcomes),
+        Format::Html => conformance::html::page(outcomes, statuses, &skips),
     };
     match &args.output {
         Some(path) => {

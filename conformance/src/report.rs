@@ -216,7 +216,9 @@ pub fn junit(outcomes: &[CaseOutcome]) -> String {
     out
 }
 
-fn xml(text: &str) -> String {
+/// Text escaped for XML and HTML (attribute values included); control characters but newline and tab
+/// dropped.
+pub(crate) fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')) {
         match c {
