@@ -284,7 +284,9 @@ async fn tool_calls_returned(ctx: &Ctx) -> CaseResult {
     body["tools"] = json!([weather_tool()]);
     let reply = chat(ctx, &body).await?;
     expect_status(&reply, 200, "a completion with tool calls")?;
-    ensure_eq!(reply.json()?, answer, "the answer the client got");
+    // The choices — the calls with their ids and arguments, the finish reason — are what an agent
+    // framework runs; the rest of the answer passed whole is `openai.chat.passthrough` (faithful).
+    ensure_eq!(reply.json()?["choices"], answer["choices"], "the choices the client got");
     // One provider call: the tools were the client's to run, not the server's.
     one_request(ctx, &marker).await?;
     Ok(())
