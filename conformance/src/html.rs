@@ -17,7 +17,7 @@ use crate::runner::{CaseOutcome, Verdict};
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222}\
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}table{border-collapse:collapse;width:100%}\
 th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}\
-td[data-count]{text-align:right;font-variant-numeric:tabular-nums}#summary{font-size:1.2em;font-weight:600}\
+td[data-count],th.n{text-align:right;font-variant-numeric:tabular-nums}#summary{font-size:1.2em;font-weight:600}\
 .pass{color:#146c2e}.fail,.stale{color:#b3261e;font-weight:600}.skip,.expected_fail{color:#6b6b6b}\
 .required{font-weight:600}pre{white-space:pre-wrap;margin:.2em 0;font-size:.9em}code{font-size:.95em}";
 
@@ -48,8 +48,9 @@ pub fn page(outcomes: &[CaseOutcome], features: &[FeatureStatus], skips: &[Featu
 fn counts_table(out: &mut String, id: &str, key: &str, rows: &[(String, Counts)]) {
     let _ = writeln!(
         out,
-        "<table id=\"{id}\">\n<tr><th>{key}</th><th>passed</th><th>run</th><th>failed</th><th>skipped</th>\
-         <th>expected failures</th><th>stale</th></tr>"
+        "<table id=\"{id}\">\n<tr><th>{key}</th><th class=\"n\">passed</th><th class=\"n\">run</th>\
+         <th class=\"n\">failed</th><th class=\"n\">skipped</th><th class=\"n\">expected failures</th>\
+         <th class=\"n\">stale</th></tr>"
     );
     for (name, c) in rows {
         let (passed, run) = c.passed_of_run();
@@ -73,7 +74,7 @@ fn skipped(out: &mut String, skips: &[FeatureSkips]) {
     if skips.is_empty() {
         return;
     }
-    out.push_str("<h2>Skipped for missing features</h2>\n<table id=\"skips\">\n<tr><th>feature</th><th>cases</th><th>to enable</th></tr>\n");
+    out.push_str("<h2>Skipped for missing features</h2>\n<table id=\"skips\">\n<tr><th>feature</th><th class=\"n\">cases</th><th>to enable</th></tr>\n");
     for s in skips {
         let _ = writeln!(
             out,
