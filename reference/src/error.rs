@@ -98,6 +98,11 @@ impl ApiError {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            // Anthropic's 529 `overloaded_error` is a 503 on the OpenAI surface (CONTRACT §5), not
+            // an unreachable provider.
+            Self::Passthrough { status: 503, error, .. } if error["type"] == "overloaded_error" => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Passthrough { status, .. } if (400..500).contains(status) => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
             }

@@ -19,10 +19,11 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::raw::RawObject;
+use crate::provider::anthropic;
 use crate::provider::client::{Providers, Target};
 use crate::provider::dummy;
 use crate::provider::error::ProviderError;
-use crate::provider::kind::ProviderKind;
+use crate::provider::kind::{ProviderKind, Wire};
 use crate::provider::observe;
 use crate::provider::openai::{read_limited, transport_error, with_key};
 use crate::provider::route::{Overrides, Route};
@@ -177,6 +178,10 @@ pub async fn forward(
         reason,
     })?;
     let attempt = |_| {
+        let anthropic_call = (route.kind.wire() == Wire::Anthropic).then(|| {
+            let headers = vec![("x-request-id".to_owned(), request_id.to_owned())];
+            (headers, body.clone())
+        });
         let mut call = providers
             .http()
             .post(url.clone())
@@ -189,6 +194,20 @@ pub async fn forward(
         }
         let call = with_key(call, route);
         async move {
+            if let Some((headers, body)) = anthropic_call {
+                // Another wire: translated both ways by the provider's own module.
+                let x = anthropic::Exchange {
+                    path,
+                    body: &body,
+                    headers: &headers,
+                    timeout: (!stream).then_some(timeout),
+                    max_reply_bytes: providers.settings().max_reply_bytes,
+                };
+                return match tokio::time::timeout(timeout, anthropic::exchange(providers.http(), route, x)).await {
+                    Err(_) => Err(ProviderError::Timeout { provider: route.kind }),
+                    Ok(answer) => answer,
+                };
+            }
             if !stream {
                 return call.send().await.map_err(|e| transport_error(route, &e));
             }

@@ -290,7 +290,11 @@ impl Providers {
                 let answer = |_| async { Ok::<_, ProviderError>(dummy::complete(&route.upstream_model)) };
                 retry::drive(&retry::RetryPolicy::NONE, answer, openai::classify).await
             }
-            ProviderKind::OpenAi | ProviderKind::Ollama | ProviderKind::Chutes | ProviderKind::CodexAgent => {
+            ProviderKind::OpenAi
+            | ProviderKind::Ollama
+            | ProviderKind::Chutes
+            | ProviderKind::CodexAgent
+            | ProviderKind::Anthropic => {
                 let limits = openai::CallLimits {
                     timeout: self.settings.request_timeout,
                     max_reply_bytes: self.settings.max_reply_bytes,

@@ -6,10 +6,12 @@
 //! cooldowns, fallbacks), [`chat`] (the request and the answer), [`openai`] (the one
 //! OpenAI-compatible wire call and its retry classifier), [`stream`] (server-sent chunks and their
 //! aggregation), [`dummy`] (the offline model), [`client`] ([`Providers`]: dispatch and retries),
-//! [`observe`] (each call's span and metrics).
+//! [`observe`] (each call's span and metrics), [`anthropic`] (a provider of another wire: its
+//! settings and its translation both ways, behind [`kind::Wire`]).
 //!
 //! Knows nothing of HTTP servers or envelopes.
 
+pub mod anthropic;
 pub mod chat;
 pub mod client;
 pub mod dummy;

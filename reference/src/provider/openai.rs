@@ -11,8 +11,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::anthropic;
 use super::chat::ChatRequest;
 use super::error::ProviderError;
+use super::kind::Wire;
 use super::route::Route;
 use crate::text::excerpt_bytes;
 use crate::transport::retry::{Attempt, Verdict, retryable_status};
@@ -41,23 +43,55 @@ pub fn request(
     with_key(call, route)
 }
 
-/// `call` with the route's key as the one `Authorization` header — the only place a provider key
-/// goes on the wire — and the current span's W3C trace context when spans are exported.
+/// `call` with the route's key as the one `Authorization` header (`x-api-key` on Anthropic's wire) —
+/// the only place a provider key goes on the wire — and the current span's W3C trace context when spans are exported.
 pub fn with_key(mut call: reqwest::RequestBuilder, route: &Route) -> reqwest::RequestBuilder {
     for (name, value) in crate::telemetry::otel::outgoing_headers() {
         call = call.header(name, value);
     }
-    match &route.api_key {
-        Some(key) => call.bearer_auth(key.expose()),
-        None => call,
+    match (&route.api_key, route.kind.wire()) {
+        (Some(key), Wire::OpenAi) => call.bearer_auth(key.expose()),
+        (Some(key), Wire::Anthropic) => call.header("x-api-key", key.expose()),
+        (None, _) => call,
+    }
+}
+
+/// Posts a chat `body` on `route` in the provider's own wire (see [`Wire`]) and returns its 2xx
+/// answer in OpenAI's, or the error it is — the one way a typed chat call reaches a provider.
+pub async fn post(
+    http: &reqwest::Client,
+    route: &Route,
+    body: &impl Serialize,
+    extra_headers: &[(String, String)],
+    timeout: Option<Duration>,
+    max_reply_bytes: usize,
+) -> Result<reqwest::Response, ProviderError> {
+    match route.kind.wire() {
+        Wire::OpenAi => send(route, request(http, route, body, extra_headers, timeout)).await,
+        Wire::Anthropic => {
+            let bytes = serde_json::to_vec(body).map_err(|e| ProviderError::InvalidModel(e.to_string()))?;
+            let x = anthropic::Exchange {
+                path: "chat/completions",
+                body: &bytes,
+                headers: extra_headers,
+                timeout,
+                max_reply_bytes,
+            };
+            check(route, anthropic::exchange(http, route, x).await?).await
+        }
     }
 }
 
 /// Sends `call`; a 2xx answer is returned for the caller to read, anything else becomes the error
 /// it is (with the status, `Retry-After` and an excerpt of the body).
 pub async fn send(route: &Route, call: reqwest::RequestBuilder) -> Result<reqwest::Response, ProviderError> {
-    let provider = route.kind;
     let response = call.send().await.map_err(|e| transport_error(route, &e))?;
+    check(route, response).await
+}
+
+/// A 2xx `response` as it is; anything else as the error it is.
+pub async fn check(route: &Route, response: reqwest::Response) -> Result<reqwest::Response, ProviderError> {
+    let provider = route.kind;
     let status = response.status();
     if status.is_success() {
         return Ok(response);
@@ -108,7 +142,7 @@ pub async fn complete(
 ) -> Result<Value, ProviderError> {
     let body = request.body(&route.upstream_model, false);
     let timeout = route.timeout.unwrap_or(limits.timeout);
-    let response = send(route, self::request(http, route, &body, &request.extra_headers, Some(timeout))).await?;
+    let response = post(http, route, &body, &request.extra_headers, Some(timeout), limits.max_reply_bytes).await?;
     let provider = route.kind;
     let (bytes, more) = read_limited(response, limits.max_reply_bytes).await.map_err(|e| transport_error(route, &e))?;
     if more {

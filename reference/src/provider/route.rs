@@ -15,7 +15,8 @@ use super::settings::{DEFAULT_OPENAI_BASE, ProviderSettings};
 use crate::secret::Secret;
 use crate::transport::retry::RetryPolicy;
 
-const KNOWN: &str = "openai/<model>, ollama/<tag>, chutes/<vendor>/<model>, codex-agent/<name>, dummy";
+const KNOWN: &str =
+    "openai/<model>, anthropic/<model>, ollama/<tag>, chutes/<vendor>/<model>, codex-agent/<name>, dummy";
 
 /// A resolved model: everything needed to make the call.
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ pub struct Route {
     pub retry: RetryPolicy,
     /// The base as written, when it was corrected (a codex-agent base ending in `/v1`).
     pub corrected_from: Option<String>,
+    /// `max_tokens` for a request that names none, on a wire that requires it (Anthropic's).
+    pub max_tokens: Option<u32>,
 }
 
 impl Route {
@@ -44,6 +47,7 @@ impl Route {
     pub fn url_for(&self, path: &str) -> String {
         match self.kind {
             ProviderKind::CodexAgent => format!("{}/v1/{path}", self.api_base),
+            ProviderKind::Anthropic => super::anthropic::url(&self.api_base, path),
             _ => format!("{}/{path}", self.api_base),
         }
     }
@@ -252,10 +256,40 @@ fn build(
                 timeout: None,
                 retry,
                 corrected_from,
+                max_tokens: None,
+            });
+        }
+        ProviderKind::Anthropic => {
+            let a = &s.anthropic;
+            let api_key = key(&a.api_key, Some(&a.api_base));
+            if api_key.is_none() && base_over.is_none() && !a.configured() {
+                return Err(not_configured("set ANTHROPIC_API_KEY (and ANTHROPIC_API_BASE for another endpoint)"));
+            }
+            let base = trim_base(base_over.unwrap_or(&a.api_base));
+            let base = base.strip_suffix("/v1").map_or(base.clone(), str::to_owned);
+            let retry = simple(over.max_retries);
+            return Ok(Route {
+                kind,
+                upstream_model: upstream,
+                api_base: base,
+                api_key,
+                timeout: None,
+                retry,
+                corrected_from: None,
+                max_tokens: Some(a.max_tokens),
             });
         }
     };
-    Ok(Route { kind, upstream_model: upstream, api_base, api_key, timeout: None, retry, corrected_from: None })
+    Ok(Route {
+        kind,
+        upstream_model: upstream,
+        api_base,
+        api_key,
+        timeout: None,
+        retry,
+        corrected_from: None,
+        max_tokens: None,
+    })
 }
 
 fn trim_base(base: &str) -> String {

@@ -1,0 +1,42 @@
+//! The Anthropic provider's settings: every `ANTHROPIC_*` variable of the provider is read here.
+
+use crate::env::Env;
+use crate::secret::Secret;
+
+/// Anthropic's public API, used when `ANTHROPIC_API_BASE` is unset (no `/v1`: the provider adds it).
+pub const DEFAULT_BASE: &str = "https://api.anthropic.com";
+/// The `anthropic-version` header sent upstream.
+pub const API_VERSION: &str = "2023-06-01";
+/// `max_tokens` when a request has none (Anthropic requires it; OpenAI's clients rarely send it).
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+#[derive(Debug, Clone)]
+pub struct AnthropicSettings {
+    /// `ANTHROPIC_API_KEY`, sent as `x-api-key`.
+    pub api_key: Option<Secret>,
+    /// `ANTHROPIC_API_BASE`, without `/v1`. `ANTHROPIC_BASE_URL` is deliberately not read: it is
+    /// what Claude Code is pointed at miniagent with, and reading it would make miniagent call itself.
+    pub api_base: String,
+    /// `MINI_AGENT_ANTHROPIC_MAX_TOKENS`: the `max_tokens` of a translated request that names none.
+    pub max_tokens: u32,
+}
+
+impl AnthropicSettings {
+    pub fn from_env(env: &Env) -> Self {
+        Self {
+            api_key: env.get("ANTHROPIC_API_KEY").map(Secret::new),
+            api_base: env.get("ANTHROPIC_API_BASE").unwrap_or_else(|| DEFAULT_BASE.to_owned()),
+            max_tokens: env.parse_where(
+                "MINI_AGENT_ANTHROPIC_MAX_TOKENS",
+                DEFAULT_MAX_TOKENS,
+                "a number of tokens ≥ 1",
+                |n| *n >= 1,
+            ),
+        }
+    }
+
+    /// Whether the operator configured Anthropic (a key, or a base of their own).
+    pub fn configured(&self) -> bool {
+        self.api_key.is_some() || self.api_base != DEFAULT_BASE
+    }
+}
