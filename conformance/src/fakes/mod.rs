@@ -3,6 +3,7 @@
 //! Their addresses are printed by the runner (and can be fixed by flag) so an external
 //! implementation can be started pointing at them.
 
+pub mod anthropic;
 pub mod auto_model;
 pub mod auto_responses;
 pub mod mcp;
@@ -15,6 +16,7 @@ pub mod upstream_reply;
 
 use std::net::SocketAddr;
 
+pub use anthropic::AnthropicFake;
 pub use provider::ProviderFake;
 pub use raw::RawToolsServer;
 pub use router::RouterFakes;

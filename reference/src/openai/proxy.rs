@@ -90,6 +90,20 @@ pub async fn send(
     stream: bool,
     body_of: impl Fn(&Route) -> Bytes,
 ) -> Routed<(Proxied, Arc<Route>), ProxyError> {
+    send_with(providers, target, path, request_id, stream, &[], body_of).await
+}
+
+/// [`send`] with the client's headers for a provider of another wire (`anthropic-beta` on the
+/// Anthropic surface's native path); an OpenAI-wire provider gets none of them.
+pub async fn send_with(
+    providers: &Providers,
+    target: &Target,
+    path: &'static str,
+    request_id: &str,
+    stream: bool,
+    headers: &[(String, String)],
+    body_of: impl Fn(&Route) -> Bytes,
+) -> Routed<(Proxied, Arc<Route>), ProxyError> {
     let attempt = |route: Arc<Route>| {
         let body = body_of(&route);
         async move {
@@ -100,7 +114,7 @@ pub async fn send(
                 }
                 Proxied::Local(dummy::complete(&route.upstream_model))
             } else {
-                Proxied::Upstream(forward(providers, &route, path, body, request_id, stream).await?)
+                Proxied::Upstream(forward(providers, &route, path, body, request_id, stream, headers).await?)
             };
             Ok((answer, route))
         }
@@ -170,6 +184,7 @@ pub async fn forward(
     body: Bytes,
     request_id: &str,
     stream: bool,
+    headers: &[(String, String)],
 ) -> Result<Forwarded, ProxyError> {
     let timeout = route.timeout.unwrap_or(providers.settings().request_timeout);
     let url = providers.url(route, path).map_err(|reason| ProviderError::Transport {
@@ -179,7 +194,8 @@ pub async fn forward(
     })?;
     let attempt = |_| {
         let anthropic_call = (route.kind.wire() == Wire::Anthropic).then(|| {
-            let headers = vec![("x-request-id".to_owned(), request_id.to_owned())];
+            let mut headers = headers.to_vec();
+            headers.push(("x-request-id".to_owned(), request_id.to_owned()));
             (headers, body.clone())
         });
         let mut call = providers

@@ -72,6 +72,9 @@ pub struct ShimSettings {
     pub responses_mode: ResponsesMode,
     /// `MINI_AGENT_RESPONSES_HOSTED_TOOLS` (`warn`).
     pub hosted_tools: HostedTools,
+    /// `MINI_AGENT_ANTHROPIC_DEFAULT_MODEL`: the model `/v1/messages` uses for a name no route knows
+    /// (Claude Code's `claude-…` names), so clients need not be told a model.
+    pub anthropic_default_model: Option<String>,
 }
 
 impl ShimSettings {
@@ -108,6 +111,7 @@ impl ShimSettings {
             keepalive: env.secs("MINI_AGENT_SSE_KEEPALIVE_SEC", Duration::from_secs(10)),
             responses_mode,
             hosted_tools,
+            anthropic_default_model: env.get("MINI_AGENT_ANTHROPIC_DEFAULT_MODEL"),
         }
     }
 }
