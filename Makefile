@@ -9,7 +9,7 @@ run:
 	$(CARGO) run -p miniagent -- serve --demo
 
 PY_VENVS := target/py-venvs
-PY_PEERS := mcp-v1 mcp-v2 openai litellm langchain agents codex
+PY_PEERS := mcp-v1 mcp-v2 openai litellm langchain agents codex anthropic claude
 UV := $(PY_VENVS)/tools/bin/uv
 
 ## Every deterministic test of the workspace (what CI runs), real MCP servers and real Python
