@@ -3,9 +3,10 @@
 //! Carried: `system` (a string or text blocks), messages of `text`, `image` (base64 or URL),
 //! `tool_use` and `tool_result` blocks (a result's text or text blocks, `is_error` said in the text),
 //! `tools`, `tool_choice` (with `disable_parallel_tool_use`), `max_tokens`, `stop_sequences`,
-//! `temperature`, `top_p`, `metadata.user_id`, `stream`. Refused with a 400 naming the field: `thinking`
-//! (enabled: a chat provider cannot be asked for a thinking budget and give back signed thinking
-//! blocks), server tools (`web_search_…`, `code_execution_…`: they run at Anthropic), and block types
+//! `temperature`, `top_p`, `metadata.user_id`, `stream`, system messages between turns. `thinking`
+//! (enabled or adaptive: a chat provider cannot be asked for a thinking budget and give back signed
+//! thinking blocks) is left out with a warning, or refused with a 400 naming it under
+//! `MINI_AGENT_ANTHROPIC_THINKING=reject` ([`Thinking`]). Refused with a 400 naming the field: server tools (`web_search_…`, `code_execution_…`: they run at Anthropic), and block types
 //! chat has no place for (`document`, `search_result`, …). Left out with a warning
 //! (`x-miniagent-warnings`): `top_k`, thinking blocks sent back in the history, images inside a tool
 //! result, and any other top-level field. `cache_control` marks are dropped silently: they are a
@@ -49,7 +50,18 @@ const CARRIED: [&str; 13] = [
     "top_k",
 ];
 
-pub fn bridge(body: &Map<String, Value>) -> Result<Bridged, Refusal> {
+/// What the bridge does with `thinking` (enabled or adaptive), which a chat provider cannot honour:
+/// `MINI_AGENT_ANTHROPIC_THINKING`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thinking {
+    /// Left out, named in `x-miniagent-warnings` (the default: Claude Code asks for thinking on every
+    /// turn, and an answer without thinking blocks is still a whole answer).
+    Drop,
+    /// A 400 naming the field.
+    Reject,
+}
+
+pub fn bridge(body: &Map<String, Value>, thinking: Thinking) -> Result<Bridged, Refusal> {
     let mut warnings = Vec::new();
     let mut chat = Map::new();
     let mut messages = Vec::new();
@@ -68,7 +80,21 @@ pub fn bridge(body: &Map<String, Value>) -> Result<Bridged, Refusal> {
         match role {
             "user" => user(turn.get("content"), i, &mut messages, &mut warnings)?,
             "assistant" => messages.push(assistant(turn.get("content"), i, &mut warnings)?),
-            other => return Err(refuse(format!("messages[{i}].role"), format!("`{other}` is not user or assistant"))),
+            // Claude Code 2.1 sends system messages between turns (reminders); chat has them too.
+            "system" => {
+                let text = match turn.get("content") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Array(blocks)) => texts(blocks, &format!("messages[{i}].content"), &mut warnings)?,
+                    _ => return Err(refuse(format!("messages[{i}].content"), "must be a string or a list of blocks")),
+                };
+                messages.push(json!({"role": "system", "content": text}));
+            }
+            other => {
+                return Err(refuse(
+                    format!("messages[{i}].role"),
+                    format!("`{other}` is not user, assistant or system"),
+                ));
+            }
         }
     }
     chat.insert("messages".into(), Value::Array(messages));
@@ -92,11 +118,13 @@ pub fn bridge(body: &Map<String, Value>) -> Result<Bridged, Refusal> {
     match body.get("thinking") {
         None | Some(Value::Null) => {}
         Some(t) if t.get("type").and_then(Value::as_str) == Some("disabled") => {}
+        Some(_) if thinking == Thinking::Drop => warnings.push("dropped:thinking".to_owned()),
         Some(_) => {
             return Err(refuse(
                 "thinking",
-                "extended thinking cannot be bridged to a chat-completions provider; leave `thinking` out \
-                 (Claude Code: MAX_THINKING_TOKENS=0) or use an anthropic/ model",
+                "extended thinking cannot be bridged to a chat-completions provider \
+                 (MINI_AGENT_ANTHROPIC_THINKING=reject); leave `thinking` out (Claude Code: MAX_THINKING_TOKENS=0) \
+                 or use an anthropic/ model",
             ));
         }
     }
@@ -320,7 +348,7 @@ mod tests {
             "tools": [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}],
             "tool_choice": {"type": "any", "disable_parallel_tool_use": true},
         }));
-        let out = bridge(&b).expect("bridges");
+        let out = bridge(&b, Thinking::Drop).expect("bridges");
         let m = out.chat["messages"].as_array().cloned().unwrap_or_default();
         assert_eq!(m[0], json!({"role": "system", "content": "be brief"}));
         assert_eq!(m[1]["content"][1]["image_url"]["url"], "data:image/png;base64,AAAA");
@@ -354,8 +382,10 @@ mod tests {
             (json!({"messages": "hi"}), "messages"),
         ];
         for (b, field) in cases {
-            assert_eq!(bridge(&body(b)).map_err(|r| r.field), Err(field.to_owned()));
+            assert_eq!(bridge(&body(b), Thinking::Reject).map_err(|r| r.field), Err(field.to_owned()));
         }
-        assert!(bridge(&body(json!({"messages": msgs, "thinking": {"type": "disabled"}}))).is_ok());
+        assert!(bridge(&body(json!({"messages": msgs, "thinking": {"type": "disabled"}})), Thinking::Reject).is_ok());
+        let dropped = bridge(&body(json!({"messages": msgs, "thinking": {"type": "adaptive"}})), Thinking::Drop);
+        assert_eq!(dropped.map(|b| b.warnings), Ok(vec!["dropped:thinking".to_owned()]));
     }
 }

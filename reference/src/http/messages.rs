@@ -95,7 +95,7 @@ async fn answer(state: &AppState, body: &Bytes, rid: &RequestId, headers: &Heade
         tokio::time::sleep(settings.delay).await;
     }
     if settings.mode == Mode::Echo {
-        let bridged = bridge(&map)?;
+        let bridged = bridge(state, &map)?;
         let done = completion(&Stamp::new(model.clone()), &settings.reply, zero_usage());
         return Ok(whole(state, &bridged, &done, &model));
     }
@@ -106,12 +106,13 @@ async fn answer(state: &AppState, body: &Bytes, rid: &RequestId, headers: &Heade
     if is_native(&state.providers, &target) {
         return native(state, body, &target, rid, headers, "messages").await;
     }
-    let bridged = bridge(&map)?;
+    let bridged = bridge(state, &map)?;
     bridged_call(state, &bridged, &target, &model, rid).await
 }
 
-fn bridge(map: &Map<String, Value>) -> Result<request::Bridged, ApiError> {
-    request::bridge(map).map_err(|r| ApiError::bad_request(r.field.clone(), format!("{}: {}", r.field, r.message)))
+fn bridge(state: &AppState, map: &Map<String, Value>) -> Result<request::Bridged, ApiError> {
+    request::bridge(map, state.config.shim.anthropic_thinking)
+        .map_err(|r| ApiError::bad_request(r.field.clone(), format!("{}: {}", r.field, r.message)))
 }
 
 /// What `model` names here: a router alias or `provider/model` as anywhere; else

@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+pub use crate::anthropic::request::Thinking;
 use crate::env::Env;
 
 /// Reply of echo mode when `MINI_AGENT_OPENAI_SHIM_REPLY` is unset.
@@ -75,6 +76,8 @@ pub struct ShimSettings {
     /// `MINI_AGENT_ANTHROPIC_DEFAULT_MODEL`: the model `/v1/messages` uses for a name no route knows
     /// (Claude Code's `claude-…` names), so clients need not be told a model.
     pub anthropic_default_model: Option<String>,
+    /// `MINI_AGENT_ANTHROPIC_THINKING` (`drop`): what a bridged `/v1/messages` does with `thinking`.
+    pub anthropic_thinking: Thinking,
 }
 
 impl ShimSettings {
@@ -112,6 +115,18 @@ impl ShimSettings {
             responses_mode,
             hosted_tools,
             anthropic_default_model: env.get("MINI_AGENT_ANTHROPIC_DEFAULT_MODEL"),
+            anthropic_thinking: match env
+                .get("MINI_AGENT_ANTHROPIC_THINKING")
+                .map(|m| m.trim().to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("drop" | "warn") => Thinking::Drop,
+                Some("reject") => Thinking::Reject,
+                Some(other) => {
+                    env.problem(format!("MINI_AGENT_ANTHROPIC_THINKING must be drop or reject, got {other:?}"));
+                    Thinking::Drop
+                }
+            },
         }
     }
 }
