@@ -31,6 +31,8 @@ pub struct Fakes {
     pub router: RouterFakes,
     /// A real MCP server, when the suite was given a Python with the `mcp` package.
     pub mcp: Option<mcp::McpServer>,
+    /// The Anthropic Messages API upstream of the `anthropic` profile.
+    pub anthropic: AnthropicFake,
 }
 
 /// Fixed addresses for the fakes (else free ports).
@@ -43,6 +45,7 @@ pub struct FakeAddrs {
     pub router: [Option<SocketAddr>; 3],
     /// A Python with the `mcp` package, to start the MCP server.
     pub mcp_python: Option<std::path::PathBuf>,
+    pub anthropic: Option<SocketAddr>,
 }
 
 impl Fakes {
@@ -56,6 +59,7 @@ impl Fakes {
                 Some(python) => Some(mcp::McpServer::start(python)?),
                 None => None,
             },
+            anthropic: AnthropicFake::start(addrs.anthropic).await?,
         })
     }
 }
