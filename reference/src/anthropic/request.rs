@@ -98,6 +98,34 @@ pub fn bridge(body: &Map<String, Value>, thinking: Thinking) -> Result<Bridged, 
         }
     }
     chat.insert("messages".into(), Value::Array(messages));
+    let stream = parameters(body, &mut chat, &mut warnings, thinking)?;
+    let tools = body.get("tools").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    if !tools.is_empty() {
+        chat.insert("tools".into(), Value::Array(tools_of(tools)?));
+    }
+    if let Some(choice) = body.get("tool_choice").filter(|c| !c.is_null()) {
+        let (value, parallel) = tool_choice(choice)?;
+        if !tools.is_empty() {
+            chat.insert("tool_choice".into(), value);
+            if parallel == Some(false) {
+                chat.insert("parallel_tool_calls".into(), json!(false));
+            }
+        }
+    }
+    for key in body.keys().filter(|k| !CARRIED.contains(&k.as_str())) {
+        warnings.push(format!("unmapped:{key}"));
+    }
+    Ok(Bridged { chat, stream, warnings })
+}
+
+/// The sampling and output parameters: `max_tokens`, `stop_sequences`, `temperature`, `top_p`,
+/// `top_k` (warned), `metadata.user_id`, `thinking` (per [`Thinking`]), `stream`. Returns `stream`.
+fn parameters(
+    body: &Map<String, Value>,
+    chat: &mut Map<String, Value>,
+    warnings: &mut Vec<String>,
+    thinking: Thinking,
+) -> Result<bool, Refusal> {
     if let Some(m) = body.get("max_tokens").filter(|v| !v.is_null()) {
         chat.insert("max_tokens".into(), m.clone());
     }
@@ -133,23 +161,7 @@ pub fn bridge(body: &Map<String, Value>, thinking: Thinking) -> Result<Bridged, 
         chat.insert("stream".into(), json!(true));
         chat.insert("stream_options".into(), json!({"include_usage": true}));
     }
-    let tools = body.get("tools").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    if !tools.is_empty() {
-        chat.insert("tools".into(), Value::Array(tools_of(tools)?));
-    }
-    if let Some(choice) = body.get("tool_choice").filter(|c| !c.is_null()) {
-        let (value, parallel) = tool_choice(choice)?;
-        if !tools.is_empty() {
-            chat.insert("tool_choice".into(), value);
-            if parallel == Some(false) {
-                chat.insert("parallel_tool_calls".into(), json!(false));
-            }
-        }
-    }
-    for key in body.keys().filter(|k| !CARRIED.contains(&k.as_str())) {
-        warnings.push(format!("unmapped:{key}"));
-    }
-    Ok(Bridged { chat, stream, warnings })
+    Ok(stream)
 }
 
 trait PointerStr {

@@ -11,8 +11,6 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::anthropic;
-use super::chat::ChatRequest;
 use super::error::ProviderError;
 use super::kind::Wire;
 use super::route::Route;
@@ -53,32 +51,6 @@ pub fn with_key(mut call: reqwest::RequestBuilder, route: &Route) -> reqwest::Re
         (Some(key), Wire::OpenAi) => call.bearer_auth(key.expose()),
         (Some(key), Wire::Anthropic) => call.header("x-api-key", key.expose()),
         (None, _) => call,
-    }
-}
-
-/// Posts a chat `body` on `route` in the provider's own wire (see [`Wire`]) and returns its 2xx
-/// answer in OpenAI's, or the error it is — the one way a typed chat call reaches a provider.
-pub async fn post(
-    http: &reqwest::Client,
-    route: &Route,
-    body: &impl Serialize,
-    extra_headers: &[(String, String)],
-    timeout: Option<Duration>,
-    max_reply_bytes: usize,
-) -> Result<reqwest::Response, ProviderError> {
-    match route.kind.wire() {
-        Wire::OpenAi => send(route, request(http, route, body, extra_headers, timeout)).await,
-        Wire::Anthropic => {
-            let bytes = serde_json::to_vec(body).map_err(|e| ProviderError::InvalidModel(e.to_string()))?;
-            let x = anthropic::Exchange {
-                path: "chat/completions",
-                body: &bytes,
-                headers: extra_headers,
-                timeout,
-                max_reply_bytes,
-            };
-            check(route, anthropic::exchange(http, route, x).await?).await
-        }
     }
 }
 
@@ -131,34 +103,6 @@ pub fn check_completion(value: &Value) -> Result<(), String> {
         None | Some(Value::Null | Value::String(_) | Value::Array(_)) => Ok(()),
         Some(other) => Err(format!("choices[0].message.content is {other}, not a string, a list or null")),
     }
-}
-
-/// One non-streaming chat completion on `route`.
-pub async fn complete(
-    http: &reqwest::Client,
-    route: &Route,
-    request: &ChatRequest<'_>,
-    limits: &CallLimits,
-) -> Result<Value, ProviderError> {
-    let body = request.body(&route.upstream_model, false);
-    let timeout = route.timeout.unwrap_or(limits.timeout);
-    let response = post(http, route, &body, &request.extra_headers, Some(timeout), limits.max_reply_bytes).await?;
-    let provider = route.kind;
-    let (bytes, more) = read_limited(response, limits.max_reply_bytes).await.map_err(|e| transport_error(route, &e))?;
-    if more {
-        let reason =
-            format!("the reply is larger than {} bytes (MINI_AGENT_PROVIDER_MAX_BYTES)", limits.max_reply_bytes);
-        return Err(ProviderError::InvalidResponse { provider, reason });
-    }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| ProviderError::InvalidResponse {
-        provider,
-        reason: format!("{e}; body starts: {}", excerpt(&bytes)),
-    })?;
-    check_completion(&value).map_err(|why| ProviderError::InvalidResponse {
-        provider,
-        reason: format!("{why}; body: {}", excerpt(&bytes)),
-    })?;
-    Ok(value)
 }
 
 /// How long one call may take and how much of its reply is read.

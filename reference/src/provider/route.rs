@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use super::anthropic::settings::{NOT_CONFIGURED, url};
 use super::error::ProviderError;
 use super::kind::ProviderKind;
 use super::router::{Deployment, RouterConfig};
@@ -47,7 +48,7 @@ impl Route {
     pub fn url_for(&self, path: &str) -> String {
         match self.kind {
             ProviderKind::CodexAgent => format!("{}/v1/{path}", self.api_base),
-            ProviderKind::Anthropic => super::anthropic::url(&self.api_base, path),
+            ProviderKind::Anthropic => url(&self.api_base, path),
             _ => format!("{}/{path}", self.api_base),
         }
     }
@@ -235,51 +236,16 @@ fn build(
             (trim_base(base_over.unwrap_or(&s.chutes_api_base)), api_key, simple(over.max_retries))
         }
         ProviderKind::CodexAgent => {
-            if !s.codex.enabled {
-                return Err(ProviderError::Disabled {
-                    model: shown.to_owned(),
-                    variable: "LITELLM_ENABLE_CODEX_AGENT",
-                });
-            }
-            let base = base_over.or(s.codex.api_base.as_deref()).ok_or_else(|| {
-                not_configured("set CODEX_AGENT_API_BASE (e.g. http://127.0.0.1:8077, without /v1) or pass api_base")
-            })?;
-            let retry =
-                RetryPolicy { max_retries: over.max_retries.unwrap_or(s.codex.retry.max_retries), ..s.codex.retry };
-            let (fixed, corrected) = codex_base(base);
-            let corrected_from = corrected.then(|| trim_base(base));
-            return Ok(Route {
-                kind,
-                upstream_model: upstream,
-                api_base: fixed,
-                api_key: key(&s.codex.api_key, s.codex.api_base.as_deref()),
-                timeout: None,
-                retry,
-                corrected_from,
-                max_tokens: None,
-            });
+            let api_key = key(&s.codex.api_key, s.codex.api_base.as_deref());
+            return codex_route(upstream, s, shown, over, api_key);
         }
         ProviderKind::Anthropic => {
-            let a = &s.anthropic;
-            let api_key = key(&a.api_key, Some(&a.api_base));
-            if api_key.is_none() && base_over.is_none() && !a.configured() {
-                return Err(not_configured("set ANTHROPIC_API_KEY (and ANTHROPIC_API_BASE for another endpoint)"));
-            }
-            let base = trim_base(base_over.unwrap_or(&a.api_base));
-            let base = base.strip_suffix("/v1").map_or(base.clone(), str::to_owned);
-            let retry = simple(over.max_retries);
-            return Ok(Route {
-                kind,
-                upstream_model: upstream,
-                api_base: base,
-                api_key,
-                timeout: None,
-                retry,
-                corrected_from: None,
-                max_tokens: Some(a.max_tokens),
-            });
+            let api_key = key(&s.anthropic.api_key, Some(&s.anthropic.api_base));
+            let base = s.anthropic.base(api_key.is_some(), base_over).ok_or_else(|| not_configured(NOT_CONFIGURED))?;
+            (base, api_key, simple(over.max_retries))
         }
     };
+    let max_tokens = (kind == ProviderKind::Anthropic).then_some(s.anthropic.max_tokens);
     Ok(Route {
         kind,
         upstream_model: upstream,
@@ -288,6 +254,39 @@ fn build(
         timeout: None,
         retry,
         corrected_from: None,
+        max_tokens,
+    })
+}
+
+/// The codex-agent route: behind its enable gate, its base written without `/v1` (corrected, and
+/// the correction recorded, when it ends with it), its own retry policy.
+fn codex_route(
+    upstream: String,
+    s: &ProviderSettings,
+    shown: &str,
+    over: &Overrides,
+    api_key: Option<Secret>,
+) -> Result<Route, ProviderError> {
+    let kind = ProviderKind::CodexAgent;
+    if !s.codex.enabled {
+        return Err(ProviderError::Disabled { model: shown.to_owned(), variable: "LITELLM_ENABLE_CODEX_AGENT" });
+    }
+    let base =
+        over.api_base.as_deref().or(s.codex.api_base.as_deref()).ok_or_else(|| ProviderError::NotConfigured {
+            provider: kind,
+            what: "set CODEX_AGENT_API_BASE (e.g. http://127.0.0.1:8077, without /v1) or pass api_base".to_owned(),
+        })?;
+    let retry = RetryPolicy { max_retries: over.max_retries.unwrap_or(s.codex.retry.max_retries), ..s.codex.retry };
+    let (fixed, corrected) = codex_base(base);
+    let corrected_from = corrected.then(|| trim_base(base));
+    Ok(Route {
+        kind,
+        upstream_model: upstream,
+        api_base: fixed,
+        api_key,
+        timeout: None,
+        retry,
+        corrected_from,
         max_tokens: None,
     })
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::anthropic::AnthropicSettings;
+use super::anthropic::settings::AnthropicSettings;
 use crate::env::Env;
 use crate::secret::Secret;
 use crate::transport::retry::{Jitter, RetryPolicy};

@@ -36,7 +36,7 @@ pub async fn open(
     }
     let body = request.body(&route.upstream_model, true);
     let max = limits.max_reply_bytes;
-    let attempt = |_| openai::post(http, route, &body, &request.extra_headers, None, max);
+    let attempt = |_| super::wire::post(http, route, &body, &request.extra_headers, None, max);
     let (response, stats) = retry::drive(&route.retry, attempt, openai::classify).await;
     (response.map(|r| chunks_of(r, route.kind, limits)), stats)
 }

@@ -23,19 +23,11 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
 
-pub use settings::AnthropicSettings;
+pub use settings::{AnthropicSettings, url};
 
 use super::error::ProviderError;
 use super::openai::{excerpt, forwardable, read_limited, transport_error, with_key};
 use super::route::Route;
-
-/// The URL of `path` at `base`: chat completions are answered by `/v1/messages`.
-pub fn url(base: &str, path: &str) -> String {
-    match path {
-        "chat/completions" => format!("{base}/v1/messages"),
-        other => format!("{base}/v1/{other}"),
-    }
-}
 
 /// One call, as the OpenAI-wire callers describe it.
 #[derive(Debug, Clone, Copy)]
@@ -180,9 +172,13 @@ fn converted(
 }
 
 /// A response made here, read by the callers exactly like a provider's.
+/// The status is the provider's (or its OpenAI-surface equivalent): what the client is answered is
+/// decided above, in `error.rs`, as for any provider.
 fn synthetic(status: u16, headers: &[(&str, String)], body: reqwest::Body) -> reqwest::Response {
     let mut r = http::Response::new(body);
-    *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+    if let Ok(s) = status.try_into() {
+        *r.status_mut() = s;
+    }
     for (name, value) in headers {
         if let (Ok(n), Ok(v)) = (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_str(value)) {
             r.headers_mut().insert(n, v);

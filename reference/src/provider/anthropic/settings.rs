@@ -35,8 +35,29 @@ impl AnthropicSettings {
         }
     }
 
+    /// The base a route uses — `base_override` (a request's or a deployment's) else the configured
+    /// one, without `/v1` (this provider adds it) — or `None` when nothing is configured to call.
+    pub fn base(&self, has_key: bool, base_override: Option<&str>) -> Option<String> {
+        if !has_key && base_override.is_none() && !self.configured() {
+            return None;
+        }
+        let base = base_override.unwrap_or(&self.api_base).trim().trim_end_matches('/');
+        Some(base.strip_suffix("/v1").unwrap_or(base).to_owned())
+    }
+
     /// Whether the operator configured Anthropic (a key, or a base of their own).
     pub fn configured(&self) -> bool {
         self.api_key.is_some() || self.api_base != DEFAULT_BASE
+    }
+}
+
+/// What to set when `anthropic/` is not configured.
+pub const NOT_CONFIGURED: &str = "set ANTHROPIC_API_KEY (and ANTHROPIC_API_BASE for another endpoint)";
+
+/// The URL of `path` at `base`: chat completions are answered by `/v1/messages`.
+pub fn url(base: &str, path: &str) -> String {
+    match path {
+        "chat/completions" => format!("{base}/v1/messages"),
+        other => format!("{base}/v1/{other}"),
     }
 }
