@@ -131,7 +131,8 @@ fn as_chat(body: &Value) -> Value {
                         _ => {}
                     }
                 }
-                if !text.is_empty() && !(role == "user" && has_result(blocks)) {
+                let answers_results = role == "user" && has_result(blocks);
+                if !text.is_empty() && !answers_results {
                     messages.push(json!({"role": role, "content": text}));
                 }
             }

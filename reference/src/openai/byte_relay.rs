@@ -132,7 +132,7 @@ impl<S, F: FnMut(&[u8])> Relay<S, F> {
             chunk
         } else {
             self.pending.extend_from_slice(&chunk);
-            let Some(end) = self.pending.iter().rposition(|b| *b == b'\n') else { return None };
+            let end = self.pending.iter().rposition(|b| *b == b'\n')?;
             self.pending.split_to(end + 1).freeze()
         };
         if let Some(end) = done_line_end(&whole) {
