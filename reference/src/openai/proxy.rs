@@ -19,15 +19,15 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::raw::RawObject;
-use crate::provider::anthropic;
 use crate::provider::client::{Providers, Target};
 use crate::provider::dummy;
 use crate::provider::error::ProviderError;
-use crate::provider::kind::{ProviderKind, Wire};
+use crate::provider::kind::{Exchange, ProviderKind, Wire};
 use crate::provider::observe;
 use crate::provider::openai::{read_limited, transport_error, with_key};
 use crate::provider::route::{Overrides, Route};
 use crate::provider::router::{Fault, Routed, fault_of, fault_of_status};
+use crate::provider::wire;
 use crate::text::excerpt_bytes;
 use crate::transport::retry::{self, Attempt, Verdict, retryable_status};
 use crate::transport::retry_after;
@@ -193,7 +193,7 @@ pub async fn forward(
         reason,
     })?;
     let attempt = |_| {
-        let anthropic_call = (route.kind.wire() == Wire::Anthropic).then(|| {
+        let translated = (route.kind.wire() != Wire::OpenAi).then(|| {
             let mut headers = headers.to_vec();
             headers.push(("x-request-id".to_owned(), request_id.to_owned()));
             (headers, body.clone())
@@ -210,16 +210,16 @@ pub async fn forward(
         }
         let call = with_key(call, route);
         async move {
-            if let Some((headers, body)) = anthropic_call {
+            if let Some((headers, body)) = translated {
                 // Another wire: translated both ways by the provider's own module.
-                let x = anthropic::Exchange {
+                let x = Exchange {
                     path,
                     body: &body,
                     headers: &headers,
                     timeout: (!stream).then_some(timeout),
                     max_reply_bytes: providers.settings().max_reply_bytes,
                 };
-                return match tokio::time::timeout(timeout, anthropic::exchange(providers.http(), route, x)).await {
+                return match tokio::time::timeout(timeout, wire::exchange(providers.http(), route, x)).await {
                     Err(_) => Err(ProviderError::Timeout { provider: route.kind }),
                     Ok(answer) => answer,
                 };

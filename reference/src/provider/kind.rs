@@ -7,6 +7,7 @@
 //! router, batch) sees OpenAI-shaped completions.
 
 use std::fmt;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProviderKind {
@@ -25,6 +26,20 @@ pub enum Wire {
     OpenAi,
     /// Anthropic's Messages API: translated both ways by [`crate::provider::anthropic`].
     Anthropic,
+}
+
+/// One call on a provider of another wire, as the OpenAI-wire callers describe it
+/// ([`crate::provider::wire::exchange`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange<'a> {
+    /// `chat/completions` (translated), `messages` or `messages/count_tokens` (native).
+    pub path: &'a str,
+    pub body: &'a [u8],
+    /// The caller's headers for the provider (hop-by-hop ones and credentials are dropped).
+    pub headers: &'a [(String, String)],
+    /// The whole exchange's timeout (none for a stream, whose idle gaps are bounded above).
+    pub timeout: Option<Duration>,
+    pub max_reply_bytes: usize,
 }
 
 impl ProviderKind {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::anthropic;
 use super::chat::ChatRequest;
 use super::error::ProviderError;
-use super::kind::Wire;
+use super::kind::{Exchange, Wire};
 use super::openai::{CallLimits, check, check_completion, excerpt, read_limited, request, send, transport_error};
 use super::route::Route;
 
@@ -28,14 +28,9 @@ pub async fn post(
         Wire::OpenAi => send(route, request(http, route, body, extra_headers, timeout)).await,
         Wire::Anthropic => {
             let bytes = serde_json::to_vec(body).map_err(|e| ProviderError::InvalidModel(e.to_string()))?;
-            let x = anthropic::Exchange {
-                path: "chat/completions",
-                body: &bytes,
-                headers: extra_headers,
-                timeout,
-                max_reply_bytes,
-            };
-            check(route, anthropic::exchange(http, route, x).await?).await
+            let x =
+                Exchange { path: "chat/completions", body: &bytes, headers: extra_headers, timeout, max_reply_bytes };
+            check(route, exchange(http, route, x).await?).await
         }
     }
 }
@@ -66,4 +61,20 @@ pub async fn complete(
         reason: format!("{why}; body: {}", excerpt(&bytes)),
     })?;
     Ok(value)
+}
+
+/// `x` on a provider of another wire, answered as an OpenAI-compatible provider would answer it: a
+/// completion, an event stream of chunks, or an error in OpenAI's shape. A new wire is one arm here.
+pub async fn exchange(
+    http: &reqwest::Client,
+    route: &Route,
+    x: Exchange<'_>,
+) -> Result<reqwest::Response, ProviderError> {
+    match route.kind.wire() {
+        Wire::Anthropic => anthropic::exchange(http, route, x).await,
+        Wire::OpenAi => Err(ProviderError::InvalidModel(format!(
+            "provider {} speaks OpenAI's wire: its requests are sent as they are, not exchanged",
+            route.kind
+        ))),
+    }
 }

@@ -17,7 +17,7 @@ pub mod request;
 pub mod settings;
 pub mod stream;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -26,21 +26,9 @@ use serde_json::{Map, Value, json};
 pub use settings::{AnthropicSettings, url};
 
 use super::error::ProviderError;
+use super::kind::Exchange;
 use super::openai::{excerpt, forwardable, read_limited, transport_error, with_key};
 use super::route::Route;
-
-/// One call, as the OpenAI-wire callers describe it.
-#[derive(Debug, Clone, Copy)]
-pub struct Exchange<'a> {
-    /// `chat/completions` (translated), `messages` or `messages/count_tokens` (native).
-    pub path: &'a str,
-    pub body: &'a [u8],
-    /// The caller's headers for the provider (hop-by-hop ones and credentials are dropped).
-    pub headers: &'a [(String, String)],
-    /// The whole exchange's timeout (none for a stream, whose idle gaps are bounded above).
-    pub timeout: Option<Duration>,
-    pub max_reply_bytes: usize,
-}
 
 /// Posts `x` to the route and answers as an OpenAI-compatible provider would (see the module doc).
 pub async fn exchange(
