@@ -55,9 +55,10 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Requests/s and latency of the façade on loopback; loop overhead; exec_python round trip; what routing
-## costs beside the plain proxy, with and without Redis (release build).
+## costs beside the plain proxy, with and without Redis; what the Anthropic bridge adds over the chat proxy
+## (release build).
 bench:
-	$(CARGO) bench -p miniagent --bench http --bench agent --bench parallel --bench proxy --bench telemetry --bench memory --bench router
+	$(CARGO) bench -p miniagent --bench http --bench agent --bench parallel --bench proxy --bench telemetry --bench memory --bench router --bench messages
 
 ## Mutation testing of the reference's core modules (cargo-mutants, installed when missing), killed by
 ## the conformance suite in-process and the reference's own tests (.cargo/mutants.toml); results in

@@ -10,9 +10,9 @@ use crate::case::{Case, Profile};
 use crate::checks::{expect_status, sse_events, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::fakes::openai_upstream::{Received, received_containing};
-use crate::features::{Feature, SECRET_KEY};
+use crate::features::{AUTH_KEY, Feature, SECRET_KEY};
 use crate::target::Ctx;
-use crate::transport::Reply;
+use crate::transport::{Reply, Request};
 
 pub(crate) const NEEDS: &[Feature] = &[Feature::OpenaiProxy, Feature::AnthropicUpstream];
 /// A model of the Anthropic upstream fake, and the name it reaches the fake under.
@@ -86,6 +86,14 @@ pub const CASES: &[Case] = &[
         "a bridged provider's 429 is a 429 rate_limit_error with retry-after; a body without messages is a 400 invalid_request_error; an unknown provider is a 400",
         |ctx| Box::pin(bridged_statuses(ctx))
     ),
+    Case {
+        id: "anthropic.auth.key_headers",
+        description: "the client's key is accepted as x-api-key or Authorization: Bearer; without one, a 401 authentication_error in Anthropic's shape",
+        clause: "§1 EXT POST /v1/messages — x-api-key and Authorization: Bearer (checked like every key, §11)",
+        profile: Profile::Anthropic,
+        features: &[Feature::OpenaiProxy, Feature::AnthropicUpstream, Feature::Auth],
+        run: |ctx| Box::pin(key_headers(ctx)),
+    },
     case!(
         "anthropic.count_tokens",
         COUNT,
@@ -411,5 +419,20 @@ async fn count_tokens(ctx: &Ctx) -> CaseResult {
         Some("true"),
         "says it is an estimate"
     );
+    Ok(())
+}
+
+async fn key_headers(ctx: &Ctx) -> CaseResult {
+    let body = hello(BRIDGED, &uuid_like());
+    let reply = ctx.request(Request::post_json("/v1/messages", &body).without_key()).await?;
+    anthropic_error(&reply, 401, "authentication_error", "no key")?;
+    let reply =
+        ctx.request(Request::post_json("/v1/messages", &body).without_key().header("x-api-key", "sk-wrong")).await?;
+    anthropic_error(&reply, 401, "authentication_error", "a wrong x-api-key")?;
+    let reply =
+        ctx.request(Request::post_json("/v1/messages", &body).without_key().header("x-api-key", AUTH_KEY)).await?;
+    expect_status(&reply, 200, "the key as x-api-key")?;
+    let reply = messages(ctx, &body).await?;
+    expect_status(&reply, 200, "the key as Authorization: Bearer")?;
     Ok(())
 }

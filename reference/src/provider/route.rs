@@ -387,6 +387,20 @@ mod tests {
     }
 
     #[test]
+    fn anthropic_routes_keep_their_key_home_and_their_base_without_v1() {
+        let s = settings(&[("ANTHROPIC_API_KEY", "sk-ant-server"), ("ANTHROPIC_API_BASE", "http://anthropic:1/v1/")]);
+        let r = resolve("anthropic/claude-x", &s, &RouterConfig::default()).expect("anthropic");
+        assert_eq!((r.kind, r.upstream_model.as_str()), (ProviderKind::Anthropic, "claude-x"));
+        assert_eq!(r.chat_url(), "http://anthropic:1/v1/messages");
+        assert_eq!(r.max_tokens, Some(4096));
+        let foreign = Overrides { api_base: Some("http://attacker:2".into()), ..Overrides::default() };
+        let r = resolve_with("anthropic/claude-x", &s, &RouterConfig::default(), &foreign).expect("resolves");
+        assert!(r.api_key.is_none(), "the server's Anthropic key must not follow a request-named base");
+        let err = resolve("anthropic/claude-x", &settings(&[]), &RouterConfig::default()).expect_err("no key");
+        assert!(err.to_string().contains("ANTHROPIC_API_KEY") && err.is_client_error(), "{err}");
+    }
+
+    #[test]
     fn an_explicit_provider_strips_only_its_own_prefix() {
         let s = settings(&[("OPENAI_API_KEY", "k")]);
         let openai = Overrides { custom_llm_provider: Some("openai".into()), ..Overrides::default() };
