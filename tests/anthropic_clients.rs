@@ -11,6 +11,10 @@
 //! `ANTHROPIC_BASE_URL` at the server, `HOME` in a temporary directory, telemetry, update checks and
 //! non-essential traffic off, every run bounded in time (killed on timeout). A missing venv is an
 //! ignored test with the reason (a failure under `MINIAGENT_REQUIRE_PY_PEERS=1`).
+//!
+//! Two more need no peer: a router group mixing an `anthropic/` and an OpenAI-wire deployment (a
+//! failing one skipped for the other, on `/v1/chat/completions` and `/v1/messages`), and a provider
+//! that reflects the Anthropic key it was sent (the key never reaches the client).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -221,6 +225,81 @@ async fn claude_code_runs_a_shell_command_native() -> Completion {
     Completion::Completed
 }
 
+/// A router file with two groups mixing providers: `mixed` (an overloaded `anthropic/` deployment
+/// first, an OpenAI-wire one second) and `mixed-healthy` (a healthy `anthropic/` one first).
+const MIXED: &str = "model_list:
+  - {model_name: mixed, litellm_params: {model: anthropic/claude-err529, order: 1}, model_info: {id: claude-first}}
+  - {model_name: mixed, litellm_params: {model: openai/auto-mixed, order: 2}, model_info: {id: openai-second}}
+  - {model_name: mixed-healthy, litellm_params: {model: anthropic/claude-mixed, order: 1}, model_info: {id: claude-healthy}}
+  - {model_name: mixed-healthy, litellm_params: {model: openai/auto-mixed, order: 2}, model_info: {id: openai-spare}}
+";
+
+async fn post(base: &str, path: &str, body: &Value) -> (u16, reqwest::header::HeaderMap, Value) {
+    let res =
+        reqwest::Client::new().post(format!("{base}{path}")).bearer_auth(CLIENT_KEY).json(body).send().await.unwrap();
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    (status, headers, res.json().await.unwrap_or(Value::Null))
+}
+
+fn served_by(headers: &reqwest::header::HeaderMap) -> &str {
+    headers.get("x-miniagent-deployment").and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
+
+async fn a_router_group_mixes_providers() -> Completion {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("router.yaml");
+    std::fs::write(&file, MIXED).unwrap();
+    let s = stack(&[("MINI_AGENT_CONFIG", file.to_str().unwrap())]).await;
+    let base = s.server.base_url();
+    let chat = |marker: &str, model: &str| serde_json::json!({"model": model, "messages": [{"role": "user", "content": format!("Say hello ({marker})")}]});
+    let message = |marker: &str, model: &str| serde_json::json!({"model": model, "max_tokens": 32, "messages": [{"role": "user", "content": format!("Say hello ({marker})")}]});
+    for (path, body) in
+        [("/v1/chat/completions", chat("mixed-chat", "mixed")), ("/v1/messages", message("mixed-messages", "mixed"))]
+    {
+        let (status, headers, answer) = post(&base, path, &body).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+        assert_eq!(served_by(&headers), "openai-second", "{path}: the overloaded anthropic/ deployment is skipped");
+        assert_eq!(headers.get("x-miniagent-attempts").and_then(|v| v.to_str().ok()), Some("2"), "{path}");
+        assert!(answer.to_string().contains("Hello from fake"), "{path}: {answer}");
+    }
+    for marker in ["mixed-chat", "mixed-messages"] {
+        assert_eq!(
+            received_containing(s.anthropic.server(), marker).await.len(),
+            1,
+            "{marker}: one attempt at Anthropic"
+        );
+        assert_eq!(received_containing(s.openai.server(), marker).await.len(), 1, "{marker}: then the OpenAI-wire one");
+    }
+    for (path, body) in [
+        ("/v1/chat/completions", chat("healthy-chat", "mixed-healthy")),
+        ("/v1/messages", message("healthy-messages", "mixed-healthy")),
+    ] {
+        let (status, headers, answer) = post(&base, path, &body).await;
+        assert_eq!((status, served_by(&headers)), (200, "claude-healthy"), "{path}: {answer}");
+        assert!(answer.to_string().contains("Hello from fake"), "{path}: {answer}");
+    }
+    let got = received_containing(s.anthropic.server(), "healthy-messages").await;
+    assert_eq!(got[0].body["model"], "claude-mixed", "a mixed group bridges, then the provider translates");
+    assert!(received_containing(s.openai.server(), "healthy-").await.is_empty());
+    Completion::Completed
+}
+
+async fn a_reflected_anthropic_key_never_reaches_the_client() -> Completion {
+    let s = stack(&[]).await;
+    let base = s.server.base_url();
+    let chat =
+        serde_json::json!({"model": "anthropic/claude-echokey", "messages": [{"role": "user", "content": "hi"}]});
+    let native = serde_json::json!({"model": "anthropic/claude-echokey", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]});
+    for (path, body) in [("/v1/chat/completions", chat), ("/v1/messages", native)] {
+        let (status, _, answer) = post(&base, path, &body).await;
+        assert_eq!(status, 401, "{path}: {answer}");
+        let text = answer.to_string();
+        assert!(!text.contains(FAKE_KEY) && text.contains("***"), "{path}: the key is redacted: {text}");
+    }
+    no_key_in(&s.server.drain_logs());
+    Completion::Completed
+}
+
 fn main() {
     let trials = vec![
         trial("the_anthropic_sdk_native", the_anthropic_sdk_native),
@@ -228,6 +307,8 @@ fn main() {
         trial("claude_code_says_hello_bridged", claude_code_says_hello_bridged),
         trial("claude_code_runs_a_shell_command_bridged", claude_code_runs_a_shell_command_bridged),
         trial("claude_code_runs_a_shell_command_native", claude_code_runs_a_shell_command_native),
+        trial("a_router_group_mixes_providers", a_router_group_mixes_providers),
+        trial("a_reflected_anthropic_key_never_reaches_the_client", a_reflected_anthropic_key_never_reaches_the_client),
     ];
     common::run_trials(trials);
 }

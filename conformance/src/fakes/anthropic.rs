@@ -9,7 +9,8 @@
 //! `anthropic-version` or `max_tokens` (400 `invalid_request_error`). Errors are
 //! `{"type":"error","error":{"type","message"}}`: a model name containing `err400`, `err401`,
 //! `err403`, `err404`, `err429` (with `retry-after: 7`), `err500` or `err529` (`overloaded_error`)
-//! answers that status. A model containing `cut` stops its stream after the first text delta.
+//! answers that status; `echokey` answers 401 quoting the `x-api-key` it received (a provider that
+//! reflects credentials). A model containing `cut` stops its stream after the first text delta.
 //!
 //! What it says comes from the request's shape, as the `auto-…` chat model does
 //! ([`super::auto_model::turn`], on the request seen as chat): after tool results,
@@ -68,6 +69,11 @@ fn refusal(request: &Request, body: &Value) -> Option<Reply> {
         return Some(error(400, "invalid_request_error", "anthropic-version: header is required"));
     }
     let model = body.get("model").and_then(Value::as_str).unwrap_or_default();
+    if model.contains("echokey") {
+        // A provider that reflects the key it was sent: the target must not hand it on.
+        let key = header("x-api-key").unwrap_or_default();
+        return Some(error(401, "authentication_error", &format!("invalid x-api-key: {key}")));
+    }
     for (needle, status, kind) in [
         ("err400", 400, "invalid_request_error"),
         ("err401", 401, "authentication_error"),
