@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::case::{Case, Profile};
 use crate::checks::{expect_status, sse_events, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
-use crate::fakes::openai_upstream::{Received, received_containing};
+use crate::fakes::openai_upstream::{Received, Reply as Upstream, received_containing};
 use crate::features::{AUTH_KEY, Feature, SECRET_KEY};
 use crate::target::Ctx;
 use crate::transport::{Reply, Request};
@@ -55,6 +55,12 @@ pub const CASES: &[Case] = &[
         SURFACE,
         "bridged and streamed: message_start, content_block_start, content_block_delta, content_block_stop, message_delta, message_stop, in that order, the text whole",
         |ctx| Box::pin(bridged_stream(ctx))
+    ),
+    case!(
+        "anthropic.messages.cut_streams",
+        SURFACE,
+        "a stream the provider cuts (bridged: no [DONE]; native: no message_stop) ends with an error event, never with message_stop",
+        |ctx| Box::pin(cut_streams(ctx))
     ),
     case!(
         "anthropic.messages.bridged_tools",
@@ -434,5 +440,28 @@ async fn key_headers(ctx: &Ctx) -> CaseResult {
     expect_status(&reply, 200, "the key as x-api-key")?;
     let reply = messages(ctx, &body).await?;
     expect_status(&reply, 200, "the key as Authorization: Bearer")?;
+    Ok(())
+}
+
+async fn cut_streams(ctx: &Ctx) -> CaseResult {
+    let chunk = json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": null}]});
+    let text = format!("{} {}", uuid_like(), Upstream::events(vec![chunk]).cut().marker());
+    let bridged = json!({"model": "openai/conformance-upstream-1", "max_tokens": 16, "stream": true,
+        "messages": [{"role": "user", "content": text}]});
+    let native = json!({"model": "anthropic/claude-cut", "max_tokens": 16, "stream": true,
+        "messages": [{"role": "user", "content": format!("Say hello ({})", uuid_like())}]});
+    for (what, body) in [("bridged", bridged), ("native", native)] {
+        let reply = messages(ctx, &body).await?;
+        expect_status(&reply, 200, what)?;
+        let events = sse_events(&reply);
+        let names: Vec<&str> = events.iter().filter_map(|(n, _)| n.as_deref()).collect();
+        ensure_eq!(names.last().copied(), Some("error"), "{what}: the last event");
+        ensure!(!names.contains(&"message_stop"), "{what}: no message_stop after a cut: {names:?}");
+        let last: Value = serde_json::from_str(&events.last().map(|(_, d)| d.clone()).unwrap_or_default())
+            .map_err(|e| Failure::failed(format!("{what}: the error event is not JSON: {e}")))?;
+        ensure_eq!(last["type"].as_str(), Some("error"), "{what}: error event type");
+        ensure!(last["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: a message: {last}");
+    }
     Ok(())
 }
