@@ -232,6 +232,7 @@ const MIXED: &str = "model_list:
   - {model_name: mixed, litellm_params: {model: openai/auto-mixed, order: 2}, model_info: {id: openai-second}}
   - {model_name: mixed-healthy, litellm_params: {model: anthropic/claude-mixed, order: 1}, model_info: {id: claude-healthy}}
   - {model_name: mixed-healthy, litellm_params: {model: openai/auto-mixed, order: 2}, model_info: {id: openai-spare}}
+  - {model_name: claude-alias-4-5, litellm_params: {model: openai/auto-alias}, model_info: {id: alias-openai}}
 ";
 
 async fn post(base: &str, path: &str, body: &Value) -> (u16, reqwest::header::HeaderMap, Value) {
@@ -284,6 +285,33 @@ async fn a_router_group_mixes_providers() -> Completion {
     Completion::Completed
 }
 
+/// Claude Code's `claude-…` names: an alias of the router file is used as any alias; an unknown
+/// one goes to the configured Anthropic provider; with `MINI_AGENT_ANTHROPIC_DEFAULT_MODEL`, to it.
+async fn claude_names_resolve() -> Completion {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("router.yaml");
+    std::fs::write(&file, MIXED).unwrap();
+    let body = |model: &str, marker: &str| serde_json::json!({"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": format!("hi ({marker})")}]});
+    let s = stack(&[("MINI_AGENT_CONFIG", file.to_str().unwrap())]).await;
+    let base = s.server.base_url();
+    let (status, headers, answer) = post(&base, "/v1/messages", &body("claude-alias-4-5", "name-alias")).await;
+    assert_eq!((status, served_by(&headers)), (200, "alias-openai"), "{answer}");
+    assert_eq!(answer["model"], "claude-alias-4-5", "the name the client sent");
+    let (status, _, answer) = post(&base, "/v1/messages", &body("claude-unknown-9", "name-unknown")).await;
+    assert_eq!(status, 200, "{answer}");
+    let got = received_containing(s.anthropic.server(), "name-unknown").await;
+    assert_eq!(got.len(), 1, "an unknown claude-… name goes to the Anthropic provider");
+    assert_eq!(got[0].body["model"], "claude-unknown-9");
+    let s = stack(&[("MINI_AGENT_ANTHROPIC_DEFAULT_MODEL", "openai/auto-default")]).await;
+    let (status, _, answer) =
+        post(&s.server.base_url(), "/v1/messages", &body("claude-unknown-9", "name-default")).await;
+    assert_eq!(status, 200, "{answer}");
+    let got = received_containing(s.openai.server(), "name-default").await;
+    assert_eq!(got.len(), 1, "MINI_AGENT_ANTHROPIC_DEFAULT_MODEL maps it");
+    assert_eq!(got[0].body["model"], "auto-default");
+    Completion::Completed
+}
+
 async fn a_reflected_anthropic_key_never_reaches_the_client() -> Completion {
     let s = stack(&[]).await;
     let base = s.server.base_url();
@@ -308,6 +336,7 @@ fn main() {
         trial("claude_code_runs_a_shell_command_bridged", claude_code_runs_a_shell_command_bridged),
         trial("claude_code_runs_a_shell_command_native", claude_code_runs_a_shell_command_native),
         trial("a_router_group_mixes_providers", a_router_group_mixes_providers),
+        trial("claude_names_resolve", claude_names_resolve),
         trial("a_reflected_anthropic_key_never_reaches_the_client", a_reflected_anthropic_key_never_reaches_the_client),
     ];
     common::run_trials(trials);
