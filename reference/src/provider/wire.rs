@@ -24,15 +24,13 @@ pub async fn post(
     timeout: Option<Duration>,
     max_reply_bytes: usize,
 ) -> Result<reqwest::Response, ProviderError> {
-    match route.kind.wire() {
-        Wire::OpenAi => send(route, request(http, route, body, extra_headers, timeout)).await,
-        Wire::Anthropic => {
-            let bytes = serde_json::to_vec(body).map_err(|e| ProviderError::InvalidModel(e.to_string()))?;
-            let x =
-                Exchange { path: "chat/completions", body: &bytes, headers: extra_headers, timeout, max_reply_bytes };
-            check(route, exchange(http, route, x).await?).await
-        }
+    if route.kind.wire() == Wire::OpenAi {
+        return send(route, request(http, route, body, extra_headers, timeout)).await;
     }
+    // Another wire: the body as JSON bytes, exchanged by the provider's own module.
+    let bytes = serde_json::to_vec(body).map_err(|e| ProviderError::InvalidModel(e.to_string()))?;
+    let x = Exchange { path: "chat/completions", body: &bytes, headers: extra_headers, timeout, max_reply_bytes };
+    check(route, exchange(http, route, x).await?).await
 }
 
 /// One non-streaming chat completion on `route`.
