@@ -20,7 +20,7 @@ use crate::provider::kind::ProviderKind;
 
 /// The event types that end a Responses stream, as they appear in its bytes.
 const TERMINAL: [&[u8]; 5] =
-    [b"response.completed", b"response.incomplete", b"response.failed", b"message_stop", b"event: error"];
+    [b"response.completed", b"response.incomplete", b"response.failed", b"event: message_stop", b"event: error"];
 /// How much of the previous chunk is kept to find a terminal name split across two chunks.
 const OVERLAP: usize = 32;
 
