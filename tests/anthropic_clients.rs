@@ -312,6 +312,24 @@ async fn claude_names_resolve() -> Completion {
     Completion::Completed
 }
 
+/// `thinking` on a bridged model: left out with a warning by default (Claude Code asks for it on
+/// every turn), a 400 naming it under `MINI_AGENT_ANTHROPIC_THINKING=reject`.
+async fn thinking_is_dropped_or_refused() -> Completion {
+    let body = serde_json::json!({"model": "auto-model", "max_tokens": 64, "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [{"role": "user", "content": "hi (thinking-check)"}]});
+    let s = stack(&[]).await;
+    let (status, headers, answer) = post(&s.server.base_url(), "/v1/messages", &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(headers.get("x-miniagent-warnings").and_then(|v| v.to_str().ok()), Some("dropped:thinking"));
+    let got = received_containing(s.openai.server(), "thinking-check").await;
+    assert!(got[0].body.get("thinking").is_none(), "not sent to the chat provider: {}", got[0].body);
+    let s = stack(&[("MINI_AGENT_ANTHROPIC_THINKING", "reject")]).await;
+    let (status, _, answer) = post(&s.server.base_url(), "/v1/messages", &body).await;
+    assert_eq!((status, answer["error"]["type"].as_str()), (400, Some("invalid_request_error")), "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap_or_default().starts_with("thinking:"), "{answer}");
+    Completion::Completed
+}
+
 async fn a_reflected_anthropic_key_never_reaches_the_client() -> Completion {
     let s = stack(&[]).await;
     let base = s.server.base_url();
@@ -337,6 +355,7 @@ fn main() {
         trial("claude_code_runs_a_shell_command_native", claude_code_runs_a_shell_command_native),
         trial("a_router_group_mixes_providers", a_router_group_mixes_providers),
         trial("claude_names_resolve", claude_names_resolve),
+        trial("thinking_is_dropped_or_refused", thinking_is_dropped_or_refused),
         trial("a_reflected_anthropic_key_never_reaches_the_client", a_reflected_anthropic_key_never_reaches_the_client),
     ];
     common::run_trials(trials);
