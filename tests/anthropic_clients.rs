@@ -9,7 +9,8 @@
 //! prompt gets `Hello from fake`; a coding agent's ``run `echo 42` `` gets one call of its shell tool
 //! (Claude Code's `Bash`), then `Final answer: <the tool output>`. Claude Code runs unmodified with
 //! `ANTHROPIC_BASE_URL` at the server, `HOME` in a temporary directory, telemetry, update checks and
-//! non-essential traffic off, every run bounded in time (killed on timeout). A missing venv is an
+//! non-essential traffic off, any other connection sent to a proxy that does not exist (loopback
+//! only), every run bounded in time (killed on timeout). A missing venv is an
 //! ignored test with the reason (a failure under `MINIAGENT_REQUIRE_PY_PEERS=1`).
 //!
 //! Two more need no peer: a router group mixing an `anthropic/` and an OpenAI-wire deployment (a
@@ -154,6 +155,10 @@ async fn claude(bin: &Path, base: &str, model: Option<&str>, prompt: &str) -> Va
             ("DISABLE_AUTOUPDATER", "1"),
             ("DISABLE_ERROR_REPORTING", "1"),
             ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+            // Loopback only: any other connection goes to a proxy that is not there (port 9, discard).
+            ("HTTPS_PROXY", "http://127.0.0.1:9"),
+            ("HTTP_PROXY", "http://127.0.0.1:9"),
+            ("NO_PROXY", "127.0.0.1,localhost"),
         ])
         .current_dir(&work)
         .stdin(Stdio::null())
