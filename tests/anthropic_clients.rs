@@ -13,7 +13,8 @@
 //! only), every run bounded in time (killed on timeout). A missing venv is an
 //! ignored test with the reason (a failure under `MINIAGENT_REQUIRE_PY_PEERS=1`).
 //!
-//! Two more need no peer: a router group mixing an `anthropic/` and an OpenAI-wire deployment (a
+//! The rest need no peer: the `conformance` binary's `anthropic` profile against the server, a
+//! router group mixing an `anthropic/` and an OpenAI-wire deployment (a
 //! failing one skipped for the other, on `/v1/chat/completions` and `/v1/messages`), and a provider
 //! that reflects the Anthropic key it was sent (the key never reaches the client).
 
@@ -351,6 +352,49 @@ async fn a_reflected_anthropic_key_never_reaches_the_client() -> Completion {
     Completion::Completed
 }
 
+/// The `conformance` binary's `anthropic` profile against the real server, as another
+/// implementation would be run: fakes at fixed addresses, features found by probing, the suite's
+/// keys file — every case passes, none skipped.
+async fn the_anthropic_profile_passes_against_the_real_server() -> Completion {
+    use conformance::features::{KEYS_FILE_JSON, SECRET_KEY};
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    std::fs::write(&keys, KEYS_FILE_JSON).unwrap();
+    let (provider, upstream) = (harness::free_port().unwrap(), harness::free_port().unwrap());
+    let (obase, abase) = (format!("http://127.0.0.1:{provider}/v1"), format!("http://127.0.0.1:{upstream}"));
+    let env = [
+        ("OPENAI_API_BASE", obase.as_str()),
+        ("OPENAI_API_KEY", SECRET_KEY),
+        ("ANTHROPIC_API_BASE", abase.as_str()),
+        ("ANTHROPIC_API_KEY", SECRET_KEY),
+        ("MINI_AGENT_API_KEYS_FILE", keys.to_str().unwrap()),
+    ];
+    let server = ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &env).unwrap();
+    let (provider, upstream) = (format!("127.0.0.1:{provider}"), format!("127.0.0.1:{upstream}"));
+    let args = ["run", "--base-url", &server.base_url(), "--profile", "anthropic", "--format", "json"];
+    let more =
+        ["--provider-fake-addr", &provider, "--anthropic-fake-addr", &upstream, "--keys-file", keys.to_str().unwrap()];
+    let mut cmd = tokio::process::Command::new(cargo_bin("conformance"));
+    cmd.args(args).args(more).stdin(Stdio::null()).kill_on_drop(true);
+    let out = tokio::time::timeout(RUN_TIMEOUT, cmd.output()).await.expect("the suite finishes").unwrap();
+    let (stdout, log) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\n{log}"));
+    let verdicts: Vec<(String, String)> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (c["id"].as_str().unwrap_or_default().to_owned(), c["verdict"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    let expected =
+        conformance::cases::all().into_iter().filter(|c| c.profile == conformance::Profile::Anthropic).count();
+    assert_eq!(verdicts.len(), expected, "{log}");
+    assert!(verdicts.iter().all(|(_, v)| v == "pass"), "{verdicts:#?}\n{log}");
+    assert!(out.status.success(), "{log}");
+    Completion::Completed
+}
+
 fn main() {
     let trials = vec![
         trial("the_anthropic_sdk_native", the_anthropic_sdk_native),
@@ -361,6 +405,10 @@ fn main() {
         trial("a_router_group_mixes_providers", a_router_group_mixes_providers),
         trial("claude_names_resolve", claude_names_resolve),
         trial("thinking_is_dropped_or_refused", thinking_is_dropped_or_refused),
+        trial(
+            "the_anthropic_profile_passes_against_the_real_server",
+            the_anthropic_profile_passes_against_the_real_server,
+        ),
         trial("a_reflected_anthropic_key_never_reaches_the_client", a_reflected_anthropic_key_never_reaches_the_client),
     ];
     common::run_trials(trials);
