@@ -26,7 +26,8 @@ deps:
 ## fixtures/python/requirements-<peer>.txt: the official MCP SDK 1.x and 2.x (real MCP servers), and
 ## the clients that must work unchanged against the OpenAI surface — the official `openai` SDK,
 ## `litellm`, `langchain-openai` and `openai-agents` (separate venvs: litellm needs openai 2.x, the
-## others 3.x) — and the real Codex CLI (`openai-codex-cli-bin`, OpenAI's own binary wheel). uv (bootstrapped with pip) installs them in seconds where pip takes minutes, and the
+## others 3.x) — the real Codex CLI (`openai-codex-cli-bin`, OpenAI's own binary wheel), the official
+## `anthropic` SDK and Claude Code itself (`claude-agent-sdk`, whose wheel bundles the `claude` binary). uv (bootstrapped with pip) installs them in seconds where pip takes minutes, and the
 ## bytecode is compiled once so each test's `import` is not paid again.
 py-venvs: $(PY_PEERS:%=$(PY_VENVS)/%/.installed)
 

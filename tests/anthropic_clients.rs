@@ -13,10 +13,11 @@
 //! only), every run bounded in time (killed on timeout). A missing venv is an
 //! ignored test with the reason (a failure under `MINIAGENT_REQUIRE_PY_PEERS=1`).
 //!
-//! The rest need no peer: the `conformance` binary's `anthropic` profile against the server, a
-//! router group mixing an `anthropic/` and an OpenAI-wire deployment (a
-//! failing one skipped for the other, on `/v1/chat/completions` and `/v1/messages`), and a provider
-//! that reflects the Anthropic key it was sent (the key never reaches the client).
+//! The rest need no peer: the `conformance` binary's `anthropic` profile against the server; a
+//! router group mixing an `anthropic/` and an OpenAI-wire deployment (a failing one skipped for the
+//! other, on `/v1/chat/completions` and `/v1/messages`); how `claude-…` names resolve; `thinking`
+//! dropped or refused; and a provider that reflects the Anthropic key it was sent (the key never
+//! reaches the client).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
