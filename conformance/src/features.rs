@@ -79,6 +79,7 @@ pub enum Feature {
     RouterLeastBusy,
     RouterLatency,
     RouterUsage,
+    AnthropicUpstream,
 }
 
 /// One row of the table.
@@ -97,7 +98,7 @@ pub struct FeatureSpec {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 21] = [
+    pub const ALL: [Feature; 22] = [
         Self::Dummy,
         Self::ShimEcho,
         Self::ShimNoProvider,
@@ -119,6 +120,7 @@ impl Feature {
         Self::RouterLeastBusy,
         Self::RouterLatency,
         Self::RouterUsage,
+        Self::AnthropicUpstream,
     ];
 
     /// The feature's row; an exhaustive `match`, so a new feature cannot lack one.
@@ -194,6 +196,7 @@ impl Feature {
             | Self::RouterUsage
             | Self::ResponsesHostedReject
             | Self::ResponsesPassthrough => self.proxy_spec(),
+            Self::AnthropicUpstream => ANTHROPIC_UPSTREAM,
         }
     }
 
@@ -355,6 +358,14 @@ const ROUTER_USAGE: FeatureSpec = FeatureSpec {
     discovery: "a chat completion on `probe-usage` is answered by a router fake",
 };
 
+const ANTHROPIC_UPSTREAM: FeatureSpec = FeatureSpec {
+    name: "anthropic-upstream",
+    description: "`anthropic/…` models go to the suite's Anthropic upstream fake (Messages API), with the key it checks",
+    env: &[("ANTHROPIC_API_BASE", "{anthropic_fake_base}"), ("ANTHROPIC_API_KEY", SECRET_KEY)],
+    enable: "needs openai-proxy; fix the fake's address with --anthropic-fake-addr",
+    discovery: "a `/v1/messages` request on `anthropic/claude-probe` reaches the Anthropic upstream fake",
+};
+
 /// Whether a run assumes a feature, and on what grounds.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FeatureStatus {
@@ -403,6 +414,8 @@ pub struct Setup {
     pub keys_file: Option<PathBuf>,
     /// The folder the suite writes its router files into (`--router-dir`).
     pub router_dir: Option<PathBuf>,
+    /// The Anthropic upstream fake's base (`http://127.0.0.1:18090`, without `/v1`).
+    pub anthropic_fake_base: Option<String>,
 }
 
 impl Setup {
@@ -419,6 +432,10 @@ impl Setup {
             .replace("{trace_file}", &path(&self.trace_file, "<trace file>"))
             .replace("{keys_file}", &path(&self.keys_file, "<keys file>"))
             .replace("{router_dir}", &path(&self.router_dir, "<router dir>"))
+            .replace(
+                "{anthropic_fake_base}",
+                self.anthropic_fake_base.as_deref().unwrap_or("http://<anthropic-fake-addr>"),
+            )
     }
 
     /// The pairs with their values rendered.
@@ -495,6 +512,7 @@ mod tests {
             trace_file: Some("/tmp/t.jsonl".into()),
             keys_file: Some("/tmp/keys.json".into()),
             router_dir: Some("/tmp/routers".into()),
+            anthropic_fake_base: None,
         };
         assert_eq!(
             Feature::ProviderFake.how_to_enable(&setup),

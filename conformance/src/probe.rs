@@ -81,6 +81,7 @@ pub async fn discover(ctx: &Ctx, timeout: Duration) -> Vec<FeatureStatus> {
     let ((local, headers, chutes), provider_timeout, (reject, passthrough)) =
         tokio::join!(scripted, timeout_probe, responses_probes(ctx, &openai_proxy, timeout));
     let routers = futures::future::join_all(RouterFile::ALL.map(|f| bounded(timeout, routing::probe(ctx, f)))).await;
+    let anthropic = bounded(timeout, anthropic_upstream(ctx)).await;
     // Last and alone: it may have to recognise its line by position rather than by marker.
     let traces = bounded(timeout, traces(ctx, dummy.is_ok(), provider.is_ok())).await;
     Feature::ALL
@@ -106,6 +107,7 @@ pub async fn discover(ctx: &Ctx, timeout: Duration) -> Vec<FeatureStatus> {
                     let i = RouterFile::ALL.iter().position(|f| f.feature() == feature).unwrap_or(0);
                     routers[i].clone()
                 }
+                Feature::AnthropicUpstream => anthropic.clone(),
                 Feature::ExecRpc | Feature::Mcp => return by_argument(ctx, feature),
             };
             let (enabled, why) = match probed {
@@ -297,6 +299,24 @@ async fn responses_passthrough(ctx: &Ctx) -> Probed {
         }
         Some(r) => Err(format!("a Responses request reached the provider fake at {}, not /responses", r.path)),
         None => Err(format!("a Responses request did not reach the provider fake ({})", quote(&reply))),
+    }
+}
+
+/// Whether `/v1/messages` on an `anthropic/` model reaches the Anthropic upstream fake.
+async fn anthropic_upstream(ctx: &Ctx) -> Probed {
+    let fakes = ctx.fakes().map_err(|f| f.message().to_owned())?;
+    let marker = uuid_like();
+    let body = json!({"model": "anthropic/claude-probe", "max_tokens": 16,
+        "messages": [{"role": "user", "content": format!("probe {marker}")}]});
+    let reply = ctx.post_json("/v1/messages", &body).await.map_err(|f| f.message().to_owned())?;
+    let got = crate::fakes::openai_upstream::received_containing(fakes.anthropic.server(), &marker).await;
+    if got.is_empty() {
+        Err(format!(
+            "a /v1/messages request on anthropic/claude-probe did not reach the Anthropic fake ({})",
+            quote(&reply)
+        ))
+    } else {
+        Ok(format!("a /v1/messages request reached the Anthropic fake at {}", got[0].path))
     }
 }
 

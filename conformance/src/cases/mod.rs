@@ -1,6 +1,8 @@
 //! Every case, one file per contract area. A case names the clause it checks.
 
 pub mod agent_loop;
+pub mod anthropic;
+pub mod anthropic_provider;
 pub mod auth;
 pub mod envelope;
 pub mod errors;
@@ -48,6 +50,8 @@ pub fn all() -> Vec<Case> {
         openai_responses_passthrough::CASES,
         router_spread::CASES,
         router::CASES,
+        anthropic::CASES,
+        anthropic_provider::CASES,
     ]
     .concat()
 }

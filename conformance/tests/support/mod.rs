@@ -53,6 +53,7 @@ const ON_REQUEST: &[Feature] = &[
     Feature::RouterLeastBusy,
     Feature::RouterLatency,
     Feature::RouterUsage,
+    Feature::AnthropicUpstream,
 ];
 
 /// The features whose target runs one of the suite's router files.
@@ -211,6 +212,7 @@ pub async fn ctx_for(case: &Case, fakes: Arc<Fakes>, snapshots: Arc<dyn Snapshot
         trace_file: trace_file.clone(),
         keys_file,
         router_dir,
+        anthropic_fake_base: Some(fakes.anthropic.base_url()),
     };
     let pairs = pairs_for(case.features, &setup);
     let (ctx, served) = if case.features.contains(&Feature::SlowClients) {
