@@ -18,7 +18,7 @@
 //! other, on `/v1/chat/completions` and `/v1/messages`); how `claude-…` names resolve; `thinking`
 //! dropped or refused; and a provider that reflects the Anthropic key it was sent (the key never
 //! reaches the client).
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -12,7 +12,7 @@
 //!
 //! Run with `make bench` (or `cargo bench -p miniagent --bench messages`); `BENCH_SECS` sets the
 //! measuring time per scenario and round.
-
+#![allow(clippy::disallowed_methods, reason = "tests start real programs and read their own settings")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
