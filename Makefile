@@ -9,7 +9,7 @@ run:
 	$(CARGO) run -p miniagent -- serve --demo
 
 PY_VENVS := target/py-venvs
-PY_PEERS := mcp-v1 mcp-v2 openai litellm langchain agents codex
+PY_PEERS := mcp-v1 mcp-v2 openai litellm langchain agents codex anthropic claude
 UV := $(PY_VENVS)/tools/bin/uv
 
 ## Every deterministic test of the workspace (what CI runs), real MCP servers and real Python
@@ -26,7 +26,8 @@ deps:
 ## fixtures/python/requirements-<peer>.txt: the official MCP SDK 1.x and 2.x (real MCP servers), and
 ## the clients that must work unchanged against the OpenAI surface — the official `openai` SDK,
 ## `litellm`, `langchain-openai` and `openai-agents` (separate venvs: litellm needs openai 2.x, the
-## others 3.x) — and the real Codex CLI (`openai-codex-cli-bin`, OpenAI's own binary wheel). uv (bootstrapped with pip) installs them in seconds where pip takes minutes, and the
+## others 3.x) — the real Codex CLI (`openai-codex-cli-bin`, OpenAI's own binary wheel), the official
+## `anthropic` SDK and Claude Code itself (`claude-agent-sdk`, whose wheel bundles the `claude` binary). uv (bootstrapped with pip) installs them in seconds where pip takes minutes, and the
 ## bytecode is compiled once so each test's `import` is not paid again.
 py-venvs: $(PY_PEERS:%=$(PY_VENVS)/%/.installed)
 
@@ -55,9 +56,10 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Requests/s and latency of the façade on loopback; loop overhead; exec_python round trip; what routing
-## costs beside the plain proxy, with and without Redis (release build).
+## costs beside the plain proxy, with and without Redis; what the Anthropic bridge adds over the chat proxy
+## (release build).
 bench:
-	$(CARGO) bench -p miniagent --bench http --bench agent --bench parallel --bench proxy --bench telemetry --bench memory --bench router
+	$(CARGO) bench -p miniagent --bench http --bench agent --bench parallel --bench proxy --bench telemetry --bench memory --bench router --bench messages
 
 ## Mutation testing of the reference's core modules (cargo-mutants, installed when missing), killed by
 ## the conformance suite in-process and the reference's own tests (.cargo/mutants.toml); results in

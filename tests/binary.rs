@@ -101,6 +101,7 @@ fn the_conformance_binary_discovers_the_features_and_passes_against_the_real_ser
         trace_file: Some(trace.clone()),
         keys_file: Some(keys.clone()),
         router_dir: None,
+        anthropic_fake_base: None,
     };
     let mut env = setup.pairs(FAST_TIMEOUTS);
     for f in [

@@ -16,7 +16,8 @@ use crate::target::Ctx;
 /// Contract profile: `core` is what every implementation must do; `extended` is our extension,
 /// skipped (never failed) where the implementation lacks it; `openai` is the OpenAI surface (§1)
 /// that any OpenAI-compatible gateway pointed at the provider fake can be held to; `router` is
-/// §5 Routing against the router fakes (EXT, §10).
+/// §5 Routing against the router fakes (EXT, §10); `anthropic` is the Anthropic surface and the
+/// `anthropic/` provider against the Anthropic upstream fake (EXT, §10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
@@ -24,6 +25,7 @@ pub enum Profile {
     Extended,
     Openai,
     Router,
+    Anthropic,
 }
 
 impl Profile {
@@ -33,6 +35,7 @@ impl Profile {
             Self::Extended => "extended",
             Self::Openai => "openai",
             Self::Router => "router",
+            Self::Anthropic => "anthropic",
         }
     }
 
@@ -45,6 +48,7 @@ impl Profile {
             Self::Extended => true,
             Self::Openai => case == Self::Openai,
             Self::Router => case == Self::Router,
+            Self::Anthropic => case == Self::Anthropic,
         }
     }
 }

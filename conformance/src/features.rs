@@ -94,6 +94,7 @@ features! {
     RouterLeastBusy,
     RouterLatency,
     RouterUsage,
+    AnthropicUpstream,
 }
 
 /// How `conformance run` finds out whether a target has a feature when `--features` is absent.
@@ -177,6 +178,7 @@ impl Feature {
             Self::RouterLeastBusy => ROUTER_LEAST_BUSY,
             Self::RouterLatency => ROUTER_LATENCY,
             Self::RouterUsage => ROUTER_USAGE,
+            Self::AnthropicUpstream => ANTHROPIC_UPSTREAM,
         }
     }
 
@@ -438,6 +440,16 @@ const ROUTER_USAGE: FeatureSpec = FeatureSpec {
     in_process: InProcess::Instead(&[Feature::ShimEcho]),
 };
 
+const ANTHROPIC_UPSTREAM: FeatureSpec = FeatureSpec {
+    name: "anthropic-upstream",
+    description: "`anthropic/…` models go to the suite's Anthropic upstream fake (Messages API), with the key it checks",
+    env: &[("ANTHROPIC_API_BASE", "{anthropic_fake_base}"), ("ANTHROPIC_API_KEY", SECRET_KEY)],
+    enable: "needs openai-proxy; fix the fake's address with --anthropic-fake-addr",
+    discovery: "a `/v1/messages` request on `anthropic/claude-probe` reaches the Anthropic upstream fake",
+    probe: probe(|ctx| Box::pin(each::anthropic_upstream(ctx))),
+    in_process: InProcess::OnRequest,
+};
+
 /// Whether a run assumes a feature, and on what grounds.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FeatureStatus {
@@ -486,6 +498,8 @@ pub struct Setup {
     pub keys_file: Option<PathBuf>,
     /// The folder the suite writes its router files into (`--router-dir`).
     pub router_dir: Option<PathBuf>,
+    /// The Anthropic upstream fake's base (`http://127.0.0.1:18090`, without `/v1`).
+    pub anthropic_fake_base: Option<String>,
 }
 
 impl Setup {
@@ -502,6 +516,10 @@ impl Setup {
             .replace("{trace_file}", &path(&self.trace_file, "<trace file>"))
             .replace("{keys_file}", &path(&self.keys_file, "<keys file>"))
             .replace("{router_dir}", &path(&self.router_dir, "<router dir>"))
+            .replace(
+                "{anthropic_fake_base}",
+                self.anthropic_fake_base.as_deref().unwrap_or("http://<anthropic-fake-addr>"),
+            )
     }
 
     /// The pairs with their values rendered.

@@ -85,6 +85,9 @@ struct FeaturesArgs {
     /// Fill in the router files' folder (else a placeholder).
     #[arg(long)]
     router_dir: Option<PathBuf>,
+    /// Fill in the Anthropic upstream fake's address (else a placeholder).
+    #[arg(long)]
+    anthropic_fake_addr: Option<SocketAddr>,
 }
 
 #[derive(clap::Args)]
@@ -118,6 +121,7 @@ enum ProfileArg {
     Extended,
     Openai,
     Router,
+    Anthropic,
 }
 
 #[derive(clap::Args)]
@@ -158,6 +162,9 @@ struct RunArgs {
     /// Fix the raw (byte-recording) tools fake's address.
     #[arg(long)]
     raw_tools_fake_addr: Option<SocketAddr>,
+    /// Fix the Anthropic upstream fake's address (the `anthropic` profile).
+    #[arg(long)]
+    anthropic_fake_addr: Option<SocketAddr>,
     /// The target's trace file (MINI_AGENT_STORE_PATH), to enable the trace cases.
     #[arg(long)]
     trace_file: Option<PathBuf>,
@@ -226,6 +233,7 @@ fn main() -> ExitCode {
                 trace_file: args.trace_file,
                 keys_file: args.keys_file,
                 router_dir: args.router_dir,
+                anthropic_fake_base: args.anthropic_fake_addr.map(|a| format!("http://{a}")),
             };
             print!("{}", if args.markdown { features::markdown(&setup) } else { features::plain(&setup) });
             ExitCode::SUCCESS
@@ -387,6 +395,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
         trace_file: args.trace_file.clone(),
         keys_file: Some(wiring.keys_file.clone()),
         router_dir: Some(wiring.router_dir.clone()),
+        anthropic_fake_base: Some(wiring.fakes.anthropic.base_url()),
     };
     let statuses = match &args.features {
         Some(names) => declared(names, &wiring.ctx())?,
@@ -404,6 +413,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
             ProfileArg::Extended => Profile::Extended,
             ProfileArg::Openai => Profile::Openai,
             ProfileArg::Router => Profile::Router,
+            ProfileArg::Anthropic => Profile::Anthropic,
         },
         features: statuses.iter().filter(|s| s.enabled).map(|s| s.feature).collect(),
         pattern: args.case.clone(),
@@ -442,6 +452,7 @@ async fn wire(args: &RunArgs) -> Result<Wiring, String> {
         raw_tools: args.raw_tools_fake_addr,
         router: router_addrs(args.router_fake_addrs.as_ref()),
         mcp_python: args.mcp_python.clone(),
+        anthropic: args.anthropic_fake_addr,
     };
     let fakes = Fakes::start(addrs)
         .await
@@ -452,6 +463,11 @@ async fn wire(args: &RunArgs) -> Result<Wiring, String> {
         fakes.provider.base_url()
     );
     eprintln!("tools fake: {}  raw tools fake: {}", fakes.tools.address(), fakes.raw_tools.address());
+    eprintln!(
+        "anthropic fake: {}  (start the target with ANTHROPIC_API_BASE={} for the anthropic cases)",
+        fakes.anthropic.server().address(),
+        fakes.anthropic.base_url()
+    );
     if let Some(server) = &fakes.mcp {
         eprintln!("MCP server: {}", server.url());
     }

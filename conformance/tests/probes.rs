@@ -49,6 +49,7 @@ async fn a_target_started_from_the_table_has_every_probed_feature() {
         trace_file: Some(trace.clone()),
         keys_file: Some(keys),
         router_dir: None,
+        anthropic_fake_base: None,
     };
     let wanted = [
         Feature::Dummy,

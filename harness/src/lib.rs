@@ -215,6 +215,44 @@ pub fn codex_cli() -> Result<std::path::PathBuf, String> {
     }
 }
 
+/// Claude Code itself, from the `claude` peer venv (`claude-agent-sdk`, pinned in
+/// `fixtures/python/requirements-claude.txt`, bundles the `claude` binary at
+/// `claude_agent_sdk/_bundled/claude`), or the path in `CLAUDE_CODE_BIN`. Missing is handled as for
+/// [`python_peer`].
+///
+/// # Panics
+/// When the binary is missing and `MINIAGENT_REQUIRE_PY_PEERS` is set.
+pub fn claude_code() -> Result<std::path::PathBuf, String> {
+    if let Some(path) = std::env::var_os("CLAUDE_CODE_BIN").map(std::path::PathBuf::from) {
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("CLAUDE_CODE_BIN={} is not a file", path.display()))
+        };
+    }
+    let python = python_peer("claude", "CLAUDE_CODE_PYTHON")?;
+    let lib = python.parent().and_then(Path::parent).map(|venv| venv.join("lib")).unwrap_or_default();
+    let found = std::fs::read_dir(&lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|d| d.path().join("site-packages/claude_agent_sdk/_bundled/claude"))
+        .find(|p| p.is_file());
+    let why = || {
+        format!(
+            "the claude peer venv has no claude_agent_sdk/_bundled/claude under {} (run `make py-venvs`)",
+            lib.display()
+        )
+    };
+    match found {
+        Some(path) => Ok(path),
+        None => {
+            assert!(std::env::var_os("MINIAGENT_REQUIRE_PY_PEERS").is_none(), "{}", why());
+            Err(why())
+        }
+    }
+}
+
 /// A port no one is listening on right now (bound, read, released). Only for programs that cannot
 /// report the port they picked themselves; there is a small race with other processes.
 pub fn free_port() -> std::io::Result<u16> {

@@ -67,6 +67,27 @@ pub const NOTES: &[(&str, &str, &str)] = &[
     ("OLLAMA_BASE_URL", "the `ollama/` provider (server root, e.g. `http://127.0.0.1:11434`)", "none"),
     ("CHUTES_API_KEY", "the `chutes/` provider", ""),
     ("CHUTES_API_BASE", "the `chutes/` provider", ""),
+    ("ANTHROPIC_API_KEY", "the `anthropic/` provider's key, sent as `x-api-key`", "none"),
+    (
+        "ANTHROPIC_API_BASE",
+        "the `anthropic/` provider's base, without `/v1` (`ANTHROPIC_BASE_URL` is not read: it is what Claude Code is pointed at miniagent with)",
+        "`https://api.anthropic.com`",
+    ),
+    (
+        "MINI_AGENT_ANTHROPIC_MAX_TOKENS",
+        "`max_tokens` of a request to `anthropic/` that names none (Anthropic requires one)",
+        "4096",
+    ),
+    (
+        "MINI_AGENT_ANTHROPIC_DEFAULT_MODEL",
+        "the model `/v1/messages` uses for a name no route knows (Claude Code's `claude-…` names)",
+        "none",
+    ),
+    (
+        "MINI_AGENT_ANTHROPIC_THINKING",
+        "`thinking` in a `/v1/messages` request bridged to a chat provider: `drop` (left out, named in `x-miniagent-warnings`) or `reject` (400)",
+        "`drop`",
+    ),
     ("LITELLM_DEFAULT_MODEL", "the shim's model for bare names it cannot route", "none"),
     (
         "MINI_AGENT_PROVIDER_TIMEOUT_SEC",

@@ -98,6 +98,11 @@ impl ApiError {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            // Anthropic's 529 `overloaded_error` is a 503 on the OpenAI surface (CONTRACT §5), not
+            // an unreachable provider.
+            Self::Passthrough { status: 503, error, .. } if error["type"] == "overloaded_error" => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Passthrough { status, .. } if (400..500).contains(status) => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
@@ -237,6 +242,62 @@ impl IntoResponse for OpenAiError {
     }
 }
 
+/// An [`ApiError`] rendered in Anthropic's error shape `{"type":"error","error":{"type","message"}}`,
+/// for `/v1/messages`. A provider's own error (OpenAI-shaped, from a bridged provider) keeps its
+/// status and message; Anthropic's 529 keeps its status.
+#[derive(Debug)]
+pub struct AnthropicError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for AnthropicError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+/// Anthropic's error `type` for a status.
+pub fn anthropic_error_type(status: u16) -> &'static str {
+    match status {
+        400 | 422 => "invalid_request_error",
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        _ => "api_error",
+    }
+}
+
+impl IntoResponse for AnthropicError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        e.log();
+        let message = match &e {
+            ApiError::Passthrough { error, .. } => {
+                error["message"].as_str().map_or_else(|| error.to_string(), str::to_owned)
+            }
+            other => other.public_message(),
+        };
+        let status = match &e {
+            ApiError::Passthrough { status: 529, .. } => 529,
+            _ if e.status() == StatusCode::UNPROCESSABLE_ENTITY => 400,
+            _ => e.status().as_u16(),
+        };
+        let kind = match &e {
+            ApiError::Passthrough { error, .. } if error["type"] == "overloaded_error" => "overloaded_error",
+            _ => anthropic_error_type(status),
+        };
+        let mut response = e.respond(json!({"type": "error", "error": {"type": kind, "message": message}}));
+        *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        response
+    }
+}
+
+/// Whether `path` answers errors in Anthropic's shape: `/v1/messages` and below.
+pub fn is_anthropic_path(path: &str) -> bool {
+    path == "/v1/messages" || path.starts_with("/v1/messages/")
+}
+
 /// Whether `path` answers errors in OpenAI's shape: `/v1/*` and `/chat/completions`.
 pub fn is_openai_path(path: &str) -> bool {
     path.starts_with("/v1/") || path == "/v1" || path == "/chat/completions"
@@ -244,7 +305,13 @@ pub fn is_openai_path(path: &str) -> bool {
 
 /// `e` in the shape of the route it answers.
 pub fn respond(path: &str, e: ApiError) -> Response {
-    if is_openai_path(path) { OpenAiError(e).into_response() } else { e.into_response() }
+    if is_anthropic_path(path) {
+        AnthropicError(e).into_response()
+    } else if is_openai_path(path) {
+        OpenAiError(e).into_response()
+    } else {
+        e.into_response()
+    }
 }
 
 /// An [`ApiError`] rendered in the HTTP tools protocol's shape `{"ok":false,"error":…}`.

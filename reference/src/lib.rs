@@ -20,6 +20,8 @@
 //! - [`transport`] — the one retry driver and `Retry-After` parser every outbound call shares.
 //! - [`openai`], [`openai_shape`] — the OpenAI surface (proxy, echo, agent modes; the Responses
 //!   bridge; embeddings; models) and the response shapes it shares with the sidecar.
+//! - [`anthropic`] — the Anthropic surface (`/v1/messages`): native to an `anthropic/` provider,
+//!   bridged onto chat completions for any other.
 //! - [`envelope`] — the response envelope, a pure function of a run's outcome.
 //! - [`trace`] — JSONL traces with a single writer.
 //! - [`telemetry`] — Prometheus metrics and OpenTelemetry spans (W3C trace context in and out).
@@ -33,6 +35,7 @@
 //! - [`serve`] — binding and serving, shared by the binary and tests that want a real socket.
 
 pub mod agent;
+pub mod anthropic;
 pub mod api;
 pub mod auth;
 pub mod batch;

@@ -1,5 +1,6 @@
 //! Providers against wiremock fakes: codex-agent's gate, base, headers, retries and their
-//! statistics, deterministic jitter; pass-through of extra parameters.
+//! statistics, deterministic jitter; pass-through of extra parameters; a typed call and a typed stream
+//! on `anthropic/` (the agent loop's and batch's path), translated both ways.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -216,4 +217,63 @@ fn the_blocking_wrapper_works_without_a_runtime() {
     let p = Config::from_pairs([("MINI_AGENT_ALLOW_DUMMY", "1")]).build_providers().unwrap();
     let c = p.complete_blocking("dummy", &hi()).unwrap();
     assert_eq!(c.content(), Some("Dummy mini-agent response"));
+}
+
+/// An Anthropic Messages API answering `body` (JSON, or an event stream when it starts with
+/// `event:`), recording the requests.
+async fn anthropic(body: &'static str) -> (MockServer, Providers) {
+    let server = MockServer::start().await;
+    let template = if body.starts_with("event:") {
+        ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "text/event-stream")
+    } else {
+        ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "application/json")
+    };
+    Mock::given(method("POST")).and(path("/v1/messages")).respond_with(template).mount(&server).await;
+    let base = server.uri();
+    let pairs = [("ANTHROPIC_API_BASE", base.as_str()), ("ANTHROPIC_API_KEY", "sk-ant-typed-call")];
+    (server, Config::from_pairs(pairs).build_providers().unwrap())
+}
+
+#[tokio::test]
+async fn a_typed_call_on_anthropic_is_translated_both_ways() {
+    let (server, p) = anthropic(
+        r#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"tool_use","id":"toolu_1","name":"sh","input":{"cmd":"ls"}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":4,"output_tokens":2}}"#,
+    )
+    .await;
+    let c = p.complete("anthropic/claude-x", &hi()).await.unwrap();
+    assert_eq!(c.raw["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        c.raw["choices"][0]["message"]["tool_calls"][0]["function"],
+        json!({"name": "sh", "arguments": "{\"cmd\":\"ls\"}"})
+    );
+    assert_eq!(c.total_tokens(), Some(6));
+    let sent = &server.received_requests().await.unwrap()[0];
+    assert_eq!(sent.headers.get("x-api-key").and_then(|v| v.to_str().ok()), Some("sk-ant-typed-call"));
+    let body: Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(body["messages"], json!([{"role": "user", "content": [{"type": "text", "text": "hi"}]}]));
+    assert_eq!(body["max_tokens"], 4096);
+}
+
+#[tokio::test]
+async fn a_typed_stream_on_anthropic_becomes_chunks() {
+    let (_server, p) = anthropic(concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_2\",\"model\":\"claude-x\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hel\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"lo\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"max_tokens\"},\"usage\":{\"output_tokens\":2}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    ))
+    .await;
+    let route = p.resolve("anthropic/claude-x").unwrap();
+    let mut stream = p.stream_route(&route, &hi()).await.unwrap();
+    let mut chunks = Vec::new();
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        chunks.push(chunk.unwrap());
+    }
+    let done = miniagent::provider::stream::aggregate(&chunks);
+    assert_eq!(done["choices"][0]["message"]["content"], "Hello");
+    assert_eq!(done["choices"][0]["finish_reason"], "length");
+    assert_eq!(done["id"], "msg_2");
 }

@@ -1,6 +1,8 @@
 //! Every case, one file per contract area. A case names the clause it checks.
 
 pub mod agent_loop;
+pub mod anthropic;
+pub mod anthropic_provider;
 pub mod auth;
 pub mod envelope;
 pub mod errors;
@@ -48,15 +50,27 @@ pub fn all() -> Vec<Case> {
         openai_responses_passthrough::CASES,
         router_spread::CASES,
         router::CASES,
+        anthropic::CASES,
+        anthropic_provider::CASES,
     ]
     .concat()
 }
 
 /// The clients a `required` case may name: the real ones `make test` drives (tests/python_clients.rs,
-/// tests/codex_cli.rs, the MCP peers). A required case that names none of them is a level without a
-/// reason.
-pub const CLIENTS: &[&str] =
-    &["openai Python SDK", "openai SDK", "litellm", "LiteLLM", "langchain-openai", "openai-agents", "Codex CLI", "MCP"];
+/// tests/codex_cli.rs, tests/anthropic_clients.rs, the MCP peers). A required case that names none
+/// of them is a level without a reason.
+pub const CLIENTS: &[&str] = &[
+    "openai Python SDK",
+    "openai SDK",
+    "litellm",
+    "LiteLLM",
+    "langchain-openai",
+    "openai-agents",
+    "Codex CLI",
+    "MCP",
+    "anthropic Python SDK",
+    "Claude Code",
+];
 
 #[cfg(test)]
 mod tests {

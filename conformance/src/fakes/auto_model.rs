@@ -5,7 +5,7 @@
 //! Chat, plain or streamed (`stream_options.include_usage` adds the usage chunk):
 //! - after tool results (the last message is `role:"tool"`): `Final answer: <the tool outputs>`;
 //! - a coding agent's request (it offers a shell tool: Codex's `exec_command`, `shell_command`,
-//!   `shell`, or the bridge's `local_shell`): when the last user message says ``run `<command>` ``,
+//!   `shell`, the bridge's `local_shell`, or Claude Code's `Bash`): when the last user message says ``run `<command>` ``,
 //!   one call of that shell tool running the command, its arguments in the tool's own shape;
 //!   otherwise `Hello from fake` (a coding agent is never made to run a sampled command);
 //! - with function tools (unless `tool_choice` is `none`): one call of the chosen (else the first)
@@ -127,7 +127,7 @@ pub(crate) fn text_of(content: &Value) -> String {
 }
 
 /// The names coding agents give the tool that runs a shell command.
-const SHELL_TOOLS: [&str; 4] = ["exec_command", "shell_command", "shell", "local_shell"];
+const SHELL_TOOLS: [&str; 5] = ["exec_command", "shell_command", "shell", "local_shell", "Bash"];
 
 /// A coding agent's shell tool and its parameters, if the request offers one.
 fn shell_tool(body: &Value) -> Option<(String, Value)> {

@@ -3,6 +3,7 @@
 //! Their addresses are printed by the runner (and can be fixed by flag) so an external
 //! implementation can be started pointing at them.
 
+pub mod anthropic;
 pub mod auto_model;
 pub mod auto_responses;
 pub mod mcp;
@@ -15,6 +16,7 @@ pub mod upstream_reply;
 
 use std::net::SocketAddr;
 
+pub use anthropic::AnthropicFake;
 pub use provider::ProviderFake;
 pub use raw::RawToolsServer;
 pub use router::RouterFakes;
@@ -29,6 +31,8 @@ pub struct Fakes {
     pub router: RouterFakes,
     /// A real MCP server, when the suite was given a Python with the `mcp` package.
     pub mcp: Option<mcp::McpServer>,
+    /// The Anthropic Messages API upstream of the `anthropic` profile.
+    pub anthropic: AnthropicFake,
 }
 
 /// Fixed addresses for the fakes (else free ports).
@@ -41,6 +45,7 @@ pub struct FakeAddrs {
     pub router: [Option<SocketAddr>; 3],
     /// A Python with the `mcp` package, to start the MCP server.
     pub mcp_python: Option<std::path::PathBuf>,
+    pub anthropic: Option<SocketAddr>,
 }
 
 impl Fakes {
@@ -54,6 +59,7 @@ impl Fakes {
                 Some(python) => Some(mcp::McpServer::start(python)?),
                 None => None,
             },
+            anthropic: AnthropicFake::start(addrs.anthropic).await?,
         })
     }
 }

@@ -19,6 +19,7 @@ fn placeholders_are_filled_in_and_values_quoted() {
         trace_file: Some("/tmp/t.jsonl".into()),
         keys_file: Some("/tmp/keys.json".into()),
         router_dir: Some("/tmp/routers".into()),
+        anthropic_fake_base: None,
     };
     assert_eq!(
         Feature::ProviderFake.how_to_enable(&setup),

@@ -239,6 +239,24 @@ pub async fn responses_passthrough(ctx: &Ctx) -> Probed {
     }
 }
 
+/// Whether `/v1/messages` on an `anthropic/` model reaches the Anthropic upstream fake.
+pub async fn anthropic_upstream(ctx: &Ctx) -> Probed {
+    let fakes = ctx.fakes().map_err(|f| f.message().to_owned())?;
+    let marker = uuid_like();
+    let body = json!({"model": "anthropic/claude-probe", "max_tokens": 16,
+        "messages": [{"role": "user", "content": format!("probe {marker}")}]});
+    let reply = ctx.post_json("/v1/messages", &body).await.map_err(|f| f.message().to_owned())?;
+    let got = crate::fakes::openai_upstream::received_containing(fakes.anthropic.server(), &marker).await;
+    if got.is_empty() {
+        Err(format!(
+            "a /v1/messages request on anthropic/claude-probe did not reach the Anthropic fake ({})",
+            quote(&reply)
+        ))
+    } else {
+        Ok(format!("a /v1/messages request reached the Anthropic fake at {}", got[0].path))
+    }
+}
+
 pub async fn provider_timeout(ctx: &Ctx) -> Probed {
     let marker = uuid_like();
     let started = std::time::Instant::now();

@@ -207,6 +207,7 @@ pub async fn ctx_for(case: &Case, fakes: Arc<Fakes>, snapshots: Arc<dyn Snapshot
         trace_file: trace_file.clone(),
         keys_file,
         router_dir,
+        anthropic_fake_base: Some(fakes.anthropic.base_url()),
     };
     let pairs = pairs_for(case.features, &setup);
     let (ctx, served) = if case.features.contains(&Feature::SlowClients) {

@@ -2,7 +2,7 @@
 //!
 //! Reading order: [`routes`] (paths only) → [`front`] (one layer: request id, key, metrics and span,
 //! access log) → [`extract`] (bounded body reading) → one module per area ([`health`],
-//! [`agent_run`], [`openai`], [`responses`], [`deployments`]). Handlers extract, validate, call one
+//! [`agent_run`], [`openai`], [`responses`], [`messages`], [`deployments`]). Handlers extract, validate, call one
 //! function that knows nothing of axum, and map the result.
 
 pub mod agent_run;
@@ -10,6 +10,7 @@ pub mod deployments;
 pub mod extract;
 pub mod front;
 pub mod health;
+pub mod messages;
 pub mod openai;
 pub mod request_id;
 pub mod responses;

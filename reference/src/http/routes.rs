@@ -5,7 +5,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use super::state::SharedState;
-use super::{agent_run, deployments, front, health, openai, responses};
+use super::{agent_run, deployments, front, health, messages, openai, responses};
 
 /// The façade as a `Router`, so tests drive it with `oneshot` and no socket.
 pub fn app(state: SharedState) -> Router {
@@ -20,6 +20,8 @@ pub fn app(state: SharedState) -> Router {
         .route("/chat/completions", post(openai::chat_completions))
         .route("/v1/responses", post(responses::responses))
         .route("/v1/embeddings", post(openai::embeddings))
+        .route("/v1/messages", post(messages::messages))
+        .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/deployments", get(deployments::deployments))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)

@@ -1,11 +1,12 @@
-//! A provider's own `/responses` event stream, relayed byte for byte (CONTRACT §1, Responses
-//! pass-through): every chunk goes to the client as it arrived — event names, ids, hosted tools'
+//! A provider's own `/responses` event stream — or its own Messages stream on the Anthropic surface's
+//! native path — relayed byte for byte (CONTRACT §1, Responses pass-through, `/v1/messages`): every chunk goes to the client as it arrived — event names, ids, hosted tools'
 //! events and all — with nothing parsed or re-framed, so what the client sees is what the provider
 //! sent.
 //!
 //! What the relay adds is only what it must say itself, at the end, as one more SSE event the
 //! client's parser already knows (`event: error`): a stream that stopped before its terminal event
-//! (`response.completed`, `response.incomplete`, `response.failed` or an `error`), a silence longer
+//! (`response.completed`, `response.incomplete`, `response.failed`, Anthropic's `message_stop`, or an
+//! `error`: the added event's data is `{"type":"error","error":{…}}`, which both APIs read), a silence longer
 //! than the provider timeout, or more than `MINI_AGENT_PROVIDER_MAX_BYTES`. A Responses stream has
 //! no `[DONE]`; its terminal event is how a cut is told from an end.
 
@@ -18,7 +19,8 @@ use serde_json::json;
 use crate::provider::kind::ProviderKind;
 
 /// The event types that end a Responses stream, as they appear in its bytes.
-const TERMINAL: [&[u8]; 4] = [b"response.completed", b"response.incomplete", b"response.failed", b"event: error"];
+const TERMINAL: [&[u8]; 5] =
+    [b"response.completed", b"response.incomplete", b"response.failed", b"event: message_stop", b"event: error"];
 /// How much of the previous chunk is kept to find a terminal name split across two chunks.
 const OVERLAP: usize = 32;
 

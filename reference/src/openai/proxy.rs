@@ -22,11 +22,12 @@ use super::raw::RawObject;
 use crate::provider::client::{Providers, Target};
 use crate::provider::dummy;
 use crate::provider::error::ProviderError;
-use crate::provider::kind::ProviderKind;
+use crate::provider::kind::{Exchange, ProviderKind, Wire};
 use crate::provider::observe;
 use crate::provider::openai::{read_limited, transport_error, with_key};
 use crate::provider::route::{Overrides, Route};
 use crate::provider::router::{Fault, Routed, fault_of, fault_of_status};
+use crate::provider::wire;
 use crate::text::excerpt_bytes;
 use crate::transport::retry::{self, Attempt, Verdict, retryable_status};
 use crate::transport::retry_after;
@@ -89,6 +90,20 @@ pub async fn send(
     stream: bool,
     body_of: impl Fn(&Route) -> Bytes,
 ) -> Routed<(Proxied, Arc<Route>), ProxyError> {
+    send_with(providers, target, path, request_id, stream, &[], body_of).await
+}
+
+/// [`send`] with the client's headers for a provider of another wire (`anthropic-beta` on the
+/// Anthropic surface's native path); an OpenAI-wire provider gets none of them.
+pub async fn send_with(
+    providers: &Providers,
+    target: &Target,
+    path: &'static str,
+    request_id: &str,
+    stream: bool,
+    headers: &[(String, String)],
+    body_of: impl Fn(&Route) -> Bytes,
+) -> Routed<(Proxied, Arc<Route>), ProxyError> {
     let attempt = |route: Arc<Route>| {
         let body = body_of(&route);
         async move {
@@ -99,7 +114,7 @@ pub async fn send(
                 }
                 Proxied::Local(dummy::complete(&route.upstream_model))
             } else {
-                Proxied::Upstream(forward(providers, &route, path, body, request_id, stream).await?)
+                Proxied::Upstream(forward(providers, &route, path, body, request_id, stream, headers).await?)
             };
             Ok((answer, route))
         }
@@ -169,6 +184,7 @@ pub async fn forward(
     body: Bytes,
     request_id: &str,
     stream: bool,
+    headers: &[(String, String)],
 ) -> Result<Forwarded, ProxyError> {
     let timeout = route.timeout.unwrap_or(providers.settings().request_timeout);
     let url = providers.url(route, path).map_err(|reason| ProviderError::Transport {
@@ -177,6 +193,11 @@ pub async fn forward(
         reason,
     })?;
     let attempt = |_| {
+        let translated = (route.kind.wire() != Wire::OpenAi).then(|| {
+            let mut headers = headers.to_vec();
+            headers.push(("x-request-id".to_owned(), request_id.to_owned()));
+            (headers, body.clone())
+        });
         let mut call = providers
             .http()
             .post(url.clone())
@@ -189,6 +210,20 @@ pub async fn forward(
         }
         let call = with_key(call, route);
         async move {
+            if let Some((headers, body)) = translated {
+                // Another wire: translated both ways by the provider's own module.
+                let x = Exchange {
+                    path,
+                    body: &body,
+                    headers: &headers,
+                    timeout: (!stream).then_some(timeout),
+                    max_reply_bytes: providers.settings().max_reply_bytes,
+                };
+                return match tokio::time::timeout(timeout, wire::exchange(providers.http(), route, x)).await {
+                    Err(_) => Err(ProviderError::Timeout { provider: route.kind }),
+                    Ok(answer) => answer,
+                };
+            }
             if !stream {
                 return call.send().await.map_err(|e| transport_error(route, &e));
             }

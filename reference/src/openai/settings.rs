@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+pub use crate::anthropic::request::Thinking;
 use crate::env::Env;
 
 /// Reply of echo mode when `MINI_AGENT_OPENAI_SHIM_REPLY` is unset.
@@ -72,6 +73,11 @@ pub struct ShimSettings {
     pub responses_mode: ResponsesMode,
     /// `MINI_AGENT_RESPONSES_HOSTED_TOOLS` (`warn`).
     pub hosted_tools: HostedTools,
+    /// `MINI_AGENT_ANTHROPIC_DEFAULT_MODEL`: the model `/v1/messages` uses for a name no route knows
+    /// (Claude Code's `claude-…` names), so clients need not be told a model.
+    pub anthropic_default_model: Option<String>,
+    /// `MINI_AGENT_ANTHROPIC_THINKING` (`drop`): what a bridged `/v1/messages` does with `thinking`.
+    pub anthropic_thinking: Thinking,
 }
 
 impl ShimSettings {
@@ -108,6 +114,19 @@ impl ShimSettings {
             keepalive: env.secs("MINI_AGENT_SSE_KEEPALIVE_SEC", Duration::from_secs(10)),
             responses_mode,
             hosted_tools,
+            anthropic_default_model: env.get("MINI_AGENT_ANTHROPIC_DEFAULT_MODEL"),
+            anthropic_thinking: match env
+                .get("MINI_AGENT_ANTHROPIC_THINKING")
+                .map(|m| m.trim().to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("drop" | "warn") => Thinking::Drop,
+                Some("reject") => Thinking::Reject,
+                Some(other) => {
+                    env.problem(format!("MINI_AGENT_ANTHROPIC_THINKING must be drop or reject, got {other:?}"));
+                    Thinking::Drop
+                }
+            },
         }
     }
 }

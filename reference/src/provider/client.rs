@@ -23,7 +23,7 @@ use super::router::shared::SharedHealth;
 use super::router::{DeploymentStatus, Fault, Routed, Router, RouterConfig, Ticket, fault_of};
 use super::settings::ProviderSettings;
 use super::stream::{self, ChunkStream};
-use super::{dummy, observe, openai};
+use super::{dummy, observe, openai, wire};
 use crate::telemetry::metrics::Metrics;
 use crate::transport::retry::{self, RetryStats};
 
@@ -290,12 +290,16 @@ impl Providers {
                 let answer = |_| async { Ok::<_, ProviderError>(dummy::complete(&route.upstream_model)) };
                 retry::drive(&retry::RetryPolicy::NONE, answer, openai::classify).await
             }
-            ProviderKind::OpenAi | ProviderKind::Ollama | ProviderKind::Chutes | ProviderKind::CodexAgent => {
+            ProviderKind::OpenAi
+            | ProviderKind::Ollama
+            | ProviderKind::Chutes
+            | ProviderKind::CodexAgent
+            | ProviderKind::Anthropic => {
                 let limits = openai::CallLimits {
                     timeout: self.settings.request_timeout,
                     max_reply_bytes: self.settings.max_reply_bytes,
                 };
-                let attempt = |_| openai::complete(&self.http, route, request, &limits);
+                let attempt = |_| wire::complete(&self.http, route, request, &limits);
                 retry::drive(&route.retry, attempt, openai::classify).await
             }
         }

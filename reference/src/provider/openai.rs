@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::chat::ChatRequest;
 use super::error::ProviderError;
+use super::kind::Wire;
 use super::route::Route;
 use crate::text::excerpt_bytes;
 use crate::transport::retry::{Attempt, Verdict, retryable_status};
@@ -41,23 +41,29 @@ pub fn request(
     with_key(call, route)
 }
 
-/// `call` with the route's key as the one `Authorization` header — the only place a provider key
-/// goes on the wire — and the current span's W3C trace context when spans are exported.
+/// `call` with the route's key as the one `Authorization` header (`x-api-key` on Anthropic's wire) —
+/// the only place a provider key goes on the wire — and the current span's W3C trace context when spans are exported.
 pub fn with_key(mut call: reqwest::RequestBuilder, route: &Route) -> reqwest::RequestBuilder {
     for (name, value) in crate::telemetry::otel::outgoing_headers() {
         call = call.header(name, value);
     }
-    match &route.api_key {
-        Some(key) => call.bearer_auth(key.expose()),
-        None => call,
+    match (&route.api_key, route.kind.wire()) {
+        (Some(key), Wire::OpenAi) => call.bearer_auth(key.expose()),
+        (Some(key), Wire::Anthropic) => call.header("x-api-key", key.expose()),
+        (None, _) => call,
     }
 }
 
 /// Sends `call`; a 2xx answer is returned for the caller to read, anything else becomes the error
 /// it is (with the status, `Retry-After` and an excerpt of the body).
 pub async fn send(route: &Route, call: reqwest::RequestBuilder) -> Result<reqwest::Response, ProviderError> {
-    let provider = route.kind;
     let response = call.send().await.map_err(|e| transport_error(route, &e))?;
+    check(route, response).await
+}
+
+/// A 2xx `response` as it is; anything else as the error it is.
+pub async fn check(route: &Route, response: reqwest::Response) -> Result<reqwest::Response, ProviderError> {
+    let provider = route.kind;
     let status = response.status();
     if status.is_success() {
         return Ok(response);
@@ -97,34 +103,6 @@ pub fn check_completion(value: &Value) -> Result<(), String> {
         None | Some(Value::Null | Value::String(_) | Value::Array(_)) => Ok(()),
         Some(other) => Err(format!("choices[0].message.content is {other}, not a string, a list or null")),
     }
-}
-
-/// One non-streaming chat completion on `route`.
-pub async fn complete(
-    http: &reqwest::Client,
-    route: &Route,
-    request: &ChatRequest<'_>,
-    limits: &CallLimits,
-) -> Result<Value, ProviderError> {
-    let body = request.body(&route.upstream_model, false);
-    let timeout = route.timeout.unwrap_or(limits.timeout);
-    let response = send(route, self::request(http, route, &body, &request.extra_headers, Some(timeout))).await?;
-    let provider = route.kind;
-    let (bytes, more) = read_limited(response, limits.max_reply_bytes).await.map_err(|e| transport_error(route, &e))?;
-    if more {
-        let reason =
-            format!("the reply is larger than {} bytes (MINI_AGENT_PROVIDER_MAX_BYTES)", limits.max_reply_bytes);
-        return Err(ProviderError::InvalidResponse { provider, reason });
-    }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| ProviderError::InvalidResponse {
-        provider,
-        reason: format!("{e}; body starts: {}", excerpt(&bytes)),
-    })?;
-    check_completion(&value).map_err(|why| ProviderError::InvalidResponse {
-        provider,
-        reason: format!("{why}; body: {}", excerpt(&bytes)),
-    })?;
-    Ok(value)
 }
 
 /// How long one call may take and how much of its reply is read.

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use super::anthropic::settings::{NOT_CONFIGURED, url};
 use super::error::ProviderError;
 use super::kind::ProviderKind;
 use super::router::{Deployment, RouterConfig};
@@ -15,7 +16,8 @@ use super::settings::{DEFAULT_OPENAI_BASE, ProviderSettings};
 use crate::secret::Secret;
 use crate::transport::retry::RetryPolicy;
 
-const KNOWN: &str = "openai/<model>, ollama/<tag>, chutes/<vendor>/<model>, codex-agent/<name>, dummy";
+const KNOWN: &str =
+    "openai/<model>, anthropic/<model>, ollama/<tag>, chutes/<vendor>/<model>, codex-agent/<name>, dummy";
 
 /// A resolved model: everything needed to make the call.
 #[derive(Debug, Clone)]
@@ -31,6 +33,8 @@ pub struct Route {
     pub retry: RetryPolicy,
     /// The base as written, when it was corrected (a codex-agent base ending in `/v1`).
     pub corrected_from: Option<String>,
+    /// `max_tokens` for a request that names none, on a wire that requires it (Anthropic's).
+    pub max_tokens: Option<u32>,
 }
 
 impl Route {
@@ -44,6 +48,7 @@ impl Route {
     pub fn url_for(&self, path: &str) -> String {
         match self.kind {
             ProviderKind::CodexAgent => format!("{}/v1/{path}", self.api_base),
+            ProviderKind::Anthropic => url(&self.api_base, path),
             _ => format!("{}/{path}", self.api_base),
         }
     }
@@ -231,31 +236,59 @@ fn build(
             (trim_base(base_over.unwrap_or(&s.chutes_api_base)), api_key, simple(over.max_retries))
         }
         ProviderKind::CodexAgent => {
-            if !s.codex.enabled {
-                return Err(ProviderError::Disabled {
-                    model: shown.to_owned(),
-                    variable: "LITELLM_ENABLE_CODEX_AGENT",
-                });
-            }
-            let base = base_over.or(s.codex.api_base.as_deref()).ok_or_else(|| {
-                not_configured("set CODEX_AGENT_API_BASE (e.g. http://127.0.0.1:8077, without /v1) or pass api_base")
-            })?;
-            let retry =
-                RetryPolicy { max_retries: over.max_retries.unwrap_or(s.codex.retry.max_retries), ..s.codex.retry };
-            let (fixed, corrected) = codex_base(base);
-            let corrected_from = corrected.then(|| trim_base(base));
-            return Ok(Route {
-                kind,
-                upstream_model: upstream,
-                api_base: fixed,
-                api_key: key(&s.codex.api_key, s.codex.api_base.as_deref()),
-                timeout: None,
-                retry,
-                corrected_from,
-            });
+            let api_key = key(&s.codex.api_key, s.codex.api_base.as_deref());
+            return codex_route(upstream, s, shown, over, api_key);
+        }
+        ProviderKind::Anthropic => {
+            let api_key = key(&s.anthropic.api_key, Some(&s.anthropic.api_base));
+            let base = s.anthropic.base(api_key.is_some(), base_over).ok_or_else(|| not_configured(NOT_CONFIGURED))?;
+            (base, api_key, simple(over.max_retries))
         }
     };
-    Ok(Route { kind, upstream_model: upstream, api_base, api_key, timeout: None, retry, corrected_from: None })
+    let max_tokens = (kind == ProviderKind::Anthropic).then_some(s.anthropic.max_tokens);
+    Ok(Route {
+        kind,
+        upstream_model: upstream,
+        api_base,
+        api_key,
+        timeout: None,
+        retry,
+        corrected_from: None,
+        max_tokens,
+    })
+}
+
+/// The codex-agent route: behind its enable gate, its base written without `/v1` (corrected, and
+/// the correction recorded, when it ends with it), its own retry policy.
+fn codex_route(
+    upstream: String,
+    s: &ProviderSettings,
+    shown: &str,
+    over: &Overrides,
+    api_key: Option<Secret>,
+) -> Result<Route, ProviderError> {
+    let kind = ProviderKind::CodexAgent;
+    if !s.codex.enabled {
+        return Err(ProviderError::Disabled { model: shown.to_owned(), variable: "LITELLM_ENABLE_CODEX_AGENT" });
+    }
+    let base =
+        over.api_base.as_deref().or(s.codex.api_base.as_deref()).ok_or_else(|| ProviderError::NotConfigured {
+            provider: kind,
+            what: "set CODEX_AGENT_API_BASE (e.g. http://127.0.0.1:8077, without /v1) or pass api_base".to_owned(),
+        })?;
+    let retry = RetryPolicy { max_retries: over.max_retries.unwrap_or(s.codex.retry.max_retries), ..s.codex.retry };
+    let (fixed, corrected) = codex_base(base);
+    let corrected_from = corrected.then(|| trim_base(base));
+    Ok(Route {
+        kind,
+        upstream_model: upstream,
+        api_base: fixed,
+        api_key,
+        timeout: None,
+        retry,
+        corrected_from,
+        max_tokens: None,
+    })
 }
 
 fn trim_base(base: &str) -> String {
@@ -351,6 +384,20 @@ mod tests {
         assert_eq!(key(&Overrides::default()), Some("sk-server".into()));
         let own = Overrides { api_key: Some(Secret::new("sk-line")), ..base("http://other:3/v1") };
         assert_eq!(key(&own), Some("sk-line".into()), "a key the request brings goes with it");
+    }
+
+    #[test]
+    fn anthropic_routes_keep_their_key_home_and_their_base_without_v1() {
+        let s = settings(&[("ANTHROPIC_API_KEY", "sk-ant-server"), ("ANTHROPIC_API_BASE", "http://anthropic:1/v1/")]);
+        let r = resolve("anthropic/claude-x", &s, &RouterConfig::default()).expect("anthropic");
+        assert_eq!((r.kind, r.upstream_model.as_str()), (ProviderKind::Anthropic, "claude-x"));
+        assert_eq!(r.chat_url(), "http://anthropic:1/v1/messages");
+        assert_eq!(r.max_tokens, Some(4096));
+        let foreign = Overrides { api_base: Some("http://attacker:2".into()), ..Overrides::default() };
+        let r = resolve_with("anthropic/claude-x", &s, &RouterConfig::default(), &foreign).expect("resolves");
+        assert!(r.api_key.is_none(), "the server's Anthropic key must not follow a request-named base");
+        let err = resolve("anthropic/claude-x", &settings(&[]), &RouterConfig::default()).expect_err("no key");
+        assert!(err.to_string().contains("ANTHROPIC_API_KEY") && err.is_client_error(), "{err}");
     }
 
     #[test]

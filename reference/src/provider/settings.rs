@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::anthropic::settings::AnthropicSettings;
 use crate::env::Env;
 use crate::secret::Secret;
 use crate::transport::retry::{Jitter, RetryPolicy};
@@ -33,6 +34,8 @@ pub struct ProviderSettings {
     /// more is a 502, not a server holding gigabytes for one request.
     pub max_reply_bytes: usize,
     pub codex: CodexSettings,
+    /// The `anthropic/` provider (`ANTHROPIC_API_KEY`, `ANTHROPIC_API_BASE`, …).
+    pub anthropic: AnthropicSettings,
     /// `SCILLM_DETERMINISTIC_SEED`: seeded retry jitter, and parallel completions one at a time.
     pub deterministic_seed: Option<u64>,
     /// `SCILLM_RETRY_META=1`: parallel results carry `scillm_router.retries`.
@@ -96,6 +99,7 @@ impl ProviderSettings {
                 },
                 metrics: env.flag("CODEX_AGENT_ENABLE_METRICS"),
             },
+            anthropic: AnthropicSettings::from_env(env),
             deterministic_seed: seed,
             retry_meta: env.flag("SCILLM_RETRY_META"),
         }
@@ -108,5 +112,6 @@ impl ProviderSettings {
             || self.openai_api_base.is_some()
             || (self.ollama_base_url.is_some() && self.default_model.is_some())
             || self.allow_dummy
+            || self.anthropic.configured()
     }
 }

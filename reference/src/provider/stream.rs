@@ -35,7 +35,8 @@ pub async fn open(
         return (Ok(stream), retry::RetryStats::default());
     }
     let body = request.body(&route.upstream_model, true);
-    let attempt = |_| openai::send(route, openai::request(http, route, &body, &request.extra_headers, None));
+    let max = limits.max_reply_bytes;
+    let attempt = |_| super::wire::post(http, route, &body, &request.extra_headers, None, max);
     let (response, stats) = retry::drive(&route.retry, attempt, openai::classify).await;
     (response.map(|r| chunks_of(r, route.kind, limits)), stats)
 }

@@ -58,6 +58,7 @@ mod tests {
             timeout: None,
             retry: RetryPolicy::NONE,
             corrected_from: None,
+            max_tokens: None,
         }
     }
 
