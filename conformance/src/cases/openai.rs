@@ -155,12 +155,25 @@ pub const CASES: &[Case] = &[
         "openai.embeddings.forwarded",
         Profile::Openai,
         Level::Faithful,
-        "§1 EXT POST /v1/embeddings — forwarded, the answer passed back",
+        EMBEDDINGS,
         "an embeddings request reaches the provider unchanged but the model, and its answer comes back whole",
         |ctx| Box::pin(embeddings(ctx)),
     )
     .needs(NEEDS),
+    Case::new(
+        "openai.embeddings.vectors",
+        Profile::Openai,
+        Level::Required,
+        EMBEDDINGS,
+        "an embeddings request is answered with the provider's vectors, in input order, and its input reaches the \
+         provider — required: langchain-openai's `OpenAIEmbeddings` and `litellm.embedding` read `data[].embedding` by \
+         index: without the route they fail, with vectors changed or reordered retrieval silently ranks on the wrong ones",
+        |ctx| Box::pin(embedding_vectors(ctx)),
+    )
+    .needs(NEEDS),
 ];
+
+const EMBEDDINGS: &str = "§1 EXT POST /v1/embeddings — forwarded, the answer passed back";
 
 /// A chat request on [`MODEL`] whose first message carries the case's marker and the provider's
 /// scripted answer.
@@ -447,5 +460,32 @@ async fn embeddings(ctx: &Ctx) -> CaseResult {
     let mut expected = body.clone();
     expected["model"] = json!("conformance-embed");
     ensure_eq!(got.body, expected, "the body the provider received");
+    Ok(())
+}
+
+/// What an embeddings client reads: the vectors by index, for the input it sent. The rest of the
+/// answer, whole, is `openai.embeddings.forwarded` (faithful).
+async fn embedding_vectors(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let vectors = [json!([0.5, -0.25, 0.75]), json!([-1.0, 0.0, 0.125])];
+    let answer = json!({
+        "object": "list", "model": "conformance-embed",
+        "data": [{"object": "embedding", "index": 0, "embedding": vectors[0]},
+                 {"object": "embedding", "index": 1, "embedding": vectors[1]}],
+        "usage": {"prompt_tokens": 4, "total_tokens": 4}
+    });
+    let input = json!([format!("{marker} {}", Upstream::json(answer).marker()), "second text"]);
+    let body = json!({"model": "openai/conformance-embed", "input": input, "encoding_format": "float"});
+    let reply = ctx.post_json("/v1/embeddings", &body).await?;
+    expect_status(&reply, 200, "POST /v1/embeddings")?;
+    let got = reply.json()?;
+    let data = got["data"].as_array().cloned().unwrap_or_default();
+    ensure_eq!(data.len(), 2, "embeddings in the answer ({got})");
+    for (i, vector) in vectors.iter().enumerate() {
+        let item = data.iter().find(|d| d["index"] == json!(i));
+        ensure_eq!(item.map(|d| &d["embedding"]), Some(vector), "the vector of input {i}");
+    }
+    let request = one_request(ctx, &marker).await?;
+    ensure_eq!(request.body["input"], input, "the input the provider received");
     Ok(())
 }
