@@ -68,6 +68,17 @@ pub const CASES: &[Case] = &[
     )
     .needs(NEEDS),
     Case::new(
+        "openai.chat.usage_returned",
+        Profile::Openai,
+        Level::Required,
+        PROXY,
+        "the provider's usage comes back with the answer, token details included — required: langchain-openai's \
+         `usage_metadata` and LiteLLM's spend tracking read `usage`: dropped or changed, token counts and cost are \
+         silently lost",
+        |ctx| Box::pin(usage_returned(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.chat.bare_model",
         Profile::Openai,
         Level::Recommended,
@@ -487,5 +498,21 @@ async fn embedding_vectors(ctx: &Ctx) -> CaseResult {
     }
     let request = one_request(ctx, &marker).await?;
     ensure_eq!(request.body["input"], input, "the input the provider received");
+    Ok(())
+}
+
+/// What a framework's token accounting reads: `usage`, details included. The rest of the answer,
+/// whole, is `openai.chat.passthrough` (faithful).
+async fn usage_returned(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let mut answer = completion("counted");
+    answer["usage"] = json!({"prompt_tokens": 21, "completion_tokens": 8, "total_tokens": 29,
+        "prompt_tokens_details": {"cached_tokens": 16}, "completion_tokens_details": {"reasoning_tokens": 3}});
+    let reply = chat(ctx, &chat_body(&marker, &Upstream::json(answer.clone()))).await?;
+    expect_status(&reply, 200, "a chat completion")?;
+    let got = reply.json()?;
+    ensure_eq!(got["usage"], answer["usage"], "the usage the client got");
+    ensure_eq!(got.pointer("/choices/0/message/content"), Some(&json!("counted")), "content");
+    one_request(ctx, &marker).await?;
     Ok(())
 }
