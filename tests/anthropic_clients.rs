@@ -373,8 +373,16 @@ async fn the_anthropic_profile_passes_against_the_real_server() -> Completion {
     let server = ServerProcess::start(&cargo_bin("miniagent"), &["serve", "--port", "0"], &env).unwrap();
     let (provider, upstream) = (format!("127.0.0.1:{provider}"), format!("127.0.0.1:{upstream}"));
     let args = ["run", "--base-url", &server.base_url(), "--profile", "anthropic", "--format", "json"];
-    let more =
-        ["--provider-fake-addr", &provider, "--anthropic-fake-addr", &upstream, "--keys-file", keys.to_str().unwrap()];
+    // `--strict`: the reference is held to every level, not only `required`.
+    let more = [
+        "--provider-fake-addr",
+        &provider,
+        "--anthropic-fake-addr",
+        &upstream,
+        "--keys-file",
+        keys.to_str().unwrap(),
+        "--strict",
+    ];
     let mut cmd = tokio::process::Command::new(cargo_bin("conformance"));
     cmd.args(args).args(more).stdin(Stdio::null()).kill_on_drop(true);
     let out = tokio::time::timeout(RUN_TIMEOUT, cmd.output()).await.expect("the suite finishes").unwrap();

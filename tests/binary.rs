@@ -51,9 +51,17 @@ async fn the_readme_first_command_serves_both_endpoints_without_keys() {
     assert_eq!(healthz["port"], json!(server.addr().port()), "healthz reports the port really bound");
 }
 
-/// Runs the `conformance` binary with `args`; the JSON report and the log (stderr).
+/// Runs the `conformance` binary with `args` — a `run` with `--strict`: the reference is held to
+/// every level, so any failure fails the run — ; the JSON report and the log (stderr).
 fn conformance(args: &[String]) -> (std::process::Output, Value, String) {
-    let out = Command::cargo_bin("conformance").unwrap().args(args).timeout(Duration::from_secs(180)).output().unwrap();
+    let strict = args.first().is_some_and(|a| a == "run").then_some("--strict");
+    let out = Command::cargo_bin("conformance")
+        .unwrap()
+        .args(args)
+        .args(strict)
+        .timeout(Duration::from_secs(180))
+        .output()
+        .unwrap();
     let log = String::from_utf8_lossy(&out.stderr).into_owned();
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("report is not JSON ({e}): {}\n{log}", String::from_utf8_lossy(&out.stdout)));

@@ -1,7 +1,8 @@
 //! The suite can fail: deliberately broken targets — an envelope missing a key, an envelope with
 //! its keys out of order, tool messages out of call order — must be reported as failures with
-//! reasons a maintainer can act on, and the runner must exit 1. Expected-failure files excuse known
-//! gaps, and a listed case that passes is reported stale and fails the run. A target that lacks an
+//! reasons a maintainer can act on, counted under their level; the runner exits 1 when a `required`
+//! case failed, or any case with `--strict`. Expected-failure files excuse known gaps, and a listed
+//! case that passes is reported stale and fails the run (under the same rule). A target that lacks an
 //! extension (the §11 trust boundary) is the other side: its cases skip, saying why, never fail.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -77,6 +78,13 @@ fn verdict<'a>(report: &'a Value, id: &str) -> (&'a str, &'a str) {
     (case["verdict"].as_str().unwrap(), case["reason"].as_str().unwrap_or_default())
 }
 
+/// [`args`] with `--strict`: any failure fails the run.
+fn strict(base: &str, case: &str, features: &str) -> Vec<String> {
+    let mut a = args(base, case, features);
+    a.push("--strict".to_owned());
+    a
+}
+
 fn args(base: &str, case: &str, features: &str) -> Vec<String> {
     ["run", "--base-url", base, "--case", case, "--features", features, "--format", "json"]
         .iter()
@@ -88,7 +96,7 @@ fn args(base: &str, case: &str, features: &str) -> Vec<String> {
 async fn a_missing_key_and_a_wrong_key_order_fail_with_the_diff() {
     for breakage in [Breakage::MissingKey, Breakage::WrongOrder] {
         let base = broken(breakage).await;
-        let (code, report) = conformance(args(&base, "envelope.echo.minimal", "dummy")).await;
+        let (code, report) = conformance(strict(&base, "envelope.echo.minimal", "dummy")).await;
         assert_eq!(code, 1, "{report}");
         let (v, reason) = verdict(&report, "envelope.echo.minimal");
         assert_eq!(v, "fail");
@@ -98,9 +106,24 @@ async fn a_missing_key_and_a_wrong_key_order_fail_with_the_diff() {
 }
 
 #[tokio::test]
+async fn only_a_required_failure_fails_the_run_unless_strict() {
+    // The envelope is the contract's own choice (recommended): reported, counted, the run passes.
+    let base = broken(Breakage::MissingKey).await;
+    let (code, report) = conformance(args(&base, "envelope.echo.minimal", "dummy")).await;
+    assert_eq!(code, 0, "a recommended failure alone passes the run: {report}");
+    assert_eq!(report["cases"][0]["level"], "recommended", "{report}");
+    assert_eq!(report["levels"]["recommended"]["failed"], 1, "{report}");
+    assert!(report["summary"].as_str().unwrap().contains("recommended 0/1"), "{report}");
+    // `/v1/models` answered 404 by this target: the openai SDK's `models.list()` breaks (required).
+    let (code, report) = conformance(args(&base, "models.list.shape", "dummy")).await;
+    assert_eq!((code, report["cases"][0]["level"].as_str()), (1, Some("required")), "{report}");
+    assert!(report["summary"].as_str().unwrap().starts_with("required 0/1,"), "{report}");
+}
+
+#[tokio::test]
 async fn tool_messages_out_of_order_fail() {
     let base = broken(Breakage::ToolOrder).await;
-    let (code, report) = conformance(args(&base, "loop.order.two_parallel", "provider-fake,local-tools")).await;
+    let (code, report) = conformance(strict(&base, "loop.order.two_parallel", "provider-fake,local-tools")).await;
     assert_eq!(code, 1);
     let (v, reason) = verdict(&report, "loop.order.two_parallel");
     assert_eq!(v, "fail");
@@ -121,7 +144,7 @@ async fn expected_failures_excuse_gaps_and_stale_entries_fail() {
 
     // A listed case that passes (the reference passes everything) is stale and fails the run.
     std::fs::write(&list, "errors.route.not_found_is_json\n").unwrap();
-    let mut a = args(&base, "errors.route.not_found_is_json", "dummy");
+    let mut a = strict(&base, "errors.route.not_found_is_json", "dummy");
     a.extend(["--expected-failures".to_owned(), list.to_str().unwrap().to_owned()]);
     let (code, report) = conformance(a).await;
     assert_eq!(verdict(&report, "errors.route.not_found_is_json").0, "stale", "{report}");

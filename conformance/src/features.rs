@@ -10,6 +10,9 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::probe::each::{self, ProbeFn};
+use crate::routing::RouterFile;
+
 /// `MINI_AGENT_TOOL_HTTP_HEADERS` for the `tool-env-headers` feature.
 pub const ENV_TOOL_HEADERS: &str = r#"{"X-Env-Header":"from-env","X-Override":"env"}"#;
 
@@ -21,9 +24,7 @@ const TOOL_ENV_HEADERS_ENV: &[(&str, &str)] =
 /// The OpenAI key the table gives targets, so cases can check its value never leaks.
 pub const SECRET_KEY: &str = "sk-conformance-secret-7f3a9c";
 
-/// The suite's own API key: every request carries it (see `transport`), so a target started with
-/// [`KEYS_FILE_JSON`] runs every case. Named `conf-full` in the file; it may do everything.
-pub const AUTH_KEY: &str = "sk-conformance-full";
+pub use crate::transport::AUTH_KEY;
 /// A key that may only run `tool_backend: "echo"` (named `conf-echo-only`).
 pub const AUTH_ECHO_ONLY_KEY: &str = "sk-conformance-echo-only";
 /// A key limited to 2 requests per minute (named `conf-rpm-2`).
@@ -41,9 +42,7 @@ pub fn default_keys_file() -> PathBuf {
     std::env::temp_dir().join("miniagent-conformance-keys.json")
 }
 
-/// The header and body read timeouts of the `slow-clients` feature, in seconds: short, so the cases
-/// that wait for them stay short.
-pub const SLOW_CLIENT_TIMEOUT_SECS: u64 = 2;
+pub use crate::socket::SLOW_CLIENT_TIMEOUT_SECS;
 
 /// `MINI_AGENT_TOOL_URL_ALLOW` for the `url-allowlist` feature: the suite's fakes (loopback) — and
 /// the metadata address, so the cases can show that link-local stays refused even when listed.
@@ -54,10 +53,26 @@ pub const URL_ALLOW: &str = "127.0.0.0/8,169.254.169.254";
 pub const FAST_TIMEOUTS: &[(&str, &str)] =
     &[("MINI_AGENT_TOOL_TIMEOUT_SEC", "2"), ("MINI_AGENT_TOOL_HTTP_TIMEOUT_SEC", "2")];
 
-/// Something a case needs from the target beyond the core routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Feature {
+/// Declares [`Feature`] and [`Feature::ALL`] from one list of names, so the list is the enum and
+/// cannot drift from it; each name's row is an arm of the exhaustive `match` in [`Feature::spec`],
+/// which the compiler holds to every variant. Adding a feature: a name here, a row below.
+macro_rules! features {
+    ($($name:ident),* $(,)?) => {
+        /// Something a case needs from the target beyond the core routes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum Feature {
+            $($name),*
+        }
+
+        impl Feature {
+            /// Every feature, in declaration order (the table's order).
+            pub const ALL: &'static [Feature] = &[$(Self::$name),*];
+        }
+    };
+}
+
+features! {
     Dummy,
     ShimEcho,
     ShimNoProvider,
@@ -82,6 +97,42 @@ pub enum Feature {
     AnthropicUpstream,
 }
 
+/// How `conformance run` finds out whether a target has a feature when `--features` is absent.
+#[derive(Clone, Copy)]
+pub enum Discovery {
+    /// A probe, sent (with every other probe ready at that moment) once each feature of `after`
+    /// answered, and not sent when one did not: it scripts through it, or is only worth asking then.
+    Probe { after: &'static [Feature], probe: ProbeFn },
+    /// A probe sent after all the others, alone: it may have to recognise its effect by position.
+    Alone(ProbeFn),
+    /// Never probed: an argument gives it (`--exec-rpc-url`, `--mcp-python`).
+    Argument,
+}
+
+impl std::fmt::Debug for Discovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Probe { after, .. } => f.debug_struct("Probe").field("after", after).finish_non_exhaustive(),
+            Self::Alone(_) => f.write_str("Alone"),
+            Self::Argument => f.write_str("Argument"),
+        }
+    }
+}
+
+/// Whether the reference, run in-process by the tests (`conformance/tests/support`), is started
+/// with a feature's environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InProcess {
+    /// Every in-process target has it (but one a case wants without any provider).
+    Always,
+    /// Only a case that needs it gets it: a switch the other cases must not see.
+    OnRequest,
+    /// Only a case that needs it, and then instead of these (a server has one OpenAI-surface mode).
+    Instead(&'static [Feature]),
+    /// Only a case that needs it, and then alone: a target without any provider.
+    Alone,
+}
+
 /// One row of the table.
 #[derive(Debug, Clone, Copy)]
 pub struct FeatureSpec {
@@ -93,124 +144,41 @@ pub struct FeatureSpec {
     pub env: &'static [(&'static str, &'static str)],
     /// What else it takes, as the end of a sentence starting "to enable: …".
     pub enable: &'static str,
-    /// How `conformance run` finds out when `--features` is not given.
+    /// How `conformance run` finds out when `--features` is not given, in words …
     pub discovery: &'static str,
+    /// … and as the probe it sends.
+    pub probe: Discovery,
+    /// Whether the in-process tests start the reference with it.
+    pub in_process: InProcess,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 22] = [
-        Self::Dummy,
-        Self::ShimEcho,
-        Self::ShimNoProvider,
-        Self::ProviderFake,
-        Self::Traces,
-        Self::LocalTools,
-        Self::ShortcircuitChutes,
-        Self::ToolEnvHeaders,
-        Self::ExecRpc,
-        Self::Mcp,
-        Self::Auth,
-        Self::SlowClients,
-        Self::UrlAllowlist,
-        Self::OpenaiProxy,
-        Self::ProviderTimeout,
-        Self::ResponsesHostedReject,
-        Self::ResponsesPassthrough,
-        Self::Router,
-        Self::RouterLeastBusy,
-        Self::RouterLatency,
-        Self::RouterUsage,
-        Self::AnthropicUpstream,
-    ];
-
-    /// The feature's row; an exhaustive `match`, so a new feature cannot lack one.
+    /// The feature's row: an exhaustive `match`, so a new feature cannot lack one. The rows are
+    /// the consts below, in this order (one screenful of index, however long the rows grow).
     pub const fn spec(self) -> FeatureSpec {
         match self {
-            Self::Dummy => FeatureSpec {
-                name: "dummy",
-                description: "the `dummy` model answers `Dummy mini-agent response` without a provider",
-                env: &[("MINI_AGENT_ALLOW_DUMMY", "1")],
-                enable: "",
-                discovery: "an echo run on model `dummy` answers 200",
-            },
-            Self::ShimEcho => FeatureSpec {
-                name: "shim-echo",
-                description: "the OpenAI shim runs in echo mode with the default reply `shim ok`",
-                env: &[("MINI_AGENT_OPENAI_SHIM_MODE", "echo")],
-                enable: "",
-                discovery: "`POST /v1/chat/completions` answers `shim ok`",
-            },
-            Self::ShimNoProvider => FeatureSpec {
-                name: "shim-no-provider",
-                description: "no provider, no echo mode and no dummy model are configured",
-                env: &[],
-                enable: "run these cases against a second instance started without OPENAI_API_KEY, \
-                         OPENAI_API_BASE, OLLAMA_BASE_URL, MINI_AGENT_ALLOW_DUMMY or MINI_AGENT_OPENAI_SHIM_MODE",
-                discovery: "`/ready` hints show no provider and the shim answers 400 with guidance",
-            },
-            Self::ProviderFake => FeatureSpec {
-                name: "provider-fake",
-                description: "`openai/…` models go to the suite's scripted provider fake",
-                env: &[("OPENAI_API_BASE", "{provider_fake_base}"), ("OPENAI_API_KEY", SECRET_KEY)],
-                enable: "fix the fake's address with --provider-fake-addr",
-                discovery: "a run on `openai/conformance-probe` reaches the provider fake with its marker",
-            },
-            Self::Traces => FeatureSpec {
-                name: "traces",
-                description: "each `/agent/run` appends one JSON line to a trace file the suite can read",
-                env: &[("MINI_AGENT_STORE_TRACES", "1"), ("MINI_AGENT_STORE_PATH", "{trace_file}")],
-                enable: "pass the same file as --trace-file",
-                discovery: "after a probe run, its line appears in --trace-file",
-            },
-            Self::LocalTools => FeatureSpec {
-                name: "local-tools",
-                description: "the `local` backend runs the agent loop with local tools (`python3` on the target's machine)",
-                env: &[],
-                enable: "needs provider-fake (the tool calls are scripted through it)",
-                discovery: "a scripted `exec_python` call comes back with the tool's stdout",
-            },
-            Self::ShortcircuitChutes => FeatureSpec {
-                name: "shortcircuit-chutes",
-                description: "testing only: an escalation to `chutes/…` is not sent",
-                env: &[("NDSMOKE_SHORTCIRCUIT_CHUTES", "1")],
-                enable: "needs provider-fake",
-                discovery: "a budget escalation to `chutes/…` ends escalated without a call",
-            },
-            Self::ToolEnvHeaders => FeatureSpec {
-                name: "tool-env-headers",
-                description: "the operator's headers for its own HTTP tools server come from the environment",
-                env: TOOL_ENV_HEADERS_ENV,
-                enable: "needs provider-fake",
-                discovery: "an `http` run against the HTTP tools fake (the configured default base) carries `X-Env-Header: from-env`",
-            },
-            Self::ExecRpc => EXEC_RPC_ROW,
-            Self::Mcp => MCP_ROW,
-            Self::Auth => AUTH_ROW,
-            Self::SlowClients => SLOW_CLIENTS_ROW,
-            Self::UrlAllowlist => URL_ALLOWLIST_ROW,
-            Self::OpenaiProxy
-            | Self::ProviderTimeout
-            | Self::Router
-            | Self::RouterLeastBusy
-            | Self::RouterLatency
-            | Self::RouterUsage
-            | Self::ResponsesHostedReject
-            | Self::ResponsesPassthrough => self.proxy_spec(),
-            Self::AnthropicUpstream => ANTHROPIC_UPSTREAM,
-        }
-    }
-
-    /// The rows of the features a proxying target has (`spec` stays a screenful).
-    const fn proxy_spec(self) -> FeatureSpec {
-        match self {
+            Self::Dummy => DUMMY,
+            Self::ShimEcho => SHIM_ECHO,
+            Self::ShimNoProvider => SHIM_NO_PROVIDER,
+            Self::ProviderFake => PROVIDER_FAKE,
+            Self::Traces => TRACES,
+            Self::LocalTools => LOCAL_TOOLS,
+            Self::ShortcircuitChutes => SHORTCIRCUIT_CHUTES,
+            Self::ToolEnvHeaders => TOOL_ENV_HEADERS,
+            Self::ExecRpc => EXEC_RPC,
+            Self::Mcp => MCP,
+            Self::Auth => AUTH,
+            Self::SlowClients => SLOW_CLIENTS,
+            Self::UrlAllowlist => URL_ALLOWLIST,
             Self::OpenaiProxy => OPENAI_PROXY,
             Self::ProviderTimeout => PROVIDER_TIMEOUT,
             Self::ResponsesHostedReject => RESPONSES_HOSTED_REJECT,
             Self::ResponsesPassthrough => RESPONSES_PASSTHROUGH,
+            Self::Router => ROUTER,
             Self::RouterLeastBusy => ROUTER_LEAST_BUSY,
             Self::RouterLatency => ROUTER_LATENCY,
             Self::RouterUsage => ROUTER_USAGE,
-            _ => ROUTER,
+            Self::AnthropicUpstream => ANTHROPIC_UPSTREAM,
         }
     }
 
@@ -219,7 +187,7 @@ impl Feature {
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.name() == name.trim())
+        Self::ALL.iter().copied().find(|f| f.name() == name.trim())
     }
 
     /// "start the target with K=V …; <what else>", for skip messages and the report's summary.
@@ -234,26 +202,119 @@ impl Feature {
     }
 }
 
-/// The rows of the features given by an argument.
-const EXEC_RPC_ROW: FeatureSpec = FeatureSpec {
+/// A probe that needs nothing first.
+const fn probe(probe: ProbeFn) -> Discovery {
+    Discovery::Probe { after: &[], probe }
+}
+
+/// A probe sent once `after` answered.
+const fn probe_after(after: &'static [Feature], probe: ProbeFn) -> Discovery {
+    Discovery::Probe { after, probe }
+}
+
+/// The table, a row per feature.
+const DUMMY: FeatureSpec = FeatureSpec {
+    name: "dummy",
+    description: "the `dummy` model answers `Dummy mini-agent response` without a provider",
+    env: &[("MINI_AGENT_ALLOW_DUMMY", "1")],
+    enable: "",
+    discovery: "an echo run on model `dummy` answers 200",
+    probe: probe(|ctx| Box::pin(each::dummy(ctx))),
+    in_process: InProcess::Always,
+};
+
+const SHIM_ECHO: FeatureSpec = FeatureSpec {
+    name: "shim-echo",
+    description: "the OpenAI shim runs in echo mode with the default reply `shim ok`",
+    env: &[("MINI_AGENT_OPENAI_SHIM_MODE", "echo")],
+    enable: "",
+    discovery: "`POST /v1/chat/completions` answers `shim ok`",
+    probe: probe(|ctx| Box::pin(each::shim_echo(ctx))),
+    in_process: InProcess::Always,
+};
+
+const SHIM_NO_PROVIDER: FeatureSpec = FeatureSpec {
+    name: "shim-no-provider",
+    description: "no provider, no echo mode and no dummy model are configured",
+    env: &[],
+    enable: "run these cases against a second instance started without OPENAI_API_KEY, \
+             OPENAI_API_BASE, OLLAMA_BASE_URL, MINI_AGENT_ALLOW_DUMMY or MINI_AGENT_OPENAI_SHIM_MODE",
+    discovery: "`/ready` hints show no provider and the shim answers 400 with guidance",
+    probe: probe(|ctx| Box::pin(each::no_provider(ctx))),
+    in_process: InProcess::Alone,
+};
+
+const PROVIDER_FAKE: FeatureSpec = FeatureSpec {
+    name: "provider-fake",
+    description: "`openai/…` models go to the suite's scripted provider fake",
+    env: &[("OPENAI_API_BASE", "{provider_fake_base}"), ("OPENAI_API_KEY", SECRET_KEY)],
+    enable: "fix the fake's address with --provider-fake-addr",
+    discovery: "a run on `openai/conformance-probe` reaches the provider fake with its marker",
+    probe: probe(|ctx| Box::pin(each::provider(ctx))),
+    in_process: InProcess::Always,
+};
+
+const TRACES: FeatureSpec = FeatureSpec {
+    name: "traces",
+    description: "each `/agent/run` appends one JSON line to a trace file the suite can read",
+    env: &[("MINI_AGENT_STORE_TRACES", "1"), ("MINI_AGENT_STORE_PATH", "{trace_file}")],
+    enable: "pass the same file as --trace-file",
+    discovery: "after a probe run, its line appears in --trace-file",
+    probe: Discovery::Alone(|ctx| Box::pin(each::traces(ctx))),
+    in_process: InProcess::OnRequest,
+};
+
+const LOCAL_TOOLS: FeatureSpec = FeatureSpec {
+    name: "local-tools",
+    description: "the `local` backend runs the agent loop with local tools (`python3` on the target's machine)",
+    env: &[],
+    enable: "needs provider-fake (the tool calls are scripted through it)",
+    discovery: "a scripted `exec_python` call comes back with the tool's stdout",
+    probe: probe_after(&[Feature::ProviderFake], |ctx| Box::pin(each::local_tools(ctx))),
+    in_process: InProcess::Always,
+};
+
+const SHORTCIRCUIT_CHUTES: FeatureSpec = FeatureSpec {
+    name: "shortcircuit-chutes",
+    description: "testing only: an escalation to `chutes/…` is not sent",
+    env: &[("NDSMOKE_SHORTCIRCUIT_CHUTES", "1")],
+    enable: "needs provider-fake",
+    discovery: "a budget escalation to `chutes/…` ends escalated without a call",
+    probe: probe_after(&[Feature::ProviderFake], |ctx| Box::pin(each::shortcircuit(ctx))),
+    in_process: InProcess::OnRequest,
+};
+
+const TOOL_ENV_HEADERS: FeatureSpec = FeatureSpec {
+    name: "tool-env-headers",
+    description: "the operator's headers for its own HTTP tools server come from the environment",
+    env: TOOL_ENV_HEADERS_ENV,
+    enable: "needs provider-fake",
+    discovery: "an `http` run against the HTTP tools fake (the configured default base) carries `X-Env-Header: from-env`",
+    probe: probe_after(&[Feature::ProviderFake], |ctx| Box::pin(each::env_headers(ctx))),
+    in_process: InProcess::Always,
+};
+
+const EXEC_RPC: FeatureSpec = FeatureSpec {
     name: "exec-rpc",
     description: "the implementation's exec-RPC server (§7) is reachable",
     env: &[],
     enable: "pass --exec-rpc-url with its address",
     discovery: "by argument only: --exec-rpc-url",
+    probe: Discovery::Argument,
+    in_process: InProcess::Always,
 };
 
-const MCP_ROW: FeatureSpec = FeatureSpec {
+const MCP: FeatureSpec = FeatureSpec {
     name: "mcp",
     description: "the suite runs a real MCP server for `tool_backend: \"mcp\"`",
     env: &[],
     enable: "pass --mcp-python with a Python that has the `mcp` package (needs provider-fake)",
     discovery: "by argument only: --mcp-python",
+    probe: Discovery::Argument,
+    in_process: InProcess::Always,
 };
 
-/// The rows of the §11 (trust boundary) features, declared apart so [`Feature::spec`] stays a
-/// screenful.
-const AUTH_ROW: FeatureSpec = FeatureSpec {
+const AUTH: FeatureSpec = FeatureSpec {
     name: "auth",
     description: "API keys from the suite's keys file guard every route but `/ready`, `/healthz` and \
                   `/metrics`; one key may only run `echo`, one has `rpm: 2`",
@@ -261,17 +322,21 @@ const AUTH_ROW: FeatureSpec = FeatureSpec {
     enable: "the suite writes that file where --keys-file says (`conformance keys-file PATH` writes it \
              before the target starts) and sends its full key with every request",
     discovery: "`GET /v1/models` without a key answers 401",
+    probe: probe(|ctx| Box::pin(each::auth(ctx))),
+    in_process: InProcess::OnRequest,
 };
 
-const SLOW_CLIENTS_ROW: FeatureSpec = FeatureSpec {
+const SLOW_CLIENTS: FeatureSpec = FeatureSpec {
     name: "slow-clients",
     description: "a request head or body not sent in time ends with a 408 or a closed connection",
     env: &[("MINI_AGENT_HEADER_TIMEOUT_SEC", "2"), ("MINI_AGENT_BODY_TIMEOUT_SEC", "2")],
     enable: "the target must be reached over plain HTTP (the suite writes raw bytes to its socket)",
     discovery: "half a request head is closed or answered 408 within 4 s",
+    probe: probe(|ctx| Box::pin(each::slow_clients(ctx))),
+    in_process: InProcess::OnRequest,
 };
 
-const URL_ALLOWLIST_ROW: FeatureSpec = FeatureSpec {
+const URL_ALLOWLIST: FeatureSpec = FeatureSpec {
     name: "url-allowlist",
     description: "tool server URLs from requests are checked against an allowlist; link-local never \
                   passes",
@@ -280,9 +345,10 @@ const URL_ALLOWLIST_ROW: FeatureSpec = FeatureSpec {
              must stay refused",
     discovery: "a `tool_http_base_url` of `http://192.0.2.1:9/` answers 400 naming \
                 MINI_AGENT_TOOL_URL_ALLOW",
+    probe: probe(|ctx| Box::pin(each::url_allowlist(ctx))),
+    in_process: InProcess::OnRequest,
 };
 
-/// The OpenAI surface's rows (`spec` stays a screenful).
 const OPENAI_PROXY: FeatureSpec = FeatureSpec {
     name: "openai-proxy",
     description: "the OpenAI surface proxies `openai/…` and bare model names to the provider fake (not echo mode)",
@@ -293,6 +359,8 @@ const OPENAI_PROXY: FeatureSpec = FeatureSpec {
     ],
     enable: "not with shim-echo: run the `openai` profile against an instance without echo mode",
     discovery: "a chat completion on `openai/conformance-probe` answers what the provider fake was scripted to",
+    probe: probe(|ctx| Box::pin(each::openai_proxy(ctx))),
+    in_process: InProcess::Instead(&[Feature::ShimEcho]),
 };
 
 const PROVIDER_TIMEOUT: FeatureSpec = FeatureSpec {
@@ -301,6 +369,8 @@ const PROVIDER_TIMEOUT: FeatureSpec = FeatureSpec {
     env: &[("MINI_AGENT_PROVIDER_TIMEOUT_SEC", "1")],
     enable: "needs openai-proxy",
     discovery: "a chat completion whose answer the provider fake holds back for 4 s is a 504 within 3.5 s",
+    probe: probe_after(&[Feature::OpenaiProxy], |ctx| Box::pin(each::provider_timeout(ctx))),
+    in_process: InProcess::OnRequest,
 };
 
 const RESPONSES_HOSTED_REJECT: FeatureSpec = FeatureSpec {
@@ -309,6 +379,8 @@ const RESPONSES_HOSTED_REJECT: FeatureSpec = FeatureSpec {
     env: &[("MINI_AGENT_RESPONSES_HOSTED_TOOLS", "reject")],
     enable: "needs openai-proxy; run these cases against a second instance (the default drops hosted tools)",
     discovery: "a Responses request offering `web_search` answers 400 naming `tools[0]`",
+    probe: probe_after(&[Feature::OpenaiProxy], |ctx| Box::pin(each::responses_reject(ctx))),
+    in_process: InProcess::OnRequest,
 };
 
 const RESPONSES_PASSTHROUGH: FeatureSpec = FeatureSpec {
@@ -318,6 +390,8 @@ const RESPONSES_PASSTHROUGH: FeatureSpec = FeatureSpec {
     enable: "needs openai-proxy; run these cases against a second instance (the bridge is the default for a \
              provider that is not OpenAI itself)",
     discovery: "a Responses request reaches the provider fake at `/v1/responses`",
+    probe: probe_after(&[Feature::OpenaiProxy], |ctx| Box::pin(each::responses_passthrough(ctx))),
+    in_process: InProcess::OnRequest,
 };
 
 /// The `router` profile's rows: one router file per strategy (a file has one), written by the suite
@@ -332,6 +406,8 @@ const ROUTER: FeatureSpec = FeatureSpec {
     env: &[("MINI_AGENT_CONFIG", "{router_dir}/router.yaml"), ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy")],
     enable: ROUTER_ENABLE,
     discovery: "a chat completion on `probe-simple-shuffle` is answered by a router fake",
+    probe: probe(|ctx| Box::pin(each::router(ctx, RouterFile::Shuffle))),
+    in_process: InProcess::Instead(&[Feature::ShimEcho]),
 };
 
 const ROUTER_LEAST_BUSY: FeatureSpec = FeatureSpec {
@@ -340,6 +416,8 @@ const ROUTER_LEAST_BUSY: FeatureSpec = FeatureSpec {
     env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-least-busy.yaml"), ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy")],
     enable: ROUTER_ENABLE,
     discovery: "a chat completion on `probe-least-busy` is answered by a router fake",
+    probe: probe(|ctx| Box::pin(each::router(ctx, RouterFile::LeastBusy))),
+    in_process: InProcess::Instead(&[Feature::ShimEcho]),
 };
 
 const ROUTER_LATENCY: FeatureSpec = FeatureSpec {
@@ -348,6 +426,8 @@ const ROUTER_LATENCY: FeatureSpec = FeatureSpec {
     env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-latency.yaml"), ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy")],
     enable: ROUTER_ENABLE,
     discovery: "a chat completion on `probe-latency` is answered by a router fake",
+    probe: probe(|ctx| Box::pin(each::router(ctx, RouterFile::Latency))),
+    in_process: InProcess::Instead(&[Feature::ShimEcho]),
 };
 
 const ROUTER_USAGE: FeatureSpec = FeatureSpec {
@@ -356,6 +436,8 @@ const ROUTER_USAGE: FeatureSpec = FeatureSpec {
     env: &[("MINI_AGENT_CONFIG", "{router_dir}/router-usage.yaml"), ("MINI_AGENT_OPENAI_SHIM_MODE", "proxy")],
     enable: ROUTER_ENABLE,
     discovery: "a chat completion on `probe-usage` is answered by a router fake",
+    probe: probe(|ctx| Box::pin(each::router(ctx, RouterFile::Usage))),
+    in_process: InProcess::Instead(&[Feature::ShimEcho]),
 };
 
 const ANTHROPIC_UPSTREAM: FeatureSpec = FeatureSpec {
@@ -364,6 +446,8 @@ const ANTHROPIC_UPSTREAM: FeatureSpec = FeatureSpec {
     env: &[("ANTHROPIC_API_BASE", "{anthropic_fake_base}"), ("ANTHROPIC_API_KEY", SECRET_KEY)],
     enable: "needs openai-proxy; fix the fake's address with --anthropic-fake-addr",
     discovery: "a `/v1/messages` request on `anthropic/claude-probe` reaches the Anthropic upstream fake",
+    probe: probe(|ctx| Box::pin(each::anthropic_upstream(ctx))),
+    in_process: InProcess::OnRequest,
 };
 
 /// Whether a run assumes a feature, and on what grounds.
@@ -463,7 +547,7 @@ pub fn markdown(setup: &Setup) -> String {
     let mut out = String::from(
         "| feature | what it means | start the target with | also | discovered by |\n|---|---|---|---|---|\n",
     );
-    for f in Feature::ALL {
+    for &f in Feature::ALL {
         let spec = f.spec();
         let env: Vec<String> = setup.pairs(spec.env).into_iter().map(|(k, v)| format!("`{k}={v}`")).collect();
         let env = if env.is_empty() { "—".to_owned() } else { env.join("<br>") };
@@ -481,7 +565,7 @@ pub fn markdown(setup: &Setup) -> String {
 /// The table as plain text, one block per feature (what `conformance features` prints).
 pub fn plain(setup: &Setup) -> String {
     let mut out = String::new();
-    for f in Feature::ALL {
+    for &f in Feature::ALL {
         let spec = f.spec();
         let _ = writeln!(out, "{:<20} {}", spec.name, spec.description);
         let _ = writeln!(out, "{:<20} to enable: {}", "", f.how_to_enable(setup));
@@ -493,63 +577,4 @@ pub fn plain(setup: &Setup) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_feature_round_trips_through_its_name() {
-        for f in Feature::ALL {
-            assert_eq!(Feature::parse(f.name()), Some(f));
-        }
-        assert_eq!(Feature::parse("nope"), None);
-    }
-
-    #[test]
-    fn placeholders_are_filled_in_and_values_quoted() {
-        let setup = Setup {
-            provider_fake_base: Some("http://127.0.0.1:18080/v1".into()),
-            tools_fake_base: None,
-            trace_file: Some("/tmp/t.jsonl".into()),
-            keys_file: Some("/tmp/keys.json".into()),
-            router_dir: Some("/tmp/routers".into()),
-            anthropic_fake_base: None,
-        };
-        assert_eq!(
-            Feature::ProviderFake.how_to_enable(&setup),
-            format!(
-                "start the target with OPENAI_API_BASE=http://127.0.0.1:18080/v1 OPENAI_API_KEY={SECRET_KEY}; \
-                 fix the fake's address with --provider-fake-addr"
-            )
-        );
-        assert!(Feature::ToolEnvHeaders.how_to_enable(&setup).contains(&format!("'{ENV_TOOL_HEADERS}'")));
-        assert!(Feature::Traces.how_to_enable(&Setup::default()).contains("MINI_AGENT_STORE_PATH='<trace file>'"));
-        assert_eq!(Feature::Dummy.how_to_enable(&setup), "start the target with MINI_AGENT_ALLOW_DUMMY=1");
-        assert_eq!(Feature::ExecRpc.how_to_enable(&setup), "pass --exec-rpc-url with its address");
-        assert!(
-            Feature::RouterUsage.how_to_enable(&setup).contains("MINI_AGENT_CONFIG=/tmp/routers/router-usage.yaml")
-        );
-        assert!(
-            Feature::Auth
-                .how_to_enable(&setup)
-                .starts_with("start the target with MINI_AGENT_API_KEYS_FILE=/tmp/keys.json;")
-        );
-    }
-
-    #[test]
-    fn the_keys_file_holds_the_declared_keys() {
-        let file: serde_json::Value = serde_json::from_str(KEYS_FILE_JSON).expect("the keys file is JSON");
-        let keys = file["keys"].as_array().expect("a list of keys");
-        let find = |k: &str| keys.iter().find(|e| e["key"] == k).cloned().unwrap_or_default();
-        assert!(find(AUTH_KEY).get("backends").is_none() && find(AUTH_KEY).get("rpm").is_none());
-        assert_eq!(find(AUTH_ECHO_ONLY_KEY)["backends"], serde_json::json!(["echo"]));
-        assert_eq!(find(AUTH_RPM_KEY)["rpm"], serde_json::json!(AUTH_RPM));
-        let secs = SLOW_CLIENT_TIMEOUT_SECS.to_string();
-        assert!(Feature::SlowClients.spec().env.iter().all(|(_, v)| *v == secs));
-    }
-
-    #[test]
-    fn the_markdown_has_a_row_per_feature() {
-        let md = markdown(&Setup::default());
-        assert_eq!(md.lines().filter(|l| l.starts_with("| `")).count(), Feature::ALL.len());
-    }
-}
+mod tests;

@@ -2,20 +2,24 @@
 //!
 //! Reading order:
 //! - [`failure`] — why a case did not pass (failed, or unsupported → skipped), and the `ensure!` macros.
-//! - [`features`] — what cases need beyond the core routes, and the table of the environment each
-//!   feature takes (read by the tests' in-process adapter, skip messages, `conformance features`
-//!   and the README).
-//! - [`case`] — what a case is: id, clause, profile, features, check.
+//! - [`features`] — what cases need beyond the core routes, and the one table of them: per feature
+//!   the environment it takes, how it is probed, and whether the in-process tests start the
+//!   reference with it (read by the tests' adapter, the probes, skip messages, `conformance
+//!   features` and docs/conformance.md).
+//! - [`case`] — what a case is: id, clause, profile, level, features, check; [`Case::new`] builds one.
 //! - [`cases`] — every case, one file per contract area; [`checks`] — helpers their bodies share.
 //! - [`transport`] — how requests reach an implementation: a small trait, and its URL form.
 //! - [`target`] — [`target::Ctx`], everything a case runs against.
 //! - [`socket`] — raw bytes to the target's socket (half a request), for the slow-client cases.
 //! - [`fakes`] — what the implementation calls out to (a scripted provider, tools servers), on loopback.
-//! - [`probe`] — discovering a target's features by probing it.
+//! - [`probe`] — discovering a target's features by running the table's probes ([`probe::each`]).
 //! - [`routing`] — the `router` profile's router files (one per strategy) and their probe.
 //! - [`shape`] — format-asserting redaction of volatile fields.
 //! - [`snapshot`] — stored shapes, checked by insta in tests and by text comparison in the runner.
-//! - [`runner`] / [`report`] — selection, skips with reasons, outcomes and counts (pretty, JSON, JUnit).
+//! - [`runner`] / [`report`] — selection, skips with reasons, outcomes, whether the run failed
+//!   (`required` failures, or any with `--strict`) and counts per profile and level (pretty, JSON,
+//!   JUnit).
+//! - [`html`] — the same report as one self-contained page.
 //! - [`baseline`] — expected failures, with stale entries failing the run.
 //!
 //! The library knows no implementation: targets are reached through [`transport::Transport`]
@@ -32,6 +36,7 @@ pub mod checks;
 pub mod failure;
 pub mod fakes;
 pub mod features;
+pub mod html;
 pub mod probe;
 pub mod report;
 pub mod routing;
@@ -42,6 +47,6 @@ pub mod socket;
 pub mod target;
 pub mod transport;
 
-pub use case::{Case, Profile};
+pub use case::{Case, Level, Profile};
 pub use failure::Failure;
 pub use features::Feature;

@@ -34,7 +34,7 @@ struct Cli {
 enum Command {
     /// Run the cases against an implementation at a URL.
     Run(Box<RunArgs>),
-    /// List the cases (id, profile, features, clause).
+    /// List the cases (id, profile, level, features, clause).
     List,
     /// Print the feature table: what each feature means, the environment a target needs for it,
     /// and how it is discovered.
@@ -111,6 +111,8 @@ enum Format {
     Pretty,
     Json,
     Junit,
+    /// One self-contained page (no script, no external asset): give it an `--output FILE`.
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -146,6 +148,11 @@ struct RunArgs {
     /// Known gaps, one case id per line: listed failures are expected, listed passes are stale.
     #[arg(long)]
     expected_failures: Option<PathBuf>,
+    /// Exit 1 on any failure. Without it only a failure of a `required` case (an official SDK or a
+    /// mainstream framework breaks without it) does; `recommended` and `faithful` failures are
+    /// reported and counted, and the run still passes.
+    #[arg(long)]
+    strict: bool,
     /// Fix the provider fake's address so the target can be started pointing at it.
     #[arg(long)]
     provider_fake_addr: Option<SocketAddr>,
@@ -208,7 +215,14 @@ fn main() -> ExitCode {
         Command::List => {
             for c in cases::all() {
                 let features: Vec<&str> = c.features.iter().map(|f| f.name()).collect();
-                println!("{:<45} {:<9} [{}] {}", c.id, c.profile.name(), features.join(","), c.clause);
+                println!(
+                    "{:<45} {:<9} {:<12} [{}] {}",
+                    c.id,
+                    c.profile.name(),
+                    c.level.name(),
+                    features.join(","),
+                    c.clause
+                );
             }
             ExitCode::SUCCESS
         }
@@ -419,7 +433,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
     .await;
     baseline::apply(&mut outcomes, &expected);
     write_report(&args, &outcomes, &statuses, &selection.setup)?;
-    Ok(if outcomes.iter().any(|o| o.verdict.fails_run()) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if runner::run_failed(&outcomes, args.strict) { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn load_expected(args: &RunArgs, all: &[Case]) -> Result<BTreeSet<String>, String> {
@@ -495,7 +509,8 @@ fn declared(names: &[String], ctx: &Ctx) -> Result<Vec<FeatureStatus>, String> {
         given.insert(f);
     }
     Ok(Feature::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .map(|feature| match feature {
             _ if given.contains(&feature) => {
                 FeatureStatus { feature, enabled: true, source: Source::Flag, why: "given with --features".into() }
@@ -517,6 +532,7 @@ fn write_report(
         Format::Pretty => report::pretty(outcomes, &skips),
         Format::Json => report::json(outcomes, statuses, &skips) + "\n",
         Format::Junit => report::junit(outcomes),
+        Format::Html => conformance::html::page(outcomes, statuses, &skips),
     };
     match &args.output {
         Some(path) => {

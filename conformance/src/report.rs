@@ -1,13 +1,14 @@
-//! Rendering outcomes: a line per case for people, JSON and JUnit XML for machines, the counts, and
-//! the per-feature summary of skips (how many cases each missing feature skipped, and how to enable
-//! it) that tells a maintainer what to turn on next.
+//! Rendering outcomes: a line per case for people, JSON and JUnit XML for machines, the counts per
+//! profile and per level — the summary line `required 30/31, recommended 40/42, faithful 10/12`
+//! (passed of run; skips apart) — and the per-feature summary of skips (how many cases each missing
+//! feature skipped, and how to enable it) that tells a maintainer what to turn on next.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde_json::json;
 
-use crate::case::Profile;
+use crate::case::{Level, Profile};
 use crate::features::{Feature, FeatureStatus, Setup};
 use crate::runner::{CaseOutcome, Verdict};
 
@@ -21,19 +22,53 @@ pub struct Counts {
     pub stale: usize,
 }
 
+impl Counts {
+    fn add(&mut self, verdict: &Verdict) {
+        match verdict {
+            Verdict::Pass => self.passed += 1,
+            Verdict::Fail(_) => self.failed += 1,
+            Verdict::Skip(_) => self.skipped += 1,
+            Verdict::ExpectedFail(_) => self.expected_failures += 1,
+            Verdict::Stale => self.stale += 1,
+        }
+    }
+
+    /// The cases that ran (everything but skips), and of those the ones that passed — a stale
+    /// expected failure passed, an expected one did not.
+    pub fn passed_of_run(&self) -> (usize, usize) {
+        (self.passed + self.stale, self.passed + self.failed + self.expected_failures + self.stale)
+    }
+}
+
 pub fn counts(outcomes: &[CaseOutcome]) -> BTreeMap<Profile, Counts> {
     let mut map: BTreeMap<Profile, Counts> = BTreeMap::new();
     for o in outcomes {
-        let c = map.entry(o.profile).or_default();
-        match o.verdict {
-            Verdict::Pass => c.passed += 1,
-            Verdict::Fail(_) => c.failed += 1,
-            Verdict::Skip(_) => c.skipped += 1,
-            Verdict::ExpectedFail(_) => c.expected_failures += 1,
-            Verdict::Stale => c.stale += 1,
-        }
+        map.entry(o.profile).or_default().add(&o.verdict);
     }
     map
+}
+
+/// Counts per level, every level present (a level no case of the run has counts 0/0).
+pub fn level_counts(outcomes: &[CaseOutcome]) -> BTreeMap<Level, Counts> {
+    let mut map: BTreeMap<Level, Counts> = Level::ALL.into_iter().map(|l| (l, Counts::default())).collect();
+    for o in outcomes {
+        map.entry(o.level).or_default().add(&o.verdict);
+    }
+    map
+}
+
+/// `required 30/31, recommended 40/42, faithful 10/12 (passed/run); 27 skipped`.
+pub fn level_summary(outcomes: &[CaseOutcome]) -> String {
+    let levels = level_counts(outcomes);
+    let parts: Vec<String> = levels
+        .iter()
+        .map(|(level, c)| {
+            let (passed, run) = c.passed_of_run();
+            format!("{} {passed}/{run}", level.name())
+        })
+        .collect();
+    let skipped: usize = levels.values().map(|c| c.skipped).sum();
+    format!("{} (passed/run); {skipped} skipped", parts.join(", "))
 }
 
 /// One line for a finished case (the progress line on a terminal).
@@ -114,6 +149,8 @@ pub fn pretty(outcomes: &[CaseOutcome], skips: &[FeatureSkips]) -> String {
         ));
     }
     out.push_str(&feature_summary(outcomes, skips));
+    out.push_str(&level_summary(outcomes));
+    out.push('\n');
     let sum = |f: fn(&Counts) -> usize| total.values().map(f).sum::<usize>();
     let (p, f, s) = (sum(|c| c.passed), sum(|c| c.failed + c.stale), sum(|c| c.skipped + c.expected_failures));
     // The last line is the plain "N passed, N failed, N skipped" that CI runners read.
@@ -125,7 +162,9 @@ pub fn pretty(outcomes: &[CaseOutcome], skips: &[FeatureSkips]) -> String {
 pub fn json(outcomes: &[CaseOutcome], features: &[FeatureStatus], skips: &[FeatureSkips]) -> String {
     let by_profile: BTreeMap<&str, Counts> = counts(outcomes).into_iter().map(|(p, c)| (p.name(), c)).collect();
     let value = json!({
+        "summary": level_summary(outcomes),
         "counts": by_profile,
+        "levels": level_counts(outcomes).into_iter().map(|(l, c)| (l.name(), c)).collect::<BTreeMap<_, _>>(),
         "cases": outcomes,
         "features": features,
         "skipped_unsupported": unsupported_skips(outcomes),
@@ -134,7 +173,8 @@ pub fn json(outcomes: &[CaseOutcome], features: &[FeatureStatus], skips: &[Featu
     serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
-/// JUnit XML: one `<testsuite>` per profile, one `<testcase>` per case.
+/// JUnit XML: one `<testsuite>` per profile, one `<testcase>` per case, its level as the property
+/// `level` (as pytest's `record_property` writes them).
 pub fn junit(outcomes: &[CaseOutcome]) -> String {
     let mut out =
         String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"miniagent-conformance\">\n");
@@ -154,6 +194,7 @@ pub fn junit(outcomes: &[CaseOutcome]) -> String {
                 xml(o.id),
                 o.millis as f64 / 1e3
             ));
+            out.push_str(&format!("<properties><property name=\"level\" value=\"{}\"/></properties>", o.level.name()));
             match &o.verdict {
                 Verdict::Pass => {}
                 Verdict::Fail(why) => {
@@ -175,7 +216,9 @@ pub fn junit(outcomes: &[CaseOutcome]) -> String {
     out
 }
 
-fn xml(text: &str) -> String {
+/// Text escaped for XML and HTML (attribute values included); control characters but newline and tab
+/// dropped.
+pub(crate) fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')) {
         match c {
@@ -201,6 +244,7 @@ mod tests {
                 id: "a.b",
                 clause: "§1 <x>",
                 profile: Profile::Core,
+                level: Level::Required,
                 verdict: Verdict::Fail("bad \"thing\" & more".into()),
                 millis: 5,
                 missing_features: vec![],
@@ -209,6 +253,7 @@ mod tests {
                 id: "c.d",
                 clause: "§2",
                 profile: Profile::Core,
+                level: Level::Faithful,
                 verdict: Verdict::Skip("no feature".into()),
                 millis: 0,
                 missing_features: vec![Feature::ProviderFake],
@@ -226,5 +271,16 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("0 passed, 1 failed, 1 skipped\n"), "the totals line stays last: {text}");
+        assert!(
+            text.contains("required 0/1, recommended 0/0, faithful 0/0 (passed/run); 1 skipped\n"),
+            "the level summary: {text}"
+        );
+        assert!(x.contains("<property name=\"level\" value=\"required\"/>"), "{x}");
+        let j: serde_json::Value = serde_json::from_str(&json(&outcomes, &[], &skips)).expect("JSON");
+        assert_eq!(
+            (j["cases"][0]["level"].clone(), j["levels"]["faithful"]["skipped"].clone()),
+            (json!("required"), json!(1))
+        );
+        assert_eq!(j["summary"], json!("required 0/1, recommended 0/0, faithful 0/0 (passed/run); 1 skipped"));
     }
 }

@@ -14,7 +14,6 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::failure::Failure;
-use crate::features::Feature;
 use crate::target::Ctx;
 
 /// The key every deployment of the suite's files carries: it must never come back (in
@@ -40,15 +39,6 @@ impl RouterFile {
             Self::LeastBusy => "router-least-busy.yaml",
             Self::Latency => "router-latency.yaml",
             Self::Usage => "router-usage.yaml",
-        }
-    }
-
-    pub fn feature(self) -> Feature {
-        match self {
-            Self::Shuffle => Feature::Router,
-            Self::LeastBusy => Feature::RouterLeastBusy,
-            Self::Latency => Feature::RouterLatency,
-            Self::Usage => Feature::RouterUsage,
         }
     }
 
@@ -80,8 +70,8 @@ impl RouterFile {
             ),
         };
         let mut out = format!(
-            "# The conformance suite's router file for feature `{}` (CONTRACT §5 Routing), written by the suite.\nmodel_list:\n",
-            self.feature().name()
+            "# The conformance suite's router file `{}` (CONTRACT §5 Routing), written by the suite.\nmodel_list:\n",
+            self.file_name()
         );
         let probe = format!("{} {} alpha\n", self.probe_group(), self.probe_group());
         for line in probe.lines().chain(deployments.lines()).filter(|l| !l.trim().is_empty()) {

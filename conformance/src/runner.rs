@@ -1,6 +1,6 @@
 //! Selecting and running cases: profile and feature filters, skips with reasons (naming the missing
 //! feature and how to enable it), a time limit and panic containment per case, results in registry
-//! order.
+//! order, and whether the run failed — on a `required` case, or on any case with `--strict`.
 
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::failure::Failure;
 use crate::features::{Feature, Setup};
 use crate::target::Ctx;
@@ -43,8 +43,8 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Whether this outcome fails the run.
-    pub fn fails_run(&self) -> bool {
+    /// Whether this is a failure: the case failed, or passed while listed as expected to fail.
+    pub fn is_failure(&self) -> bool {
         matches!(self, Self::Fail(_) | Self::Stale)
     }
 }
@@ -54,6 +54,7 @@ pub struct CaseOutcome {
     pub id: &'static str,
     pub clause: &'static str,
     pub profile: Profile,
+    pub level: Level,
     #[serde(flatten)]
     pub verdict: Verdict,
     pub millis: u128,
@@ -127,6 +128,7 @@ pub async fn run_all(
             id: case.id,
             clause: case.clause,
             profile: case.profile,
+            level: case.level,
             verdict,
             millis: started.elapsed().as_millis(),
             missing_features,
@@ -135,6 +137,20 @@ pub async fn run_all(
         out.push(outcome);
     }
     out
+}
+
+impl CaseOutcome {
+    /// Whether this outcome fails the run: a failure of a `required` case, or with `strict` any
+    /// failure. A gateway that is faithful by design elsewhere (it rewrites `model`, say) still
+    /// passes the run when every client it serves works.
+    pub fn fails_run(&self, strict: bool) -> bool {
+        self.verdict.is_failure() && (strict || self.level == Level::Required)
+    }
+}
+
+/// Whether a run with these outcomes failed (see [`CaseOutcome::fails_run`]).
+pub fn run_failed(outcomes: &[CaseOutcome], strict: bool) -> bool {
+    outcomes.iter().any(|o| o.fails_run(strict))
 }
 
 /// `*` matches any run of characters; everything else matches itself.
@@ -167,6 +183,27 @@ mod tests {
         assert!(Core.includes(Core) && !Core.includes(Extended) && !Core.includes(Openai));
         assert!(Extended.includes(Core) && Extended.includes(Extended) && Extended.includes(Openai));
         assert!(Openai.includes(Openai) && !Openai.includes(Core) && !Openai.includes(Extended));
+    }
+
+    #[test]
+    fn only_a_required_failure_fails_a_run_unless_strict() {
+        use super::{CaseOutcome, Level, Profile, Verdict, run_failed};
+        let outcome = |level, verdict| CaseOutcome {
+            id: "x",
+            clause: "§",
+            profile: Profile::Openai,
+            level,
+            verdict,
+            millis: 0,
+            missing_features: vec![],
+        };
+        let fail = || Verdict::Fail("no".into());
+        let recommended = [outcome(Level::Recommended, fail()), outcome(Level::Faithful, Verdict::Stale)];
+        assert!(!run_failed(&recommended, false) && run_failed(&recommended, true));
+        let required = [outcome(Level::Required, Verdict::Pass), outcome(Level::Required, Verdict::Stale)];
+        assert!(run_failed(&required, false));
+        let fine = [outcome(Level::Required, Verdict::Skip("s".into())), outcome(Level::Required, Verdict::Pass)];
+        assert!(!run_failed(&fine, true));
     }
 
     #[test]

@@ -13,6 +13,10 @@ use tokio::net::TcpStream;
 
 use crate::failure::Failure;
 
+/// The header and body read timeouts the `slow-clients` feature starts a target with, in seconds:
+/// short, so the cases and the probe that wait for them stay short.
+pub const SLOW_CLIENT_TIMEOUT_SECS: u64 = 2;
+
 /// How a connection the suite left unfinished ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ending {

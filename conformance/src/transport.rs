@@ -17,7 +17,11 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use crate::failure::{Failure, excerpt};
-use crate::features::AUTH_KEY;
+
+/// The suite's own API key: every request carries it, so a target started with the `auth`
+/// feature's keys file runs every case. Named `conf-full` in that file (see `features`); it may do
+/// everything.
+pub const AUTH_KEY: &str = "sk-conformance-full";
 
 /// One request. Bodies are JSON: transports send them with `content-type: application/json`.
 #[derive(Debug, Clone)]

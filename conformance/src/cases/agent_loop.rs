@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, loop_body, tool_contents};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq, excerpt};
 use crate::features::Feature;
@@ -12,126 +12,160 @@ use crate::target::Ctx;
 
 const LOOP: &[Feature] = &[Feature::ProviderFake, Feature::LocalTools];
 
-macro_rules! loop_case {
-    ($id:literal, $clause:literal, $desc:literal, $f:ident) => {
-        loop_case!($id, $clause, $desc, $f, LOOP)
-    };
-    ($id:literal, $clause:literal, $desc:literal, $f:ident, $features:expr) => {
-        Case {
-            id: $id,
-            description: $desc,
-            clause: $clause,
-            profile: Profile::Core,
-            features: $features,
-            run: |ctx| Box::pin($f(ctx)),
-        }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    loop_case!(
+    Case::new(
         "loop.tool.output_is_the_answer",
+        Profile::Core,
+        Level::Recommended,
         "§2.8 every invocation ok with output → success",
         "a tool call whose output is the answer ends the run with that output",
-        tool_output_answer
-    ),
-    loop_case!(
+        |ctx| Box::pin(tool_output_answer(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "loop.tool.silent_then_answer",
+        Profile::Core,
+        Level::Recommended,
         "§2.9 repair; §2.6 success",
         "a tool that prints nothing gets the repair observation, then the model answers",
-        silent_then_answer
-    ),
-    loop_case!(
+        |ctx| Box::pin(silent_then_answer(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "loop.order.two_parallel",
+        Profile::Core,
+        Level::Recommended,
         "§2.7 tool messages in original call order",
         "two calls finishing in reverse order keep call order",
-        two_parallel
-    ),
-    loop_case!(
+        |ctx| Box::pin(two_parallel(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "loop.order.three_parallel",
+        Profile::Core,
+        Level::Recommended,
         "§2.7 tool messages in original call order",
         "three calls finishing in reverse order keep call order",
-        three_parallel
-    ),
-    loop_case!(
+        |ctx| Box::pin(three_parallel(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "loop.repair.after_failure",
+        Profile::Core,
+        Level::Recommended,
         "§2.9 repair observation",
         "a failing tool is fed back and the model's fix succeeds",
-        repair
-    ),
-    loop_case!(
+        |ctx| Box::pin(repair(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "loop.codeblock.auto_run",
+        Profile::Core,
+        Level::Recommended,
         "§2.5 auto_codeblock_0",
         "the first fenced block of a tool-less reply runs as auto_codeblock_0",
-        auto_code
-    ),
-    loop_case!(
+        |ctx| Box::pin(auto_code(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "loop.tool.unsupported",
+        Profile::Core,
+        Level::Recommended,
         "§2.4 unsupported tool",
         "a call to an unlisted tool gets `error: unsupported tool '<name>'` and is not run",
-        unsupported
-    ),
-    loop_case!(
+        |ctx| Box::pin(unsupported(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "loop.tool.max_tools_per_iter",
+        Profile::Core,
+        Level::Recommended,
         "§2.7 the first max_tools_per_iter calls run",
         "calls beyond max_tools_per_iter are not run",
-        max_tools
-    ),
-    loop_case!(
+        |ctx| Box::pin(max_tools(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "loop.reply.empty_nudge",
+        Profile::Core,
+        Level::Recommended,
         "§2.6 empty content → user nudge",
         "an empty reply gets a user nudge and the loop continues",
-        nudge
-    ),
-    loop_case!(
+        |ctx| Box::pin(nudge(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "loop.stop.max_iterations",
+        Profile::Core,
+        Level::Recommended,
         "§2 after the last iteration → max_iterations",
         "a run that never succeeds stops with max_iterations and a null answer",
-        max_iterations
-    ),
-    loop_case!(
+        |ctx| Box::pin(max_iterations(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "loop.stop.budget",
+        Profile::Core,
+        Level::Recommended,
         "§2.1 budget stop",
         "a slow model past max_total_seconds stops the run with budget",
-        budget
-    ),
-    loop_case!(
+        |ctx| Box::pin(budget(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "loop.escalation.on_budget",
+        Profile::Core,
+        Level::Recommended,
         "§2 escalation: a budget stop becomes one call on escalate_model",
         "a budget stop escalates once",
-        escalate_budget
-    ),
-    loop_case!(
+        |ctx| Box::pin(escalate_budget(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "loop.escalation.on_signal",
+        Profile::Core,
+        Level::Recommended,
         "§2.6 budget-exceeded content escalates the next call",
         "a reply saying the budget is exceeded escalates the next call",
-        escalate_signal
-    ),
-    loop_case!(
+        |ctx| Box::pin(escalate_signal(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "loop.escalation.shortcircuit_chutes",
+        Profile::Core,
+        Level::Recommended,
         "§2 NDSMOKE_SHORTCIRCUIT_CHUTES",
         "an escalation to chutes/… is not sent under the short-circuit",
-        shortcircuit,
-        &[Feature::ProviderFake, Feature::LocalTools, Feature::ShortcircuitChutes]
-    ),
-    loop_case!(
+        |ctx| Box::pin(shortcircuit(ctx)),
+    )
+    .needs(&[Feature::ProviderFake, Feature::LocalTools, Feature::ShortcircuitChutes]),
+    Case::new(
         "local.exec_shell.allowlist",
+        Profile::Core,
+        Level::Recommended,
         "§3 exec_shell: no shell, argv[0] allowlisted",
         "exec_shell refuses a non-allowlisted program and runs echo with literal arguments",
-        shell_allowlist
-    ),
-    loop_case!(
+        |ctx| Box::pin(shell_allowlist(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "local.exec_python.timeout",
+        Profile::Core,
+        Level::Recommended,
         "§3 exec_python timeout",
         "a hanging exec_python fails with `timeout after Ns`",
-        python_timeout
-    ),
-    loop_case!(
+        |ctx| Box::pin(python_timeout(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
         "local.text_tools",
+        Profile::Core,
+        Level::Recommended,
         "§3 research_echo, compress_runs",
         "research_echo and compress_runs answer as specified",
-        text_tools
-    ),
+        |ctx| Box::pin(text_tools(ctx)),
+    )
+    .needs(LOOP),
 ];
 
 fn call(name: &str, arguments: Value) -> Value {

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, sse_events, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::fakes::openai_upstream::{Received, Reply as Upstream, received_containing};
@@ -25,87 +25,139 @@ const SURFACE: &str =
 const ERRORS: &str = "§1 EXT POST /v1/messages — errors in Anthropic's shape with the matching status";
 const COUNT: &str = "§1 EXT POST /v1/messages/count_tokens — the provider's count, or an estimate that says so";
 
-macro_rules! case {
-    ($id:literal, $clause:expr, $desc:literal, $run:expr) => {
-        Case { id: $id, description: $desc, clause: $clause, profile: Profile::Anthropic, features: NEEDS, run: $run }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    case!(
+    Case::new(
         "anthropic.messages.native",
+        Profile::Anthropic,
+        Level::Faithful,
         SURFACE,
-        "an anthropic/ model: the body reaches the provider's /v1/messages as sent but for the model's prefix, with the server's x-api-key and anthropic-version; its message comes back whole",
-        |ctx| Box::pin(native(ctx))
-    ),
-    case!(
+        "an anthropic/ model: the body reaches the provider's /v1/messages as sent but for the model's prefix, with \
+         the server's x-api-key and anthropic-version; its message comes back whole",
+        |ctx| Box::pin(native(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.messages.native_stream",
+        Profile::Anthropic,
+        Level::Faithful,
         SURFACE,
         "an anthropic/ model streamed: the provider's events come back as they are, ending with message_stop",
-        |ctx| Box::pin(native_stream(ctx))
-    ),
-    case!(
+        |ctx| Box::pin(native_stream(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.messages.bridged",
+        Profile::Anthropic,
+        Level::Required,
         SURFACE,
-        "an OpenAI-wire model: system and text blocks reach chat completions; the answer is a message with text content, stop_reason end_turn and Anthropic's usage",
-        |ctx| Box::pin(bridged(ctx))
-    ),
-    case!(
+        "an OpenAI-wire model: system and text blocks reach chat completions; the answer is a message with text \
+         content, stop_reason end_turn and Anthropic's usage — required: Claude Code and the anthropic Python SDK read \
+         the answer's content blocks, stop_reason and usage: without them Claude Code shows nothing and never ends its \
+         turn",
+        |ctx| Box::pin(bridged(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.messages.bridged_stream",
+        Profile::Anthropic,
+        Level::Required,
         SURFACE,
-        "bridged and streamed: message_start, content_block_start, content_block_delta, content_block_stop, message_delta, message_stop, in that order, the text whole",
-        |ctx| Box::pin(bridged_stream(ctx))
-    ),
-    case!(
+        "bridged and streamed: message_start, content_block_start, content_block_delta, content_block_stop, \
+         message_delta, message_stop, in that order, the text whole — required: the anthropic Python SDK's \
+         `messages.stream` and Claude Code accumulate Anthropic's events in their order: out of order or missing, they \
+         raise or lose text",
+        |ctx| Box::pin(bridged_stream(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.messages.cut_streams",
+        Profile::Anthropic,
+        Level::Required,
         SURFACE,
-        "a stream the provider cuts (bridged: no [DONE]; native: no message_stop) ends with an error event, never with message_stop",
-        |ctx| Box::pin(cut_streams(ctx))
-    ),
-    case!(
+        "a stream the provider cuts (bridged: no [DONE]; native: no message_stop) ends with an error event, never with \
+         message_stop — required: the anthropic Python SDK and Claude Code take `message_stop` as the end of a turn: a \
+         cut stream ended with it is a truncated answer taken as complete",
+        |ctx| Box::pin(cut_streams(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.messages.bridged_tools",
+        Profile::Anthropic,
+        Level::Required,
         SURFACE,
-        "bridged tools: a tool_use block with its input and stop_reason tool_use (plain and streamed with input_json_delta); its tool_result goes back as a tool message",
-        |ctx| Box::pin(bridged_tools(ctx))
-    ),
-    case!(
+        "bridged tools: a tool_use block with its input and stop_reason tool_use (plain and streamed with \
+         input_json_delta); its tool_result goes back as a tool message — required: Claude Code runs its tools from \
+         `tool_use` blocks (`input_json_delta` when streamed) and sends `tool_result` back: without them no tool ever \
+         runs",
+        |ctx| Box::pin(bridged_tools(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.messages.bridged_image",
+        Profile::Anthropic,
+        Level::Required,
         SURFACE,
-        "bridged images: a base64 image block reaches chat as an image_url data URL, a url image as its URL",
-        |ctx| Box::pin(bridged_image(ctx))
-    ),
-    case!(
+        "bridged images: a base64 image block reaches chat as an image_url data URL, a url image as its URL — \
+         required: the anthropic Python SDK sends images as image blocks: dropped on the way, the model answers without \
+         the image, silently",
+        |ctx| Box::pin(bridged_image(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.messages.bridged_refusals",
+        Profile::Anthropic,
+        Level::Recommended,
         SURFACE,
-        "what a chat provider cannot honour is a 400 invalid_request_error naming the field: a server tool, a document block",
-        |ctx| Box::pin(bridged_refusals(ctx))
-    ),
-    case!(
+        "what a chat provider cannot honour is a 400 invalid_request_error naming the field: a server tool, a document \
+         block",
+        |ctx| Box::pin(bridged_refusals(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.errors.native_statuses",
+        Profile::Anthropic,
+        Level::Required,
         ERRORS,
-        "the provider's 429 (with retry-after), 529 overloaded, 401 and 400 come back with their status and Anthropic's error type",
-        |ctx| Box::pin(native_statuses(ctx))
-    ),
-    case!(
+        "the provider's 429 (with retry-after), 529 overloaded, 401 and 400 come back with their status and \
+         Anthropic's error type — required: the anthropic Python SDK picks \
+         `RateLimitError`/`OverloadedError`/`AuthenticationError` from the status and retries 429/529 itself after \
+         `retry-after`: another status is mis-raised or retried twice",
+        |ctx| Box::pin(native_statuses(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.errors.bridged_statuses",
+        Profile::Anthropic,
+        Level::Required,
         ERRORS,
-        "a bridged provider's 429 is a 429 rate_limit_error with retry-after; a body without messages is a 400 invalid_request_error; an unknown provider is a 400",
-        |ctx| Box::pin(bridged_statuses(ctx))
-    ),
-    Case {
-        id: "anthropic.auth.key_headers",
-        description: "the client's key is accepted as x-api-key or Authorization: Bearer; without one, a 401 authentication_error in Anthropic's shape",
-        clause: "§1 EXT POST /v1/messages — x-api-key and Authorization: Bearer (checked like every key, §11)",
-        profile: Profile::Anthropic,
-        features: &[Feature::OpenaiProxy, Feature::AnthropicUpstream, Feature::Auth],
-        run: |ctx| Box::pin(key_headers(ctx)),
-    },
-    case!(
+        "a bridged provider's 429 is a 429 rate_limit_error with retry-after; a body without messages is a 400 \
+         invalid_request_error; an unknown provider is a 400 — required: the anthropic Python SDK raises \
+         `RateLimitError` and waits `retry-after` only on a 429, `BadRequestError` only on a 400: another status is \
+         mis-raised or retried",
+        |ctx| Box::pin(bridged_statuses(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "anthropic.auth.key_headers",
+        Profile::Anthropic,
+        Level::Required,
+        "§1 EXT POST /v1/messages — x-api-key and Authorization: Bearer (checked like every key, §11)",
+        "the client's key is accepted as x-api-key or Authorization: Bearer; without one, a 401 authentication_error \
+         in Anthropic's shape — required: the anthropic Python SDK sends its key as `x-api-key`, Claude Code as \
+         `Authorization: Bearer` (ANTHROPIC_AUTH_TOKEN): a gateway taking one locks the other out",
+        |ctx| Box::pin(key_headers(ctx)),
+    )
+    .needs(&[Feature::OpenaiProxy, Feature::AnthropicUpstream, Feature::Auth]),
+    Case::new(
         "anthropic.count_tokens",
+        Profile::Anthropic,
+        Level::Recommended,
         COUNT,
-        "an anthropic/ model: the provider's count; an OpenAI-wire model: a positive estimate with x-miniagent-estimate: true",
-        |ctx| Box::pin(count_tokens(ctx))
-    ),
+        "an anthropic/ model: the provider's count; an OpenAI-wire model: a positive estimate with \
+         x-miniagent-estimate: true",
+        |ctx| Box::pin(count_tokens(ctx)),
+    )
+    .needs(NEEDS),
 ];
 
 pub(crate) async fn messages(ctx: &Ctx, body: &Value) -> Result<Reply, Failure> {

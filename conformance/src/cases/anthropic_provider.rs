@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use super::anthropic::{NATIVE, NEEDS};
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, openai_error, sse_events, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::fakes::openai_upstream::{Received, received_containing};
@@ -17,43 +17,73 @@ use crate::target::Ctx;
 
 const CLAUSE: &str = "§5 EXT Providers that do not speak OpenAI's wire — anthropic/<model>";
 
-macro_rules! case {
-    ($id:literal, $desc:literal, $run:expr) => {
-        Case { id: $id, description: $desc, clause: CLAUSE, profile: Profile::Anthropic, features: NEEDS, run: $run }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    case!(
+    Case::new(
         "anthropic.provider.chat",
-        "a chat completion on anthropic/…: the request translated (system, tools, tool_choice, stop, max_tokens default 4096, x-api-key), the answer an OpenAI completion with tool_calls, finish_reason and usage with cache tokens",
-        |ctx| Box::pin(chat(ctx))
-    ),
-    case!(
+        Profile::Anthropic,
+        Level::Required,
+        CLAUSE,
+        "a chat completion on anthropic/…: the request translated (system, tools, tool_choice, stop, max_tokens \
+         default 4096, x-api-key), the answer an OpenAI completion with tool_calls, finish_reason and usage with cache \
+         tokens — required: the openai Python SDK and langchain-openai read choices, tool_calls, finish_reason and \
+         usage: an answer not translated from Anthropic's has none (and Anthropic refuses a request without \
+         max_tokens)",
+        |ctx| Box::pin(chat(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.provider.tool_round_trip",
-        "an assistant tool call and its tool message become tool_use and tool_result blocks in alternating turns",
-        |ctx| Box::pin(tool_round_trip(ctx))
-    ),
-    case!(
+        Profile::Anthropic,
+        Level::Required,
+        CLAUSE,
+        "an assistant tool call and its tool message become tool_use and tool_result blocks in alternating turns — \
+         required: openai-agents and langchain-openai send tool messages after a tool call: untranslated to tool_result \
+         blocks, Anthropic answers 400 and the agent loop stops",
+        |ctx| Box::pin(tool_round_trip(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.provider.chat_stream",
-        "streamed: chat.completion.chunk events converted from Anthropic's events (text, then tool-call arguments), the usage chunk when asked, data: [DONE]",
-        |ctx| Box::pin(chat_stream(ctx))
-    ),
-    case!(
+        Profile::Anthropic,
+        Level::Required,
+        CLAUSE,
+        "streamed: chat.completion.chunk events converted from Anthropic's events (text, then tool-call arguments), \
+         the usage chunk when asked, data: [DONE] — required: the openai Python SDK's stream reads \
+         `chat.completion.chunk` events until `[DONE]`: Anthropic's events passed as they are parse as nothing",
+        |ctx| Box::pin(chat_stream(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.provider.json_schema",
-        "response_format json_schema becomes a forced tool; its input is the message content, finish_reason stop",
-        |ctx| Box::pin(json_schema(ctx))
-    ),
-    case!(
+        Profile::Anthropic,
+        Level::Required,
+        CLAUSE,
+        "response_format json_schema becomes a forced tool; its input is the message content, finish_reason stop — \
+         required: openai-agents' `output_type` is a json_schema response_format: dropped, the answer is free text its \
+         parser rejects",
+        |ctx| Box::pin(json_schema(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.provider.errors",
-        "the provider's 429 (retry-after kept), 529 (→ 503 overloaded_error), 401 and 400 in OpenAI's shape with the provider's status",
-        |ctx| Box::pin(errors(ctx))
-    ),
-    case!(
+        Profile::Anthropic,
+        Level::Required,
+        CLAUSE,
+        "the provider's 429 (retry-after kept), 529 (→ 503 overloaded_error), 401 and 400 in OpenAI's shape with the \
+         provider's status — required: the openai Python SDK picks its exception from the status and retries 429 and \
+         5xx: Anthropic's 529 must arrive as a retryable 503, a 429 with its `retry-after`",
+        |ctx| Box::pin(errors(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "anthropic.provider.other_routes",
+        Profile::Anthropic,
+        Level::Recommended,
+        CLAUSE,
         "/v1/responses (bridged) and /agent/run answer from an anthropic/ model",
-        |ctx| Box::pin(other_routes(ctx))
-    ),
+        |ctx| Box::pin(other_routes(ctx)),
+    )
+    .needs(NEEDS),
 ];
 
 async fn one(ctx: &Ctx, marker: &str) -> Result<Received, Failure> {

@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_detail, expect_not_echoed, expect_status, openai_error, run_body, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, excerpt};
 use crate::features::{AUTH_ECHO_ONLY_KEY, AUTH_KEY, AUTH_RPM, AUTH_RPM_KEY, Feature};
@@ -17,51 +17,70 @@ use crate::transport::{Reply, Request};
 
 const KEYS: &str = "§11 EXT Keys";
 
-macro_rules! auth_case {
-    ($id:literal, $desc:literal, $f:ident) => {
-        auth_case!($id, $desc, $f, &[Feature::Auth])
-    };
-    ($id:literal, $desc:literal, $f:ident, $features:expr) => {
-        Case {
-            id: $id,
-            description: $desc,
-            clause: KEYS,
-            profile: Profile::Extended,
-            features: $features,
-            run: |ctx| Box::pin($f(ctx)),
-        }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    auth_case!(
+    Case::new(
         "auth.missing_key.detail_shape",
+        Profile::Extended,
+        Level::Recommended,
+        KEYS,
         "`POST /agent/run` without a key answers 401 with `WWW-Authenticate` and a `detail`",
-        missing_key_detail
-    ),
-    auth_case!(
+        |ctx| Box::pin(missing_key_detail(ctx)),
+    )
+    .needs(&[Feature::Auth]),
+    Case::new(
         "auth.missing_key.openai_shape",
+        Profile::Extended,
+        Level::Recommended,
+        KEYS,
         "`GET /v1/models` and `POST /v1/chat/completions` without a key answer 401 in OpenAI's error shape",
-        missing_key_openai
-    ),
-    auth_case!(
+        |ctx| Box::pin(missing_key_openai(ctx)),
+    )
+    .needs(&[Feature::Auth]),
+    Case::new(
         "auth.wrong_key.refused_not_echoed",
+        Profile::Extended,
+        Level::Recommended,
+        KEYS,
         "a wrong key (as Bearer or x-api-key) answers 401, and the reply never repeats it",
-        wrong_key
-    ),
-    auth_case!("auth.x_api_key.accepted", "the key in `x-api-key` instead of `Authorization` is accepted", x_api_key),
-    auth_case!("auth.open_routes.no_key_needed", "`/ready` and `/healthz` answer 200 without a key", open_routes),
-    auth_case!(
+        |ctx| Box::pin(wrong_key(ctx)),
+    )
+    .needs(&[Feature::Auth]),
+    Case::new(
+        "auth.x_api_key.accepted",
+        Profile::Extended,
+        Level::Recommended,
+        KEYS,
+        "the key in `x-api-key` instead of `Authorization` is accepted",
+        |ctx| Box::pin(x_api_key(ctx)),
+    )
+    .needs(&[Feature::Auth]),
+    Case::new(
+        "auth.open_routes.no_key_needed",
+        Profile::Extended,
+        Level::Recommended,
+        KEYS,
+        "`/ready` and `/healthz` answer 200 without a key",
+        |ctx| Box::pin(open_routes(ctx)),
+    )
+    .needs(&[Feature::Auth]),
+    Case::new(
         "auth.backends.outside_the_list_is_403",
+        Profile::Extended,
+        Level::Recommended,
+        KEYS,
         "a key limited to `echo` gets 403 naming the backend for `local`, and runs `echo`",
-        backends,
-        &[Feature::Auth, Feature::Dummy]
-    ),
-    auth_case!(
+        |ctx| Box::pin(backends(ctx)),
+    )
+    .needs(&[Feature::Auth, Feature::Dummy]),
+    Case::new(
         "auth.rpm.third_request_is_429",
+        Profile::Extended,
+        Level::Recommended,
+        KEYS,
         "a key with rpm 2: a third request within a minute gets 429 with `Retry-After`, in each route's shape",
-        rpm
-    ),
+        |ctx| Box::pin(rpm(ctx)),
+    )
+    .needs(&[Feature::Auth]),
 ];
 
 fn expect_challenge(reply: &Reply, what: &str) -> CaseResult {

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{detail, expect_status, run_body, uuid_like};
 use crate::failure::{CaseResult, ensure, ensure_eq};
 use crate::fakes::provider::fail_marker;
@@ -11,46 +11,51 @@ use crate::shape::{Volatile, redact};
 use crate::target::Ctx;
 
 pub const CASES: &[Case] = &[
-    Case {
-        id: "envelope.echo.minimal",
-        description: "the echo backend makes one model call and wraps the answer in the envelope, keys in order",
-        clause: "§1 POST /agent/run — envelope; backends echo",
-        profile: Profile::Core,
-        features: &[Feature::Dummy],
-        run: |ctx| Box::pin(one_call(ctx, "echo", "envelope_echo")),
-    },
-    Case {
-        id: "envelope.router.minimal",
-        description: "the router backend makes one model call, same envelope as echo",
-        clause: "§1 POST /agent/run — envelope; backends router",
-        profile: Profile::Core,
-        features: &[Feature::Dummy],
-        run: |ctx| Box::pin(one_call(ctx, "router", "envelope_router")),
-    },
-    Case {
-        id: "envelope.request.unknown_fields_ignored",
-        description: "unknown request fields are ignored, not rejected",
-        clause: "§1 POST /agent/run — unknown fields are ignored",
-        profile: Profile::Core,
-        features: &[Feature::Dummy],
-        run: |ctx| Box::pin(unknown_fields(ctx)),
-    },
-    Case {
-        id: "envelope.content_parts.passthrough",
-        description: "content given as a list of parts reaches the provider unchanged, and the provider prefix is stripped",
-        clause: "§1 POST /agent/run — content parts passed on unchanged; §5 prefix not sent upstream",
-        profile: Profile::Core,
-        features: &[Feature::ProviderFake],
-        run: |ctx| Box::pin(content_parts(ctx)),
-    },
-    Case {
-        id: "envelope.provider.5xx_is_502",
-        description: "a provider that answers 500 ends the request with 502 naming the provider, status and body",
-        clause: "§1 POST /agent/run — failures of what the service calls",
-        profile: Profile::Core,
-        features: &[Feature::ProviderFake],
-        run: |ctx| Box::pin(provider_5xx(ctx)),
-    },
+    Case::new(
+        "envelope.echo.minimal",
+        Profile::Core,
+        Level::Recommended,
+        "§1 POST /agent/run — envelope; backends echo",
+        "the echo backend makes one model call and wraps the answer in the envelope, keys in order",
+        |ctx| Box::pin(one_call(ctx, "echo", "envelope_echo")),
+    )
+    .needs(&[Feature::Dummy]),
+    Case::new(
+        "envelope.router.minimal",
+        Profile::Core,
+        Level::Recommended,
+        "§1 POST /agent/run — envelope; backends router",
+        "the router backend makes one model call, same envelope as echo",
+        |ctx| Box::pin(one_call(ctx, "router", "envelope_router")),
+    )
+    .needs(&[Feature::Dummy]),
+    Case::new(
+        "envelope.request.unknown_fields_ignored",
+        Profile::Core,
+        Level::Recommended,
+        "§1 POST /agent/run — unknown fields are ignored",
+        "unknown request fields are ignored, not rejected",
+        |ctx| Box::pin(unknown_fields(ctx)),
+    )
+    .needs(&[Feature::Dummy]),
+    Case::new(
+        "envelope.content_parts.passthrough",
+        Profile::Core,
+        Level::Recommended,
+        "§1 POST /agent/run — content parts passed on unchanged; §5 prefix not sent upstream",
+        "content given as a list of parts reaches the provider unchanged, and the provider prefix is stripped",
+        |ctx| Box::pin(content_parts(ctx)),
+    )
+    .needs(&[Feature::ProviderFake]),
+    Case::new(
+        "envelope.provider.5xx_is_502",
+        Profile::Core,
+        Level::Recommended,
+        "§1 POST /agent/run — failures of what the service calls",
+        "a provider that answers 500 ends the request with 502 naming the provider, status and body",
+        |ctx| Box::pin(provider_5xx(ctx)),
+    )
+    .needs(&[Feature::ProviderFake]),
 ];
 
 async fn one_call(ctx: &Ctx, backend: &str, snapshot: &str) -> CaseResult {

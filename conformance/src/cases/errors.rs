@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{detail, expect_detail};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::features::Feature;
@@ -11,118 +11,170 @@ use crate::target::Ctx;
 
 const BAD_INPUT: &str = "§1 POST /agent/run — bad input";
 
-macro_rules! bad_input {
-    ($id:literal, $desc:literal, $status:expr, $body:expr, $needles:expr) => {
-        Case {
-            id: $id,
-            description: $desc,
-            clause: BAD_INPUT,
-            profile: Profile::Core,
-            features: &[],
-            run: |ctx| Box::pin(rejects(ctx, $body, $status, $needles, $id)),
-        }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    Case {
-        id: "errors.agent_run.malformed_json",
-        description: "a body that is not JSON gets a 4xx with a readable detail",
-        clause: BAD_INPUT,
-        profile: Profile::Core,
-        features: &[],
-        run: |ctx| Box::pin(malformed(ctx)),
-    },
-    bad_input!(
+    Case::new(
+        "errors.agent_run.malformed_json",
+        Profile::Core,
+        Level::Recommended,
+        BAD_INPUT,
+        "a body that is not JSON gets a 4xx with a readable detail",
+        |ctx| Box::pin(malformed(ctx)),
+    ),
+    Case::new(
         "errors.agent_run.not_object",
+        Profile::Core,
+        Level::Recommended,
+        BAD_INPUT,
         "a JSON body that is not an object gets 422",
-        Some(422),
-        || b"[1, 2]".to_vec(),
-        &[]
+        |ctx| Box::pin(rejects(ctx, || b"[1, 2]".to_vec(), Some(422), &[], "errors.agent_run.not_object")),
     ),
-    bad_input!(
+    Case::new(
         "errors.agent_run.messages_not_list",
+        Profile::Core,
+        Level::Recommended,
+        BAD_INPUT,
         "`messages` that is not a list gets 422 naming the field",
-        Some(422),
-        || json!({"model": "dummy", "messages": "hi"}).to_string().into_bytes(),
-        &["messages"]
-    ),
-    bad_input!(
-        "errors.agent_run.model_missing",
-        "a missing `model` gets 422 naming the field",
-        Some(422),
-        || json!({"messages": []}).to_string().into_bytes(),
-        &["model"]
-    ),
-    bad_input!(
-        "errors.agent_run.model_not_string",
-        "a `model` that is not a string gets 422 naming the field",
-        Some(422),
-        || json!({"model": 42, "messages": []}).to_string().into_bytes(),
-        &["model"]
-    ),
-    bad_input!(
-        "errors.agent_run.wrong_type",
-        "a field of the wrong type gets 422 naming the field",
-        Some(422),
-        || json!({"model": "dummy", "messages": [], "max_iterations": "many"}).to_string().into_bytes(),
-        &["max_iterations"]
-    ),
-    bad_input!(
-        "errors.agent_run.unknown_backend",
-        "an unknown tool_backend gets 400 naming the valid ones",
-        Some(400),
-        || json!({"model": "dummy", "messages": [], "tool_backend": "htpp"}).to_string().into_bytes(),
-        &["local", "http", "echo", "router"]
-    ),
-    bad_input!(
-        "errors.agent_run.http_without_base_url",
-        "tool_backend http without tool_http_base_url gets 400",
-        Some(400),
-        || json!({"model": "dummy", "messages": [], "tool_backend": "http"}).to_string().into_bytes(),
-        &["tool_http_base_url"]
-    ),
-    bad_input!(
-        "errors.agent_run.invalid_model",
-        "a model name with an unknown provider gets 400, not a crash",
-        Some(400),
-        || {
-            json!({"model": "no-such-provider/x", "messages": [{"role": "user", "content": "hi"}], "tool_backend": "echo"}).to_string().into_bytes()
+        |ctx| {
+            Box::pin(rejects(
+                ctx,
+                || json!({"model": "dummy", "messages": "hi"}).to_string().into_bytes(),
+                Some(422),
+                &["messages"],
+                "errors.agent_run.messages_not_list",
+            ))
         },
-        &["no-such-provider"]
     ),
-    Case {
-        id: "errors.agent_run.header_value_crlf",
-        description: "a tool_http_headers value with CR/LF gets 400 (it would split the request)",
-        clause: "§4 headers — EXT values with CR/LF are rejected",
-        profile: Profile::Extended,
-        features: &[],
-        run: |ctx| Box::pin(header_crlf(ctx)),
-    },
-    Case {
-        id: "errors.agent_run.body_too_large",
-        description: "a 9 MiB body gets 413 with a JSON detail, not a reset connection",
-        clause: "§1 POST /agent/run — bodies over the limit (default 8 MiB) → 413",
-        profile: Profile::Core,
-        features: &[],
-        run: |ctx| Box::pin(too_large(ctx)),
-    },
-    Case {
-        id: "errors.dummy.disabled_names_variable",
-        description: "the dummy model when not allowed gets 400 naming MINI_AGENT_ALLOW_DUMMY",
-        clause: "§5 dummy — allowed with MINI_AGENT_ALLOW_DUMMY=1; §1 400 when the model is disabled",
-        profile: Profile::Core,
-        features: &[Feature::ShimNoProvider],
-        run: |ctx| Box::pin(dummy_disabled(ctx)),
-    },
-    Case {
-        id: "errors.route.not_found_is_json",
-        description: "an unknown route answers 404 with a JSON detail",
-        clause: "§1 — errors are JSON with `detail`, never plain text",
-        profile: Profile::Extended,
-        features: &[],
-        run: |ctx| Box::pin(not_found(ctx)),
-    },
+    Case::new(
+        "errors.agent_run.model_missing",
+        Profile::Core,
+        Level::Recommended,
+        BAD_INPUT,
+        "a missing `model` gets 422 naming the field",
+        |ctx| {
+            Box::pin(rejects(
+                ctx,
+                || json!({"messages": []}).to_string().into_bytes(),
+                Some(422),
+                &["model"],
+                "errors.agent_run.model_missing",
+            ))
+        },
+    ),
+    Case::new(
+        "errors.agent_run.model_not_string",
+        Profile::Core,
+        Level::Recommended,
+        BAD_INPUT,
+        "a `model` that is not a string gets 422 naming the field",
+        |ctx| {
+            Box::pin(rejects(
+                ctx,
+                || json!({"model": 42, "messages": []}).to_string().into_bytes(),
+                Some(422),
+                &["model"],
+                "errors.agent_run.model_not_string",
+            ))
+        },
+    ),
+    Case::new(
+        "errors.agent_run.wrong_type",
+        Profile::Core,
+        Level::Recommended,
+        BAD_INPUT,
+        "a field of the wrong type gets 422 naming the field",
+        |ctx| {
+            Box::pin(rejects(
+                ctx,
+                || json!({"model": "dummy", "messages": [], "max_iterations": "many"}).to_string().into_bytes(),
+                Some(422),
+                &["max_iterations"],
+                "errors.agent_run.wrong_type",
+            ))
+        },
+    ),
+    Case::new(
+        "errors.agent_run.unknown_backend",
+        Profile::Core,
+        Level::Recommended,
+        BAD_INPUT,
+        "an unknown tool_backend gets 400 naming the valid ones",
+        |ctx| {
+            Box::pin(rejects(
+                ctx,
+                || json!({"model": "dummy", "messages": [], "tool_backend": "htpp"}).to_string().into_bytes(),
+                Some(400),
+                &["local", "http", "echo", "router"],
+                "errors.agent_run.unknown_backend",
+            ))
+        },
+    ),
+    Case::new(
+        "errors.agent_run.http_without_base_url",
+        Profile::Core,
+        Level::Recommended,
+        BAD_INPUT,
+        "tool_backend http without tool_http_base_url gets 400",
+        |ctx| {
+            Box::pin(rejects(
+                ctx,
+                || json!({"model": "dummy", "messages": [], "tool_backend": "http"}).to_string().into_bytes(),
+                Some(400),
+                &["tool_http_base_url"],
+                "errors.agent_run.http_without_base_url",
+            ))
+        },
+    ),
+    Case::new(
+        "errors.agent_run.invalid_model",
+        Profile::Core,
+        Level::Recommended,
+        BAD_INPUT,
+        "a model name with an unknown provider gets 400, not a crash",
+        |ctx| {
+            Box::pin(rejects(
+                ctx,
+                || {
+                    json!({"model": "no-such-provider/x", "messages": [{"role": "user", "content": "hi"}], "tool_backend": "echo"}).to_string().into_bytes()
+                },
+                Some(400),
+                &["no-such-provider"],
+                "errors.agent_run.invalid_model",
+            ))
+        },
+    ),
+    Case::new(
+        "errors.agent_run.header_value_crlf",
+        Profile::Extended,
+        Level::Recommended,
+        "§4 headers — EXT values with CR/LF are rejected",
+        "a tool_http_headers value with CR/LF gets 400 (it would split the request)",
+        |ctx| Box::pin(header_crlf(ctx)),
+    ),
+    Case::new(
+        "errors.agent_run.body_too_large",
+        Profile::Core,
+        Level::Recommended,
+        "§1 POST /agent/run — bodies over the limit (default 8 MiB) → 413",
+        "a 9 MiB body gets 413 with a JSON detail, not a reset connection",
+        |ctx| Box::pin(too_large(ctx)),
+    ),
+    Case::new(
+        "errors.dummy.disabled_names_variable",
+        Profile::Core,
+        Level::Recommended,
+        "§5 dummy — allowed with MINI_AGENT_ALLOW_DUMMY=1; §1 400 when the model is disabled",
+        "the dummy model when not allowed gets 400 naming MINI_AGENT_ALLOW_DUMMY",
+        |ctx| Box::pin(dummy_disabled(ctx)),
+    )
+    .needs(&[Feature::ShimNoProvider]),
+    Case::new(
+        "errors.route.not_found_is_json",
+        Profile::Extended,
+        Level::Recommended,
+        "§1 — errors are JSON with `detail`, never plain text",
+        "an unknown route answers 404 with a JSON detail",
+        |ctx| Box::pin(not_found(ctx)),
+    ),
 ];
 
 async fn rejects(ctx: &Ctx, body: fn() -> Vec<u8>, status: Option<u16>, needles: &[&str], what: &str) -> CaseResult {

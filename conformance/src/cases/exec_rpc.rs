@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::expect_status;
 use crate::failure::{CaseResult, ensure, ensure_eq, excerpt};
 use crate::features::Feature;
@@ -10,35 +10,70 @@ use crate::target::Ctx;
 
 const NEEDS: &[Feature] = &[Feature::ExecRpc];
 
-macro_rules! exec_case {
-    ($id:literal, $desc:literal, $f:ident) => {
-        Case {
-            id: $id,
-            description: $desc,
-            clause: "§7 Exec RPC",
-            profile: Profile::Core,
-            features: NEEDS,
-            run: |ctx| Box::pin($f(ctx)),
-        }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    exec_case!("exec_rpc.health", "GET /health answers {\"ok\":true}", health),
-    exec_case!("exec_rpc.meta", "GET /__meta answers git_sha and started_at", meta),
-    exec_case!("exec_rpc.python", "a Python snippet runs: ok, rc 0, stdout, in the contract's key set", python),
-    exec_case!("exec_rpc.c", "a C snippet is compiled and run", c),
-    exec_case!(
+    Case::new(
+        "exec_rpc.health",
+        Profile::Core,
+        Level::Recommended,
+        "§7 Exec RPC",
+        "GET /health answers {\"ok\":true}",
+        |ctx| Box::pin(health(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "exec_rpc.meta",
+        Profile::Core,
+        Level::Recommended,
+        "§7 Exec RPC",
+        "GET /__meta answers git_sha and started_at",
+        |ctx| Box::pin(meta(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "exec_rpc.python",
+        Profile::Core,
+        Level::Recommended,
+        "§7 Exec RPC",
+        "a Python snippet runs: ok, rc 0, stdout, in the contract's key set",
+        |ctx| Box::pin(python(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "exec_rpc.c",
+        Profile::Core,
+        Level::Recommended,
+        "§7 Exec RPC",
+        "a C snippet is compiled and run",
+        |ctx| Box::pin(c(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "exec_rpc.failure_is_a_result",
+        Profile::Core,
+        Level::Recommended,
+        "§7 Exec RPC",
         "a failing snippet is ok:false with rc and stderr, not an HTTP error",
-        failing
-    ),
-    exec_case!(
+        |ctx| Box::pin(failing(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "exec_rpc.unsupported_language",
+        Profile::Core,
+        Level::Recommended,
+        "§7 Exec RPC",
         "an unknown language is 400 {\"detail\":\"unsupported language: X\"}",
-        unsupported
-    ),
-    exec_case!("exec_rpc.timeout", "a snippet past timeout_sec is killed: ok:false with a timeout error", timeout),
+        |ctx| Box::pin(unsupported(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "exec_rpc.timeout",
+        Profile::Core,
+        Level::Recommended,
+        "§7 Exec RPC",
+        "a snippet past timeout_sec is killed: ok:false with a timeout error",
+        |ctx| Box::pin(timeout(ctx)),
+    )
+    .needs(NEEDS),
 ];
 
 async fn exec(ctx: &Ctx, body: Value) -> Result<Value, crate::failure::Failure> {

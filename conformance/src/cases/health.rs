@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::expect_status;
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::fakes::openai_upstream::MODELS;
@@ -11,46 +11,48 @@ use crate::shape::{Volatile, redact};
 use crate::target::Ctx;
 
 pub const CASES: &[Case] = &[
-    Case {
-        id: "health.ready.shape",
-        description: "GET /ready answers ok:true and four hints of the right types",
-        clause: "§1 GET /ready",
-        profile: Profile::Core,
-        features: &[],
-        run: |ctx| Box::pin(ready_shape(ctx)),
-    },
-    Case {
-        id: "health.ready.hints_hide_values",
-        description: "hints say whether a setting is present, never its value",
-        clause: "§1 GET /ready — hints never carry values",
-        profile: Profile::Core,
-        features: &[],
-        run: |ctx| Box::pin(hints_hide_values(ctx)),
-    },
-    Case {
-        id: "health.healthz.shape",
-        description: "GET /healthz reports host, port, start time, delay and hints",
-        clause: "§1 GET /healthz",
-        profile: Profile::Core,
-        features: &[],
-        run: |ctx| Box::pin(healthz_shape(ctx)),
-    },
-    Case {
-        id: "models.list.shape",
-        description: "GET /v1/models is an OpenAI model list",
-        clause: "§1 GET /v1/models",
-        profile: Profile::Core,
-        features: &[],
-        run: |ctx| Box::pin(models_shape(ctx)),
-    },
-    Case {
-        id: "models.list.configured_ids",
-        description: "GET /v1/models lists `dummy` when it is allowed, not a hard-coded name",
-        clause: "§1 GET /v1/models — EXT ids are the configured aliases plus dummy",
-        profile: Profile::Extended,
-        features: &[Feature::Dummy],
-        run: |ctx| Box::pin(models_configured(ctx)),
-    },
+    Case::new(
+        "health.ready.shape",
+        Profile::Core,
+        Level::Recommended,
+        "§1 GET /ready",
+        "GET /ready answers ok:true and four hints of the right types",
+        |ctx| Box::pin(ready_shape(ctx)),
+    ),
+    Case::new(
+        "health.ready.hints_hide_values",
+        Profile::Core,
+        Level::Recommended,
+        "§1 GET /ready — hints never carry values",
+        "hints say whether a setting is present, never its value",
+        |ctx| Box::pin(hints_hide_values(ctx)),
+    ),
+    Case::new(
+        "health.healthz.shape",
+        Profile::Core,
+        Level::Recommended,
+        "§1 GET /healthz",
+        "GET /healthz reports host, port, start time, delay and hints",
+        |ctx| Box::pin(healthz_shape(ctx)),
+    ),
+    Case::new(
+        "models.list.shape",
+        Profile::Core,
+        Level::Required,
+        "§1 GET /v1/models",
+        "GET /v1/models is an OpenAI model list — required: the openai Python SDK's `models.list()` pages over `data`: \
+         another shape lists no model, silently",
+        |ctx| Box::pin(models_shape(ctx)),
+    ),
+    Case::new(
+        "models.list.configured_ids",
+        Profile::Extended,
+        Level::Recommended,
+        "§1 GET /v1/models — EXT ids are the configured aliases plus dummy",
+        "GET /v1/models lists `dummy` when it is allowed, not a hard-coded name",
+        |ctx| Box::pin(models_configured(ctx)),
+    )
+    .needs(&[Feature::Dummy]),
 ];
 
 const HINT_RULES: &[(&str, Volatile)] = &[

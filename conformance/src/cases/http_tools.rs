@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, tool_contents, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq, excerpt};
 use crate::fakes::provider::script_marker;
@@ -13,137 +13,169 @@ use crate::target::Ctx;
 
 const NEEDS: &[Feature] = &[Feature::ProviderFake];
 
-macro_rules! http_case {
-    ($id:literal, $clause:literal, $desc:literal, $f:ident) => {
-        http_case!($id, $clause, $desc, $f, Profile::Core, NEEDS)
-    };
-    ($id:literal, $clause:literal, $desc:literal, $f:ident, $profile:expr, $features:expr) => {
-        Case {
-            id: $id,
-            description: $desc,
-            clause: $clause,
-            profile: $profile,
-            features: $features,
-            run: |ctx| Box::pin($f(ctx)),
-        }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    http_case!(
+    Case::new(
         "http.tools.list_and_invoke",
+        Profile::Core,
+        Level::Recommended,
         "§4 GET /tools, POST /invoke; reply text",
         "a scripted echo call reaches /invoke once and its text is the answer",
-        list_and_invoke
-    ),
-    http_case!(
+        |ctx| Box::pin(list_and_invoke(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.tools.wrapped_list",
+        Profile::Extended,
+        Level::Recommended,
         "§4 EXT {\"tools\":[…]}",
         "a {\"tools\":[…]} listing works like an array",
-        wrapped_list,
-        Profile::Extended,
-        NEEDS
-    ),
-    http_case!(
+        |ctx| Box::pin(wrapped_list(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.tools.listed_once_per_run",
+        Profile::Core,
+        Level::Recommended,
         "§4 /tools once per run",
         "two iterations fetch /tools once",
-        listed_once
-    ),
-    http_case!(
+        |ctx| Box::pin(listed_once(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.invoke.arguments_as_received",
+        Profile::Core,
+        Level::Faithful,
         "§4 arguments passed as received",
         "the model's argument string reaches /invoke unchanged",
-        arguments_as_received
-    ),
-    http_case!(
+        |ctx| Box::pin(arguments_as_received(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.headers.authorization_both_routes",
+        Profile::Core,
+        Level::Recommended,
         "§4 Authorization passes through on /tools and /invoke",
         "request headers reach both routes",
-        authorization_both
-    ),
-    http_case!(
+        |ctx| Box::pin(authorization_both(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.headers.env_merge_precedence",
+        Profile::Core,
+        Level::Recommended,
         "§4 MINI_AGENT_TOOL_HTTP_HEADERS merged; the request wins case-insensitively",
         "env headers are sent, and a request header overrides one differing only in case",
-        env_merge,
-        Profile::Core,
-        &[Feature::ProviderFake, Feature::ToolEnvHeaders]
-    ),
-    http_case!(
+        |ctx| Box::pin(env_merge(ctx)),
+    )
+    .needs(&[Feature::ProviderFake, Feature::ToolEnvHeaders]),
+    Case::new(
         "http.headers.env_only_to_the_default_base",
+        Profile::Extended,
+        Level::Recommended,
         "§11 the server's tools-server headers go only to MINI_AGENT_TOOL_HTTP_DEFAULT_BASE",
         "a tools server the request names (not the configured one) never sees the operator's headers",
-        env_not_to_request_urls,
-        Profile::Extended,
-        &[Feature::ProviderFake, Feature::ToolEnvHeaders]
-    ),
-    http_case!(
+        |ctx| Box::pin(env_not_to_request_urls(ctx)),
+    )
+    .needs(&[Feature::ProviderFake, Feature::ToolEnvHeaders]),
+    Case::new(
         "http.headers.casing_on_the_wire",
+        Profile::Core,
+        Level::Faithful,
         "§4 request header names keep their casing on the wire (raw bytes)",
         "header names arrive byte-for-byte as the request gave them",
-        casing
-    ),
-    http_case!(
+        |ctx| Box::pin(casing(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.retry.429_then_200",
+        Profile::Core,
+        Level::Recommended,
         "§4 429: bounded retries honouring Retry-After",
         "one 429 then 200: exactly two POSTs and success",
-        retry_once
-    ),
-    http_case!(
+        |ctx| Box::pin(retry_once(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.retry.429_twice_fails",
+        Profile::Core,
+        Level::Recommended,
         "§4 429: still 429 after the retries → HTTP 429 error",
         "two 429s with one retry: exactly two POSTs, then the error",
-        retry_exhausted
-    ),
-    http_case!(
+        |ctx| Box::pin(retry_exhausted(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.retry.retry_after_http_date",
+        Profile::Core,
+        Level::Recommended,
         "§4 Retry-After as an HTTP date",
         "a Retry-After date is honoured",
-        retry_date
-    ),
-    http_case!(
+        |ctx| Box::pin(retry_date(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.errors.5xx_body_tail",
+        Profile::Core,
+        Level::Recommended,
         "§4 non-2xx → HTTP <status>: <first 256 chars>",
         "a 500 becomes `HTTP 500: <≤256 chars>`",
-        server_500
-    ),
-    http_case!(
+        |ctx| Box::pin(server_500(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.reply.non_json_is_raw_text",
+        Profile::Core,
+        Level::Recommended,
         "§4 non-JSON reply → raw text",
         "a text/plain reply is the tool output as is",
-        non_json
-    ),
-    http_case!(
+        |ctx| Box::pin(non_json(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.reply.json_without_text",
+        Profile::Core,
+        Level::Recommended,
         "§4 JSON object without text/result/answer → JSON text",
         "an object without text fields is passed as JSON text",
-        json_without_text
-    ),
-    http_case!(
+        |ctx| Box::pin(json_without_text(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.list.error_is_reported",
+        Profile::Core,
+        Level::Recommended,
         "§4 /tools non-2xx → HTTP <status> error",
         "a failing /tools leaves no tools, and says why",
-        list_error
-    ),
-    http_case!(
+        |ctx| Box::pin(list_error(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.server.hang_is_a_tool_error",
+        Profile::Core,
+        Level::Recommended,
         "§4 timeouts → a tool error, never a hung request",
         "a tools server that never answers fails the call, not the run",
-        hang
-    ),
-    http_case!(
+        |ctx| Box::pin(hang(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.server.reset_is_a_tool_error",
+        Profile::Core,
+        Level::Recommended,
         "§4 a reset connection → a tool error",
         "a dropped connection fails the call, not the run",
-        reset
-    ),
-    http_case!(
+        |ctx| Box::pin(reset(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "http.server.garbage_is_a_tool_error",
+        Profile::Core,
+        Level::Recommended,
         "§4 10 MB of garbage never crashes the request",
         "an oversized non-JSON answer fails the call, not the run",
-        garbage
-    ),
+        |ctx| Box::pin(garbage(ctx)),
+    )
+    .needs(NEEDS),
 ];
 
 /// An http-backend run against `base` with a nonce header (and `headers`), the model following `script`.

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{detail, expect_status, loop_body, tool_contents, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq, excerpt};
 use crate::features::Feature;
@@ -17,38 +17,42 @@ const LOOP: &[Feature] = &[Feature::ProviderFake, Feature::LocalTools];
 const CHAR_BUDGET: usize = 16_000;
 
 pub const CASES: &[Case] = &[
-    Case {
-        id: "loop.reply.message_null_is_502",
-        description: "a provider reply whose choices[0].message is null ends the run with 502 naming the provider",
-        clause: "§2.3 a reply that is not a chat completion is a provider failure (502)",
-        profile: Profile::Core,
-        features: LOOP,
-        run: |ctx| Box::pin(not_a_completion(ctx, Value::Null)),
-    },
-    Case {
-        id: "loop.reply.content_number_is_502",
-        description: "a provider reply whose content is a number ends the run with 502 naming the provider",
-        clause: "§2.3 content neither string, list nor null is a provider failure (502)",
-        profile: Profile::Core,
-        features: LOOP,
-        run: |ctx| Box::pin(not_a_completion(ctx, json!({"role": "assistant", "content": 42}))),
-    },
-    Case {
-        id: "loop.tools_disabled.calls_not_run",
-        description: "with use_tools:false a tool call of the model gets `error: tools are disabled` and does not run",
-        clause: "§2.3 when tools were not offered, tool calls are answered `error: tools are disabled`, not run",
-        profile: Profile::Core,
-        features: LOOP,
-        run: |ctx| Box::pin(tools_disabled(ctx)),
-    },
-    Case {
-        id: "loop.prune.long_user_message_is_cut",
-        description: "a single 20 000-character user message reaches the model cut in the middle with a marker",
-        clause: "§2.2 the latest user message is always kept, cut with `[… N characters omitted …]`",
-        profile: Profile::Core,
-        features: LOOP,
-        run: |ctx| Box::pin(long_user_message(ctx)),
-    },
+    Case::new(
+        "loop.reply.message_null_is_502",
+        Profile::Core,
+        Level::Recommended,
+        "§2.3 a reply that is not a chat completion is a provider failure (502)",
+        "a provider reply whose choices[0].message is null ends the run with 502 naming the provider",
+        |ctx| Box::pin(not_a_completion(ctx, Value::Null)),
+    )
+    .needs(LOOP),
+    Case::new(
+        "loop.reply.content_number_is_502",
+        Profile::Core,
+        Level::Recommended,
+        "§2.3 content neither string, list nor null is a provider failure (502)",
+        "a provider reply whose content is a number ends the run with 502 naming the provider",
+        |ctx| Box::pin(not_a_completion(ctx, json!({"role": "assistant", "content": 42}))),
+    )
+    .needs(LOOP),
+    Case::new(
+        "loop.tools_disabled.calls_not_run",
+        Profile::Core,
+        Level::Recommended,
+        "§2.3 when tools were not offered, tool calls are answered `error: tools are disabled`, not run",
+        "with use_tools:false a tool call of the model gets `error: tools are disabled` and does not run",
+        |ctx| Box::pin(tools_disabled(ctx)),
+    )
+    .needs(LOOP),
+    Case::new(
+        "loop.prune.long_user_message_is_cut",
+        Profile::Core,
+        Level::Recommended,
+        "§2.2 the latest user message is always kept, cut with `[… N characters omitted …]`",
+        "a single 20 000-character user message reaches the model cut in the middle with a marker",
+        |ctx| Box::pin(long_user_message(ctx)),
+    )
+    .needs(LOOP),
 ];
 
 /// A model whose one reply has `message` as its `choices[0].message`.

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::tool_contents;
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq, excerpt};
 use crate::fakes::provider::script_marker;
@@ -13,22 +13,25 @@ use crate::target::Ctx;
 const NEEDS: &[Feature] = &[Feature::ProviderFake, Feature::Mcp];
 
 pub const CASES: &[Case] = &[
-    Case {
-        id: "mcp.tools.roundtrip",
-        description: "a scripted call to an MCP tool round-trips through initialize/discover, tools/list and tools/call",
-        clause: "§4b EXT MCP tools",
-        profile: Profile::Extended,
-        features: NEEDS,
-        run: |ctx| Box::pin(roundtrip(ctx)),
-    },
-    Case {
-        id: "mcp.tools.is_error",
-        description: "an MCP result with isError:true is a failed invocation the model sees, and the loop goes on",
-        clause: "§4b EXT isError → ok:false",
-        profile: Profile::Extended,
-        features: NEEDS,
-        run: |ctx| Box::pin(is_error(ctx)),
-    },
+    Case::new(
+        "mcp.tools.roundtrip",
+        Profile::Extended,
+        Level::Required,
+        "§4b EXT MCP tools",
+        "a scripted call to an MCP tool round-trips through initialize/discover, tools/list and tools/call — required: \
+         the official MCP Python SDK's server answers nothing before `initialize`: no MCP tool ever runs",
+        |ctx| Box::pin(roundtrip(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "mcp.tools.is_error",
+        Profile::Extended,
+        Level::Recommended,
+        "§4b EXT isError → ok:false",
+        "an MCP result with isError:true is a failed invocation the model sees, and the loop goes on",
+        |ctx| Box::pin(is_error(ctx)),
+    )
+    .needs(NEEDS),
 ];
 
 async fn run(ctx: &Ctx, script: Value) -> Result<Value, Failure> {

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, openai_error, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::fakes::openai_upstream::{MODELS, Received, Reply as Upstream, received_containing};
@@ -25,120 +25,166 @@ const REQUEST_ID: &str = "§1 OpenAI surface — x-request-id on every response"
 const MODELS_CLAUSE: &str = "§1 GET /v1/models, GET /v1/models/{id} — the provider's models";
 const NEEDS: &[Feature] = &[Feature::OpenaiProxy];
 
-macro_rules! openai_case {
-    ($id:literal, $clause:expr, $desc:literal, $features:expr, $f:expr) => {
-        Case {
-            id: $id,
-            description: $desc,
-            clause: $clause,
-            profile: Profile::Openai,
-            features: $features,
-            run: |ctx| Box::pin($f(ctx)),
-        }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    openai_case!(
+    Case::new(
         "openai.chat.passthrough",
+        Profile::Openai,
+        Level::Faithful,
         PROXY,
-        "the provider's answer comes back whole: every choice, logprobs, usage details, system_fingerprint, unknown fields",
-        NEEDS,
-        passthrough
-    ),
-    openai_case!(
+        "the provider's answer comes back whole: every choice, logprobs, usage details, system_fingerprint, unknown \
+         fields",
+        |ctx| Box::pin(passthrough(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.chat.fields_forwarded",
+        Profile::Openai,
+        Level::Faithful,
         PROXY,
-        "every request field reaches the provider unchanged (tools, n, seed, temperature, response_format, unknown ones), only the model loses its prefix",
-        NEEDS,
-        fields_forwarded
-    ),
-    openai_case!(
+        "every request field reaches the provider unchanged (tools, n, seed, temperature, response_format, unknown \
+         ones), only the model loses its prefix",
+        |ctx| Box::pin(fields_forwarded(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.chat.nothing_pruned",
+        Profile::Openai,
+        Level::Required,
         PROXY,
-        "a long history with a 20 000-character message reaches the provider whole",
-        NEEDS,
-        nothing_pruned
-    ),
-    openai_case!(
+        "a long history with a 20 000-character message reaches the provider whole — required: langchain-openai and \
+         openai-agents send the whole history each turn: a pruning gateway silently drops conversation the model never \
+         sees",
+        |ctx| Box::pin(nothing_pruned(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.chat.tool_calls_returned",
+        Profile::Openai,
+        Level::Required,
         PROXY,
-        "tool calls come back to the client, not executed: one provider call",
-        NEEDS,
-        tool_calls_returned
-    ),
-    openai_case!(
+        "tool calls come back to the client, not executed: one provider call — required: openai-agents and \
+         langchain-openai run tools themselves: tool calls executed or dropped by the gateway break their agent loop",
+        |ctx| Box::pin(tool_calls_returned(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "openai.chat.usage_returned",
+        Profile::Openai,
+        Level::Required,
+        PROXY,
+        "the provider's usage comes back with the answer, token details included — required: langchain-openai's \
+         `usage_metadata` and LiteLLM's spend tracking read `usage`: dropped or changed, token counts and cost are \
+         silently lost",
+        |ctx| Box::pin(usage_returned(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.chat.bare_model",
+        Profile::Openai,
+        Level::Recommended,
         "§1 OpenAI surface — a bare model name goes to the default provider",
         "a model name without a provider prefix reaches the default provider as it is",
-        NEEDS,
-        bare_model
+        |ctx| Box::pin(bare_model(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "openai.errors.not_found",
+        Profile::Openai,
+        Level::Recommended,
+        ERRORS,
+        "an unknown /v1 route is an OpenAI-shaped 404",
+        |ctx| Box::pin(not_found(ctx)),
     ),
-    openai_case!("openai.errors.not_found", ERRORS, "an unknown /v1 route is an OpenAI-shaped 404", &[], not_found),
-    openai_case!(
+    Case::new(
         "openai.errors.method_not_allowed",
+        Profile::Openai,
+        Level::Recommended,
         ERRORS,
         "a wrong method on an OpenAI route is an OpenAI-shaped 405",
-        &[],
-        method_not_allowed
+        |ctx| Box::pin(method_not_allowed(ctx)),
     ),
-    openai_case!(
+    Case::new(
         "openai.errors.malformed_json",
+        Profile::Openai,
+        Level::Recommended,
         ERRORS,
         "a body that is not JSON is an OpenAI-shaped 400",
-        &[],
-        malformed_json
+        |ctx| Box::pin(malformed_json(ctx)),
     ),
-    openai_case!(
+    Case::new(
         "openai.errors.wrong_types",
+        Profile::Openai,
+        Level::Recommended,
         ERRORS,
         "fields of the wrong type are a 400 (not 422) whose param names the field",
-        &[],
-        wrong_types
+        |ctx| Box::pin(wrong_types(ctx)),
     ),
-    openai_case!(
+    Case::new(
         "openai.request_id.present",
+        Profile::Openai,
+        Level::Recommended,
         REQUEST_ID,
         "answers, errors and unknown routes all carry an x-request-id",
-        &[],
-        request_id_present
+        |ctx| Box::pin(request_id_present(ctx)),
     ),
-    openai_case!(
+    Case::new(
         "openai.request_id.client_echoed",
+        Profile::Openai,
+        Level::Recommended,
         REQUEST_ID,
         "the client's own x-request-id comes back",
-        &[],
-        request_id_echoed
+        |ctx| Box::pin(request_id_echoed(ctx)),
     ),
-    openai_case!(
+    Case::new(
         "openai.request_id.provider_passed_back",
+        Profile::Openai,
+        Level::Faithful,
         REQUEST_ID,
         "the provider's request id header is passed back",
-        NEEDS,
-        provider_request_id
-    ),
-    openai_case!(
+        |ctx| Box::pin(provider_request_id(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.models.provider_listed",
+        Profile::Openai,
+        Level::Recommended,
         MODELS_CLAUSE,
         "GET /v1/models lists the provider's own models",
-        NEEDS,
-        models_listed
-    ),
-    openai_case!(
+        |ctx| Box::pin(models_listed(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.models.retrieve",
+        Profile::Openai,
+        Level::Recommended,
         MODELS_CLAUSE,
         "GET /v1/models/{id} answers a listed model, and an OpenAI-shaped 404 for an unknown one",
-        NEEDS,
-        models_retrieve
-    ),
-    openai_case!(
+        |ctx| Box::pin(models_retrieve(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.embeddings.forwarded",
-        "§1 EXT POST /v1/embeddings — forwarded, the answer passed back",
+        Profile::Openai,
+        Level::Faithful,
+        EMBEDDINGS,
         "an embeddings request reaches the provider unchanged but the model, and its answer comes back whole",
-        NEEDS,
-        embeddings
-    ),
+        |ctx| Box::pin(embeddings(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "openai.embeddings.vectors",
+        Profile::Openai,
+        Level::Required,
+        EMBEDDINGS,
+        "an embeddings request is answered with the provider's vectors, in input order, and its input reaches the \
+         provider — required: langchain-openai's `OpenAIEmbeddings` and `litellm.embedding` read `data[].embedding` by \
+         index: without the route they fail, with vectors changed or reordered retrieval silently ranks on the wrong ones",
+        |ctx| Box::pin(embedding_vectors(ctx)),
+    )
+    .needs(NEEDS),
 ];
+
+const EMBEDDINGS: &str = "§1 EXT POST /v1/embeddings — forwarded, the answer passed back";
 
 /// A chat request on [`MODEL`] whose first message carries the case's marker and the provider's
 /// scripted answer.
@@ -262,7 +308,9 @@ async fn tool_calls_returned(ctx: &Ctx) -> CaseResult {
     body["tools"] = json!([weather_tool()]);
     let reply = chat(ctx, &body).await?;
     expect_status(&reply, 200, "a completion with tool calls")?;
-    ensure_eq!(reply.json()?, answer, "the answer the client got");
+    // The choices — the calls with their ids and arguments, the finish reason — are what an agent
+    // framework runs; the rest of the answer passed whole is `openai.chat.passthrough` (faithful).
+    ensure_eq!(reply.json()?["choices"], answer["choices"], "the choices the client got");
     // One provider call: the tools were the client's to run, not the server's.
     one_request(ctx, &marker).await?;
     Ok(())
@@ -423,5 +471,48 @@ async fn embeddings(ctx: &Ctx) -> CaseResult {
     let mut expected = body.clone();
     expected["model"] = json!("conformance-embed");
     ensure_eq!(got.body, expected, "the body the provider received");
+    Ok(())
+}
+
+/// What an embeddings client reads: the vectors by index, for the input it sent. The rest of the
+/// answer, whole, is `openai.embeddings.forwarded` (faithful).
+async fn embedding_vectors(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let vectors = [json!([0.5, -0.25, 0.75]), json!([-1.0, 0.0, 0.125])];
+    let answer = json!({
+        "object": "list", "model": "conformance-embed",
+        "data": [{"object": "embedding", "index": 0, "embedding": vectors[0]},
+                 {"object": "embedding", "index": 1, "embedding": vectors[1]}],
+        "usage": {"prompt_tokens": 4, "total_tokens": 4}
+    });
+    let input = json!([format!("{marker} {}", Upstream::json(answer).marker()), "second text"]);
+    let body = json!({"model": "openai/conformance-embed", "input": input, "encoding_format": "float"});
+    let reply = ctx.post_json("/v1/embeddings", &body).await?;
+    expect_status(&reply, 200, "POST /v1/embeddings")?;
+    let got = reply.json()?;
+    let data = got["data"].as_array().cloned().unwrap_or_default();
+    ensure_eq!(data.len(), 2, "embeddings in the answer ({got})");
+    for (i, vector) in vectors.iter().enumerate() {
+        let item = data.iter().find(|d| d["index"] == json!(i));
+        ensure_eq!(item.map(|d| &d["embedding"]), Some(vector), "the vector of input {i}");
+    }
+    let request = one_request(ctx, &marker).await?;
+    ensure_eq!(request.body["input"], input, "the input the provider received");
+    Ok(())
+}
+
+/// What a framework's token accounting reads: `usage`, details included. The rest of the answer,
+/// whole, is `openai.chat.passthrough` (faithful).
+async fn usage_returned(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let mut answer = completion("counted");
+    answer["usage"] = json!({"prompt_tokens": 21, "completion_tokens": 8, "total_tokens": 29,
+        "prompt_tokens_details": {"cached_tokens": 16}, "completion_tokens_details": {"reasoning_tokens": 3}});
+    let reply = chat(ctx, &chat_body(&marker, &Upstream::json(answer.clone()))).await?;
+    expect_status(&reply, 200, "a chat completion")?;
+    let got = reply.json()?;
+    ensure_eq!(got["usage"], answer["usage"], "the usage the client got");
+    ensure_eq!(got.pointer("/choices/0/message/content"), Some(&json!("counted")), "content");
+    one_request(ctx, &marker).await?;
     Ok(())
 }

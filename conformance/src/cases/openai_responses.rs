@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::openai::{MODEL, UPSTREAM_MODEL, completion, one_request};
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, openai_error, sse_events, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::fakes::openai_upstream::{Reply as Upstream, received_containing, turns_marker};
@@ -19,55 +19,80 @@ const CLAUSE: &str = "§1 EXT POST /v1/responses — bridged onto chat completio
 const STREAM: &str = "§1 EXT POST /v1/responses — stream:true, the Responses event stream";
 const NEEDS: &[Feature] = &[Feature::OpenaiProxy];
 
-macro_rules! responses_case {
-    ($id:literal, $clause:expr, $desc:literal, $run:expr) => {
-        Case { id: $id, description: $desc, clause: $clause, profile: Profile::Openai, features: NEEDS, run: $run }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    responses_case!(
+    Case::new(
         "openai.responses.plain",
+        Profile::Openai,
+        Level::Required,
         CLAUSE,
-        "input and instructions become chat messages; the answer is a Response with a message item, output_text, usage and status",
-        |ctx| Box::pin(plain(ctx))
-    ),
-    responses_case!(
+        "input and instructions become chat messages; the answer is a Response with a message item, output_text, usage \
+         and status — required: the Codex CLI (`wire_api = \"responses\"`) and the openai SDK's `responses.create` \
+         speak only `/v1/responses`: without it every turn is a 404",
+        |ctx| Box::pin(plain(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.responses.stream_text",
+        Profile::Openai,
+        Level::Required,
         STREAM,
-        "a streamed text answer is response.created … output_text.delta … response.completed, in order",
-        |ctx| Box::pin(stream_text(ctx))
-    ),
-    responses_case!(
+        "a streamed text answer is response.created … output_text.delta … response.completed, in order — required: the \
+         Codex CLI streams every turn and waits for `response.completed`: without the event sequence it reports the \
+         stream as failed",
+        |ctx| Box::pin(stream_text(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.responses.stream_function_call",
+        Profile::Openai,
+        Level::Required,
         STREAM,
-        "a streamed tool call is an output item with function_call_arguments.delta events",
-        |ctx| Box::pin(stream_call(ctx))
-    ),
-    responses_case!(
+        "a streamed tool call is an output item with function_call_arguments.delta events — required: the Codex CLI \
+         runs its tools from streamed `function_call` items: without them it never runs a command",
+        |ctx| Box::pin(stream_call(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.responses.stream_cut",
+        Profile::Openai,
+        Level::Required,
         STREAM,
-        "a provider stream cut without [DONE] ends with an `error` event, not response.completed",
-        |ctx| Box::pin(stream_cut(ctx))
-    ),
-    responses_case!(
+        "a provider stream cut without [DONE] ends with an `error` event, not response.completed — required: the Codex \
+         CLI takes `response.completed` as the end of a turn: a cut stream reported complete is a truncated answer it \
+         keeps",
+        |ctx| Box::pin(stream_cut(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.responses.function_round_trip",
+        Profile::Openai,
+        Level::Required,
         CLAUSE,
-        "a function tool call comes back as a function_call item; its function_call_output reaches the provider as a tool message",
-        |ctx| Box::pin(round_trip(ctx))
-    ),
-    responses_case!(
+        "a function tool call comes back as a function_call item; its function_call_output reaches the provider as a \
+         tool message — required: the Codex CLI and openai-agents send tool results as `function_call_output`: dropped, \
+         the model never sees them and calls again",
+        |ctx| Box::pin(round_trip(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.responses.json_schema",
+        Profile::Openai,
+        Level::Required,
         CLAUSE,
-        "text.format json_schema reaches the provider as response_format",
-        |ctx| Box::pin(json_schema(ctx))
-    ),
-    responses_case!(
+        "text.format json_schema reaches the provider as response_format — required: openai-agents' `output_type` is a \
+         `text.format` json_schema: dropped, the answer is free text its parser rejects",
+        |ctx| Box::pin(json_schema(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.responses.unsupported",
+        Profile::Openai,
+        Level::Recommended,
         CLAUSE,
         "what needs stored responses (previous_response_id, background) is a 400 naming the field",
-        |ctx| Box::pin(unsupported(ctx))
-    ),
+        |ctx| Box::pin(unsupported(ctx)),
+    )
+    .needs(NEEDS),
 ];
 
 /// A Responses tool (flat, unlike chat's).

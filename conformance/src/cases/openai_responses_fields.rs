@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::openai::UPSTREAM_MODEL;
 use super::openai_responses::{items, message_text, respond};
 use super::openai_responses_tools::AUTO;
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, uuid_like};
 use crate::failure::{CaseResult, ensure, ensure_eq};
 use crate::fakes::openai_upstream::{Reply as Upstream, received_containing, turns_marker};
@@ -20,22 +20,26 @@ const REASONING: &str = "§1 EXT POST /v1/responses (turn 3) — reasoning items
 const NEEDS: &[Feature] = &[Feature::OpenaiProxy];
 
 pub const CASES: &[Case] = &[
-    Case {
-        id: "openai.responses.fields_mapped",
-        description: "each mapped field reaches the provider under chat's name; reasoning.summary and unknown fields are named in x-miniagent-warnings; reasoning.effort and text.verbosity are echoed",
-        clause: FIELDS,
-        profile: Profile::Openai,
-        features: NEEDS,
-        run: |ctx| Box::pin(fields_mapped(ctx)),
-    },
-    Case {
-        id: "openai.responses.reasoning_round_trip",
-        description: "a provider's reasoning_content becomes a reasoning item (with encrypted_content when included) and goes back up as the assistant message's reasoning_content",
-        clause: REASONING,
-        profile: Profile::Openai,
-        features: NEEDS,
-        run: |ctx| Box::pin(reasoning_round_trip(ctx)),
-    },
+    Case::new(
+        "openai.responses.fields_mapped",
+        Profile::Openai,
+        Level::Recommended,
+        FIELDS,
+        "each mapped field reaches the provider under chat's name; reasoning.summary and unknown fields are named in \
+         x-miniagent-warnings; reasoning.effort and text.verbosity are echoed",
+        |ctx| Box::pin(fields_mapped(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "openai.responses.reasoning_round_trip",
+        Profile::Openai,
+        Level::Recommended,
+        REASONING,
+        "a provider's reasoning_content becomes a reasoning item (with encrypted_content when included) and goes back \
+         up as the assistant message's reasoning_content",
+        |ctx| Box::pin(reasoning_round_trip(ctx)),
+    )
+    .needs(NEEDS),
 ];
 
 async fn fields_mapped(ctx: &crate::target::Ctx) -> CaseResult {

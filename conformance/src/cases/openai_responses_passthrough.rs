@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::openai::{MODEL, UPSTREAM_MODEL};
 use super::openai_responses::respond;
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, openai_error, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::fakes::openai_upstream::{Received, Reply as Upstream, received_containing};
@@ -18,30 +18,36 @@ const CLAUSE: &str = "§1 EXT POST /v1/responses (turn 3) — passthrough: the p
 const NEEDS: &[Feature] = &[Feature::OpenaiProxy, Feature::ResponsesPassthrough];
 
 pub const CASES: &[Case] = &[
-    Case {
-        id: "openai.responses.passthrough_json",
-        description: "the body reaches the provider's /responses unchanged but for the model's prefix (hosted tools included); its JSON answer comes back byte for byte",
-        clause: CLAUSE,
-        profile: Profile::Openai,
-        features: NEEDS,
-        run: |ctx| Box::pin(passthrough_json(ctx)),
-    },
-    Case {
-        id: "openai.responses.passthrough_stream",
-        description: "the provider's Responses event stream (named events, hosted tool events, no [DONE]) comes back byte for byte",
-        clause: CLAUSE,
-        profile: Profile::Openai,
-        features: NEEDS,
-        run: |ctx| Box::pin(passthrough_stream(ctx)),
-    },
-    Case {
-        id: "openai.responses.passthrough_status",
-        description: "a provider's 429 comes back as a 429 with its error and Retry-After, not retried",
-        clause: CLAUSE,
-        profile: Profile::Openai,
-        features: NEEDS,
-        run: |ctx| Box::pin(passthrough_status(ctx)),
-    },
+    Case::new(
+        "openai.responses.passthrough_json",
+        Profile::Openai,
+        Level::Faithful,
+        CLAUSE,
+        "the body reaches the provider's /responses unchanged but for the model's prefix (hosted tools included); its \
+         JSON answer comes back byte for byte",
+        |ctx| Box::pin(passthrough_json(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "openai.responses.passthrough_stream",
+        Profile::Openai,
+        Level::Faithful,
+        CLAUSE,
+        "the provider's Responses event stream (named events, hosted tool events, no [DONE]) comes back byte for byte",
+        |ctx| Box::pin(passthrough_stream(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "openai.responses.passthrough_status",
+        Profile::Openai,
+        Level::Required,
+        CLAUSE,
+        "a provider's 429 comes back as a 429 with its error and Retry-After, not retried — required: the Codex CLI \
+         and the openai SDK retry a 429 themselves after `Retry-After`: a gateway that retries too or drops the status \
+         stacks both",
+        |ctx| Box::pin(passthrough_status(ctx)),
+    )
+    .needs(NEEDS),
 ];
 
 /// A request a bridge could not carry whole: hosted tools, a namespace, Codex's extras.

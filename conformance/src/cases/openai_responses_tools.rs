@@ -11,7 +11,7 @@
 use serde_json::{Value, json};
 
 use super::openai_responses::{items, message_text, respond};
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, openai_error, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::fakes::openai_upstream::{Received, received_containing};
@@ -25,48 +25,61 @@ pub(super) const AUTO: &str = "openai/auto-responses";
 const NEEDS: &[Feature] = &[Feature::OpenaiProxy];
 const NEEDS_REJECT: &[Feature] = &[Feature::OpenaiProxy, Feature::ResponsesHostedReject];
 
-macro_rules! tools_case {
-    ($id:literal, $clause:expr, $features:expr, $desc:literal, $run:expr) => {
-        Case { id: $id, description: $desc, clause: $clause, profile: Profile::Openai, features: $features, run: $run }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    tools_case!(
+    Case::new(
         "openai.responses.namespace_tools",
+        Profile::Openai,
+        Level::Required,
         TOOLS,
-        NEEDS,
-        "a namespace's functions reach the provider as function tools; a call comes back as a function_call with `namespace` and the inner name, and goes up again under the name offered",
-        |ctx| Box::pin(namespace_tools(ctx))
-    ),
-    tools_case!(
+        "a namespace's functions reach the provider as function tools; a call comes back as a function_call with \
+         `namespace` and the inner name, and goes up again under the name offered — required: the Codex CLI's default \
+         request offers the `multi_agent_v1` namespace: its calls must come back under the namespace or Codex cannot \
+         dispatch them",
+        |ctx| Box::pin(namespace_tools(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.responses.custom_tool",
+        Profile::Openai,
+        Level::Required,
         TOOLS,
-        NEEDS,
-        "a custom tool reaches the provider as a function; its call comes back as a custom_tool_call with `input`, and its output goes up as a tool message",
-        |ctx| Box::pin(custom_tool(ctx))
-    ),
-    tools_case!(
+        "a custom tool reaches the provider as a function; its call comes back as a custom_tool_call with `input`, and \
+         its output goes up as a tool message — required: the Codex CLI's `apply_patch` is a custom tool: its call must \
+         come back as `custom_tool_call` with `input` or Codex cannot edit files",
+        |ctx| Box::pin(custom_tool(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.responses.shell_tools",
+        Profile::Openai,
+        Level::Required,
         TOOLS,
-        NEEDS,
-        "local_shell and shell reach the provider as functions; their calls come back as local_shell_call (action exec, command) and shell_call (action commands)",
-        |ctx| Box::pin(shell_tools(ctx))
-    ),
-    tools_case!(
+        "local_shell and shell reach the provider as functions; their calls come back as local_shell_call (action \
+         exec, command) and shell_call (action commands) — required: the Codex CLI runs commands through \
+         `local_shell`/`shell`: their calls must come back as `local_shell_call`/`shell_call` or no command runs",
+        |ctx| Box::pin(shell_tools(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.responses.hosted_tools_dropped",
+        Profile::Openai,
+        Level::Recommended,
         HOSTED,
-        NEEDS,
-        "web_search, file_search and remote mcp are left out of the provider's request, named in x-miniagent-warnings; the answer is 200, streamed or not",
-        |ctx| Box::pin(hosted_dropped(ctx))
-    ),
-    tools_case!(
+        "web_search, file_search and remote mcp are left out of the provider's request, named in x-miniagent-warnings; \
+         the answer is 200, streamed or not",
+        |ctx| Box::pin(hosted_dropped(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.responses.hosted_tools_rejected",
+        Profile::Openai,
+        Level::Recommended,
         HOSTED,
-        NEEDS_REJECT,
-        "with MINI_AGENT_RESPONSES_HOSTED_TOOLS=reject a hosted tool is a 400 naming it, and nothing reaches the provider",
-        |ctx| Box::pin(hosted_rejected(ctx))
-    ),
+        "with MINI_AGENT_RESPONSES_HOSTED_TOOLS=reject a hosted tool is a 400 naming it, and nothing reaches the \
+         provider",
+        |ctx| Box::pin(hosted_rejected(ctx)),
+    )
+    .needs(NEEDS_REJECT),
 ];
 
 /// The one request the provider received for `marker`, and its tools.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::openai::{UPSTREAM_MODEL, chat_body, completion, one_request, weather_tool};
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, openai_error, sse_events, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::fakes::openai_upstream::{Reply as Upstream, received_containing};
@@ -22,83 +22,109 @@ const STATUS: &str =
 const FAILED: &str = "§1 OpenAI surface — a provider that fails (5xx) or sends no head in time is a 502/504";
 const NEEDS: &[Feature] = &[Feature::OpenaiProxy];
 
-macro_rules! openai_case {
-    ($id:literal, $clause:expr, $desc:literal, $features:expr, $run:expr) => {
-        Case { id: $id, description: $desc, clause: $clause, profile: Profile::Openai, features: $features, run: $run }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    openai_case!(
+    Case::new(
         "openai.stream.relayed",
+        Profile::Openai,
+        Level::Faithful,
         STREAM,
-        "stream:true answers the provider's chunks as they came (text, tool-call pieces, the usage chunk), then [DONE]",
-        NEEDS,
-        |ctx| Box::pin(relayed(ctx))
-    ),
-    openai_case!(
+        "stream:true answers the provider's chunks as they came (text, tool-call pieces, the usage chunk), then \
+         [DONE]",
+        |ctx| Box::pin(relayed(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.stream.cut",
+        Profile::Openai,
+        Level::Required,
         STREAM,
-        "a provider stream that ends without [DONE] ends with an error event, never [DONE]",
-        NEEDS,
-        |ctx| Box::pin(cut(ctx))
-    ),
-    openai_case!(
+        "a provider stream that ends without [DONE] ends with an error event, never [DONE] — required: the openai \
+         Python SDK stops at `[DONE]` without error: a cut stream ended with `[DONE]` is a truncated answer taken as \
+         complete",
+        |ctx| Box::pin(cut(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.stream.not_sse",
+        Profile::Openai,
+        Level::Required,
         STREAM,
-        "a 2xx that is not an event stream ends with an error event, never [DONE]",
-        NEEDS,
-        |ctx| Box::pin(not_sse(ctx))
-    ),
-    openai_case!(
+        "a 2xx that is not an event stream ends with an error event, never [DONE] — required: the openai Python SDK \
+         reads an event stream: a JSON body ended with `[DONE]` is an empty answer taken as complete",
+        |ctx| Box::pin(not_sse(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.stream.error_before_head",
+        Profile::Openai,
+        Level::Required,
         STATUS,
-        "a provider error before the stream started is a real HTTP error, not a 200 stream",
-        NEEDS,
-        |ctx| Box::pin(error_before_head(ctx))
-    ),
-    openai_case!(
+        "a provider error before the stream started is a real HTTP error, not a 200 stream — required: the openai \
+         Python SDK raises and retries on the HTTP status: an error inside a 200 stream is never retried and loses its \
+         status",
+        |ctx| Box::pin(error_before_head(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.status.400",
+        Profile::Openai,
+        Level::Required,
         STATUS,
-        "a provider 400 comes back as 400 with its error, after one provider call",
-        NEEDS,
-        |ctx| Box::pin(passed_through(ctx, 400, "invalid_request_error", None))
-    ),
-    openai_case!(
+        "a provider 400 comes back as 400 with its error, after one provider call — required: the openai Python SDK \
+         picks its exception from the status (`BadRequestError`) and retries 5xx: a 400 made a 5xx is retried and \
+         mis-raised",
+        |ctx| Box::pin(passed_through(ctx, 400, "invalid_request_error", None)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.status.401",
+        Profile::Openai,
+        Level::Required,
         STATUS,
-        "a provider 401 comes back as 401 with its error, after one provider call",
-        NEEDS,
-        |ctx| Box::pin(passed_through(ctx, 401, "authentication_error", None))
-    ),
-    openai_case!(
+        "a provider 401 comes back as 401 with its error, after one provider call — required: the openai Python SDK \
+         raises `AuthenticationError` on 401 only: another status is retried or mis-raised",
+        |ctx| Box::pin(passed_through(ctx, 401, "authentication_error", None)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.status.404",
+        Profile::Openai,
+        Level::Required,
         STATUS,
-        "a provider 404 comes back as 404 with its error, after one provider call",
-        NEEDS,
-        |ctx| Box::pin(passed_through(ctx, 404, "invalid_request_error", None))
-    ),
-    openai_case!(
+        "a provider 404 comes back as 404 with its error, after one provider call — required: the openai Python SDK \
+         raises `NotFoundError` on 404 only (litellm maps it to its own): another status is retried or mis-raised",
+        |ctx| Box::pin(passed_through(ctx, 404, "invalid_request_error", None)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.status.429",
+        Profile::Openai,
+        Level::Required,
         STATUS,
-        "a provider 429 comes back as 429 with its error and Retry-After, after one provider call",
-        NEEDS,
-        |ctx| Box::pin(passed_through(ctx, 429, "rate_limit_error", Some("7")))
-    ),
-    openai_case!(
+        "a provider 429 comes back as 429 with its error and Retry-After, after one provider call — required: the \
+         openai Python SDK retries a 429 itself, honouring `Retry-After`: a gateway that retries too stacks both \
+         (LiteLLM's proxy held one 22 s)",
+        |ctx| Box::pin(passed_through(ctx, 429, "rate_limit_error", Some("7"))),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.status.5xx",
+        Profile::Openai,
+        Level::Recommended,
         FAILED,
         "a provider 500 (after any retries) is an OpenAI-shaped 502",
-        NEEDS,
-        |ctx| Box::pin(server_error(ctx))
-    ),
-    openai_case!(
+        |ctx| Box::pin(server_error(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.status.no_head",
+        Profile::Openai,
+        Level::Recommended,
         FAILED,
         "a provider that sends no head within the provider timeout is an OpenAI-shaped 504, streamed or not",
-        &[Feature::OpenaiProxy, Feature::ProviderTimeout],
-        |ctx| Box::pin(no_head(ctx))
-    ),
+        |ctx| Box::pin(no_head(ctx)),
+    )
+    .needs(&[Feature::OpenaiProxy, Feature::ProviderTimeout]),
 ];
 
 /// A streamed chat request (usage asked for) whose provider answers `upstream`.
@@ -186,8 +212,11 @@ async fn cut(ctx: &Ctx) -> CaseResult {
         ctx.post_json("/v1/chat/completions", &stream_body(&marker, &Upstream::events(sent.clone()).cut())).await?;
     let data = stream_data(&reply, "a stream the provider cut")?;
     ensure!(data.len() == sent.len() + 1, "expected the {} chunks sent, then one error event: {data:?}", sent.len());
+    // What the client reads of each chunk is its choices (the text and tool-call pieces); a chunk
+    // passed whole is `openai.stream.relayed` (faithful).
     for (d, s) in data.iter().zip(&sent) {
-        ensure!(serde_json::from_str::<Value>(d).ok().as_ref() == Some(s), "a chunk was changed: {d}");
+        let choices = serde_json::from_str::<Value>(d).ok().map(|c| c["choices"].clone());
+        ensure!(choices.as_ref() == Some(&s["choices"]), "a chunk's choices were changed: {d}");
     }
     ends_with_error(&data, "a stream the provider cut")
 }

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, uuid_like};
 use crate::failure::{CaseResult, Failure};
 use crate::fakes::provider::script_marker;
@@ -16,22 +16,24 @@ use crate::features::Feature;
 use crate::target::Ctx;
 
 pub const CASES: &[Case] = &[
-    Case {
-        id: "property.loop.tool_order",
-        description: "for random per-call delays and concurrency, tool messages follow call order",
-        clause: "§2.7 tool messages in the original call order (property)",
-        profile: Profile::Core,
-        features: &[Feature::ProviderFake, Feature::LocalTools],
-        run: |ctx| Box::pin(tool_order(ctx)),
-    },
-    Case {
-        id: "property.http.retries_bounded",
-        description: "for random 429 sequences, POSTs ≤ retries + 1 and the call succeeds iff a 2xx came in time",
-        clause: "§4 429: bounded retries (property)",
-        profile: Profile::Core,
-        features: &[Feature::ProviderFake],
-        run: |ctx| Box::pin(retries_bounded(ctx)),
-    },
+    Case::new(
+        "property.loop.tool_order",
+        Profile::Core,
+        Level::Recommended,
+        "§2.7 tool messages in the original call order (property)",
+        "for random per-call delays and concurrency, tool messages follow call order",
+        |ctx| Box::pin(tool_order(ctx)),
+    )
+    .needs(&[Feature::ProviderFake, Feature::LocalTools]),
+    Case::new(
+        "property.http.retries_bounded",
+        Profile::Core,
+        Level::Recommended,
+        "§4 429: bounded retries (property)",
+        "for random 429 sequences, POSTs ≤ retries + 1 and the call succeeds iff a 2xx came in time",
+        |ctx| Box::pin(retries_bounded(ctx)),
+    )
+    .needs(&[Feature::ProviderFake]),
 ];
 
 /// Runs `property` for the context's number of cases; each case may make requests (the blocking

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::router_spread::{NEEDS, ask, attempts, chat, served};
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, openai_error, sse_events, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::fakes::router::Health;
@@ -25,91 +25,130 @@ const COOLDOWN: &str = "§5 Routing — allowed_fails or one 429 cool a deployme
 const EVERYWHERE: &str = "§5 Routing — it applies to every model call; a stream falls back only before its first byte";
 const VISIBLE: &str = "§5 Routing — x-miniagent-deployment, x-miniagent-attempts, GET /v1/deployments, /metrics";
 
-macro_rules! router_case {
-    ($id:literal, $clause:expr, $desc:literal, $run:expr) => {
-        Case { id: $id, description: $desc, clause: $clause, profile: Profile::Router, features: NEEDS, run: $run }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    router_case!(
+    Case::new(
         "router.retries.skip_failing",
+        Profile::Router,
+        Level::Recommended,
         FAILURES,
-        "a deployment answering 500 is skipped: every request is served by another, in at most 2 attempts, and after allowed_fails it receives nothing",
-        |ctx| Box::pin(skip_failing(ctx))
-    ),
-    router_case!(
+        "a deployment answering 500 is skipped: every request is served by another, in at most 2 attempts, and after \
+         allowed_fails it receives nothing",
+        |ctx| Box::pin(skip_failing(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.retries.other_deployments_first",
+        Profile::Router,
+        Level::Recommended,
         FAILURES,
-        "with every deployment failing, each is tried once (1 + num_retries attempts), then the default fallback serves",
-        |ctx| Box::pin(other_deployments_first(ctx))
-    ),
-    router_case!(
+        "with every deployment failing, each is tried once (1 + num_retries attempts), then the default fallback \
+         serves",
+        |ctx| Box::pin(other_deployments_first(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.fallbacks.generic",
+        Profile::Router,
+        Level::Recommended,
         FAILURES,
         "a group whose only deployment fails is retried num_retries times, then its `fallbacks` group serves",
-        |ctx| Box::pin(generic_fallback(ctx))
-    ),
-    router_case!(
+        |ctx| Box::pin(generic_fallback(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.fallbacks.context_window",
+        Profile::Router,
+        Level::Recommended,
         FAILURES,
         "a 400 saying the context is too long goes to context_window_fallbacks; another 400 comes back as it is",
-        |ctx| Box::pin(context_window(ctx))
-    ),
-    router_case!(
+        |ctx| Box::pin(context_window(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.fallbacks.content_policy",
+        Profile::Router,
+        Level::Recommended,
         FAILURES,
         "a content-policy refusal goes to content_policy_fallbacks",
-        |ctx| Box::pin(content_policy(ctx))
-    ),
-    router_case!(
+        |ctx| Box::pin(content_policy(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.client_error.not_retried",
+        Profile::Router,
+        Level::Recommended,
         FAILURES,
         "a provider 400 comes back at once: one attempt, no other deployment, no cooldown",
-        |ctx| Box::pin(client_error(ctx))
-    ),
-    router_case!(
+        |ctx| Box::pin(client_error(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.cooldown.allowed_fails",
+        Profile::Router,
+        Level::Recommended,
         COOLDOWN,
-        "allowed_fails failures cool a deployment: it receives nothing until its cooldown_time has passed, then serves again",
-        |ctx| Box::pin(allowed_fails(ctx))
-    ),
-    router_case!(
+        "allowed_fails failures cool a deployment: it receives nothing until its cooldown_time has passed, then serves \
+         again",
+        |ctx| Box::pin(allowed_fails(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.cooldown.retry_after",
+        Profile::Router,
+        Level::Recommended,
         COOLDOWN,
         "a 429 cools a deployment for its Retry-After when longer than cooldown_time",
-        |ctx| Box::pin(retry_after(ctx))
-    ),
-    router_case!(
+        |ctx| Box::pin(retry_after(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.cooldown.all_cooling",
+        Profile::Router,
+        Level::Recommended,
         COOLDOWN,
-        "every deployment cooling is a 429 with Retry-After (the soonest end), OpenAI's shape on /v1, `detail` on /agent/run",
-        |ctx| Box::pin(all_cooling(ctx))
-    ),
-    router_case!(
+        "every deployment cooling is a 429 with Retry-After (the soonest end), OpenAI's shape on /v1, `detail` on \
+         /agent/run",
+        |ctx| Box::pin(all_cooling(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.stream.before_first_byte",
+        Profile::Router,
+        Level::Required,
         EVERYWHERE,
-        "a stream whose deployment fails before its head falls back; one cut after its first byte does not",
-        |ctx| Box::pin(stream(ctx))
-    ),
-    router_case!(
+        "a stream whose deployment fails before its head falls back; one cut after its first byte does not — required: \
+         the openai Python SDK concatenates deltas: a fallback after the first byte splices two deployments' answers \
+         into one",
+        |ctx| Box::pin(stream(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.routes.embeddings_responses_agent",
+        Profile::Router,
+        Level::Recommended,
         EVERYWHERE,
         "/v1/embeddings, /v1/responses and /agent/run are routed like chat: a failing deployment is replaced",
-        |ctx| Box::pin(other_routes(ctx))
-    ),
-    router_case!(
+        |ctx| Box::pin(other_routes(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.deployments.listed",
+        Profile::Router,
+        Level::Recommended,
         VISIBLE,
         "GET /v1/deployments lists every deployment with its figures and no key",
-        |ctx| Box::pin(listed(ctx))
-    ),
-    router_case!(
+        |ctx| Box::pin(listed(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.metrics.by_deployment",
+        Profile::Router,
+        Level::Recommended,
         VISIBLE,
         "/metrics counts attempts and availability by deployment id",
-        |ctx| Box::pin(metrics(ctx))
-    ),
+        |ctx| Box::pin(metrics(ctx)),
+    )
+    .needs(NEEDS),
 ];
 
 /// What the fakes received for `model` with `nonce`.

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::fakes::router::{Health, script};
@@ -26,73 +26,86 @@ const STRATEGIES: &str = "§5 Routing — least-busy, latency-based-routing, usa
 /// Requests per spread.
 pub const REQUESTS: usize = 1000;
 
-macro_rules! spread_case {
-    ($id:literal, $clause:expr, $features:expr, $desc:literal, $run:expr) => {
-        Case { id: $id, description: $desc, clause: $clause, profile: Profile::Router, features: $features, run: $run }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    spread_case!(
+    Case::new(
         "router.shuffle.weight",
+        Profile::Router,
+        Level::Recommended,
         SPREAD,
-        NEEDS,
         "weights 1:2:7 spread 1 000 requests 10 %, 20 %, 70 %",
-        |ctx| Box::pin(shares(ctx, "spread-weight", &[("weight-a", 0.1), ("weight-b", 0.2), ("weight-c", 0.7)]))
-    ),
-    spread_case!(
+        |ctx| Box::pin(shares(ctx, "spread-weight", &[("weight-a", 0.1), ("weight-b", 0.2), ("weight-c", 0.7)])),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.shuffle.rpm",
+        Profile::Router,
+        Level::Recommended,
         SPREAD,
-        NEEDS,
         "without weights, rpm 100:300:600 spread requests 10 %, 30 %, 60 %",
-        |ctx| Box::pin(shares(ctx, "spread-rpm", &[("rpm-a", 0.1), ("rpm-b", 0.3), ("rpm-c", 0.6)]))
-    ),
-    spread_case!(
+        |ctx| Box::pin(shares(ctx, "spread-rpm", &[("rpm-a", 0.1), ("rpm-b", 0.3), ("rpm-c", 0.6)])),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.shuffle.tpm",
+        Profile::Router,
+        Level::Recommended,
         SPREAD,
-        NEEDS,
         "without weights or rpm, tpm 1000:1000:2000 spread requests 25 %, 25 %, 50 %",
-        |ctx| Box::pin(shares(ctx, "spread-tpm", &[("tpm-a", 0.25), ("tpm-b", 0.25), ("tpm-c", 0.5)]))
-    ),
-    spread_case!(
+        |ctx| Box::pin(shares(ctx, "spread-tpm", &[("tpm-a", 0.25), ("tpm-b", 0.25), ("tpm-c", 0.5)])),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.shuffle.uniform",
+        Profile::Router,
+        Level::Recommended,
         SPREAD,
-        NEEDS,
         "without weight, rpm or tpm, requests spread evenly",
-        |ctx| Box::pin(shares(
-            ctx,
-            "spread-uniform",
-            &[("uniform-a", 1.0 / 3.0), ("uniform-b", 1.0 / 3.0), ("uniform-c", 1.0 / 3.0)]
-        ))
-    ),
-    spread_case!(
+        |ctx| {
+            Box::pin(shares(
+                ctx,
+                "spread-uniform",
+                &[("uniform-a", 1.0 / 3.0), ("uniform-b", 1.0 / 3.0), ("uniform-c", 1.0 / 3.0)],
+            ))
+        },
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.order.tiers",
+        Profile::Router,
+        Level::Recommended,
         SPREAD,
-        NEEDS,
         "order 1 takes everything while available; order 2 only while it cools, and order 1 again after",
-        |ctx| Box::pin(tiers(ctx))
-    ),
-    spread_case!(
+        |ctx| Box::pin(tiers(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "router.least_busy.spread",
+        Profile::Router,
+        Level::Recommended,
         STRATEGIES,
-        &[Feature::RouterLeastBusy],
         "least-busy: one at a time, requests spread evenly; a deployment holding requests gets few",
-        |ctx| Box::pin(least_busy(ctx))
-    ),
-    spread_case!(
+        |ctx| Box::pin(least_busy(ctx)),
+    )
+    .needs(&[Feature::RouterLeastBusy]),
+    Case::new(
         "router.latency.fastest",
+        Profile::Router,
+        Level::Recommended,
         STRATEGIES,
-        &[Feature::RouterLatency],
         "latency-based-routing: a deployment 40 ms slower than the others gets almost nothing",
-        |ctx| Box::pin(latency(ctx))
-    ),
-    spread_case!(
+        |ctx| Box::pin(latency(ctx)),
+    )
+    .needs(&[Feature::RouterLatency]),
+    Case::new(
         "router.usage.limits",
+        Profile::Router,
+        Level::Recommended,
         STRATEGIES,
-        &[Feature::RouterUsage],
-        "usage-based-routing-v2: the fewest tokens this minute, never past a deployment's rpm; all at their limits is a 429",
-        |ctx| Box::pin(usage(ctx))
-    ),
+        "usage-based-routing-v2: the fewest tokens this minute, never past a deployment's rpm; all at their limits is \
+         a 429",
+        |ctx| Box::pin(usage(ctx)),
+    )
+    .needs(&[Feature::RouterUsage]),
 ];
 
 /// A chat completion on `group` carrying `nonce` and the routing script.

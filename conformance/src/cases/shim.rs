@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::expect_status;
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq, excerpt};
 use crate::features::Feature;
@@ -11,54 +11,59 @@ use crate::target::Ctx;
 use crate::transport::Reply;
 
 pub const CASES: &[Case] = &[
-    Case {
-        id: "shim.echo.reply",
-        description: "echo mode answers `shim ok` in the chat.completion shape",
-        clause: "§1 POST /v1/chat/completions — echo mode; response shape",
-        profile: Profile::Core,
-        features: &[Feature::ShimEcho],
-        run: |ctx| Box::pin(echo(ctx, "/v1/chat/completions")),
-    },
-    Case {
-        id: "shim.echo.unversioned_route",
-        description: "POST /chat/completions is the same shim",
-        clause: "§1 POST /chat/completions",
-        profile: Profile::Core,
-        features: &[Feature::ShimEcho],
-        run: |ctx| Box::pin(echo(ctx, "/chat/completions")),
-    },
-    Case {
-        id: "shim.no_provider.guidance",
-        description: "without echo mode and without a provider: 400 saying how to configure one",
-        clause: "§1 POST /v1/chat/completions — no provider configured → 400 with guidance",
-        profile: Profile::Core,
-        features: &[Feature::ShimNoProvider],
-        run: |ctx| Box::pin(no_provider(ctx)),
-    },
-    Case {
-        id: "shim.error.openai_shape",
-        description: "errors on the shim use OpenAI's {error:{message,type,param,code}} shape",
-        clause: "§1 POST /v1/chat/completions — EXT errors use the OpenAI shape",
-        profile: Profile::Extended,
-        features: &[],
-        run: |ctx| Box::pin(error_shape(ctx)),
-    },
-    Case {
-        id: "shim.stream.echo",
-        description: "stream:true answers chat.completion.chunk events with one id, ending in [DONE]",
-        clause: "§1 POST /v1/chat/completions — EXT stream:true",
-        profile: Profile::Extended,
-        features: &[Feature::ShimEcho],
-        run: |ctx| Box::pin(stream(ctx, false)),
-    },
-    Case {
-        id: "shim.stream.include_usage",
-        description: "stream_options.include_usage adds one usage chunk with choices:[] before [DONE]",
-        clause: "§1 POST /v1/chat/completions — EXT stream:true (OpenAI clients' usage chunk)",
-        profile: Profile::Extended,
-        features: &[Feature::ShimEcho],
-        run: |ctx| Box::pin(stream(ctx, true)),
-    },
+    Case::new(
+        "shim.echo.reply",
+        Profile::Core,
+        Level::Recommended,
+        "§1 POST /v1/chat/completions — echo mode; response shape",
+        "echo mode answers `shim ok` in the chat.completion shape",
+        |ctx| Box::pin(echo(ctx, "/v1/chat/completions")),
+    )
+    .needs(&[Feature::ShimEcho]),
+    Case::new(
+        "shim.echo.unversioned_route",
+        Profile::Core,
+        Level::Recommended,
+        "§1 POST /chat/completions",
+        "POST /chat/completions is the same shim",
+        |ctx| Box::pin(echo(ctx, "/chat/completions")),
+    )
+    .needs(&[Feature::ShimEcho]),
+    Case::new(
+        "shim.no_provider.guidance",
+        Profile::Core,
+        Level::Recommended,
+        "§1 POST /v1/chat/completions — no provider configured → 400 with guidance",
+        "without echo mode and without a provider: 400 saying how to configure one",
+        |ctx| Box::pin(no_provider(ctx)),
+    )
+    .needs(&[Feature::ShimNoProvider]),
+    Case::new(
+        "shim.error.openai_shape",
+        Profile::Extended,
+        Level::Recommended,
+        "§1 POST /v1/chat/completions — EXT errors use the OpenAI shape",
+        "errors on the shim use OpenAI's {error:{message,type,param,code}} shape",
+        |ctx| Box::pin(error_shape(ctx)),
+    ),
+    Case::new(
+        "shim.stream.echo",
+        Profile::Extended,
+        Level::Recommended,
+        "§1 POST /v1/chat/completions — EXT stream:true",
+        "stream:true answers chat.completion.chunk events with one id, ending in [DONE]",
+        |ctx| Box::pin(stream(ctx, false)),
+    )
+    .needs(&[Feature::ShimEcho]),
+    Case::new(
+        "shim.stream.include_usage",
+        Profile::Extended,
+        Level::Recommended,
+        "§1 POST /v1/chat/completions — EXT stream:true (OpenAI clients' usage chunk)",
+        "stream_options.include_usage adds one usage chunk with choices:[] before [DONE]",
+        |ctx| Box::pin(stream(ctx, true)),
+    )
+    .needs(&[Feature::ShimEcho]),
 ];
 
 fn chat_body() -> Value {

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, run_body};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
 use crate::features::Feature;
@@ -10,22 +10,24 @@ use crate::shape::{Volatile, redact};
 use crate::target::Ctx;
 
 pub const CASES: &[Case] = &[
-    Case {
-        id: "traces.agent_run.concurrent_lines",
-        description: "200 concurrent runs append exactly 200 whole, parseable lines",
-        clause: "§1 Traces — lines never interleave under concurrency",
-        profile: Profile::Core,
-        features: &[Feature::Traces, Feature::Dummy],
-        run: |ctx| Box::pin(concurrent(ctx)),
-    },
-    Case {
-        id: "traces.agent_run.record_shape",
-        description: "a trace line is the envelope plus final_answer_preview and trace.request_class/iterations",
-        clause: "§1 Traces — record shape",
-        profile: Profile::Core,
-        features: &[Feature::Traces, Feature::Dummy],
-        run: |ctx| Box::pin(record_shape(ctx)),
-    },
+    Case::new(
+        "traces.agent_run.concurrent_lines",
+        Profile::Core,
+        Level::Recommended,
+        "§1 Traces — lines never interleave under concurrency",
+        "200 concurrent runs append exactly 200 whole, parseable lines",
+        |ctx| Box::pin(concurrent(ctx)),
+    )
+    .needs(&[Feature::Traces, Feature::Dummy]),
+    Case::new(
+        "traces.agent_run.record_shape",
+        Profile::Core,
+        Level::Recommended,
+        "§1 Traces — record shape",
+        "a trace line is the envelope plus final_answer_preview and trace.request_class/iterations",
+        |ctx| Box::pin(record_shape(ctx)),
+    )
+    .needs(&[Feature::Traces, Feature::Dummy]),
 ];
 
 fn trace_len(ctx: &Ctx) -> Result<(std::path::PathBuf, u64), Failure> {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::case::{Case, Profile};
+use crate::case::{Case, Level, Profile};
 use crate::checks::{detail, expect_detail, expect_not_echoed, run_body, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, excerpt};
 use crate::features::{AUTH_KEY, Feature, SLOW_CLIENT_TIMEOUT_SECS};
@@ -21,95 +21,99 @@ const SLOW: &str = "§11 EXT Slow and abusive clients";
 const OUTBOUND: &str = "§11 EXT Outbound URLs from requests";
 const RANGES: &str = "§11 EXT Numbers out of range → 422 naming the field";
 
-macro_rules! trust_case {
-    ($id:literal, $clause:expr, $desc:literal, $features:expr, $run:expr) => {
-        Case {
-            id: $id,
-            description: $desc,
-            clause: $clause,
-            profile: Profile::Extended,
-            features: $features,
-            run: $run,
-        }
-    };
-}
-
 pub const CASES: &[Case] = &[
-    trust_case!(
+    Case::new(
         "slow.header.half_sent_is_closed",
+        Profile::Extended,
+        Level::Recommended,
         SLOW,
         "half a request head is closed (or answered 408) within the header timeout + 2 s; the next request works",
-        &[Feature::SlowClients],
-        |ctx| Box::pin(half_head(ctx))
-    ),
-    trust_case!(
+        |ctx| Box::pin(half_head(ctx)),
+    )
+    .needs(&[Feature::SlowClients]),
+    Case::new(
         "slow.body.half_sent_is_408",
+        Profile::Extended,
+        Level::Recommended,
         SLOW,
         "a request whose body stops halfway is answered 408 (or closed) within the body timeout + 2 s",
-        &[Feature::SlowClients],
-        |ctx| Box::pin(half_body(ctx))
-    ),
-    trust_case!(
+        |ctx| Box::pin(half_body(ctx)),
+    )
+    .needs(&[Feature::SlowClients]),
+    Case::new(
         "slow.others_still_served",
+        Profile::Extended,
+        Level::Recommended,
         SLOW,
         "while a slow client holds a connection, a complete request is answered at once",
-        &[Feature::SlowClients],
-        |ctx| Box::pin(others_served(ctx))
-    ),
-    trust_case!(
+        |ctx| Box::pin(others_served(ctx)),
+    )
+    .needs(&[Feature::SlowClients]),
+    Case::new(
         "outbound.http.not_allowed_is_400",
+        Profile::Extended,
+        Level::Recommended,
         OUTBOUND,
         "a `tool_http_base_url` outside the allowlist answers 400 naming the field and MINI_AGENT_TOOL_URL_ALLOW",
-        &[Feature::UrlAllowlist],
-        |ctx| Box::pin(refused(
-            ctx,
-            "http",
-            "http://192.0.2.1:9/",
-            &["tool_http_base_url", "MINI_AGENT_TOOL_URL_ALLOW"]
-        ))
-    ),
-    trust_case!(
+        |ctx| {
+            Box::pin(refused(ctx, "http", "http://192.0.2.1:9/", &["tool_http_base_url", "MINI_AGENT_TOOL_URL_ALLOW"]))
+        },
+    )
+    .needs(&[Feature::UrlAllowlist]),
+    Case::new(
         "outbound.metadata.always_refused",
+        Profile::Extended,
+        Level::Recommended,
         OUTBOUND,
         "a link-local (metadata) `tool_http_base_url` answers 400, even where MINI_AGENT_TOOL_URL_ALLOW names it",
-        &[Feature::UrlAllowlist],
-        |ctx| Box::pin(refused(ctx, "http", "http://169.254.169.254:9/latest/meta-data/", &["tool_http_base_url"]))
-    ),
-    trust_case!(
+        |ctx| Box::pin(refused(ctx, "http", "http://169.254.169.254:9/latest/meta-data/", &["tool_http_base_url"])),
+    )
+    .needs(&[Feature::UrlAllowlist]),
+    Case::new(
         "outbound.mcp.not_allowed_is_400",
+        Profile::Extended,
+        Level::Recommended,
         OUTBOUND,
         "a `tool_mcp_url` outside the allowlist answers 400 naming the field and MINI_AGENT_TOOL_URL_ALLOW",
-        &[Feature::UrlAllowlist],
-        |ctx| Box::pin(refused(ctx, "mcp", "http://192.0.2.1:9/mcp", &["tool_mcp_url", "MINI_AGENT_TOOL_URL_ALLOW"]))
-    ),
-    trust_case!(
+        |ctx| Box::pin(refused(ctx, "mcp", "http://192.0.2.1:9/mcp", &["tool_mcp_url", "MINI_AGENT_TOOL_URL_ALLOW"])),
+    )
+    .needs(&[Feature::UrlAllowlist]),
+    Case::new(
         "outbound.credentials.not_echoed",
+        Profile::Extended,
+        Level::Recommended,
         OUTBOUND,
         "credentials in a refused URL never appear in the error",
-        &[Feature::UrlAllowlist],
-        |ctx| Box::pin(credentials(ctx))
-    ),
-    trust_case!(
+        |ctx| Box::pin(credentials(ctx)),
+    )
+    .needs(&[Feature::UrlAllowlist]),
+    Case::new(
         "limits.max_total_seconds.out_of_range",
+        Profile::Extended,
+        Level::Recommended,
         RANGES,
         "`max_total_seconds: 1e308` answers 422 naming the field",
-        &[Feature::Dummy],
-        |ctx| Box::pin(out_of_range(ctx, "max_total_seconds", json!(1e308)))
-    ),
-    trust_case!(
+        |ctx| Box::pin(out_of_range(ctx, "max_total_seconds", json!(1e308))),
+    )
+    .needs(&[Feature::Dummy]),
+    Case::new(
         "limits.max_iterations.out_of_range",
+        Profile::Extended,
+        Level::Recommended,
         RANGES,
         "`max_iterations: 100000000` answers 422 naming the field",
-        &[Feature::Dummy],
-        |ctx| Box::pin(out_of_range(ctx, "max_iterations", json!(100_000_000)))
-    ),
-    trust_case!(
+        |ctx| Box::pin(out_of_range(ctx, "max_iterations", json!(100_000_000))),
+    )
+    .needs(&[Feature::Dummy]),
+    Case::new(
         "limits.max_tools_per_iter.out_of_range",
+        Profile::Extended,
+        Level::Recommended,
         RANGES,
         "`max_tools_per_iter: 1000000` answers 422 naming the field",
-        &[Feature::Dummy],
-        |ctx| Box::pin(out_of_range(ctx, "max_tools_per_iter", json!(1_000_000)))
-    ),
+        |ctx| Box::pin(out_of_range(ctx, "max_tools_per_iter", json!(1_000_000))),
+    )
+    .needs(&[Feature::Dummy]),
 ];
 
 /// How long a slow client may be left waiting: the feature's timeout, plus 2 s of slack.

@@ -105,7 +105,8 @@ impl Respond for Responder {
             "object": "chat.completion",
             "created": 1_700_000_000,
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "system_fingerprint": "fp_conformance_fake",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "logprobs": null, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
         }))
     }
@@ -172,7 +173,8 @@ fn scripted(body: &Value, messages: &[Value], script_text: &str) -> ResponseTemp
         "object": "chat.completion",
         "created": 1_700_000_000,
         "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "system_fingerprint": "fp_conformance_fake",
+        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
         "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
     }))
 }

@@ -163,7 +163,8 @@ impl Respond for Fake {
                 "object": "chat.completion",
                 "created": 1_700_000_000,
                 "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": served_by}, "finish_reason": "stop"}],
+                "system_fingerprint": "fp_conformance_router",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": served_by}, "logprobs": null, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
             })),
         };

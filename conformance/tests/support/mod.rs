@@ -1,6 +1,7 @@
 //! The reference as a target, in-process: an axum `Router` driven with `oneshot` (no socket) behind
-//! the library's `Transport` trait, configured from the feature table — one `app()` per case with
-//! exactly the features the case needs. A case that writes raw bytes (`slow-clients`) gets the same
+//! the library's `Transport` trait, configured from the feature table (its in-process column says
+//! which features every target has and which only a case that asks) — one `app()` per case with
+//! the features the case needs. A case that writes raw bytes (`slow-clients`) gets the same
 //! router served on a real loopback socket by the reference's own accept loop, and reaches it over
 //! HTTP like any URL target; a case that needs `auth` gets the suite's keys file in its temp dir.
 //!
@@ -19,7 +20,7 @@ use axum::body::Body;
 use conformance::Failure;
 use conformance::case::Case;
 use conformance::fakes::Fakes;
-use conformance::features::{FAST_TIMEOUTS, Feature, KEYS_FILE_JSON, Setup};
+use conformance::features::{FAST_TIMEOUTS, Feature, InProcess as Policy, KEYS_FILE_JSON, Setup};
 use conformance::snapshot::SnapshotCheck;
 use conformance::target::Ctx;
 use conformance::transport::{Reply, Request, Transport, UrlTransport};
@@ -29,35 +30,6 @@ use tower::ServiceExt;
 
 /// Cases per property in-process (the runner's `--proptest-cases` sets it against a URL).
 pub const PROPERTY_CASES: u32 = 12;
-
-/// The features every in-process target has unless a case needs a target without any provider.
-/// `shortcircuit-chutes` (a testing-only switch), `traces` (a file per case), `auth` (every other
-/// case runs without keys), `slow-clients` (a socket), `url-allowlist` (the others run with the
-/// default outbound policy), `provider-timeout` (a 1 s provider timeout), the two `/v1/responses`
-/// settings (`responses-hosted-reject`, `responses-passthrough`) and the router features (a router
-/// file per case, written into its temp dir) only when asked; `openai-proxy` and the router features
-/// replace `shim-echo` (a server has one mode) when asked.
-const ALWAYS: &[Feature] =
-    &[Feature::Dummy, Feature::ShimEcho, Feature::ProviderFake, Feature::LocalTools, Feature::ToolEnvHeaders];
-const ON_REQUEST: &[Feature] = &[
-    Feature::ShortcircuitChutes,
-    Feature::Traces,
-    Feature::Auth,
-    Feature::SlowClients,
-    Feature::UrlAllowlist,
-    Feature::OpenaiProxy,
-    Feature::ProviderTimeout,
-    Feature::ResponsesHostedReject,
-    Feature::ResponsesPassthrough,
-    Feature::Router,
-    Feature::RouterLeastBusy,
-    Feature::RouterLatency,
-    Feature::RouterUsage,
-    Feature::AnthropicUpstream,
-];
-
-/// The features whose target runs one of the suite's router files.
-const ROUTERS: [Feature; 4] = [Feature::Router, Feature::RouterLeastBusy, Feature::RouterLatency, Feature::RouterUsage];
 
 /// A `Router` as a [`Transport`].
 pub struct RouterTransport(pub Router);
@@ -86,24 +58,47 @@ impl Transport for RouterTransport {
     }
 }
 
+/// The features a reference started for a case needing `features` has, by the table's in-process
+/// column: the `Always` ones and those asked for — or, when one asked for stands `Alone`, only it;
+/// one asked for `Instead` of others replaces them.
+pub fn in_process_features(features: &[Feature]) -> Vec<Feature> {
+    let asked = |f: &Feature| features.contains(f);
+    if let Some(alone) = features.iter().find(|f| f.spec().in_process == Policy::Alone) {
+        return vec![*alone];
+    }
+    let replaced: Vec<Feature> = features
+        .iter()
+        .filter_map(|f| match f.spec().in_process {
+            Policy::Instead(others) => Some(others),
+            _ => None,
+        })
+        .flatten()
+        .copied()
+        .collect();
+    Feature::ALL
+        .iter()
+        .filter(|f| match f.spec().in_process {
+            Policy::Always => !replaced.contains(f),
+            Policy::OnRequest | Policy::Instead(_) | Policy::Alone => asked(f),
+        })
+        .copied()
+        .collect()
+}
+
 /// The environment, from the feature table, that gives the reference `features`.
 pub fn pairs_for(features: &[Feature], setup: &Setup) -> Vec<(String, String)> {
-    let wanted: Vec<Feature> = if features.contains(&Feature::ShimNoProvider) {
-        vec![Feature::ShimNoProvider]
-    } else {
-        let proxy = features.contains(&Feature::OpenaiProxy) || features.iter().any(|f| ROUTERS.contains(f));
-        ALWAYS
-            .iter()
-            .filter(|f| !(proxy && **f == Feature::ShimEcho))
-            .chain(ON_REQUEST.iter().filter(|f| features.contains(f)))
-            .copied()
-            .collect()
-    };
+    let wanted = in_process_features(features);
     let mut pairs: Vec<(String, String)> = wanted.iter().flat_map(|f| setup.pairs(f.spec().env)).collect();
-    if !features.contains(&Feature::ShimNoProvider) {
+    if !wanted.iter().any(|f| f.spec().in_process == Policy::Alone) {
         pairs.extend(setup.pairs(FAST_TIMEOUTS));
     }
     pairs
+}
+
+/// Whether a case needing `features` needs a file its features' environment names by `placeholder`
+/// (`{trace_file}`, `{keys_file}`, `{router_dir}`): the table says, no list here.
+fn names(features: &[Feature], placeholder: &str) -> bool {
+    features.iter().any(|f| f.spec().env.iter().any(|(_, v)| v.contains(placeholder)))
 }
 
 /// The reference's façade configured from `pairs`.
@@ -195,13 +190,13 @@ pub struct InProcess {
 /// The context of `case`: a reference with the features it needs, on a socket when it needs one.
 pub async fn ctx_for(case: &Case, fakes: Arc<Fakes>, snapshots: Arc<dyn SnapshotCheck>) -> Result<InProcess, Failure> {
     let dir = tempfile::tempdir().map_err(|e| Failure::failed(format!("cannot make a temp dir: {e}")))?;
-    let trace_file = case.features.contains(&Feature::Traces).then(|| dir.path().join("traces.jsonl"));
-    let keys_file = case.features.contains(&Feature::Auth).then(|| dir.path().join("keys.json"));
+    let trace_file = names(case.features, "{trace_file}").then(|| dir.path().join("traces.jsonl"));
+    let keys_file = names(case.features, "{keys_file}").then(|| dir.path().join("keys.json"));
     if let Some(path) = &keys_file {
         std::fs::write(path, KEYS_FILE_JSON)
             .map_err(|e| Failure::failed(format!("cannot write the keys file: {e}")))?;
     }
-    let router_dir = ROUTERS.iter().any(|f| case.features.contains(f)).then(|| dir.path().join("routers"));
+    let router_dir = names(case.features, "{router_dir}").then(|| dir.path().join("routers"));
     if let Some(path) = &router_dir {
         conformance::routing::write_all(path, &fakes.router.bases())
             .map_err(|e| Failure::failed(format!("cannot write the router files: {e}")))?;

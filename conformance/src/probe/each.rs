@@ -1,156 +1,92 @@
-//! Discovering a target's features by probing it (CONTRACT §10): without `--features`, the runner
-//! sends one small request per feature — through the same [`Ctx`] the cases use — and enables what
-//! answers. A new user who started the target pointed at the fakes then runs every case it can,
-//! instead of skipping most of them for want of a flag.
+//! The probes themselves: one small request (or a few) per feature, each ending in `Ok(evidence)`
+//! or `Err(why not)`, never in a failed run. Which probe belongs to which feature, and what it
+//! waits for, is the feature table's `discovery` column (`features`); running them is `probe`.
 //!
-//! A probe never fails the run: each is bounded by a timeout (`--probe-timeout`, by default
-//! [`PROBE_TIMEOUT`]) and ends in a status, enabled
-//! or not, with the evidence either way. Probes that need the provider fake to script the model run
-//! only once it answered (and `provider-timeout` only once `openai-proxy` did). `exec-rpc` and
-//! `mcp` are not probed: they follow their arguments.
+//! Scripted provider answers are complete, realistic OpenAI objects (ids, `created`, `model`,
+//! `system_fingerprint`, `usage`): a gateway with a strict decoder must accept them, or it is
+//! skipped for what is only the probe's shortcut.
 //!
-//! Probes never make a target connect anywhere it should not: the outbound probe names a TEST-NET
-//! address (192.0.2.1, never routed), not a metadata service.
+//! It imports nothing of the feature table, so the table can name these functions.
 
-use std::future::Future;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use crate::checks::{run_body, tool_contents, uuid_like};
 use crate::failure::Failure;
 use crate::fakes::openai_upstream::Reply as Upstream;
 use crate::fakes::provider::script_marker;
-use crate::features::{Feature, FeatureStatus, SLOW_CLIENT_TIMEOUT_SECS, Source};
 use crate::routing::{self, RouterFile};
-use crate::socket::{Ending, send_partial};
+use crate::socket::{Ending, SLOW_CLIENT_TIMEOUT_SECS, send_partial};
 use crate::target::Ctx;
 use crate::transport::{Reply, Request};
-
-/// How long one probe may take by default. The slowest honest probes wait on purpose (a provider
-/// answer held back 4 s, half a request head for the slow-client timeout plus 2 s); the rest take well
-/// under a second on a warm target. A target that does not answer in time lacks the feature as far as
-/// this run can tell — a gateway whose first requests are slow (a Python one importing its
-/// providers on first use) needs a longer `--probe-timeout`.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The model the probes that go through the provider fake ask for.
 const PROBE_MODEL: &str = "openai/conformance-probe";
 
 /// `Ok(evidence)` when the feature answered, `Err(why not)` otherwise.
-type Probed = Result<String, String>;
+pub type Probed = Result<String, String>;
 
-/// One status per feature, in [`Feature::ALL`] order, each probe bounded by `timeout`.
-pub async fn discover(ctx: &Ctx, timeout: Duration) -> Vec<FeatureStatus> {
-    let (dummy, shim_echo, no_provider, provider, auth, slow, allowlist, openai_proxy) = tokio::join!(
-        bounded(timeout, dummy(ctx)),
-        bounded(timeout, shim_echo(ctx)),
-        bounded(timeout, no_provider(ctx)),
-        bounded(timeout, provider(ctx)),
-        bounded(timeout, auth(ctx)),
-        bounded(timeout, slow_clients(ctx)),
-        bounded(timeout, url_allowlist(ctx)),
-        bounded(timeout, openai_proxy(ctx)),
-    );
-    // A target whose dummy model answers has something to call: it is not one without a provider,
-    // whatever its shim says.
-    let no_provider = match (&dummy, no_provider) {
-        (Ok(_), Ok(_)) => Err("the `dummy` model answers, so the target has a model to call".to_owned()),
-        (_, other) => other,
-    };
-    let scripted = async {
-        if provider.is_ok() {
-            tokio::join!(
-                bounded(timeout, local_tools(ctx)),
-                bounded(timeout, env_headers(ctx)),
-                bounded(timeout, shortcircuit(ctx))
-            )
-        } else {
-            let why = || Err("needs provider-fake, which did not answer".to_owned());
-            (why(), why(), why())
-        }
-    };
-    // Whether the provider timeout is short takes up to the probe timeout: only worth asking a
-    // target that proxies.
-    let timeout_probe = async {
-        match &openai_proxy {
-            Ok(_) => bounded(timeout, provider_timeout(ctx)).await,
-            Err(_) => Err("needs openai-proxy, which did not answer".to_owned()),
-        }
-    };
-    let ((local, headers, chutes), provider_timeout, (reject, passthrough)) =
-        tokio::join!(scripted, timeout_probe, responses_probes(ctx, &openai_proxy, timeout));
-    let routers = futures::future::join_all(RouterFile::ALL.map(|f| bounded(timeout, routing::probe(ctx, f)))).await;
-    let anthropic = bounded(timeout, anthropic_upstream(ctx)).await;
-    // Last and alone: it may have to recognise its line by position rather than by marker.
-    let traces = bounded(timeout, traces(ctx, dummy.is_ok(), provider.is_ok())).await;
-    Feature::ALL
-        .into_iter()
-        .map(|feature| {
-            let probed = match feature {
-                Feature::Dummy => dummy.clone(),
-                Feature::ShimEcho => shim_echo.clone(),
-                Feature::ShimNoProvider => no_provider.clone(),
-                Feature::ProviderFake => provider.clone(),
-                Feature::Traces => traces.clone(),
-                Feature::LocalTools => local.clone(),
-                Feature::ShortcircuitChutes => chutes.clone(),
-                Feature::ToolEnvHeaders => headers.clone(),
-                Feature::Auth => auth.clone(),
-                Feature::SlowClients => slow.clone(),
-                Feature::UrlAllowlist => allowlist.clone(),
-                Feature::OpenaiProxy => openai_proxy.clone(),
-                Feature::ProviderTimeout => provider_timeout.clone(),
-                Feature::ResponsesHostedReject => reject.clone(),
-                Feature::ResponsesPassthrough => passthrough.clone(),
-                Feature::Router | Feature::RouterLeastBusy | Feature::RouterLatency | Feature::RouterUsage => {
-                    let i = RouterFile::ALL.iter().position(|f| f.feature() == feature).unwrap_or(0);
-                    routers[i].clone()
-                }
-                Feature::AnthropicUpstream => anthropic.clone(),
-                Feature::ExecRpc | Feature::Mcp => return by_argument(ctx, feature),
-            };
-            let (enabled, why) = match probed {
-                Ok(why) => (true, why),
-                Err(why) => (false, why),
-            };
-            FeatureStatus { feature, enabled, source: Source::Probe, why }
-        })
-        .collect()
-}
+/// A probe as the feature table names it.
+pub type ProbeFn = for<'a> fn(&'a Ctx) -> BoxFuture<'a, Probed>;
 
-/// How `/v1/responses` is set up (hosted tools refused? passed through?): only worth asking a
-/// target that proxies.
-async fn responses_probes(ctx: &Ctx, openai_proxy: &Probed, timeout: Duration) -> (Probed, Probed) {
-    match openai_proxy {
-        Ok(_) => tokio::join!(bounded(timeout, responses_reject(ctx)), bounded(timeout, responses_passthrough(ctx))),
-        Err(_) => {
-            let why = || Err("needs openai-proxy, which did not answer".to_owned());
-            (why(), why())
+/// A chat completion as OpenAI sends it, every field a strict decoder asks for present.
+pub fn chat_completion(content: &str) -> Value {
+    json!({
+        "id": format!("chatcmpl-{}", uuid_like()),
+        "object": "chat.completion",
+        "created": now(),
+        "model": "conformance-probe",
+        "system_fingerprint": "fp_conformance_probe",
+        "service_tier": "default",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content, "refusal": null, "annotations": []},
+            "logprobs": null,
+            "finish_reason": "stop"
+        }],
+        "usage": {
+            "prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
         }
-    }
-}
-
-/// The status of a feature that follows an argument rather than a probe.
-pub fn by_argument(ctx: &Ctx, feature: Feature) -> FeatureStatus {
-    let (enabled, why) = match feature {
-        Feature::ExecRpc if ctx.exec_rpc.is_some() => (true, "--exec-rpc-url was given"),
-        Feature::ExecRpc => (false, "no --exec-rpc-url given"),
-        Feature::Mcp if ctx.fakes.as_ref().is_some_and(|f| f.mcp.is_some()) => {
-            (true, "the suite runs an MCP server (--mcp-python)")
-        }
-        Feature::Mcp => (false, "no --mcp-python given"),
-        Feature::Traces if ctx.trace_file.is_some() => (true, "--trace-file was given"),
-        Feature::Traces => (false, "no --trace-file given"),
-        _ => (false, "not given by an argument"),
-    };
-    FeatureStatus { feature, enabled, source: Source::Argument, why: why.to_owned() }
-}
-
-async fn bounded(timeout: Duration, probe: impl Future<Output = Probed>) -> Probed {
-    tokio::time::timeout(timeout, probe).await.unwrap_or_else(|_| {
-        Err(format!("no answer within {:.1}s (a slow target needs a longer --probe-timeout)", timeout.as_secs_f64()))
     })
+}
+
+/// A Responses API answer as OpenAI sends it: one message item, usage, status.
+pub fn response(text: &str) -> Value {
+    json!({
+        "id": format!("resp_{}", uuid_like()),
+        "object": "response",
+        "created_at": now(),
+        "status": "completed",
+        "error": null,
+        "incomplete_details": null,
+        "model": "conformance-probe",
+        "output": [{
+            "type": "message", "id": format!("msg_{}", uuid_like()), "status": "completed", "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": []}]
+        }],
+        "parallel_tool_calls": true,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {
+            "input_tokens": 9, "output_tokens": 3, "total_tokens": 12,
+            "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}
+        }
+    })
+}
+
+/// Seconds since the epoch, as `created` carries them.
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1_700_000_000, |d| d.as_secs())
+}
+
+/// The router probe of one router file.
+pub async fn router(ctx: &Ctx, file: RouterFile) -> Probed {
+    routing::probe(ctx, file).await
 }
 
 /// A short quote of a reply, for one log line.
@@ -186,7 +122,7 @@ fn envelope(reply: &Reply) -> Result<Value, String> {
     reply.json().map_err(|f| f.message().to_owned())
 }
 
-async fn dummy(ctx: &Ctx) -> Probed {
+pub async fn dummy(ctx: &Ctx) -> Probed {
     let reply = sent(ctx.post_json("/agent/run", &run_body("echo", "conformance probe")).await)?;
     match reply.status {
         200 => Ok("an echo run on model `dummy` answered 200".to_owned()),
@@ -194,7 +130,7 @@ async fn dummy(ctx: &Ctx) -> Probed {
     }
 }
 
-async fn shim_echo(ctx: &Ctx) -> Probed {
+pub async fn shim_echo(ctx: &Ctx) -> Probed {
     let body = json!({"model": "conformance-probe", "messages": [{"role": "user", "content": "probe"}]});
     let reply = sent(ctx.post_json("/v1/chat/completions", &body).await)?;
     let content = reply.json().ok().and_then(|v| v.pointer("/choices/0/message/content").cloned());
@@ -204,7 +140,7 @@ async fn shim_echo(ctx: &Ctx) -> Probed {
     }
 }
 
-async fn no_provider(ctx: &Ctx) -> Probed {
+pub async fn no_provider(ctx: &Ctx) -> Probed {
     let ready = sent(ctx.get("/ready").await)?.json().map_err(|f| f.message().to_owned())?;
     let hint = |k: &str| ready.pointer(&format!("/hints/{k}")).cloned().unwrap_or_default();
     if hint("OPENAI_API_KEY") != json!(false) || hint("OLLAMA_BASE_URL") != json!(false) {
@@ -216,13 +152,18 @@ async fn no_provider(ctx: &Ctx) -> Probed {
     let body = json!({"model": "conformance-probe", "messages": [{"role": "user", "content": "probe"}]});
     let reply = sent(ctx.post_json("/v1/chat/completions", &body).await)?;
     if reply.status == 400 && reply.text().contains("OPENAI_API_KEY") {
+        // A target whose dummy model answers has something to call: it is not one without a
+        // provider, whatever its shim says.
+        if dummy(ctx).await.is_ok() {
+            return Err("the `dummy` model answers, so the target has a model to call".to_owned());
+        }
         Ok("`/ready` shows no provider and the shim answers 400 with guidance".to_owned())
     } else {
         Err(format!("the shim answered {}, not a 400 naming OPENAI_API_KEY", quote(&reply)))
     }
 }
 
-async fn provider(ctx: &Ctx) -> Probed {
+pub async fn provider(ctx: &Ctx) -> Probed {
     let fakes = ctx.fakes().map_err(|f| f.message().to_owned())?;
     let marker = uuid_like();
     let body = json!({
@@ -249,11 +190,9 @@ async fn openai_chat(ctx: &Ctx, upstream: &Upstream, marker: &str) -> Result<Rep
     sent(ctx.post_json("/v1/chat/completions", &body).await)
 }
 
-async fn openai_proxy(ctx: &Ctx) -> Probed {
+pub async fn openai_proxy(ctx: &Ctx) -> Probed {
     let marker = uuid_like();
-    let answer = json!({"id": "chatcmpl-probe", "object": "chat.completion", "created": 1, "model": "conformance-probe",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": marker}, "finish_reason": "stop"}]});
-    let reply = openai_chat(ctx, &Upstream::json(answer), &marker).await?;
+    let reply = openai_chat(ctx, &Upstream::json(chat_completion(&marker)), &marker).await?;
     let content = reply.json().ok().and_then(|v| v.pointer("/choices/0/message/content").cloned());
     if reply.status == 200 && content == Some(json!(marker)) {
         Ok(format!("a chat completion on `{PROBE_MODEL}` answered what the provider fake was scripted to"))
@@ -274,11 +213,10 @@ async fn responses(ctx: &Ctx, upstream: &Upstream, marker: &str, extra: Value) -
     sent(ctx.post_json("/v1/responses", &body).await)
 }
 
-async fn responses_reject(ctx: &Ctx) -> Probed {
+pub async fn responses_reject(ctx: &Ctx) -> Probed {
     let marker = uuid_like();
-    let answer =
-        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]});
-    let reply = responses(ctx, &Upstream::json(answer), &marker, json!({"tools": [{"type": "web_search"}]})).await?;
+    let answer = Upstream::json(chat_completion("ok"));
+    let reply = responses(ctx, &answer, &marker, json!({"tools": [{"type": "web_search"}]})).await?;
     if reply.status == 400 && reply.text().contains("tools[0]") {
         Ok("a Responses request offering `web_search` was refused naming tools[0]".to_owned())
     } else {
@@ -286,11 +224,10 @@ async fn responses_reject(ctx: &Ctx) -> Probed {
     }
 }
 
-async fn responses_passthrough(ctx: &Ctx) -> Probed {
+pub async fn responses_passthrough(ctx: &Ctx) -> Probed {
     let fakes = ctx.fakes().map_err(|f| f.message().to_owned())?;
     let marker = uuid_like();
-    let answer = json!({"id": "resp_probe", "object": "response", "status": "completed", "output": []});
-    let reply = responses(ctx, &Upstream::json(answer), &marker, json!({})).await?;
+    let reply = responses(ctx, &Upstream::json(response("ok")), &marker, json!({})).await?;
     let server = fakes.provider.server();
     let got = crate::fakes::openai_upstream::received_containing(server, &marker).await;
     match got.first() {
@@ -303,7 +240,7 @@ async fn responses_passthrough(ctx: &Ctx) -> Probed {
 }
 
 /// Whether `/v1/messages` on an `anthropic/` model reaches the Anthropic upstream fake.
-async fn anthropic_upstream(ctx: &Ctx) -> Probed {
+pub async fn anthropic_upstream(ctx: &Ctx) -> Probed {
     let fakes = ctx.fakes().map_err(|f| f.message().to_owned())?;
     let marker = uuid_like();
     let body = json!({"model": "anthropic/claude-probe", "max_tokens": 16,
@@ -320,10 +257,10 @@ async fn anthropic_upstream(ctx: &Ctx) -> Probed {
     }
 }
 
-async fn provider_timeout(ctx: &Ctx) -> Probed {
+pub async fn provider_timeout(ctx: &Ctx) -> Probed {
     let marker = uuid_like();
     let started = std::time::Instant::now();
-    let reply = openai_chat(ctx, &Upstream::json(json!({})).delayed(4000), &marker).await?;
+    let reply = openai_chat(ctx, &Upstream::json(chat_completion("too late")).delayed(4000), &marker).await?;
     let took = started.elapsed();
     if reply.status == 504 && took < Duration::from_millis(3500) {
         Ok(format!("a provider answer held back 4 s was a 504 after {} ms", took.as_millis()))
@@ -332,7 +269,7 @@ async fn provider_timeout(ctx: &Ctx) -> Probed {
     }
 }
 
-async fn local_tools(ctx: &Ctx) -> Probed {
+pub async fn local_tools(ctx: &Ctx) -> Probed {
     let marker = uuid_like();
     let script =
         json!([{"tool_calls": [{"name": "exec_python", "arguments": {"code": format!("print('{marker}')")}}]}]);
@@ -344,7 +281,7 @@ async fn local_tools(ctx: &Ctx) -> Probed {
     }
 }
 
-async fn env_headers(ctx: &Ctx) -> Probed {
+pub async fn env_headers(ctx: &Ctx) -> Probed {
     // The operator's tools server is the HTTP tools fake (MINI_AGENT_TOOL_HTTP_DEFAULT_BASE).
     let tools = &ctx.fakes().map_err(|f| f.message().to_owned())?.tools;
     let marker = uuid_like();
@@ -363,7 +300,7 @@ async fn env_headers(ctx: &Ctx) -> Probed {
     }
 }
 
-async fn shortcircuit(ctx: &Ctx) -> Probed {
+pub async fn shortcircuit(ctx: &Ctx) -> Probed {
     let model = "chutes/conformance/probe";
     let script = json!([{"delay_ms": 3000, "content": "too late"}]);
     let extra = json!({"max_total_seconds": 0.3, "escalate_on_budget_exceeded": true, "escalate_model": model});
@@ -377,7 +314,7 @@ async fn shortcircuit(ctx: &Ctx) -> Probed {
     }
 }
 
-async fn auth(ctx: &Ctx) -> Probed {
+pub async fn auth(ctx: &Ctx) -> Probed {
     let reply = sent(ctx.request(Request::get("/v1/models").without_key()).await)?;
     match reply.status {
         401 => Ok("`GET /v1/models` without a key answered 401".to_owned()),
@@ -385,7 +322,7 @@ async fn auth(ctx: &Ctx) -> Probed {
     }
 }
 
-async fn slow_clients(ctx: &Ctx) -> Probed {
+pub async fn slow_clients(ctx: &Ctx) -> Probed {
     let addr = ctx.socket.ok_or("the target has no plain-HTTP socket address to write raw bytes to")?;
     let wait = Duration::from_secs(SLOW_CLIENT_TIMEOUT_SECS + 2);
     let half = format!("GET /ready HTTP/1.1\r\nHost: {addr}\r\nX-Conformance-Probe: half-");
@@ -398,7 +335,7 @@ async fn slow_clients(ctx: &Ctx) -> Probed {
     }
 }
 
-async fn url_allowlist(ctx: &Ctx) -> Probed {
+pub async fn url_allowlist(ctx: &Ctx) -> Probed {
     let mut body = run_body("http", "conformance probe");
     body["tool_http_base_url"] = json!("http://192.0.2.1:9/");
     let reply = sent(ctx.post_json("/agent/run", &body).await)?;
@@ -409,19 +346,20 @@ async fn url_allowlist(ctx: &Ctx) -> Probed {
     }
 }
 
-async fn traces(ctx: &Ctx, dummy: bool, provider: bool) -> Probed {
+/// Last and alone (see the table): it may have to recognise its line by position. Through the
+/// provider fake the answer carries a marker into the trace line; without it, the dummy model's
+/// answer is fixed, and the probe's line is the one new line.
+pub async fn traces(ctx: &Ctx) -> Probed {
     let Some(path) = ctx.trace_file.clone() else { return Err("no --trace-file given".to_owned()) };
     let before = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let marker = uuid_like();
-    // Through the provider fake the answer carries the marker into the trace line; the dummy
-    // model's answer is fixed, so then the probe's line is the one new line.
-    let body = match (provider, dummy) {
-        (true, _) => json!({"model": PROBE_MODEL, "tool_backend": "echo",
-                            "messages": [{"role": "user", "content": format!("probe {marker}")}]}),
-        (false, true) => run_body("echo", "conformance probe"),
-        (false, false) => return Err("needs dummy or provider-fake to make a probe run".to_owned()),
-    };
-    envelope(&sent(ctx.post_json("/agent/run", &body).await)?)?;
+    let through_provider = json!({"model": PROBE_MODEL, "tool_backend": "echo",
+                                  "messages": [{"role": "user", "content": format!("probe {marker}")}]});
+    let provider = envelope(&sent(ctx.post_json("/agent/run", &through_provider).await)?).is_ok();
+    if !provider {
+        envelope(&sent(ctx.post_json("/agent/run", &run_body("echo", "conformance probe")).await)?)
+            .map_err(|why| format!("needs dummy or provider-fake to make a probe run: {why}"))?;
+    }
     // The writer may append just after the reply went out.
     for _ in 0..20 {
         let bytes = std::fs::read(&path).unwrap_or_default();
@@ -434,4 +372,84 @@ async fn traces(ctx: &Ctx, dummy: bool, provider: bool) -> Probed {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(format!("no line of the probe run appeared in {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a strict client (hub's decoder, the openai SDK's types) asks of a chat completion:
+    /// every field present, of its type, and nothing unknown.
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "decoded to prove the shape, never read")]
+    struct Completion {
+        id: String,
+        object: String,
+        created: u64,
+        model: String,
+        system_fingerprint: String,
+        service_tier: String,
+        choices: Vec<Choice>,
+        usage: Usage,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "decoded to prove the shape, never read")]
+    struct Choice {
+        index: u32,
+        message: Message,
+        logprobs: Option<Value>,
+        finish_reason: String,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "decoded to prove the shape, never read")]
+    struct Message {
+        role: String,
+        content: String,
+        refusal: Option<String>,
+        annotations: Vec<Value>,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Usage {
+        prompt_tokens: u32,
+        completion_tokens: u32,
+        total_tokens: u32,
+        prompt_tokens_details: Value,
+        completion_tokens_details: Value,
+    }
+
+    #[test]
+    fn a_probe_answer_is_a_complete_chat_completion() {
+        let answer = chat_completion("marker");
+        let decoded: Completion = serde_json::from_value(answer.clone()).expect("a strict decoder accepts it");
+        assert!(answer["id"].as_str().is_some_and(|id| id.starts_with("chatcmpl-")), "{answer}");
+        assert_eq!(answer["object"], "chat.completion");
+        assert!(decoded.created > 1_700_000_000, "a real timestamp");
+        let u = decoded.usage;
+        assert!(
+            u.prompt_tokens > 0 && u.completion_tokens > 0 && u.total_tokens == u.prompt_tokens + u.completion_tokens
+        );
+        assert!(u.prompt_tokens_details.is_object() && u.completion_tokens_details.is_object());
+        assert_eq!(answer["choices"][0]["message"]["content"], "marker");
+        // Without `usage` — the probe answer hub's decoder refused — the same decoder fails.
+        let mut bare = answer;
+        bare.as_object_mut().map(|o| o.remove("usage"));
+        assert!(serde_json::from_value::<Completion>(bare).is_err());
+    }
+
+    #[test]
+    fn a_probe_response_is_complete() {
+        let r = response("ok");
+        for key in ["id", "object", "created_at", "status", "model", "output", "usage"] {
+            assert!(r.get(key).is_some_and(|v| !v.is_null()), "{key} missing: {r}");
+        }
+        assert_eq!(r["usage"]["total_tokens"], 12);
+        assert_eq!(r["output"][0]["content"][0]["text"], "ok");
+    }
 }
