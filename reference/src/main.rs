@@ -9,11 +9,11 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Parser, Subcommand};
-use miniagent::auth::keys::KeyRing;
-use miniagent::config::{Config, Flags};
-use miniagent::env::Env;
-use miniagent::listen::{DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, Listen};
-use miniagent::telemetry::otel::{self, Otel, OtelSettings};
+use miniagent::Env;
+use miniagent::KeyRing;
+use miniagent::{Config, Flags};
+use miniagent::{DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, Listen};
+use miniagent::{OTEL_TARGET, Otel, OtelSettings};
 
 #[derive(Parser)]
 #[command(name = "miniagent", version, about = "A small, fast agent proxy for LLMs")]
@@ -134,7 +134,7 @@ fn main() -> ExitCode {
     // The tool init (the first process of every tool call, see `process::init`): before anything
     // else — no logging, no runtime, no argument parser it does not need.
     if std::env::args_os().nth(1).is_some_and(|a| a == "tool-init") {
-        return ExitCode::from(u8::try_from(miniagent::process::init::main()).unwrap_or(1));
+        return ExitCode::from(u8::try_from(miniagent::tool_init_main()).unwrap_or(1));
     }
     // The doctor's sandbox probe, run as the server's user (see `doctor::sandbox`).
     if std::env::args_os().nth(1).is_some_and(|a| a == "sandbox-probe") {
@@ -206,7 +206,7 @@ fn exec_rpc(args: ExecRpcArgs) -> Result<(), String> {
     let (mut at, keys) = listen("EXEC_RPC", miniagent::exec_rpc::DEFAULT_PORT, args.bind)?;
     let var = env_var;
     let env = Env::new(&var);
-    let mut sandbox = miniagent::process::sandbox::SandboxSettings::from_env(&env);
+    let mut sandbox = miniagent::SandboxSettings::from_env(&env);
     sandbox.hide_files(keys.source.clone());
     let problems = env.into_problems();
     if !problems.is_empty() {
@@ -220,8 +220,8 @@ fn exec_rpc(args: ExecRpcArgs) -> Result<(), String> {
         .block_on(async {
             let (listener, _) = miniagent::serve::bind_checked(&at, !keys.is_empty()).await?;
             let limits = at.limits;
-            let sandbox = miniagent::process::sandbox::Sandbox::started(sandbox)
-                .map_err(|e| miniagent::serve::ServeError::Startup(miniagent::http::StartupError::Config(vec![e])))?;
+            let sandbox = miniagent::Sandbox::started(sandbox)
+                .map_err(|e| miniagent::serve::ServeError::Startup(miniagent::StartupError::Config(vec![e])))?;
             let app = miniagent::exec_rpc::app(miniagent::exec_rpc::ExecState::new(at, keys, sandbox));
             miniagent::serve::run(listener, app, limits, shutdown).await
         })
@@ -256,7 +256,7 @@ fn sidecar(args: SidecarArgs) -> Result<(), String> {
             let (listener, _) = miniagent::serve::bind_checked(&at, !keys.is_empty()).await?;
             let limits = at.limits;
             let state = miniagent::sidecar::SidecarState::new(config, at, keys)
-                .map_err(|e| miniagent::serve::ServeError::Startup(miniagent::http::StartupError::Config(vec![e])))?;
+                .map_err(|e| miniagent::serve::ServeError::Startup(miniagent::StartupError::Config(vec![e])))?;
             miniagent::serve::run(listener, miniagent::sidecar::app(state), limits, shutdown).await
         })
         .map_err(|e| e.to_string())
@@ -291,15 +291,11 @@ fn batch(args: BatchArgs) -> ExitCode {
             return Err(config.problems.join("; "));
         }
         let providers = config.build_providers().map_err(|e| e.to_string())?;
-        let options = miniagent::parallel::ParallelOptions {
+        let options = miniagent::ParallelOptions {
             concurrency: args.concurrency,
             ordered: true,
             max_requests: args.max_requests,
-            budget: if args.soft_budget {
-                miniagent::parallel::Budget::Soft
-            } else {
-                miniagent::parallel::Budget::Hard
-            },
+            budget: if args.soft_budget { miniagent::Budget::Soft } else { miniagent::Budget::Hard },
         };
         let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
         runtime
@@ -363,7 +359,7 @@ fn init_logging() -> Result<Option<Otel>, String> {
     let log_filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt::layer()
-        .with_writer(miniagent::telemetry::logs::OneLine)
+        .with_writer(miniagent::OneLine)
         .with_ansi(std::io::stderr().is_terminal())
         .with_filter(log_filter);
     let spans = otel.as_ref().map(|o| {
@@ -377,11 +373,11 @@ fn init_logging() -> Result<Option<Otel>, String> {
             .with_target(false)
             .with_tracked_inactivity(false)
             .with_context_activation(false)
-            .with_filter(filter::Targets::new().with_target(otel::TARGET, tracing::Level::DEBUG))
+            .with_filter(filter::Targets::new().with_target(OTEL_TARGET, tracing::Level::DEBUG))
     });
     tracing_subscriber::registry().with(logs).with(spans).init();
     if let Some(endpoint) = &settings.endpoint {
-        let shown = url::Url::parse(endpoint).map_or_else(|_| endpoint.clone(), |u| miniagent::outbound::redacted(&u));
+        let shown = url::Url::parse(endpoint).map_or_else(|_| endpoint.clone(), |u| miniagent::redacted_url(&u));
         tracing::info!(endpoint = %shown, "exporting spans over OTLP");
     }
     Ok(otel)
