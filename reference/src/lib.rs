@@ -4,7 +4,7 @@
 //! Components, in the order a request meets them:
 //! - [`env`] — how settings are read (one lookup, one set of parsing rules, problems collected);
 //!   [`config`] assembles every module's own settings once, with the flags, never from handlers;
-//!   [`config_doc`] generates the configuration reference from those reads.
+//!   `config_doc` (tests only) generates the configuration reference from those reads.
 //! - [`secret`], [`text`] — leaves: a credential that never prints, short excerpts of long texts.
 //! - [`http`] — the façade: route table, bounded body extraction, one handler module per area.
 //! - [`auth`] — API keys, per-key rate limits and backend lists: the front door of every server.
@@ -33,6 +33,10 @@
 //! - [`sidecar`] — the codex sidecar: an OpenAI-compatible front for a coding CLI.
 //! - [`doctor`] — the runbook's checklist as one command.
 //! - [`serve`] — binding and serving, shared by the binary and tests that want a real socket.
+//!
+//! Modules are private; the public front (re-exports at the end of this file, and the modules the
+//! binary addresses by path) is what the binary, the conformance adapter, the harness, the benches
+//! and the integration tests use.
 
 #![warn(unreachable_pub)]
 
