@@ -206,7 +206,7 @@ async fn codex_agent_via_the_router_alias() -> Completion {
     .await
 }
 
-fn codex_providers(a: &Addresses) -> miniagent::provider::Providers {
+fn codex_providers(a: &Addresses) -> miniagent::Providers {
     let config = miniagent::Config::from_pairs([
         ("LITELLM_ENABLE_CODEX_AGENT", "1"),
         ("CODEX_AGENT_API_BASE", a.sidecar.as_str()),
@@ -223,8 +223,8 @@ async fn parallel_probe_shows_content_and_scillm_router_with_retry_meta() -> Com
         let providers = codex_providers(a);
         let requests: Vec<Value> =
             (0..4).map(|i| json!({"model": "codex-agent/mini", "messages": [{"role": "user", "content": format!("probe {i}")}]})).collect();
-        let options = miniagent::parallel::ParallelOptions { concurrency: 4, ..Default::default() };
-        let results = miniagent::parallel::complete_all(&providers, requests, &options).await.unwrap();
+        let options = miniagent::ParallelOptions { concurrency: 4, ..Default::default() };
+        let results = miniagent::complete_all(&providers, requests, &options).await.unwrap();
         for (i, r) in results.iter().enumerate() {
             assert_eq!(r["choices"][0]["message"]["content"], format!("echo: probe {i}"), "{r}");
             let meta = &r["scillm_router"];

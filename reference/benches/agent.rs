@@ -12,13 +12,13 @@
 
 use std::time::{Duration, Instant};
 
-use miniagent::agent::{ChatModel, LoopEnv, run_loop};
-use miniagent::api::RunSpec;
-use miniagent::provider::{ChatRequest, Completion, ProviderError, ProviderKind};
-use miniagent::tools::ToolBackend;
-use miniagent::tools::call::ToolCall;
-use miniagent::tools::http::{HttpToolSettings, HttpTools};
-use miniagent::tools::local::{LocalSettings, LocalTools};
+use miniagent::RunSpec;
+use miniagent::ToolBackend;
+use miniagent::ToolCall;
+use miniagent::{ChatModel, LoopEnv, run_loop};
+use miniagent::{ChatRequest, Completion, ProviderError, ProviderKind};
+use miniagent::{HttpToolSettings, HttpTools};
+use miniagent::{LocalSettings, LocalTools};
 use serde_json::{Value, json};
 
 struct InstantModel;
@@ -39,8 +39,8 @@ impl ToolBackend for InstantTools {
         Ok(vec![json!({"type": "function", "function": {"name": "noop", "parameters": {"type": "object"}}})])
     }
 
-    async fn invoke(&self, _call: &ToolCall) -> miniagent::tools::result::ToolResult {
-        miniagent::tools::result::ToolResult { ok: true, name: "noop".into(), ..Default::default() }
+    async fn invoke(&self, _call: &ToolCall) -> miniagent::ToolResult {
+        miniagent::ToolResult { ok: true, name: "noop".into(), ..Default::default() }
     }
 }
 
@@ -104,10 +104,8 @@ fn main() {
         lat[lat.len() * 99 / 100].as_secs_f64() * 1e6
     );
 
-    let tools = LocalTools::new(
-        LocalSettings::default(),
-        std::sync::Arc::new(miniagent::process::sandbox::Sandbox::new(Default::default())),
-    );
+    let tools =
+        LocalTools::new(LocalSettings::default(), std::sync::Arc::new(miniagent::Sandbox::new(Default::default())));
     let call = ToolCall::new("c", "exec_python", Value::String(json!({"code": "print(1)"}).to_string()));
     let n = 40;
     let mut tool = Vec::with_capacity(n);

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::post;
-use miniagent::config::Config;
-use miniagent::parallel::{ParallelOptions, complete_all, one};
+use miniagent::Config;
+use miniagent::router::complete_one as one;
+use miniagent::{ParallelOptions, complete_all};
 use serde_json::{Value, json};
 
 const LATENCY: Duration = Duration::from_millis(match option_env!("BENCH_LATENCY_MS") {

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use common::{bench_secs, open_loop, percentiles, start_fixed_upstream, start_miniagent};
 use std::sync::Arc;
 
-use miniagent::provider::ProviderError;
-use miniagent::provider::router::{Router, RouterConfig, drive, fault_of};
+use miniagent::ProviderError;
+use miniagent::router::{Router, RouterConfig, drive, fault_of};
 
 const COMPLETION: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"hello there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
 const DIRECT: &str = r#"{"model":"openai/bench","messages":[{"role":"user","content":"hi"}]}"#;

@@ -53,7 +53,7 @@ impl RequestError {
 
 /// The request body as sent. Every optional field accepts `null` as "not given".
 #[derive(Debug, Deserialize)]
-pub struct AgentRunRequest {
+pub(crate) struct AgentRunRequest {
     pub messages: Vec<Value>,
     pub model: String,
     pub tool_backend: Option<String>,
@@ -160,9 +160,9 @@ pub struct RunSpec {
     pub max_tools_per_iter: usize,
 }
 
-pub const DEFAULT_MAX_ITERATIONS: u32 = 3;
-pub const DEFAULT_MAX_TOOLS_PER_ITER: usize = 4;
-pub const MAX_TOOL_CONCURRENCY: i64 = 16;
+pub(crate) const DEFAULT_MAX_ITERATIONS: u32 = 3;
+pub(crate) const DEFAULT_MAX_TOOLS_PER_ITER: usize = 4;
+pub(crate) const MAX_TOOL_CONCURRENCY: i64 = 16;
 
 /// How far a request may push the server: numbers past these are a 422 naming the field, so a
 /// client cannot make the server loop for a day or panic on a duration of 1e308 seconds.
@@ -370,7 +370,7 @@ fn is_token_byte(b: u8) -> bool {
 
 /// Decodes a JSON body into `T` in one pass, sorting failures into the contract's classes: not JSON
 /// at all → 400; JSON of the wrong shape → 422 naming the field path (`messages[0].role`).
-pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, RequestError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, RequestError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(RequestError::Malformed("the body is empty; send a JSON object".to_owned()));
     }
@@ -416,7 +416,7 @@ fn kind_of_first_byte(b: u8) -> &'static str {
     }
 }
 
-pub fn json_kind(v: &Value) -> &'static str {
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

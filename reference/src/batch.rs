@@ -1,5 +1,5 @@
 //! `miniagent batch`: parallel completions over a JSONL file, one result line per request line,
-//! in input order, with a progress bar on a terminal and a summary at the end.
+//! in input order, reporting progress to the caller (the binary draws it) and a summary at the end.
 //!
 //! With `--shard i/n`, this process takes the i-th of n interleaved slices of the requests (request
 //! k, counting non-blank lines from 0, belongs to shard k mod n), so n machines can share one JSONL
@@ -10,11 +10,10 @@
 //! "provider_error"` and the parse error as `exception`); the other lines still run. Results are
 //! written as they complete, in order, so a long batch can be watched with `tail -f`.
 
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
 use crate::parallel::{ParallelOptions, stream_requests};
@@ -102,6 +101,17 @@ pub fn parse_lines(text: &str) -> Vec<Result<Value, String>> {
         .collect()
 }
 
+/// What the caller shows while a batch runs: the binary draws a bar on a terminal and plain lines
+/// otherwise, so the library needs no terminal code.
+pub trait Progress {
+    /// The batch has `total` requests (after sharding).
+    fn start(&mut self, total: u64);
+    /// `done` results are written.
+    fn tick(&mut self, done: u64);
+    /// Every result is written.
+    fn finish(&mut self);
+}
+
 /// Runs the batch from `input` to `output`.
 pub async fn run(
     providers: &Providers,
@@ -109,6 +119,7 @@ pub async fn run(
     output: &Path,
     options: &ParallelOptions,
     shard: Shard,
+    progress: &mut impl Progress,
 ) -> Result<Summary, BatchError> {
     let text = std::fs::read_to_string(input)
         .map_err(|source| BatchError::Read { path: input.display().to_string(), source })?;
@@ -118,7 +129,7 @@ pub async fn run(
     let write_err = |source| BatchError::Write { path: output.display().to_string(), source };
     let file = std::fs::File::create(output).map_err(write_err)?;
     let mut out = BufWriter::new(file);
-    let progress = Progress::new(total as u64);
+    progress.start(total as u64);
     let mut stream = std::pin::pin!(stream_requests(providers, requests, options)?);
     let mut summary = Summary::default();
     let mut timings = Vec::with_capacity(total);
@@ -150,46 +161,6 @@ pub async fn run(
     timings.sort_by(f64::total_cmp);
     summary.p50_ms = timings.get(timings.len() / 2).copied().unwrap_or(0.0);
     Ok(summary)
-}
-
-/// A bar on a terminal; a plain line every tenth of the way otherwise (logs stay readable).
-enum Progress {
-    Bar(ProgressBar),
-    Lines { total: u64 },
-}
-
-impl Progress {
-    fn new(total: u64) -> Self {
-        if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(total);
-            if let Ok(style) =
-                ProgressStyle::with_template("{bar:40} {pos}/{len} requests  {elapsed} elapsed, eta {eta}")
-            {
-                bar.set_style(style);
-            }
-            Self::Bar(bar)
-        } else {
-            Self::Lines { total }
-        }
-    }
-
-    fn tick(&self, done: u64) {
-        match self {
-            Self::Bar(bar) => bar.set_position(done),
-            Self::Lines { total } => {
-                let step = (total / 10).max(1);
-                if done.is_multiple_of(step) || done == *total {
-                    eprintln!("batch: {done}/{total} done");
-                }
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if let Self::Bar(bar) = self {
-            bar.finish();
-        }
-    }
 }
 
 #[cfg(test)]

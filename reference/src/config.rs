@@ -30,7 +30,7 @@ use crate::tools::mcp::McpSettings;
 use crate::trace::TraceSettings;
 
 /// Default listen port of `miniagent serve`.
-pub const DEFAULT_PORT: u16 = 8788;
+pub(crate) const DEFAULT_PORT: u16 = 8788;
 
 /// What the command line said; each flag, when given, wins over its environment variable.
 #[derive(Debug, Clone, Default)]

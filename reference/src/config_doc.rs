@@ -12,7 +12,7 @@ use crate::env::{Env, Read, record_reads};
 
 /// What each variable means (and, for the few read without a default of their own, the default
 /// in words).
-pub const NOTES: &[(&str, &str, &str)] = &[
+pub(crate) const NOTES: &[(&str, &str, &str)] = &[
     ("PATH", "passed to tools as it is (their program search path)", "the server's"),
     ("LANG", "passed to tools as it is", "the server's"),
     (
@@ -293,7 +293,7 @@ const SECTIONS: &[(&str, &str)] = &[
 
 /// Every setting the servers and commands read, in reading order, each once: read twice, with
 /// nothing set and with everything set (so a setting read only when another is on is seen too).
-pub fn reads() -> Vec<Read> {
+pub(crate) fn reads() -> Vec<Read> {
     let read_all = |var: &dyn Fn(&str) -> Option<String>| {
         let env = Env::new(var);
         let config = crate::config::Config::from_lookup(var);
@@ -331,7 +331,7 @@ fn shown_default(read: &Read, note_default: &str) -> String {
 }
 
 /// The reference, as Markdown.
-pub fn render() -> String {
+pub(crate) fn render() -> String {
     let notes: BTreeMap<&str, (&str, &str)> = NOTES.iter().map(|(n, m, d)| (*n, (*m, *d))).collect();
     let mut sections: Vec<(&str, Vec<String>)> = SECTIONS.iter().map(|(_, t)| (*t, Vec::new())).collect();
     sections.push(("Other", Vec::new()));

@@ -17,7 +17,7 @@ use std::time::Duration;
 /// One setting as the code reads it: what the configuration reference is generated from
 /// ([`crate::config_doc`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Read {
+pub(crate) struct Read {
     pub name: String,
     /// The default the code falls back to, as it prints; `None` when it has none of its own.
     pub default: Option<String>,
@@ -33,7 +33,8 @@ thread_local! {
 }
 
 /// Runs `f`, returning every setting read through an [`Env`] on this thread meanwhile.
-pub fn record_reads(f: impl FnOnce()) -> Vec<Read> {
+#[cfg(test)]
+pub(crate) fn record_reads(f: impl FnOnce()) -> Vec<Read> {
     READS.with(|r| *r.borrow_mut() = Some(Vec::new()));
     f();
     READS.with(|r| r.borrow_mut().take()).unwrap_or_default()
@@ -140,7 +141,7 @@ impl<'a> Env<'a> {
 /// Longest duration a setting may ask for (a year): `Duration::from_secs_f64` panics past its range.
 const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 
-pub fn is_truthy(value: &str) -> bool {
+pub(crate) fn is_truthy(value: &str) -> bool {
     matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
 }
 

@@ -11,7 +11,7 @@ use crate::agent::invocation::ToolInvocation;
 use crate::agent::outcome::{RunOutcome, StoppedReason};
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     pub ok: bool,
     pub final_answer: Option<String>,
     pub stopped_reason: StoppedReason,
@@ -22,7 +22,7 @@ pub struct Envelope {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     pub iterations: usize,
     pub ttotal_ms: f64,
     pub escalated: bool,
@@ -30,7 +30,7 @@ pub struct Metrics {
 }
 
 /// Shapes an outcome. `ttotal_ms` is the server time spent on the request so far.
-pub fn build(outcome: &RunOutcome, ttotal_ms: f64) -> Envelope {
+pub(crate) fn build(outcome: &RunOutcome, ttotal_ms: f64) -> Envelope {
     let last_tool_invocation = outcome.last_ok_invocation().cloned();
     let mut final_answer = outcome.final_answer.clone();
     if final_answer.as_deref().is_none_or(str::is_empty)

@@ -18,7 +18,7 @@ use crate::api::RequestError;
 use crate::provider::ProviderError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// The body is larger than `--max-body-bytes`.
     #[error("request body is larger than the limit of {limit} bytes (set --max-body-bytes to change it)")]
     BodyTooLarge { limit: usize },
@@ -70,16 +70,16 @@ pub enum ApiError {
 
 impl ApiError {
     /// A 422 naming the field.
-    pub fn schema(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn schema(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Request(RequestError::schema(field, message))
     }
 
     /// A 400 naming the field.
-    pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Request(RequestError::invalid(field, message))
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
@@ -113,7 +113,7 @@ impl ApiError {
 
     /// The sentence the client sees. Internal errors are replaced; everything else is already
     /// written for the client (provider errors carry no secrets: keys never enter messages).
-    pub fn public_message(&self) -> String {
+    pub(crate) fn public_message(&self) -> String {
         match self {
             Self::Internal(_) => "internal error; the server log has the details".to_owned(),
             other => other.to_string(),
@@ -121,7 +121,7 @@ impl ApiError {
     }
 
     /// The request field the error names, if any.
-    pub fn field(&self) -> Option<&str> {
+    pub(crate) fn field(&self) -> Option<&str> {
         match self {
             Self::Request(e) => e.field(),
             _ => None,
@@ -214,7 +214,7 @@ fn retry_after_header(wait: std::time::Duration) -> Vec<(HeaderName, HeaderValue
 
 /// An [`ApiError`] rendered in OpenAI's error shape, for the OpenAI routes.
 #[derive(Debug)]
-pub struct OpenAiError(pub ApiError);
+pub(crate) struct OpenAiError(pub ApiError);
 
 impl<E: Into<ApiError>> From<E> for OpenAiError {
     fn from(e: E) -> Self {
@@ -246,7 +246,7 @@ impl IntoResponse for OpenAiError {
 /// for `/v1/messages`. A provider's own error (OpenAI-shaped, from a bridged provider) keeps its
 /// status and message; Anthropic's 529 keeps its status.
 #[derive(Debug)]
-pub struct AnthropicError(pub ApiError);
+pub(crate) struct AnthropicError(pub ApiError);
 
 impl<E: Into<ApiError>> From<E> for AnthropicError {
     fn from(e: E) -> Self {
@@ -255,7 +255,7 @@ impl<E: Into<ApiError>> From<E> for AnthropicError {
 }
 
 /// Anthropic's error `type` for a status.
-pub fn anthropic_error_type(status: u16) -> &'static str {
+pub(crate) fn anthropic_error_type(status: u16) -> &'static str {
     match status {
         400 | 422 => "invalid_request_error",
         401 => "authentication_error",
@@ -294,17 +294,17 @@ impl IntoResponse for AnthropicError {
 }
 
 /// Whether `path` answers errors in Anthropic's shape: `/v1/messages` and below.
-pub fn is_anthropic_path(path: &str) -> bool {
+pub(crate) fn is_anthropic_path(path: &str) -> bool {
     path == "/v1/messages" || path.starts_with("/v1/messages/")
 }
 
 /// Whether `path` answers errors in OpenAI's shape: `/v1/*` and `/chat/completions`.
-pub fn is_openai_path(path: &str) -> bool {
+pub(crate) fn is_openai_path(path: &str) -> bool {
     path.starts_with("/v1/") || path == "/v1" || path == "/chat/completions"
 }
 
 /// `e` in the shape of the route it answers.
-pub fn respond(path: &str, e: ApiError) -> Response {
+pub(crate) fn respond(path: &str, e: ApiError) -> Response {
     if is_anthropic_path(path) {
         AnthropicError(e).into_response()
     } else if is_openai_path(path) {
@@ -316,7 +316,7 @@ pub fn respond(path: &str, e: ApiError) -> Response {
 
 /// An [`ApiError`] rendered in the HTTP tools protocol's shape `{"ok":false,"error":…}`.
 #[derive(Debug)]
-pub struct ToolError(pub ApiError);
+pub(crate) struct ToolError(pub ApiError);
 
 impl<E: Into<ApiError>> From<E> for ToolError {
     fn from(e: E) -> Self {

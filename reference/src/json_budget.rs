@@ -14,7 +14,7 @@ pub const MAX_JSON_VALUES: usize = 200_000;
 
 /// Whether `body` holds at most `max` JSON values (`Ok` too when it is not JSON at all: the real
 /// parse reports that better).
-pub fn within(body: &[u8], max: usize) -> bool {
+pub(crate) fn within(body: &[u8], max: usize) -> bool {
     let left = Cell::new(max);
     let mut de = serde_json::Deserializer::from_slice(body);
     match (Count { left: &left }).deserialize(&mut de) {

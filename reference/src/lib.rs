@@ -4,7 +4,7 @@
 //! Components, in the order a request meets them:
 //! - [`env`] — how settings are read (one lookup, one set of parsing rules, problems collected);
 //!   [`config`] assembles every module's own settings once, with the flags, never from handlers;
-//!   [`config_doc`] generates the configuration reference from those reads.
+//!   `config_doc` (tests only) generates the configuration reference from those reads.
 //! - [`secret`], [`text`] — leaves: a credential that never prints, short excerpts of long texts.
 //! - [`http`] — the façade: route table, bounded body extraction, one handler module per area.
 //! - [`auth`] — API keys, per-key rate limits and backend lists: the front door of every server.
@@ -33,38 +33,96 @@
 //! - [`sidecar`] — the codex sidecar: an OpenAI-compatible front for a coding CLI.
 //! - [`doctor`] — the runbook's checklist as one command.
 //! - [`serve`] — binding and serving, shared by the binary and tests that want a real socket.
+//!
+//! Modules are private; the public front (re-exports at the end of this file, and the modules the
+//! binary addresses by path) is what the binary, the conformance adapter, the harness, the benches
+//! and the integration tests use.
 
-pub mod agent;
-pub mod anthropic;
-pub mod api;
-pub mod auth;
+#![warn(unreachable_pub)]
+
+mod agent;
+mod anthropic;
+mod api;
+mod auth;
 pub mod batch;
-pub mod config;
-pub mod config_doc;
+mod config;
+#[cfg(test)]
+mod config_doc;
 pub mod doctor;
-pub mod env;
-pub mod envelope;
-pub mod error;
+mod env;
+mod envelope;
+mod error;
 pub mod exec_rpc;
-pub mod http;
-pub mod json_budget;
-pub mod listen;
-pub mod openai;
-pub mod openai_shape;
-pub mod outbound;
-pub mod parallel;
-pub mod process;
-pub mod provider;
+mod http;
+mod json_budget;
+mod listen;
+mod openai;
+mod openai_shape;
+mod outbound;
+mod parallel;
+mod process;
+mod provider;
 pub mod response_utils;
-pub mod secret;
+mod secret;
 pub mod serve;
 pub mod sidecar;
-pub mod telemetry;
-pub mod text;
-pub mod tools;
+mod telemetry;
+mod text;
+mod tools;
 pub mod tools_stub;
-pub mod trace;
-pub mod transport;
+mod trace;
+mod transport;
 
-pub use config::Config;
-pub use http::{AppState, SharedState, app};
+// The deliberate front: what the binary, the conformance adapter, the harness, the benches and the
+// integration tests use, and nothing more. Everything else is `pub(crate)`, and `unreachable_pub`
+// (the attribute above) keeps it so. The six public modules are the servers and commands the binary
+// runs, each with its `app(state) -> Router` or `run`, addressed by path because their names overlap.
+
+// The façade: settings, state, router, where it listens and its keys.
+pub use auth::keys::KeyRing;
+pub use config::{Config, Flags};
+pub use env::Env;
+pub use http::routes::app;
+pub use http::state::{AppState, SharedState, StartupError};
+pub use json_budget::MAX_JSON_VALUES;
+pub use listen::{ClientLimits, DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, Listen};
+
+// The agent loop, its model and its tools, for tests and benches that drive them without HTTP.
+pub use agent::model::ChatModel;
+pub use agent::outcome::StoppedReason;
+pub use agent::run_loop::run_loop;
+pub use agent::settings::LoopEnv;
+pub use api::{Escalation, RunSpec};
+pub use provider::chat::{ChatRequest, Completion};
+pub use provider::client::Providers;
+pub use provider::error::ProviderError;
+pub use provider::kind::ProviderKind;
+pub use provider::stream::aggregate as aggregate_stream;
+pub use tools::ToolBackend;
+pub use tools::call::ToolCall;
+pub use tools::http::{HttpToolSettings, HttpTools};
+pub use tools::local::{LocalSettings, LocalTools};
+pub use tools::result::ToolResult;
+
+// The process sandbox every tool call and exec-RPC snippet runs in.
+pub use process::init::main as tool_init_main;
+pub use process::network::host_addresses;
+pub use process::sandbox::Sandbox;
+pub use process::sandbox::{Mode as SandboxMode, SandboxSettings};
+
+// Parallel completions (`/v1/parallel`, `miniagent batch`).
+pub use parallel::{Budget, ParallelError, ParallelOptions, complete_all};
+
+// Logging and spans, set up by the binary before anything else.
+pub use outbound::redacted as redacted_url;
+pub use telemetry::logs::OneLine;
+pub use telemetry::otel::{Otel, OtelSettings, TARGET as OTEL_TARGET};
+
+/// The router's decision and its driver, for the router bench: picking a deployment and running
+/// one call through retries and fallbacks without HTTP.
+pub mod router {
+    pub use crate::parallel::one as complete_one;
+    pub use crate::provider::router::config::RouterConfig;
+    pub use crate::provider::router::drive::{drive, fault_of};
+    pub use crate::provider::router::state::Router;
+}

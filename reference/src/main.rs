@@ -9,11 +9,11 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Parser, Subcommand};
-use miniagent::auth::keys::KeyRing;
-use miniagent::config::{Config, Flags};
-use miniagent::env::Env;
-use miniagent::listen::{DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, Listen};
-use miniagent::telemetry::otel::{self, Otel, OtelSettings};
+use miniagent::serve::ServeError;
+use miniagent::{
+    Config, DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, Env, Flags, KeyRing, Listen, OTEL_TARGET, Otel, OtelSettings,
+    Sandbox, SandboxSettings, StartupError,
+};
 
 #[derive(Parser)]
 #[command(name = "miniagent", version, about = "A small, fast agent proxy for LLMs")]
@@ -134,7 +134,7 @@ fn main() -> ExitCode {
     // The tool init (the first process of every tool call, see `process::init`): before anything
     // else — no logging, no runtime, no argument parser it does not need.
     if std::env::args_os().nth(1).is_some_and(|a| a == "tool-init") {
-        return ExitCode::from(u8::try_from(miniagent::process::init::main()).unwrap_or(1));
+        return ExitCode::from(u8::try_from(miniagent::tool_init_main()).unwrap_or(1));
     }
     // The doctor's sandbox probe, run as the server's user (see `doctor::sandbox`).
     if std::env::args_os().nth(1).is_some_and(|a| a == "sandbox-probe") {
@@ -181,9 +181,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         insecure_no_auth: args.bind.insecure_no_auth,
     };
     let config = Config::load(env_var, &flags);
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let _entered = runtime.enter();
-    runtime.block_on(miniagent::serve::serve(config, shutdown_signal())).map_err(|e| e.to_string())
+    until_signal(|shutdown| miniagent::serve::serve(config, shutdown))
 }
 
 /// Where a server subcommand listens (its flags, else `{prefix}_HOST`/`{prefix}_PORT`) and the
@@ -206,40 +204,29 @@ fn exec_rpc(args: ExecRpcArgs) -> Result<(), String> {
     let (mut at, keys) = listen("EXEC_RPC", miniagent::exec_rpc::DEFAULT_PORT, args.bind)?;
     let var = env_var;
     let env = Env::new(&var);
-    let mut sandbox = miniagent::process::sandbox::SandboxSettings::from_env(&env);
+    let mut sandbox = SandboxSettings::from_env(&env);
     sandbox.hide_files(keys.source.clone());
     let problems = env.into_problems();
     if !problems.is_empty() {
         return Err(format!("configuration problem: {}", problems.join("; ")));
     }
     at.max_body_bytes = args.max_body_bytes;
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let _entered = runtime.enter();
-    let shutdown = shutdown_signal();
-    runtime
-        .block_on(async {
-            let (listener, _) = miniagent::serve::bind_checked(&at, !keys.is_empty()).await?;
-            let limits = at.limits;
-            let sandbox = miniagent::process::sandbox::Sandbox::started(sandbox)
-                .map_err(|e| miniagent::serve::ServeError::Startup(miniagent::http::StartupError::Config(vec![e])))?;
-            let app = miniagent::exec_rpc::app(miniagent::exec_rpc::ExecState::new(at, keys, sandbox));
-            miniagent::serve::run(listener, app, limits, shutdown).await
+    let keyed = !keys.is_empty();
+    until_signal(|shutdown| {
+        bind_and_serve(at, keyed, shutdown, |at| {
+            let sandbox = Sandbox::started(sandbox)?;
+            Ok(miniagent::exec_rpc::app(miniagent::exec_rpc::ExecState::new(at, keys, sandbox)))
         })
-        .map_err(|e| e.to_string())
+    })
 }
 
 fn tools_stub(args: StubArgs) -> Result<(), String> {
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let _entered = runtime.enter();
-    let shutdown = shutdown_signal();
-    runtime
-        .block_on(async {
-            let (listener, _) = miniagent::serve::bind(&args.host, args.port).await?;
-            let state = std::sync::Arc::new(miniagent::tools_stub::StubState::default());
-            let limits = state.listen.limits;
-            miniagent::serve::run(listener, miniagent::tools_stub::app(state), limits, shutdown).await
-        })
-        .map_err(|e| e.to_string())
+    until_signal(|shutdown| async move {
+        let (listener, _) = miniagent::serve::bind(&args.host, args.port).await?;
+        let state = std::sync::Arc::new(miniagent::tools_stub::StubState::default());
+        let limits = state.listen.limits;
+        miniagent::serve::run(listener, miniagent::tools_stub::app(state), limits, shutdown).await
+    })
 }
 
 fn sidecar(args: SidecarArgs) -> Result<(), String> {
@@ -248,18 +235,43 @@ fn sidecar(args: SidecarArgs) -> Result<(), String> {
     if config.auth_missing() {
         tracing::warn!("{}", miniagent::sidecar::auth_advice(&config.auth_path));
     }
+    let keyed = !keys.is_empty();
+    until_signal(|shutdown| {
+        bind_and_serve(at, keyed, shutdown, |at| {
+            Ok(miniagent::sidecar::app(miniagent::sidecar::SidecarState::new(config, at, keys)?))
+        })
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM (see [`shutdown_signal`]).
+type Shutdown = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Starts the async runtime and runs one server on it until Ctrl-C or SIGTERM: every server
+/// subcommand comes through here, so none repeats the runtime, the signal handlers or the error
+/// text. The handlers are installed inside the runtime and before `server` binds.
+fn until_signal<F>(server: impl FnOnce(Shutdown) -> F) -> Result<(), String>
+where
+    F: Future<Output = Result<(), ServeError>>,
+{
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let _entered = runtime.enter();
     let shutdown = shutdown_signal();
-    runtime
-        .block_on(async {
-            let (listener, _) = miniagent::serve::bind_checked(&at, !keys.is_empty()).await?;
-            let limits = at.limits;
-            let state = miniagent::sidecar::SidecarState::new(config, at, keys)
-                .map_err(|e| miniagent::serve::ServeError::Startup(miniagent::http::StartupError::Config(vec![e])))?;
-            miniagent::serve::run(listener, miniagent::sidecar::app(state), limits, shutdown).await
-        })
-        .map_err(|e| e.to_string())
+    runtime.block_on(server(shutdown)).map_err(|e| e.to_string())
+}
+
+/// Binds where `at` says — checked: a non-loopback address needs keys or `--insecure-no-auth` —
+/// then builds the app (once the socket is ours, so a taken port is reported before any setup
+/// runs) and serves it until `shutdown`.
+async fn bind_and_serve(
+    at: Listen,
+    keyed: bool,
+    shutdown: Shutdown,
+    app: impl FnOnce(Listen) -> Result<axum::Router, String>,
+) -> Result<(), ServeError> {
+    let (listener, _) = miniagent::serve::bind_checked(&at, keyed).await?;
+    let limits = at.limits;
+    let app = app(at).map_err(|e| ServeError::Startup(StartupError::Config(vec![e])))?;
+    miniagent::serve::run(listener, app, limits, shutdown).await
 }
 
 fn doctor(args: &DoctorArgs) -> ExitCode {
@@ -291,19 +303,22 @@ fn batch(args: BatchArgs) -> ExitCode {
             return Err(config.problems.join("; "));
         }
         let providers = config.build_providers().map_err(|e| e.to_string())?;
-        let options = miniagent::parallel::ParallelOptions {
+        let options = miniagent::ParallelOptions {
             concurrency: args.concurrency,
             ordered: true,
             max_requests: args.max_requests,
-            budget: if args.soft_budget {
-                miniagent::parallel::Budget::Soft
-            } else {
-                miniagent::parallel::Budget::Hard
-            },
+            budget: if args.soft_budget { miniagent::Budget::Soft } else { miniagent::Budget::Hard },
         };
         let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
         runtime
-            .block_on(miniagent::batch::run(&providers, &args.input, &args.output, &options, args.shard))
+            .block_on(miniagent::batch::run(
+                &providers,
+                &args.input,
+                &args.output,
+                &options,
+                args.shard,
+                &mut Progress::default(),
+            ))
             .map_err(|e| e.to_string())
     };
     match run() {
@@ -318,11 +333,59 @@ fn batch(args: BatchArgs) -> ExitCode {
     }
 }
 
+/// `batch`'s progress: a bar on a terminal; a plain line every tenth of the way otherwise (logs stay
+/// readable).
+#[derive(Default)]
+enum Progress {
+    #[default]
+    Unstarted,
+    Bar(indicatif::ProgressBar),
+    Lines {
+        total: u64,
+    },
+}
+
+impl miniagent::batch::Progress for Progress {
+    fn start(&mut self, total: u64) {
+        use std::io::IsTerminal;
+        *self = if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(total);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} requests  {elapsed} elapsed, eta {eta}")
+            {
+                bar.set_style(style);
+            }
+            Self::Bar(bar)
+        } else {
+            Self::Lines { total }
+        };
+    }
+
+    fn tick(&mut self, done: u64) {
+        match self {
+            Self::Unstarted => {}
+            Self::Bar(bar) => bar.set_position(done),
+            Self::Lines { total } => {
+                let step = (*total / 10).max(1);
+                if done.is_multiple_of(step) || done == *total {
+                    eprintln!("batch: {done}/{total} done");
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Self::Bar(bar) = self {
+            bar.finish();
+        }
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM, so `docker stop` and `kill` shut down cleanly. The handlers are
 /// installed when this is called, not when the future is first polled: a SIGTERM that arrives
 /// right after "listening on" must not meet the default action and kill the process mid-request.
 /// Call it inside the runtime (`Runtime::enter`).
-fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+fn shutdown_signal() -> Shutdown {
     use tokio::signal::unix::{Signal, SignalKind, signal};
     let term = signal(SignalKind::terminate()).ok();
     let interrupt = signal(SignalKind::interrupt()).ok();
@@ -334,13 +397,13 @@ fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
             None => std::future::pending::<()>().await,
         }
     };
-    async move {
+    Box::pin(async move {
         tokio::select! {
             () = wait(term) => {},
             () = wait(interrupt) => {},
         }
         tracing::info!("shutting down");
-    }
+    })
 }
 
 /// Logs go to stderr (stdout stays free for command output); `RUST_LOG` filters, default `info`.
@@ -363,7 +426,7 @@ fn init_logging() -> Result<Option<Otel>, String> {
     let log_filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt::layer()
-        .with_writer(miniagent::telemetry::logs::OneLine)
+        .with_writer(miniagent::OneLine)
         .with_ansi(std::io::stderr().is_terminal())
         .with_filter(log_filter);
     let spans = otel.as_ref().map(|o| {
@@ -377,11 +440,11 @@ fn init_logging() -> Result<Option<Otel>, String> {
             .with_target(false)
             .with_tracked_inactivity(false)
             .with_context_activation(false)
-            .with_filter(filter::Targets::new().with_target(otel::TARGET, tracing::Level::DEBUG))
+            .with_filter(filter::Targets::new().with_target(OTEL_TARGET, tracing::Level::DEBUG))
     });
     tracing_subscriber::registry().with(logs).with(spans).init();
     if let Some(endpoint) = &settings.endpoint {
-        let shown = url::Url::parse(endpoint).map_or_else(|_| endpoint.clone(), |u| miniagent::outbound::redacted(&u));
+        let shown = url::Url::parse(endpoint).map_or_else(|_| endpoint.clone(), |u| miniagent::redacted_url(&u));
         tracing::info!(endpoint = %shown, "exporting spans over OTLP");
     }
     Ok(otel)

@@ -10,7 +10,7 @@ use crate::provider::stream::split_into_chunks;
 
 /// The identity every chunk of one answer carries.
 #[derive(Debug, Clone)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     pub id: String,
     pub created: u64,
     pub model: String,
@@ -18,13 +18,13 @@ pub struct Stamp {
 
 impl Stamp {
     /// A fresh `chatcmpl-…` id and the current time, for `model`.
-    pub fn new(model: impl Into<String>) -> Self {
+    pub(crate) fn new(model: impl Into<String>) -> Self {
         let created = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         Self { id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()), created, model: model.into() }
     }
 
     /// A provider chunk under our id, creation time and the model name the client asked for.
-    pub fn apply(&self, mut chunk: Value) -> Value {
+    pub(crate) fn apply(&self, mut chunk: Value) -> Value {
         if let Some(obj) = chunk.as_object_mut() {
             obj.insert("id".into(), json!(self.id));
             obj.insert("object".into(), json!("chat.completion.chunk"));
@@ -35,11 +35,11 @@ impl Stamp {
     }
 }
 
-pub fn zero_usage() -> Value {
+pub(crate) fn zero_usage() -> Value {
     json!({"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0})
 }
 
-pub fn completion(stamp: &Stamp, content: &str, usage: Value) -> Value {
+pub(crate) fn completion(stamp: &Stamp, content: &str, usage: Value) -> Value {
     json!({
         "id": stamp.id,
         "object": "chat.completion",
@@ -52,7 +52,11 @@ pub fn completion(stamp: &Stamp, content: &str, usage: Value) -> Value {
 
 /// A whole completion as stream chunks (role, content, finish), then a usage chunk with
 /// `choices: []` when asked for; every chunk carries `usage: null` in that case, as OpenAI's do.
-pub fn replay(stamp: &Stamp, completion: &Value, include_usage: bool) -> impl Stream<Item = Value> + Send + 'static {
+pub(crate) fn replay(
+    stamp: &Stamp,
+    completion: &Value,
+    include_usage: bool,
+) -> impl Stream<Item = Value> + Send + 'static {
     let mut chunks: Vec<Value> = split_into_chunks(completion).into_iter().map(|c| stamp.apply(c)).collect();
     if include_usage {
         for c in &mut chunks {

@@ -141,7 +141,7 @@ impl UrlPolicy {
 
 /// The IPv4 address an IPv6 form carries — IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible
 /// `::a.b.c.d`, NAT64 `64:ff9b::/96` and `64:ff9b:1::/48`, 6to4 `2002:aabb:ccdd::/16` — else `ip`.
-pub fn embedded_ipv4(ip: IpAddr) -> IpAddr {
+pub(crate) fn embedded_ipv4(ip: IpAddr) -> IpAddr {
     let IpAddr::V6(v6) = ip else { return ip };
     let s = v6.segments();
     let low = |a: u16, b: u16| IpAddr::V4(Ipv4Addr::new((a >> 8) as u8, a as u8, (b >> 8) as u8, b as u8));

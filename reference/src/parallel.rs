@@ -31,7 +31,7 @@ use crate::secret::Secret;
 use crate::transport::retry::RetryStats;
 
 /// Characters of an exception message kept in `scillm_router.exception`.
-pub const EXCEPTION_CHARS: usize = 200;
+pub(crate) const EXCEPTION_CHARS: usize = 200;
 
 /// What to do when there are more requests than `max_requests`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +87,7 @@ pub async fn complete_all(
 }
 
 /// Runs every request, yielding results as the order option allows.
-pub fn stream_all<'a>(
+pub(crate) fn stream_all<'a>(
     providers: &'a Providers,
     requests: Vec<Value>,
     options: &ParallelOptions,
@@ -97,7 +97,7 @@ pub fn stream_all<'a>(
 
 /// Like [`stream_all`], where some requests are already known to be unusable (`Err(why)`, e.g. a
 /// malformed line of a batch file): those become error results without a call, in their place.
-pub fn stream_requests<'a>(
+pub(crate) fn stream_requests<'a>(
     providers: &'a Providers,
     mut requests: Vec<Result<Value, String>>,
     options: &ParallelOptions,

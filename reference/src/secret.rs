@@ -20,7 +20,7 @@ use aho_corasick::AhoCorasick;
 /// that happens to contain those letters, and no real credential is that short.
 const MIN_REDACTED_LEN: usize = 8;
 /// What a redacted secret becomes.
-pub const REDACTED: &str = "***";
+pub(crate) const REDACTED: &str = "***";
 
 /// The registered values and their automaton (rebuilt on each registration, which happens at
 /// startup; reads are a lock-free clone of the `Arc`).
@@ -46,7 +46,7 @@ fn automaton() -> Option<Arc<AhoCorasick>> {
 }
 
 /// `text` with every known secret replaced by [`REDACTED`] (borrowed when there is none).
-pub fn redact(text: &str) -> Cow<'_, str> {
+pub(crate) fn redact(text: &str) -> Cow<'_, str> {
     match automaton() {
         Some(a) if a.is_match(text) => Cow::Owned(a.replace_all(text, &vec![REDACTED; a.patterns_len()])),
         _ => Cow::Borrowed(text),
@@ -54,7 +54,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 }
 
 /// [`redact`] for bytes (a proxied body).
-pub fn redact_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
+pub(crate) fn redact_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
     match automaton() {
         Some(a) if a.is_match(bytes) => {
             Cow::Owned(a.replace_all_bytes(bytes, &vec![REDACTED.as_bytes(); a.patterns_len()]))

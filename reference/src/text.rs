@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 /// The first `max` characters of `text`, with `…` when it was longer.
-pub fn excerpt(text: &str, max: usize) -> String {
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
     let mut out: String = text.chars().take(max).collect();
     if text.chars().nth(max).is_some() {
         out.push('…');
@@ -15,12 +15,12 @@ pub fn excerpt(text: &str, max: usize) -> String {
 }
 
 /// The first `max` characters of a body, decoded lossily.
-pub fn excerpt_bytes(bytes: &[u8], max: usize) -> String {
+pub(crate) fn excerpt_bytes(bytes: &[u8], max: usize) -> String {
     excerpt(&String::from_utf8_lossy(bytes), max)
 }
 
 /// At most `max` characters of a value's JSON text (a string's own text).
-pub fn preview(v: &Value, max: usize) -> String {
+pub(crate) fn preview(v: &Value, max: usize) -> String {
     match v {
         Value::String(s) => excerpt(s, max),
         other => excerpt(&other.to_string(), max),

@@ -48,10 +48,10 @@ impl TraceSettings {
 }
 
 /// Characters of `final_answer` kept in `final_answer_preview`.
-pub const PREVIEW_CHARS: usize = 200;
+pub(crate) const PREVIEW_CHARS: usize = 200;
 
 /// Builds the trace record of one run. Pure.
-pub fn record(envelope: &Envelope, spec: &RunSpec, outcome: &RunOutcome) -> Value {
+pub(crate) fn record(envelope: &Envelope, spec: &RunSpec, outcome: &RunOutcome) -> Value {
     let mut map = match serde_json::to_value(envelope) {
         Ok(Value::Object(map)) => map,
         // An envelope always serializes to an object; an empty map keeps this total.
@@ -146,7 +146,7 @@ fn writer_loop(path: &Path, max_bytes: u64, rx: &mpsc::Receiver<Job>) {
 }
 
 /// Where a full trace file goes: `<file>.1`.
-pub fn rotated(path: &Path) -> PathBuf {
+pub(crate) fn rotated(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".1");
     PathBuf::from(name)

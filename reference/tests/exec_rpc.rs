@@ -23,7 +23,7 @@ async fn call(method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let res = app(ExecState::new(
         Default::default(),
         Default::default(),
-        std::sync::Arc::new(miniagent::process::sandbox::Sandbox::new(Default::default())),
+        std::sync::Arc::new(miniagent::Sandbox::new(Default::default())),
     ))
     .oneshot(req)
     .await

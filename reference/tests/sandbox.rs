@@ -20,11 +20,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use miniagent::process::sandbox::{Mode, Sandbox, SandboxSettings};
-use miniagent::tools::ToolBackend;
-use miniagent::tools::call::ToolCall;
-use miniagent::tools::local::{LocalSettings, LocalTools};
-use miniagent::tools::result::ToolResult;
+use miniagent::ToolBackend;
+use miniagent::ToolCall;
+use miniagent::ToolResult;
+use miniagent::{LocalSettings, LocalTools};
+use miniagent::{Sandbox, SandboxMode as Mode, SandboxSettings};
 use serde_json::{Value, json};
 
 fn tools(settings: SandboxSettings) -> LocalTools {
@@ -213,7 +213,7 @@ fn the_network_mode_never_reaches_the_host() -> Result<Completion, Failed> {
     let wide = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let (lo, port) = (loopback.local_addr().unwrap().port(), wide.local_addr().unwrap().port());
     let mut targets = vec![("127.0.0.1".to_owned(), lo), ("10.0.2.2".to_owned(), lo)];
-    targets.extend(miniagent::process::network::host_addresses().iter().map(|ip| (ip.to_string(), port)));
+    targets.extend(miniagent::host_addresses().iter().map(|ip| (ip.to_string(), port)));
     let code = format!(
         "import socket\nfor host, port in {targets:?} + [('198.51.100.7', 9)]:\n    try:\n        socket.create_connection((host, port), timeout=3).close(); print(host, 'connected')\n    except OSError as e:\n        print(host, 'refused', e.errno)"
     )

@@ -107,7 +107,7 @@ pub fn reference(pairs: &[(String, String)]) -> Result<Router, Failure> {
 }
 
 /// The façade and the client limits its accept loop applies (header timeout and the like).
-fn reference_with_limits(pairs: &[(String, String)]) -> Result<(Router, miniagent::listen::ClientLimits), Failure> {
+fn reference_with_limits(pairs: &[(String, String)]) -> Result<(Router, miniagent::ClientLimits), Failure> {
     let config = miniagent::Config::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let limits = config.listen.limits;
     let state =
@@ -134,7 +134,7 @@ pub async fn serve(pairs: &[(String, String)]) -> Result<(SocketAddr, Served), F
 
 /// The reference's exec-RPC server.
 pub fn exec_rpc() -> Arc<dyn Transport> {
-    let sandbox = Arc::new(miniagent::process::sandbox::Sandbox::new(Default::default()));
+    let sandbox = Arc::new(miniagent::Sandbox::new(Default::default()));
     let state = miniagent::exec_rpc::ExecState::new(Default::default(), Default::default(), sandbox);
     Arc::new(RouterTransport(miniagent::exec_rpc::app(state)))
 }

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use crate::api::RunSpec;
 
 #[derive(Debug, Clone)]
-pub struct Budget {
+pub(crate) struct Budget {
     deadline: Option<Instant>,
     /// A model call has used the escalation model.
     pub escalated: bool,
@@ -18,7 +18,7 @@ pub struct Budget {
 }
 
 impl Budget {
-    pub fn new(spec: &RunSpec, started: Instant) -> Self {
+    pub(crate) fn new(spec: &RunSpec, started: Instant) -> Self {
         let deadline = spec
             .max_total_seconds
             .and_then(|s| Duration::try_from_secs_f64(s).ok())
@@ -26,13 +26,13 @@ impl Budget {
         Self { deadline, escalated: false, escalate_next: false }
     }
 
-    pub fn over(&self) -> bool {
+    pub(crate) fn over(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// The model of the next call: the escalation model once escalation has begun (and from then
     /// on), the request's model before.
-    pub fn next_model(&mut self, spec: &RunSpec) -> String {
+    pub(crate) fn next_model(&mut self, spec: &RunSpec) -> String {
         match &spec.escalation {
             Some(e) if self.escalated || self.escalate_next => {
                 self.escalated = true;
@@ -43,7 +43,7 @@ impl Budget {
     }
 
     /// `call`, unless the deadline passes first (then `None`: a budget stop).
-    pub async fn bounded<T>(&self, call: impl Future<Output = T>) -> Option<T> {
+    pub(crate) async fn bounded<T>(&self, call: impl Future<Output = T>) -> Option<T> {
         match self.deadline {
             Some(deadline) => tokio::time::timeout_at(deadline, call).await.ok(),
             None => Some(call.await),

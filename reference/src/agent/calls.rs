@@ -15,7 +15,7 @@ use crate::tools::result::ToolResult;
 
 /// The tool calls of an assistant message; a call without an id gets `call_<iteration>_<index>` so
 /// its tool message can still answer it.
-pub fn requested_calls(message: &Value, iteration: usize) -> Vec<RequestedCall> {
+pub(crate) fn requested_calls(message: &Value, iteration: usize) -> Vec<RequestedCall> {
     let Some(calls) = message.get("tool_calls").and_then(Value::as_array) else { return Vec::new() };
     calls
         .iter()
@@ -30,7 +30,7 @@ pub fn requested_calls(message: &Value, iteration: usize) -> Vec<RequestedCall> 
 
 /// What one iteration's calls produced.
 #[derive(Debug, Default)]
-pub struct Executed {
+pub(crate) struct Executed {
     /// Tool messages, one per requested call, in call order.
     pub messages: Vec<Value>,
     /// Invocation records of the calls that were attempted (run or refused as unsupported).
@@ -41,13 +41,13 @@ pub struct Executed {
     pub has_output: Vec<bool>,
 }
 
-pub struct Limits {
+pub(crate) struct Limits {
     pub max_tools_per_iter: usize,
     pub tool_concurrency: usize,
 }
 
 /// What the backend offers this run.
-pub struct Known<'a> {
+pub(crate) struct Known<'a> {
     /// The tools it listed.
     pub listed: &'a [Value],
     /// Why it could not list them, when it could not.
@@ -57,7 +57,7 @@ pub struct Known<'a> {
 }
 
 /// Runs `calls` on `backend`.
-pub async fn execute<T: ToolBackend>(
+pub(crate) async fn execute<T: ToolBackend>(
     backend: &T,
     known: &Known<'_>,
     calls: &[RequestedCall],

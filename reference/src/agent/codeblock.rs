@@ -2,14 +2,14 @@
 
 /// A fenced block: its language tag (lowercased, possibly empty) and its code.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodeBlock {
+pub(crate) struct CodeBlock {
     pub language: String,
     pub code: String,
 }
 
 impl CodeBlock {
     /// `exec_python` for no language, `py` or `python`; `exec_code` otherwise (contract §2.5).
-    pub fn tool_name(&self) -> &'static str {
+    pub(crate) fn tool_name(&self) -> &'static str {
         match self.language.as_str() {
             "" | "py" | "python" | "python3" => "exec_python",
             _ => "exec_code",
@@ -18,7 +18,7 @@ impl CodeBlock {
 }
 
 /// The first ```-fenced block in `text`, if it has a closing fence.
-pub fn first_block(text: &str) -> Option<CodeBlock> {
+pub(crate) fn first_block(text: &str) -> Option<CodeBlock> {
     let start = text.find("```")?;
     let after = &text[start + 3..];
     let newline = after.find('\n')?;

@@ -9,22 +9,17 @@
 //!
 //! **Invariant:** failures of tools are data in the outcome; only a provider failure is an `Err`.
 
-pub mod budget;
-pub mod calls;
-pub mod codeblock;
-pub mod error;
-pub mod invocation;
-pub mod model;
-pub mod outcome;
-pub mod prune;
-pub mod run;
-pub mod run_loop;
-pub mod settings;
-pub mod state;
+pub(crate) mod budget;
+pub(crate) mod calls;
+pub(crate) mod codeblock;
+pub(crate) mod error;
+pub(crate) mod invocation;
+pub(crate) mod model;
+pub(crate) mod outcome;
+pub(crate) mod prune;
+pub(crate) mod run;
+pub(crate) mod run_loop;
+pub(crate) mod settings;
+pub(crate) mod state;
 
-pub use error::AgentError;
-pub use model::ChatModel;
-pub use outcome::{IterationRecord, RunOutcome, StoppedReason};
-pub use run::{Deps, run};
-pub use run_loop::run_loop;
-pub use settings::LoopEnv;
+pub(crate) use run::run;

@@ -19,16 +19,16 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-pub const MAX_RECENT: usize = 50;
-pub const CHAR_BUDGET: usize = 16_000;
+pub(crate) const MAX_RECENT: usize = 50;
+pub(crate) const CHAR_BUDGET: usize = 16_000;
 
 /// Prunes `messages` with the contract's limits.
-pub fn prune(messages: &[Value]) -> Vec<Cow<'_, Value>> {
+pub(crate) fn prune(messages: &[Value]) -> Vec<Cow<'_, Value>> {
     prune_with(messages, MAX_RECENT, CHAR_BUDGET)
 }
 
 /// Prunes with explicit limits (for tests).
-pub fn prune_with(messages: &[Value], max_recent: usize, char_budget: usize) -> Vec<Cow<'_, Value>> {
+pub(crate) fn prune_with(messages: &[Value], max_recent: usize, char_budget: usize) -> Vec<Cow<'_, Value>> {
     let units = units(messages);
     let pinned = units.iter().rposition(|u| u.is_tool_pair);
     let latest_user = messages
@@ -77,7 +77,7 @@ pub fn prune_with(messages: &[Value], max_recent: usize, char_budget: usize) -> 
 /// `message` with its text shortened to about `budget` characters: the start and the end kept, the
 /// middle replaced by a marker saying how much was left out. Text parts of a list are cut as one
 /// text; other parts (images) are kept.
-pub fn cut_in_the_middle(message: &Value, budget: usize) -> Value {
+pub(crate) fn cut_in_the_middle(message: &Value, budget: usize) -> Value {
     let mut out = message.clone();
     match out.get_mut("content") {
         Some(Value::String(s)) => *s = cut_text(s, budget),
@@ -132,7 +132,7 @@ fn tool_call_ids(m: &Value) -> Vec<&str> {
 }
 
 /// Characters of text content: a string, or the text parts of a list (an image costs nothing here).
-pub fn content_chars(m: &Value) -> usize {
+pub(crate) fn content_chars(m: &Value) -> usize {
     match m.get("content") {
         Some(Value::String(s)) => s.chars().count(),
         Some(Value::Array(parts)) => {

@@ -34,7 +34,7 @@ pub struct Deps<'a, M: ChatModel> {
 }
 
 /// Runs `spec` to an outcome.
-pub async fn run<M: ChatModel>(spec: &RunSpec, deps: &Deps<'_, M>) -> Result<RunOutcome, AgentError> {
+pub(crate) async fn run<M: ChatModel>(spec: &RunSpec, deps: &Deps<'_, M>) -> Result<RunOutcome, AgentError> {
     match &spec.backend {
         Backend::Echo | Backend::Router => one_shot(spec, deps.model).await,
         Backend::Local => {

@@ -24,12 +24,12 @@ use crate::text::preview;
 use crate::tools::ToolBackend;
 
 /// What the user is told when the model answered nothing.
-pub const NUDGE: &str =
+pub(crate) const NUDGE: &str =
     "Your last reply was empty. Reply with runnable code in a fenced block (```python … ```) or call one of the tools.";
 /// What a tool call gets when tools were not offered (`use_tools:false`).
-pub const TOOLS_DISABLED: &str = "tools are disabled";
+pub(crate) const TOOLS_DISABLED: &str = "tools are disabled";
 /// Longest JSON preview of failed invocations in the repair observation.
-pub const REPAIR_PREVIEW_CHARS: usize = 1000;
+pub(crate) const REPAIR_PREVIEW_CHARS: usize = 1000;
 
 /// What to do after a reply without tool calls.
 enum Next {

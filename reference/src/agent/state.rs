@@ -10,7 +10,7 @@ use crate::api::RunSpec;
 use crate::provider::chat::Served;
 
 /// The conversation and records of a run in progress.
-pub struct State<'a> {
+pub(crate) struct State<'a> {
     pub spec: &'a RunSpec,
     pub env: &'a LoopEnv,
     pub messages: Vec<Value>,
@@ -22,7 +22,7 @@ pub struct State<'a> {
 }
 
 impl State<'_> {
-    pub fn finish(self, stopped_reason: StoppedReason, final_answer: Option<String>) -> RunOutcome {
+    pub(crate) fn finish(self, stopped_reason: StoppedReason, final_answer: Option<String>) -> RunOutcome {
         RunOutcome {
             final_answer,
             stopped_reason,
@@ -35,14 +35,14 @@ impl State<'_> {
     }
 
     /// Whether an escalation to `model` is short-circuited (`NDSMOKE_SHORTCIRCUIT_CHUTES`).
-    pub fn shortcircuits(&self, model: &str) -> bool {
+    pub(crate) fn shortcircuits(&self, model: &str) -> bool {
         self.env.shortcircuit_chutes && model.starts_with("chutes/")
     }
 }
 
 /// The assistant message to append: role, content and tool calls only (provider extras such as
 /// `refusal` or `annotations` are not part of the conversation sent back).
-pub fn assistant_message(message: Option<&Map<String, Value>>) -> Value {
+pub(crate) fn assistant_message(message: Option<&Map<String, Value>>) -> Value {
     let get = |k: &str| message.and_then(|m| m.get(k));
     let mut m = json!({"role": "assistant", "content": get("content").cloned().unwrap_or(Value::Null)});
     if let Some(calls) = get("tool_calls").filter(|c| c.as_array().is_some_and(|a| !a.is_empty())) {

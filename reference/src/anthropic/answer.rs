@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 /// `finish_reason` as `stop_reason`.
-pub fn stop_reason(finish: Option<&str>) -> &'static str {
+pub(crate) fn stop_reason(finish: Option<&str>) -> &'static str {
     match finish {
         Some("length") => "max_tokens",
         Some("tool_calls" | "function_call") => "tool_use",
@@ -16,7 +16,7 @@ pub fn stop_reason(finish: Option<&str>) -> &'static str {
 }
 
 /// OpenAI's usage as Anthropic's (cached prompt tokens are cache reads, not input).
-pub fn usage(u: Option<&Value>) -> Value {
+pub(crate) fn usage(u: Option<&Value>) -> Value {
     let n = |p: &str| u.and_then(|u| u.pointer(p)).and_then(Value::as_u64).unwrap_or(0);
     let cached = n("/prompt_tokens_details/cached_tokens");
     json!({
@@ -28,12 +28,12 @@ pub fn usage(u: Option<&Value>) -> Value {
 }
 
 /// A message id (`msg_…`).
-pub fn message_id() -> String {
+pub(crate) fn message_id() -> String {
     format!("msg_{}", uuid::Uuid::new_v4().simple())
 }
 
 /// A chat completion as a Messages answer for `model` (the name the client asked for).
-pub fn message(completion: &Value, model: &str, id: &str) -> Value {
+pub(crate) fn message(completion: &Value, model: &str, id: &str) -> Value {
     let msg = completion.pointer("/choices/0/message").cloned().unwrap_or_default();
     let mut content = Vec::new();
     if let Some(text) = msg.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
@@ -59,7 +59,7 @@ fn tool_use(call: &Value) -> Value {
 
 /// One Anthropic event: its name and its data.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Event {
+pub(crate) struct Event {
     pub name: &'static str,
     pub data: Value,
 }
@@ -77,7 +77,7 @@ enum Open {
 
 /// Chat chunks → Anthropic events, one chunk at a time.
 #[derive(Debug)]
-pub struct Events {
+pub(crate) struct Events {
     id: String,
     model: String,
     open: Option<Open>,
@@ -87,12 +87,12 @@ pub struct Events {
 }
 
 impl Events {
-    pub fn new(id: String, model: String) -> Self {
+    pub(crate) fn new(id: String, model: String) -> Self {
         Self { id, model, open: None, next: 0, finish: None, usage: None }
     }
 
     /// `message_start`, sent before the provider answers anything.
-    pub fn start(&self) -> Vec<Event> {
+    pub(crate) fn start(&self) -> Vec<Event> {
         vec![event(
             "message_start",
             json!({"type": "message_start", "message": {"id": self.id, "type": "message", "role": "assistant",
@@ -120,7 +120,7 @@ impl Events {
     }
 
     /// The events of one chat chunk.
-    pub fn chunk(&mut self, chunk: &Value) -> Vec<Event> {
+    pub(crate) fn chunk(&mut self, chunk: &Value) -> Vec<Event> {
         let mut out = Vec::new();
         if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
             self.usage = Some(u.clone());
@@ -161,7 +161,7 @@ impl Events {
     }
 
     /// The closing events, after the provider's `[DONE]`.
-    pub fn finish(&mut self) -> Vec<Event> {
+    pub(crate) fn finish(&mut self) -> Vec<Event> {
         let mut out = Vec::new();
         self.close(&mut out);
         let usage = usage(self.usage.as_ref());
@@ -175,7 +175,7 @@ impl Events {
     }
 
     /// An `error` event: the stream failed after it started.
-    pub fn fail(&mut self, message: &str) -> Vec<Event> {
+    pub(crate) fn fail(&mut self, message: &str) -> Vec<Event> {
         vec![event("error", json!({"type": "error", "error": {"type": "api_error", "message": message}}))]
     }
 }

@@ -6,15 +6,15 @@
 //! chunks as they arrive) back into a message or Anthropic's events. [`estimate`] is the token
 //! count used when the provider cannot count.
 
-pub mod answer;
-pub mod request;
+pub(crate) mod answer;
+pub(crate) mod request;
 
 use serde_json::{Map, Value};
 
 /// An estimate of a request's input tokens for providers that cannot count them: the characters
 /// of its `system`, `messages` and `tools` (as JSON text) divided by four, the rule of thumb
 /// Anthropic and OpenAI both give for English text. Answered with `x-miniagent-estimate: true`.
-pub fn estimate(body: &Map<String, Value>) -> u64 {
+pub(crate) fn estimate(body: &Map<String, Value>) -> u64 {
     let chars: usize = ["system", "messages", "tools"]
         .iter()
         .filter_map(|k| body.get(*k))

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 /// A bridged request: the chat body (without `model`) and what was not carried.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Bridged {
+pub(crate) struct Bridged {
     pub chat: Map<String, Value>,
     pub stream: bool,
     pub warnings: Vec<String>,
@@ -24,7 +24,7 @@ pub struct Bridged {
 
 /// A field the bridge refuses, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     pub field: String,
     pub message: String,
 }
@@ -61,7 +61,7 @@ pub enum Thinking {
     Reject,
 }
 
-pub fn bridge(body: &Map<String, Value>, thinking: Thinking) -> Result<Bridged, Refusal> {
+pub(crate) fn bridge(body: &Map<String, Value>, thinking: Thinking) -> Result<Bridged, Refusal> {
     let mut warnings = Vec::new();
     let mut chat = Map::new();
     let mut messages = Vec::new();

@@ -7,9 +7,9 @@
 //! elsewhere. Without keys the layer lets everything through — the server then refuses to bind
 //! anything but loopback (see [`crate::serve::bind_checked`]).
 
-pub mod keys;
-pub mod ratelimit;
-pub mod redis;
+pub(crate) mod keys;
+pub(crate) mod ratelimit;
+pub(crate) mod redis;
 
 use std::sync::Arc;
 
@@ -26,7 +26,7 @@ use ratelimit::LocalWindows;
 use redis::{Count, FailMode, RedisSettings, RedisWindows};
 
 /// Routes that stay open with keys configured: probes must not need a secret.
-pub const OPEN_PATHS: [&str; 4] = ["/ready", "/healthz", "/health", "/metrics"];
+pub(crate) const OPEN_PATHS: [&str; 4] = ["/ready", "/healthz", "/health", "/metrics"];
 
 /// Where rate-limit counters live.
 #[derive(Debug)]
@@ -99,11 +99,11 @@ impl Auth {
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
-pub struct Caller(pub ApiKey);
+pub(crate) struct Caller(pub ApiKey);
 
 impl Caller {
     /// `Ok` when the caller may run `backend`, else the 403 saying which backends it may run.
-    pub fn check_backend(caller: Option<&Caller>, backend: BackendKind) -> Result<(), ApiError> {
+    pub(crate) fn check_backend(caller: Option<&Caller>, backend: BackendKind) -> Result<(), ApiError> {
         match caller {
             Some(Caller(key)) if !key.allows(backend) => {
                 let allowed: Vec<&str> = key.backends.iter().flatten().map(|b| b.name()).collect();
@@ -155,7 +155,7 @@ async fn limit(auth: &Auth, key: &str, rpm: u32) -> Option<ApiError> {
 
 /// Authenticates and rate-limits `req`, putting its [`Caller`] in its extensions; the refusal, in
 /// the route's error shape, when it may not pass. Open paths and a server without keys pass as is.
-pub async fn check(auth: &Auth, req: &mut Request) -> Result<(), Response> {
+pub(crate) async fn check(auth: &Auth, req: &mut Request) -> Result<(), Response> {
     if auth.keys.is_empty() || OPEN_PATHS.contains(&req.uri().path()) {
         return Ok(());
     }
@@ -180,7 +180,7 @@ pub async fn check(auth: &Auth, req: &mut Request) -> Result<(), Response> {
 }
 
 /// The middleware of the servers without a front layer of their own (exec-RPC, the sidecar).
-pub async fn require_key(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn require_key(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) -> Response {
     match check(&auth, &mut req).await {
         Ok(()) => next.run(req).await,
         Err(refusal) => refusal,

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The window every `rpm` counts over.
-pub const WINDOW: Duration = Duration::from_secs(60);
+pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 
 /// Where the counters live.
 #[derive(Debug, Default)]
@@ -41,12 +41,13 @@ impl LocalWindows {
     }
 }
 
-pub fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 /// `Retry-After` in whole seconds, rounded up and at least 1 (clients sleep on it).
-pub fn retry_after_secs(wait: Duration) -> u64 {
+#[cfg(test)]
+pub(crate) fn retry_after_secs(wait: Duration) -> u64 {
     (wait.as_secs_f64().ceil() as u64).max(1)
 }
 

@@ -14,7 +14,6 @@ use std::time::Duration;
 use crate::env::Env;
 use crate::secret::Secret;
 use crate::transport::redis::RedisLink;
-pub use crate::transport::redis::redacted;
 
 /// What requests meet while Redis cannot be asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -78,7 +78,7 @@ fn probe_as(uid: u32) -> Result<Probe, String> {
 }
 
 /// The check: the sandbox as the façade's user gets it.
-pub fn check(config: &Config, facade: &str) -> Check {
+pub(super) fn check(config: &Config, facade: &str) -> Check {
     let port = url::Url::parse(facade).ok().and_then(|u| u.port_or_known_default());
     let me = nix::unistd::geteuid();
     let server = port.and_then(listener_uid);

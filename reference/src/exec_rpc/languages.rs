@@ -14,7 +14,7 @@ use crate::tools::result::ToolResult;
 
 /// The closed set of languages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Language {
+pub(super) enum Language {
     Python,
     JavaScript,
     TypeScript,
@@ -27,7 +27,7 @@ pub enum Language {
 }
 
 impl Language {
-    pub fn parse(name: &str) -> Option<Self> {
+    pub(super) fn parse(name: &str) -> Option<Self> {
         Some(match name.trim().to_ascii_lowercase().as_str() {
             "python" | "py" | "python3" => Self::Python,
             "js" | "javascript" | "node" => Self::JavaScript,
@@ -42,7 +42,7 @@ impl Language {
         })
     }
 
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Self::Python => "python",
             Self::JavaScript => "javascript",
@@ -169,7 +169,7 @@ const MIN_COMPILE_TIMEOUT: Duration = Duration::from_secs(60);
 /// What `POST /exec` answers: the contract's keys in order, truncation counts when a stream hit
 /// its cap, and `t_ms`.
 #[derive(Debug, Clone, Serialize)]
-pub struct ExecResult {
+pub(super) struct ExecResult {
     pub ok: bool,
     pub rc: Option<i32>,
     pub stdout: String,
@@ -208,7 +208,7 @@ impl ExecResult {
 
 /// Runs `code` in `sandbox` (the caller sets `t_ms`): the source file, the compile steps and the
 /// run step in one sandboxed call, so the compiler's output is where the program runs.
-pub async fn run(
+pub(super) async fn run(
     language: Language,
     code: &str,
     timeout: Duration,

@@ -8,7 +8,7 @@
 //! Snippets run in the tool sandbox ([`crate::process::sandbox`]) like the local tools; with API
 //! keys configured, `/exec` needs one (it runs code), and without keys only loopback may be bound.
 
-pub mod languages;
+mod languages;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

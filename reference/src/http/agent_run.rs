@@ -17,7 +17,7 @@ use crate::envelope::{self, Envelope};
 use crate::error::ApiError;
 use crate::trace;
 
-pub async fn agent_run(
+pub(crate) async fn agent_run(
     State(state): State<SharedState>,
     caller: Option<Extension<Caller>>,
     LimitedBody(body): LimitedBody,

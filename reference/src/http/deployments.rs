@@ -11,11 +11,11 @@ use super::state::SharedState;
 use crate::provider::router::Ticket;
 
 /// The deployment that served (`x-miniagent-deployment`).
-pub const DEPLOYMENT_HEADER: &str = "x-miniagent-deployment";
+pub(crate) const DEPLOYMENT_HEADER: &str = "x-miniagent-deployment";
 /// Router-level attempts the answer took (`x-miniagent-attempts`).
-pub const ATTEMPTS_HEADER: &str = "x-miniagent-attempts";
+pub(crate) const ATTEMPTS_HEADER: &str = "x-miniagent-attempts";
 
-pub async fn deployments(State(state): State<SharedState>) -> Json<Value> {
+pub(crate) async fn deployments(State(state): State<SharedState>) -> Json<Value> {
     let settings = &state.providers.router().settings;
     Json(json!({
         "object": "list",
@@ -25,12 +25,12 @@ pub async fn deployments(State(state): State<SharedState>) -> Json<Value> {
 }
 
 /// The routing headers of an answer a router deployment served (none for a `provider/model` name).
-pub fn routing_headers(ticket: &Ticket) -> Vec<(HeaderName, HeaderValue)> {
+pub(crate) fn routing_headers(ticket: &Ticket) -> Vec<(HeaderName, HeaderValue)> {
     served_headers(ticket.deployment(), ticket.attempts)
 }
 
 /// The routing headers for `deployment` after `attempts`.
-pub fn served_headers(deployment: Option<&str>, attempts: u32) -> Vec<(HeaderName, HeaderValue)> {
+pub(crate) fn served_headers(deployment: Option<&str>, attempts: u32) -> Vec<(HeaderName, HeaderValue)> {
     let Some(id) = deployment.and_then(|d| HeaderValue::from_str(d).ok()) else { return Vec::new() };
     vec![
         (HeaderName::from_static(DEPLOYMENT_HEADER), id),

@@ -18,14 +18,14 @@ use crate::listen::Listen;
 
 /// Bytes past the limit that are read and dropped so the client sees the 413; beyond this the
 /// connection is simply closed.
-pub const DRAIN_CAP: usize = 64 * 1024 * 1024;
+pub(crate) const DRAIN_CAP: usize = 64 * 1024 * 1024;
 
 /// A request body no larger than the configured limit.
 #[derive(Debug)]
-pub struct LimitedBody(pub Bytes);
+pub(crate) struct LimitedBody(pub Bytes);
 
 /// A server state that knows its body limits.
-pub trait HasBodyLimit {
+pub(crate) trait HasBodyLimit {
     /// The server's `Listen` (body size limit and read timeout).
     fn listen(&self) -> &Listen;
 }
@@ -53,7 +53,7 @@ impl<S: HasBodyLimit + Send + Sync> FromRequest<S> for LimitedBody {
 }
 
 /// Reads `body` whole if it fits in `limit` bytes.
-pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let mut stream = body.into_data_stream();
     let mut buf = BytesMut::new();
     let mut overflow: Option<usize> = None;

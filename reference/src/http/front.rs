@@ -29,7 +29,7 @@ use crate::auth::{self, Caller};
 use crate::telemetry::metrics::{UNMATCHED_ROUTE, method_label};
 use crate::telemetry::otel::{self, TARGET};
 
-pub async fn front(State(state): State<SharedState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn front(State(state): State<SharedState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let rid = RequestId::of(req.headers());
     let id_header = HeaderValue::from_str(&rid.id).ok();

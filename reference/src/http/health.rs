@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 use super::state::SharedState;
 use crate::error::{ApiError, respond};
 
-pub async fn ready(State(state): State<SharedState>) -> Json<Value> {
+pub(crate) async fn ready(State(state): State<SharedState>) -> Json<Value> {
     Json(json!({"ok": true, "hints": state.config.hints()}))
 }
 
-pub async fn healthz(State(state): State<SharedState>) -> Json<Value> {
+pub(crate) async fn healthz(State(state): State<SharedState>) -> Json<Value> {
     let c = &state.config;
     Json(json!({
         "ok": true,
@@ -26,7 +26,7 @@ pub async fn healthz(State(state): State<SharedState>) -> Json<Value> {
 }
 
 /// Prometheus text (CONTRACT §12); a 404 that says so when metrics are off.
-pub async fn metrics(State(state): State<SharedState>) -> Response {
+pub(crate) async fn metrics(State(state): State<SharedState>) -> Response {
     match &state.metrics {
         Some(m) => {
             state.providers.routing().refresh_gauges();
@@ -44,11 +44,11 @@ pub async fn metrics(State(state): State<SharedState>) -> Response {
 }
 
 /// Unknown routes: a JSON 404 in the shape of the route family (OpenAI's under `/v1/*`).
-pub async fn not_found(uri: Uri) -> Response {
+pub(crate) async fn not_found(uri: Uri) -> Response {
     respond(uri.path(), ApiError::NotFound(uri.path().to_owned()))
 }
 
 /// A known route with the wrong method: a JSON 405 in the route family's shape.
-pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     respond(uri.path(), ApiError::MethodNotAllowed { method: method.to_string(), path: uri.path().to_owned() })
 }

@@ -47,7 +47,7 @@ const WARNINGS: &str = "x-miniagent-warnings";
 /// Client headers that go upstream on the native path.
 const FORWARDED: [&str; 2] = ["anthropic-beta", "anthropic-dangerous-direct-browser-access"];
 
-pub async fn messages(
+pub(crate) async fn messages(
     State(state): State<SharedState>,
     rid: Option<Extension<RequestId>>,
     headers: HeaderMap,
@@ -58,7 +58,7 @@ pub async fn messages(
     Ok(answer(&state, &body, &rid, &headers).await?)
 }
 
-pub async fn count_tokens(
+pub(crate) async fn count_tokens(
     State(state): State<SharedState>,
     rid: Option<Extension<RequestId>>,
     headers: HeaderMap,

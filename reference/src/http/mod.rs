@@ -5,18 +5,18 @@
 //! [`agent_run`], [`openai`], [`responses`], [`messages`], [`deployments`]). Handlers extract, validate, call one
 //! function that knows nothing of axum, and map the result.
 
-pub mod agent_run;
-pub mod deployments;
-pub mod extract;
-pub mod front;
-pub mod health;
-pub mod messages;
-pub mod openai;
-pub mod request_id;
-pub mod responses;
-pub mod routes;
-pub mod sse;
-pub mod state;
+pub(crate) mod agent_run;
+pub(crate) mod deployments;
+pub(crate) mod extract;
+pub(crate) mod front;
+pub(crate) mod health;
+pub(crate) mod messages;
+pub(crate) mod openai;
+pub(crate) mod request_id;
+pub(crate) mod responses;
+pub(crate) mod routes;
+pub(crate) mod sse;
+pub(crate) mod state;
 
-pub use routes::app;
-pub use state::{AppState, SharedState, StartupError};
+pub(crate) use routes::app;
+pub(crate) use state::{AppState, StartupError};

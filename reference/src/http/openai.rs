@@ -48,7 +48,7 @@ pub(super) fn request_id(rid: Option<Extension<RequestId>>) -> RequestId {
     )
 }
 
-pub async fn chat_completions(
+pub(crate) async fn chat_completions(
     State(state): State<SharedState>,
     caller: Option<Extension<Caller>>,
     rid: Option<Extension<RequestId>>,
@@ -181,7 +181,7 @@ pub(super) fn pass_back(forwarded: &Forwarded, rid: &RequestId) -> Vec<(HeaderNa
     out
 }
 
-pub async fn embeddings(
+pub(crate) async fn embeddings(
     State(state): State<SharedState>,
     rid: Option<Extension<RequestId>>,
     body: Result<LimitedBody, ApiError>,
@@ -214,12 +214,12 @@ pub async fn embeddings(
     Ok(response)
 }
 
-pub async fn models(State(state): State<SharedState>) -> Json<Value> {
+pub(crate) async fn models(State(state): State<SharedState>) -> Json<Value> {
     let data = state.models.list(&state.providers, state.started_at as u64).await;
     Json(json!({"object": "list", "data": data}))
 }
 
-pub async fn model(State(state): State<SharedState>, Path(id): Path<String>) -> Answer {
+pub(crate) async fn model(State(state): State<SharedState>, Path(id): Path<String>) -> Answer {
     let data = state.models.list(&state.providers, state.started_at as u64).await;
     match data.into_iter().find(|m| m["id"] == id.as_str()) {
         Some(m) => Ok(Json(m).into_response()),

@@ -4,7 +4,7 @@
 
 /// The id of the request being handled.
 #[derive(Debug, Clone)]
-pub struct RequestId {
+pub(crate) struct RequestId {
     pub id: String,
     /// Whether the client chose it (then it is answered back as is).
     pub from_client: bool,
@@ -15,7 +15,7 @@ const MAX_LEN: usize = 200;
 
 impl RequestId {
     /// The client's usable `x-request-id`, else a fresh `req_…`.
-    pub fn of(headers: &axum::http::HeaderMap) -> Self {
+    pub(crate) fn of(headers: &axum::http::HeaderMap) -> Self {
         let client = headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())

@@ -49,7 +49,7 @@ const ROUTE: &str = "/v1/responses";
 /// The header naming what a bridged request could not carry.
 const WARNINGS: &str = "x-miniagent-warnings";
 
-pub async fn responses(
+pub(crate) async fn responses(
     State(state): State<SharedState>,
     caller: Option<Extension<Caller>>,
     rid: Option<Extension<RequestId>>,

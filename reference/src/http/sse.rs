@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// Server-sent events: one `data:` per chunk, `data: [DONE]` at the end, a keep-alive comment
 /// whenever nothing has been sent for the configured interval.
-pub fn sse(keepalive: Duration, chunks: impl Stream<Item = Value> + Send + 'static) -> Response {
+pub(crate) fn sse(keepalive: Duration, chunks: impl Stream<Item = Value> + Send + 'static) -> Response {
     let events = chunks
         .map(|c| Event::default().data(c.to_string()))
         .chain(futures::stream::once(async { Event::default().data("[DONE]") }));
@@ -19,7 +19,7 @@ pub fn sse(keepalive: Duration, chunks: impl Stream<Item = Value> + Send + 'stat
 
 /// Any events, with keep-alive comments (`: keep-alive`, never an empty `data:`, which clients would
 /// try to parse) whenever nothing has been sent for the configured interval.
-pub fn events_response(keepalive: Duration, events: impl Stream<Item = Event> + Send + 'static) -> Response {
+pub(crate) fn events_response(keepalive: Duration, events: impl Stream<Item = Event> + Send + 'static) -> Response {
     Sse::new(events.map(Ok::<_, Infallible>))
         .keep_alive(KeepAlive::new().interval(keepalive).text("keep-alive"))
         .into_response()

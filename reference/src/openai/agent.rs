@@ -11,7 +11,7 @@ use crate::provider::client::Providers;
 use crate::provider::error::ProviderError;
 
 /// The validated run of `body` (a bare model name goes to the default provider, as in proxy mode).
-pub fn spec(body: &[u8], limits: &RunLimits, providers: &Providers) -> Result<RunSpec, RequestError> {
+pub(crate) fn spec(body: &[u8], limits: &RunLimits, providers: &Providers) -> Result<RunSpec, RequestError> {
     let mut spec = RunSpec::from_slice(body, limits)?;
     if let Ok(route) = proxy::route(providers, &spec.model)
         && matches!(providers.resolve(&spec.model), Err(ProviderError::InvalidModel(_)))
@@ -22,6 +22,6 @@ pub fn spec(body: &[u8], limits: &RunLimits, providers: &Providers) -> Result<Ru
 }
 
 /// Runs the agent; its final answer is the reply's content.
-pub async fn run(spec: &RunSpec, deps: &Deps<'_, Providers>) -> Result<RunOutcome, ApiError> {
+pub(crate) async fn run(spec: &RunSpec, deps: &Deps<'_, Providers>) -> Result<RunOutcome, ApiError> {
     run::run(spec, deps).await.map_err(ApiError::from)
 }

@@ -21,7 +21,7 @@ use crate::provider::kind::ProviderKind;
 
 /// What a relay needs to know besides the response.
 #[derive(Debug, Clone, Copy)]
-pub struct Pace {
+pub(crate) struct Pace {
     /// The longest silence before the stream is given up (the provider timeout).
     pub idle: Duration,
     /// A `: keep-alive` comment after this long without a byte.
@@ -47,7 +47,7 @@ struct Relay<S, F> {
 }
 
 /// The stream for the client, from `response`'s body.
-pub fn relay(
+pub(crate) fn relay(
     response: reqwest::Response,
     provider: ProviderKind,
     pace: Pace,

@@ -10,12 +10,12 @@
 //! relayed byte for byte). The handlers in [`crate::http::openai`] and [`crate::http::responses`]
 //! call these.
 
-pub mod agent;
-pub mod byte_relay;
-pub mod models;
-pub mod passthrough;
-pub mod proxy;
-pub mod raw;
-pub mod relay;
-pub mod responses;
-pub mod settings;
+pub(crate) mod agent;
+pub(crate) mod byte_relay;
+pub(crate) mod models;
+pub(crate) mod passthrough;
+pub(crate) mod proxy;
+pub(crate) mod raw;
+pub(crate) mod relay;
+pub(crate) mod responses;
+pub(crate) mod settings;

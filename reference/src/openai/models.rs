@@ -12,7 +12,7 @@ use crate::provider::client::Providers;
 use crate::provider::kind::ProviderKind;
 
 /// How long the provider's list is reused.
-pub const REFRESH: Duration = Duration::from_secs(60);
+pub(crate) const REFRESH: Duration = Duration::from_secs(60);
 /// How long the provider may take to list its models.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 

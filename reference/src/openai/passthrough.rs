@@ -25,7 +25,7 @@ const TERMINAL: [&[u8]; 5] =
 const OVERLAP: usize = 32;
 
 /// An SSE `error` event in the Responses shape, ending a relayed stream.
-pub fn error_event(message: &str) -> Bytes {
+pub(crate) fn error_event(message: &str) -> Bytes {
     let data = json!({"type": "error", "code": "stream_error", "message": message, "param": null,
         "error": {"type": "upstream_error", "code": "stream_error", "message": message, "param": null}});
     Bytes::from(format!("event: error\ndata: {data}\n\n"))
@@ -89,7 +89,7 @@ impl Relay {
 
 /// `response`'s body as it arrives, then an `error` event if it did not end as a Responses stream
 /// ends.
-pub fn relay(
+pub(crate) fn relay(
     response: reqwest::Response,
     provider: ProviderKind,
     max_bytes: usize,

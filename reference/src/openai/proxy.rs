@@ -37,7 +37,7 @@ const PASSED_BACK: [&str; 2] = ["x-ratelimit-", "openai-"];
 
 /// Why a proxied call has no 2xx answer to hand back.
 #[derive(Debug, thiserror::Error)]
-pub enum ProxyError {
+pub(crate) enum ProxyError {
     /// The model cannot be used here, or the provider failed to answer (unreachable, timed out).
     #[error(transparent)]
     Provider(#[from] ProviderError),
@@ -57,7 +57,7 @@ impl From<ProxyError> for crate::error::ApiError {
 
 /// A provider's 2xx answer, its head read, its body not yet.
 #[derive(Debug)]
-pub struct Forwarded {
+pub(crate) struct Forwarded {
     pub response: reqwest::Response,
     /// Headers for the client: the provider's request id and rate-limit headers.
     pub pass_back: Vec<(String, String)>,
@@ -67,13 +67,13 @@ pub struct Forwarded {
 
 /// What a proxied call got: the provider's 2xx head, or the dummy model's whole answer.
 #[derive(Debug)]
-pub enum Proxied {
+pub(crate) enum Proxied {
     Upstream(Forwarded),
     Local(Value),
 }
 
 /// What `model` names for the proxy: a router group, else the route of [`route`].
-pub fn target(providers: &Providers, model: &str) -> Result<Target, ProviderError> {
+pub(crate) fn target(providers: &Providers, model: &str) -> Result<Target, ProviderError> {
     match providers.router().group(model.trim()) {
         Some((g, _)) => Ok(Target::Group(g)),
         None => route(providers, model).map(|r| Target::Direct(Arc::new(r))),
@@ -82,7 +82,7 @@ pub fn target(providers: &Providers, model: &str) -> Result<Target, ProviderErro
 
 /// Sends a request for `target` to `path`, routed when it is a group; `body_of` writes the body for
 /// a route (its upstream model name). The answer comes with the route that gave it.
-pub async fn send(
+pub(crate) async fn send(
     providers: &Providers,
     target: &Target,
     path: &'static str,
@@ -95,7 +95,7 @@ pub async fn send(
 
 /// [`send`] with the client's headers for a provider of another wire (`anthropic-beta` on the
 /// Anthropic surface's native path); an OpenAI-wire provider gets none of them.
-pub async fn send_with(
+pub(crate) async fn send_with(
     providers: &Providers,
     target: &Target,
     path: &'static str,
@@ -123,7 +123,7 @@ pub async fn send_with(
 }
 
 /// How a proxied attempt's error reads for the router (the provider's status and message).
-pub fn fault(e: &ProxyError) -> Fault {
+pub(crate) fn fault(e: &ProxyError) -> Fault {
     match e {
         ProxyError::Provider(p) => fault_of(p),
         ProxyError::Status { status, error, retry_after } => {
@@ -135,7 +135,7 @@ pub fn fault(e: &ProxyError) -> Fault {
 
 /// `usage.total_tokens` of a JSON answer, found without parsing it whole (the answer is relayed as
 /// bytes; this only feeds the deployment's per-minute usage).
-pub fn total_tokens(bytes: &[u8]) -> Option<u64> {
+pub(crate) fn total_tokens(bytes: &[u8]) -> Option<u64> {
     const KEY: &[u8] = b"\"total_tokens\"";
     let at = bytes.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len();
     let rest = &bytes[at..];
@@ -150,7 +150,7 @@ pub fn total_tokens(bytes: &[u8]) -> Option<u64> {
 /// Routes `model`: an alias or `provider/model`; a bare name that is neither goes to the default
 /// provider (OpenAI's settings when present, else `LITELLM_DEFAULT_MODEL`'s provider) under its own
 /// name — OpenAI SDK users send `gpt-4o`.
-pub fn route(providers: &Providers, model: &str) -> Result<Route, ProviderError> {
+pub(crate) fn route(providers: &Providers, model: &str) -> Result<Route, ProviderError> {
     match providers.resolve(model) {
         Err(ProviderError::InvalidModel(why)) if !model.contains('/') => match default_provider(providers) {
             Some(prefix) => providers.resolve(&format!("{prefix}/{model}")),
@@ -169,7 +169,7 @@ fn default_provider(providers: &Providers) -> Option<String> {
 }
 
 /// The body for the provider: `obj` with `model` set to the route's upstream name.
-pub fn body_for(obj: &RawObject, route: &Route) -> Vec<u8> {
+pub(crate) fn body_for(obj: &RawObject, route: &Route) -> Vec<u8> {
     let model = Value::String(route.upstream_model.clone()).to_string();
     obj.write(&[("model", &model)], &[])
 }
@@ -177,7 +177,7 @@ pub fn body_for(obj: &RawObject, route: &Route) -> Vec<u8> {
 /// POSTs `body` to the route's `path` (`chat/completions`, `embeddings`), retrying only what the
 /// route's policy allows for 5xx and unreachable providers; the first byte of the head must arrive
 /// within the provider timeout (504 otherwise). A non-2xx answer is a [`ProxyError::Status`].
-pub async fn forward(
+pub(crate) async fn forward(
     providers: &Providers,
     route: &Route,
     path: &str,
@@ -297,7 +297,7 @@ async fn status_error(provider: ProviderKind, response: reqwest::Response) -> Pr
 
 /// The whole body of a 2xx answer, at most `max` bytes (more is a 502: a provider cannot make the
 /// server hold gigabytes for one request).
-pub async fn read_all(forwarded: Forwarded, route: &Route, max: usize) -> Result<Bytes, ProxyError> {
+pub(crate) async fn read_all(forwarded: Forwarded, route: &Route, max: usize) -> Result<Bytes, ProxyError> {
     let (bytes, more) = read_limited(forwarded.response, max).await.map_err(|e| transport_error(route, &e))?;
     if more {
         let reason = format!("the reply is larger than {max} bytes (MINI_AGENT_PROVIDER_MAX_BYTES)");

@@ -15,13 +15,13 @@ use crate::api::RequestError;
 
 /// The top-level fields of a JSON object body, in the order they came.
 #[derive(Debug)]
-pub struct RawObject<'a> {
+pub(crate) struct RawObject<'a> {
     fields: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
 impl<'a> RawObject<'a> {
     /// Parses `body`: not JSON → 400, not an object → 400 naming the body.
-    pub fn parse(body: &'a [u8]) -> Result<Self, RequestError> {
+    pub(crate) fn parse(body: &'a [u8]) -> Result<Self, RequestError> {
         let text =
             std::str::from_utf8(body).map_err(|e| RequestError::Malformed(format!("the body is not UTF-8: {e}")))?;
         if text.trim().is_empty() {
@@ -37,22 +37,26 @@ impl<'a> RawObject<'a> {
     }
 
     /// The raw text of `key`, when present.
-    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a RawValue> {
         self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
     }
 
     /// `key` as a string: absent or `null` is `None`, another type is a 400 naming it.
-    pub fn string(&self, key: &str) -> Result<Option<String>, RequestError> {
+    pub(crate) fn string(&self, key: &str) -> Result<Option<String>, RequestError> {
         self.typed(key, "a string")
     }
 
     /// `key` as a boolean: absent or `null` is `None`, another type is a 400 naming it.
-    pub fn boolean(&self, key: &str) -> Result<Option<bool>, RequestError> {
+    pub(crate) fn boolean(&self, key: &str) -> Result<Option<bool>, RequestError> {
         self.typed(key, "a boolean")
     }
 
     /// `key` parsed as `T` (absent or `null` is `None`).
-    pub fn typed<T: serde::de::DeserializeOwned>(&self, key: &str, what: &str) -> Result<Option<T>, RequestError> {
+    pub(crate) fn typed<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+        what: &str,
+    ) -> Result<Option<T>, RequestError> {
         match self.get(key) {
             None => Ok(None),
             Some(raw) if raw.get() == "null" => Ok(None),
@@ -63,13 +67,13 @@ impl<'a> RawObject<'a> {
     }
 
     /// Whether `key` is present and a JSON array.
-    pub fn is_array(&self, key: &str) -> bool {
+    pub(crate) fn is_array(&self, key: &str) -> bool {
         self.get(key).is_some_and(|r| r.get().starts_with('['))
     }
 
     /// The object again, with `replace`'s fields given new (JSON-encoded) values in place and
     /// `drop`'s fields left out; everything else byte for byte.
-    pub fn write(&self, replace: &[(&str, &str)], drop: &[&str]) -> Vec<u8> {
+    pub(crate) fn write(&self, replace: &[(&str, &str)], drop: &[&str]) -> Vec<u8> {
         let size: usize = self.fields.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum();
         let mut out = Vec::with_capacity(size + 2);
         out.push(b'{');

@@ -15,7 +15,7 @@ use crate::provider::kind::ProviderKind;
 
 /// One thing to send the client.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Item {
+pub(crate) enum Item {
     /// A `data:` payload, as the provider sent it.
     Data(String),
     /// The provider's `data: [DONE]`.
@@ -25,13 +25,13 @@ pub enum Item {
 }
 
 /// An OpenAI-shaped error event payload.
-pub fn error_event(message: impl Into<String>) -> Value {
+pub(crate) fn error_event(message: impl Into<String>) -> Value {
     json!({"error": {"message": message.into(), "type": "upstream_error", "param": null, "code": "stream_error"}})
 }
 
 /// The items of `response`'s body: its events until `[DONE]`, or an error item saying why the
 /// stream ended otherwise.
-pub fn relay(
+pub(crate) fn relay(
     response: reqwest::Response,
     provider: ProviderKind,
     max_bytes: usize,

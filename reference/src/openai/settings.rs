@@ -13,14 +13,14 @@
 
 use std::time::Duration;
 
-pub use crate::anthropic::request::Thinking;
+pub(crate) use crate::anthropic::request::Thinking;
 use crate::env::Env;
 
 /// Reply of echo mode when `MINI_AGENT_OPENAI_SHIM_REPLY` is unset.
-pub const DEFAULT_SHIM_REPLY: &str = "shim ok";
+pub(crate) const DEFAULT_SHIM_REPLY: &str = "shim ok";
 
 /// What the surface says when it has nothing to call.
-pub const NO_PROVIDER_GUIDANCE: &str = "mini-agent chat needs a provider: set OPENAI_API_KEY (and \
+pub(crate) const NO_PROVIDER_GUIDANCE: &str = "mini-agent chat needs a provider: set OPENAI_API_KEY (and \
 OPENAI_API_BASE for a compatible server), or bring up Ollama and set OLLAMA_BASE_URL + \
 LITELLM_DEFAULT_MODEL=ollama/<tag>, or pass --config with a model_list. For a no-keys smoke test set \
 MINI_AGENT_OPENAI_SHIM_MODE=echo (a stub reply) or MINI_AGENT_ALLOW_DUMMY=1 and use model \"dummy\".";
@@ -45,7 +45,7 @@ impl Mode {
 
 /// How `/v1/responses` reaches a provider, as the operator wrote it: one type for the global
 /// `MINI_AGENT_RESPONSES_MODE` and a deployment's `responses_mode` in the router file.
-pub use crate::provider::router::ResponsesMode;
+pub(crate) use crate::provider::router::ResponsesMode;
 
 /// What a bridged request does with a hosted tool (`web_search`, `file_search`, …), which no chat
 /// provider can run.

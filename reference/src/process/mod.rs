@@ -20,12 +20,12 @@
 //!
 //! Does not decide what to run or how to report it: callers build the spec and shape the result.
 
-pub mod init;
-pub mod mounts;
-pub mod network;
-pub mod plan;
-pub mod sandbox;
-pub mod seccomp;
+pub(crate) mod init;
+pub(crate) mod mounts;
+pub(crate) mod network;
+pub(crate) mod plan;
+pub(crate) mod sandbox;
+pub(crate) mod seccomp;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -40,14 +40,14 @@ use tokio::process::{ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::oneshot;
 
 /// Default cap per output stream (1 MiB).
-pub const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;
+pub(crate) const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;
 /// How long output is still read after the program exited, for what its last writes left in the
 /// pipes; past it, a pipe held open by a surviving background process is abandoned.
-pub const DRAIN_GRACE: Duration = Duration::from_millis(150);
+pub(crate) const DRAIN_GRACE: Duration = Duration::from_millis(150);
 
 /// What to run.
 #[derive(Debug, Clone)]
-pub struct Spec {
+pub(crate) struct Spec {
     pub program: OsString,
     pub args: Vec<OsString>,
     /// Bytes for stdin (then closed); `None` gives the child an empty stdin.
@@ -67,7 +67,7 @@ pub struct Spec {
 
 /// A step run before the program (sandboxed specs only).
 #[derive(Debug, Clone)]
-pub struct Setup {
+pub(crate) struct Setup {
     pub program: String,
     pub args: Vec<String>,
     /// Its own variables; [`plan::WORK_TOKEN`] in a value stands for the work directory.
@@ -76,7 +76,7 @@ pub struct Setup {
 }
 
 impl Spec {
-    pub fn new(program: impl Into<OsString>, timeout: Duration) -> Self {
+    pub(crate) fn new(program: impl Into<OsString>, timeout: Duration) -> Self {
         Self {
             program: program.into(),
             args: Vec::new(),
@@ -92,7 +92,7 @@ impl Spec {
     }
 
     /// Runs in `sandbox`, in a private work directory of its own.
-    pub fn sandboxed(mut self, sandbox: &Arc<sandbox::Sandbox>) -> Self {
+    pub(crate) fn sandboxed(mut self, sandbox: &Arc<sandbox::Sandbox>) -> Self {
         self.sandbox = Some(sandbox.clone());
         self
     }
@@ -104,17 +104,17 @@ impl Spec {
         if self.sandbox.is_some() { setup + self.timeout + INIT_SLACK } else { self.timeout }
     }
 
-    pub fn arg(mut self, a: impl Into<OsString>) -> Self {
+    pub(crate) fn arg(mut self, a: impl Into<OsString>) -> Self {
         self.args.push(a.into());
         self
     }
 
-    pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Self {
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
         self
     }
 
-    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+    pub(crate) fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.env.push((key.into(), value.into()));
         self
     }
@@ -122,7 +122,7 @@ impl Spec {
 
 /// One captured stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Captured {
+pub(crate) struct Captured {
     /// Lossily decoded: invalid UTF-8 is replaced, never an error.
     pub text: String,
     /// Bytes dropped past the cap.
@@ -132,14 +132,14 @@ pub struct Captured {
 }
 
 impl Captured {
-    pub fn truncated(&self) -> bool {
+    pub(crate) fn truncated(&self) -> bool {
         self.dropped > 0
     }
 }
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// Exited with this code (a signal death is reported as 128 + signal, as shells do).
     Code(i32),
     /// Still running at the timeout; the whole tree was killed.
@@ -147,7 +147,7 @@ pub enum Exit {
 }
 
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub exit: Exit,
     /// The program of the setup step that failed or ran out of time; the program itself never ran.
     pub setup_failed: Option<String>,
@@ -158,7 +158,7 @@ pub struct Outcome {
 
 /// Why a program could not be started at all.
 #[derive(Debug, thiserror::Error)]
-pub enum SpawnError {
+pub(crate) enum SpawnError {
     #[error("`{program}` was not found on PATH")]
     NotFound { program: String },
     #[error("cannot start `{program}`: {source}")]
@@ -178,7 +178,7 @@ const INIT_SLACK: Duration = Duration::from_secs(2);
 
 /// A running child: its pipes, and its process group, killed on drop.
 #[derive(Debug)]
-pub struct Child {
+pub(crate) struct Child {
     inner: tokio::process::Child,
     group: Option<Pid>,
     /// A bare tool init (sandbox off): told to end with SIGTERM, so it can kill the descendants
@@ -198,13 +198,13 @@ const INIT_GRACE: Duration = Duration::from_millis(500);
 
 impl Child {
     /// Waits for the program itself to exit (not for what it left behind).
-    pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+    pub(crate) async fn wait(&mut self) -> std::io::Result<ExitStatus> {
         self.inner.wait().await
     }
 
     /// SIGKILLs the whole process group (a bare init is asked first, see [`Child::init`]).
     /// Idempotent.
-    pub fn kill_tree(&mut self) {
+    pub(crate) fn kill_tree(&mut self) {
         let Some(pgid) = self.group.take() else { return };
         if self.init && killpg(pgid, Signal::SIGTERM).is_ok() {
             std::thread::spawn(move || {
@@ -226,7 +226,7 @@ impl Drop for Child {
 
 /// Starts `spec` (its timeout and output cap are the caller's business at this level) with stdout
 /// and stderr piped, and stdin piped when the spec has input (or a sandbox, whose plan leads it).
-pub fn spawn(spec: &Spec) -> Result<Child, SpawnError> {
+pub(crate) fn spawn(spec: &Spec) -> Result<Child, SpawnError> {
     let program = spec.program.to_string_lossy().into_owned();
     let (mut cmd, launch) = command(spec)?;
     let input = match &launch {
@@ -314,14 +314,14 @@ fn command(spec: &Spec) -> Result<(Command, Option<sandbox::Launch>), SpawnError
 }
 
 /// The exit code of a status; a death by signal is 128 + the signal, as shells report it.
-pub fn exit_code(status: &ExitStatus) -> i32 {
+pub(crate) fn exit_code(status: &ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
 /// Runs `spec` to completion or timeout, with both streams captured up to the cap. A sandboxed
 /// spec first waits for a tool slot (at most its timeout).
-pub async fn run(spec: Spec) -> Result<Outcome, SpawnError> {
+pub(crate) async fn run(spec: Spec) -> Result<Outcome, SpawnError> {
     let started = Instant::now();
     let _slot = match &spec.sandbox {
         Some(sandbox) => {

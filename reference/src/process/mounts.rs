@@ -21,9 +21,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The work directory inside the sandbox.
-pub const WORK: &str = "/work";
+pub(crate) const WORK: &str = "/work";
 /// Where the tool init is mounted inside the sandbox.
-pub const INIT: &str = "/.miniagent/init";
+pub(crate) const INIT: &str = "/.miniagent/init";
 
 /// Trees the tool sees (read-only), when they exist.
 const SYSTEM_TREES: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"];
@@ -52,7 +52,7 @@ const DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/random",
 
 /// An absolute, symlink-free form of `path` (the parent is resolved when the file itself does not
 /// exist yet, e.g. a trace file written later); relative paths are taken from the current directory.
-pub fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     let joined = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -74,14 +74,14 @@ fn visible(path: &Path, extra: &[PathBuf]) -> bool {
 
 /// What the server masks whatever it was told: fixed at startup.
 #[derive(Debug, Clone, Default)]
-pub struct StaticMasks {
+pub(crate) struct StaticMasks {
     pub paths: Vec<PathBuf>,
 }
 
 impl StaticMasks {
     /// The service directories, the server's working and executable directories when the tool
     /// could see them, and (for a non-root server) what its uid owns under `/etc`.
-    pub fn discover(server_uid: u32) -> Self {
+    pub(crate) fn discover(server_uid: u32) -> Self {
         let mut paths: Vec<PathBuf> = SERVICE_DIRS.iter().map(PathBuf::from).filter(|p| p.exists()).collect();
         let is_tree_root = |p: &Path| p == Path::new("/") || SYSTEM_TREES.iter().any(|t| p == Path::new(t));
         if let Ok(cwd) = std::env::current_dir().map(|d| absolute(&d))
@@ -128,7 +128,7 @@ fn owned_by(dir: &Path, uid: u32, depth: usize, out: &mut Vec<PathBuf>) {
 
 /// Masks for `hidden` (already absolute): each that the tool could see, and for files the
 /// rotations beside them (`<name>.1`, `<name>.2.gz`, …), looked up now, since they appear later.
-pub fn masks_for(hidden: &[PathBuf], extra: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn masks_for(hidden: &[PathBuf], extra: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for path in hidden.iter().filter(|p| visible(p, extra)) {
         out.push(path.clone());
@@ -165,7 +165,13 @@ fn push(args: &mut Vec<OsString>, items: &[&str]) {
 }
 
 /// The mount arguments, in the order bubblewrap must apply them.
-pub fn arguments(init: &Path, disk_bytes: u64, masks: &[PathBuf], extra: &[PathBuf], network: bool) -> Vec<OsString> {
+pub(crate) fn arguments(
+    init: &Path,
+    disk_bytes: u64,
+    masks: &[PathBuf],
+    extra: &[PathBuf],
+    network: bool,
+) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     for tree in SYSTEM_TREES.iter().map(Path::new) {
         match std::fs::symlink_metadata(tree) {

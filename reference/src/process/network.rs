@@ -86,7 +86,7 @@ async fn own_namespace(pid: u32) -> Result<(), String> {
 
 /// A running uplink: killed when dropped.
 #[derive(Debug)]
-pub struct Uplink {
+pub(crate) struct Uplink {
     _slirp: tokio::process::Child,
 }
 
@@ -96,7 +96,7 @@ pub struct Uplink {
     clippy::disallowed_methods,
     reason = "the network uplink (slirp4netns, nsenter) is part of the sandbox launch"
 )]
-pub async fn attach(tools: &Tools, pid: u32, blocked: &[IpAddr], uid: Option<u32>) -> Result<Uplink, String> {
+pub(crate) async fn attach(tools: &Tools, pid: u32, blocked: &[IpAddr], uid: Option<u32>) -> Result<Uplink, String> {
     own_namespace(pid).await?;
     let init = pid;
     let as_tools_user = |cmd: &mut Command| {

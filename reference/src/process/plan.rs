@@ -13,15 +13,15 @@
 use serde::{Deserialize, Serialize};
 
 /// The exit code of an init that wrote a verdict.
-pub const VERDICT_EXIT: i32 = 254;
+pub(crate) const VERDICT_EXIT: i32 = 254;
 /// The start of the verdict line on stderr.
-pub const VERDICT_PREFIX: &str = "miniagent-init: ";
+pub(crate) const VERDICT_PREFIX: &str = "miniagent-init: ";
 /// In a step's environment values, replaced by the work directory.
-pub const WORK_TOKEN: &str = "{work}";
+pub(crate) const WORK_TOKEN: &str = "{work}";
 
 /// Resource limits the init sets on itself before it starts any step (inherited by every step).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// RLIMIT_AS in bytes: every mapping counts, `MAP_SHARED` and attached SysV segments included.
     pub address_space: u64,
     /// RLIMIT_CPU in seconds, per process.
@@ -46,7 +46,7 @@ pub struct Step {
 
 /// A file the init writes into the work directory before the first step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct File {
+pub(crate) struct File {
     /// A plain file name: no directory part (the init refuses anything else).
     pub name: String,
     pub content: String,
@@ -56,7 +56,7 @@ pub struct File {
 /// compiler): its output is kept by the init and shown only if it fails. The last step is the
 /// program the caller asked for: it gets the rest of stdin, and stdout and stderr as they are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The work directory (created when missing); every step starts there.
     pub dir: String,
     /// The complete environment of every step (the init's own is empty).
@@ -74,7 +74,7 @@ pub struct Plan {
 
 impl Plan {
     /// A plan that only says why the call cannot run.
-    pub fn aborted(why: String) -> Self {
+    pub(crate) fn aborted(why: String) -> Self {
         Self {
             dir: "/".into(),
             env: Vec::new(),
@@ -87,7 +87,7 @@ impl Plan {
     }
 
     /// The frame written to the init's stdin: length, then JSON.
-    pub fn frame(&self) -> Vec<u8> {
+    pub(crate) fn frame(&self) -> Vec<u8> {
         let json = serde_json::to_vec(self).unwrap_or_default();
         let mut out = Vec::with_capacity(json.len() + 8);
         out.extend_from_slice(&(json.len() as u64).to_le_bytes());
@@ -99,7 +99,7 @@ impl Plan {
 /// How the init ended a call, when it was the one to end it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// A setup step exited non-zero (or died: 128 + signal); its output was written before this.
     SetupFailed { step: usize, program: String, code: i32 },
     /// A step (setup or the last) did not finish in time; its tree was killed.
@@ -112,12 +112,12 @@ pub enum Verdict {
 
 impl Verdict {
     /// The line the init writes (with its trailing newline).
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         format!("{VERDICT_PREFIX}{}\n", serde_json::to_string(self).unwrap_or_default())
     }
 
     /// The verdict at the end of `stderr`, and the text before it.
-    pub fn split(stderr: &str) -> Option<(&str, Self)> {
+    pub(crate) fn split(stderr: &str) -> Option<(&str, Self)> {
         let body = stderr.strip_suffix('\n').unwrap_or(stderr);
         let start = body.rfind(VERDICT_PREFIX)?;
         if start > 0 && !body[..start].ends_with('\n') {

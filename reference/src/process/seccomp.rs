@@ -78,7 +78,7 @@ const NAMESPACE_FLAGS: &[i32] = &[
 /// Why the filter could not be built or loaded.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot load the seccomp filter: {0}")]
-pub struct FilterError(String);
+pub(crate) struct FilterError(String);
 
 fn program(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<BpfProgram, FilterError> {
     let arch = std::env::consts::ARCH.try_into().map_err(|e| FilterError(format!("{e:?}")))?;
@@ -88,7 +88,7 @@ fn program(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<BpfProg
 }
 
 /// The two programs: `EPERM` for the denied calls, `ENOSYS` for `clone3`.
-pub fn programs() -> Result<[BpfProgram; 2], FilterError> {
+pub(crate) fn programs() -> Result<[BpfProgram; 2], FilterError> {
     let mut denied: BTreeMap<i64, Vec<SeccompRule>> = DENIED.iter().map(|n| (*n, Vec::new())).collect();
     let clone_rules = NAMESPACE_FLAGS
         .iter()
@@ -106,7 +106,7 @@ pub fn programs() -> Result<[BpfProgram; 2], FilterError> {
 
 /// Loads the filter on the calling thread (and so on everything it starts afterwards); sets
 /// `no_new_privs`, as the kernel requires of an unprivileged caller.
-pub fn load() -> Result<(), FilterError> {
+pub(crate) fn load() -> Result<(), FilterError> {
     for p in programs()? {
         seccompiler::apply_filter(&p).map_err(|e| FilterError(e.to_string()))?;
     }

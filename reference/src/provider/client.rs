@@ -326,7 +326,7 @@ pub enum Target {
 }
 
 /// Records who served `completion` on it, and its tokens in the deployment's usage.
-pub fn served(completion: &mut Completion, ticket: &Ticket) {
+pub(crate) fn served(completion: &mut Completion, ticket: &Ticket) {
     if let Some(tokens) = completion.total_tokens() {
         ticket.add_tokens(tokens);
     }

@@ -6,10 +6,10 @@
 use serde_json::{Value, json};
 
 /// What the dummy model always says.
-pub const DUMMY_REPLY: &str = "Dummy mini-agent response";
+pub(crate) const DUMMY_REPLY: &str = "Dummy mini-agent response";
 
 /// A complete OpenAI-shaped response for `model`.
-pub fn complete(model: &str) -> Value {
+pub(crate) fn complete(model: &str) -> Value {
     json!({
         "id": "dummy-0",
         "object": "chat.completion",

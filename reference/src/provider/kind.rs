@@ -31,7 +31,7 @@ pub enum Wire {
 /// One call on a provider of another wire, as the OpenAI-wire callers describe it
 /// ([`crate::provider::wire::exchange`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Exchange<'a> {
+pub(crate) struct Exchange<'a> {
     /// `chat/completions` (translated), `messages` or `messages/count_tokens` (native).
     pub path: &'a str,
     pub body: &'a [u8],

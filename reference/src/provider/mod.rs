@@ -12,23 +12,20 @@
 //!
 //! Knows nothing of HTTP servers or envelopes.
 
-pub mod anthropic;
-pub mod chat;
-pub mod client;
-pub mod dummy;
-pub mod error;
-pub mod kind;
-pub mod observe;
-pub mod openai;
-pub mod route;
-pub mod router;
-pub mod settings;
-pub mod stream;
-pub mod wire;
+pub(crate) mod anthropic;
+pub(crate) mod chat;
+pub(crate) mod client;
+pub(crate) mod dummy;
+pub(crate) mod error;
+pub(crate) mod kind;
+pub(crate) mod observe;
+pub(crate) mod openai;
+pub(crate) mod route;
+pub(crate) mod router;
+pub(crate) mod settings;
+pub(crate) mod stream;
+pub(crate) mod wire;
 
-pub use chat::{ChatRequest, Completion};
-pub use client::{Providers, Target};
-pub use error::ProviderError;
-pub use kind::ProviderKind;
-pub use route::{Overrides, Route};
-pub use settings::ProviderSettings;
+pub(crate) use chat::{ChatRequest, Completion};
+pub(crate) use client::Providers;
+pub(crate) use error::ProviderError;

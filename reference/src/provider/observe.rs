@@ -15,7 +15,7 @@ use crate::transport::retry::RetryStats;
 
 /// The span of one call (`operation`: `chat`, `embeddings`); a disabled span when spans are off or
 /// the request is not sampled.
-pub fn call_span(route: &Route, operation: &'static str) -> tracing::Span {
+pub(crate) fn call_span(route: &Route, operation: &'static str) -> tracing::Span {
     if !crate::telemetry::otel::traced() {
         return tracing::Span::none();
     }
@@ -37,7 +37,7 @@ pub fn call_span(route: &Route, operation: &'static str) -> tracing::Span {
 }
 
 /// The metrics label of a call's outcome.
-pub fn outcome_of(error: Option<&ProviderError>) -> &'static str {
+pub(crate) fn outcome_of(error: Option<&ProviderError>) -> &'static str {
     match error {
         None => "ok",
         Some(ProviderError::Upstream { status, .. }) if *status >= 500 => "server_error",
@@ -50,7 +50,7 @@ pub fn outcome_of(error: Option<&ProviderError>) -> &'static str {
 }
 
 /// The label of an HTTP status a provider answered with.
-pub fn outcome_of_status(status: u16) -> &'static str {
+pub(crate) fn outcome_of_status(status: u16) -> &'static str {
     match status {
         200..=299 => "ok",
         500.. => "server_error",
@@ -59,7 +59,7 @@ pub fn outcome_of_status(status: u16) -> &'static str {
 }
 
 /// Records a finished call on its span and in the metrics.
-pub fn finish(
+pub(crate) fn finish(
     span: &tracing::Span,
     metrics: Option<&Metrics>,
     route: &Route,
@@ -85,7 +85,7 @@ pub fn finish(
 }
 
 /// Puts the token counts of a streamed chunk that carries `usage` on the call's span.
-pub fn record_chunk_usage(span: &tracing::Span, data: &str) {
+pub(crate) fn record_chunk_usage(span: &tracing::Span, data: &str) {
     if !span.is_disabled()
         && data.contains("\"usage\"")
         && let Ok(chunk) = serde_json::from_str::<Value>(data)
@@ -95,7 +95,7 @@ pub fn record_chunk_usage(span: &tracing::Span, data: &str) {
 }
 
 /// Puts a completion's token counts on its span.
-pub fn record_usage(span: &tracing::Span, completion: &Value) {
+pub(crate) fn record_usage(span: &tracing::Span, completion: &Value) {
     if span.is_disabled() {
         return;
     }

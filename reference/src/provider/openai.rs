@@ -19,12 +19,12 @@ use crate::transport::retry::{Attempt, Verdict, retryable_status};
 use crate::transport::retry_after;
 
 /// At most this much of an upstream error body is quoted in an error message.
-pub const BODY_EXCERPT_CHARS: usize = 400;
+pub(crate) const BODY_EXCERPT_CHARS: usize = 400;
 
 /// The one request builder: `POST {route}/chat/completions` with `body`, the caller's forwardable
 /// extra headers, the route's key as the one `Authorization`, and a timeout when given (a stream
 /// has none: its idle gaps are bounded instead).
-pub fn request(
+pub(crate) fn request(
     http: &reqwest::Client,
     route: &Route,
     body: &impl Serialize,
@@ -43,7 +43,7 @@ pub fn request(
 
 /// `call` with the route's key as the one `Authorization` header (`x-api-key` on Anthropic's wire) —
 /// the only place a provider key goes on the wire — and the current span's W3C trace context when spans are exported.
-pub fn with_key(mut call: reqwest::RequestBuilder, route: &Route) -> reqwest::RequestBuilder {
+pub(crate) fn with_key(mut call: reqwest::RequestBuilder, route: &Route) -> reqwest::RequestBuilder {
     for (name, value) in crate::telemetry::otel::outgoing_headers() {
         call = call.header(name, value);
     }
@@ -56,13 +56,13 @@ pub fn with_key(mut call: reqwest::RequestBuilder, route: &Route) -> reqwest::Re
 
 /// Sends `call`; a 2xx answer is returned for the caller to read, anything else becomes the error
 /// it is (with the status, `Retry-After` and an excerpt of the body).
-pub async fn send(route: &Route, call: reqwest::RequestBuilder) -> Result<reqwest::Response, ProviderError> {
+pub(crate) async fn send(route: &Route, call: reqwest::RequestBuilder) -> Result<reqwest::Response, ProviderError> {
     let response = call.send().await.map_err(|e| transport_error(route, &e))?;
     check(route, response).await
 }
 
 /// A 2xx `response` as it is; anything else as the error it is.
-pub async fn check(route: &Route, response: reqwest::Response) -> Result<reqwest::Response, ProviderError> {
+pub(crate) async fn check(route: &Route, response: reqwest::Response) -> Result<reqwest::Response, ProviderError> {
     let provider = route.kind;
     let status = response.status();
     if status.is_success() {
@@ -76,7 +76,10 @@ pub async fn check(route: &Route, response: reqwest::Response) -> Result<reqwest
 
 /// At most `max` bytes of a body, and whether there was more — with every known secret redacted
 /// (a provider that echoes our `Authorization` must not hand our key on, see [`crate::secret`]).
-pub async fn read_limited(mut response: reqwest::Response, max: usize) -> Result<(Vec<u8>, bool), reqwest::Error> {
+pub(crate) async fn read_limited(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
     let mut body = Vec::new();
     let mut more = false;
     while let Some(chunk) = response.chunk().await? {
@@ -96,7 +99,7 @@ pub async fn read_limited(mut response: reqwest::Response, max: usize) -> Result
 /// Whether `value` is a chat completion the loop can use: `choices[0].message` an object whose
 /// `content` is a string, a list of parts, or null. Anything else is the provider's failure (502),
 /// never an `ok:true` with empty text.
-pub fn check_completion(value: &Value) -> Result<(), String> {
+pub(crate) fn check_completion(value: &Value) -> Result<(), String> {
     let message = value.pointer("/choices/0/message").ok_or("no choices[0].message")?;
     let message = message.as_object().ok_or_else(|| format!("choices[0].message is {message}, not an object"))?;
     match message.get("content") {
@@ -107,13 +110,13 @@ pub fn check_completion(value: &Value) -> Result<(), String> {
 
 /// How long one call may take and how much of its reply is read.
 #[derive(Debug, Clone, Copy)]
-pub struct CallLimits {
+pub(crate) struct CallLimits {
     pub timeout: Duration,
     pub max_reply_bytes: usize,
 }
 
 /// A failed exchange as the error it is: a timeout (504) or an unreachable provider (502).
-pub fn transport_error(route: &Route, e: &reqwest::Error) -> ProviderError {
+pub(crate) fn transport_error(route: &Route, e: &reqwest::Error) -> ProviderError {
     // A connect timeout means the provider could not be reached (502); only an answer that did not
     // come in time is a timeout (504).
     if e.is_timeout() && !e.is_connect() {
@@ -125,7 +128,7 @@ pub fn transport_error(route: &Route, e: &reqwest::Error) -> ProviderError {
 
 /// The retry classifier of provider calls: 429 and 5xx (honouring `Retry-After`) and transport
 /// failures are worth another try; a 4xx or a malformed answer is not.
-pub fn classify<T>(outcome: &Result<T, ProviderError>) -> Attempt {
+pub(crate) fn classify<T>(outcome: &Result<T, ProviderError>) -> Attempt {
     match outcome {
         Ok(_) => Attempt { status: Some(200), verdict: Verdict::Done },
         Err(ProviderError::Upstream { status, retry_after, .. }) if retryable_status(*status) => {
@@ -156,7 +159,7 @@ const NOT_FORWARDED: [&str; 11] = [
 
 /// The caller's extra headers that may go upstream: no hop-by-hop or framing headers, no header
 /// named in a `Connection` value, and no `Authorization` when the route sets one (exactly one).
-pub fn forwardable(headers: &[(String, String)], route_sets_authorization: bool) -> Vec<(String, String)> {
+pub(crate) fn forwardable(headers: &[(String, String)], route_sets_authorization: bool) -> Vec<(String, String)> {
     let named_by_connection: Vec<String> = headers
         .iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case("connection"))
@@ -175,12 +178,12 @@ pub fn forwardable(headers: &[(String, String)], route_sets_authorization: bool)
 }
 
 /// The first [`BODY_EXCERPT_CHARS`] characters of a body, decoded lossily.
-pub fn excerpt(bytes: &[u8]) -> String {
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
     excerpt_bytes(bytes, BODY_EXCERPT_CHARS)
 }
 
 /// reqwest's top-level message ("error sending request") hides the cause; people need the cause.
-pub fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

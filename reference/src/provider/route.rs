@@ -75,14 +75,15 @@ impl Overrides {
 }
 
 /// Resolves `model` (an alias or `provider/model`).
-pub fn resolve(model: &str, settings: &ProviderSettings, router: &RouterConfig) -> Result<Route, ProviderError> {
+#[cfg(test)]
+pub(crate) fn resolve(model: &str, settings: &ProviderSettings, router: &RouterConfig) -> Result<Route, ProviderError> {
     resolve_with(model, settings, router, &Overrides::default())
 }
 
 /// Resolves `model` with per-request overrides, which win over an alias's, which win over the
 /// environment. A router group resolves to its first deployment (the router chooses among them:
 /// see [`deployment`]).
-pub fn resolve_with(
+pub(crate) fn resolve_with(
     model: &str,
     settings: &ProviderSettings,
     router: &RouterConfig,
@@ -99,7 +100,7 @@ pub fn resolve_with(
 }
 
 /// The route of one deployment of the router file, with per-request overrides on top.
-pub fn deployment(
+pub(crate) fn deployment(
     d: &Deployment,
     settings: &ProviderSettings,
     router: &RouterConfig,
@@ -297,7 +298,7 @@ fn trim_base(base: &str) -> String {
 
 /// codex-agent appends `/v1` itself; a base that already ends in `/v1` (the runbook's most common
 /// mistake) is corrected. Returns the base to use and whether it was corrected.
-pub fn codex_base(base: &str) -> (String, bool) {
+pub(crate) fn codex_base(base: &str) -> (String, bool) {
     let trimmed = trim_base(base);
     match trimmed.strip_suffix("/v1") {
         Some(fixed) => (fixed.to_owned(), true),

@@ -9,9 +9,9 @@ use crate::secret::Secret;
 use crate::transport::retry::{Jitter, RetryPolicy};
 
 /// OpenAI's public API, used when `OPENAI_API_BASE` is unset.
-pub const DEFAULT_OPENAI_BASE: &str = "https://api.openai.com/v1";
+pub(crate) const DEFAULT_OPENAI_BASE: &str = "https://api.openai.com/v1";
 /// Chutes' OpenAI-compatible API, used when `CHUTES_API_BASE` is unset.
-pub const DEFAULT_CHUTES_BASE: &str = "https://llm.chutes.ai/v1";
+pub(crate) const DEFAULT_CHUTES_BASE: &str = "https://llm.chutes.ai/v1";
 
 #[derive(Debug, Clone)]
 pub struct ProviderSettings {
@@ -58,7 +58,7 @@ pub struct CodexSettings {
 }
 
 /// The longest `Retry-After` a provider may make us wait.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 impl ProviderSettings {
     pub fn from_env(env: &Env) -> Self {

@@ -19,11 +19,11 @@ use super::route::Route;
 use crate::transport::retry;
 
 /// Chunks of one streamed completion (`chat.completion.chunk` objects).
-pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Value, ProviderError>> + Send>>;
+pub(crate) type ChunkStream = Pin<Box<dyn Stream<Item = Result<Value, ProviderError>> + Send>>;
 
 /// Opens a streaming completion on `route`. Connection failures, 5xx and 429 before the stream
 /// starts are retried per the route's policy; once it has started, a failure is reported in it.
-pub async fn open(
+pub(crate) async fn open(
     http: &reqwest::Client,
     route: &Route,
     request: &ChatRequest<'_>,
@@ -116,7 +116,7 @@ fn chunks_of(response: reqwest::Response, provider: ProviderKind, limits: &opena
 }
 
 /// A whole completion as the chunks a streaming provider would have sent.
-pub fn split_into_chunks(completion: &Value) -> Vec<Value> {
+pub(crate) fn split_into_chunks(completion: &Value) -> Vec<Value> {
     let base = |choices: Value| {
         json!({
             "id": completion.get("id").cloned().unwrap_or(Value::Null),

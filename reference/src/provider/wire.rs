@@ -16,7 +16,7 @@ use super::route::Route;
 
 /// Posts a chat `body` on `route` in the provider's own wire (see [`Wire`]) and returns its 2xx
 /// answer in OpenAI's, or the error it is — the one way a typed chat call reaches a provider.
-pub async fn post(
+pub(crate) async fn post(
     http: &reqwest::Client,
     route: &Route,
     body: &impl Serialize,
@@ -34,7 +34,7 @@ pub async fn post(
 }
 
 /// One non-streaming chat completion on `route`.
-pub async fn complete(
+pub(crate) async fn complete(
     http: &reqwest::Client,
     route: &Route,
     request: &ChatRequest<'_>,
@@ -63,7 +63,7 @@ pub async fn complete(
 
 /// `x` on a provider of another wire, answered as an OpenAI-compatible provider would answer it: a
 /// completion, an event stream of chunks, or an error in OpenAI's shape. A new wire is one arm here.
-pub async fn exchange(
+pub(crate) async fn exchange(
     http: &reqwest::Client,
     route: &Route,
     x: Exchange<'_>,

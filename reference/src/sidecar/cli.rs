@@ -64,7 +64,7 @@ pub struct CliSettings {
 
 /// What one request gives the CLI.
 #[derive(Debug, Clone)]
-pub struct Input {
+pub(super) struct Input {
     /// The conversation without its system messages.
     pub prompt: String,
     /// The system (and developer) messages, for Codex's `developer_instructions`.
@@ -75,7 +75,7 @@ pub struct Input {
 
 /// A run's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub(super) struct Outcome {
     /// The last agent message.
     pub text: String,
     pub usage: Option<Usage>,
@@ -84,7 +84,7 @@ pub struct Outcome {
 /// Why a run produced no answer. `reported` is the failure the CLI itself wrote in its JSONL
 /// (Codex's `turn.failed` / `error`), which says more than the end of its stderr.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum CliError {
+pub(super) enum CliError {
     #[error("the CLI `{program}` could not be started: {reason} (set CODEX_CMD)")]
     Spawn { program: String, reason: String },
     #[error("the CLI was silent for {0:?} (IDLE_TIMEOUT_S); it was stopped")]
@@ -107,14 +107,14 @@ fn failure(reported: &Option<String>, stderr: &str) -> String {
 }
 
 impl CliError {
-    pub fn is_timeout(&self) -> bool {
+    pub(super) fn is_timeout(&self) -> bool {
         matches!(self, Self::Idle(_) | Self::Absolute(_))
     }
 }
 
 /// Runs the CLI once per attempt until an answer, a non-retryable failure, or the retries run out;
 /// each agent message goes to `progress` as it arrives.
-pub async fn run(
+pub(super) async fn run(
     settings: &CliSettings,
     input: &Input,
     progress: Option<mpsc::Sender<String>>,
@@ -143,7 +143,7 @@ pub async fn run(
 }
 
 /// `text` as a TOML basic string, the form Codex's `-c key=value` reads.
-pub fn toml_string(text: &str) -> String {
+pub(super) fn toml_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

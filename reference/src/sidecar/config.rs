@@ -12,7 +12,7 @@ use crate::env::Env;
 
 /// The CLI when `CODEX_CMD` is unset: Codex, non-interactive, JSONL out, and able to run outside a
 /// git repository (a sidecar's working directory seldom is one).
-pub const DEFAULT_CMD: &str = "codex exec --json --skip-git-repo-check";
+pub(super) const DEFAULT_CMD: &str = "codex exec --json --skip-git-repo-check";
 
 /// What the runbook says when credentials are missing.
 pub fn auth_advice(path: &Path) -> String {

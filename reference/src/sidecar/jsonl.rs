@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 /// Token counts of a run, summed over its turns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
+pub(super) struct Usage {
     pub input: u64,
     pub cached_input: u64,
     pub output: u64,
@@ -21,7 +21,7 @@ pub struct Usage {
 
 impl Usage {
     /// As chat completions report it.
-    pub fn to_chat(self) -> Value {
+    pub(super) fn to_chat(self) -> Value {
         json!({
             "prompt_tokens": self.input,
             "completion_tokens": self.output,
@@ -34,7 +34,7 @@ impl Usage {
 
 /// What has been read of one run's output so far.
 #[derive(Debug, Clone, Default)]
-pub struct Transcript {
+pub(super) struct Transcript {
     pub last_message: Option<String>,
     /// The failure the CLI reported (`turn.failed`, else the last `error` event).
     pub reported: Option<String>,
@@ -44,7 +44,7 @@ pub struct Transcript {
 
 impl Transcript {
     /// Reads one line; the text of a new agent message, if the line is one.
-    pub fn read(&mut self, line: &str) -> Option<String> {
+    pub(super) fn read(&mut self, line: &str) -> Option<String> {
         let event: Value = serde_json::from_str(line).ok()?;
         if let Some(text) = agent_message(&event) {
             self.last_message = Some(text.clone());
@@ -89,7 +89,7 @@ fn readable(message: &str) -> String {
 /// The text of an agent message event, in the JSONL shapes codex has used:
 /// `{"type":"item.completed","item":{"type":"agent_message","text":…}}`,
 /// `{"msg":{"type":"agent_message","message":…}}`, or a bare `{"type":"agent_message",…}`.
-pub fn agent_message(event: &Value) -> Option<String> {
+pub(super) fn agent_message(event: &Value) -> Option<String> {
     let candidates = [event.get("item"), event.get("msg"), Some(event)];
     candidates.into_iter().flatten().find_map(|e| {
         (e.get("type").and_then(Value::as_str) == Some("agent_message"))

@@ -12,9 +12,9 @@
 //! `ABS_TIMEOUT_S` or stays silent for `IDLE_TIMEOUT_S` is killed with its whole tree (504).
 
 mod chat;
-pub mod cli;
-pub mod config;
-pub mod jsonl;
+mod cli;
+mod config;
+mod jsonl;
 
 use std::sync::Arc;
 

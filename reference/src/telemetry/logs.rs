@@ -46,7 +46,7 @@ impl Drop for LineWriter {
 }
 
 /// `event` as exactly one line (ending in `\n`), escaped and redacted.
-pub fn one_line(event: &str) -> String {
+pub(crate) fn one_line(event: &str) -> String {
     let body = event.strip_suffix('\n').unwrap_or(event);
     let mut out = String::with_capacity(body.len() + 1);
     for c in body.chars() {

@@ -36,7 +36,7 @@ pub struct Metrics {
 
 /// The label of a request method: the standard ones by name, anything else `other` — a client may
 /// send any token as a method, and each new label value is a new series held forever.
-pub fn method_label(method: &http::Method) -> &'static str {
+pub(crate) fn method_label(method: &http::Method) -> &'static str {
     match *method {
         http::Method::GET => "GET",
         http::Method::HEAD => "HEAD",
@@ -52,7 +52,7 @@ pub fn method_label(method: &http::Method) -> &'static str {
 }
 
 /// Label value of a request no route matched (raw paths would make the label unbounded).
-pub const UNMATCHED_ROUTE: &str = "unmatched";
+pub(crate) const UNMATCHED_ROUTE: &str = "unmatched";
 
 impl Metrics {
     /// A fresh registry with every metric registered (the definitions are constants, so an error

@@ -3,9 +3,9 @@
 //! passed on to providers and tools servers. Log lines go through [`logs`]: one line per event,
 //! secrets redacted.
 
-pub mod logs;
-pub mod metrics;
-pub mod otel;
+pub(crate) mod logs;
+pub(crate) mod metrics;
+pub(crate) mod otel;
 
 use crate::env::Env;
 

@@ -181,13 +181,13 @@ impl Drop for Otel {
 }
 
 /// Whether spans are being exported.
-pub fn enabled() -> bool {
+pub(crate) fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
 /// Whether this request is traced — decided before any of its spans exists. With a parent-based
 /// sampler a client's `traceparent` decides (its sampled flag); otherwise the ratio is drawn.
-pub fn sampled(headers: &http::HeaderMap) -> bool {
+pub(crate) fn sampled(headers: &http::HeaderMap) -> bool {
     if !enabled() {
         return false;
     }
@@ -202,7 +202,7 @@ pub fn sampled(headers: &http::HeaderMap) -> bool {
 
 /// Whether a span for work inside a request is wanted: export is on and the work runs inside a
 /// traced request (an unsampled request has no span, so its calls make none either).
-pub fn traced() -> bool {
+pub(crate) fn traced() -> bool {
     enabled() && !tracing::Span::current().is_disabled()
 }
 
@@ -230,7 +230,7 @@ impl Extractor for Headers<'_> {
 }
 
 /// Makes `span` continue the trace of an incoming W3C `traceparent` (and `tracestate`).
-pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
+pub(crate) fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
     if !enabled() || span.is_disabled() || !headers.contains_key("traceparent") {
         return;
     }
@@ -241,7 +241,7 @@ pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
 
 /// The W3C trace headers (`traceparent`, `tracestate`) of the current span, for an outgoing call;
 /// empty when export is off.
-pub fn outgoing_headers() -> Vec<(String, String)> {
+pub(crate) fn outgoing_headers() -> Vec<(String, String)> {
     if !enabled() {
         return Vec::new();
     }

@@ -19,7 +19,7 @@ pub struct ToolCall {
 }
 
 /// `raw` parsed into an object: a JSON string holding one, an object, or nothing (`""`, `null`).
-pub fn parse_arguments(raw: &Value) -> Option<Map<String, Value>> {
+pub(crate) fn parse_arguments(raw: &Value) -> Option<Map<String, Value>> {
     match raw {
         Value::String(s) if s.trim().is_empty() => Some(Map::new()),
         Value::String(s) => serde_json::from_str::<Value>(s).ok().and_then(|v| match v {

@@ -54,7 +54,7 @@ impl McpSettings {
 type Client = RunningService<RoleClient, ClientConfig>;
 
 /// One run's MCP session.
-pub struct McpTools {
+pub(crate) struct McpTools {
     url: String,
     /// The URL as messages show it (without credentials).
     shown: String,
@@ -78,7 +78,7 @@ impl McpTools {
     /// A session for the MCP server at `url` (validated as http(s) by the request's validation),
     /// connecting only to `addrs` when given (what the outbound policy checked); an `Err` names a
     /// header the SDK's client cannot send.
-    pub fn new(
+    pub(crate) fn new(
         url: &url::Url,
         request_headers: &[(String, String)],
         settings: McpSettings,
@@ -146,7 +146,7 @@ impl McpTools {
     }
 
     /// Ends the session (a DELETE for handshake sessions). Failures only log: the run is over.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         if let Some(mut running) = self.running.lock().await.take()
             && let Err(e) = tokio::time::timeout(Duration::from_secs(5), running.close()).await
         {
@@ -182,7 +182,7 @@ fn to_openai(tool: &Value) -> Option<Value> {
 }
 
 /// A `CallToolResult` as our result.
-pub fn to_result(name: &str, result: &Value) -> ToolResult {
+pub(crate) fn to_result(name: &str, result: &Value) -> ToolResult {
     let text: Vec<&str> = result
         .get("content")
         .and_then(Value::as_array)

@@ -8,12 +8,12 @@
 //! The backend is a trait, not an enum, because the loop's ordering and timing properties are
 //! tested against a fake backend with scripted delays.
 
-pub mod call;
-pub mod http;
-pub mod local;
-pub mod mcp;
-pub mod observed;
-pub mod result;
+pub(crate) mod call;
+pub(crate) mod http;
+pub(crate) mod local;
+pub(crate) mod mcp;
+pub(crate) mod observed;
+pub(crate) mod result;
 
 use std::future::Future;
 
@@ -38,6 +38,6 @@ pub trait ToolBackend: Send + Sync {
 }
 
 /// The `function.name` of an OpenAI tool definition.
-pub fn tool_name(tool: &Value) -> Option<&str> {
+pub(crate) fn tool_name(tool: &Value) -> Option<&str> {
     tool.pointer("/function/name").and_then(Value::as_str).or_else(|| tool.get("name").and_then(Value::as_str))
 }

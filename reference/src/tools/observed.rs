@@ -15,14 +15,14 @@ use crate::telemetry::metrics::Metrics;
 use crate::telemetry::otel::TARGET;
 
 /// `inner`, observed as backend `backend` (`local`, `http`, `mcp`).
-pub struct Observed<'a, T> {
+pub(crate) struct Observed<'a, T> {
     inner: &'a T,
     backend: &'static str,
     metrics: Option<&'a Metrics>,
 }
 
 impl<'a, T: ToolBackend> Observed<'a, T> {
-    pub fn new(inner: &'a T, backend: &'static str, metrics: Option<&'a Metrics>) -> Self {
+    pub(crate) fn new(inner: &'a T, backend: &'static str, metrics: Option<&'a Metrics>) -> Self {
         Self { inner, backend, metrics }
     }
 }

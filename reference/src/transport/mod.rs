@@ -10,7 +10,7 @@
 //! Callers: the providers (plain and streaming calls), the HTTP tools invoker (429 only) and the
 //! codex sidecar (exit codes 70/75). None of them loops by itself.
 
-pub mod redis;
-pub mod retry;
-pub mod retry_after;
-pub mod tls;
+pub(crate) mod redis;
+pub(crate) mod retry;
+pub(crate) mod retry_after;
+pub(crate) mod tls;

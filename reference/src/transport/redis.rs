@@ -126,7 +126,7 @@ impl RedisLink {
 }
 
 /// Where to say a Redis URL is, without its password.
-pub fn redacted(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
             if u.password().is_some() {

@@ -16,8 +16,8 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 /// Jitter bounds, as fractions of the backoff.
-pub const JITTER_MIN: f64 = 0.05;
-pub const JITTER_MAX: f64 = 0.15;
+pub(crate) const JITTER_MIN: f64 = 0.05;
+pub(crate) const JITTER_MAX: f64 = 0.15;
 
 /// Where jitter comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +90,7 @@ impl RetryPolicy {
 
 /// What one attempt's outcome means to the driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// A success: return it.
     Done,
     /// A failure worth another try (after `retry_after` when the server said so).
@@ -101,14 +101,18 @@ pub enum Verdict {
 
 /// The classifier's reading of an attempt: its HTTP status (for the statistics) and the verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     pub status: Option<u16>,
     pub verdict: Verdict,
 }
 
 /// Runs `attempt(n)` (n = 0 for the first try) until `classify` says done or give up, or the
 /// policy's retries are spent; returns the last outcome as it was, with the statistics.
-pub async fn drive<T, F, Fut>(policy: &RetryPolicy, mut attempt: F, classify: impl Fn(&T) -> Attempt) -> (T, RetryStats)
+pub(crate) async fn drive<T, F, Fut>(
+    policy: &RetryPolicy,
+    mut attempt: F,
+    classify: impl Fn(&T) -> Attempt,
+) -> (T, RetryStats)
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = T>,
@@ -132,7 +136,7 @@ where
 }
 
 /// Whether an HTTP status is worth another try: 429 and 5xx.
-pub fn retryable_status(status: u16) -> bool {
+pub(crate) fn retryable_status(status: u16) -> bool {
     status == 429 || (500..600).contains(&status)
 }
 

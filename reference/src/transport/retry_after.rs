@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 /// The wait a `Retry-After` value asks for, measured from `now`. A date in the past means "now";
 /// a value that is neither form is `None` (the caller falls back to its own backoff).
-pub fn parse(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim();
     v.parse::<f64>()
         .ok()
@@ -15,7 +15,7 @@ pub fn parse(value: &str, now: SystemTime) -> Option<Duration> {
 }
 
 /// The header's value from a `reqwest`/`http` header map, parsed against the current time.
-pub fn from_headers(headers: &http::HeaderMap) -> Option<Duration> {
+pub(crate) fn from_headers(headers: &http::HeaderMap) -> Option<Duration> {
     headers.get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| parse(v, SystemTime::now()))
 }
 

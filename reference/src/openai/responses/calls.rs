@@ -17,15 +17,15 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 /// The chat function standing for a `local_shell` tool.
-pub const LOCAL_SHELL: &str = "local_shell";
+pub(crate) const LOCAL_SHELL: &str = "local_shell";
 /// The chat function standing for a `shell` tool.
-pub const SHELL: &str = "shell";
+pub(crate) const SHELL: &str = "shell";
 /// OpenAI's limit on a chat function name.
 const MAX_NAME: usize = 64;
 
 /// The Responses tool a chat function stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     Function { namespace: Option<String>, name: String },
     Custom { namespace: Option<String>, name: String },
     LocalShell,
@@ -34,7 +34,7 @@ pub enum Origin {
 
 impl Origin {
     /// The chat function name offered for this tool.
-    pub fn chat_name(&self) -> String {
+    pub(crate) fn chat_name(&self) -> String {
         match self {
             Self::Function { namespace, name } | Self::Custom { namespace, name } => {
                 flat_name(namespace.as_deref(), name)
@@ -48,7 +48,7 @@ impl Origin {
 /// `name` inside `namespace` as one chat function name: `<namespace>__<name>`. A joined name longer
 /// than chat's 64 characters keeps its start and ends in a hash of the whole, so two long names
 /// stay apart; the [`ToolMap`] maps it back.
-pub fn flat_name(namespace: Option<&str>, name: &str) -> String {
+pub(crate) fn flat_name(namespace: Option<&str>, name: &str) -> String {
     let Some(ns) = namespace.filter(|ns| !ns.is_empty()) else { return name.to_owned() };
     let joined = format!("{ns}__{name}");
     if joined.len() <= MAX_NAME {
@@ -66,14 +66,14 @@ pub fn flat_name(namespace: Option<&str>, name: &str) -> String {
 
 /// Chat function name → the Responses tool it stands for, for one request.
 #[derive(Debug, Clone, Default)]
-pub struct ToolMap {
+pub(crate) struct ToolMap {
     by_name: HashMap<String, Origin>,
 }
 
 impl ToolMap {
     /// Records `origin` under its chat name; `Err` with the tool already there when two tools would
     /// become one chat function (they could not be told apart on the way back).
-    pub fn insert(&mut self, origin: Origin) -> Result<String, Origin> {
+    pub(crate) fn insert(&mut self, origin: Origin) -> Result<String, Origin> {
         let name = origin.chat_name();
         match self.by_name.get(&name) {
             Some(existing) if *existing != origin => Err(existing.clone()),
@@ -84,18 +84,18 @@ impl ToolMap {
         }
     }
 
-    pub fn origin(&self, chat_name: &str) -> Option<&Origin> {
+    pub(crate) fn origin(&self, chat_name: &str) -> Option<&Origin> {
         self.by_name.get(chat_name)
     }
 
     /// Whether a call of `chat_name` comes back as a `function_call` item (streamed as it comes);
     /// the other kinds are whole items, sent once their arguments are complete.
-    pub fn is_function(&self, chat_name: &str) -> bool {
+    pub(crate) fn is_function(&self, chat_name: &str) -> bool {
         matches!(self.origin(chat_name), None | Some(Origin::Function { .. }))
     }
 
     /// The id prefix of the item a call of `chat_name` becomes (`fc`, `ctc`, `lsh`, `sh`).
-    pub fn id_prefix(&self, chat_name: &str) -> &'static str {
+    pub(crate) fn id_prefix(&self, chat_name: &str) -> &'static str {
         match self.origin(chat_name) {
             None | Some(Origin::Function { .. }) => "fc",
             Some(Origin::Custom { .. }) => "ctc",
@@ -106,7 +106,7 @@ impl ToolMap {
 
     /// The finished output item `id` for a chat tool call of `chat_name` with `arguments`. A name
     /// the map does not know (a model calling a tool it was not offered) is a plain `function_call`.
-    pub fn item(&self, id: &str, call_id: &str, chat_name: &str, arguments: &str, status: &str) -> Value {
+    pub(crate) fn item(&self, id: &str, call_id: &str, chat_name: &str, arguments: &str, status: &str) -> Value {
         let arguments = if arguments.trim().is_empty() { "{}" } else { arguments };
         let parsed: Value = serde_json::from_str(arguments).unwrap_or(Value::Null);
         let with_namespace = |mut item: Value, namespace: &Option<String>| {
@@ -156,7 +156,7 @@ impl ToolMap {
 }
 
 /// A `function_call` item.
-pub fn function_item(id: &str, call_id: &str, name: &str, arguments: &str, status: &str) -> Value {
+pub(crate) fn function_item(id: &str, call_id: &str, name: &str, arguments: &str, status: &str) -> Value {
     json!({"id": id, "type": "function_call", "status": status, "call_id": call_id, "name": name, "arguments": arguments})
 }
 
@@ -172,7 +172,7 @@ fn commands(value: Option<&Value>) -> Value {
 /// A call item of the client's history as a chat tool call `(call_id, chat name, arguments)`;
 /// `None` for items that are not calls. The arguments are the shapes offered for each kind, so a
 /// model sees its earlier calls as it made them.
-pub fn chat_call(item: &Value) -> Option<(String, String, String)> {
+pub(crate) fn chat_call(item: &Value) -> Option<(String, String, String)> {
     let kind = item.get("type").and_then(Value::as_str)?;
     let call_id = item.get("call_id").and_then(Value::as_str).unwrap_or_default().to_owned();
     let namespace = item.get("namespace").and_then(Value::as_str);
@@ -201,7 +201,7 @@ pub fn chat_call(item: &Value) -> Option<(String, String, String)> {
 /// An output item of the client's history as `(call_id, text)` for a chat tool message; `None` for
 /// items that are not outputs. `local_shell_call_output` names its call in `id` when it has no
 /// `call_id` (the API's own shape).
-pub fn chat_output(item: &Value) -> Option<(Option<String>, String)> {
+pub(crate) fn chat_output(item: &Value) -> Option<(Option<String>, String)> {
     let kind = item.get("type").and_then(Value::as_str)?;
     let call_id = item.get("call_id").and_then(Value::as_str).map(str::to_owned);
     let text = match kind {

@@ -17,7 +17,7 @@ use super::request::Bridged;
 
 /// One event: its type (also the SSE `event:` name) and its data.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Event {
+pub(crate) struct Event {
     pub kind: &'static str,
     pub data: Value,
 }
@@ -43,7 +43,7 @@ struct OpenCall {
 }
 
 /// The stream of one Response.
-pub struct Converter {
+pub(crate) struct Converter {
     response: Value,
     tools: ToolMap,
     encrypted_reasoning: bool,
@@ -60,7 +60,7 @@ pub struct Converter {
 }
 
 impl Converter {
-    pub fn new(response_id: &str, created_at: u64, model: &str, bridged: &Bridged) -> Self {
+    pub(crate) fn new(response_id: &str, created_at: u64, model: &str, bridged: &Bridged) -> Self {
         Self {
             response: skeleton(response_id, created_at, model, &bridged.echo),
             tools: bridged.tools.clone(),
@@ -90,7 +90,7 @@ impl Converter {
     }
 
     /// `response.created` and `response.in_progress`.
-    pub fn start(&mut self) -> Vec<Event> {
+    pub(crate) fn start(&mut self) -> Vec<Event> {
         let r = self.response.clone();
         vec![
             self.event("response.created", json!({"response": r})),
@@ -99,7 +99,7 @@ impl Converter {
     }
 
     /// The events for one chat chunk.
-    pub fn chunk(&mut self, chunk: &Value) -> Vec<Event> {
+    pub(crate) fn chunk(&mut self, chunk: &Value) -> Vec<Event> {
         let mut out = Vec::new();
         if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
             self.usage = Some(u.clone());
@@ -280,7 +280,7 @@ impl Converter {
     }
 
     /// Closes what is open and ends with `response.completed` (or `response.incomplete`).
-    pub fn finish(&mut self) -> Vec<Event> {
+    pub(crate) fn finish(&mut self) -> Vec<Event> {
         let mut out = Vec::new();
         if self.output.is_empty() && self.message.is_none() && self.call.is_none() {
             // No text and no calls: still a message, with empty text.
@@ -307,7 +307,7 @@ impl Converter {
 
     /// Ends the stream with an `error` event: OpenAI's nested shape and the documented flat fields
     /// (every Python client then raises a real API error).
-    pub fn fail(&mut self, message: &str) -> Vec<Event> {
+    pub(crate) fn fail(&mut self, message: &str) -> Vec<Event> {
         let error = json!({"type": "server_error", "code": "server_error", "message": message, "param": null});
         vec![self.event("error", json!({"code": "server_error", "message": message, "param": null, "error": error}))]
     }

@@ -23,7 +23,7 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> RequestError
 }
 
 /// `input` as chat messages, with what was left out.
-pub fn messages(input: Option<&Value>, hosted: HostedTools) -> Result<(Vec<Value>, Vec<Warning>), RequestError> {
+pub(crate) fn messages(input: Option<&Value>, hosted: HostedTools) -> Result<(Vec<Value>, Vec<Warning>), RequestError> {
     let items = match input {
         None | Some(Value::Null) => return Err(invalid("input", "`input` is required: a string or a list of items")),
         Some(Value::String(s)) => return Ok((vec![json!({"role": "user", "content": s})], Vec::new())),

@@ -5,12 +5,12 @@
 //! items and the provider's reasoning text), [`output`] (a chat completion as a Response) and
 //! [`events`] (chat chunks as the Responses event stream).
 
-pub mod calls;
-pub mod events;
-pub mod input;
-pub mod mode;
-pub mod output;
-pub mod reasoning;
-pub mod request;
-pub mod tools;
-pub mod warnings;
+pub(crate) mod calls;
+pub(crate) mod events;
+pub(crate) mod input;
+pub(crate) mod mode;
+pub(crate) mod output;
+pub(crate) mod reasoning;
+pub(crate) mod request;
+pub(crate) mod tools;
+pub(crate) mod warnings;

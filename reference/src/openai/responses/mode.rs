@@ -16,7 +16,7 @@ const OPENAI_HOST: &str = "api.openai.com";
 
 /// How one request reaches its provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wire {
+pub(crate) enum Wire {
     /// Translated to chat completions and back.
     Bridge,
     /// The body to the provider's `/responses`, its answer relayed byte for byte.
@@ -25,7 +25,7 @@ pub enum Wire {
 
 /// The wire for `route`: the deployment's own mode when it has one, else the global one; `auto`
 /// decided by what the provider is. The dummy model is answered here, so always bridged.
-pub fn wire(route: &Route, global: ResponsesMode, deployment: Option<ResponsesMode>) -> Wire {
+pub(crate) fn wire(route: &Route, global: ResponsesMode, deployment: Option<ResponsesMode>) -> Wire {
     if route.kind == ProviderKind::Dummy {
         return Wire::Bridge;
     }

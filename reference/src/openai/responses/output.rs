@@ -9,12 +9,12 @@ use super::reasoning;
 use super::request::Bridged;
 
 /// A fresh id with the API's prefix (`resp_`, `msg_`, `fc_`).
-pub fn id(prefix: &str) -> String {
+pub(crate) fn id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }
 
 /// The Response with no output yet (`in_progress`): what `response.created` carries.
-pub fn skeleton(id: &str, created_at: u64, model: &str, echo: &Map<String, Value>) -> Value {
+pub(crate) fn skeleton(id: &str, created_at: u64, model: &str, echo: &Map<String, Value>) -> Value {
     let mut r = Map::new();
     r.insert("id".into(), json!(id));
     r.insert("object".into(), json!("response"));
@@ -34,7 +34,7 @@ pub fn skeleton(id: &str, created_at: u64, model: &str, echo: &Map<String, Value
 }
 
 /// `status` and `incomplete_details` for a finish reason.
-pub fn status_of(finish_reason: Option<&str>) -> (&'static str, Value) {
+pub(crate) fn status_of(finish_reason: Option<&str>) -> (&'static str, Value) {
     match finish_reason {
         Some("length") => ("incomplete", json!({"reason": "max_output_tokens"})),
         Some("content_filter") => ("incomplete", json!({"reason": "content_filter"})),
@@ -43,7 +43,7 @@ pub fn status_of(finish_reason: Option<&str>) -> (&'static str, Value) {
 }
 
 /// Chat usage in the Responses vocabulary, details included (some clients need them).
-pub fn usage(chat: Option<&Value>) -> Value {
+pub(crate) fn usage(chat: Option<&Value>) -> Value {
     let n = |p: &str| chat.and_then(|u| u.pointer(p)).and_then(Value::as_u64).unwrap_or(0);
     let (input, output) = (n("/prompt_tokens"), n("/completion_tokens"));
     let total = chat.and_then(|u| u.get("total_tokens")).and_then(Value::as_u64).unwrap_or(input + output);
@@ -57,7 +57,7 @@ pub fn usage(chat: Option<&Value>) -> Value {
 }
 
 /// A finished message item.
-pub fn message_item(id: &str, text: &str, status: &str) -> Value {
+pub(crate) fn message_item(id: &str, text: &str, status: &str) -> Value {
     json!({
         "id": id, "type": "message", "status": status, "role": "assistant",
         "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
@@ -65,7 +65,7 @@ pub fn message_item(id: &str, text: &str, status: &str) -> Value {
 }
 
 /// A whole chat completion as the finished Response to `bridged`.
-pub fn from_completion(completion: &Value, id_: &str, created_at: u64, bridged: &Bridged) -> Value {
+pub(crate) fn from_completion(completion: &Value, id_: &str, created_at: u64, bridged: &Bridged) -> Value {
     let model = completion.get("model").and_then(Value::as_str).unwrap_or_default();
     let mut response = skeleton(id_, created_at, model, &bridged.echo);
     let choice = completion.pointer("/choices/0");
@@ -102,7 +102,7 @@ pub fn from_completion(completion: &Value, id_: &str, created_at: u64, bridged: 
 
 /// The text of every message item's `output_text` parts, joined: the Response's `output_text`
 /// (CONTRACT §1), which clients that read raw JSON rely on as the SDKs' property of that name.
-pub fn output_text(output: &[Value]) -> String {
+pub(crate) fn output_text(output: &[Value]) -> String {
     output
         .iter()
         .filter(|item| item["type"] == "message")

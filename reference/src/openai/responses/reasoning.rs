@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 const PREFIX: &str = "miniagent.reasoning.v1:";
 
 /// The reasoning text of a chat message or delta, if the provider gave one.
-pub fn of_chat(message: &Value) -> Option<&str> {
+pub(crate) fn of_chat(message: &Value) -> Option<&str> {
     ["reasoning_content", "reasoning"]
         .iter()
         .find_map(|k| message.get(*k).and_then(Value::as_str))
@@ -27,18 +27,18 @@ pub fn of_chat(message: &Value) -> Option<&str> {
 }
 
 /// `text` as `encrypted_content` this bridge can read back.
-pub fn carry(text: &str) -> String {
+pub(crate) fn carry(text: &str) -> String {
     format!("{PREFIX}{}", STANDARD.encode(text))
 }
 
 /// The text inside `encrypted_content` written by [`carry`]; `None` for anyone else's.
-pub fn carried(encrypted: &str) -> Option<String> {
+pub(crate) fn carried(encrypted: &str) -> Option<String> {
     let bytes = STANDARD.decode(encrypted.strip_prefix(PREFIX)?).ok()?;
     String::from_utf8(bytes).ok()
 }
 
 /// A finished reasoning item with `text`, its `encrypted_content` when the client asked for it.
-pub fn item(id: &str, text: &str, status: &str, encrypted: bool) -> Value {
+pub(crate) fn item(id: &str, text: &str, status: &str, encrypted: bool) -> Value {
     let mut item = json!({
         "id": id, "type": "reasoning", "status": status, "summary": [],
         "content": [{"type": "reasoning_text", "text": text}],
@@ -51,7 +51,7 @@ pub fn item(id: &str, text: &str, status: &str, encrypted: bool) -> Value {
 
 /// What an input `reasoning` item holds for a chat provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Thought {
+pub(crate) enum Thought {
     /// Reasoning text: its `content`, else what this bridge carried in `encrypted_content`, else its
     /// summary.
     Text(String),
@@ -62,7 +62,7 @@ pub enum Thought {
 }
 
 /// The reasoning an input `reasoning` item holds.
-pub fn of_item(item: &Value) -> Thought {
+pub(crate) fn of_item(item: &Value) -> Thought {
     let texts = |key: &str| -> String {
         item.get(key)
             .and_then(Value::as_array)

@@ -22,7 +22,7 @@ use crate::openai::settings::HostedTools;
 
 /// A request, bridged.
 #[derive(Debug, Clone)]
-pub struct Bridged {
+pub(crate) struct Bridged {
     pub model: String,
     pub stream: bool,
     /// The chat-completions body, without `model` and `stream`.
@@ -69,7 +69,7 @@ const HANDLED: [&str; 10] = [
 ];
 
 /// Bridges a parsed request body; hosted tools are dropped with a warning or refused as `hosted` says.
-pub fn bridge(body: Map<String, Value>, hosted: HostedTools) -> Result<Bridged, RequestError> {
+pub(crate) fn bridge(body: Map<String, Value>, hosted: HostedTools) -> Result<Bridged, RequestError> {
     refuse_stateful(&body)?;
     let model = match body.get("model") {
         Some(Value::String(m)) if !m.trim().is_empty() => m.clone(),

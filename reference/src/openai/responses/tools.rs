@@ -17,7 +17,7 @@ use crate::openai::settings::HostedTools;
 
 /// The chat side of a request's tools.
 #[derive(Debug, Default)]
-pub struct Offered {
+pub(crate) struct Offered {
     pub tools: Vec<Value>,
     pub map: ToolMap,
     pub warnings: Vec<Warning>,
@@ -28,7 +28,7 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> RequestError
 }
 
 /// `tools` as chat tools, with what each chat name stands for.
-pub fn offer(tools: &[Value], hosted: HostedTools) -> Result<Offered, RequestError> {
+pub(crate) fn offer(tools: &[Value], hosted: HostedTools) -> Result<Offered, RequestError> {
     let mut out = Offered::default();
     for (i, tool) in tools.iter().enumerate() {
         let field = format!("tools[{i}]");
@@ -184,7 +184,11 @@ fn chat_function_name(reference: &Value) -> Option<String> {
 
 /// `tool_choice` for the chat request (`None`: leave it to the provider). A choice of a hosted tool
 /// is dropped with a warning, or refused, like the tool.
-pub fn choice(choice: &Value, hosted: HostedTools, warnings: &mut Vec<Warning>) -> Result<Option<Value>, RequestError> {
+pub(crate) fn choice(
+    choice: &Value,
+    hosted: HostedTools,
+    warnings: &mut Vec<Warning>,
+) -> Result<Option<Value>, RequestError> {
     let function = |name: String| json!({"type": "function", "function": {"name": name}});
     match choice {
         Value::Null => Ok(None),

@@ -15,7 +15,7 @@ const MAX_TEXT: usize = 80;
 
 /// One thing the bridge did not carry upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Warning {
+pub(crate) enum Warning {
     /// A tool (or history item) of a kind no chat provider can run, left out: `dropped:<field>=<kind>`.
     Dropped { field: String, kind: String },
     /// A request field with no chat equivalent: `unmapped:<field>`.
@@ -23,11 +23,11 @@ pub enum Warning {
 }
 
 impl Warning {
-    pub fn dropped(field: impl Into<String>, kind: impl Into<String>) -> Self {
+    pub(crate) fn dropped(field: impl Into<String>, kind: impl Into<String>) -> Self {
         Self::Dropped { field: field.into(), kind: kind.into() }
     }
 
-    pub fn unmapped(field: impl Into<String>) -> Self {
+    pub(crate) fn unmapped(field: impl Into<String>) -> Self {
         Self::Unmapped { field: field.into() }
     }
 }
@@ -51,7 +51,7 @@ impl fmt::Display for Warning {
 }
 
 /// The header's value for `warnings` (`None` when there are none).
-pub fn header_value(warnings: &[Warning]) -> Option<String> {
+pub(crate) fn header_value(warnings: &[Warning]) -> Option<String> {
     if warnings.is_empty() {
         return None;
     }

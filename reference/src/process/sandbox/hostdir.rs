@@ -35,7 +35,7 @@ impl Drop for HostDir {
 
 /// Removes `dir`, first giving every directory in it back its owner's write permission (a tool may
 /// have made a subfolder read-only to keep its files).
-pub fn remove_tree(dir: &Path) {
+pub(crate) fn remove_tree(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
     fn open_up(dir: &Path) {
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));

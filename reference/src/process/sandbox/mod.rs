@@ -29,7 +29,7 @@
 mod hostdir;
 mod settings;
 
-pub use hostdir::{HostDir, remove_tree};
+pub(crate) use hostdir::HostDir;
 pub use settings::{Mode, SandboxSettings};
 
 use std::ffi::OsString;
@@ -361,7 +361,7 @@ fn find_bwrap(settings: &SandboxSettings) -> OsString {
 }
 
 /// Gives `path` to `uid` (the tools' user), so a tool running as it can work there.
-pub fn chown(path: &Path, uid: u32) -> Result<(), String> {
+pub(crate) fn chown(path: &Path, uid: u32) -> Result<(), String> {
     let id = nix::unistd::Uid::from_raw(uid);
     let gid = nix::unistd::Gid::from_raw(uid);
     nix::unistd::chown(path, Some(id), Some(gid))
@@ -370,6 +370,7 @@ pub fn chown(path: &Path, uid: u32) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use super::hostdir::remove_tree;
     use super::*;
     use crate::env::Env;
 

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 /// `stop_reason` as `finish_reason`.
-pub fn finish_reason(stop_reason: Option<&str>) -> &'static str {
+pub(crate) fn finish_reason(stop_reason: Option<&str>) -> &'static str {
     match stop_reason {
         Some("max_tokens" | "model_context_window_exceeded") => "length",
         Some("tool_use") => "tool_calls",
@@ -15,7 +15,7 @@ pub fn finish_reason(stop_reason: Option<&str>) -> &'static str {
 
 /// Anthropic's `usage` as OpenAI's: prompt tokens count every input token (cached ones too), and
 /// the cache figures are kept under both OpenAI's and Anthropic's names.
-pub fn usage(u: &Value) -> Value {
+pub(crate) fn usage(u: &Value) -> Value {
     let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
     let (input, output) = (n("input_tokens"), n("output_tokens"));
     let (created, read) = (n("cache_creation_input_tokens"), n("cache_read_input_tokens"));
@@ -32,7 +32,7 @@ pub fn usage(u: &Value) -> Value {
 
 /// A Messages answer as a chat completion. With `answer_tool` (structured output), that tool's
 /// input is the content and the answer ends with `stop`.
-pub fn completion(message: &Value, answer_tool: Option<&str>, created: u64) -> Value {
+pub(crate) fn completion(message: &Value, answer_tool: Option<&str>, created: u64) -> Value {
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut calls = Vec::new();
@@ -75,13 +75,13 @@ pub fn completion(message: &Value, answer_tool: Option<&str>, created: u64) -> V
 }
 
 /// The status the OpenAI surface answers for Anthropic's: 529 (overloaded) is a 503; the rest as is.
-pub fn status(upstream: u16) -> u16 {
+pub(crate) fn status(upstream: u16) -> u16 {
     if upstream == 529 { 503 } else { upstream }
 }
 
 /// An Anthropic error body (`{"type":"error","error":{"type","message"}}`) as OpenAI's `{"error":…}`;
 /// a body of another shape is quoted.
-pub fn error(status: u16, body: &[u8]) -> Value {
+pub(crate) fn error(status: u16, body: &[u8]) -> Value {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let inner = parsed.as_ref().and_then(|v| v.get("error")).filter(|e| e.is_object());
     let message = inner.and_then(|e| e.get("message")).and_then(Value::as_str).map_or_else(

@@ -12,10 +12,10 @@
 //! A request the Anthropic wire cannot carry is answered here as a 400 naming the field, before
 //! any network.
 
-pub mod answer;
-pub mod request;
-pub mod settings;
-pub mod stream;
+pub(crate) mod answer;
+pub(crate) mod request;
+pub(crate) mod settings;
+pub(crate) mod stream;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,7 +23,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
 
-pub use settings::{AnthropicSettings, url};
+pub(crate) use settings::url;
 
 use super::error::ProviderError;
 use super::kind::Exchange;
@@ -31,7 +31,7 @@ use super::openai::{excerpt, forwardable, read_limited, transport_error, with_ke
 use super::route::Route;
 
 /// Posts `x` to the route and answers as an OpenAI-compatible provider would (see the module doc).
-pub async fn exchange(
+pub(crate) async fn exchange(
     http: &reqwest::Client,
     route: &Route,
     x: Exchange<'_>,

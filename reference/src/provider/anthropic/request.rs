@@ -11,11 +11,11 @@
 use serde_json::{Map, Value, json};
 
 /// The tool name used for `response_format` json_schema when the schema has no name.
-pub const ANSWER_TOOL: &str = "json_answer";
+pub(crate) const ANSWER_TOOL: &str = "json_answer";
 
 /// A translated request, and the forced answer tool when `response_format` asked for JSON.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Translated {
+pub(crate) struct Translated {
     pub body: Value,
     /// The tool whose input is the answer's content (structured output), if any.
     pub answer_tool: Option<String>,
@@ -25,7 +25,7 @@ pub struct Translated {
 
 /// A field the Anthropic wire cannot carry, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     pub field: String,
     pub message: String,
 }
@@ -35,7 +35,7 @@ fn refuse(field: impl Into<String>, message: impl Into<String>) -> Refusal {
 }
 
 /// `chat` (an OpenAI chat body) for `model`, with `max_tokens` when it names none.
-pub fn translate(chat: &Map<String, Value>, model: &str, max_tokens: u32) -> Result<Translated, Refusal> {
+pub(crate) fn translate(chat: &Map<String, Value>, model: &str, max_tokens: u32) -> Result<Translated, Refusal> {
     let mut out = Map::new();
     out.insert("model".into(), json!(model));
     let messages =
@@ -202,7 +202,7 @@ fn user_blocks(content: Option<&Value>, i: usize) -> Result<Vec<Value>, Refusal>
 }
 
 /// An image part's URL as an image block: `data:<type>;base64,<data>` inline, anything else by URL.
-pub fn image_block(url: &str) -> Value {
+pub(crate) fn image_block(url: &str) -> Value {
     if let Some(rest) = url.strip_prefix("data:")
         && let Some((media, data)) = rest.split_once(";base64,")
     {

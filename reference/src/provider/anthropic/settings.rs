@@ -4,11 +4,11 @@ use crate::env::Env;
 use crate::secret::Secret;
 
 /// Anthropic's public API, used when `ANTHROPIC_API_BASE` is unset (no `/v1`: the provider adds it).
-pub const DEFAULT_BASE: &str = "https://api.anthropic.com";
+pub(crate) const DEFAULT_BASE: &str = "https://api.anthropic.com";
 /// The `anthropic-version` header sent upstream.
-pub const API_VERSION: &str = "2023-06-01";
+pub(crate) const API_VERSION: &str = "2023-06-01";
 /// `max_tokens` when a request has none (Anthropic requires it; OpenAI's clients rarely send it).
-pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+pub(crate) const DEFAULT_MAX_TOKENS: u32 = 4096;
 
 #[derive(Debug, Clone)]
 pub struct AnthropicSettings {
@@ -52,10 +52,10 @@ impl AnthropicSettings {
 }
 
 /// What to set when `anthropic/` is not configured.
-pub const NOT_CONFIGURED: &str = "set ANTHROPIC_API_KEY (and ANTHROPIC_API_BASE for another endpoint)";
+pub(crate) const NOT_CONFIGURED: &str = "set ANTHROPIC_API_KEY (and ANTHROPIC_API_BASE for another endpoint)";
 
 /// The URL of `path` at `base`: chat completions are answered by `/v1/messages`.
-pub fn url(base: &str, path: &str) -> String {
+pub(crate) fn url(base: &str, path: &str) -> String {
     match path {
         "chat/completions" => format!("{base}/v1/messages"),
         other => format!("{base}/v1/{other}"),

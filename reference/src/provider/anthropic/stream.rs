@@ -14,7 +14,7 @@ use super::answer;
 
 /// The state of one converted stream.
 #[derive(Debug, Default)]
-pub struct Converter {
+pub(crate) struct Converter {
     id: Value,
     model: Value,
     created: u64,
@@ -29,12 +29,12 @@ pub struct Converter {
 }
 
 impl Converter {
-    pub fn new(answer_tool: Option<String>, include_usage: bool, created: u64) -> Self {
+    pub(crate) fn new(answer_tool: Option<String>, include_usage: bool, created: u64) -> Self {
         Self { answer_tool, include_usage, created, usage: json!({}), ..Self::default() }
     }
 
     /// Whether `message_stop` (or an error) has been seen.
-    pub fn finished(&self) -> bool {
+    pub(crate) fn finished(&self) -> bool {
         self.finished
     }
 
@@ -47,7 +47,7 @@ impl Converter {
     }
 
     /// The SSE bytes for one Anthropic event (`data` parsed), possibly none.
-    pub fn event(&mut self, data: &Value) -> Vec<Bytes> {
+    pub(crate) fn event(&mut self, data: &Value) -> Vec<Bytes> {
         let kind = data.get("type").and_then(Value::as_str).unwrap_or_default();
         match kind {
             "message_start" => {

@@ -294,7 +294,7 @@ mod tests {
     }
 
     /// The file LiteLLM's documentation leads with: two deployments under one name, and fallbacks.
-    pub const LITELLM_DOCS_FILE: &str = "\
+    pub(crate) const LITELLM_DOCS_FILE: &str = "\
 model_list:
   - model_name: gpt-x
     litellm_params:

@@ -255,7 +255,7 @@ fn label(v: Fault) -> &'static str {
 /// How a provider's error status reads: 5xx, 408 and 429 are the deployment's failures; a 4xx whose
 /// message says the context is too long, or that content policy refused it, has its own fallbacks;
 /// any other 4xx is the client's.
-pub fn fault_of_status(status: u16, message: &str, retry_after: Option<Duration>) -> Fault {
+pub(crate) fn fault_of_status(status: u16, message: &str, retry_after: Option<Duration>) -> Fault {
     match status {
         429 => Fault::Failed(Failure::RateLimited { retry_after }),
         408 | 500.. => Fault::Failed(Failure::Failed),
@@ -321,7 +321,7 @@ mod tests {
         for (status, message, want) in cases {
             assert_eq!(fault_of_status(status, message, ra), want, "{status} {message}");
         }
-        let timeout = ProviderError::Timeout { provider: crate::provider::ProviderKind::OpenAi };
+        let timeout = ProviderError::Timeout { provider: crate::provider::kind::ProviderKind::OpenAi };
         assert_eq!(fault_of(&timeout), Fault::Failed(Failure::Failed));
         assert_eq!(fault_of(&ProviderError::InvalidModel("x".into())), Fault::Client);
     }

@@ -12,9 +12,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Failures are counted over this window (`allowed_fails` per minute).
-pub const FAIL_WINDOW: Duration = Duration::from_secs(60);
+pub(crate) const FAIL_WINDOW: Duration = Duration::from_secs(60);
 /// Latency samples kept per deployment (LiteLLM keeps the last ten too).
-pub const LATENCY_SAMPLES: usize = 10;
+pub(crate) const LATENCY_SAMPLES: usize = 10;
 
 /// What a failed attempt was.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,14 +27,14 @@ pub enum Failure {
 
 /// The cooldown rules in force for one deployment.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CooldownRules {
+pub(crate) struct CooldownRules {
     pub allowed_fails: u32,
     pub cooldown_time: Duration,
 }
 
 /// What Redis said about a deployment at the last routing decision.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// Cooling in another replica's view until then.
     pub cooldown_until: Option<Instant>,
     /// The minute (unix seconds / 60) the usage is from, and the usage of every replica.
@@ -45,7 +45,7 @@ pub struct Shared {
 
 /// One deployment's local view.
 #[derive(Debug, Default)]
-pub struct Health {
+pub(crate) struct Health {
     cooldown_until: Option<Instant>,
     fails: VecDeque<Instant>,
     latencies: VecDeque<(Instant, f64)>,
@@ -57,17 +57,17 @@ pub struct Health {
 
 impl Health {
     /// When the cooldown ends, if the deployment is cooling at `now` (here or, per Redis, elsewhere).
-    pub fn cooling_until(&self, now: Instant) -> Option<Instant> {
+    pub(crate) fn cooling_until(&self, now: Instant) -> Option<Instant> {
         let shared = self.shared.and_then(|s| s.cooldown_until);
         [self.cooldown_until, shared].into_iter().flatten().filter(|until| *until > now).max()
     }
 
-    pub fn available(&self, now: Instant) -> bool {
+    pub(crate) fn available(&self, now: Instant) -> bool {
         self.cooling_until(now).is_none()
     }
 
     /// Records a failure at `now`; returns the cooldown it started, if it started one.
-    pub fn fail(&mut self, now: Instant, failure: Failure, rules: CooldownRules) -> Option<Duration> {
+    pub(crate) fn fail(&mut self, now: Instant, failure: Failure, rules: CooldownRules) -> Option<Duration> {
         while self.fails.front().is_some_and(|t| now.duration_since(*t) >= FAIL_WINDOW) {
             self.fails.pop_front();
         }
@@ -82,7 +82,7 @@ impl Health {
     }
 
     /// Cools the deployment until `now + length` (never shortening a longer cooldown).
-    pub fn start_cooldown(&mut self, now: Instant, length: Duration) {
+    pub(crate) fn start_cooldown(&mut self, now: Instant, length: Duration) {
         let until = now + length;
         if self.cooldown_until.is_none_or(|u| u < until) {
             self.cooldown_until = Some(until);
@@ -92,7 +92,7 @@ impl Health {
     }
 
     /// Records a success that took `latency`.
-    pub fn succeed(&mut self, now: Instant, latency: Duration) {
+    pub(crate) fn succeed(&mut self, now: Instant, latency: Duration) {
         if self.latencies.len() == LATENCY_SAMPLES {
             self.latencies.pop_front();
         }
@@ -100,20 +100,20 @@ impl Health {
     }
 
     /// Mean latency in ms of the samples younger than `ttl`; `None` without any.
-    pub fn latency_ms(&self, now: Instant, ttl: Duration) -> Option<f64> {
+    pub(crate) fn latency_ms(&self, now: Instant, ttl: Duration) -> Option<f64> {
         let fresh = self.latencies.iter().filter(|(at, _)| now.duration_since(*at) < ttl).map(|(_, ms)| *ms);
         let (n, sum) = fresh.fold((0u32, 0.0), |(n, s), ms| (n + 1, s + ms));
         (n > 0).then(|| sum / f64::from(n))
     }
 
     /// Counts a request sent in `minute`.
-    pub fn count_request(&mut self, minute: u64) {
+    pub(crate) fn count_request(&mut self, minute: u64) {
         self.roll(minute);
         self.rpm_used += 1;
     }
 
     /// Counts tokens used in `minute`.
-    pub fn count_tokens(&mut self, minute: u64, tokens: u64) {
+    pub(crate) fn count_tokens(&mut self, minute: u64, tokens: u64) {
         self.roll(minute);
         self.tpm_used += tokens;
     }
@@ -128,7 +128,7 @@ impl Health {
 
     /// Requests and tokens of `minute`: Redis's figures for every replica when it answered this
     /// minute, else this process's own (plus what it counted since the snapshot).
-    pub fn usage(&self, minute: u64) -> (u64, u64) {
+    pub(crate) fn usage(&self, minute: u64) -> (u64, u64) {
         let local = if self.minute == minute { (self.rpm_used, self.tpm_used) } else { (0, 0) };
         match self.shared {
             Some(s) if s.minute == minute => (s.rpm_used.max(local.0), s.tpm_used.max(local.1)),

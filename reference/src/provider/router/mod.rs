@@ -11,18 +11,17 @@
 //! Knows nothing of HTTP and does not build requests: a deployment resolves to the same
 //! [`super::Route`] any model name does, and the caller's attempt makes the call.
 
-pub mod config;
-pub mod drive;
-pub mod health;
-pub mod settings;
-pub mod shared;
-pub mod state;
-pub mod strategy;
+pub(crate) mod config;
+pub(crate) mod drive;
+pub(crate) mod health;
+pub(crate) mod settings;
+pub(crate) mod shared;
+pub(crate) mod state;
+pub(crate) mod strategy;
 
-pub use config::{ConfigError, Deployment, Group, ResponsesMode, RouterConfig};
-pub use drive::{Fault, Routed, Ticket, drive, fault_of, fault_of_status};
-pub use settings::{RouterSettings, Strategy};
-pub use state::{DeploymentStatus, Router};
+pub(crate) use config::{Deployment, ResponsesMode, RouterConfig};
+pub(crate) use drive::{Fault, Routed, Ticket, drive, fault_of, fault_of_status};
+pub(crate) use state::{DeploymentStatus, Router};
 
 #[cfg(test)]
 mod tests;

@@ -39,7 +39,7 @@ pub struct Router {
 }
 
 /// The minute (unix seconds / 60) on the wall clock: replicas agree on it, and so does Redis.
-pub fn minute_now() -> u64 {
+pub(crate) fn minute_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 60)
 }
 

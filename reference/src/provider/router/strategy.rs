@@ -8,7 +8,7 @@ use super::settings::Strategy;
 
 /// One available deployment, as the strategy sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// The caller's index for it (returned by [`pick`]).
     pub slot: usize,
     /// `order`; `u32::MAX` for none (after every ordered tier).
@@ -26,7 +26,7 @@ pub struct Candidate {
 
 /// The slot of the deployment to use, or `None` when no candidate may take the request (none
 /// given, or — usage-based — every one at its `rpm`/`tpm`).
-pub fn pick(strategy: &Strategy, candidates: &[Candidate], rng: &mut impl Rng) -> Option<usize> {
+pub(crate) fn pick(strategy: &Strategy, candidates: &[Candidate], rng: &mut impl Rng) -> Option<usize> {
     let lowest = candidates.iter().map(|c| c.order).min()?;
     let mut tier = [Candidate::EMPTY; MAX_TIER];
     let mut n = 0;
@@ -50,10 +50,10 @@ pub fn pick(strategy: &Strategy, candidates: &[Candidate], rng: &mut impl Rng) -
 
 /// Candidates considered per tier: a group of more deployments than this uses its first ones
 /// (kept on the stack so a decision allocates nothing).
-pub const MAX_TIER: usize = 64;
+pub(crate) const MAX_TIER: usize = 64;
 
 impl Candidate {
-    pub const EMPTY: Candidate = Candidate {
+    pub(crate) const EMPTY: Candidate = Candidate {
         slot: 0,
         order: 0,
         weight: None,
@@ -66,7 +66,7 @@ impl Candidate {
     };
 
     /// Whether one more request fits its `rpm` and `tpm` this minute.
-    pub fn under_limits(&self) -> bool {
+    pub(crate) fn under_limits(&self) -> bool {
         self.rpm.is_none_or(|limit| self.rpm_used < limit) && self.tpm.is_none_or(|limit| self.tpm_used < limit)
     }
 }

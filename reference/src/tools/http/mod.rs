@@ -11,7 +11,7 @@
 //! failure — refused, reset, timed out, non-2xx, oversized — is a result with `ok:false`, never an
 //! error of the run.
 
-pub mod wire;
+pub(crate) mod wire;
 
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ use crate::transport::retry::{self, Attempt, Jitter, RetryPolicy, Verdict};
 use crate::transport::retry_after;
 
 /// Characters of an error body quoted in `HTTP <status>: <body>`.
-pub const ERROR_BODY_CHARS: usize = 256;
+pub(crate) const ERROR_BODY_CHARS: usize = 256;
 
 /// Server-side settings of the HTTP tools backend.
 #[derive(Debug, Clone)]
@@ -112,7 +112,7 @@ impl HttpToolSettings {
 
 /// A JSON object of string header values, in the order written. Names must be HTTP tokens and
 /// values must not contain CR/LF (either would let a setting forge extra headers).
-pub fn parse_header_object(raw: &str) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn parse_header_object(raw: &str) -> Result<Vec<(String, String)>, String> {
     let value: Value = serde_json::from_str(raw).map_err(|e| format!("is not valid JSON ({e})"))?;
     let map = value.as_object().ok_or("must be a JSON object of header names to string values")?;
     let mut out = Vec::with_capacity(map.len());
@@ -130,12 +130,12 @@ pub fn parse_header_object(raw: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 /// RFC 9110 `token`: what a header name may be.
-pub fn is_header_name(name: &str) -> bool {
+pub(crate) fn is_header_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// A value without CR, LF or NUL (which would split the request into forged headers).
-pub fn is_header_value(value: &str) -> bool {
+pub(crate) fn is_header_value(value: &str) -> bool {
     !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
 }
 
@@ -150,7 +150,7 @@ pub struct HttpTools {
 }
 
 /// Merges default and request headers: case-insensitive names, the request wins and keeps its casing.
-pub fn merge_headers(defaults: &[(String, String)], request: &[(String, String)]) -> Vec<(String, String)> {
+pub(crate) fn merge_headers(defaults: &[(String, String)], request: &[(String, String)]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> =
         defaults.iter().filter(|(k, _)| !request.iter().any(|(r, _)| r.eq_ignore_ascii_case(k))).cloned().collect();
     out.extend(request.iter().cloned());

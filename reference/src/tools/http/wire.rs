@@ -18,7 +18,7 @@ use url::Url;
 const MAX_HEAD: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub connect_timeout: Duration,
     /// The whole exchange, connect included.
     pub timeout: Duration,
@@ -29,7 +29,7 @@ pub struct Limits {
 }
 
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     /// Names as the server sent them.
     pub headers: Vec<(String, String)>,
@@ -38,13 +38,13 @@ pub struct Response {
 
 impl Response {
     /// The first header named `name`, compared case-insensitively.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum WireError {
+pub(crate) enum WireError {
     #[error("bad URL {0}")]
     Url(String),
     #[error("cannot connect to {addr}: {reason}")]
@@ -64,7 +64,7 @@ pub enum WireError {
 const OWN_HEADERS: [&str; 6] = ["host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade"];
 
 /// Sends one request. `headers` go on the wire in order, names byte-for-byte as given.
-pub async fn send(
+pub(crate) async fn send(
     method: &str,
     url: &Url,
     headers: &[(String, String)],
@@ -136,7 +136,13 @@ fn tls_connector() -> tokio_rustls::TlsConnector {
 }
 
 /// The request line and headers, exactly as they go on the wire.
-pub fn request_head(method: &str, url: &Url, host: &str, headers: &[(String, String)], body: Option<&[u8]>) -> Vec<u8> {
+pub(crate) fn request_head(
+    method: &str,
+    url: &Url,
+    host: &str,
+    headers: &[(String, String)],
+    body: Option<&[u8]>,
+) -> Vec<u8> {
     let mut target = url.path().to_owned();
     if let Some(q) = url.query() {
         target.push('?');

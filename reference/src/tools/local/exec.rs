@@ -17,14 +17,14 @@ use crate::tools::call::ToolCall;
 use crate::tools::result::ToolResult;
 
 /// The error `exec_shell` gives for a program outside the allowlist (contract text).
-pub const NOT_ALLOWED: &str = "cmd prefix not allowed";
+pub(super) const NOT_ALLOWED: &str = "cmd prefix not allowed";
 
 /// What to say when the interpreter is missing.
-pub fn python_missing_hint(python: &str) -> String {
+pub(crate) fn python_missing_hint(python: &str) -> String {
     format!("{python} was not found on PATH: install Python 3, or set MINI_AGENT_PYTHON to an interpreter")
 }
 
-pub async fn python(call: &ToolCall, settings: &LocalSettings, sandbox: &Arc<Sandbox>) -> ToolResult {
+pub(super) async fn python(call: &ToolCall, settings: &LocalSettings, sandbox: &Arc<Sandbox>) -> ToolResult {
     const NAME: &str = "exec_python";
     let code = match call.str_arg("code") {
         Ok(c) => c,
@@ -47,7 +47,7 @@ pub async fn python(call: &ToolCall, settings: &LocalSettings, sandbox: &Arc<San
     }
 }
 
-pub async fn shell(call: &ToolCall, settings: &LocalSettings, sandbox: &Arc<Sandbox>) -> ToolResult {
+pub(super) async fn shell(call: &ToolCall, settings: &LocalSettings, sandbox: &Arc<Sandbox>) -> ToolResult {
     const NAME: &str = "exec_shell";
     let cmd = match call.str_arg("cmd") {
         Ok(c) => c,
@@ -77,7 +77,7 @@ pub async fn shell(call: &ToolCall, settings: &LocalSettings, sandbox: &Arc<Sand
 /// The result of a finished subprocess: `{ok: rc==0, name, rc, stdout, stderr, t_ms}`, with
 /// `error:"rc=N: <first 200 chars of stderr or stdout>"` when rc≠0, `error:"timeout after Ns"` on
 /// timeout, and `stdout_truncated`/`stderr_truncated` (bytes dropped) when a stream hit its cap.
-pub fn shape(name: &str, outcome: &Outcome, timeout: Duration) -> ToolResult {
+pub(crate) fn shape(name: &str, outcome: &Outcome, timeout: Duration) -> ToolResult {
     let mut r = ToolResult {
         name: name.to_owned(),
         stdout: Some(outcome.stdout.text.clone()),
@@ -108,7 +108,7 @@ pub fn shape(name: &str, outcome: &Outcome, timeout: Duration) -> ToolResult {
 }
 
 /// `10` for whole seconds, `0.5` otherwise.
-pub fn seconds(d: Duration) -> String {
+pub(super) fn seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s.fract() == 0.0 { format!("{}", s as u64) } else { format!("{s}") }
 }

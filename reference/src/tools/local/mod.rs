@@ -18,7 +18,7 @@ use crate::tools::ToolBackend;
 use crate::tools::call::ToolCall;
 use crate::tools::result::ToolResult;
 
-pub use exec::{python_missing_hint, shape as exec_shape};
+pub(crate) use exec::shape as exec_shape;
 
 /// Settings of the local tools, from server configuration (never from a request: a client must not
 /// be able to widen what runs).

@@ -6,7 +6,7 @@ use crate::tools::call::ToolCall;
 use crate::tools::result::ToolResult;
 
 /// `{query}` → `{ok:true, answer:"echo: <query>", citations:[]}`.
-pub fn research_echo(call: &ToolCall) -> ToolResult {
+pub(super) fn research_echo(call: &ToolCall) -> ToolResult {
     match call.str_arg("query") {
         Ok(q) => ToolResult {
             ok: true,
@@ -20,7 +20,7 @@ pub fn research_echo(call: &ToolCall) -> ToolResult {
 }
 
 /// `{s}` → `{ok:true, result:"a3b2…"}`: each run of one character as the character and its count.
-pub fn compress_runs(call: &ToolCall) -> ToolResult {
+pub(super) fn compress_runs(call: &ToolCall) -> ToolResult {
     match call.str_arg("s") {
         Ok("") => ToolResult::failure("compress_runs", "argument `s` is empty; give a non-empty string"),
         Ok(s) => ToolResult::success("compress_runs", run_length(s)),

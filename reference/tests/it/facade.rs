@@ -195,7 +195,7 @@ async fn metrics_can_be_turned_off_and_say_so() {
 #[tokio::test]
 async fn a_body_of_too_many_values_is_a_413_before_it_is_parsed() {
     let state = AppState::new(Config::from_pairs([("MINI_AGENT_ALLOW_DUMMY", "1")])).unwrap();
-    let numbers = format!("[{}1]", "1,".repeat(miniagent::json_budget::MAX_JSON_VALUES));
+    let numbers = format!("[{}1]", "1,".repeat(miniagent::MAX_JSON_VALUES));
     let body =
         format!(r#"{{"model":"dummy","tool_backend":"echo","messages":[{{"role":"user","content":{numbers}}}]}}"#);
     let req = Request::post("/agent/run").body(Body::from(body)).unwrap();

@@ -12,9 +12,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use miniagent::config::Config;
-use miniagent::parallel::{Budget, ParallelError, ParallelOptions, complete_all};
-use miniagent::provider::Providers;
+use miniagent::Config;
+use miniagent::Providers;
+use miniagent::{Budget, ParallelError, ParallelOptions, complete_all};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

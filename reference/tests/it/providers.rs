@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use miniagent::config::Config;
-use miniagent::provider::{ChatRequest, ProviderError, Providers};
+use miniagent::Config;
+use miniagent::{ChatRequest, ProviderError, Providers};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -272,7 +272,7 @@ async fn a_typed_stream_on_anthropic_becomes_chunks() {
     while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
         chunks.push(chunk.unwrap());
     }
-    let done = miniagent::provider::stream::aggregate(&chunks);
+    let done = miniagent::aggregate_stream(&chunks);
     assert_eq!(done["choices"][0]["message"]["content"], "Hello");
     assert_eq!(done["choices"][0]["finish_reason"], "length");
     assert_eq!(done["id"], "msg_2");

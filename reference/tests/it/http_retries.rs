@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use miniagent::tools::ToolBackend;
-use miniagent::tools::call::ToolCall;
-use miniagent::tools::http::{HttpToolSettings, HttpTools};
+use miniagent::ToolBackend;
+use miniagent::ToolCall;
+use miniagent::{HttpToolSettings, HttpTools};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use wiremock::matchers::method;

@@ -10,10 +10,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use miniagent::process::sandbox::{Mode, Sandbox, SandboxSettings};
-use miniagent::tools::ToolBackend;
-use miniagent::tools::call::ToolCall;
-use miniagent::tools::local::{LocalSettings, LocalTools};
+use miniagent::ToolBackend;
+use miniagent::ToolCall;
+use miniagent::{LocalSettings, LocalTools};
+use miniagent::{Sandbox, SandboxMode as Mode, SandboxSettings};
 use serde_json::{Value, json};
 
 fn tools(timeout: Duration, sandboxed: bool) -> LocalTools {

@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
-use miniagent::agent::{ChatModel, LoopEnv, StoppedReason, run_loop};
-use miniagent::api::{Escalation, RunSpec};
-use miniagent::provider::{ChatRequest, Completion, ProviderError, ProviderKind};
-use miniagent::tools::ToolBackend;
-use miniagent::tools::call::ToolCall;
-use miniagent::tools::result::ToolResult;
+use miniagent::ToolBackend;
+use miniagent::ToolCall;
+use miniagent::ToolResult;
+use miniagent::{ChatModel, LoopEnv, StoppedReason, run_loop};
+use miniagent::{ChatRequest, Completion, ProviderError, ProviderKind};
+use miniagent::{Escalation, RunSpec};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -131,7 +131,7 @@ fn exec_rpc_answers_every_body_with_a_4xx_or_a_success() {
     let router = miniagent::exec_rpc::app(miniagent::exec_rpc::ExecState::new(
         Default::default(),
         Default::default(),
-        std::sync::Arc::new(miniagent::process::sandbox::Sandbox::new(Default::default())),
+        std::sync::Arc::new(miniagent::Sandbox::new(Default::default())),
     ));
     let rt = runtime();
     // A language no machine has: a mutated request must not run code for minutes.

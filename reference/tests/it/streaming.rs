@@ -160,7 +160,7 @@ async fn usage_is_forwarded_when_asked_and_tool_calls_by_index() {
 
     let events = data(&stream(&base, "tools", json!({})).await);
     let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|(_, d)| serde_json::from_str(d).unwrap()).collect();
-    let done = miniagent::provider::stream::aggregate(&chunks);
+    let done = miniagent::aggregate_stream(&chunks);
     assert_eq!(
         done["choices"][0]["message"]["tool_calls"][0]["function"],
         json!({"name": "echo", "arguments": "{\"text\":1}"})
