@@ -7,6 +7,7 @@
 //! OpenAI-compatible wire call and its retry classifier), [`wire`] (a chat call in the provider's own
 //! wire), [`stream`] (server-sent chunks and their
 //! aggregation), [`dummy`] (the offline model), [`client`] ([`Providers`]: dispatch and retries),
+//! [`direct`] (hyper's client for the chat proxy's plain-HTTP providers),
 //! [`observe`] (each call's span and metrics), [`anthropic`] (a provider of another wire: its
 //! settings and its translation both ways, behind [`kind::Wire`]).
 //!
@@ -15,6 +16,7 @@
 pub mod anthropic;
 pub mod chat;
 pub mod client;
+pub mod direct;
 pub mod dummy;
 pub mod error;
 pub mod kind;
