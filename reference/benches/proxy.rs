@@ -157,7 +157,13 @@ fn table(
     println!("\ntargets (issue 24):");
     println!("- chat at 50 connections ≥ 0.65× nginx: {vs_nginx:.2}× — {}", verdict(vs_nginx >= 0.65));
     let (r50, r99) = (added_m.0 / added_n.0, added_m.1 / added_n.1);
-    println!("- added latency ≤ 1.3× nginx's: p50 {r50:.2}×, p99 {r99:.2}× — {}", verdict(r50 <= 1.3 && r99 <= 1.3));
+    // nginx measured faster than the upstream alone is the machine's noise, not a yardstick.
+    let latency = if added_n.0 > 0.0 && added_n.1 > 0.0 {
+        verdict(r50 <= 1.3 && r99 <= 1.3)
+    } else {
+        "UNMEASURED (nginx below the upstream alone: a loaded machine)"
+    };
+    println!("- added latency ≤ 1.3× nginx's: p50 {r50:.2}×, p99 {r99:.2}× — {latency}");
     let share = sp.rps() / sd.rps();
     println!("- burst streams ≥ 0.6× direct: {share:.2}× — {}", verdict(share >= 0.6));
     println!("- paced first byte ≤ +0.2 ms: +{:.3} ms — {}", fbp - fbd, verdict(fbp - fbd <= 0.2));

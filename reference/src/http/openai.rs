@@ -2,9 +2,9 @@
 //! `/v1/embeddings`, `/v1/models` and `/v1/models/{id}` (`/v1/responses` is [`super::responses`]). Each extracts, asks
 //! [`crate::openai`] for the answer, and maps it to a response; errors use OpenAI's shape.
 //!
-//! Chat: a body naming a `tool_backend` (or `agent` mode) runs the agent; `echo` mode answers the
-//! echo reply; otherwise (`proxy`, the default) the request is forwarded to the model's provider
-//! and its answer — JSON or events, as they arrive — comes back as it is.
+//! Chat: [`crate::openai::chat::answer`] picks the mode (agent, echo, proxy) and gives a whole
+//! completion — written as JSON or replayed as events — or the provider's head, whose body — JSON
+//! or events, as they arrive — goes back as it is.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -23,12 +23,11 @@ use super::state::{AppState, SharedState};
 use crate::api::RequestError;
 use crate::auth::Caller;
 use crate::error::{ApiError, OpenAiError};
-use crate::openai::agent;
 use crate::openai::byte_relay;
+use crate::openai::chat::{self, Chat};
 use crate::openai::proxy::{self, Forwarded, Proxied};
 use crate::openai::raw::RawObject;
-use crate::openai::settings::{Mode, NO_PROVIDER_GUIDANCE};
-use crate::openai_shape::{Stamp, completion, replay, zero_usage};
+use crate::openai_shape::replay;
 use crate::provider::client::Target;
 use crate::provider::kind::ProviderKind;
 use crate::provider::observe;
@@ -55,59 +54,20 @@ pub(crate) async fn chat_completions(
     body: Result<LimitedBody, ApiError>,
 ) -> Answer {
     let LimitedBody(body) = body?;
-    let obj = RawObject::parse(&body)?;
-    let model = obj.string("model")?.ok_or_else(|| invalid("model", "you must provide a model parameter"))?;
-    if !obj.is_array("messages") {
-        return Err(invalid("messages", "`messages` must be a list of messages").into());
-    }
-    let stream = obj.boolean("stream")?.unwrap_or(false);
-    let settings = &state.config.shim;
-    if !settings.delay.is_zero() {
-        tokio::time::sleep(settings.delay).await;
-    }
-    let wants_agent = obj.get("tool_backend").is_some_and(|b| b.get() != "null") || settings.mode == Mode::Agent;
-    let include_usage = obj.typed::<Value>("stream_options", "an object")?.is_some_and(|o| o["include_usage"] == true);
-    if settings.mode == Mode::Echo && !wants_agent {
-        let stamp = Stamp::new(model);
-        let done = completion(&stamp, &settings.reply, zero_usage());
-        return Ok(if stream {
-            sse(settings.keepalive, replay(&stamp, &done, include_usage))
-        } else {
-            Json(done).into_response()
-        });
-    }
-    if !state.providers.any_configured() {
-        return Err(ApiError::bad_request("model", NO_PROVIDER_GUIDANCE).into());
-    }
-    if wants_agent {
-        let spec = agent::spec(&body, &state.config.run_limits, &state.providers)?;
-        Caller::check_backend(caller.as_deref(), spec.backend.kind())?;
-        let outcome = agent::run(&spec, &state.deps()).await?;
-        let stamp = Stamp::new(model);
-        let done = completion(&stamp, &outcome.final_answer.unwrap_or_default(), zero_usage());
-        return Ok(if stream {
-            sse(settings.keepalive, replay(&stamp, &done, include_usage))
-        } else {
-            Json(done).into_response()
-        });
-    }
-    let target = proxy::target(&state.providers, &model)?;
     let rid = request_id(rid);
-    let body_of = |route: &Route| Bytes::from(proxy::body_for(&obj, route));
-    let routed = proxy::send(&state.providers, &target, "chat/completions", &rid.id, stream, body_of).await;
-    let ticket = routed.ticket;
-    let (answer, route) = routed.result.map_err(ApiError::from)?;
+    let deps = state.deps();
+    let server = chat::Server { shim: &state.config.shim, run_limits: &state.config.run_limits, deps: &deps };
+    let ask = chat::Ask { body: &body, caller: caller.as_deref(), request_id: &rid.id };
+    let Chat { answer, shape, ticket } = chat::answer(server, ask).await?;
     let routing = routing_headers(&ticket);
     let mut response = match answer {
-        Proxied::Local(done) => {
-            let stamp = Stamp::new(model);
-            if stream {
-                sse(settings.keepalive, replay(&stamp, &done, include_usage))
-            } else {
-                Json(done).into_response()
-            }
+        chat::Answer::Whole { stamp, done } if shape.stream => {
+            sse(state.config.shim.keepalive, replay(&stamp, &done, shape.include_usage))
         }
-        Proxied::Upstream(forwarded) => proxy_chat(&state, forwarded, &route, stream, &rid, ticket).await?,
+        chat::Answer::Whole { done, .. } => Json(done).into_response(),
+        chat::Answer::Upstream { forwarded, route } => {
+            proxy_chat(&state, forwarded, &route, shape.stream, &rid, ticket).await?
+        }
     };
     response.headers_mut().extend(routing);
     Ok(response)

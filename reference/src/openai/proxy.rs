@@ -14,12 +14,14 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
+use http_body_util::Full;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::raw::RawObject;
 use crate::provider::client::{Providers, Target};
+use crate::provider::direct::{self, Direct, DirectError};
 use crate::provider::dummy;
 use crate::provider::error::ProviderError;
 use crate::provider::kind::{Exchange, ProviderKind, Wire};
@@ -192,47 +194,36 @@ pub(crate) async fn forward(
         url: route.url_for(path),
         reason,
     })?;
+    let direct = providers.direct(&url).filter(|_| route.kind.wire() == Wire::OpenAi);
+    let one = One { providers, route, path, stream, timeout };
     let attempt = |_| {
-        let translated = (route.kind.wire() != Wire::OpenAi).then(|| {
-            let mut headers = headers.to_vec();
-            headers.push(("x-request-id".to_owned(), request_id.to_owned()));
-            (headers, body.clone())
-        });
-        let mut call = providers
-            .http()
-            .post(url.clone())
-            .header("content-type", "application/json")
-            .header("x-request-id", request_id)
-            .body(body.clone());
-        if !stream {
-            // The whole exchange (reqwest's one timer; its timeout is a 504, see transport_error).
-            call = call.timeout(timeout);
-        }
-        let call = with_key(call, route);
-        async move {
-            if let Some((headers, body)) = translated {
-                // Another wire: translated both ways by the provider's own module.
-                let x = Exchange {
-                    path,
-                    body: &body,
-                    headers: &headers,
-                    timeout: (!stream).then_some(timeout),
-                    max_reply_bytes: providers.settings().max_reply_bytes,
-                };
-                return match tokio::time::timeout(timeout, wire::exchange(providers.http(), route, x)).await {
-                    Err(_) => Err(ProviderError::Timeout { provider: route.kind }),
-                    Ok(answer) => answer,
-                };
+        let call = match direct {
+            _ if route.kind.wire() != Wire::OpenAi => {
+                let mut headers = headers.to_vec();
+                headers.push(("x-request-id".to_owned(), request_id.to_owned()));
+                Call::Other(headers, body.clone())
             }
-            if !stream {
-                return call.send().await.map_err(|e| transport_error(route, &e));
+            Some(client) => {
+                let request = http::Request::post(url.as_str())
+                    .header("content-type", "application/json")
+                    .header("x-request-id", request_id);
+                Call::Direct(client, with_key(request, route).body(Full::new(body.clone())))
             }
-            // A stream's body is bounded by its idle gaps; only its head by the provider timeout.
-            match tokio::time::timeout(timeout, call.send()).await {
-                Err(_) => Err(ProviderError::Timeout { provider: route.kind }),
-                Ok(sent) => sent.map_err(|e| transport_error(route, &e)),
+            None => {
+                let mut call = providers
+                    .http()
+                    .post(url.clone())
+                    .header("content-type", "application/json")
+                    .header("x-request-id", request_id)
+                    .body(body.clone());
+                if !stream {
+                    // The whole exchange (reqwest's one timer; its timeout is a 504, see transport_error).
+                    call = call.timeout(timeout);
+                }
+                Call::Shared(with_key(call, route))
             }
-        }
+        };
+        one.send(call)
     };
     let span = observe::call_span(route, if path == "embeddings" { "embeddings" } else { "chat" });
     let started = Instant::now();
@@ -248,6 +239,65 @@ pub(crate) async fn forward(
         return Ok(Forwarded { response, pass_back, span });
     }
     Err(status_error(route.kind, response).await)
+}
+
+/// One attempt's request, for the client that sends it.
+enum Call<'a> {
+    /// Another wire's: its provider module translates it both ways.
+    Other(Vec<(String, String)>, Bytes),
+    /// An OpenAI-wire provider at an `http://` base: hyper's client directly.
+    Direct(&'a Direct, Result<http::Request<Full<Bytes>>, http::Error>),
+    /// Any other: the shared reqwest client.
+    Shared(reqwest::RequestBuilder),
+}
+
+/// What every attempt of one forwarded call shares.
+#[derive(Clone, Copy)]
+struct One<'a> {
+    providers: &'a Providers,
+    route: &'a Route,
+    path: &'a str,
+    stream: bool,
+    /// The provider timeout: for a stream's head, else for the whole exchange.
+    timeout: std::time::Duration,
+}
+
+impl One<'_> {
+    /// Sends one attempt's request; its answer's head, whatever its status.
+    async fn send(self, call: Call<'_>) -> Result<reqwest::Response, ProviderError> {
+        let One { providers, route, path, stream, timeout } = self;
+        let late = || ProviderError::Timeout { provider: route.kind };
+        match call {
+            Call::Other(headers, body) => {
+                // Another wire: translated both ways by the provider's own module.
+                let x = Exchange {
+                    path,
+                    body: &body,
+                    headers: &headers,
+                    timeout: (!stream).then_some(timeout),
+                    max_reply_bytes: providers.settings().max_reply_bytes,
+                };
+                tokio::time::timeout(timeout, wire::exchange(providers.http(), route, x))
+                    .await
+                    .unwrap_or_else(|_| Err(late()))
+            }
+            Call::Direct(client, request) => {
+                let request = request.map_err(|e| direct::error(route, DirectError::Request(e.to_string())))?;
+                // A non-streamed answer's body shares the head's deadline (a 504 either way).
+                let deadline = (!stream).then(|| tokio::time::Instant::now() + timeout);
+                match tokio::time::timeout(timeout, client.send(request, deadline)).await {
+                    Err(_) => Err(late()),
+                    Ok(sent) => sent.map_err(|e| direct::error(route, e)),
+                }
+            }
+            Call::Shared(call) if !stream => call.send().await.map_err(|e| transport_error(route, &e)),
+            // A stream's body is bounded by its idle gaps; only its head by the provider timeout.
+            Call::Shared(call) => match tokio::time::timeout(timeout, call.send()).await {
+                Err(_) => Err(late()),
+                Ok(sent) => sent.map_err(|e| transport_error(route, &e)),
+            },
+        }
+    }
 }
 
 /// 5xx and unreachable or silent providers are worth the route's retries; anything else the

@@ -16,6 +16,7 @@ use futures::future::Either;
 use tracing::Instrument;
 
 use super::chat::{ChatRequest, Completion, Served};
+use super::direct::Direct;
 use super::error::ProviderError;
 use super::kind::ProviderKind;
 use super::route::{self, Overrides, Route};
@@ -35,6 +36,8 @@ pub struct Providers {
     /// provider, a missing key — and is left out of routing, with a warning).
     routes: Arc<[Option<Arc<Route>>]>,
     http: reqwest::Client,
+    /// hyper's client for the chat proxy's plain-HTTP providers ([`super::direct`]).
+    direct: Direct,
     metrics: Option<Metrics>,
     /// Provider URLs already parsed (parsing one, IDNA included, was 3 % of a proxied request).
     urls: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, reqwest::Url>>>,
@@ -62,7 +65,8 @@ impl Providers {
             })
             .collect();
         let router = Arc::new(Router::new(router, |i| routes[i].is_some()));
-        Ok(Self { settings, router, routes, http, metrics: None, urls: std::sync::Arc::default() })
+        let direct = Direct::new(settings.connect_timeout);
+        Ok(Self { settings, router, routes, http, direct, metrics: None, urls: std::sync::Arc::default() })
     }
 
     /// Counts every call in `metrics`.
@@ -98,6 +102,13 @@ impl Providers {
             urls.insert(text, url.clone());
         }
         Ok(url)
+    }
+
+    /// hyper's client when `url` is plain HTTP without credentials (the chat proxy's fast path),
+    /// else `None`: TLS, and a base's `user:password@` (sent as Basic auth), stay with [`Self::http`].
+    pub fn direct(&self, url: &reqwest::Url) -> Option<&Direct> {
+        let plain = url.scheme() == "http" && url.username().is_empty() && url.password().is_none();
+        plain.then_some(&self.direct)
     }
 
     /// Where calls are counted, if anywhere.

@@ -7,6 +7,7 @@
 //! OpenAI-compatible wire call and its retry classifier), [`wire`] (a chat call in the provider's own
 //! wire), [`stream`] (server-sent chunks and their
 //! aggregation), [`dummy`] (the offline model), [`client`] ([`Providers`]: dispatch and retries),
+//! [`direct`] (hyper's client for the chat proxy's plain-HTTP providers),
 //! [`observe`] (each call's span and metrics), [`anthropic`] (a provider of another wire: its
 //! settings and its translation both ways, behind [`kind::Wire`]).
 //!
@@ -15,6 +16,7 @@
 pub(crate) mod anthropic;
 pub(crate) mod chat;
 pub(crate) mod client;
+pub(crate) mod direct;
 pub(crate) mod dummy;
 pub(crate) mod error;
 pub(crate) mod kind;

@@ -43,14 +43,48 @@ pub(crate) fn request(
 
 /// `call` with the route's key as the one `Authorization` header (`x-api-key` on Anthropic's wire) —
 /// the only place a provider key goes on the wire — and the current span's W3C trace context when spans are exported.
-pub(crate) fn with_key(mut call: reqwest::RequestBuilder, route: &Route) -> reqwest::RequestBuilder {
+pub(crate) fn with_key<C: Keyed>(mut call: C, route: &Route) -> C {
     for (name, value) in crate::telemetry::otel::outgoing_headers() {
-        call = call.header(name, value);
+        call = call.header(&name, &value);
     }
     match (&route.api_key, route.kind.wire()) {
-        (Some(key), Wire::OpenAi) => call.bearer_auth(key.expose()),
+        (Some(key), Wire::OpenAi) => call.bearer(key.expose()),
         (Some(key), Wire::Anthropic) => call.header("x-api-key", key.expose()),
         (None, _) => call,
+    }
+}
+
+/// A request being built — by reqwest, or for hyper's client on the chat proxy's plain-HTTP path
+/// ([`super::direct`]) — as [`with_key`] writes to it.
+pub(crate) trait Keyed: Sized {
+    fn header(self, name: &str, value: &str) -> Self;
+    /// `Authorization: Bearer <key>`, marked sensitive (never logged by the client).
+    fn bearer(self, key: &str) -> Self;
+}
+
+impl Keyed for reqwest::RequestBuilder {
+    fn header(self, name: &str, value: &str) -> Self {
+        reqwest::RequestBuilder::header(self, name, value)
+    }
+    fn bearer(self, key: &str) -> Self {
+        self.bearer_auth(key)
+    }
+}
+
+impl Keyed for http::request::Builder {
+    fn header(self, name: &str, value: &str) -> Self {
+        http::request::Builder::header(self, name, value)
+    }
+    fn bearer(self, key: &str) -> Self {
+        let value = format!("Bearer {key}");
+        match http::HeaderValue::from_str(&value) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                http::request::Builder::header(self, http::header::AUTHORIZATION, value)
+            }
+            // Not a header value: the request fails to build, as reqwest's does.
+            Err(_) => http::request::Builder::header(self, http::header::AUTHORIZATION, value),
+        }
     }
 }
 
