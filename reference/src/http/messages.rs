@@ -23,6 +23,7 @@ use super::deployments::routing_headers;
 use super::extract::LimitedBody;
 use super::openai::{json_bytes, pass_back, request_id};
 use super::request_id::RequestId;
+use super::sse::{ChunkConverter, converted};
 use super::state::AppState;
 use super::state::SharedState;
 use crate::anthropic::answer::{self as reply, Events};
@@ -271,36 +272,24 @@ fn with_warnings(mut response: Response, bridged: &request::Bridged) -> Response
 
 /// Chat stream items through the converter, as Anthropic's named events, `ping` while silent.
 fn events(state: &AppState, converter: Events, items: impl futures::Stream<Item = Item> + Send + 'static) -> Response {
-    let start = futures::stream::iter(converter.start());
-    let rest = items
-        .scan((converter, false), |(converter, finished), item| {
-            if *finished {
-                return std::future::ready(None);
-            }
-            let out = match item {
-                Item::Data(data) => match serde_json::from_str::<Value>(&data) {
-                    Ok(chunk) => converter.chunk(&chunk),
-                    Err(e) => {
-                        *finished = true;
-                        converter.fail(&format!("the provider sent an event that is not JSON: {e}"))
-                    }
-                },
-                Item::Done => {
-                    *finished = true;
-                    converter.finish()
-                }
-                Item::Error(error) => {
-                    *finished = true;
-                    converter
-                        .fail(error.pointer("/error/message").and_then(Value::as_str).unwrap_or("the stream failed"))
-                }
-            };
-            std::future::ready(Some(futures::stream::iter(out)))
-        })
-        .flatten();
-    let events = start
-        .chain(rest)
+    let events = converted(converter, items)
         .map(|e| Ok::<_, std::convert::Infallible>(Event::default().event(e.name).data(e.data.to_string())));
     let ping = Event::default().event("ping").data(r#"{"type": "ping"}"#);
     Sse::new(events).keep_alive(KeepAlive::new().interval(state.config.shim.keepalive).event(ping)).into_response()
+}
+
+impl ChunkConverter for Events {
+    type Event = crate::anthropic::answer::Event;
+    fn start(&mut self) -> Vec<crate::anthropic::answer::Event> {
+        Events::start(self)
+    }
+    fn chunk(&mut self, chunk: &Value) -> Vec<crate::anthropic::answer::Event> {
+        Events::chunk(self, chunk)
+    }
+    fn finish(&mut self) -> Vec<crate::anthropic::answer::Event> {
+        Events::finish(self)
+    }
+    fn fail(&mut self, message: &str) -> Vec<crate::anthropic::answer::Event> {
+        Events::fail(self, message)
+    }
 }

@@ -24,7 +24,7 @@ use super::deployments::routing_headers;
 use super::extract::LimitedBody;
 use super::openai::{json_bytes, pass_back, request_id};
 use super::request_id::RequestId;
-use super::sse::events_response;
+use super::sse::{ChunkConverter, converted, events_response};
 use super::state::{AppState, SharedState};
 use crate::api::{RequestError, decode};
 use crate::auth::Caller;
@@ -270,35 +270,24 @@ fn respond_whole(state: &AppState, bridged: &Bridged, done: &Value, rid: &Reques
 /// Relay items through the converter, as named SSE events (no `[DONE]`: Responses streams end
 /// with their terminal event).
 fn responses_events(
-    mut converter: Converter,
+    converter: Converter,
     items: impl futures::Stream<Item = Item> + Send + 'static,
 ) -> impl futures::Stream<Item = Event> + Send + 'static {
-    let start = futures::stream::iter(converter.start());
-    let rest = items
-        .scan((converter, false), |(converter, finished), item| {
-            if *finished {
-                return std::future::ready(None);
-            }
-            let events = match item {
-                Item::Data(data) => match serde_json::from_str::<Value>(&data) {
-                    Ok(chunk) => converter.chunk(&chunk),
-                    Err(e) => {
-                        *finished = true;
-                        converter.fail(&format!("the provider sent an event that is not JSON: {e}"))
-                    }
-                },
-                Item::Done => {
-                    *finished = true;
-                    converter.finish()
-                }
-                Item::Error(error) => {
-                    *finished = true;
-                    converter
-                        .fail(error.pointer("/error/message").and_then(Value::as_str).unwrap_or("the stream failed"))
-                }
-            };
-            std::future::ready(Some(futures::stream::iter(events)))
-        })
-        .flatten();
-    start.chain(rest).map(|e| Event::default().event(e.kind).data(e.data.to_string()))
+    converted(converter, items).map(|e| Event::default().event(e.kind).data(e.data.to_string()))
+}
+
+impl ChunkConverter for Converter {
+    type Event = crate::openai::responses::events::Event;
+    fn start(&mut self) -> Vec<crate::openai::responses::events::Event> {
+        Converter::start(self)
+    }
+    fn chunk(&mut self, chunk: &Value) -> Vec<crate::openai::responses::events::Event> {
+        Converter::chunk(self, chunk)
+    }
+    fn finish(&mut self) -> Vec<crate::openai::responses::events::Event> {
+        Converter::finish(self)
+    }
+    fn fail(&mut self, message: &str) -> Vec<crate::openai::responses::events::Event> {
+        Converter::fail(self, message)
+    }
 }
