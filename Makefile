@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; everything else is for maintainers.
-.PHONY: run test deps docs snapshots lint bench conformance py-venvs e2e-up e2e-run e2e-down images live e2e-scale mutants
+.PHONY: run test deps docs snapshots lint bench conformance matrix py-venvs e2e-up e2e-run e2e-down images live e2e-scale mutants
 
 CARGO ?= cargo
 BASE_URL ?= http://127.0.0.1:8788
@@ -119,6 +119,13 @@ IMAGE_PROFILE ?= release
 images:
 	$(CARGO) build --profile $(IMAGE_PROFILE) -p miniagent -p conformance --bins
 	BIN_DIR=target/$(if $(filter dev,$(IMAGE_PROFILE)),debug,$(IMAGE_PROFILE)) harness/images/miniagent.sh target/image
+
+## The compatibility matrix: the reference's runs (every configuration, conformance/reports/run-miniagent.sh)
+## into conformance/reports/runs/, then README.md and cases.md from every implementation's runs. The
+## other implementations' runs are made by hand, each as its report in conformance/reports/ says.
+matrix: py-venvs
+	$(CARGO) build --bins -p miniagent -p conformance
+	MCP_PYTHON=$(PY_VENVS)/mcp-v2/bin/python conformance/reports/run-miniagent.sh
 
 ## Run the conformance suite against an implementation at BASE_URL (extra flags in CONFORMANCE_ARGS).
 conformance:

@@ -20,6 +20,7 @@
 //!   (`required` failures, or any with `--strict`) and counts per profile and level (pretty, JSON,
 //!   JUnit).
 //! - [`html`] — the same report as one self-contained page.
+//! - [`matrix`] — the compatibility matrix (`reports/README.md`) generated from stored runs.
 //! - [`baseline`] — expected failures, with stale entries failing the run.
 //!
 //! The library knows no implementation: targets are reached through [`transport::Transport`]
@@ -37,6 +38,7 @@ pub mod failure;
 pub mod fakes;
 pub mod features;
 pub mod html;
+pub mod matrix;
 pub mod probe;
 pub mod report;
 pub mod routing;

@@ -6,7 +6,7 @@
 )]
 
 use std::collections::{BTreeSet, HashSet};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +48,18 @@ enum Command {
     /// Write the router files of the `router` features (one per routing strategy), pointing at the
     /// router fakes' addresses, and print where they are.
     RouterFiles(RouterFilesArgs),
+    /// Write the compatibility matrix (`README.md`) and the case catalogue (`cases.md`) of a reports
+    /// folder from the runs stored in its `runs/` (`<implementation>.<run>.json`).
+    Matrix(MatrixArgs),
+}
+
+#[derive(clap::Args)]
+struct MatrixArgs {
+    /// The reports folder (`conformance/reports`).
+    dir: PathBuf,
+    /// Write nothing; exit 1 when a file differs from what the runs give.
+    #[arg(long)]
+    check: bool,
 }
 
 #[derive(clap::Args)]
@@ -213,9 +225,11 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::List => {
+            // Written, not printed: a reader that stops early (`| head`) ends the listing, not a panic.
+            let mut out = std::io::stdout().lock();
             for c in cases::all() {
                 let features: Vec<&str> = c.features.iter().map(|f| f.name()).collect();
-                println!(
+                let line = format!(
                     "{:<45} {:<9} {:<12} [{}] {}",
                     c.id,
                     c.profile.name(),
@@ -223,9 +237,26 @@ fn main() -> ExitCode {
                     features.join(","),
                     c.clause
                 );
+                if writeln!(out, "{line}").is_err() {
+                    break;
+                }
             }
             ExitCode::SUCCESS
         }
+        Command::Matrix(args) => match conformance::matrix::generate(&args.dir, args.check) {
+            Ok(differ) if differ.is_empty() => ExitCode::SUCCESS,
+            Ok(differ) => {
+                for path in &differ {
+                    let verb = if args.check { "differs from what the runs give" } else { "written" };
+                    eprintln!("{}: {verb}", path.display());
+                }
+                if args.check { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Features(args) => {
             let setup = Setup {
                 provider_fake_base: args.provider_fake_addr.map(|a| format!("http://{a}/v1")),
