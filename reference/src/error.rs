@@ -57,6 +57,10 @@ pub(crate) enum ApiError {
     Unavailable(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// `GET /v1/models/{id}` for a model this server does not list: OpenAI's 404 `model_not_found`
+    /// (`param` null, as OpenAI answers it).
+    #[error("The model `{0}` does not exist")]
+    ModelNotFound(String),
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
     /// A provider's own error answer on the OpenAI surface: its status (a 4xx as it is, anything else
@@ -96,7 +100,7 @@ impl ApiError {
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             // Anthropic's 529 `overloaded_error` is a 503 on the OpenAI surface (CONTRACT §5), not
             // an unreachable provider.
@@ -138,6 +142,7 @@ impl ApiError {
                 ("invalid_request_error", "request_too_large")
             }
             Self::NotFound(_) => ("invalid_request_error", "not_found"),
+            Self::ModelNotFound(_) => ("invalid_request_error", "model_not_found"),
             Self::CredentialsMissing(_) => ("authentication_error", "auth_missing"),
             Self::Unauthorized(_) => ("authentication_error", "invalid_api_key"),
             Self::Forbidden(_) => ("permission_error", "backend_not_allowed"),

@@ -183,11 +183,6 @@ pub(crate) async fn model(State(state): State<SharedState>, Path(id): Path<Strin
     let data = state.models.list(&state.providers, state.started_at as u64).await;
     match data.into_iter().find(|m| m["id"] == id.as_str()) {
         Some(m) => Ok(Json(m).into_response()),
-        None => Err(ApiError::Passthrough {
-            status: 404,
-            error: json!({"message": format!("The model `{id}` does not exist", ), "type": "invalid_request_error", "param": "model", "code": "model_not_found"}),
-            retry_after: None,
-        }
-        .into()),
+        None => Err(ApiError::ModelNotFound(id).into()),
     }
 }

@@ -204,3 +204,19 @@ async fn a_body_of_too_many_values_is_a_413_before_it_is_parsed() {
     let text = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned();
     assert!(text.contains("more than 200000 JSON values"), "{text}");
 }
+
+/// An unknown model id is OpenAI's own 404: `model_not_found`, `param` null — what the openai SDK
+/// raises as `NotFoundError` — and a listed one is the model object.
+#[tokio::test]
+async fn an_unknown_model_id_is_openais_404() {
+    let router = app(AppState::new(Config::from_pairs([("MINI_AGENT_ALLOW_DUMMY", "1")])).unwrap());
+    let (status, text) = get(&router, "/v1/models/no-such-model").await;
+    assert_eq!(status, 404, "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        body,
+        json!({"error": {"message": "The model `no-such-model` does not exist", "type": "invalid_request_error", "param": null, "code": "model_not_found"}})
+    );
+    let (status, text) = get(&router, "/v1/models/dummy").await;
+    assert_eq!((status, serde_json::from_str::<Value>(&text).unwrap()["id"].clone()), (200, json!("dummy")), "{text}");
+}
