@@ -72,14 +72,24 @@ bench:
 ## reference/proptest-regressions/; the target puts that directory back afterwards.
 MUTANTS_FILES ?= reference/src/envelope.rs reference/src/api.rs 'reference/src/agent/*.rs' \
 	'reference/src/tools/http/*.rs' reference/src/provider/route.rs reference/src/transport/retry.rs \
-	reference/src/transport/retry_after.rs
+	reference/src/transport/retry_after.rs 'reference/src/auth/*.rs' reference/src/outbound.rs \
+	reference/src/json_budget.rs reference/src/listen.rs 'reference/src/openai/**/*.rs'
+## The sandbox and the tool processes (process/) have a killer of their own (.cargo/mutants-process.toml:
+## the sandbox suite and the process-tree tests, which need bwrap and the binary).
+MUTANTS_PROCESS_FILES ?= 'reference/src/process/**/*.rs'
 MUTANTS_SHARD ?=
 MUTANTS_ARGS ?=
 mutants:
 	@command -v cargo-mutants >/dev/null || $(CARGO) install --locked cargo-mutants@27.1.0
-	$(CARGO) mutants --package miniagent --in-place $(MUTANTS_FILES:%=-f %) \
-		$(if $(MUTANTS_SHARD),--shard $(MUTANTS_SHARD) --output mutants.out/shard-$(subst /,-of-,$(MUTANTS_SHARD))) \
-		$(MUTANTS_ARGS); status=$$?; \
+	status=0; \
+	if [ -n "$(strip $(MUTANTS_FILES))" ]; then \
+	  $(CARGO) mutants --package miniagent --in-place $(MUTANTS_FILES:%=-f %) \
+	    $(if $(MUTANTS_SHARD),--shard $(MUTANTS_SHARD) --output mutants.out/shard-$(subst /,-of-,$(MUTANTS_SHARD))) \
+	    $(MUTANTS_ARGS) || status=$$?; fi; \
+	if [ -n "$(strip $(MUTANTS_PROCESS_FILES))" ]; then \
+	  $(CARGO) mutants --package miniagent --in-place --config .cargo/mutants-process.toml \
+	    $(MUTANTS_PROCESS_FILES:%=-f %) --output mutants.out/process \
+	    $(MUTANTS_ARGS) || status=$$?; fi; \
 	git checkout -- reference/proptest-regressions; exit $$status
 
 ## Start the live stack in the background (containers when Docker and `make images` are there,
