@@ -34,6 +34,19 @@ pub const CASES: &[Case] = &[
     )
     .needs(NEEDS),
     Case::new(
+        "openai.stream.assembled",
+        Profile::Openai,
+        Level::Required,
+        STREAM,
+        "a stream's text, a tool call split over several deltas, the finish reason and the usage chunk assemble into \
+         what the provider sent, then [DONE] — required: the openai Python SDK (and langchain-openai, the Agents SDK) \
+         joins a tool call's `arguments` from its pieces by `index`, taking `id` and `name` from the first: a gateway \
+         that drops a piece, or the connection on a delta without `name`, leaves the tool uncallable; without the \
+         usage chunk the tokens go uncounted",
+        |ctx| Box::pin(assembled(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
         "openai.stream.cut",
         Profile::Openai,
         Level::Required,
@@ -211,14 +224,70 @@ async fn cut(ctx: &Ctx) -> CaseResult {
     let reply =
         ctx.post_json("/v1/chat/completions", &stream_body(&marker, &Upstream::events(sent.clone()).cut())).await?;
     let data = stream_data(&reply, "a stream the provider cut")?;
-    ensure!(data.len() == sent.len() + 1, "expected the {} chunks sent, then one error event: {data:?}", sent.len());
-    // What the client reads of each chunk is its choices (the text and tool-call pieces); a chunk
+    ends_with_error(&data, "a stream the provider cut")?;
+    // What the client reads of the chunks is what they assemble into (the text so far); a chunk
     // passed whole is `openai.stream.relayed` (faithful).
-    for (d, s) in data.iter().zip(&sent) {
-        let choices = serde_json::from_str::<Value>(d).ok().map(|c| c["choices"].clone());
-        ensure!(choices.as_ref() == Some(&s["choices"]), "a chunk's choices were changed: {d}");
+    let got = json_events(&data[..data.len() - 1])?;
+    ensure_eq!(Assembled::of(&got), Assembled::of(&sent), "what the chunks before the error assemble into");
+    Ok(())
+}
+
+async fn assembled(ctx: &Ctx) -> CaseResult {
+    let marker = uuid_like();
+    let sent = chunks();
+    let reply = ctx.post_json("/v1/chat/completions", &stream_body(&marker, &Upstream::events(sent.clone()))).await?;
+    let data = stream_data(&reply, "a streamed completion")?;
+    ensure_eq!(data.last().map(String::as_str), Some("[DONE]"), "the last event");
+    let got = json_events(&data[..data.len() - 1])?;
+    let want = Assembled::of(&sent);
+    ensure_eq!(Assembled::of(&got), want, "what the chunks assemble into, as the openai SDK joins them");
+    Ok(())
+}
+
+/// Each event's JSON.
+fn json_events(data: &[String]) -> Result<Vec<Value>, Failure> {
+    data.iter()
+        .map(|d| serde_json::from_str(d).map_err(|e| Failure::failed(format!("an event is not JSON ({e}): {d}"))))
+        .collect()
+}
+
+/// What a client makes of a stream's chunks, as the openai Python SDK's stream accumulator does:
+/// the text joined, each tool call (by `index`) with the `id`, `type` and `name` its deltas carried
+/// and its `arguments` joined, the last finish reason, and the usage chunk. Fields a client does
+/// not read (a chunk's `object`, a `null` it leaves out) do not count.
+#[derive(Debug, Default, PartialEq)]
+struct Assembled {
+    content: String,
+    tool_calls: std::collections::BTreeMap<u64, [String; 4]>,
+    finish_reason: Option<String>,
+    usage: Option<Value>,
+}
+
+impl Assembled {
+    fn of(chunks: &[Value]) -> Self {
+        let mut out = Self::default();
+        for chunk in chunks {
+            if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
+                out.usage = Some(usage.clone());
+            }
+            let Some(choice) = chunk.pointer("/choices/0") else { continue };
+            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+                out.finish_reason = Some(reason.to_owned());
+            }
+            let delta = &choice["delta"];
+            out.content.push_str(delta["content"].as_str().unwrap_or_default());
+            for call in delta["tool_calls"].as_array().into_iter().flatten() {
+                let entry = out.tool_calls.entry(call["index"].as_u64().unwrap_or_default()).or_default();
+                for (slot, pointer) in [(0, "/id"), (1, "/type"), (2, "/function/name")] {
+                    if let Some(value) = call.pointer(pointer).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+                        value.clone_into(&mut entry[slot]);
+                    }
+                }
+                entry[3].push_str(call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default());
+            }
+        }
+        out
     }
-    ends_with_error(&data, "a stream the provider cut")
 }
 
 async fn not_sse(ctx: &Ctx) -> CaseResult {
@@ -293,4 +362,35 @@ async fn no_head(ctx: &Ctx) -> CaseResult {
         ensure!(started.elapsed() < Duration::from_millis(2900), "{what}: the 504 took {:?}", started.elapsed());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a client assembles ignores what it does not read, and sees what it does.
+    #[test]
+    fn assembly_sees_a_lost_piece_but_not_a_left_out_null() {
+        let sent = chunks();
+        let want = Assembled::of(&sent);
+        assert_eq!(want.content, "Let me check.");
+        assert_eq!(want.tool_calls[&0], ["call_s", "function", "get_weather", r#"{"city":"Paris"}"#].map(String::from));
+        assert_eq!((want.finish_reason.as_deref(), want.usage.is_some()), (Some("tool_calls"), true));
+        // Rebuilt chunks without `object`, `logprobs: null` or `finish_reason: null` assemble the same.
+        let mut lean = sent.clone();
+        for chunk in &mut lean {
+            chunk.as_object_mut().map(|c| c.remove("object"));
+            if let Some(choice) = chunk.pointer_mut("/choices/0").and_then(Value::as_object_mut) {
+                choice.remove("logprobs");
+                choice.retain(|_, v| !v.is_null());
+            }
+        }
+        assert_eq!(Assembled::of(&lean), want);
+        // A lost arguments piece, a lost usage chunk or a lost text piece does not.
+        for lost in [5, 7, 1] {
+            let mut short = sent.clone();
+            short.remove(lost);
+            assert_ne!(Assembled::of(&short), want, "without chunk {lost}");
+        }
+    }
 }
