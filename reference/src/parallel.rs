@@ -21,6 +21,7 @@ use futures::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 
 use crate::provider::chat::ChatRequest;
+use crate::provider::chat::first_choice;
 use crate::provider::client::Providers;
 use crate::provider::error::ProviderError;
 use crate::provider::kind::ProviderKind;
@@ -252,7 +253,8 @@ async fn call(
 /// `scillm_router`'s classification of an answer: `empty_content` for empty or null content,
 /// `invalid_json` for any other content that does not parse as JSON, else `ok`.
 fn classify(raw: &Value, schema_first: bool) -> Map<String, Value> {
-    let content = raw.pointer("/choices/0/message/content").and_then(Value::as_str).unwrap_or_default();
+    let content =
+        first_choice(raw).and_then(|c| c.get("message")?.get("content")).and_then(Value::as_str).unwrap_or_default();
     let mut meta = Map::new();
     let json_valid = (!content.trim().is_empty()).then(|| serde_json::from_str::<Value>(content).is_ok());
     let error_type = match json_valid {

@@ -9,25 +9,33 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use crate::provider::chat::first_choice;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 /// `choices[0].message.content` when it is a string, else `""`.
 pub fn extract_content(response: &Value) -> String {
-    response.pointer("/choices/0/message/content").and_then(Value::as_str).unwrap_or_default().to_owned()
+    first_choice(response)
+        .and_then(|c| c.get("message")?.get("content"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The concatenated `choices[0].delta.content` of stream chunks.
 pub fn assemble_stream_text<'a>(chunks: impl IntoIterator<Item = &'a Value>) -> String {
-    chunks.into_iter().filter_map(|c| c.pointer("/choices/0/delta/content").and_then(Value::as_str)).collect()
+    chunks
+        .into_iter()
+        .filter_map(|c| first_choice(&c).and_then(|c| c.get("delta")?.get("content")).and_then(Value::as_str))
+        .collect()
 }
 
 /// The async form, for a stream of chunks.
 pub async fn assemble_stream_text_async(chunks: impl Stream<Item = Value>) -> String {
     chunks
         .fold(String::new(), |mut acc, c| async move {
-            if let Some(t) = c.pointer("/choices/0/delta/content").and_then(Value::as_str) {
+            if let Some(t) = first_choice(&c).and_then(|c| c.get("delta")?.get("content")).and_then(Value::as_str) {
                 acc.push_str(t);
             }
             acc

@@ -33,7 +33,9 @@ pub struct Deps<'a, M: ChatModel> {
     pub metrics: Option<&'a Metrics>,
 }
 
-/// Runs `spec` to an outcome.
+/// Runs `spec` to an outcome. The tool loops are boxed (the cold paths: each is a large future,
+/// an MCP session's above all), so the one-shot backends' future stays small — it is moved into
+/// the handler's box on every `/agent/run`.
 pub(crate) async fn run<M: ChatModel>(spec: &RunSpec, deps: &Deps<'_, M>) -> Result<RunOutcome, AgentError> {
     match &spec.backend {
         Backend::Echo | Backend::Router => one_shot(spec, deps.model).await,
@@ -41,20 +43,23 @@ pub(crate) async fn run<M: ChatModel>(spec: &RunSpec, deps: &Deps<'_, M>) -> Res
             if let Some(why) = deps.local.sandbox.refusal() {
                 return Err(AgentError::ToolsRefused(why));
             }
-            run_loop(spec, deps.model, &Observed::new(deps.local, "local", deps.metrics), deps.env).await
+            Box::pin(run_loop(spec, deps.model, &Observed::new(deps.local, "local", deps.metrics), deps.env)).await
         }
         Backend::Http(server) => {
             let addrs = checked(deps.outbound, server, "tool_http_base_url").await?;
             let tools = HttpTools::pinned(&server.url, &server.headers, deps.http.clone(), addrs);
-            run_loop(spec, deps.model, &Observed::new(&tools, "http", deps.metrics), deps.env).await
+            Box::pin(run_loop(spec, deps.model, &Observed::new(&tools, "http", deps.metrics), deps.env)).await
         }
         Backend::Mcp(server) => {
             let addrs = checked(deps.outbound, server, "tool_mcp_url").await?;
-            let tools = McpTools::new(&server.url, &server.headers, deps.mcp.clone(), addrs)
-                .map_err(AgentError::BadToolServer)?;
-            let outcome = run_loop(spec, deps.model, &Observed::new(&tools, "mcp", deps.metrics), deps.env).await;
-            tools.close().await;
-            outcome
+            Box::pin(async {
+                let tools = McpTools::new(&server.url, &server.headers, deps.mcp.clone(), addrs)
+                    .map_err(AgentError::BadToolServer)?;
+                let outcome = run_loop(spec, deps.model, &Observed::new(&tools, "mcp", deps.metrics), deps.env).await;
+                tools.close().await;
+                outcome
+            })
+            .await
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `content_block_delta` / `content_block_stop`, `message_delta`, `message_stop`), converted chunk by
 //! chunk as they arrive.
 
+use crate::provider::chat::first_choice;
 use serde_json::{Value, json};
 
 /// `finish_reason` as `stop_reason`.
@@ -34,7 +35,7 @@ pub(crate) fn message_id() -> String {
 
 /// A chat completion as a Messages answer for `model` (the name the client asked for).
 pub(crate) fn message(completion: &Value, model: &str, id: &str) -> Value {
-    let msg = completion.pointer("/choices/0/message").cloned().unwrap_or_default();
+    let msg = first_choice(completion).and_then(|c| c.get("message")).cloned().unwrap_or_default();
     let mut content = Vec::new();
     if let Some(text) = msg.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
         content.push(json!({"type": "text", "text": text}));
@@ -42,7 +43,7 @@ pub(crate) fn message(completion: &Value, model: &str, id: &str) -> Value {
     for call in msg.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
         content.push(tool_use(call));
     }
-    let finish = completion.pointer("/choices/0/finish_reason").and_then(Value::as_str);
+    let finish = first_choice(completion).and_then(|c| c.get("finish_reason")).and_then(Value::as_str);
     json!({
         "id": id, "type": "message", "role": "assistant", "model": model, "content": content,
         "stop_reason": stop_reason(finish), "stop_sequence": null,
@@ -125,7 +126,7 @@ impl Events {
         if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
             self.usage = Some(u.clone());
         }
-        let Some(choice) = chunk.pointer("/choices/0") else { return out };
+        let Some(choice) = first_choice(chunk) else { return out };
         if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
             let i = match self.open {
                 Some(Open::Text(i)) => i,

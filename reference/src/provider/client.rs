@@ -310,7 +310,10 @@ impl Providers {
                     timeout: self.settings.request_timeout,
                     max_reply_bytes: self.settings.max_reply_bytes,
                 };
-                let attempt = |_| wire::complete(&self.http, route, request, &limits);
+                // A plain-HTTP OpenAI-wire base goes out on hyper's client (see `wire::post`).
+                let url = self.url(route, "chat/completions").ok();
+                let fast = url.as_ref().and_then(|u| Some((self.direct(u)?, u)));
+                let attempt = |_| wire::complete(&self.http, fast, route, request, &limits);
                 retry::drive(&route.retry, attempt, openai::classify).await
             }
         }

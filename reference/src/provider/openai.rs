@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::error::ProviderError;
 use super::kind::Wire;
 use super::route::Route;
+use crate::provider::chat::first_choice;
 use crate::text::excerpt_bytes;
 use crate::transport::retry::{Attempt, Verdict, retryable_status};
 use crate::transport::retry_after;
@@ -134,7 +135,7 @@ pub(crate) async fn read_limited(
 /// `content` is a string, a list of parts, or null. Anything else is the provider's failure (502),
 /// never an `ok:true` with empty text.
 pub(crate) fn check_completion(value: &Value) -> Result<(), String> {
-    let message = value.pointer("/choices/0/message").ok_or("no choices[0].message")?;
+    let message = first_choice(value).and_then(|c| c.get("message")).ok_or("no choices[0].message")?;
     let message = message.as_object().ok_or_else(|| format!("choices[0].message is {message}, not an object"))?;
     match message.get("content") {
         None | Some(Value::Null | Value::String(_) | Value::Array(_)) => Ok(()),

@@ -16,6 +16,7 @@ use super::error::ProviderError;
 use super::kind::ProviderKind;
 use super::openai::{self, excerpt};
 use super::route::Route;
+use crate::provider::chat::first_choice;
 use crate::transport::retry;
 
 /// Chunks of one streamed completion (`chat.completion.chunk` objects).
@@ -36,7 +37,7 @@ pub(crate) async fn open(
     }
     let body = request.body(&route.upstream_model, true);
     let max = limits.max_reply_bytes;
-    let attempt = |_| super::wire::post(http, route, &body, &request.extra_headers, None, max);
+    let attempt = |_| super::wire::post(http, None, route, &body, &request.extra_headers, None, max);
     let (response, stats) = retry::drive(&route.retry, attempt, openai::classify).await;
     (response.map(|r| chunks_of(r, route.kind, limits)), stats)
 }
@@ -126,8 +127,8 @@ pub(crate) fn split_into_chunks(completion: &Value) -> Vec<Value> {
             "choices": choices,
         })
     };
-    let message = completion.pointer("/choices/0/message").cloned().unwrap_or_else(|| json!({}));
-    let finish = completion.pointer("/choices/0/finish_reason").cloned().unwrap_or(json!("stop"));
+    let message = first_choice(completion).and_then(|c| c.get("message")).cloned().unwrap_or_else(|| json!({}));
+    let finish = first_choice(completion).and_then(|c| c.get("finish_reason")).cloned().unwrap_or(json!("stop"));
     let mut out =
         vec![base(json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]))];
     if let Some(content) = message.get("content").and_then(Value::as_str).filter(|c| !c.is_empty()) {
@@ -157,7 +158,7 @@ pub fn aggregate(chunks: &[Value]) -> Value {
         if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
             usage = u.clone();
         }
-        let Some(choice) = chunk.pointer("/choices/0") else { continue };
+        let Some(choice) = first_choice(chunk) else { continue };
         if let Some(t) = choice.pointer("/delta/content").and_then(Value::as_str) {
             content.push_str(t);
         }

@@ -7,17 +7,28 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use bytes::Bytes;
+use http_body_util::Full;
+
 use super::anthropic;
 use super::chat::ChatRequest;
+use super::direct::{self, Direct, DirectError};
 use super::error::ProviderError;
 use super::kind::{Exchange, Wire};
-use super::openai::{CallLimits, check, check_completion, excerpt, read_limited, request, send, transport_error};
+use super::openai::{
+    CallLimits, check, check_completion, excerpt, forwardable, read_limited, request, send, transport_error, with_key,
+};
 use super::route::Route;
+
+/// hyper's client and the call's URL, for an OpenAI-wire call to a plain-HTTP base with a timeout
+/// (see [`super::direct`]); `None` sends through the shared reqwest client.
+pub(crate) type Fast<'a> = Option<(&'a Direct, &'a reqwest::Url)>;
 
 /// Posts a chat `body` on `route` in the provider's own wire (see [`Wire`]) and returns its 2xx
 /// answer in OpenAI's, or the error it is — the one way a typed chat call reaches a provider.
 pub(crate) async fn post(
     http: &reqwest::Client,
+    fast: Fast<'_>,
     route: &Route,
     body: &impl Serialize,
     extra_headers: &[(String, String)],
@@ -25,6 +36,9 @@ pub(crate) async fn post(
     max_reply_bytes: usize,
 ) -> Result<reqwest::Response, ProviderError> {
     if route.kind.wire() == Wire::OpenAi {
+        if let (Some((client, url)), Some(timeout)) = (fast, timeout) {
+            return check(route, post_direct(client, url, route, body, extra_headers, timeout).await?).await;
+        }
         return send(route, request(http, route, body, extra_headers, timeout)).await;
     }
     // Another wire: the body as JSON bytes, exchanged by the provider's own module.
@@ -33,16 +47,46 @@ pub(crate) async fn post(
     check(route, exchange(http, route, x).await?).await
 }
 
+/// The same request as [`request`] builds — the caller's forwardable headers, the route's key —
+/// on hyper's client: the head and the body share `timeout` (a 504 when it passes, as reqwest's
+/// one timer is). The agent loop's calls to a local model server take this path, as the chat
+/// proxy's do (callgrind: reqwest's URL parsing, redirect policy and tower stack were a third of
+/// an `/agent/run`'s instructions).
+async fn post_direct(
+    client: &Direct,
+    url: &reqwest::Url,
+    route: &Route,
+    body: &impl Serialize,
+    extra_headers: &[(String, String)],
+    timeout: Duration,
+) -> Result<reqwest::Response, ProviderError> {
+    let bytes = serde_json::to_vec(body).map_err(|e| ProviderError::InvalidModel(e.to_string()))?;
+    let mut call = http::Request::post(url.as_str()).header("content-type", "application/json");
+    for (name, value) in forwardable(extra_headers, route.api_key.is_some()) {
+        call = call.header(name, value);
+    }
+    let call = with_key(call, route)
+        .body(Full::new(Bytes::from(bytes)))
+        .map_err(|e| direct::error(route, DirectError::Request(e.to_string())))?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    match tokio::time::timeout_at(deadline, client.send(call, Some(deadline))).await {
+        Err(_) => Err(ProviderError::Timeout { provider: route.kind }),
+        Ok(sent) => sent.map_err(|e| direct::error(route, e)),
+    }
+}
+
 /// One non-streaming chat completion on `route`.
 pub(crate) async fn complete(
     http: &reqwest::Client,
+    fast: Fast<'_>,
     route: &Route,
     request: &ChatRequest<'_>,
     limits: &CallLimits,
 ) -> Result<Value, ProviderError> {
     let body = request.body(&route.upstream_model, false);
     let timeout = route.timeout.unwrap_or(limits.timeout);
-    let response = post(http, route, &body, &request.extra_headers, Some(timeout), limits.max_reply_bytes).await?;
+    let response =
+        post(http, fast, route, &body, &request.extra_headers, Some(timeout), limits.max_reply_bytes).await?;
     let provider = route.kind;
     let (bytes, more) = read_limited(response, limits.max_reply_bytes).await.map_err(|e| transport_error(route, &e))?;
     if more {

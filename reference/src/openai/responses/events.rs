@@ -14,6 +14,7 @@ use super::calls::ToolMap;
 use super::output::{id, message_item, output_text, skeleton, status_of, usage};
 use super::reasoning;
 use super::request::Bridged;
+use crate::provider::chat::first_choice;
 
 /// One event: its type (also the SSE `event:` name) and its data.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,7 +111,7 @@ impl Converter {
         if let Some(model) = chunk.get("model").and_then(Value::as_str).filter(|m| !m.is_empty()) {
             self.response["model"] = json!(model);
         }
-        let Some(choice) = chunk.pointer("/choices/0") else { return out };
+        let Some(choice) = first_choice(chunk) else { return out };
         if let Some(thought) = choice.get("delta").and_then(reasoning::of_chat) {
             out.extend(self.thought(thought));
         }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::reasoning;
 use super::request::Bridged;
+use crate::provider::chat::first_choice;
 
 /// A fresh id with the API's prefix (`resp_`, `msg_`, `fc_`).
 pub(crate) fn id(prefix: &str) -> String {
@@ -68,7 +69,7 @@ pub(crate) fn message_item(id: &str, text: &str, status: &str) -> Value {
 pub(crate) fn from_completion(completion: &Value, id_: &str, created_at: u64, bridged: &Bridged) -> Value {
     let model = completion.get("model").and_then(Value::as_str).unwrap_or_default();
     let mut response = skeleton(id_, created_at, model, &bridged.echo);
-    let choice = completion.pointer("/choices/0");
+    let choice = first_choice(completion);
     let (status, incomplete) = status_of(choice.and_then(|c| c.get("finish_reason")).and_then(Value::as_str));
     let item_status = if status == "completed" { "completed" } else { "incomplete" };
     let message = choice.and_then(|c| c.get("message"));

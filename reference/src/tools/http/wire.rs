@@ -244,11 +244,12 @@ async fn roundtrip<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// Up to 16 KiB more of the answer, read straight into `buf`'s spare room. Not through a buffer on
+/// the stack: in an `async fn` that array is part of the future, and it made every agent run's
+/// future 20 KiB (copied whole into its box on every request, tools used or not).
 async fn read_more<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> Result<usize, WireError> {
-    let mut chunk = [0u8; 16 * 1024];
-    let n = stream.read(&mut chunk).await?;
-    buf.extend_from_slice(&chunk[..n]);
-    Ok(n)
+    buf.reserve(16 * 1024);
+    Ok(stream.read_buf(buf).await?)
 }
 
 type Head = (u16, Vec<(String, String)>, usize);
