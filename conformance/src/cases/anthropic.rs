@@ -467,7 +467,9 @@ async fn count_tokens(ctx: &Ctx) -> CaseResult {
         |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "How many tokens is this?"}]});
     let reply = ctx.post_json("/v1/messages/count_tokens", &body(NATIVE)).await?;
     expect_status(&reply, 200, "native count")?;
-    ensure_eq!(reply.json()?, json!({"input_tokens": 42}), "the provider's count");
+    // The count a client reads; fields a gateway adds beside it (LiteLLM's `litellm_count_source`)
+    // break no client.
+    ensure_eq!(reply.json()?["input_tokens"], json!(42), "the provider's count");
     ensure!(reply.headers.get("x-miniagent-estimate").is_none(), "the provider's count is no estimate");
     let reply = ctx.post_json("/v1/messages/count_tokens", &body(BRIDGED)).await?;
     expect_status(&reply, 200, "estimated count")?;
