@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::anthropic::{NATIVE, NEEDS};
+use super::anthropic::{NATIVE, NEEDS, system_text};
 use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, openai_error, sse_events, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
@@ -128,7 +128,8 @@ async fn chat(ctx: &Ctx) -> CaseResult {
     ensure!(got.header("authorization").is_none(), "no Authorization header to Anthropic");
     ensure_eq!(got.header("anthropic-version"), Some("2023-06-01"), "anthropic-version");
     ensure_eq!(got.body["model"].as_str(), Some("claude-conf"), "model");
-    ensure_eq!(got.body["system"].as_str(), Some("Be brief."), "system");
+    // Anthropic takes `system` as a string or as a list of text blocks, the same prompt either way.
+    ensure_eq!(system_text(&got.body["system"]).as_deref(), Some("Be brief."), "system (a string or text blocks)");
     ensure_eq!(got.body["max_tokens"], json!(4096), "the documented default");
     ensure_eq!(got.body["stop_sequences"], json!(["STOP"]), "stop");
     ensure_eq!(got.body["tool_choice"], json!({"type": "any"}), "required → any");
