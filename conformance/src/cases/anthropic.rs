@@ -58,7 +58,7 @@ pub const CASES: &[Case] = &[
     )
     .needs(NEEDS),
     Case::new(
-        "anthropic.messages.bridged_shape",
+        "anthropic.messages.bridged_like_native",
         Profile::Anthropic,
         Level::Recommended,
         SURFACE,
@@ -66,7 +66,7 @@ pub const CASES: &[Case] = &[
          (the cache ones 0 when chat has none) and the model the client named — no client breaks without them (the \
          anthropic SDK types the id as any string and the cache counters as optional), but tools that log, dedupe by \
          id or sum cache usage read what Anthropic always sends",
-        |ctx| Box::pin(bridged_shape(ctx)),
+        |ctx| Box::pin(bridged_like_native(ctx)),
     )
     .needs(NEEDS),
     Case::new(
@@ -243,7 +243,7 @@ async fn native(ctx: &Ctx) -> CaseResult {
     Ok(())
 }
 
-async fn bridged_shape(ctx: &Ctx) -> CaseResult {
+async fn bridged_like_native(ctx: &Ctx) -> CaseResult {
     let reply = messages(ctx, &hello(BRIDGED, &uuid_like())).await?;
     expect_status(&reply, 200, "bridged /v1/messages")?;
     let m = reply.json()?;
@@ -282,7 +282,7 @@ async fn bridged(ctx: &Ctx) -> CaseResult {
     let m = reply.json()?;
     // What the SDK and Claude Code read: type, role, the content blocks, stop_reason and the two
     // usage counters the SDK types as required. The id (any string to the SDK), the cache counters
-    // (optional to it) and stop_sequence are `anthropic.messages.bridged_shape` (recommended).
+    // (optional to it) and stop_sequence are `anthropic.messages.bridged_like_native` (recommended).
     ensure_eq!((m["type"].as_str(), m["role"].as_str()), (Some("message"), Some("assistant")), "type, role");
     ensure_eq!(m["content"], json!([{"type": "text", "text": "Hello from fake"}]), "content");
     ensure_eq!(m["stop_reason"].as_str(), Some("end_turn"), "stop_reason");
