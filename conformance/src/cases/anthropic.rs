@@ -51,10 +51,22 @@ pub const CASES: &[Case] = &[
         Level::Required,
         SURFACE,
         "an OpenAI-wire model: system and text blocks reach chat completions; the answer is a message with text \
-         content, stop_reason end_turn and Anthropic's usage — required: Claude Code and the anthropic Python SDK read \
+         content, stop_reason end_turn and usage input_tokens/output_tokens — required: Claude Code and the anthropic Python SDK read \
          the answer's content blocks, stop_reason and usage: without them Claude Code shows nothing and never ends its \
          turn",
         |ctx| Box::pin(bridged(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "anthropic.messages.bridged_like_native",
+        Profile::Anthropic,
+        Level::Recommended,
+        SURFACE,
+        "a bridged message looks like one of Anthropic's: an id msg_…, stop_sequence present, all four usage counters \
+         (the cache ones 0 when chat has none) and the model the client named — no client breaks without them (the \
+         anthropic SDK types the id as any string and the cache counters as optional), but tools that log, dedupe by \
+         id or sum cache usage read what Anthropic always sends",
+        |ctx| Box::pin(bridged_like_native(ctx)),
     )
     .needs(NEEDS),
     Case::new(
@@ -169,6 +181,20 @@ fn hello(model: &str, marker: &str) -> Value {
         "messages": [{"role": "user", "content": [{"type": "text", "text": format!("Say hello ({marker})")}]}]})
 }
 
+/// The text of a system prompt sent as a string or as a list of text blocks; `None` for anything
+/// else (absent, or a block that is not text).
+pub(crate) fn system_text(system: &Value) -> Option<String> {
+    match system {
+        Value::String(text) => Some(text.clone()),
+        Value::Array(blocks) if !blocks.is_empty() => blocks
+            .iter()
+            .map(|b| (b["type"] == "text").then(|| b["text"].as_str()).flatten())
+            .collect::<Option<Vec<&str>>>()
+            .map(|texts| texts.join("\n")),
+        _ => None,
+    }
+}
+
 /// The one request a fake received whose body holds `marker`.
 async fn one(server: &wiremock::MockServer, marker: &str) -> Result<Received, Failure> {
     let mut got = received_containing(server, marker).await;
@@ -217,6 +243,15 @@ async fn native(ctx: &Ctx) -> CaseResult {
     Ok(())
 }
 
+async fn bridged_like_native(ctx: &Ctx) -> CaseResult {
+    let reply = messages(ctx, &hello(BRIDGED, &uuid_like())).await?;
+    expect_status(&reply, 200, "bridged /v1/messages")?;
+    let m = reply.json()?;
+    message_shape(&m, "bridged")?;
+    ensure_eq!(m["model"].as_str(), Some(BRIDGED), "the model the client named");
+    Ok(())
+}
+
 async fn native_stream(ctx: &Ctx) -> CaseResult {
     let marker = uuid_like();
     let mut body = hello(NATIVE, &marker);
@@ -245,7 +280,10 @@ async fn bridged(ctx: &Ctx) -> CaseResult {
     let reply = messages(ctx, &body).await?;
     expect_status(&reply, 200, "bridged /v1/messages")?;
     let m = reply.json()?;
-    message_shape(&m, "bridged")?;
+    // What the SDK and Claude Code read: type, role, the content blocks, stop_reason and the two
+    // usage counters the SDK types as required. The id (any string to the SDK), the cache counters
+    // (optional to it) and stop_sequence are `anthropic.messages.bridged_like_native` (recommended).
+    ensure_eq!((m["type"].as_str(), m["role"].as_str()), (Some("message"), Some("assistant")), "type, role");
     ensure_eq!(m["content"], json!([{"type": "text", "text": "Hello from fake"}]), "content");
     ensure_eq!(m["stop_reason"].as_str(), Some("end_turn"), "stop_reason");
     ensure_eq!(
@@ -253,11 +291,16 @@ async fn bridged(ctx: &Ctx) -> CaseResult {
         (json!(10), json!(5)),
         "usage"
     );
-    ensure_eq!(m["model"].as_str(), Some(BRIDGED), "the model the client named");
     let got = one(ctx.fakes()?.provider.server(), &marker).await?;
     ensure!(got.path.ends_with("/chat/completions"), "bridged onto chat: {}", got.path);
     ensure_eq!(got.body["model"].as_str(), Some("auto-conf"), "upstream model");
-    ensure_eq!(got.body["messages"][0], json!({"role": "system", "content": "Be brief."}), "system");
+    ensure_eq!(got.body["messages"][0]["role"].as_str(), Some("system"), "the system message");
+    // Chat takes a message's content as a string or as text parts, the same prompt either way.
+    ensure_eq!(
+        system_text(&got.body["messages"][0]["content"]).as_deref(),
+        Some("Be brief."),
+        "the system prompt (a string or text parts)"
+    );
     ensure_eq!(got.body["stop"], json!(["STOP"]), "stop_sequences → stop");
     ensure_eq!(
         (got.body["max_tokens"].clone(), got.body["temperature"].clone()),
@@ -467,7 +510,9 @@ async fn count_tokens(ctx: &Ctx) -> CaseResult {
         |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "How many tokens is this?"}]});
     let reply = ctx.post_json("/v1/messages/count_tokens", &body(NATIVE)).await?;
     expect_status(&reply, 200, "native count")?;
-    ensure_eq!(reply.json()?, json!({"input_tokens": 42}), "the provider's count");
+    // The count a client reads; fields a gateway adds beside it (LiteLLM's `litellm_count_source`)
+    // break no client.
+    ensure_eq!(reply.json()?["input_tokens"], json!(42), "the provider's count");
     ensure!(reply.headers.get("x-miniagent-estimate").is_none(), "the provider's count is no estimate");
     let reply = ctx.post_json("/v1/messages/count_tokens", &body(BRIDGED)).await?;
     expect_status(&reply, 200, "estimated count")?;

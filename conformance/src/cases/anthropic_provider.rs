@@ -7,7 +7,8 @@
 
 use serde_json::{Value, json};
 
-use super::anthropic::{NATIVE, NEEDS};
+use super::anthropic::{NATIVE, NEEDS, system_text};
+use super::openai_responses::message_text;
 use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, openai_error, sse_events, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
@@ -80,8 +81,19 @@ pub const CASES: &[Case] = &[
         Profile::Anthropic,
         Level::Recommended,
         CLAUSE,
-        "/v1/responses (bridged) and /agent/run answer from an anthropic/ model",
+        "/v1/responses (bridged) answers from an anthropic/ model: the text in its message item's output_text \
+         content",
         |ctx| Box::pin(other_routes(ctx)),
+    )
+    .needs(NEEDS),
+    Case::new(
+        "anthropic.provider.agent_run",
+        Profile::Anthropic,
+        Level::Recommended,
+        CLAUSE,
+        "/agent/run answers from an anthropic/ model, its call on Anthropic's wire (skipped when the target has no \
+         /agent/run)",
+        |ctx| Box::pin(agent_run(ctx)),
     )
     .needs(NEEDS),
 ];
@@ -128,7 +140,8 @@ async fn chat(ctx: &Ctx) -> CaseResult {
     ensure!(got.header("authorization").is_none(), "no Authorization header to Anthropic");
     ensure_eq!(got.header("anthropic-version"), Some("2023-06-01"), "anthropic-version");
     ensure_eq!(got.body["model"].as_str(), Some("claude-conf"), "model");
-    ensure_eq!(got.body["system"].as_str(), Some("Be brief."), "system");
+    // Anthropic takes `system` as a string or as a list of text blocks, the same prompt either way.
+    ensure_eq!(system_text(&got.body["system"]).as_deref(), Some("Be brief."), "system (a string or text blocks)");
     ensure_eq!(got.body["max_tokens"], json!(4096), "the documented default");
     ensure_eq!(got.body["stop_sequences"], json!(["STOP"]), "stop");
     ensure_eq!(got.body["tool_choice"], json!({"type": "any"}), "required → any");
@@ -247,10 +260,26 @@ async fn other_routes(ctx: &Ctx) -> CaseResult {
     let reply =
         ctx.post_json("/v1/responses", &json!({"model": NATIVE, "input": format!("Say hello ({marker})")})).await?;
     expect_status(&reply, 200, "/v1/responses on anthropic/")?;
-    ensure_eq!(reply.json()?["output_text"].as_str(), Some("Hello from fake"), "output_text");
+    let response = reply.json()?;
+    // The text as OpenAI sends it: `output[].content[]` of the message item. A top-level
+    // `output_text` is the SDKs' convenience property, computed from those items, not OpenAI's
+    // wire; a gateway that sends one must send the same text.
+    ensure_eq!(message_text(&response), "Hello from fake".to_owned(), "the message item's output_text");
+    if let Some(text) = response.get("output_text") {
+        ensure_eq!(text.as_str(), Some("Hello from fake"), "output_text");
+    }
+    let got = one(ctx, &marker).await?;
+    ensure_eq!(got.path.as_str(), "/v1/messages", "the response's call went to Anthropic's wire");
+    Ok(())
+}
+
+async fn agent_run(ctx: &Ctx) -> CaseResult {
     let marker = uuid_like();
     let run = json!({"model": NATIVE, "tool_backend": "router", "messages": [{"role": "user", "content": format!("Say hello ({marker})")}]});
     let reply = ctx.post_json("/agent/run", &run).await?;
+    if matches!(reply.status, 404 | 405) {
+        return Err(Failure::unsupported(format!("the target has no /agent/run (HTTP {})", reply.status)));
+    }
     expect_status(&reply, 200, "/agent/run on anthropic/")?;
     ensure_eq!(reply.json()?["final_answer"].as_str(), Some("Hello from fake"), "final_answer");
     let got = one(ctx, &marker).await?;

@@ -308,9 +308,33 @@ async fn tool_calls_returned(ctx: &Ctx) -> CaseResult {
     body["tools"] = json!([weather_tool()]);
     let reply = chat(ctx, &body).await?;
     expect_status(&reply, 200, "a completion with tool calls")?;
-    // The choices — the calls with their ids and arguments, the finish reason — are what an agent
-    // framework runs; the rest of the answer passed whole is `openai.chat.passthrough` (faithful).
-    ensure_eq!(reply.json()?["choices"], answer["choices"], "the choices the client got");
+    // What an agent framework reads of the choice — the calls with their ids, names and arguments,
+    // the finish reason, the message's role and (empty) content — field by field: a field a gateway
+    // adds (`provider_specific_fields`) breaks no client; the answer passed whole, extra fields
+    // included, is `openai.chat.passthrough` (faithful).
+    let got = reply.json()?;
+    let choices = got["choices"].as_array().cloned().unwrap_or_default();
+    ensure_eq!(choices.len(), 1, "choices the client got: {got}");
+    let (choice, want) = (&choices[0], &answer["choices"][0]);
+    ensure_eq!(choice["finish_reason"], want["finish_reason"], "finish_reason");
+    ensure_eq!(choice["message"]["role"], want["message"]["role"], "the message's role");
+    // `content` absent or null reads the same to the SDKs (an Optional); text where there was none does not.
+    ensure_eq!(choice["message"]["content"], Value::Null, "the message's content");
+    let calls = choice["message"]["tool_calls"].as_array().cloned().unwrap_or_default();
+    let wanted = want["message"]["tool_calls"].as_array().cloned().unwrap_or_default();
+    ensure_eq!(calls.len(), wanted.len(), "tool calls the client got: {}", choice["message"]);
+    // The arguments as the framework reads them: the JSON the string parses to.
+    let args = |c: &Value| {
+        let text = c["function"]["arguments"].as_str().unwrap_or_default().to_owned();
+        serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text))
+    };
+    for (i, (call, w)) in calls.iter().zip(&wanted).enumerate() {
+        ensure_eq!(
+            (&call["id"], &call["type"], &call["function"]["name"], args(call)),
+            (&w["id"], &w["type"], &w["function"]["name"], args(w)),
+            "tool call {i}: id, type, name, arguments"
+        );
+    }
     // One provider call: the tools were the client's to run, not the server's.
     one_request(ctx, &marker).await?;
     Ok(())

@@ -6,7 +6,10 @@
 //!
 //! The provider is the fake's `auto-…` model, which calls the first function it is offered (or, for
 //! a shell tool, runs the command the user asked for), so the cases hold the gateway to what it
-//! offered, never to a flattened name of this suite's choosing.
+//! offered, never to a flattened name of this suite's choosing. A gateway that passes
+//! `/v1/responses` through to the provider's own `/responses` is held to the same calls coming
+//! back, and to the tools going up as the client sent them (the fake's `/responses` takes every tool
+//! type, as OpenAI's does).
 
 use serde_json::{Value, json};
 
@@ -122,10 +125,19 @@ async fn namespace_tools(ctx: &Ctx) -> CaseResult {
         "the call (name, namespace, arguments)"
     );
     let got = requests(ctx, &marker, 1).await?;
-    let names = function_names(&got[0]);
-    ensure!(names.len() == 2 && names[0] != names[1], "two distinct function tools upstream, got {names:?}");
-    ensure!(names[0].contains("get_customer") && names[1].contains("list_orders"), "flattened names {names:?}");
-    ensure_eq!(got[0].body["tools"][0]["function"]["parameters"], params, "the inner function's parameters");
+    // Passed through to the provider's own /responses, the namespace goes up as it is; bridged onto
+    // chat, as distinct function tools.
+    let through = passed_through(&got[0]);
+    let names = if through {
+        ensure_eq!(got[0].body["tools"], json!([namespace]), "the namespace the provider's /responses received");
+        Vec::new()
+    } else {
+        let names = function_names(&got[0]);
+        ensure!(names.len() == 2 && names[0] != names[1], "two distinct function tools upstream, got {names:?}");
+        ensure!(names[0].contains("get_customer") && names[1].contains("list_orders"), "flattened names {names:?}");
+        ensure_eq!(got[0].body["tools"][0]["function"]["parameters"], params, "the inner function's parameters");
+        names
+    };
     let output = json!({"type": "function_call_output", "call_id": call["call_id"], "output": "Ada"});
     let second = json!({"model": AUTO, "input": [question, call, output], "tools": [namespace]});
     ensure_eq!(
@@ -134,11 +146,29 @@ async fn namespace_tools(ctx: &Ctx) -> CaseResult {
         "answer"
     );
     let got = requests(ctx, &marker, 2).await?;
+    if through {
+        let input = got[1].body["input"].as_array().cloned().unwrap_or_default();
+        let upstream_call = input.iter().find(|i| i["type"] == "function_call").cloned().unwrap_or_default();
+        ensure_eq!(
+            (upstream_call["namespace"].as_str(), upstream_call["name"].as_str()),
+            (Some("crm"), Some("get_customer")),
+            "the replayed call's namespace and name, as offered"
+        );
+        let upstream_output = input.iter().find(|i| i["type"] == "function_call_output").cloned().unwrap_or_default();
+        ensure_eq!(upstream_output["output"], json!("Ada"), "the tool output upstream");
+        return Ok(());
+    }
     let messages = got[1].body["messages"].as_array().cloned().unwrap_or_default();
     let upstream_call = messages.iter().find_map(|m| m.pointer("/tool_calls/0/function/name").cloned());
     ensure_eq!(upstream_call, Some(json!(names[0])), "the replayed call's name, as offered");
     ensure_eq!(messages.last().map(|m| m["content"].clone()), Some(json!("Ada")), "the tool output upstream");
     Ok(())
+}
+
+/// Whether the gateway passed the request through to the provider's own `/responses` (rather
+/// than bridging it onto chat completions).
+fn passed_through(request: &Received) -> bool {
+    request.path.ends_with("/responses")
 }
 
 async fn custom_tool(ctx: &Ctx) -> CaseResult {
@@ -152,7 +182,16 @@ async fn custom_tool(ctx: &Ctx) -> CaseResult {
     let call = calls[0].clone();
     ensure_eq!((call["name"].as_str(), call["input"].as_str()), (Some("apply_patch"), Some("Paris")), "name, input");
     let got = requests(ctx, &marker, 1).await?;
-    ensure_eq!(got[0].body["tools"][0]["type"].as_str(), Some("function"), "the custom tool upstream");
+    let upstream = &got[0].body["tools"][0];
+    if passed_through(&got[0]) {
+        ensure_eq!(
+            (upstream["type"].as_str(), upstream["name"].as_str()),
+            (Some("custom"), Some("apply_patch")),
+            "the custom tool the provider's /responses received"
+        );
+    } else {
+        ensure_eq!(upstream["type"].as_str(), Some("function"), "the custom tool upstream");
+    }
     let output = json!({"type": "custom_tool_call_output", "call_id": call["call_id"], "output": "patched"});
     let second = json!({"model": AUTO, "input": [question, call, output], "tools": [tool]});
     ensure_eq!(
@@ -179,7 +218,14 @@ async fn shell_tools(ctx: &Ctx) -> CaseResult {
     ensure_eq!(calls.len(), 1, "shell_call items in {shell}");
     ensure_eq!(calls[0]["action"]["commands"], json!(["echo 42"]), "shell_call.action.commands");
     let got = requests(ctx, &marker, 2).await?;
-    ensure!(got.iter().all(|r| r.body["tools"][0]["type"] == "function"), "shell tools go up as functions");
+    for (request, tool) in got.iter().zip(["local_shell", "shell"]) {
+        let kind = request.body["tools"][0]["type"].as_str();
+        if passed_through(request) {
+            ensure_eq!(kind, Some(tool), "{tool} as the provider's /responses received it");
+        } else {
+            ensure_eq!(kind, Some("function"), "{tool} goes up as a function");
+        }
+    }
     Ok(())
 }
 

@@ -2,8 +2,12 @@
 //! to the provider (CONTRACT §1, pass-through): the request is read as the chat request it amounts
 //! to (`input` as messages, function tools, `text.format`), the turn is the one `auto_model` would
 //! give, and it is answered as a Response — JSON, or the Responses event stream with named events
-//! and no `[DONE]`. Hosted tools in the request are ignored (the fake runs none), so a client that
-//! offers them gets the same answers as one that does not.
+//! and no `[DONE]`. Every tool type OpenAI's `/responses` takes is accepted: a `namespace`'s
+//! functions, a `custom` tool (a function of `{"input": string}`), `local_shell` and `shell` are
+//! offered to the turn as functions and its call comes back as their own item (`function_call` with
+//! `namespace`, `custom_tool_call` with `input`, `local_shell_call`, `shell_call`); hosted tools are
+//! ignored (the fake runs none), so a client that offers them gets the same answers as one that does
+//! not. A model name containing `err400` or `err429` answers that status as `auto_model` does.
 
 use serde_json::{Value, json};
 use wiremock::{Match, Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -33,16 +37,77 @@ impl Respond for Auto {
 /// The answer to a Responses request.
 pub fn answer(body: &Value) -> Reply {
     let model = body.get("model").and_then(Value::as_str).unwrap_or_default();
-    let turn = turn(&as_chat(body));
+    if model.contains("err400") || model.contains("err429") {
+        return super::auto_model::answer("/responses", body);
+    }
+    let (chat, offered) = as_chat(body);
+    let turn = turn(&chat);
+    let out = item(&turn, &offered, "completed");
     if body.get("stream").and_then(Value::as_bool) == Some(true) {
-        Reply::responses_events(events(model, &turn))
+        Reply::responses_events(events(model, &turn, &out))
     } else {
-        Reply::json(response(model, &turn, "completed"))
+        Reply::json(response(model, Some(&out)))
     }
 }
 
-/// The chat request a Responses request amounts to, as far as the turn depends on it.
-fn as_chat(body: &Value) -> Value {
+/// What a function offered to the turn stands for in the Responses request.
+enum Offered {
+    Function,
+    /// A function of the namespace (its name, the function's own name).
+    InNamespace(String, String),
+    Custom,
+    LocalShell,
+    Shell,
+}
+
+/// The tools of a Responses request as chat functions, each with what it stands for.
+fn functions(tools: &[Value]) -> Vec<(Value, Offered)> {
+    let function = |name: &Value, parameters: Value| json!({"type": "function", "function": {"name": name, "parameters": parameters}});
+    let mut out = Vec::new();
+    for t in tools {
+        match t["type"].as_str() {
+            Some("function") => out.push((function(&t["name"], t["parameters"].clone()), Offered::Function)),
+            Some("namespace") => {
+                let ns = t["name"].as_str().unwrap_or_default();
+                for f in t["tools"].as_array().into_iter().flatten().filter(|f| f["type"] == "function") {
+                    let inner = f["name"].as_str().unwrap_or_default();
+                    let flat = json!(format!("{ns}__{inner}"));
+                    out.push((
+                        function(&flat, f["parameters"].clone()),
+                        Offered::InNamespace(ns.to_owned(), inner.to_owned()),
+                    ));
+                }
+            }
+            Some("custom") => out.push((
+                function(
+                    &t["name"],
+                    json!({"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]}),
+                ),
+                Offered::Custom,
+            )),
+            Some("local_shell") => out.push((
+                function(
+                    &json!("local_shell"),
+                    json!({"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}}}),
+                ),
+                Offered::LocalShell,
+            )),
+            Some("shell") => out.push((
+                function(
+                    &json!("shell"),
+                    json!({"type": "object", "properties": {"commands": {"type": "array", "items": {"type": "string"}}}}),
+                ),
+                Offered::Shell,
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The chat request a Responses request amounts to, as far as the turn depends on it, and what each
+/// of its functions stands for by name.
+fn as_chat(body: &Value) -> (Value, Vec<(String, Offered)>) {
     let mut messages = Vec::new();
     match body.get("input") {
         Some(Value::String(s)) => messages.push(json!({"role": "user", "content": s})),
@@ -60,19 +125,15 @@ fn as_chat(body: &Value) -> Value {
         }
         _ => {}
     }
-    let tools: Vec<Value> = body
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|t| t["type"] == "function")
-        .map(|t| json!({"type": "function", "function": {"name": t["name"], "parameters": t["parameters"]}}))
-        .collect();
+    let offered = functions(body.get("tools").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default());
+    let tools: Vec<&Value> = offered.iter().map(|(f, _)| f).collect();
     let mut chat = json!({"messages": messages, "tools": tools});
     if let Some(format) = body.pointer("/text/format").filter(|f| f["type"] == "json_schema") {
         chat["response_format"] = json!({"type": "json_schema", "json_schema": {"schema": format["schema"]}});
     }
-    chat
+    let names =
+        offered.into_iter().map(|(f, o)| (f["function"]["name"].as_str().unwrap_or_default().to_owned(), o)).collect();
+    (chat, names)
 }
 
 fn responses_usage() -> Value {
@@ -84,31 +145,70 @@ fn responses_usage() -> Value {
     })
 }
 
-fn item(turn: &Turn, status: &str) -> Value {
-    match turn {
-        Turn::Text(text) => json!({"id": "msg_auto", "type": "message", "status": status, "role": "assistant",
-            "content": [{"type": "output_text", "text": text, "annotations": []}]}),
-        Turn::Call { name, arguments } => json!({"id": "fc_auto", "type": "function_call", "status": status,
-            "call_id": "call_auto_1", "name": name, "arguments": arguments}),
-    }
+/// The output item of a turn: a message, or the call as the item of the tool it calls.
+fn item(turn: &Turn, offered: &[(String, Offered)], status: &str) -> Value {
+    let (name, arguments) = match turn {
+        Turn::Text(text) => {
+            return json!({"id": "msg_auto", "type": "message", "status": status, "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}]});
+        }
+        Turn::Call { name, arguments } => (name, arguments),
+    };
+    let args: Value = serde_json::from_str(arguments).unwrap_or(Value::Null);
+    let call = |id: &str, kind: &str| json!({"id": id, "type": kind, "status": status, "call_id": "call_auto_1"});
+    let mut out = match offered.iter().find(|(n, _)| n == name).map(|(_, o)| o) {
+        Some(Offered::Custom) => {
+            let mut c = call("ctc_auto", "custom_tool_call");
+            c["name"] = json!(name);
+            c["input"] = args["input"].clone();
+            c
+        }
+        Some(Offered::LocalShell) => {
+            let mut c = call("lsh_auto", "local_shell_call");
+            c["action"] = json!({"type": "exec", "command": args["command"], "env": {}});
+            c
+        }
+        Some(Offered::Shell) => {
+            let mut c = call("sh_auto", "shell_call");
+            c["action"] = json!({"commands": args["commands"]});
+            c
+        }
+        Some(Offered::InNamespace(ns, inner)) => {
+            let mut c = call("fc_auto", "function_call");
+            c["namespace"] = json!(ns);
+            c["name"] = json!(inner);
+            c["arguments"] = json!(arguments);
+            c
+        }
+        Some(Offered::Function) | None => {
+            let mut c = call("fc_auto", "function_call");
+            c["name"] = json!(name);
+            c["arguments"] = json!(arguments);
+            c
+        }
+    };
+    out["status"] = json!(status);
+    out
 }
 
-fn response(model: &str, turn: &Turn, status: &str) -> Value {
-    let done = status == "completed";
+/// The Response: completed with its one item, or (`None`) in progress.
+fn response(model: &str, done: Option<&Value>) -> Value {
+    let status = if done.is_some() { "completed" } else { "in_progress" };
     json!({
         "id": "resp_auto", "object": "response", "created_at": 1_700_000_000, "status": status, "model": model,
-        "output": if done { json!([item(turn, "completed")]) } else { json!([]) },
-        "usage": if done { responses_usage() } else { Value::Null },
+        "output": done.map_or(json!([]), |item| json!([item])),
+        "usage": if done.is_some() { responses_usage() } else { Value::Null },
     })
 }
 
-/// The event stream of one answer, with sequence numbers.
-fn events(model: &str, turn: &Turn) -> Vec<Value> {
+/// The event stream of one answer (`done` its completed item), with sequence numbers.
+fn events(model: &str, turn: &Turn, done: &Value) -> Vec<Value> {
     let mut out = vec![
-        json!({"type": "response.created", "response": response(model, turn, "in_progress")}),
-        json!({"type": "response.in_progress", "response": response(model, turn, "in_progress")}),
+        json!({"type": "response.created", "response": response(model, None)}),
+        json!({"type": "response.in_progress", "response": response(model, None)}),
     ];
-    let mut added = item(turn, "in_progress");
+    let mut added = done.clone();
+    added["status"] = json!("in_progress");
     let at = json!({"item_id": added["id"], "output_index": 0});
     let with = |mut v: Value, kind: &str| {
         v["type"] = json!(kind);
@@ -135,6 +235,10 @@ fn events(model: &str, turn: &Turn) -> Vec<Value> {
             d["text"] = json!(text);
             out.push(d);
         }
+        Turn::Call { .. } if done["type"] != "function_call" => {
+            // A custom or shell call: added and done, whole (no argument deltas).
+            out.push(json!({"type": "response.output_item.added", "output_index": 0, "item": added}));
+        }
         Turn::Call { arguments, .. } => {
             added["arguments"] = json!("");
             out.push(json!({"type": "response.output_item.added", "output_index": 0, "item": added}));
@@ -149,8 +253,8 @@ fn events(model: &str, turn: &Turn) -> Vec<Value> {
             out.push(d);
         }
     }
-    out.push(json!({"type": "response.output_item.done", "output_index": 0, "item": item(turn, "completed")}));
-    out.push(json!({"type": "response.completed", "response": response(model, turn, "completed")}));
+    out.push(json!({"type": "response.output_item.done", "output_index": 0, "item": done}));
+    out.push(json!({"type": "response.completed", "response": response(model, Some(done))}));
     for (n, e) in out.iter_mut().enumerate() {
         e["sequence_number"] = json!(n);
     }
@@ -178,5 +282,37 @@ mod tests {
         let body = answer(&after).body.unwrap_or_default();
         assert_eq!(body["output"][0]["content"][0]["text"], "Final answer: 42\n");
         assert_eq!(body["usage"]["total_tokens"], 15);
+    }
+
+    fn first_item(body: &Value) -> Value {
+        answer(body).body.unwrap_or_default()["output"][0].clone()
+    }
+
+    #[test]
+    fn every_tool_type_is_accepted_and_its_call_comes_back_as_its_own_item() {
+        let ask = |tools: Value, text: &str| json!({"model": "auto-responses", "tools": tools, "input": text});
+        let ns = json!([{"type": "namespace", "name": "crm", "tools": [{"type": "function", "name": "get_customer",
+            "parameters": {"type": "object", "properties": {"id": {"type": "string"}}}}]}]);
+        let call = first_item(&ask(ns, "who?"));
+        assert_eq!(
+            (&call["type"], &call["namespace"], &call["name"]),
+            (&json!("function_call"), &json!("crm"), &json!("get_customer"))
+        );
+        assert_eq!(call["arguments"], r#"{"id":"Paris"}"#);
+        let call = first_item(&ask(json!([{"type": "custom", "name": "apply_patch"}]), "patch it"));
+        assert_eq!(
+            (&call["type"], &call["name"], &call["input"]),
+            (&json!("custom_tool_call"), &json!("apply_patch"), &json!("Paris"))
+        );
+        let call = first_item(&ask(json!([{"type": "local_shell"}]), "please run `echo 42`"));
+        assert_eq!(call["type"], "local_shell_call");
+        assert_eq!(call["action"]["command"], json!(["bash", "-lc", "echo 42"]));
+        let call = first_item(&ask(json!([{"type": "shell"}]), "please run `echo 42`"));
+        assert_eq!((&call["type"], &call["action"]["commands"]), (&json!("shell_call"), &json!(["echo 42"])));
+        let mut streamed = ask(json!([{"type": "custom", "name": "apply_patch"}]), "patch it");
+        streamed["stream"] = json!(true);
+        let events = answer(&streamed).events.unwrap_or_default();
+        assert_eq!(events.last().cloned().unwrap_or_default()["response"]["output"][0]["type"], "custom_tool_call");
+        assert_eq!(answer(&json!({"model": "auto-err429", "input": "hi"})).status, 429);
     }
 }
