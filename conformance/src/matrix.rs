@@ -302,6 +302,7 @@ pub fn generate(dir: &Path, check: bool) -> Result<Vec<PathBuf>, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 
@@ -340,18 +341,27 @@ mod tests {
 
     #[test]
     fn a_case_counts_once_over_the_runs_failed_where_any_run_failed_it() {
-        let discovered = run("openai", vec![case("a", "openai", "required", "skip"), case("b", "openai", "required", "skip")]);
+        let discovered =
+            run("openai", vec![case("a", "openai", "required", "skip"), case("b", "openai", "required", "skip")]);
         let proxy = run(
             "openai-proxy",
-            vec![case("a", "openai", "required", "pass"), case("b", "openai", "required", "fail"), case("c", "openai", "faithful", "skip")],
+            vec![
+                case("a", "openai", "required", "pass"),
+                case("b", "openai", "required", "fail"),
+                case("c", "openai", "faithful", "skip"),
+            ],
         );
-        let second = run("passthrough", vec![case("b", "openai", "required", "pass"), case("c", "openai", "faithful", "pass")]);
+        let second =
+            run("passthrough", vec![case("b", "openai", "required", "pass"), case("c", "openai", "faithful", "pass")]);
         let full = run("extended", vec![case("x", "core", "recommended", "pass")]);
         let (cases, ran) = merged(&[&discovered, &proxy, &second, &full], "openai");
         assert_eq!(ran, ["openai-proxy", "passthrough"], "the runs that ran a case of the profile");
         let verdicts: Vec<(&str, &str, &str)> =
             cases.iter().map(|m| (m.case.id.as_str(), m.case.verdict.as_str(), m.run)).collect();
-        assert_eq!(verdicts, [("a", "pass", "openai-proxy"), ("b", "fail", "openai-proxy"), ("c", "pass", "passthrough")]);
+        assert_eq!(
+            verdicts,
+            [("a", "pass", "openai-proxy"), ("b", "fail", "openai-proxy"), ("c", "pass", "passthrough")]
+        );
         assert_eq!(tally(&cases, Level::Required), Tally { passed: 1, run: 2, skipped: 0 });
         assert_eq!(tally(&cases, Level::Faithful), Tally { passed: 1, run: 1, skipped: 0 });
     }
@@ -376,7 +386,10 @@ mod tests {
             text.contains(&format!("- {level} [`{known}`](cases.md#{known}) (run `openai`) — {known} went wrong\n")),
             "{text}"
         );
-        assert!(text.contains("- faithful `gone.case` (no longer in the suite) (run `openai`) — gone.case went wrong"), "{text}");
+        assert!(
+            text.contains("- faithful `gone.case` (no longer in the suite) (run `openai`) — gone.case went wrong"),
+            "{text}"
+        );
         assert!(text.contains("| **1/1** |"), "a full pass is bold: {text}");
         let catalogue = catalogue(&all);
         assert!(catalogue.contains(&format!("<a id=\"{known}\"></a>")), "the link has its anchor");
@@ -388,6 +401,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = readme(dir.path(), &[run("openai", vec![])], &[]).unwrap_err();
         assert!(err.contains("gw.md") && err.contains("needs its report"), "{err}");
+    }
+
+    /// docs/conformance.md's table of cases per profile and level is the suite's.
+    #[test]
+    fn the_guide_counts_the_cases_per_profile_and_level() {
+        let guide =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/conformance.md")).unwrap();
+        let all = crate::cases::all();
+        for profile in PROFILES {
+            let n = |level: Level| all.iter().filter(|c| c.profile == profile && c.level == level).count();
+            let name = if profile == Profile::Extended {
+                "`extended` (its own cases)".to_owned()
+            } else {
+                format!("`{}`", profile.name())
+            };
+            let row =
+                format!("| {name} | {} | {} | {} |", n(Level::Required), n(Level::Recommended), n(Level::Faithful));
+            assert!(guide.lines().any(|l| l == row), "docs/conformance.md should have the row `{row}`");
+        }
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub fn extract_content(response: &Value) -> String {
 pub fn assemble_stream_text<'a>(chunks: impl IntoIterator<Item = &'a Value>) -> String {
     chunks
         .into_iter()
-        .filter_map(|c| first_choice(&c).and_then(|c| c.get("delta")?.get("content")).and_then(Value::as_str))
+        .filter_map(|c| first_choice(c).and_then(|c| c.get("delta")?.get("content")).and_then(Value::as_str))
         .collect()
 }
 
