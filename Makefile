@@ -63,20 +63,22 @@ bench:
 
 ## Mutation testing of the reference's core modules (cargo-mutants, installed when missing), killed by
 ## the conformance suite in-process and the reference's own tests (.cargo/mutants.toml); results in
-## mutants.out/, the last run's report in conformance/reports/mutants.md. About 2 h of one process on
-## two cores (441 mutants, ≈ 20 s per caught one), so not in CI: one shard at a time (MUTANTS_SHARD=0/2
-## and 1/2, 0-based, each about an hour; two shards in two worktrees at once finish in ≈ 70 min), or
-## one module (MUTANTS_FILES=reference/src/api.rs); extra flags in MUTANTS_ARGS (`--re …`, `--list`).
+## mutants.out/, the runs' report in conformance/reports/mutants.md. ≈ 1 350 mutants (the core 441,
+## the security core 126, openai/ 474, process/ 269, ≈ 15–30 s each), about 6 h on two cores, so not
+## in CI: one shard at a time (MUTANTS_SHARD=0/4 … 3/4, 0-based, of MUTANTS_FILES), or a part
+## (MUTANTS_FILES=reference/src/api.rs MUTANTS_SYSTEM_FILES=); extra flags in MUTANTS_ARGS (`--re …`,
+## `--list`, `--iterate` to test again only what a run left alive).
 ## Mutants are applied in place: run it in a tree nobody edits meanwhile (a worktree), with the
 ## Python peers installed (`make py-venvs`). proptest records the seeds that failed under a mutant in
 ## reference/proptest-regressions/; the target puts that directory back afterwards.
 MUTANTS_FILES ?= reference/src/envelope.rs reference/src/api.rs 'reference/src/agent/*.rs' \
 	'reference/src/tools/http/*.rs' reference/src/provider/route.rs reference/src/transport/retry.rs \
-	reference/src/transport/retry_after.rs 'reference/src/auth/*.rs' reference/src/outbound.rs \
+	reference/src/transport/retry_after.rs reference/src/auth/mod.rs reference/src/auth/keys.rs \
+	reference/src/auth/ratelimit.rs reference/src/outbound.rs \
 	reference/src/json_budget.rs reference/src/listen.rs 'reference/src/openai/**/*.rs'
-## The sandbox and the tool processes (process/) have a killer of their own (.cargo/mutants-process.toml:
-## the sandbox suite and the process-tree tests, which need bwrap and the binary).
-MUTANTS_PROCESS_FILES ?= 'reference/src/process/**/*.rs'
+## The sandbox and the tool processes (process/) and the Redis-shared limits (auth/redis.rs) have a
+## killer of their own (.cargo/mutants-system.toml: the sandbox, process-tree and Redis suites).
+MUTANTS_SYSTEM_FILES ?= 'reference/src/process/**/*.rs' reference/src/auth/redis.rs
 MUTANTS_SHARD ?=
 MUTANTS_ARGS ?=
 mutants:
@@ -86,9 +88,9 @@ mutants:
 	  $(CARGO) mutants --package miniagent --in-place $(MUTANTS_FILES:%=-f %) \
 	    $(if $(MUTANTS_SHARD),--shard $(MUTANTS_SHARD) --output mutants.out/shard-$(subst /,-of-,$(MUTANTS_SHARD))) \
 	    $(MUTANTS_ARGS) || status=$$?; fi; \
-	if [ -n "$(strip $(MUTANTS_PROCESS_FILES))" ]; then \
-	  $(CARGO) mutants --package miniagent --in-place --config .cargo/mutants-process.toml \
-	    $(MUTANTS_PROCESS_FILES:%=-f %) --output mutants.out/process \
+	if [ -n "$(strip $(MUTANTS_SYSTEM_FILES))" ]; then \
+	  $(CARGO) mutants --package miniagent --in-place --config .cargo/mutants-system.toml \
+	    $(MUTANTS_SYSTEM_FILES:%=-f %) --output mutants.out/system \
 	    $(MUTANTS_ARGS) || status=$$?; fi; \
 	git checkout -- reference/proptest-regressions; exit $$status
 
