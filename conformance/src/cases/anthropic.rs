@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 
+use super::openai_responses::{content_text, responses_prompt, upstream_responses};
 use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, sse_events, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
@@ -292,8 +293,20 @@ async fn bridged(ctx: &Ctx) -> CaseResult {
         "usage"
     );
     let got = one(ctx.fakes()?.provider.server(), &marker).await?;
-    ensure!(got.path.ends_with("/chat/completions"), "bridged onto chat: {}", got.path);
     ensure_eq!(got.body["model"].as_str(), Some("auto-conf"), "upstream model");
+    if upstream_responses(&got)? {
+        // Bridged onto the provider's own `/responses`: `instructions` (or a system item) and
+        // `max_output_tokens`; the Responses API has no stop sequences to carry.
+        let (system, user) = responses_prompt(&got.body);
+        ensure_eq!(system.as_str(), "Be brief.", "the system prompt (instructions or a system item)");
+        ensure!(user.contains(&marker), "the user's message in input: {}", got.body["input"]);
+        ensure_eq!(
+            (got.body["max_output_tokens"].clone(), got.body["temperature"].clone()),
+            (json!(64), json!(0.3)),
+            "max_output_tokens, temperature"
+        );
+        return Ok(());
+    }
     ensure_eq!(got.body["messages"][0]["role"].as_str(), Some("system"), "the system message");
     // Chat takes a message's content as a string or as text parts, the same prompt either way.
     ensure_eq!(
@@ -390,7 +403,13 @@ async fn bridged_tools(ctx: &Ctx) -> CaseResult {
         "the tool_use"
     );
     let got = one(ctx.fakes()?.provider.server(), &marker).await?;
-    ensure_eq!(got.body["tools"][0]["function"]["parameters"], tools[0]["input_schema"], "input_schema → parameters");
+    let on_responses = upstream_responses(&got)?;
+    let parameters = if on_responses {
+        &got.body["tools"][0]["parameters"]
+    } else {
+        &got.body["tools"][0]["function"]["parameters"]
+    };
+    ensure_eq!(*parameters, tools[0]["input_schema"], "input_schema → parameters");
     ensure_eq!(
         (got.body["tool_choice"].as_str(), got.body["parallel_tool_calls"].clone()),
         (Some("auto"), json!(false)),
@@ -420,6 +439,22 @@ async fn bridged_tools(ctx: &Ctx) -> CaseResult {
         .iter()
         .find(|r| r.body.to_string().contains(&marker))
         .ok_or_else(|| Failure::failed("the round trip did not reach the provider"))?;
+    if on_responses {
+        let input = sent.body["input"].as_array().cloned().unwrap_or_default();
+        let replayed = input.iter().find(|i| i["type"] == "function_call").cloned().unwrap_or_default();
+        ensure_eq!(
+            (&replayed["call_id"], replayed["name"].as_str()),
+            (&call["id"], Some("get_weather")),
+            "the replayed function_call item"
+        );
+        let output = input.iter().find(|i| i["type"] == "function_call_output").cloned().unwrap_or_default();
+        ensure_eq!(
+            (&output["call_id"], content_text(&output["output"])),
+            (&call["id"], "sunny".to_owned()),
+            "the function_call_output item"
+        );
+        return Ok(());
+    }
     let msgs = sent.body["messages"].as_array().cloned().unwrap_or_default();
     ensure_eq!(msgs.get(1).map(|m| m["tool_calls"][0]["id"].clone()), Some(call["id"].clone()), "the replayed call");
     ensure_eq!(
@@ -439,6 +474,18 @@ async fn bridged_image(ctx: &Ctx) -> CaseResult {
     let reply = messages(ctx, &body).await?;
     expect_status(&reply, 200, "bridged image")?;
     let got = one(ctx.fakes()?.provider.server(), &marker).await?;
+    if upstream_responses(&got)? {
+        // Responses `input_image` parts: `image_url` a data URL or the URL (a `detail` may be added).
+        let parts = got.body["input"][0]["content"].clone();
+        let image = |p: &Value| (p["type"].clone(), p["image_url"].clone());
+        ensure_eq!(
+            image(&parts[0]),
+            (json!("input_image"), json!("data:image/png;base64,iVBORw0KGgo=")),
+            "base64 image"
+        );
+        ensure_eq!(image(&parts[1]), (json!("input_image"), json!("https://example.com/cat.png")), "url image");
+        return Ok(());
+    }
     let parts = got.body["messages"][0]["content"].clone();
     ensure_eq!(
         parts[0],

@@ -10,7 +10,7 @@ use super::openai::{MODEL, UPSTREAM_MODEL, completion, one_request};
 use crate::case::{Case, Level, Profile};
 use crate::checks::{expect_status, openai_error, sse_events, uuid_like};
 use crate::failure::{CaseResult, Failure, ensure, ensure_eq};
-use crate::fakes::openai_upstream::{Reply as Upstream, received_containing, turns_marker};
+use crate::fakes::openai_upstream::{Received, Reply as Upstream, received_containing, turns_marker};
 use crate::features::Feature;
 use crate::target::Ctx;
 use crate::transport::Reply;
@@ -57,8 +57,8 @@ pub const CASES: &[Case] = &[
         Profile::Openai,
         Level::Required,
         STREAM,
-        "a provider stream cut without [DONE] ends with an `error` event, not response.completed — required: the Codex \
-         CLI takes `response.completed` as the end of a turn: a cut stream reported complete is a truncated answer it \
+        "a provider stream cut without [DONE] ends with an `error` (or `response.failed`) event, not \
+         response.completed — required: the Codex CLI takes `response.completed` as the end of a turn: a cut stream reported complete is a truncated answer it \
          keeps",
         |ctx| Box::pin(stream_cut(ctx)),
     )
@@ -161,17 +161,63 @@ async fn plain(ctx: &Ctx) -> CaseResult {
         "usage (input, output, total)"
     );
     let got = one_request(ctx, &marker).await?;
-    ensure!(got.path.ends_with("/chat/completions"), "the provider was asked at {}", got.path);
-    ensure_eq!(
-        got.body["messages"],
-        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": input}]),
-        "the messages the provider received"
-    );
+    if upstream_responses(&got)? {
+        let (system, user) = responses_prompt(&got.body);
+        ensure_eq!(
+            (system.as_str(), user.as_str()),
+            ("Be brief.", input.as_str()),
+            "instructions and input as the provider's /responses received them"
+        );
+        ensure_eq!(got.body["max_output_tokens"], json!(50), "max_output_tokens");
+    } else {
+        ensure_eq!(
+            got.body["messages"],
+            json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": input}]),
+            "the messages the provider received"
+        );
+        let max = got.body.get("max_completion_tokens").or_else(|| got.body.get("max_tokens"));
+        ensure_eq!(max, Some(&json!(50)), "max_output_tokens as max_tokens or max_completion_tokens");
+    }
     ensure_eq!(got.body["model"], json!(UPSTREAM_MODEL), "model");
     ensure_eq!(got.body["temperature"], json!(0.5), "temperature");
-    let max = got.body.get("max_completion_tokens").or_else(|| got.body.get("max_tokens"));
-    ensure_eq!(max, Some(&json!(50)), "max_output_tokens as max_tokens or max_completion_tokens");
     ctx.snapshot("responses_plain", &portable(&response))
+}
+
+/// Whether the provider was asked at its own `/responses` (a gateway may pass `/v1/responses`
+/// through, CONTRACT §1) rather than `/chat/completions` (the bridge); any other path fails.
+pub(crate) fn upstream_responses(got: &Received) -> Result<bool, Failure> {
+    let path = got.path.as_str();
+    ensure!(
+        path.ends_with("/chat/completions") || path.ends_with("/responses"),
+        "the provider was asked at {path}, not /chat/completions or /responses"
+    );
+    Ok(path.ends_with("/responses"))
+}
+
+/// The text of a Responses item's (or message's) content: a string or its parts' texts.
+pub(crate) fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        parts => {
+            parts.as_array().into_iter().flatten().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join("\n")
+        }
+    }
+}
+
+/// A Responses request's system prompt (`instructions`, or system/developer items) and the text
+/// of its user input (the `input` string, or its user items).
+pub(crate) fn responses_prompt(body: &Value) -> (String, String) {
+    let items = body["input"].as_array().cloned().unwrap_or_default();
+    let of = |roles: &[&str]| -> Vec<String> {
+        items.iter().filter(|i| roles.iter().any(|r| i["role"] == *r)).map(|i| content_text(&i["content"])).collect()
+    };
+    let mut system: Vec<String> = body["instructions"].as_str().map(str::to_owned).into_iter().collect();
+    system.extend(of(&["system", "developer"]));
+    let user = match &body["input"] {
+        Value::String(s) => s.clone(),
+        _ => of(&["user"]).join("\n"),
+    };
+    (system.join("\n"), user)
 }
 
 /// The part of a completed Response that every gateway must give alike: the object, its status,
@@ -321,7 +367,14 @@ async fn stream_cut(ctx: &Ctx) -> CaseResult {
         "a cut stream",
     )?;
     let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
-    ensure_eq!(kinds.last().copied(), Some("error"), "the last event");
+    // Either terminal failure event of the Responses stream: `error`, or `response.failed` (what
+    // a gateway passing the provider's own stream on may end it with); the SDKs and Codex take
+    // both as the turn failing.
+    let last = kinds.last().copied();
+    ensure!(
+        matches!(last, Some("error" | "response.failed")),
+        "the last event: expected Some(\"error\") or Some(\"response.failed\"), got {last:?}"
+    );
     ensure!(!kinds.contains(&"response.completed"), "a cut stream must not complete: {kinds:?}");
     Ok(())
 }
@@ -350,6 +403,9 @@ async fn round_trip(ctx: &Ctx) -> CaseResult {
     ensure_eq!(message_text(&second.json()?), "It is sunny.".to_owned(), "the final answer");
     let got = received_containing(ctx.fakes()?.provider.server(), &marker).await;
     ensure_eq!(got.len(), 2, "provider calls over the two turns");
+    if upstream_responses(&got[0])? {
+        return round_trip_responses(&got);
+    }
     let sent_tools = &got[0].body["tools"];
     ensure_eq!(sent_tools[0]["type"].as_str(), Some("function"), "tools[0].type as the provider saw it");
     ensure_eq!(sent_tools[0]["function"]["name"].as_str(), Some("get_weather"), "tools[0].function.name");
@@ -371,6 +427,33 @@ async fn round_trip(ctx: &Ctx) -> CaseResult {
     Ok(())
 }
 
+/// The round trip as the provider's own `/responses` received it: the tool as sent, and the call
+/// with its output in the second turn's input.
+fn round_trip_responses(got: &[Received]) -> CaseResult {
+    let tool = &got[0].body["tools"][0];
+    ensure_eq!(
+        (tool["type"].as_str(), tool["name"].as_str(), &tool["parameters"]),
+        (Some("function"), Some("get_weather"), &weather_tool()["parameters"]),
+        "tools[0] (type, name, parameters) as the provider saw it"
+    );
+    ensure_eq!(got[0].body["tool_choice"], json!("auto"), "tool_choice");
+    ensure!(upstream_responses(&got[1])?, "the second turn went to {}, the first to /responses", got[1].path);
+    let input = got[1].body["input"].as_array().cloned().unwrap_or_default();
+    let call = input.iter().find(|i| i["type"] == "function_call").cloned().unwrap_or_default();
+    ensure_eq!(
+        (call["call_id"].as_str(), call["name"].as_str()),
+        (Some("call_rt_1"), Some("get_weather")),
+        "the function_call item as the provider saw it"
+    );
+    let output = input.iter().find(|i| i["type"] == "function_call_output").cloned().unwrap_or_default();
+    ensure_eq!(
+        (output["call_id"].as_str(), content_text(&output["output"])),
+        (Some("call_rt_1"), "sunny".to_owned()),
+        "the function_call_output as the provider saw it"
+    );
+    Ok(())
+}
+
 async fn json_schema(ctx: &Ctx) -> CaseResult {
     let marker = uuid_like();
     let schema = json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false});
@@ -380,6 +463,15 @@ async fn json_schema(ctx: &Ctx) -> CaseResult {
     expect_status(&reply, 200, "a Response with text.format")?;
     ensure_eq!(message_text(&reply.json()?), "{\"city\":\"Paris\"}".to_owned(), "the answer");
     let got = one_request(ctx, &marker).await?;
+    if upstream_responses(&got)? {
+        let format = &got.body["text"]["format"];
+        ensure_eq!(
+            (format["type"].as_str(), format["name"].as_str(), &format["schema"], &format["strict"]),
+            (Some("json_schema"), Some("weather"), &schema, &json!(true)),
+            "text.format as the provider's /responses saw it"
+        );
+        return Ok(());
+    }
     ensure_eq!(
         got.body["response_format"],
         json!({"type": "json_schema", "json_schema": {"name": "weather", "schema": schema, "strict": true}}),

@@ -119,6 +119,17 @@ async fn reasoning_round_trip(ctx: &crate::target::Ctx) -> CaseResult {
     expect_status(&respond(ctx, &body).await?, 200, "the second turn")?;
     let got = received_containing(ctx.fakes()?.provider.server(), &marker).await;
     ensure_eq!(got.len(), 2, "requests the provider received");
+    if super::openai_responses::upstream_responses(&got[1])? {
+        // Passed through: the reasoning item goes back as the provider gave it.
+        let replayed =
+            got[1].body["input"].as_array().into_iter().flatten().find(|i| i["type"] == "reasoning").cloned();
+        ensure_eq!(
+            replayed.map(|i| i["encrypted_content"].clone()),
+            Some(json!("fake-encrypted:six times seven")),
+            "the replayed reasoning item's encrypted_content (the provider's)"
+        );
+        return Ok(());
+    }
     let assistant =
         got[1].body["messages"].as_array().into_iter().flatten().find(|m| m["role"] == "assistant").cloned();
     ensure_eq!(

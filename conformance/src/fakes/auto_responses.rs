@@ -207,9 +207,24 @@ fn events(model: &str, turn: &Turn, done: &Value) -> Vec<Value> {
         json!({"type": "response.created", "response": response(model, None)}),
         json!({"type": "response.in_progress", "response": response(model, None)}),
     ];
+    out.extend(item_events(0, turn, done));
+    out.push(json!({"type": "response.completed", "response": response(model, Some(done))}));
+    numbered(out)
+}
+
+fn numbered(mut out: Vec<Value>) -> Vec<Value> {
+    for (n, e) in out.iter_mut().enumerate() {
+        e["sequence_number"] = json!(n);
+    }
+    out
+}
+
+/// The events of one output item at `index`: added, its deltas, done.
+fn item_events(index: usize, turn: &Turn, done: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
     let mut added = done.clone();
     added["status"] = json!("in_progress");
-    let at = json!({"item_id": added["id"], "output_index": 0});
+    let at = json!({"item_id": added["id"], "output_index": index});
     let with = |mut v: Value, kind: &str| {
         v["type"] = json!(kind);
         v
@@ -217,7 +232,7 @@ fn events(model: &str, turn: &Turn, done: &Value) -> Vec<Value> {
     match turn {
         Turn::Text(text) => {
             added["content"] = json!([]);
-            out.push(json!({"type": "response.output_item.added", "output_index": 0, "item": added}));
+            out.push(json!({"type": "response.output_item.added", "output_index": index, "item": added}));
             let part = json!({"type": "output_text", "text": "", "annotations": []});
             let mut p = with(at.clone(), "response.content_part.added");
             p["content_index"] = json!(0);
@@ -237,11 +252,11 @@ fn events(model: &str, turn: &Turn, done: &Value) -> Vec<Value> {
         }
         Turn::Call { .. } if done["type"] != "function_call" => {
             // A custom or shell call: added and done, whole (no argument deltas).
-            out.push(json!({"type": "response.output_item.added", "output_index": 0, "item": added}));
+            out.push(json!({"type": "response.output_item.added", "output_index": index, "item": added}));
         }
         Turn::Call { arguments, .. } => {
             added["arguments"] = json!("");
-            out.push(json!({"type": "response.output_item.added", "output_index": 0, "item": added}));
+            out.push(json!({"type": "response.output_item.added", "output_index": index, "item": added}));
             let (a, b) = split(arguments);
             for piece in [a, b] {
                 let mut d = with(at.clone(), "response.function_call_arguments.delta");
@@ -253,12 +268,125 @@ fn events(model: &str, turn: &Turn, done: &Value) -> Vec<Value> {
             out.push(d);
         }
     }
-    out.push(json!({"type": "response.output_item.done", "output_index": 0, "item": done}));
-    out.push(json!({"type": "response.completed", "response": response(model, Some(done))}));
-    for (n, e) in out.iter_mut().enumerate() {
-        e["sequence_number"] = json!(n);
+    out.push(json!({"type": "response.output_item.done", "output_index": index, "item": done}));
+    out
+}
+
+/// A scripted chat-completion answer (`openai_upstream`) as the provider's `/responses` would give
+/// it, for a gateway that passes `/v1/responses` through: a `chat.completion` body becomes a
+/// Response, a stream of `chat.completion.chunk`s the Responses event stream (a stream cut without
+/// `[DONE]` stops before `response.completed`). Anything else — errors, bodies already in the
+/// Responses shape, streams that are not chunks — is sent as scripted.
+pub fn from_chat(reply: Reply) -> Reply {
+    if reply.status != 200 {
+        return reply;
+    }
+    if let Some(body) = reply.body.as_ref().filter(|b| b["object"] == "chat.completion") {
+        let model = body["model"].as_str().unwrap_or_default();
+        let message = &body["choices"][0]["message"];
+        let calls = message["tool_calls"].as_array().cloned().unwrap_or_default();
+        let output: Vec<Value> = outputs(message, &calls).into_iter().map(|(_, item)| item).collect();
+        return Reply { body: Some(response_of(model, &output, &body["usage"])), ..reply };
+    }
+    let Some(chunks) =
+        reply.events.as_ref().filter(|e| !e.is_empty() && e.iter().all(|c| c["object"] == "chat.completion.chunk"))
+    else {
+        return reply;
+    };
+    // The chunks gathered into one message.
+    let (mut text, mut reasoning, mut usage, mut model) = (String::new(), String::new(), Value::Null, String::new());
+    let mut calls: Vec<Value> = Vec::new();
+    for c in chunks {
+        model = c["model"].as_str().unwrap_or_default().to_owned();
+        if c["usage"].is_object() {
+            usage = c["usage"].clone();
+        }
+        let delta = &c["choices"][0]["delta"];
+        text.push_str(delta["content"].as_str().unwrap_or_default());
+        reasoning.push_str(delta["reasoning_content"].as_str().unwrap_or_default());
+        for tc in delta["tool_calls"].as_array().into_iter().flatten() {
+            let i = usize::try_from(tc["index"].as_u64().unwrap_or(0)).unwrap_or(0);
+            while calls.len() <= i {
+                calls.push(json!({"id": "", "function": {"name": "", "arguments": ""}}));
+            }
+            let call = &mut calls[i];
+            if let Some(id) = tc["id"].as_str() {
+                call["id"] = json!(id);
+            }
+            for key in ["name", "arguments"] {
+                let piece = tc["function"][key].as_str().unwrap_or_default();
+                let whole = format!("{}{piece}", call["function"][key].as_str().unwrap_or_default());
+                call["function"][key] = json!(whole);
+            }
+        }
+    }
+    let mut message = json!({"content": text});
+    if !reasoning.is_empty() {
+        message["reasoning_content"] = json!(reasoning);
+    }
+    let items = outputs(&message, &calls);
+    let mut out = vec![
+        json!({"type": "response.created", "response": response(&model, None)}),
+        json!({"type": "response.in_progress", "response": response(&model, None)}),
+    ];
+    for (i, (turn, item)) in items.iter().enumerate() {
+        match turn {
+            Some(turn) => out.extend(item_events(i, turn, item)),
+            None => {
+                out.push(json!({"type": "response.output_item.added", "output_index": i, "item": item}));
+                out.push(json!({"type": "response.output_item.done", "output_index": i, "item": item}));
+            }
+        }
+    }
+    if reply.done {
+        let output: Vec<Value> = items.into_iter().map(|(_, item)| item).collect();
+        out.push(json!({"type": "response.completed", "response": response_of(&model, &output, &usage)}));
+    } else {
+        // Cut: the provider's stream stopped before its last item was done.
+        out.retain(|e| e["type"] != "response.output_item.done");
+    }
+    Reply::responses_events(numbered(out))
+}
+
+/// The output items of a chat message: its reasoning (`None`: sent whole), its text, its calls.
+fn outputs(message: &Value, calls: &[Value]) -> Vec<(Option<Turn>, Value)> {
+    let mut out = Vec::new();
+    if let Some(r) = message["reasoning_content"].as_str().filter(|r| !r.is_empty()) {
+        out.push((
+            None,
+            json!({"id": "rs_up", "type": "reasoning", "summary": [],
+                "content": [{"type": "reasoning_text", "text": r}], "encrypted_content": format!("fake-encrypted:{r}")}),
+        ));
+    }
+    if let Some(text) = message["content"].as_str().filter(|t| !t.is_empty()) {
+        let turn = Turn::Text(text.to_owned());
+        let it = item(&turn, &[], "completed");
+        out.push((Some(turn), it));
+    }
+    for (i, c) in calls.iter().enumerate() {
+        let turn = Turn::Call {
+            name: c["function"]["name"].as_str().unwrap_or_default().to_owned(),
+            arguments: c["function"]["arguments"].as_str().unwrap_or_default().to_owned(),
+        };
+        let mut it = item(&turn, &[], "completed");
+        it["id"] = json!(format!("fc_up_{i}"));
+        it["call_id"] = c["id"].clone();
+        out.push((Some(turn), it));
     }
     out
+}
+
+/// A completed Response with `output` and the chat `usage` in the Responses shape.
+fn response_of(model: &str, output: &[Value], usage: &Value) -> Value {
+    let mut r = response(model, None);
+    r["status"] = json!("completed");
+    r["output"] = json!(output);
+    r["usage"] = json!({
+        "input_tokens": usage["prompt_tokens"], "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": usage["completion_tokens"], "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": usage["total_tokens"],
+    });
+    r
 }
 
 #[cfg(test)]
@@ -314,5 +442,27 @@ mod tests {
         let events = answer(&streamed).events.unwrap_or_default();
         assert_eq!(events.last().cloned().unwrap_or_default()["response"]["output"][0]["type"], "custom_tool_call");
         assert_eq!(answer(&json!({"model": "auto-err429", "input": "hi"})).status, 429);
+    }
+
+    #[test]
+    fn a_scripted_chat_answer_becomes_a_response_and_its_chunks_responses_events() {
+        let completion = json!({"object": "chat.completion", "model": "m", "choices": [{"index": 0, "message": {
+            "role": "assistant", "content": "Hi.", "reasoning_content": "think",
+            "tool_calls": [{"id": "call_9", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}});
+        let body = from_chat(Reply::json(completion)).body.unwrap_or_default();
+        let kinds: Vec<&Value> = body["output"].as_array().into_iter().flatten().map(|i| &i["type"]).collect();
+        assert_eq!(kinds, [&json!("reasoning"), &json!("message"), &json!("function_call")]);
+        assert_eq!(body["output"][2]["call_id"], "call_9");
+        assert_eq!(body["usage"]["total_tokens"], 18);
+        let chunk = |delta: Value| json!({"object": "chat.completion.chunk", "model": "m", "choices": [{"index": 0, "delta": delta}]});
+        let chunks = vec![chunk(json!({"content": "Bon"})), chunk(json!({"content": "jour"}))];
+        let events = from_chat(Reply::events(chunks.clone())).events.unwrap_or_default();
+        let last = events.last().cloned().unwrap_or_default();
+        assert_eq!(last["response"]["output"][0]["content"][0]["text"], "Bonjour");
+        let cut = from_chat(Reply::events(chunks).cut()).events.unwrap_or_default();
+        assert!(cut.iter().all(|e| e["type"] != "response.completed" && e["type"] != "response.output_item.done"));
+        let error = Reply::error(429, "slow", "rate_limit_error", "rate_limit");
+        assert_eq!(from_chat(error.clone()), error);
     }
 }

@@ -103,6 +103,8 @@ impl Respond for Scripted {
                 .set_body_string("provider fake: the script marker is not in a message text");
         };
         match pick(&script, &body) {
+            // The provider's own `/responses` answers in its own wire (`auto_responses::from_chat`).
+            Ok(reply) if request.url.path().ends_with("/responses") => render(&super::auto_responses::from_chat(reply)),
             Ok(reply) => render(&reply),
             Err(why) => {
                 ResponseTemplate::new(400).set_body_string(format!("provider fake: bad {MARKER} script: {why}"))
@@ -111,10 +113,12 @@ impl Respond for Scripted {
     }
 }
 
-/// The texts a script may sit in: every message's content (string or text parts), and `input`.
+/// The texts a script may sit in: every message's content (string or text parts), and `input` (a
+/// string, strings, or Responses items with a content).
 fn texts(body: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    for m in body.get("messages").and_then(Value::as_array).into_iter().flatten() {
+    let items = body.get("input").and_then(Value::as_array).into_iter().flatten().filter(|i| i.is_object());
+    for m in body.get("messages").and_then(Value::as_array).into_iter().flatten().chain(items) {
         match m.get("content") {
             Some(Value::String(s)) => out.push(s.clone()),
             Some(Value::Array(parts)) => {
@@ -137,15 +141,34 @@ fn pick(script: &str, body: &Value) -> Result<Reply, String> {
     let Some(turns) = value.get("turns").and_then(Value::as_array) else {
         return serde_json::from_value(value).map_err(|e| e.to_string());
     };
-    let played = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
-        .count();
+    let played = match body.get("messages").and_then(Value::as_array) {
+        Some(messages) => {
+            messages.iter().filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant")).count()
+        }
+        None => responses_turns(body),
+    };
     let turn = turns.get(played).cloned().ok_or_else(|| format!("no turn {played} in the script"))?;
     serde_json::from_value(turn).map_err(|e| e.to_string())
+}
+
+/// The model's turns in a Responses `input`: runs of the items a model gives (reasoning, assistant
+/// messages, calls), one run a turn.
+fn responses_turns(body: &Value) -> usize {
+    let by_model = |i: &Value| {
+        let kind = i["type"].as_str().unwrap_or("message");
+        i["role"] == "assistant" || kind == "reasoning" || (kind.ends_with("_call") && !kind.ends_with("_output"))
+    };
+    let items = body.get("input").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut previous = false;
+    let mut turns = 0;
+    for i in &items {
+        let now = by_model(i);
+        if now && !previous {
+            turns += 1;
+        }
+        previous = now;
+    }
+    turns
 }
 
 #[cfg(test)]
@@ -171,5 +194,16 @@ mod tests {
         let body = json!({"input": ["a", "b UPSTREAM:{}"]});
         assert_eq!(texts(&body), ["a", "b UPSTREAM:{}"]);
         assert_eq!(texts(&json!({"input": "x"})), ["x"]);
+    }
+
+    #[test]
+    fn a_chat_script_asked_at_responses_turns_on_the_items_given() {
+        let script = turns_marker(&[Reply::json(json!(1)), Reply::json(json!(2))]);
+        let question = json!({"role": "user", "content": format!("q {script}")});
+        let second = json!({"input": [question, {"type": "reasoning", "summary": []},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c", "output": "x"}]});
+        assert_eq!(texts(&second).len(), 1);
+        assert_eq!(pick(&script[MARKER.len()..], &second).map(|r| r.body), Ok(Some(json!(2))));
     }
 }
