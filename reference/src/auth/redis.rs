@@ -144,4 +144,29 @@ mod tests {
         assert!(problems[0].contains("redis://host:port/"));
         assert!(problems[1].contains("open or closed"));
     }
+
+    #[test]
+    fn settings_take_open_closed_and_timeouts_from_1_to_60000_ms() {
+        let read = |pairs: &[(&str, &str)]| {
+            let var = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+            let env = Env::new(&var);
+            let s = RedisSettings::from_env(&env);
+            (s, env.into_problems())
+        };
+        let (s, problems) = read(&[]);
+        assert_eq!((s, problems), (RedisSettings::default(), Vec::new()));
+        for (fail, mode) in [("open", FailMode::Open), ("closed", FailMode::Closed), (" Closed ", FailMode::Closed)] {
+            let (s, problems) = read(&[("MINI_AGENT_REDIS_FAIL", fail)]);
+            assert_eq!((s.fail, problems.len()), (mode, 0), "{fail}: {problems:?}");
+        }
+        let (s, problems) = read(&[("MINI_AGENT_REDIS_URL", "redis://:pw@10.0.0.5:6379/0")]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(s.url.as_ref().map(|u| u.expose().to_owned()), Some("redis://:pw@10.0.0.5:6379/0".to_owned()));
+        for (ms, ok) in [("1", true), ("60000", true), ("0", false), ("60001", false)] {
+            let (s, problems) = read(&[("MINI_AGENT_REDIS_TIMEOUT_MS", ms)]);
+            assert_eq!(problems.is_empty(), ok, "{ms}: {problems:?}");
+            let expected = if ok { ms.parse().unwrap_or(0) } else { 250 };
+            assert_eq!(s.timeout, Duration::from_millis(expected), "{ms}");
+        }
+    }
 }
