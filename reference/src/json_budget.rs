@@ -110,4 +110,37 @@ mod tests {
         let text = format!(r#"{{"content":"{}"}}"#, "a".repeat(1 << 20));
         assert!(within(text.as_bytes(), 3), "a long text is one value");
     }
+
+    #[test]
+    fn every_kind_of_value_counts_and_each_alone_can_spend_the_budget() {
+        for value in [
+            "true",
+            "false",
+            "0",
+            "7",
+            "-1",
+            "-9223372036854775808",
+            "1.5",
+            "-2e-3",
+            "1e300",
+            "null",
+            r#""x""#,
+            "[]",
+            "{}",
+        ] {
+            assert!(within(value.as_bytes(), 1), "{value} is one value");
+            assert!(!within(value.as_bytes(), 0), "{value} is over a budget of none");
+            let three = format!("[{value},{value},{value}]");
+            assert!(within(three.as_bytes(), 4), "{three} is four values");
+            assert!(!within(three.as_bytes(), 3), "{three} is over a budget of three");
+        }
+        let many_bools = format!("[{}true]", "false,".repeat(300_000));
+        assert!(!within(many_bools.as_bytes(), MAX_JSON_VALUES), "a body of booleans is refused like one of numbers");
+        let many_negatives = format!("[{}-1]", "-1,".repeat(300_000));
+        assert!(!within(many_negatives.as_bytes(), MAX_JSON_VALUES));
+        let many_floats = format!("[{}0.5]", "0.5,".repeat(300_000));
+        assert!(!within(many_floats.as_bytes(), MAX_JSON_VALUES));
+        let many_nulls = format!("[{}null]", "null,".repeat(300_000));
+        assert!(!within(many_nulls.as_bytes(), MAX_JSON_VALUES));
+    }
 }

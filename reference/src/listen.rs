@@ -93,3 +93,54 @@ impl Listen {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(pairs: &[(&str, &str)]) -> (ClientLimits, Vec<String>) {
+        let var = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+        let env = Env::new(&var);
+        let limits = ClientLimits::from_env(&env);
+        (limits, env.into_problems())
+    }
+
+    #[test]
+    fn a_server_reads_at_most_8_mib_of_body_by_default() {
+        let var = |_: &str| None;
+        let listen = Listen::resolve(&Env::new(&var), "MINI_AGENT_API", 8080, None, None);
+        assert_eq!(listen.max_body_bytes, 8_388_608);
+        assert_eq!(Listen::default().max_body_bytes, 8_388_608);
+    }
+
+    #[test]
+    fn the_connection_cap_takes_any_integer_from_1_and_refuses_0() {
+        let (l, problems) = limits(&[("MINI_AGENT_MAX_CONNECTIONS", "1")]);
+        assert_eq!((l.max_connections, problems.len()), (1, 0), "1, the bound, is allowed: {problems:?}");
+        let (l, problems) = limits(&[("MINI_AGENT_MAX_CONNECTIONS", "100000")]);
+        assert_eq!((l.max_connections, problems.len()), (100_000, 0), "{problems:?}");
+        for bad in ["0", "-1", "many"] {
+            let (l, problems) = limits(&[("MINI_AGENT_MAX_CONNECTIONS", bad)]);
+            assert_eq!(l.max_connections, 4096, "{bad}: the default stays");
+            assert_eq!(problems.len(), 1, "{bad}: {problems:?}");
+            assert!(problems[0].contains("MINI_AGENT_MAX_CONNECTIONS"), "{problems:?}");
+        }
+        assert_eq!(limits(&[]), (ClientLimits::default(), Vec::new()));
+    }
+
+    #[test]
+    fn timeouts_take_positive_seconds_and_refuse_the_rest() {
+        let (l, problems) = limits(&[
+            ("MINI_AGENT_HEADER_TIMEOUT_SEC", "0.5"),
+            ("MINI_AGENT_BODY_TIMEOUT_SEC", "2"),
+            ("MINI_AGENT_SHUTDOWN_GRACE_SEC", "1"),
+        ]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(l.header_timeout, Duration::from_millis(500));
+        assert_eq!(l.body_timeout, Duration::from_secs(2));
+        assert_eq!(l.shutdown_grace, Duration::from_secs(1));
+        let (l, problems) = limits(&[("MINI_AGENT_HEADER_TIMEOUT_SEC", "0"), ("MINI_AGENT_BODY_TIMEOUT_SEC", "-3")]);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!((l.header_timeout, l.body_timeout), (Duration::from_secs(10), Duration::from_secs(30)));
+    }
+}

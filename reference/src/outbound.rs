@@ -244,6 +244,116 @@ mod tests {
         );
     }
 
+    /// What `check_addr` says of `host` resolved to `addr`, without a lookup.
+    fn verdict(p: &UrlPolicy, host: &str, addr: &str) -> Result<(), String> {
+        p.check_addr(host, &addr.parse().unwrap_or_else(|e| panic!("{addr}: {e}")))
+    }
+
+    #[test]
+    fn a_host_rule_admits_that_name_and_a_host_port_rule_that_name_on_that_port() {
+        let p = policy(Some("tools.internal, mcp.internal:8443"), false);
+        assert!(verdict(&p, "tools.internal", "10.0.0.5:80").is_ok(), "the named host, any port");
+        assert!(verdict(&p, "other.internal", "10.0.0.5:80").is_err(), "another name at the same address");
+        assert!(verdict(&p, "mcp.internal", "10.0.0.6:8443").is_ok(), "the named host on its port");
+        assert!(verdict(&p, "mcp.internal", "10.0.0.6:8444").is_err(), "the named host on another port");
+        assert!(verdict(&p, "evil.internal", "10.0.0.6:8443").is_err(), "another name on that port");
+    }
+
+    #[tokio::test]
+    async fn a_cidr_rule_admits_exactly_its_range() {
+        let p = policy(Some("10.0.1.0/24"), false);
+        for (url, ok) in [
+            ("http://10.0.0.255/", false),
+            ("http://10.0.1.0/", true),
+            ("http://10.0.1.255/", true),
+            ("http://10.0.2.0/", false),
+            // NAT64 for 10.0.1.2: every octet of the embedded address counts.
+            ("http://[64:ff9b::a00:102]/", true),
+            ("http://[64:ff9b::a00:202]/", false),
+            ("http://[2002:a00:102::]/", true),
+        ] {
+            assert_eq!(check(&p, url).await.is_ok(), ok, "{url}");
+        }
+    }
+
+    #[test]
+    fn embedded_ipv4_forms_give_their_ipv4_and_nothing_else_does() {
+        let v4 = |s: &str| IpAddr::V4(s.parse().unwrap_or_else(|e| panic!("{e}")));
+        for (v6, carried) in [
+            ("::ffff:127.0.0.1", "127.0.0.1"),
+            ("::127.0.0.1", "127.0.0.1"),
+            ("::10.0.0.1", "10.0.0.1"),
+            ("::0.0.0.2", "0.0.0.2"),
+            ("::169.254.169.254", "169.254.169.254"),
+            ("64:ff9b::a9fe:a9fe", "169.254.169.254"),
+            ("64:ff9b::a00:102", "10.0.1.2"),
+            ("64:ff9b:1::a00:102", "10.0.1.2"),
+            ("2002:7f00:1::", "127.0.0.1"),
+            ("2002:a00:102::1", "10.0.1.2"),
+        ] {
+            let ip: IpAddr = v6.parse().unwrap_or_else(|e| panic!("{v6}: {e}"));
+            assert_eq!(embedded_ipv4(ip), v4(carried), "{v6}");
+        }
+        // `::` and `::1` are IPv6's own unspecified and loopback; the rest only look alike.
+        for v6 in ["::", "::1", "2001:db8::a00:1", "2001:db8:1::a00:1", "64:0:1::a00:1", "64:ff9b:2::a00:1"] {
+            let ip: IpAddr = v6.parse().unwrap_or_else(|e| panic!("{v6}: {e}"));
+            assert_eq!(embedded_ipv4(ip), ip, "{v6} carries no IPv4 address");
+        }
+    }
+
+    #[tokio::test]
+    async fn ipv6_is_judged_as_the_ipv4_it_carries_and_only_then() {
+        let on_loopback = policy(None, true);
+        for url in ["http://[::1]:9/", "http://[::127.0.0.1]:9/", "http://[2002:7f00:1::]:9/"] {
+            assert!(check(&on_loopback, url).await.is_ok(), "{url} is loopback");
+        }
+        let v6_only = policy(Some("::/0"), false);
+        for url in ["http://[::10.0.0.1]/", "http://[::127.0.0.1]/"] {
+            assert!(check(&v6_only, url).await.is_err(), "{url} is IPv4 in disguise");
+        }
+        for url in ["http://[2001:db8::a00:1]/", "http://[2001:db8:1::a00:1]/", "http://[64:0:1::a00:1]/"] {
+            assert!(check(&v6_only, url).await.is_ok(), "{url} is plain IPv6");
+        }
+    }
+
+    #[tokio::test]
+    async fn each_always_refused_range_is_refused_on_its_own() {
+        let p = policy(Some("0.0.0.0/0, ::/0"), false);
+        for url in [
+            "http://169.254.169.254/",
+            "http://169.254.0.1/",
+            "http://0.0.0.0/",
+            "http://224.0.0.1/",
+            "http://239.255.255.250/",
+            "http://255.255.255.255/",
+            "http://100.100.100.200/",
+            "http://[fe80::1]/",
+            "http://[febf::1]/",
+            "http://[fd00:ec2::254]/",
+            "http://[::]/",
+            "http://[ff02::1]/",
+            "http://[ff0e::1]/",
+            "http://[::ffff:224.0.0.1]/",
+            "http://[::ffff:255.255.255.255]/",
+        ] {
+            let err = check(&p, url).await.expect_err(url);
+            assert!(err.0.contains("link-local or cloud-metadata"), "{url}: {err}");
+        }
+        for url in
+            ["http://100.100.100.201/", "http://223.255.255.255/", "http://[fec0::1]/", "http://[fd00:ec2::255]/"]
+        {
+            assert!(check(&p, url).await.is_ok(), "{url} is an ordinary address");
+        }
+    }
+
+    #[test]
+    fn a_user_name_alone_is_a_credential_too() {
+        let shown = |u: &str| redacted(&Url::parse(u).unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(shown("https://ghp_t0ken@example.com/repo"), "https://example.com/repo");
+        assert_eq!(shown("https://:s3cret@example.com/"), "https://example.com/");
+        assert_eq!(shown("http://example.com:8080/a?b=c"), "http://example.com:8080/a?b=c");
+    }
+
     #[test]
     fn credentials_never_show() {
         let url = Url::parse("http://user:s3cret@host:1/path?q=1").unwrap_or_else(|e| panic!("{e}"));

@@ -208,5 +208,9 @@ mod tests {
     fn keys_never_print() {
         let ring = KeyRing::from_list("sk-super-secret");
         assert!(!format!("{ring:?}").contains("sk-super-secret"));
+        let key = ApiKey::new("team-a", &Secret::new("sk-another-secret"), None, None);
+        let shown = format!("{key:?}");
+        assert!(shown.contains("team-a") && shown.contains("digest: ***"), "the key is there, masked: {shown}");
+        assert!(!shown.contains("sk-another-secret"), "{shown}");
     }
 }

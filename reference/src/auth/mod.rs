@@ -186,3 +186,86 @@ pub(crate) async fn require_key(State(auth): State<Arc<Auth>>, mut req: Request,
         Err(refusal) => refusal,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::secret::Secret;
+
+    /// A Redis URL nothing listens at (`password` in it when given).
+    fn dead_redis(password: &str) -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
+        let auth = if password.is_empty() { String::new() } else { format!(":{password}@") };
+        format!("redis://{auth}127.0.0.1:{}/", port.unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn shared(url: &str, fail: FailMode) -> Limiter {
+        let link = RedisLink::new(url, Duration::from_millis(200)).unwrap_or_else(|e| panic!("{e}"));
+        Limiter::Shared(Box::new(RedisWindows::over(Arc::new(link))), fail)
+    }
+
+    fn auth(limiter: Limiter) -> Arc<Auth> {
+        let keys = KeyRing::new(vec![
+            ApiKey::new("limited", &Secret::new("sk-limited"), Some(5), None),
+            ApiKey::new("unlimited", &Secret::new("sk-unlimited"), None, None),
+        ]);
+        Auth::with(keys, limiter, None)
+    }
+
+    /// The status and body `check` answers a request to `path` presenting `key` with, or `None` when
+    /// the request passes (with its caller attached).
+    async fn refusal(auth: &Auth, path: &str, key: &str) -> Option<(u16, String)> {
+        let mut req = Request::get(path)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap_or_else(|e| panic!("{e}"));
+        match check(auth, &mut req).await {
+            Ok(()) => {
+                assert!(req.extensions().get::<Caller>().is_some(), "a request that passes carries its caller");
+                None
+            }
+            Err(response) => {
+                let status = response.status().as_u16();
+                let body = response.into_body().collect().await.unwrap_or_else(|e| panic!("{e}")).to_bytes();
+                Some((status, String::from_utf8_lossy(&body).into_owned()))
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shared_limiter_that_cannot_reach_redis_refuses_when_closed_and_serves_when_open() {
+        let url = dead_redis("");
+        let closed = auth(shared(&url, FailMode::Closed));
+        let (status, body) = refusal(&closed, "/v1/models", "sk-limited").await.unwrap_or_else(|| panic!("served"));
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("MINI_AGENT_REDIS_FAIL=closed") && body.contains(&url), "{body}");
+        // The second request finds Redis skipped for a second: refused all the same.
+        assert!(refusal(&closed, "/agent/run", "sk-limited").await.is_some_and(|(s, _)| s == 503));
+        // A key without a limit never needs Redis.
+        assert_eq!(refusal(&closed, "/v1/models", "sk-unlimited").await, None);
+
+        let open = auth(shared(&dead_redis(""), FailMode::Open));
+        assert_eq!(refusal(&open, "/v1/models", "sk-limited").await, None, "fail open serves");
+        assert_eq!(refusal(&open, "/v1/models", "sk-limited").await, None);
+    }
+
+    #[test]
+    fn the_limiter_says_where_it_counts_and_what_happens_when_redis_is_down() {
+        let local = Limiter::new(&RedisSettings::default(), None).describe();
+        assert!(local.contains("counted in this process") && local.contains("MINI_AGENT_REDIS_URL"), "{local}");
+        let url = dead_redis("hunter2");
+        let closed = shared(&url, FailMode::Closed).describe();
+        let open = shared(&url, FailMode::Open).describe();
+        for text in [&closed, &open] {
+            assert!(text.contains("shared in Redis at redis://:***@127.0.0.1:"), "{text}");
+            assert!(text.contains("MINI_AGENT_REDIS_FAIL") && !text.contains("hunter2"), "{text}");
+        }
+        assert!(closed.contains("refused with 503"), "{closed}");
+        assert!(open.contains("served without a limit"), "{open}");
+    }
+}

@@ -67,4 +67,18 @@ mod tests {
         assert_eq!(retry_after_secs(Duration::from_millis(200)), 1);
         assert_eq!(retry_after_secs(Duration::from_secs_f64(4.2)), 5);
     }
+
+    #[test]
+    fn the_window_runs_on_the_wall_clock() {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        assert!((unix_now() - now).abs() < 5.0, "unix_now() = {} for {now}", unix_now());
+        let w = LocalWindows::default();
+        assert!(w.hit("a", 1).is_ok());
+        std::thread::sleep(Duration::from_millis(50));
+        let wait = w.hit("a", 1).expect_err("the second request within a minute of rpm 1");
+        assert!(
+            wait <= Duration::from_millis(59_950) && wait > Duration::from_secs(50),
+            "the wait counts down from the first request: {wait:?}"
+        );
+    }
 }

@@ -132,6 +132,55 @@ impl RedisWindows {
 mod tests {
     use super::*;
 
+    /// A stand-in for Redis on a loopback port: answers the rate-limit script's call (`EVALSHA`)
+    /// with each of `replies` in turn and any other command (the client's connection setup) with OK.
+    async fn scripted_redis(replies: Vec<i64>) -> String {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("redis://{}/", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+        tokio::spawn(async move {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let (read, mut write) = stream.into_split();
+            let mut read = BufReader::new(read);
+            let mut replies = replies.into_iter();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                let n: usize = line.trim_start_matches('*').trim().parse().unwrap_or(0);
+                let mut words = Vec::new();
+                for _ in 0..n {
+                    line.clear();
+                    let _ = read.read_line(&mut line).await;
+                    let len: usize = line.trim_start_matches('$').trim().parse().unwrap_or(0);
+                    let mut word = vec![0; len + 2];
+                    let _ = read.read_exact(&mut word).await;
+                    words.push(String::from_utf8_lossy(&word[..len]).to_ascii_uppercase());
+                }
+                let answer = match words.first().map(String::as_str) {
+                    Some("EVALSHA") => format!(":{}\r\n", replies.next().unwrap_or(-1)),
+                    _ => "+OK\r\n".to_owned(),
+                };
+                if write.write_all(answer.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_request_is_allowed_exactly_when_redis_says_so_and_otherwise_waits_what_it_says() {
+        let url = scripted_redis(vec![-1, 1_500_000, 1, -1]).await;
+        let windows = RedisWindows::new(&url, Duration::from_secs(2)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(windows.hit("k", 2).await, Count::Allowed, "-1: recorded, allowed");
+        assert_eq!(windows.hit("k", 2).await, Count::Over(Duration::from_millis(1500)), "the wait in microseconds");
+        assert_eq!(windows.hit("k", 2).await, Count::Over(Duration::from_micros(1)));
+        assert_eq!(windows.hit("k", 2).await, Count::Allowed);
+    }
+
     #[test]
     fn settings_say_what_is_wrong() {
         let map = [("MINI_AGENT_REDIS_URL", "http://x"), ("MINI_AGENT_REDIS_FAIL", "sometimes")];
@@ -143,5 +192,30 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("redis://host:port/"));
         assert!(problems[1].contains("open or closed"));
+    }
+
+    #[test]
+    fn settings_take_open_closed_and_timeouts_from_1_to_60000_ms() {
+        let read = |pairs: &[(&str, &str)]| {
+            let var = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+            let env = Env::new(&var);
+            let s = RedisSettings::from_env(&env);
+            (s, env.into_problems())
+        };
+        let (s, problems) = read(&[]);
+        assert_eq!((s, problems), (RedisSettings::default(), Vec::new()));
+        for (fail, mode) in [("open", FailMode::Open), ("closed", FailMode::Closed), (" Closed ", FailMode::Closed)] {
+            let (s, problems) = read(&[("MINI_AGENT_REDIS_FAIL", fail)]);
+            assert_eq!((s.fail, problems.len()), (mode, 0), "{fail}: {problems:?}");
+        }
+        let (s, problems) = read(&[("MINI_AGENT_REDIS_URL", "redis://:pw@10.0.0.5:6379/0")]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(s.url.as_ref().map(|u| u.expose().to_owned()), Some("redis://:pw@10.0.0.5:6379/0".to_owned()));
+        for (ms, ok) in [("1", true), ("60000", true), ("0", false), ("60001", false)] {
+            let (s, problems) = read(&[("MINI_AGENT_REDIS_TIMEOUT_MS", ms)]);
+            assert_eq!(problems.is_empty(), ok, "{ms}: {problems:?}");
+            let expected = if ok { ms.parse().unwrap_or(0) } else { 250 };
+            assert_eq!(s.timeout, Duration::from_millis(expected), "{ms}");
+        }
     }
 }
