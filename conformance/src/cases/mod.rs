@@ -2,6 +2,7 @@
 
 pub mod agent_loop;
 pub mod anthropic;
+pub mod anthropic_bridged;
 pub mod anthropic_provider;
 pub mod auth;
 pub mod envelope;
@@ -51,6 +52,7 @@ pub fn all() -> Vec<Case> {
         router_spread::CASES,
         router::CASES,
         anthropic::CASES,
+        anthropic_bridged::CASES,
         anthropic_provider::CASES,
     ]
     .concat()
