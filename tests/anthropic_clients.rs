@@ -244,7 +244,7 @@ const MIXED: &str = "model_list:
 
 async fn post(base: &str, path: &str, body: &Value) -> (u16, reqwest::header::HeaderMap, Value) {
     let res =
-        reqwest::Client::new().post(format!("{base}{path}")).bearer_auth(CLIENT_KEY).json(body).send().await.unwrap();
+        harness::http_client().post(format!("{base}{path}")).bearer_auth(CLIENT_KEY).json(body).send().await.unwrap();
     let (status, headers) = (res.status().as_u16(), res.headers().clone());
     (status, headers, res.json().await.unwrap_or(Value::Null))
 }

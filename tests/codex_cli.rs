@@ -360,7 +360,7 @@ async fn a_failing_run_through_the_sidecar() -> Completion {
 async fn a_refused_request_is_logged() -> Completion {
     let fake = ProviderFake::start(None).await.unwrap();
     let server = serve(&fake, &[("MINI_AGENT_RESPONSES_HOSTED_TOOLS", "reject")]);
-    let res = reqwest::Client::new()
+    let res = harness::http_client()
         .post(format!("{}/v1/responses", server.base_url()))
         .bearer_auth(CLIENT_KEY)
         .header("x-request-id", "req-codex-refused")
@@ -389,7 +389,7 @@ async fn streamed(side: &ServerProcess, fake: &ProviderFake) {
     let marker = unique("stream");
     let body = json!({"model": "codex", "stream": true, "stream_options": {"include_usage": true},
         "messages": [{"role": "user", "content": format!("Say hi. ({marker})")}]});
-    let res = reqwest::Client::new()
+    let res = harness::http_client()
         .post(format!("{}/v1/chat/completions", side.base_url()))
         .json(&body)
         .send()

@@ -33,7 +33,7 @@ async fn the_facade_image_serves_the_demo() -> Completion {
         .expect("the façade container starts");
     let port = container.get_host_port_ipv4(8788).await.unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = harness::http_client();
     let ready: Value = common::get_json(format!("{base}/ready")).await;
     assert_eq!(ready["ok"], true);
     let env: Value = http
@@ -61,7 +61,7 @@ async fn the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode
         .await
         .unwrap();
     let port = strict.get_host_port_ipv4(8077).await.unwrap();
-    let res = reqwest::Client::new()
+    let res = harness::http_client()
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
         .bearer_auth(KEY)
         .json(&json!({"model": "codex", "messages": [{"role": "user", "content": "hi"}]}))
@@ -79,7 +79,7 @@ async fn the_sidecar_image_refuses_without_credentials_and_echoes_with_echo_mode
         .await
         .unwrap();
     let port = echo.get_host_port_ipv4(8077).await.unwrap();
-    let body: Value = reqwest::Client::new()
+    let body: Value = harness::http_client()
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
         .bearer_auth(KEY)
         .json(&json!({"model": "codex", "messages": [{"role": "user", "content": "hi"}]}))
@@ -118,7 +118,7 @@ async fn python_in_a_container(namespaces: bool, extra: &[(&str, &str)]) -> Resu
     }
     let container = request.start().await.expect("the exec-rpc container starts");
     let port = container.get_host_port_ipv4(8790).await.unwrap();
-    let res = reqwest::Client::new()
+    let res = harness::http_client()
         .post(format!("http://127.0.0.1:{port}/exec"))
         .bearer_auth(KEY)
         .json(&json!({"language": "python", "code": "import os\nprint(6 * 7, os.getuid())"}))

@@ -61,7 +61,7 @@ fn stack() -> Result<Stack, String> {
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder().timeout(SCENARIO_LIMIT).build().unwrap()
+    harness::http_client_builder().timeout(SCENARIO_LIMIT).build().unwrap()
 }
 
 async fn post(url: String, body: Value) -> (u16, Value) {

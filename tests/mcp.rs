@@ -46,7 +46,7 @@ async fn run_at(server: &ServerProcess, url: &str, script: Value) -> Value {
         "tool_http_headers": {"Authorization": "Bearer mcp-token"},
         "messages": [{"role": "user", "content": script_marker(&script)}],
     });
-    let res = reqwest::Client::new().post(format!("{}/agent/run", server.base_url())).json(&body).send().await.unwrap();
+    let res = harness::http_client().post(format!("{}/agent/run", server.base_url())).json(&body).send().await.unwrap();
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
 }
@@ -119,7 +119,7 @@ async fn an_expired_session_starts_over() -> Completion {
                 "model": "openai/scripted", "tool_backend": "mcp", "tool_mcp_url": url,
                 "messages": [{"role": "user", "content": script_marker(&script)}],
             });
-            reqwest::Client::new()
+            harness::http_client()
                 .post(format!("{server_url}/agent/run"))
                 .json(&body)
                 .send()

@@ -123,7 +123,7 @@ impl UrlTransport {
     pub fn new(base: &str) -> Result<Self, reqwest::Error> {
         // No connection reuse: a target that drops its keep-alive connection after an error (uvicorn
         // does after a 500) would otherwise make the *next* request fail with a stale-connection error.
-        let http = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+        let http = http_client().pool_max_idle_per_host(0).build()?;
         Ok(Self { base: base.trim_end_matches('/').to_owned(), http })
     }
 
@@ -160,4 +160,18 @@ impl Transport for UrlTransport {
             Ok(Reply { status, headers, body })
         })
     }
+}
+
+/// The one way the suite starts a reqwest client: reqwest has no crypto provider of its own
+/// (`rustls-no-provider`) and panics when a client is built without one, so ring is installed
+/// first, once.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "transport::http_client: the one place the suite starts a reqwest client"
+)]
+pub fn http_client() -> reqwest::ClientBuilder {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // Err only when a provider is already installed, which is all this needs.
+    ONCE.call_once(|| drop(rustls::crypto::ring::default_provider().install_default()));
+    reqwest::Client::builder()
 }

@@ -29,6 +29,25 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// A reqwest client builder for tests and tools: reqwest has no crypto provider of its own
+/// (`rustls-no-provider`) and panics when a client is built without one, so ring is installed
+/// first, once.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // Err only when a provider is already installed, which is all this needs.
+    ONCE.call_once(|| drop(rustls::crypto::ring::default_provider().install_default()));
+    reqwest::Client::builder()
+}
+
+/// A default reqwest client (see [`http_client_builder`]).
+///
+/// # Panics
+/// Only if the TLS backend cannot be set up (no system CA store).
+#[must_use]
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().expect("a reqwest client")
+}
+
 /// How long a process may take to print its "listening on" line.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 

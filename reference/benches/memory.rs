@@ -81,7 +81,7 @@ fn main() {
         ("/v1/responses, input = numbers", "/v1/responses", numbers(r#"{"model":"openai/m","input":["#, "]}")),
     ];
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
+    let http = harness::http_client_builder().timeout(Duration::from_secs(120)).build().unwrap();
     println!("miniagent memory bench: one {} MiB body per scenario, peak RSS growth of the server", BODY_BYTES >> 20);
     for (name, path, body) in scenarios {
         let (server, addr) = start_miniagent(&["serve", "--max-body-bytes", "9000000"], &env);

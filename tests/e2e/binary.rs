@@ -21,7 +21,7 @@ fn demo_server(extra_env: &[(&str, &str)]) -> ServerProcess {
 #[tokio::test]
 async fn the_readme_first_command_serves_both_endpoints_without_keys() {
     let server = demo_server(&[]);
-    let http = reqwest::Client::new();
+    let http = harness::http_client();
     let base = server.base_url();
 
     let ready: Value = common::get_json(format!("{base}/ready")).await;
@@ -343,7 +343,7 @@ async fn exec_rpc_names_a_missing_toolchain() {
         &[("PATH", empty.path().to_str().unwrap())],
     )
     .expect("exec-rpc starts");
-    let http = reqwest::Client::new();
+    let http = harness::http_client();
     let v: Value = http
         .post(format!("{}/exec", server.base_url()))
         .json(&json!({"language": "c", "code": "int main(void){return 0;}"}))

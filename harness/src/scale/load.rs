@@ -61,7 +61,7 @@ pub struct Load {
 
 /// The client: bounded, so a request that nginx holds forever is an `Outcome`, not a hang.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default()
+    crate::http_client_builder().timeout(Duration::from_secs(30)).build().unwrap_or_default()
 }
 
 /// Sends the batch; `done` counts finished requests as they finish (for a kill mid-load). The

@@ -112,7 +112,7 @@ async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
 
 /// Runs every check.
 pub async fn run(config: &Config, targets: &Targets) -> Vec<Check> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
+    let http = crate::transport::tls::http_client().timeout(Duration::from_secs(5)).build().unwrap_or_default();
     let sidecar = get_json(&http, &format!("{}/healthz", targets.sidecar)).await;
     let said = |key: &str| sidecar.as_ref().ok().and_then(|v| v[key].as_bool());
     let sidecar_echo = said("echo").unwrap_or(targets.sidecar_echo_env);

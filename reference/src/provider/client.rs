@@ -49,7 +49,7 @@ const MAX_CACHED_URLS: usize = 64;
 
 impl Providers {
     pub fn new(settings: ProviderSettings, router: RouterConfig) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let http = crate::transport::tls::http_client()
             .connect_timeout(settings.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()?;

@@ -58,7 +58,7 @@ pub(crate) struct McpTools {
     url: String,
     /// The URL as messages show it (without credentials).
     shown: String,
-    client: reqwest13::Client,
+    client: reqwest::Client,
     headers: HashMap<axum::http::HeaderName, axum::http::HeaderValue>,
     settings: McpSettings,
     peer: OnceCell<Peer<RoleClient>>,
@@ -100,7 +100,6 @@ impl McpTools {
                 headers.insert(n, v);
             }
         }
-        crate::transport::tls::install_crypto_provider();
         Ok(Self {
             url: url.as_str().to_owned(),
             shown: crate::outbound::redacted(url),
@@ -159,13 +158,13 @@ impl McpTools {
 /// same-origin 307/308 redirects (which keep the JSON-RPC body; another origin would receive the
 /// session id and the caller's headers), with no idle pool (the SDK's own choice: a reused
 /// connection after an unread body stalls on delayed ACKs).
-fn http_client(url: &url::Url, addrs: &[std::net::SocketAddr]) -> Result<reqwest13::Client, String> {
-    let policy = reqwest13::redirect::Policy::custom(|attempt| {
+fn http_client(url: &url::Url, addrs: &[std::net::SocketAddr]) -> Result<reqwest::Client, String> {
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
         let keeps_body = matches!(attempt.status().as_u16(), 307 | 308);
         let same_origin = attempt.previous().first().is_some_and(|first| first.origin() == attempt.url().origin());
         if keeps_body && same_origin && attempt.previous().len() < 10 { attempt.follow() } else { attempt.stop() }
     });
-    let mut builder = reqwest13::Client::builder().pool_max_idle_per_host(0).redirect(policy);
+    let mut builder = crate::transport::tls::http_client().pool_max_idle_per_host(0).redirect(policy);
     if let Some(host) = url.host_str().filter(|_| !addrs.is_empty()) {
         builder = builder.resolve_to_addrs(host.trim_start_matches('[').trim_end_matches(']'), addrs);
     }

@@ -4,7 +4,7 @@
 //!   itself), its wait schedule and the statistics it keeps. Waits are `tokio::time` sleeps, so tests
 //!   drive retries under paused time.
 //! - [`retry_after`] — the one `Retry-After` parser (seconds or an HTTP date).
-//! - [`tls`] — the crypto provider for the rustls-based clients that do not bring their own.
+//! - [`tls`] — the one way to build a reqwest client ([`tls::http_client`]: ring installed first as the crypto provider).
 //! - [`redis`] — the server's one bounded Redis link, shared by the rate limiter and the router.
 //!
 //! Callers: the providers (plain and streaming calls), the HTTP tools invoker (429 only) and the

@@ -101,7 +101,7 @@ async fn stream(base: &str, mode: &str, extra: Value) -> Vec<(Duration, String)>
     let mut body = json!({"model": "openai/up", "stream": true, "messages": [{"role": "user", "content": mode}]});
     body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     let started = Instant::now();
-    let res = reqwest::Client::new().post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap();
+    let res = harness::http_client().post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
     let mut bytes = res.bytes_stream();
@@ -171,7 +171,7 @@ async fn usage_is_forwarded_when_asked_and_tool_calls_by_index() {
 /// A streamed request whose answer is not a 200: its status and JSON body.
 async fn refused(base: &str, mode: &str) -> (u16, Value) {
     let body = json!({"model": "openai/up", "stream": true, "messages": [{"role": "user", "content": mode}]});
-    let res = reqwest::Client::new().post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap();
+    let res = harness::http_client().post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap();
     (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
 }
 
@@ -201,7 +201,7 @@ async fn a_cut_stream_or_a_non_stream_ends_with_an_error_event_and_no_done() {
 #[tokio::test]
 async fn an_invalid_model_is_a_plain_400_before_any_stream() {
     let base = facade().await;
-    let res = reqwest::Client::new()
+    let res = harness::http_client()
         .post(format!("{base}/v1/chat/completions"))
         .json(&json!({"model": "nope/x", "stream": true, "messages": []}))
         .send()

@@ -86,7 +86,7 @@ async fn spans_reach_otlp_continue_the_client_trace_and_go_on_to_the_provider() 
         ],
     )
     .unwrap();
-    let http = reqwest::Client::new();
+    let http = harness::http_client();
     let traceparent = format!("00-{TRACE}-{CLIENT_SPAN}-01");
     let chat = http
         .post(format!("{}/v1/chat/completions", server.base_url()))
@@ -211,7 +211,7 @@ async fn an_unsampled_request_makes_no_span_and_a_sampled_parent_is_followed() {
         ],
     )
     .unwrap();
-    let http = reqwest::Client::new();
+    let http = harness::http_client();
     let chat = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
     let url = format!("{}/v1/chat/completions", server.base_url());
     for traceparent in [None, Some(format!("00-{TRACE2}-{CLIENT_SPAN}-00"))] {

@@ -228,7 +228,7 @@ fn run_tool(server: &harness::ServerProcess, stage: &Stage, code: &str) -> Resul
     });
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let reply: Value = rt.block_on(async {
-        let res = reqwest::Client::new()
+        let res = harness::http_client()
             .post(format!("{}/agent/run", server.base_url()))
             .bearer_auth(&stage.client_key)
             .timeout(Duration::from_secs(120))
