@@ -197,16 +197,19 @@ fn ends_with_error(data: &[String], what: &str) -> CaseResult {
     Ok(())
 }
 
+/// `sent` streamed by the provider for a request marked `marker`: the chunks the client got before
+/// the `[DONE]` that must end them.
+async fn streamed(ctx: &Ctx, marker: &str, sent: &[Value]) -> Result<Vec<Value>, Failure> {
+    let reply = ctx.post_json("/v1/chat/completions", &stream_body(marker, &Upstream::events(sent.to_vec()))).await?;
+    let data = stream_data(&reply, "a streamed completion")?;
+    ensure_eq!(data.last().map(String::as_str), Some("[DONE]"), "the last event");
+    json_events(&data[..data.len() - 1])
+}
+
 async fn relayed(ctx: &Ctx) -> CaseResult {
     let marker = uuid_like();
     let sent = chunks();
-    let reply = ctx.post_json("/v1/chat/completions", &stream_body(&marker, &Upstream::events(sent.clone()))).await?;
-    let data = stream_data(&reply, "a streamed completion")?;
-    ensure_eq!(data.last().map(String::as_str), Some("[DONE]"), "the last event");
-    let got: Vec<Value> = data[..data.len() - 1]
-        .iter()
-        .map(|d| serde_json::from_str(d).map_err(|e| Failure::failed(format!("an event is not JSON ({e}): {d}"))))
-        .collect::<Result<_, _>>()?;
+    let got = streamed(ctx, &marker, &sent).await?;
     ensure_eq!(got, sent, "the chunks the client got");
     let request = one_request(ctx, &marker).await?;
     ensure_eq!(request.body["stream"], json!(true), "stream, as the provider saw it");
@@ -233,14 +236,13 @@ async fn cut(ctx: &Ctx) -> CaseResult {
 }
 
 async fn assembled(ctx: &Ctx) -> CaseResult {
-    let marker = uuid_like();
     let sent = chunks();
-    let reply = ctx.post_json("/v1/chat/completions", &stream_body(&marker, &Upstream::events(sent.clone()))).await?;
-    let data = stream_data(&reply, "a streamed completion")?;
-    ensure_eq!(data.last().map(String::as_str), Some("[DONE]"), "the last event");
-    let got = json_events(&data[..data.len() - 1])?;
-    let want = Assembled::of(&sent);
-    ensure_eq!(Assembled::of(&got), want, "what the chunks assemble into, as the openai SDK joins them");
+    let got = streamed(ctx, &uuid_like(), &sent).await?;
+    ensure_eq!(
+        Assembled::of(&got),
+        Assembled::of(&sent),
+        "what the chunks assemble into, as the openai SDK joins them"
+    );
     Ok(())
 }
 
