@@ -40,6 +40,9 @@ struct Relay<S, F> {
     upstream: S,
     pending: BytesMut,
     seen: usize,
+    /// When the provider last sent a byte: the silence is counted from here, across the
+    /// keep-alive comments written meanwhile.
+    heard: tokio::time::Instant,
     done: bool,
     provider: ProviderKind,
     pace: Pace,
@@ -62,6 +65,7 @@ pub(crate) fn relay(
         upstream: response.bytes_stream(),
         pending: BytesMut::new(),
         seen: 0,
+        heard: tokio::time::Instant::now(),
         done: false,
         provider,
         pace,
@@ -79,9 +83,8 @@ where
     if r.done {
         return None;
     }
-    let silent_since = tokio::time::Instant::now();
     loop {
-        let give_up = silent_since + r.pace.idle;
+        let give_up = r.heard + r.pace.idle;
         let wait = r.pace.keepalive.min(give_up.saturating_duration_since(tokio::time::Instant::now()));
         let chunk = match tokio::time::timeout(wait, r.upstream.next()).await {
             Err(_) if tokio::time::Instant::now() >= give_up => {
@@ -106,6 +109,7 @@ where
             }
             Ok(Some(Ok(chunk))) => chunk,
         };
+        r.heard = tokio::time::Instant::now();
         r.seen += chunk.len();
         if r.seen > r.pace.max_bytes {
             let max = r.pace.max_bytes;

@@ -22,7 +22,9 @@ use serde_json::{Value, json};
 /// An upstream whose stream is scripted by the request's first user message:
 /// `slow-start` waits 1.2 s before its first chunk, `gap` waits 0.8 s between its two content
 /// chunks, `fail` answers 500, `tools` streams a tool call in fragments, `cut` ends without
-/// `[DONE]`, `json` answers a 200 that is no event stream, `hang` sends no head for 3 s.
+/// `[DONE]`, `cut-mid` ends in the middle of an event, `split` writes an event in two pieces 0.3 s
+/// apart, `silent` goes quiet for 2.5 s after its first chunk, `long` is above 1 KiB, `json` answers a 200 that is no
+/// event stream, `hang` sends no head for 3 s.
 async fn upstream(body: Bytes) -> Response {
     let req: Value = serde_json::from_slice(&body).unwrap();
     let mode = req["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
@@ -40,6 +42,15 @@ async fn upstream(body: Bytes) -> Response {
         _ => {}
     }
     let usage_asked = req["stream_options"]["include_usage"] == json!(true);
+    let stream = futures::stream::iter(parts(&mode, usage_asked)).then(|(wait, text)| async move {
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        Ok::<_, Infallible>(Bytes::from(text))
+    });
+    Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(stream)).unwrap()
+}
+
+/// The pieces of a scripted stream: how long to wait before each, and its text.
+fn parts(mode: &str, usage_asked: bool) -> Vec<(u64, String)> {
     let chunk = |delta: Value, finish: Value| {
         format!(
             "data: {}\n\n",
@@ -48,7 +59,7 @@ async fn upstream(body: Bytes) -> Response {
         )
     };
     let mut parts: Vec<(u64, String)> = Vec::new();
-    match mode.as_str() {
+    match mode {
         "tools" => {
             parts.push((0, chunk(json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "t0", "type": "function", "function": {"name": "echo", "arguments": "{\"te"}}]}), Value::Null)));
             parts.push((
@@ -57,10 +68,27 @@ async fn upstream(body: Bytes) -> Response {
             ));
             parts.push((0, chunk(json!({}), json!("tool_calls"))));
         }
+        "split" => {
+            let whole = chunk(json!({"role": "assistant", "content": "Hello"}), Value::Null);
+            let (head, tail) = whole.split_at(whole.find("Hel").unwrap() + 3);
+            parts.push((0, head.to_owned()));
+            parts.push((300, tail.to_owned()));
+            parts.push((0, chunk(json!({}), json!("stop"))));
+        }
+        "cut-mid" => {
+            parts.push((0, chunk(json!({"role": "assistant", "content": "Hel"}), Value::Null)));
+            parts.push((50, "data: {\"id\":\"up-1\",\"choi".to_owned()));
+        }
         _ => {
             let first_wait = if mode == "slow-start" { 1200 } else { 0 };
-            let gap = if mode == "gap" { 800 } else { 0 };
-            parts.push((first_wait, chunk(json!({"role": "assistant", "content": "Hel"}), Value::Null)));
+            let gap = match mode {
+                "gap" => 800,
+                "silent" => 2500,
+                _ => 0,
+            };
+            // `long` makes a stream above the smallest reply limit (1 KiB).
+            let first = if mode == "long" { "Hel".repeat(400) } else { "Hel".to_owned() };
+            parts.push((first_wait, chunk(json!({"role": "assistant", "content": first}), Value::Null)));
             parts.push((gap, chunk(json!({"content": "lo"}), Value::Null)));
             parts.push((0, chunk(json!({}), json!("stop"))));
         }
@@ -68,14 +96,10 @@ async fn upstream(body: Bytes) -> Response {
     if usage_asked {
         parts.push((0, format!("data: {}\n\n", json!({"id": "up-1", "choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4}}))));
     }
-    if mode != "cut" {
+    if mode != "cut" && mode != "cut-mid" {
         parts.push((0, "data: [DONE]\n\n".to_owned()));
     }
-    let stream = futures::stream::iter(parts).then(|(wait, text)| async move {
-        tokio::time::sleep(Duration::from_millis(wait)).await;
-        Ok::<_, Infallible>(Bytes::from(text))
-    });
-    Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(stream)).unwrap()
+    parts
 }
 
 async fn serve(router: Router) -> String {
@@ -86,18 +110,28 @@ async fn serve(router: Router) -> String {
 }
 
 async fn facade() -> String {
+    facade_with(&[]).await
+}
+
+async fn facade_with(more: &[(&str, &str)]) -> String {
     let up = serve(Router::new().route("/v1/chat/completions", post(upstream))).await;
     let base = format!("{up}/v1");
-    let config = Config::from_pairs([
+    let mut pairs = vec![
         ("OPENAI_API_BASE", base.as_str()),
         ("MINI_AGENT_SSE_KEEPALIVE_SEC", "0.2"),
         ("MINI_AGENT_PROVIDER_TIMEOUT_SEC", "1"),
-    ]);
-    serve(app(AppState::new(config).unwrap())).await
+    ];
+    pairs.extend_from_slice(more);
+    serve(app(AppState::new(Config::from_pairs(pairs)).unwrap())).await
 }
 
 /// Every SSE line with the time it arrived.
 async fn stream(base: &str, mode: &str, extra: Value) -> Vec<(Duration, String)> {
+    lines_of(&pieces(base, mode, extra).await)
+}
+
+/// The stream's bytes in the pieces the client read them in, each with the time it arrived.
+async fn pieces(base: &str, mode: &str, extra: Value) -> Vec<(Duration, String)> {
     let mut body = json!({"model": "openai/up", "stream": true, "messages": [{"role": "user", "content": mode}]});
     body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     let started = Instant::now();
@@ -105,15 +139,23 @@ async fn stream(base: &str, mode: &str, extra: Value) -> Vec<(Duration, String)>
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
     let mut bytes = res.bytes_stream();
+    let mut pieces = Vec::new();
+    while let Some(chunk) = bytes.next().await {
+        pieces.push((started.elapsed(), String::from_utf8_lossy(&chunk.unwrap()).into_owned()));
+    }
+    pieces
+}
+
+fn lines_of(pieces: &[(Duration, String)]) -> Vec<(Duration, String)> {
     let mut lines = Vec::new();
     let mut pending = String::new();
-    while let Some(chunk) = bytes.next().await {
-        pending.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    for (at, piece) in pieces {
+        pending.push_str(piece);
         while let Some(i) = pending.find('\n') {
             let line = pending[..i].trim_end_matches('\r').to_owned();
             pending.drain(..=i);
             if !line.is_empty() {
-                lines.push((started.elapsed(), line));
+                lines.push((*at, line));
             }
         }
     }
@@ -210,4 +252,67 @@ async fn an_invalid_model_is_a_plain_400_before_any_stream() {
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
     assert!(body["error"]["message"].as_str().unwrap().contains("unknown provider `nope`"), "{body}");
+}
+
+#[tokio::test]
+async fn an_event_written_in_two_pieces_reaches_the_client_whole_and_cut_only_at_line_ends() {
+    let base = facade().await;
+    let pieces = pieces(&base, "split", json!({})).await;
+    assert!(pieces.iter().all(|(_, p)| p.ends_with('\n')), "a piece cut inside a line: {pieces:?}");
+    let events = data(&lines_of(&pieces));
+    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|(_, d)| serde_json::from_str(d).unwrap()).collect();
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!((text.as_str(), events.last().unwrap().1.as_str()), ("Hello", "[DONE]"), "{pieces:?}");
+    // The event's first half was held back until its line was complete.
+    let hello = events.iter().find(|(_, d)| d.contains("Hello")).unwrap().0;
+    assert!(hello >= Duration::from_millis(250), "the half line went out alone at {hello:?}");
+}
+
+#[tokio::test]
+async fn a_stream_cut_inside_an_event_ends_it_apart_from_the_error_event() {
+    let base = facade().await;
+    let pieces = pieces(&base, "cut-mid", json!({})).await;
+    let raw: String = pieces.iter().map(|(_, p)| p.as_str()).collect();
+    // The half event is passed on as it came, closed, and the error event stands on its own.
+    let (before, error) = raw.rsplit_once("\n\ndata: ").expect("an error event after a blank line");
+    assert!(before.ends_with("data: {\"id\":\"up-1\",\"choi"), "{raw:?}");
+    let error: Value = serde_json::from_str(error.trim_end()).unwrap();
+    assert!(error["error"]["message"].as_str().unwrap().contains("without data: [DONE]"), "{raw:?}");
+    // A stream cut after a whole event gets no stray blank line before its error event.
+    let raw: String = pieces_text(&base, "cut").await;
+    assert!(!raw.contains("\n\n\n"), "{raw:?}");
+    assert!(raw.contains("\n\ndata: {\"error\""), "{raw:?}");
+}
+
+async fn pieces_text(base: &str, mode: &str) -> String {
+    pieces(base, mode, json!({})).await.into_iter().map(|(_, p)| p).collect()
+}
+
+#[tokio::test]
+async fn a_provider_silent_past_its_timeout_ends_the_stream_with_an_error_event() {
+    let base = facade().await;
+    let lines = stream(&base, "silent", json!({})).await;
+    let events = data(&lines);
+    let (at, last) = events.last().unwrap();
+    let last: Value = serde_json::from_str(last).unwrap();
+    let message = last["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("went silent") && message.contains("MINI_AGENT_PROVIDER_TIMEOUT_SEC"), "{events:?}");
+    // Given up after the 1 s timeout (keep-alives meanwhile), not when the upstream spoke again.
+    assert!(*at >= Duration::from_millis(900) && *at < Duration::from_millis(2300), "ended at {at:?}");
+    assert!(lines.iter().any(|(_, l)| l.starts_with(':')), "keep-alives while it was silent: {lines:?}");
+}
+
+#[tokio::test]
+async fn a_stream_is_cut_at_the_reply_limit_and_not_a_byte_before() {
+    let size: usize = parts("long", false).iter().map(|(_, t)| t.len()).sum();
+    let exact = size.to_string();
+    let events =
+        data(&stream(&facade_with(&[("MINI_AGENT_PROVIDER_MAX_BYTES", &exact)]).await, "long", json!({})).await);
+    assert_eq!(events.last().unwrap().1, "[DONE]", "exactly the limit passes: {events:?}");
+    let under = (size - 1).to_string();
+    let events =
+        data(&stream(&facade_with(&[("MINI_AGENT_PROVIDER_MAX_BYTES", &under)]).await, "long", json!({})).await);
+    let last: Value = serde_json::from_str(&events.last().unwrap().1).unwrap();
+    assert!(last["error"]["message"].as_str().unwrap().contains("MINI_AGENT_PROVIDER_MAX_BYTES"), "{events:?}");
+    assert!(events.iter().all(|(_, d)| d != "[DONE]"), "{events:?}");
 }
