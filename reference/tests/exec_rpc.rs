@@ -157,6 +157,13 @@ fn needing(
     })
 }
 
+fn a_compiled_program_past_its_timeout_is_its_own_timeout_not_the_compile_steps() {
+    block_on(async {
+        let v = exec("c", "int main(void){ for (;;) {} }", Some(1.0)).await;
+        assert_eq!((v["ok"].clone(), v["error"].clone()), (json!(false), json!("timeout after 1s")), "{v}");
+    });
+}
+
 fn main() {
     let args = Arguments::from_args();
     let mut trials = vec![
@@ -176,6 +183,11 @@ fn main() {
             "a_compile_error_is_a_result_not_a_crash".into(),
             &[("gcc", "gcc")],
             a_compile_error_is_a_result_not_a_crash,
+        ),
+        needing(
+            "a_compiled_program_past_its_timeout_is_its_own_timeout_not_the_compile_steps".into(),
+            &[("gcc", "gcc")],
+            a_compiled_program_past_its_timeout_is_its_own_timeout_not_the_compile_steps,
         ),
         needing(
             "timeouts_kill_and_are_clamped_to_one_second".into(),

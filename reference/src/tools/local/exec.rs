@@ -178,6 +178,23 @@ mod tests {
         assert!(r.error.as_deref().is_some_and(|e| e.contains("cannot split")), "{r:?}");
     }
 
+    #[tokio::test]
+    async fn output_past_the_cap_is_dropped_and_says_how_much() {
+        let mut s = settings(&[], 10_000);
+        s.output_cap = 100;
+        let code = "import sys; sys.stdout.write('o' * 130); sys.stderr.write('e' * 100)";
+        let r = python(&call(json!({"code": code})), &s, &unsandboxed()).await;
+        assert_eq!(r.stdout.as_deref().map(str::len), Some(100), "{r:?}");
+        assert_eq!(r.extra.get("stdout_truncated"), Some(&json!(30)), "30 bytes past the cap: {r:?}");
+        // Exactly at the cap nothing was dropped, and nothing is said.
+        assert_eq!(r.stderr.as_deref().map(str::len), Some(100), "{r:?}");
+        assert_eq!(r.extra.get("stderr_truncated"), None, "{r:?}");
+        let code = "import sys; sys.stderr.write('e' * 101)";
+        let r = python(&call(json!({"code": code})), &s, &unsandboxed()).await;
+        assert_eq!(r.extra.get("stderr_truncated"), Some(&json!(1)), "{r:?}");
+        assert_eq!(r.extra.get("stdout_truncated"), None, "{r:?}");
+    }
+
     #[test]
     fn seconds_format() {
         assert_eq!(seconds(Duration::from_secs(10)), "10");
