@@ -10,45 +10,47 @@ use serde_json::Value;
 use crate::agent::invocation::ToolInvocation;
 use crate::agent::outcome::{RunOutcome, StoppedReason};
 
+/// Borrowed from the outcome it shapes: nothing is copied to answer (the messages above all) —
+/// it is serialized once, straight into the response body.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Envelope {
+pub(crate) struct Envelope<'a> {
     pub ok: bool,
-    pub final_answer: Option<String>,
+    pub final_answer: Option<&'a str>,
     pub stopped_reason: StoppedReason,
-    pub messages: Vec<Value>,
-    pub metrics: Metrics,
+    pub messages: &'a [Value],
+    pub metrics: Metrics<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_tool_invocation: Option<ToolInvocation>,
+    pub last_tool_invocation: Option<&'a ToolInvocation>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Metrics {
+pub(crate) struct Metrics<'a> {
     pub iterations: usize,
     pub ttotal_ms: f64,
     pub escalated: bool,
-    pub used_model: String,
+    pub used_model: &'a str,
 }
 
 /// Shapes an outcome. `ttotal_ms` is the server time spent on the request so far.
-pub(crate) fn build(outcome: &RunOutcome, ttotal_ms: f64) -> Envelope {
-    let last_tool_invocation = outcome.last_ok_invocation().cloned();
-    let mut final_answer = outcome.final_answer.clone();
-    if final_answer.as_deref().is_none_or(str::is_empty)
-        && let Some(stdout) = last_tool_invocation.as_ref().and_then(|inv| inv.stdout.as_deref())
+pub(crate) fn build(outcome: &RunOutcome, ttotal_ms: f64) -> Envelope<'_> {
+    let last_tool_invocation = outcome.last_ok_invocation();
+    let mut final_answer = outcome.final_answer.as_deref();
+    if final_answer.is_none_or(str::is_empty)
+        && let Some(stdout) = last_tool_invocation.and_then(|inv| inv.stdout.as_deref())
         && !stdout.is_empty()
     {
-        final_answer = Some(stdout.to_owned());
+        final_answer = Some(stdout);
     }
     Envelope {
         ok: true,
         final_answer,
         stopped_reason: outcome.stopped_reason,
-        messages: outcome.messages.clone(),
+        messages: &outcome.messages,
         metrics: Metrics {
             iterations: outcome.iterations.len(),
             ttotal_ms,
             escalated: outcome.escalated,
-            used_model: outcome.used_model.clone(),
+            used_model: &outcome.used_model,
         },
         last_tool_invocation,
     }
@@ -84,7 +86,8 @@ mod tests {
 
     #[test]
     fn keys_come_in_contract_order() {
-        let env = build(&outcome(Some("hi"), vec![vec![inv(true, "x")]]), 1.5);
+        let outcome = outcome(Some("hi"), vec![vec![inv(true, "x")]]);
+        let env = build(&outcome, 1.5);
         let text = serde_json::to_string(&env).expect("serializes");
         let order = [
             "\"ok\"",
@@ -109,16 +112,17 @@ mod tests {
             build(&outcome(None, vec![vec![ok.clone()], vec![failed.clone()]]), 0.0).last_tool_invocation.is_none()
         );
         assert!(build(&outcome(None, vec![]), 0.0).last_tool_invocation.is_none());
-        let env = build(&outcome(None, vec![vec![failed, ok.clone()]]), 0.0);
-        assert_eq!(env.last_tool_invocation, Some(ok));
+        let outcome = outcome(None, vec![vec![failed, ok.clone()]]);
+        let env = build(&outcome, 0.0);
+        assert_eq!(env.last_tool_invocation, Some(&ok));
     }
 
     #[test]
     fn empty_final_answer_falls_back_to_stdout() {
         let invs = vec![vec![inv(true, "42\n")]];
-        assert_eq!(build(&outcome(Some(""), invs.clone()), 0.0).final_answer.as_deref(), Some("42\n"));
-        assert_eq!(build(&outcome(None, invs.clone()), 0.0).final_answer.as_deref(), Some("42\n"));
-        assert_eq!(build(&outcome(Some("kept"), invs), 0.0).final_answer.as_deref(), Some("kept"));
+        assert_eq!(build(&outcome(Some(""), invs.clone()), 0.0).final_answer, Some("42\n"));
+        assert_eq!(build(&outcome(None, invs.clone()), 0.0).final_answer, Some("42\n"));
+        assert_eq!(build(&outcome(Some("kept"), invs), 0.0).final_answer, Some("kept"));
     }
 
     #[test]

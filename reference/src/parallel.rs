@@ -20,8 +20,8 @@ use std::time::Instant;
 use futures::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 
-use crate::provider::chat::ChatRequest;
 use crate::provider::chat::first_choice;
+use crate::provider::chat::{ChatRequest, Completion};
 use crate::provider::client::Providers;
 use crate::provider::error::ProviderError;
 use crate::provider::kind::ProviderKind;
@@ -246,7 +246,7 @@ async fn call(
         (collect_stream(providers, route, chat).await, None)
     } else {
         let (r, s) = providers.complete_route_with_stats(route, chat).await;
-        (r.map(|c| c.raw), Some(s))
+        (r.map(Completion::into_raw), Some(s))
     }
 }
 

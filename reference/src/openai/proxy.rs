@@ -356,7 +356,7 @@ pub(crate) async fn read_all(forwarded: Forwarded, route: &Route, max: usize) ->
     if !forwarded.span.is_disabled()
         && let Ok(reply) = serde_json::from_slice::<Value>(&bytes)
     {
-        observe::record_usage(&forwarded.span, &reply);
+        observe::record_usage(&forwarded.span, reply.get("usage"));
     }
     Ok(Bytes::from(bytes))
 }

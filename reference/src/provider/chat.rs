@@ -75,17 +75,72 @@ pub(crate) fn first_choice(value: &Value) -> Option<&Value> {
     value.get("choices")?.get(0)
 }
 
-/// A provider's answer: the raw OpenAI-shaped response, kept whole so nothing the provider said is
-/// lost on the way to the client.
+/// A provider's answer: the OpenAI-shaped response, kept whole so nothing the provider said is
+/// lost on the way to the client ([`Completion::raw`]).
 #[derive(Debug, Clone)]
 pub struct Completion {
-    pub raw: Value,
+    answer: Answer,
     /// The provider that answered, for metadata (`openai`, `ollama`, `dummy`, …).
     pub provider: ProviderKind,
     /// Retry statistics, when `CODEX_AGENT_ENABLE_METRICS=1`.
     pub retry_stats: Option<RetryStats>,
     /// The router deployment that answered and the attempts it took, when the model is a group.
     pub served: Option<Served>,
+}
+
+/// What a provider answered: a JSON value built here (the dummy provider), or a reply read only as
+/// far as a caller of [`Completion`] looks — `choices[0].message` and `usage` — with its bytes
+/// kept for the callers that want the whole of it (parallel completions). Reading every field of
+/// a reply into a `Value` was an eighth of an `/agent/run` (callgrind: the map inserts and their
+/// hashing), for fields nobody read.
+#[derive(Debug, Clone)]
+pub(crate) enum Answer {
+    Value(Value),
+    Read { message: Value, usage: Option<Value>, body: Vec<u8> },
+}
+
+/// The part of a chat completion that is read eagerly; every other field is skipped unparsed.
+#[derive(serde::Deserialize)]
+struct Partial {
+    choices: Vec<PartialChoice>,
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct PartialChoice {
+    #[serde(default)]
+    message: Option<Value>,
+}
+
+impl Answer {
+    /// A reply body that is a usable chat completion — `choices[0].message` an object whose
+    /// `content` is a string, a list of parts or null — or why it is not.
+    pub(crate) fn read(body: Vec<u8>) -> Result<Self, String> {
+        if let Ok(Partial { choices, usage }) = serde_json::from_slice::<Partial>(&body)
+            && let Some(message) = choices.into_iter().next().and_then(|c| c.message)
+            && usable(&message).is_ok()
+        {
+            return Ok(Self::Read { message, usage, body });
+        }
+        // Not the common shape (or a duplicate key, which the typed read refuses and a `Value`
+        // takes the last of): read it whole, and say what is wrong with it the one way.
+        let excerpt = || super::openai::excerpt(&body);
+        let value: Value = serde_json::from_slice(&body).map_err(|e| format!("{e}; body starts: {}", excerpt()))?;
+        super::openai::check_completion(&value).map_err(|why| format!("{why}; body: {}", excerpt()))?;
+        Ok(Self::Value(value))
+    }
+}
+
+/// Why `message` is no usable assistant message, if it is not.
+pub(crate) fn usable(message: &Value) -> Result<(), String> {
+    let Some(object) = message.as_object() else {
+        return Err(format!("choices[0].message is {message}, not an object"));
+    };
+    match object.get("content") {
+        None | Some(Value::Null | Value::String(_) | Value::Array(_)) => Ok(()),
+        Some(other) => Err(format!("choices[0].message.content is {other}, not a string, a list or null")),
+    }
 }
 
 /// Who answered a routed call.
@@ -99,22 +154,51 @@ pub struct Served {
 
 impl Completion {
     pub fn new(raw: Value, provider: ProviderKind) -> Self {
-        Self { raw, provider, retry_stats: None, served: None }
+        Self::of(Answer::Value(raw), provider)
+    }
+
+    pub(crate) fn of(answer: Answer, provider: ProviderKind) -> Self {
+        Self { answer, provider, retry_stats: None, served: None }
+    }
+
+    /// The whole answer, every field as the provider gave it.
+    pub fn raw(&self) -> Value {
+        match &self.answer {
+            Answer::Value(v) => v.clone(),
+            // The bytes were read as JSON once already.
+            Answer::Read { body, .. } => serde_json::from_slice(body).unwrap_or(Value::Null),
+        }
+    }
+
+    /// The whole answer, every field as the provider gave it.
+    pub fn into_raw(self) -> Value {
+        match self.answer {
+            Answer::Value(v) => v,
+            // The bytes were read as JSON once already.
+            Answer::Read { body, .. } => serde_json::from_slice(&body).unwrap_or(Value::Null),
+        }
     }
 
     /// `choices[0].message`, when it is an object.
     pub fn message(&self) -> Option<&Map<String, Value>> {
-        first_choice(&self.raw).and_then(|c| c.get("message")).and_then(Value::as_object)
+        match &self.answer {
+            Answer::Value(v) => first_choice(v).and_then(|c| c.get("message")).and_then(Value::as_object),
+            Answer::Read { message, .. } => message.as_object(),
+        }
     }
 
     /// `choices[0].message.content` when it is a string.
     pub fn content(&self) -> Option<&str> {
-        first_choice(&self.raw).and_then(|c| c.get("message")?.get("content")).and_then(Value::as_str)
+        self.message().and_then(|m| m.get("content")).and_then(Value::as_str)
     }
 
     /// `usage`, when the provider reported it.
     pub fn usage(&self) -> Option<&Value> {
-        self.raw.get("usage").filter(|u| u.is_object())
+        match &self.answer {
+            Answer::Value(v) => v.get("usage"),
+            Answer::Read { usage, .. } => usage.as_ref(),
+        }
+        .filter(|u| u.is_object())
     }
 
     /// `usage.total_tokens` (else prompt + completion tokens), for per-minute usage.
@@ -129,6 +213,46 @@ impl Completion {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_reply_is_read_as_far_as_needed_and_kept_whole() {
+        let reply = json!({"id": "c1", "object": "chat.completion", "created": 1, "model": "m", "system_fingerprint": "fp",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi", "refusal": null},
+                         "finish_reason": "stop", "logprobs": null}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}});
+        let answer = Answer::read(serde_json::to_vec(&reply).unwrap_or_default()).expect("a usable completion");
+        assert!(matches!(answer, Answer::Read { .. }), "the common shape takes the typed read");
+        let c = Completion::of(answer, ProviderKind::OpenAi);
+        assert_eq!((c.content(), c.total_tokens()), (Some("hi"), Some(5)));
+        assert_eq!(c.message().and_then(|m| m.get("refusal")), Some(&Value::Null));
+        assert_eq!(c.raw(), reply, "every field the provider sent");
+        assert_eq!(c.into_raw(), reply);
+    }
+
+    #[test]
+    fn a_reply_of_another_shape_is_read_whole_or_refused_saying_why() {
+        // A duplicate key: the typed read refuses it, a `Value` keeps the last one, as before.
+        let dup = br#"{"choices": [], "choices": [{"message": {"content": "second"}}]}"#.to_vec();
+        let c = Completion::of(Answer::read(dup).expect("usable"), ProviderKind::OpenAi);
+        assert_eq!(c.content(), Some("second"));
+        let why = |body: &str| Answer::read(body.as_bytes().to_vec()).err().unwrap_or_default();
+        assert!(
+            why(r#"{"choices": []}"#).starts_with("no choices[0].message; body: "),
+            "{}",
+            why(r#"{"choices": []}"#)
+        );
+        assert!(why(r#"{"choices": [{"message": 5}]}"#).starts_with("choices[0].message is 5, not an object"));
+        assert!(
+            why(r#"{"choices": [{"message": {"content": 5}}]}"#)
+                .starts_with("choices[0].message.content is 5, not a string, a list or null")
+        );
+        assert!(why("<html>").contains("; body starts: <html>"), "{}", why("<html>"));
+        // Content as a list of parts, or null with tool calls, is usable.
+        for content in [json!([{"type": "text", "text": "a"}]), Value::Null] {
+            let body = json!({"choices": [{"message": {"content": content, "tool_calls": []}}]});
+            assert!(Answer::read(serde_json::to_vec(&body).unwrap_or_default()).is_ok(), "{body}");
+        }
+    }
 
     #[test]
     fn the_body_keeps_extras_and_owns_its_fields() {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use futures::future::Either;
 use tracing::Instrument;
 
-use super::chat::{ChatRequest, Completion, Served};
+use super::chat::{Answer, ChatRequest, Completion, Served};
 use super::direct::Direct;
 use super::error::ProviderError;
 use super::kind::ProviderKind;
@@ -269,11 +269,14 @@ impl Providers {
         request: &ChatRequest<'_>,
     ) -> (Result<Completion, ProviderError>, RetryStats) {
         let (result, stats, span) = self.observed(route, self.dispatch(route, request)).await;
-        if let Ok(raw) = &result {
-            observe::record_usage(&span, raw);
-        }
         let retry_stats = self.settings.codex.metrics.then(|| stats.clone());
-        (result.map(|raw| Completion { raw, provider: route.kind, retry_stats, served: None }), stats)
+        let result = result.map(|answer| {
+            let mut completion = Completion::of(answer, route.kind);
+            completion.retry_stats = retry_stats;
+            observe::record_usage(&span, completion.usage());
+            completion
+        });
+        (result, stats)
     }
 
     /// Runs `call` as one observed model call: inside its span, finished with its outcome and
@@ -291,14 +294,11 @@ impl Providers {
         (result, stats, span)
     }
 
-    async fn dispatch(
-        &self,
-        route: &Route,
-        request: &ChatRequest<'_>,
-    ) -> (Result<serde_json::Value, ProviderError>, RetryStats) {
+    async fn dispatch(&self, route: &Route, request: &ChatRequest<'_>) -> (Result<Answer, ProviderError>, RetryStats) {
         match route.kind {
             ProviderKind::Dummy => {
-                let answer = |_| async { Ok::<_, ProviderError>(dummy::complete(&route.upstream_model)) };
+                let answer =
+                    |_| async { Ok::<_, ProviderError>(Answer::Value(dummy::complete(&route.upstream_model))) };
                 retry::drive(&retry::RetryPolicy::NONE, answer, openai::classify).await
             }
             ProviderKind::OpenAi

@@ -90,16 +90,15 @@ pub(crate) fn record_chunk_usage(span: &tracing::Span, data: &str) {
         && data.contains("\"usage\"")
         && let Ok(chunk) = serde_json::from_str::<Value>(data)
     {
-        record_usage(span, &chunk);
+        record_usage(span, chunk.get("usage"));
     }
 }
 
-/// Puts a completion's token counts on its span.
-pub(crate) fn record_usage(span: &tracing::Span, completion: &Value) {
+/// Puts a completion's token counts (its `usage`) on its span.
+pub(crate) fn record_usage(span: &tracing::Span, usage: Option<&Value>) {
     if span.is_disabled() {
         return;
     }
-    let usage = completion.get("usage");
     let count = |names: [&str; 2]| names.iter().find_map(|n| usage.and_then(|u| u.get(*n)).and_then(Value::as_u64));
     if let Some(n) = count(["prompt_tokens", "input_tokens"]) {
         span.record("gen_ai.usage.input_tokens", n);

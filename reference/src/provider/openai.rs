@@ -136,11 +136,7 @@ pub(crate) async fn read_limited(
 /// never an `ok:true` with empty text.
 pub(crate) fn check_completion(value: &Value) -> Result<(), String> {
     let message = first_choice(value).and_then(|c| c.get("message")).ok_or("no choices[0].message")?;
-    let message = message.as_object().ok_or_else(|| format!("choices[0].message is {message}, not an object"))?;
-    match message.get("content") {
-        None | Some(Value::Null | Value::String(_) | Value::Array(_)) => Ok(()),
-        Some(other) => Err(format!("choices[0].message.content is {other}, not a string, a list or null")),
-    }
+    super::chat::usable(message)
 }
 
 /// How long one call may take and how much of its reply is read.

@@ -5,19 +5,16 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use bytes::Bytes;
 use http_body_util::Full;
 
 use super::anthropic;
-use super::chat::ChatRequest;
+use super::chat::{Answer, ChatRequest};
 use super::direct::{self, Direct, DirectError};
 use super::error::ProviderError;
 use super::kind::{Exchange, Wire};
-use super::openai::{
-    CallLimits, check, check_completion, excerpt, forwardable, read_limited, request, send, transport_error, with_key,
-};
+use super::openai::{CallLimits, check, forwardable, read_limited, request, send, transport_error, with_key};
 use super::route::Route;
 
 /// hyper's client and the call's URL, for an OpenAI-wire call to a plain-HTTP base with a timeout
@@ -82,7 +79,7 @@ pub(crate) async fn complete(
     route: &Route,
     request: &ChatRequest<'_>,
     limits: &CallLimits,
-) -> Result<Value, ProviderError> {
+) -> Result<Answer, ProviderError> {
     let body = request.body(&route.upstream_model, false);
     let timeout = route.timeout.unwrap_or(limits.timeout);
     let response =
@@ -94,15 +91,7 @@ pub(crate) async fn complete(
             format!("the reply is larger than {} bytes (MINI_AGENT_PROVIDER_MAX_BYTES)", limits.max_reply_bytes);
         return Err(ProviderError::InvalidResponse { provider, reason });
     }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| ProviderError::InvalidResponse {
-        provider,
-        reason: format!("{e}; body starts: {}", excerpt(&bytes)),
-    })?;
-    check_completion(&value).map_err(|why| ProviderError::InvalidResponse {
-        provider,
-        reason: format!("{why}; body: {}", excerpt(&bytes)),
-    })?;
-    Ok(value)
+    Answer::read(bytes).map_err(|reason| ProviderError::InvalidResponse { provider, reason })
 }
 
 /// `x` on a provider of another wire, answered as an OpenAI-compatible provider would answer it: a

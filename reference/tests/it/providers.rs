@@ -241,9 +241,9 @@ async fn a_typed_call_on_anthropic_is_translated_both_ways() {
     )
     .await;
     let c = p.complete("anthropic/claude-x", &hi()).await.unwrap();
-    assert_eq!(c.raw["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(c.raw()["choices"][0]["finish_reason"], "tool_calls");
     assert_eq!(
-        c.raw["choices"][0]["message"]["tool_calls"][0]["function"],
+        c.raw()["choices"][0]["message"]["tool_calls"][0]["function"],
         json!({"name": "sh", "arguments": "{\"cmd\":\"ls\"}"})
     );
     assert_eq!(c.total_tokens(), Some(6));
