@@ -101,6 +101,11 @@ fn a_compile_error_is_a_result_not_a_crash() {
         assert_eq!(v["ok"], json!(false));
         assert!(v["error"].as_str().is_some_and(|e| e.contains("compile step `gcc` failed")), "{v}");
         assert!(v["stderr"].as_str().is_some_and(|e| e.contains("error")), "{v}");
+        // A compiler's diagnostics are kept up to 256 KiB: ≈ 10 KB of them, through the last line's.
+        let code: String = (0..200).map(|i| format!("int v{i} = ;\n")).collect();
+        let v = exec("c", &code, None).await;
+        let stderr = v["stderr"].as_str().unwrap_or_default();
+        assert!(stderr.len() > 8000 && stderr.contains("int v198 = ;"), "{} bytes of diagnostics: {v}", stderr.len());
     });
 }
 

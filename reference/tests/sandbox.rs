@@ -306,6 +306,18 @@ fn off_mode_removes_its_work_directory_whatever_the_tool_did() -> Result<(), Fai
     check(!std::path::Path::new(dir.trim()).exists(), format!("{} was left behind", dir.trim()))
 }
 
+/// A bare init (the sandbox off: the init is the tool's parent on the host) ends on SIGTERM as a
+/// shell reports a death by it (128 + 15), after reaping what the tool left — also when the tool
+/// itself sent it. (Under bubblewrap the tool's parent is bubblewrap's own pid 1, and the call
+/// ends as killed, 137.)
+fn a_tool_that_terminates_its_init_is_reported_as_143(mode: Mode) -> Result<(), Failed> {
+    let code = "import os, signal, time\nos.kill(os.getppid(), signal.SIGTERM)\ntime.sleep(10)";
+    let started = Instant::now();
+    let result = run_python(&tools(SandboxSettings { mode, ..SandboxSettings::default() }), code);
+    check(started.elapsed() < Duration::from_secs(8), format!("the call waited {:?}", started.elapsed()))?;
+    check(result.rc == Some(143), format!("{result:?}"))
+}
+
 type Test = Box<dyn Fn() -> Result<Completion, Failed> + Send + Sync>;
 
 fn done(f: impl Fn() -> Result<(), Failed> + Send + Sync + 'static) -> Test {
@@ -325,6 +337,10 @@ fn main() {
         (
             "off_mode_still_reaps_setsid_and_double_forks".into(),
             done(|| setsid_and_double_fork_leave_nothing(Mode::Off)),
+        ),
+        (
+            "off_mode_a_tool_that_terminates_its_init_is_reported_as_143".into(),
+            done(|| a_tool_that_terminates_its_init_is_reported_as_143(Mode::Off)),
         ),
         ("the_environment_is_an_allowlist".into(), done(the_environment_is_an_allowlist)),
         ("a_3_gib_allocation_fails".into(), done(a_3_gib_allocation_fails)),

@@ -19,6 +19,7 @@ use std::io::Read;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -40,20 +41,38 @@ pub fn main() -> i32 {
     let _ = term.thread_block();
     std::thread::spawn(move || {
         if term.wait().is_ok() {
+            TERMINATED.store(true, Ordering::SeqCst);
             reap_descendants();
             std::process::exit(128 + Signal::SIGTERM as i32);
         }
     });
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
-    match run() {
+    let code = match run() {
         Ok(code) => code,
         Err(verdict) => {
             reap_descendants();
             eprint!("{}", verdict.line());
             VERDICT_EXIT
         }
+    };
+    // A SIGTERM ends the call as killed by it (143), whatever the step it killed answered: the
+    // signal thread is reaping and exits; returning here would race it with the step's code.
+    if TERMINATED.load(Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
     }
+    code
+}
+
+/// Set by the SIGTERM thread before it reaps and exits.
+static TERMINATED: AtomicBool = AtomicBool::new(false);
+
+/// A name the init writes a file under in the work directory: one plain component, never a path
+/// out of it.
+fn plain_file_name(name: &str) -> bool {
+    !(name.is_empty() || name.contains('/') || name == "." || name == "..")
 }
 
 fn error(message: impl Into<String>) -> Verdict {
@@ -71,7 +90,7 @@ fn run() -> Result<i32, Verdict> {
         let _ = std::fs::create_dir(dir.join(sub));
     }
     for file in &plan.files {
-        if file.name.is_empty() || file.name.contains('/') || file.name == "." || file.name == ".." {
+        if !plain_file_name(&file.name) {
             return Err(error(format!("refused file name {:?}", file.name)));
         }
         std::fs::write(dir.join(&file.name), &file.content)
@@ -244,5 +263,20 @@ fn reap_descendants() {
             }
         }
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_written_under_one_plain_name_only() {
+        for name in ["main.c", "Main.java", "a..b", ".hidden"] {
+            assert!(plain_file_name(name), "{name}");
+        }
+        for name in ["", ".", "..", "a/b", "/etc/passwd", "../x", "x/"] {
+            assert!(!plain_file_name(name), "{name:?}");
+        }
     }
 }

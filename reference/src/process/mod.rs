@@ -508,6 +508,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn past_the_cap_the_last_bytes_are_kept_as_the_tail() {
+        let (_stop, stopped) = oneshot::channel();
+        let captured = read_capped(&b"abcdefgh"[..], 4, stopped).await;
+        assert_eq!((captured.text.as_str(), captured.dropped, captured.tail.as_slice()), ("abcd", 4, &b"efgh"[..]));
+        let (_stop, stopped) = oneshot::channel();
+        let captured = read_capped(&b"abcd"[..], 4, stopped).await;
+        assert_eq!((captured.dropped, captured.tail.len()), (0, 0), "at the cap nothing is dropped");
+    }
+
+    #[tokio::test]
     async fn invalid_utf8_is_replaced() {
         let out = run(sh("printf 'a\\377b'", 5000)).await.expect("runs");
         assert_eq!(out.stdout.text, "a\u{fffd}b");

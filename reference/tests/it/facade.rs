@@ -220,3 +220,20 @@ async fn an_unknown_model_id_is_openais_404() {
     let (status, text) = get(&router, "/v1/models/dummy").await;
     assert_eq!((status, serde_json::from_str::<Value>(&text).unwrap()["id"].clone()), (200, json!("dummy")), "{text}");
 }
+
+#[tokio::test]
+async fn in_echo_mode_a_body_naming_a_tool_backend_runs_the_agent_and_a_null_one_does_not() {
+    let config = Config::from_pairs([("MINI_AGENT_OPENAI_SHIM_MODE", "echo"), ("MINI_AGENT_ALLOW_DUMMY", "1")]);
+    let router = app(AppState::new(config).unwrap());
+    let content = |body: String| {
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["choices"][0]["message"]["content"].as_str().unwrap().to_owned()
+    };
+    let (status, body) = post(&router, "/v1/chat/completions", echo_run()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(content(body), "Dummy mini-agent response", "tool_backend names the agent, whatever the server's mode");
+    let mut plain = echo_run();
+    plain["tool_backend"] = Value::Null;
+    let (status, body) = post(&router, "/v1/chat/completions", plain).await;
+    assert_eq!((status, content(body)), (200, "shim ok".to_owned()), "a null tool_backend names nothing");
+}
