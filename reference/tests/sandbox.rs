@@ -318,6 +318,13 @@ fn a_tool_that_terminates_its_init_is_reported_as_143(mode: Mode) -> Result<(), 
     check(result.rc == Some(143), format!("{result:?}"))
 }
 
+/// A tool that dies of a signal is reported as a shell reports it: 128 + the signal.
+fn a_tool_killed_by_a_signal_is_reported_as_128_plus_it(mode: Mode) -> Result<(), Failed> {
+    let code = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)";
+    let result = run_python(&tools(SandboxSettings { mode, ..SandboxSettings::default() }), code);
+    check(result.rc == Some(137), format!("{result:?}"))
+}
+
 type Test = Box<dyn Fn() -> Result<Completion, Failed> + Send + Sync>;
 
 fn done(f: impl Fn() -> Result<(), Failed> + Send + Sync + 'static) -> Test {
@@ -337,6 +344,14 @@ fn main() {
         (
             "off_mode_still_reaps_setsid_and_double_forks".into(),
             done(|| setsid_and_double_fork_leave_nothing(Mode::Off)),
+        ),
+        (
+            "a_tool_killed_by_a_signal_is_reported_as_128_plus_it".into(),
+            done(|| a_tool_killed_by_a_signal_is_reported_as_128_plus_it(Mode::Auto)),
+        ),
+        (
+            "off_mode_a_tool_killed_by_a_signal_is_reported_as_128_plus_it".into(),
+            done(|| a_tool_killed_by_a_signal_is_reported_as_128_plus_it(Mode::Off)),
         ),
         (
             "off_mode_a_tool_that_terminates_its_init_is_reported_as_143".into(),

@@ -237,3 +237,14 @@ async fn in_echo_mode_a_body_naming_a_tool_backend_runs_the_agent_and_a_null_one
     let (status, body) = post(&router, "/v1/chat/completions", plain).await;
     assert_eq!((status, content(body)), (200, "shim ok".to_owned()), "a null tool_backend names nothing");
 }
+
+#[tokio::test]
+async fn the_dummy_model_is_listed_exactly_when_it_is_allowed() {
+    for (allow, listed) in [("0", 0), ("1", 1)] {
+        let router = app(AppState::new(Config::from_pairs([("MINI_AGENT_ALLOW_DUMMY", allow)])).unwrap());
+        let res = router.clone().oneshot(Request::get("/v1/models").body(Body::empty()).unwrap()).await.unwrap();
+        let models: Value = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        let dummies = models["data"].as_array().unwrap().iter().filter(|m| m["id"] == "dummy").count();
+        assert_eq!(dummies, listed, "MINI_AGENT_ALLOW_DUMMY={allow}: {models}");
+    }
+}
