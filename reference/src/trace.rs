@@ -57,7 +57,7 @@ pub(crate) fn record(envelope: &Envelope, spec: &RunSpec, outcome: &RunOutcome) 
         // An envelope always serializes to an object; an empty map keeps this total.
         _ => Map::new(),
     };
-    let preview: String = envelope.final_answer.as_deref().unwrap_or_default().chars().take(PREVIEW_CHARS).collect();
+    let preview: String = envelope.final_answer.unwrap_or_default().chars().take(PREVIEW_CHARS).collect();
     map.insert("final_answer_preview".into(), Value::String(preview));
     map.insert(
         "trace".into(),
