@@ -125,15 +125,31 @@ impl Answer {
         }
         // Not the common shape (or a duplicate key, which the typed read refuses and a `Value`
         // takes the last of): read it whole, and say what is wrong with it the one way.
-        let excerpt = || super::openai::excerpt(&body);
-        let value: Value = serde_json::from_slice(&body).map_err(|e| format!("{e}; body starts: {}", excerpt()))?;
-        super::openai::check_completion(&value).map_err(|why| format!("{why}; body: {}", excerpt()))?;
+        let quote = || excerpt(&body);
+        let value: Value = serde_json::from_slice(&body).map_err(|e| format!("{e}; body starts: {}", quote()))?;
+        check_completion(&value).map_err(|why| format!("{why}; body: {}", quote()))?;
         Ok(Self::Value(value))
     }
 }
 
+/// At most this much of an upstream error body is quoted in an error message.
+const BODY_EXCERPT_CHARS: usize = 400;
+
+/// The first [`BODY_EXCERPT_CHARS`] characters of a body, decoded lossily.
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
+    crate::text::excerpt_bytes(bytes, BODY_EXCERPT_CHARS)
+}
+
+/// Whether `value` is a chat completion the loop can use: `choices[0].message` an object whose
+/// `content` is a string, a list of parts, or null. Anything else is the provider's failure (502),
+/// never an `ok:true` with empty text.
+pub(crate) fn check_completion(value: &Value) -> Result<(), String> {
+    let message = first_choice(value).and_then(|c| c.get("message")).ok_or("no choices[0].message")?;
+    usable(message)
+}
+
 /// Why `message` is no usable assistant message, if it is not.
-pub(crate) fn usable(message: &Value) -> Result<(), String> {
+fn usable(message: &Value) -> Result<(), String> {
     let Some(object) = message.as_object() else {
         return Err(format!("choices[0].message is {message}, not an object"));
     };

@@ -9,18 +9,14 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::error::ProviderError;
 use super::kind::Wire;
 use super::route::Route;
-use crate::provider::chat::first_choice;
-use crate::text::excerpt_bytes;
 use crate::transport::retry::{Attempt, Verdict, retryable_status};
 use crate::transport::retry_after;
 
-/// At most this much of an upstream error body is quoted in an error message.
-pub(crate) const BODY_EXCERPT_CHARS: usize = 400;
+pub(crate) use super::chat::{check_completion, excerpt};
 
 /// The one request builder: `POST {route}/chat/completions` with `body`, the caller's forwardable
 /// extra headers, the route's key as the one `Authorization`, and a timeout when given (a stream
@@ -131,14 +127,6 @@ pub(crate) async fn read_limited(
     Ok((body, more))
 }
 
-/// Whether `value` is a chat completion the loop can use: `choices[0].message` an object whose
-/// `content` is a string, a list of parts, or null. Anything else is the provider's failure (502),
-/// never an `ok:true` with empty text.
-pub(crate) fn check_completion(value: &Value) -> Result<(), String> {
-    let message = first_choice(value).and_then(|c| c.get("message")).ok_or("no choices[0].message")?;
-    super::chat::usable(message)
-}
-
 /// How long one call may take and how much of its reply is read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CallLimits {
@@ -206,11 +194,6 @@ pub(crate) fn forwardable(headers: &[(String, String)], route_sets_authorization
         })
         .cloned()
         .collect()
-}
-
-/// The first [`BODY_EXCERPT_CHARS`] characters of a body, decoded lossily.
-pub(crate) fn excerpt(bytes: &[u8]) -> String {
-    excerpt_bytes(bytes, BODY_EXCERPT_CHARS)
 }
 
 /// reqwest's top-level message ("error sending request") hides the cause; people need the cause.
