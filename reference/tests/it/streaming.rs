@@ -259,6 +259,9 @@ async fn an_event_written_in_two_pieces_reaches_the_client_whole_and_cut_only_at
     let base = facade().await;
     let pieces = pieces(&base, "split", json!({})).await;
     assert!(pieces.iter().all(|(_, p)| p.ends_with('\n')), "a piece cut inside a line: {pieces:?}");
+    let relayed: String = pieces.iter().map(|(_, p)| p.as_str()).filter(|p| *p != ": keep-alive\n\n").collect();
+    let sent: String = parts("split", false).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(relayed, sent, "the provider's bytes, every one of them, in order");
     let events = data(&lines_of(&pieces));
     let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|(_, d)| serde_json::from_str(d).unwrap()).collect();
     let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
