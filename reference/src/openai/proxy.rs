@@ -207,7 +207,7 @@ pub(crate) async fn forward(
                 let request = http::Request::post(url.as_str())
                     .header("content-type", "application/json")
                     .header("x-request-id", request_id);
-                Call::Direct(client, with_key(request, route).body(Full::new(body.clone())))
+                Call::Direct(client, url.clone(), with_key(request, route).body(Full::new(body.clone())))
             }
             None => {
                 let mut call = providers
@@ -246,7 +246,7 @@ enum Call<'a> {
     /// Another wire's: its provider module translates it both ways.
     Other(Vec<(String, String)>, Bytes),
     /// An OpenAI-wire provider at an `http://` base: hyper's client directly.
-    Direct(&'a Direct, Result<http::Request<Full<Bytes>>, http::Error>),
+    Direct(&'a Direct, reqwest::Url, Result<http::Request<Full<Bytes>>, http::Error>),
     /// Any other: the shared reqwest client.
     Shared(reqwest::RequestBuilder),
 }
@@ -281,11 +281,11 @@ impl One<'_> {
                     .await
                     .unwrap_or_else(|_| Err(late()))
             }
-            Call::Direct(client, request) => {
+            Call::Direct(client, url, request) => {
                 let request = request.map_err(|e| direct::error(route, DirectError::Request(e.to_string())))?;
                 // A non-streamed answer's body shares the head's deadline (a 504 either way).
                 let deadline = (!stream).then(|| tokio::time::Instant::now() + timeout);
-                match tokio::time::timeout(timeout, client.send(request, deadline)).await {
+                match tokio::time::timeout(timeout, client.send(request, url, deadline)).await {
                     Err(_) => Err(late()),
                     Ok(sent) => sent.map_err(|e| direct::error(route, e)),
                 }

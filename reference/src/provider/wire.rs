@@ -66,7 +66,7 @@ async fn post_direct(
         .body(Full::new(Bytes::from(bytes)))
         .map_err(|e| direct::error(route, DirectError::Request(e.to_string())))?;
     let deadline = tokio::time::Instant::now() + timeout;
-    match tokio::time::timeout_at(deadline, client.send(call, Some(deadline))).await {
+    match tokio::time::timeout_at(deadline, client.send(call, url.clone(), Some(deadline))).await {
         Err(_) => Err(ProviderError::Timeout { provider: route.kind }),
         Ok(sent) => sent.map_err(|e| direct::error(route, e)),
     }
