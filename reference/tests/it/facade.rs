@@ -248,3 +248,23 @@ async fn the_dummy_model_is_listed_exactly_when_it_is_allowed() {
         assert_eq!(dummies, listed, "MINI_AGENT_ALLOW_DUMMY={allow}: {models}");
     }
 }
+
+#[tokio::test]
+async fn the_default_providers_models_are_fetched_once_a_minute_not_per_listing() {
+    let upstream = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/v1/models"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(
+            json!({"object": "list", "data": [{"id": "up-model", "object": "model", "created": 7, "owned_by": "up"}]}),
+        ))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    let base = format!("{}/v1", upstream.uri());
+    let router = app(AppState::new(Config::from_pairs([("OPENAI_API_BASE", base.as_str())])).unwrap());
+    for _ in 0..3 {
+        let res = router.clone().oneshot(Request::get("/v1/models").body(Body::empty()).unwrap()).await.unwrap();
+        let models: Value = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert!(models["data"].as_array().unwrap().iter().any(|m| m["id"] == "up-model"), "{models}");
+    }
+    upstream.verify().await;
+}
