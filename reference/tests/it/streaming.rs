@@ -319,3 +319,47 @@ async fn a_stream_is_cut_at_the_reply_limit_and_not_a_byte_before() {
     assert!(last["error"]["message"].as_str().unwrap().contains("MINI_AGENT_PROVIDER_MAX_BYTES"), "{events:?}");
     assert!(events.iter().all(|(_, d)| d != "[DONE]"), "{events:?}");
 }
+
+/// A passed-through Responses stream (`MINI_AGENT_RESPONSES_MODE=passthrough`): relayed as it came
+/// up to the reply limit, then ended with an `error` event — and not a byte before the limit.
+#[tokio::test]
+async fn a_passed_through_responses_stream_is_cut_at_the_reply_limit_and_not_a_byte_before() {
+    let text = "x".repeat(1500);
+    let events = format!(
+        "event: response.output_text.delta\ndata: {}\n\nevent: response.completed\ndata: {}\n\n",
+        json!({"type": "response.output_text.delta", "delta": text}),
+        json!({"type": "response.completed", "response": {"id": "resp_1", "status": "completed"}})
+    );
+    let size = events.len();
+    let served = events.clone();
+    let up =
+        serve(Router::new().route(
+            "/v1/responses",
+            post(move || {
+                let body = served.clone();
+                async move {
+                    Response::builder().header("content-type", "text/event-stream").body(Body::from(body)).unwrap()
+                }
+            }),
+        ))
+        .await;
+    let base = format!("{up}/v1");
+    for (limit, whole) in [(size, true), (size - 1, false)] {
+        let limit = limit.to_string();
+        let config = Config::from_pairs([
+            ("OPENAI_API_BASE", base.as_str()),
+            ("MINI_AGENT_RESPONSES_MODE", "passthrough"),
+            ("MINI_AGENT_PROVIDER_MAX_BYTES", limit.as_str()),
+        ]);
+        let facade = serve(app(AppState::new(config).unwrap())).await;
+        let body = json!({"model": "openai/up", "input": "hi", "stream": true});
+        let res = harness::http_client().post(format!("{facade}/v1/responses")).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let got = res.text().await.unwrap();
+        if whole {
+            assert_eq!(got, events, "exactly the limit passes whole");
+        } else {
+            assert!(got.contains("event: error") && got.contains("MINI_AGENT_PROVIDER_MAX_BYTES"), "{got}");
+        }
+    }
+}
