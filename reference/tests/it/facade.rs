@@ -268,3 +268,14 @@ async fn the_default_providers_models_are_fetched_once_a_minute_not_per_listing(
     }
     upstream.verify().await;
 }
+
+#[tokio::test]
+async fn the_dummy_model_answers_anthropic_messages_through_the_bridge() {
+    let router = app(AppState::new(Config::from_pairs([("MINI_AGENT_ALLOW_DUMMY", "1")])).unwrap());
+    let body = json!({"model": "dummy", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]});
+    let (status, text) = post(&router, "/v1/messages", body).await;
+    assert_eq!(status, 200, "{text}");
+    let message: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((message["type"].as_str(), message["role"].as_str()), (Some("message"), Some("assistant")), "{message}");
+    assert_eq!(message["content"][0]["text"], "Dummy mini-agent response", "{message}");
+}
