@@ -279,3 +279,23 @@ async fn the_dummy_model_answers_anthropic_messages_through_the_bridge() {
     assert_eq!((message["type"].as_str(), message["role"].as_str()), (Some("message"), Some("assistant")), "{message}");
     assert_eq!(message["content"][0]["text"], "Dummy mini-agent response", "{message}");
 }
+
+#[tokio::test]
+async fn a_bare_model_name_goes_to_the_openai_provider_when_only_its_base_is_set() {
+    let upstream = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/v1/chat/completions"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "id": "c1", "object": "chat.completion", "created": 1, "model": "bare-model",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "from upstream"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    let base = format!("{}/v1", upstream.uri());
+    let router = app(AppState::new(Config::from_pairs([("OPENAI_API_BASE", base.as_str())])).unwrap());
+    let body = json!({"model": "bare-model", "messages": [{"role": "user", "content": "hi"}]});
+    let (status, text) = post(&router, "/v1/chat/completions", body).await;
+    assert_eq!(status, 200, "no OPENAI_API_KEY, only the base: still the default provider: {text}");
+    assert!(text.contains("from upstream"), "{text}");
+    upstream.verify().await;
+}
