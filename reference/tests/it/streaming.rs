@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 /// `slow-start` waits 1.2 s before its first chunk, `gap` waits 0.8 s between its two content
 /// chunks, `fail` answers 500, `tools` streams a tool call in fragments, `cut` ends without
 /// `[DONE]`, `cut-mid` ends in the middle of an event, `split` writes an event in two pieces 0.3 s
-/// apart, `silent` goes quiet for 2.5 s after its first chunk, `long` is above 1 KiB, `json` answers a 200 that is no
+/// apart, `silent` goes quiet for 2.5 s after its first chunk, `long` is above 1 KiB, `paced` takes 1.2 s in gaps of 0.6 s, `json` answers a 200 that is no
 /// event stream, `hang` sends no head for 3 s.
 async fn upstream(body: Bytes) -> Response {
     let req: Value = serde_json::from_slice(&body).unwrap();
@@ -84,12 +84,16 @@ fn parts(mode: &str, usage_asked: bool) -> Vec<(u64, String)> {
             let gap = match mode {
                 "gap" => 800,
                 "silent" => 2500,
+                "paced" => 600,
                 _ => 0,
             };
             // `long` makes a stream above the smallest reply limit (1 KiB).
             let first = if mode == "long" { "Hel".repeat(400) } else { "Hel".to_owned() };
             parts.push((first_wait, chunk(json!({"role": "assistant", "content": first}), Value::Null)));
             parts.push((gap, chunk(json!({"content": "lo"}), Value::Null)));
+            if mode == "paced" {
+                parts.push((gap, chunk(json!({"content": "!"}), Value::Null)));
+            }
             parts.push((0, chunk(json!({}), json!("stop"))));
         }
     }
@@ -362,4 +366,30 @@ async fn a_passed_through_responses_stream_is_cut_at_the_reply_limit_and_not_a_b
             assert!(got.contains("event: error") && got.contains("MINI_AGENT_PROVIDER_MAX_BYTES"), "{got}");
         }
     }
+}
+
+/// A base with credentials (`http://user:password@…`, sent as Basic auth) goes through the shared
+/// client rather than the direct one: there too a non-streamed answer is bounded by the provider
+/// timeout as a whole, a stream's head by it, and a stream itself only by its gaps.
+#[tokio::test]
+async fn through_the_shared_client_the_provider_timeout_bounds_answers_and_heads_not_streams() {
+    let up = serve(Router::new().route("/v1/chat/completions", post(upstream))).await;
+    let base = up.replacen("http://", "http://user:pw@", 1) + "/v1";
+    let config = Config::from_pairs([
+        ("OPENAI_API_BASE", base.as_str()),
+        ("MINI_AGENT_SSE_KEEPALIVE_SEC", "0.2"),
+        ("MINI_AGENT_PROVIDER_TIMEOUT_SEC", "1"),
+    ]);
+    let facade = serve(app(AppState::new(config).unwrap())).await;
+    // A stream of 1.2 s whose gaps are shorter than the timeout arrives whole.
+    let events = data(&stream(&facade, "paced", json!({})).await);
+    assert_eq!(events.last().unwrap().1, "[DONE]", "{events:?}");
+    // A stream whose head does not come in time, and a plain answer that does not, are 504s.
+    let started = Instant::now();
+    let (status, body) = refused(&facade, "hang").await;
+    assert_eq!(status, 504, "{body}");
+    let plain = json!({"model": "openai/up", "messages": [{"role": "user", "content": "hang"}]});
+    let res = harness::http_client().post(format!("{facade}/v1/chat/completions")).json(&plain).send().await.unwrap();
+    assert_eq!(res.status(), 504);
+    assert!(started.elapsed() < Duration::from_millis(2800), "both within the 1 s timeout: {:?}", started.elapsed());
 }
