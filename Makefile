@@ -68,6 +68,8 @@ bench:
 ## in CI: one shard at a time (MUTANTS_SHARD=0/4 … 3/4, 0-based, of MUTANTS_FILES), or a part
 ## (MUTANTS_FILES=reference/src/api.rs MUTANTS_SYSTEM_FILES=); extra flags in MUTANTS_ARGS (`--re …`,
 ## `--list`, `--iterate` to test again only what a run left alive).
+## The system mutants run real tool inits: one of them (a bare init taking every process for its
+## child) SIGKILLs what it can reach, so run them where nothing else of value runs as that user.
 ## Mutants are applied in place: run it in a tree nobody edits meanwhile (a worktree), with the
 ## Python peers installed (`make py-venvs`). proptest records the seeds that failed under a mutant in
 ## reference/proptest-regressions/; the target puts that directory back afterwards.
