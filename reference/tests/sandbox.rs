@@ -72,20 +72,25 @@ pub fn survivors(needle: &str, limit: Duration) -> usize {
 }
 
 fn setsid_and_double_fork_leave_nothing(mode: Mode) -> Result<(), Failed> {
+    // Durations no other run uses (this process's id, the mode), so what another run left on the
+    // machine is not counted as this one's.
+    let tag = format!("41337{}{}", std::process::id(), u8::from(matches!(mode, Mode::Off)));
     let code = r#"
 import os, subprocess, sys
 for _ in range(50):
-    subprocess.Popen(['setsid', 'sleep', '41337.1'])
+    subprocess.Popen(['setsid', 'sleep', 'TAG.1'])
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
-        os.execvp('sleep', ['sleep', '41337.2'])
+        os.execvp('sleep', ['sleep', 'TAG.2'])
     os._exit(0)
 print('spawned', flush=True)
-"#;
-    let result = run_python(&tools(SandboxSettings { mode, ..SandboxSettings::default() }), code);
+"#
+    .replace("TAG", &tag);
+    let result = run_python(&tools(SandboxSettings { mode, ..SandboxSettings::default() }), &code);
     check(result.ok && result.stdout.as_deref() == Some("spawned\n"), format!("{result:?}"))?;
-    let left = survivors("sleep 41337.1", Duration::from_secs(3)) + survivors("sleep 41337.2", Duration::from_secs(1));
+    let left = survivors(&format!("sleep {tag}.1"), Duration::from_secs(3))
+        + survivors(&format!("sleep {tag}.2"), Duration::from_secs(1));
     check(left == 0, format!("{left} processes survived the call ({mode:?})"))
 }
 
