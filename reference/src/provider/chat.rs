@@ -132,6 +132,11 @@ impl Answer {
     }
 }
 
+/// A read reply's body as a whole value (it was read as JSON once already).
+fn whole(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or(Value::Null)
+}
+
 /// At most this much of an upstream error body is quoted in an error message.
 const BODY_EXCERPT_CHARS: usize = 400;
 
@@ -181,8 +186,7 @@ impl Completion {
     pub fn raw(&self) -> Value {
         match &self.answer {
             Answer::Value(v) => v.clone(),
-            // The bytes were read as JSON once already.
-            Answer::Read { body, .. } => serde_json::from_slice(body).unwrap_or(Value::Null),
+            Answer::Read { body, .. } => whole(body),
         }
     }
 
@@ -190,8 +194,7 @@ impl Completion {
     pub fn into_raw(self) -> Value {
         match self.answer {
             Answer::Value(v) => v,
-            // The bytes were read as JSON once already.
-            Answer::Read { body, .. } => serde_json::from_slice(&body).unwrap_or(Value::Null),
+            Answer::Read { body, .. } => whole(&body),
         }
     }
 
