@@ -277,3 +277,55 @@ async fn a_typed_stream_on_anthropic_becomes_chunks() {
     assert_eq!(done["choices"][0]["finish_reason"], "length");
     assert_eq!(done["id"], "msg_2");
 }
+
+/// The chat proxy (`/v1/chat/completions` through the façade) retries what the route's policy says
+/// is worth it — a 5xx — and hands a 429 back at once, with its status and `Retry-After`: the
+/// client's SDK backs off on its own, and a gateway retrying too would multiply its retries.
+#[tokio::test]
+async fn the_chat_proxy_retries_a_5xx_and_hands_a_429_back_at_once() {
+    for (statuses, want_status, want_calls) in [
+        (vec![(503, None)], 200, 2),
+        (vec![(502, None), (500, None)], 200, 3),
+        (vec![(429, Some("1"))], 429, 1),
+        (vec![(400, None)], 400, 1),
+    ] {
+        let server = MockServer::start().await;
+        let (_, calls) = codex(&server, "", &[], statuses.clone()).await;
+        // One deployment whose route retries twice (`max_retries`), and a router that does not
+        // retry on its own (`num_retries: 0`): every retry seen is the proxy's.
+        let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+        let base = server.uri() + "/v1";
+        let list = format!(
+            "model_list:\n  - {{model_name: m, litellm_params: {{model: openai/mini, api_base: '{base}', max_retries: 2}}}}\nrouter_settings: {{num_retries: 0}}\n"
+        );
+        std::fs::write(file.path(), list).unwrap();
+        let config = Config::from_pairs([
+            ("MINI_AGENT_CONFIG", file.path().to_str().unwrap()),
+            ("CODEX_AGENT_RETRY_BASE_MS", "20"),
+            ("CODEX_AGENT_MAX_BACKOFF_MS", "100"),
+        ]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let facade = format!("http://{}", listener.local_addr().unwrap());
+        let app = miniagent::app(miniagent::AppState::new(config).unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+        let res =
+            harness::http_client().post(format!("{facade}/v1/chat/completions")).json(&body).send().await.unwrap();
+        let status = res.status().as_u16();
+        let retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        let answer: Value = res.json().await.unwrap();
+        assert_eq!((status, calls.load(Ordering::SeqCst)), (want_status, want_calls), "{statuses:?}: {answer}");
+        if want_status == 200 {
+            assert_eq!(
+                answer["choices"][0]["message"]["content"],
+                format!("ok after {want_calls_1}", want_calls_1 = want_calls - 1)
+            );
+        } else {
+            assert!(
+                answer["error"]["message"].as_str().unwrap().contains(&format!("upstream says no ({want_status})")),
+                "{answer}"
+            );
+            assert_eq!(retry_after.as_deref(), statuses[0].1, "{statuses:?}");
+        }
+    }
+}

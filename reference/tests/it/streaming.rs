@@ -393,3 +393,79 @@ async fn through_the_shared_client_the_provider_timeout_bounds_answers_and_heads
     assert_eq!(res.status(), 504);
     assert!(started.elapsed() < Duration::from_millis(2800), "both within the 1 s timeout: {:?}", started.elapsed());
 }
+
+/// An Anthropic-wire provider's stream (translated to chunks) is bounded like an OpenAI one: its
+/// head by the provider timeout, the stream itself only by its gaps — a stream longer than the
+/// timeout whose gaps are shorter arrives whole.
+#[tokio::test]
+async fn an_anthropic_stream_longer_than_the_provider_timeout_arrives_whole() {
+    async fn messages() -> Response {
+        let event = |kind: &str, data: Value| format!("event: {kind}\ndata: {data}\n\n");
+        let parts = [
+            (
+                0,
+                event(
+                    "message_start",
+                    json!({"type": "message_start", "message": {"id": "msg_p", "model": "claude-x", "usage": {"input_tokens": 3, "output_tokens": 1}}}),
+                ),
+            ),
+            (
+                0,
+                event(
+                    "content_block_start",
+                    json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+                ),
+            ),
+            (
+                600,
+                event(
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}}),
+                ),
+            ),
+            (
+                600,
+                event(
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "lo"}}),
+                ),
+            ),
+            (0, event("content_block_stop", json!({"type": "content_block_stop", "index": 0}))),
+            (
+                0,
+                event(
+                    "message_delta",
+                    json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}),
+                ),
+            ),
+            (0, event("message_stop", json!({"type": "message_stop"}))),
+        ];
+        let stream = futures::stream::iter(parts).then(|(wait, text)| async move {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            Ok::<_, Infallible>(Bytes::from(text))
+        });
+        Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(stream)).unwrap()
+    }
+    let up = serve(Router::new().route("/v1/messages", post(messages))).await;
+    let config = Config::from_pairs([
+        ("ANTHROPIC_API_BASE", up.as_str()),
+        ("ANTHROPIC_API_KEY", "sk-ant-paced"),
+        ("MINI_AGENT_PROVIDER_TIMEOUT_SEC", "1"),
+    ]);
+    let facade = serve(app(AppState::new(config).unwrap())).await;
+    let body = json!({"model": "anthropic/claude-x", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let started = Instant::now();
+    let res = harness::http_client().post(format!("{facade}/v1/chat/completions")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(1200), "paced over 1.2 s: {:?}", started.elapsed());
+    assert!(text.trim_end().ends_with("data: [DONE]") && !text.contains("event: error"), "{text}");
+    let content: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(content, "Hello");
+}
