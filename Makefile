@@ -79,7 +79,9 @@ MUTANTS_FILES ?= reference/src/envelope.rs reference/src/api.rs 'reference/src/a
 	reference/src/auth/ratelimit.rs reference/src/outbound.rs \
 	reference/src/json_budget.rs reference/src/listen.rs 'reference/src/openai/**/*.rs'
 ## The sandbox and the tool processes (process/) and the Redis-shared limits (auth/redis.rs) have a
-## killer of their own (.cargo/mutants-system.toml: the sandbox, process-tree and Redis suites).
+## killer of their own (.cargo/mutants-system.toml: the sandbox, process-tree and Redis suites), run
+## with MINIAGENT_REQUIRE_SANDBOX=1 so that a mutant making the sandbox look missing fails its tests
+## rather than turning them into "ignored".
 MUTANTS_SYSTEM_FILES ?= 'reference/src/process/**/*.rs' reference/src/auth/redis.rs
 MUTANTS_SHARD ?=
 MUTANTS_ARGS ?=
@@ -91,7 +93,7 @@ mutants:
 	    $(if $(MUTANTS_SHARD),--shard $(MUTANTS_SHARD) --output mutants.out/shard-$(subst /,-of-,$(MUTANTS_SHARD))) \
 	    $(MUTANTS_ARGS) || status=$$?; fi; \
 	if [ -n "$(strip $(MUTANTS_SYSTEM_FILES))" ]; then \
-	  $(CARGO) mutants --package miniagent --in-place --config .cargo/mutants-system.toml \
+	  MINIAGENT_REQUIRE_SANDBOX=1 $(CARGO) mutants --package miniagent --in-place --config .cargo/mutants-system.toml \
 	    $(MUTANTS_SYSTEM_FILES:%=-f %) --output mutants.out/system \
 	    $(MUTANTS_ARGS) || status=$$?; fi; \
 	git checkout -- reference/proptest-regressions; exit $$status

@@ -151,3 +151,37 @@ pub(crate) async fn attach(tools: &Tools, pid: u32, blocked: &[IpAddr], uid: Opt
     }
     Ok(Uplink { _slirp: slirp })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_are_found_where_debian_installs_them_and_nothing_else_is() {
+        // `sh` is in /bin or /usr/bin wherever tools run at all.
+        let sh = find("sh").expect("sh is installed");
+        assert!(sh.is_file() && sh.ends_with("sh") && sh.is_absolute(), "{sh:?}");
+        assert_eq!(find("miniagent-no-such-program"), None);
+    }
+
+    /// Every IPv4 address of the host but loopback's, once each and in order — compared with what
+    /// `ip` says where iproute2 is installed (everywhere the network mode can run).
+    #[test]
+    #[allow(clippy::disallowed_methods, reason = "the test asks `ip` for the host's addresses itself")]
+    fn the_host_addresses_are_its_ipv4_addresses_but_loopback() {
+        let got = host_addresses();
+        assert!(got.iter().all(|ip| ip.is_ipv4() && !ip.is_loopback()), "{got:?}");
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "sorted, once each: {got:?}");
+        let Ok(out) = std::process::Command::new("ip").args(["-o", "-4", "addr", "show"]).output() else { return };
+        let mut want: Vec<IpAddr> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "inet").nth(1))
+            .filter_map(|cidr| cidr.split('/').next()?.parse().ok())
+            .filter(|ip: &IpAddr| !ip.is_loopback())
+            .collect();
+        want.sort();
+        want.dedup();
+        assert_eq!(got, want, "ip -o -4 addr show:\n{}", String::from_utf8_lossy(&out.stdout));
+        assert!(!want.is_empty() || got.is_empty(), "this host has an address besides loopback");
+    }
+}
