@@ -184,4 +184,31 @@ mod tests {
         assert_eq!(got, want, "ip -o -4 addr show:\n{}", String::from_utf8_lossy(&out.stdout));
         assert!(!want.is_empty() || got.is_empty(), "this host has an address besides loopback");
     }
+
+    /// The uplink waits until `unshare` has made the namespace — a process that makes it 0.3 s
+    /// after it starts is waited for — and gives up on a process that is gone.
+    #[tokio::test]
+    #[allow(clippy::disallowed_methods, reason = "the test starts the processes it waits on")]
+    async fn the_uplink_waits_for_a_namespace_of_its_own_and_not_for_a_process_gone() {
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let pid = gone.id();
+        gone.wait().unwrap();
+        assert_eq!(own_namespace(pid).await, Err("the sandbox did not start".to_owned()));
+        let unshare = ["--user", "--map-root-user", "--net"];
+        let can = std::process::Command::new("unshare").args(unshare).arg("true").status().is_ok_and(|s| s.success());
+        if !can {
+            return; // no user namespaces here: the network mode is unavailable anyway
+        }
+        let mut late = std::process::Command::new("sh")
+            .args(["-c", "sleep 0.3; exec unshare --user --map-root-user --net sleep 5"])
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let got = own_namespace(late.id()).await;
+        let waited = started.elapsed();
+        let _ = late.kill();
+        let _ = late.wait();
+        assert_eq!(got, Ok(()));
+        assert!(waited >= Duration::from_millis(250), "returned before the namespace existed: {waited:?}");
+    }
 }
