@@ -70,10 +70,10 @@ pub fn host_addresses() -> Vec<IpAddr> {
 }
 
 /// Waits until `pid` is in a network namespace other than this process's (`unshare` has made
-/// it): an uplink attached earlier would land in the host's namespace.
-async fn own_namespace(pid: u32) -> Result<(), String> {
+/// it), for at most `within`: an uplink attached earlier would land in the host's namespace.
+async fn own_namespace(pid: u32, within: Duration) -> Result<(), String> {
     let ours = std::fs::read_link("/proc/self/ns/net").map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + READY_TIMEOUT;
+    let deadline = Instant::now() + within;
     loop {
         match std::fs::read_link(format!("/proc/{pid}/ns/net")) {
             Ok(theirs) if theirs != ours => return Ok(()),
@@ -97,7 +97,7 @@ pub(crate) struct Uplink {
     reason = "the network uplink (slirp4netns, nsenter) is part of the sandbox launch"
 )]
 pub(crate) async fn attach(tools: &Tools, pid: u32, blocked: &[IpAddr], uid: Option<u32>) -> Result<Uplink, String> {
-    own_namespace(pid).await?;
+    own_namespace(pid, READY_TIMEOUT).await?;
     let init = pid;
     let as_tools_user = |cmd: &mut Command| {
         if let Some(uid) = uid {
@@ -186,14 +186,23 @@ mod tests {
     }
 
     /// The uplink waits until `unshare` has made the namespace — a process that makes it 0.3 s
-    /// after it starts is waited for — and gives up on a process that is gone.
+    /// after it starts is waited for — and gives up on a process that is gone, and on one that
+    /// stays in the host's namespace once its time is up.
     #[tokio::test]
     #[allow(clippy::disallowed_methods, reason = "the test starts the processes it waits on")]
     async fn the_uplink_waits_for_a_namespace_of_its_own_and_not_for_a_process_gone() {
         let mut gone = std::process::Command::new("true").spawn().unwrap();
         let pid = gone.id();
         gone.wait().unwrap();
-        assert_eq!(own_namespace(pid).await, Err("the sandbox did not start".to_owned()));
+        assert_eq!(own_namespace(pid, READY_TIMEOUT).await, Err("the sandbox did not start".to_owned()));
+        let mut stays = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let started = Instant::now();
+        let got = own_namespace(stays.id(), Duration::from_millis(300)).await;
+        let waited = started.elapsed();
+        let _ = stays.kill();
+        let _ = stays.wait();
+        assert_eq!(got, Err("the sandbox's network namespace did not appear".to_owned()));
+        assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(3), "{waited:?}");
         let unshare = ["--user", "--map-root-user", "--net"];
         let can = std::process::Command::new("unshare").args(unshare).arg("true").status().is_ok_and(|s| s.success());
         if !can {
@@ -204,7 +213,7 @@ mod tests {
             .spawn()
             .unwrap();
         let started = Instant::now();
-        let got = own_namespace(late.id()).await;
+        let got = own_namespace(late.id(), READY_TIMEOUT).await;
         let waited = started.elapsed();
         let _ = late.kill();
         let _ = late.wait();
