@@ -92,12 +92,23 @@ pub(crate) struct Uplink {
 
 /// Gives the namespace of `pid` (`unshare`, become bubblewrap) its uplink, with `blocked`
 /// unreachable; as `uid` when set (a root server's tools user, which owns the namespaces).
+pub(crate) async fn attach(tools: &Tools, pid: u32, blocked: &[IpAddr], uid: Option<u32>) -> Result<Uplink, String> {
+    attach_within(tools, pid, blocked, uid, READY_TIMEOUT).await
+}
+
+/// [`attach`], each wait (the namespace, then the uplink) bounded by `within`.
 #[expect(
     clippy::disallowed_methods,
     reason = "the network uplink (slirp4netns, nsenter) is part of the sandbox launch"
 )]
-pub(crate) async fn attach(tools: &Tools, pid: u32, blocked: &[IpAddr], uid: Option<u32>) -> Result<Uplink, String> {
-    own_namespace(pid, READY_TIMEOUT).await?;
+async fn attach_within(
+    tools: &Tools,
+    pid: u32,
+    blocked: &[IpAddr],
+    uid: Option<u32>,
+    within: Duration,
+) -> Result<Uplink, String> {
+    own_namespace(pid, within).await?;
     let init = pid;
     let as_tools_user = |cmd: &mut Command| {
         if let Some(uid) = uid {
@@ -113,7 +124,7 @@ pub(crate) async fn attach(tools: &Tools, pid: u32, blocked: &[IpAddr], uid: Opt
         .kill_on_drop(true);
     as_tools_user(&mut slirp);
     let slirp = slirp.spawn().map_err(|e| format!("cannot start slirp4netns: {e}"))?;
-    let deadline = Instant::now() + READY_TIMEOUT;
+    let deadline = Instant::now() + within;
     // Configured once the namespace has a default route.
     while !std::fs::read_to_string(format!("/proc/{init}/net/route"))
         .unwrap_or_default()
@@ -219,5 +230,40 @@ mod tests {
         let _ = late.wait();
         assert_eq!(got, Ok(()));
         assert!(waited >= Duration::from_millis(250), "returned before the namespace existed: {waited:?}");
+    }
+
+    /// When `attach` returns, the uplink is up — the namespace has its default route — and every
+    /// blocked address has its unreachable route; an uplink that never comes up is given up on.
+    #[tokio::test]
+    #[allow(clippy::disallowed_methods, reason = "the test starts the namespaces it attaches to")]
+    async fn the_uplink_is_up_and_the_host_closed_when_attach_returns() {
+        let Ok(tools) = Tools::find() else { return };
+        let unshare = ["--user", "--map-root-user", "--net"];
+        if !std::process::Command::new("unshare").args(unshare).arg("true").status().is_ok_and(|s| s.success()) {
+            return; // no user namespaces here: the network mode is unavailable anyway
+        }
+        let namespace = || std::process::Command::new("unshare").args(unshare).args(["sleep", "5"]).spawn().unwrap();
+        let mut ns = namespace();
+        let blocked: Vec<IpAddr> = vec!["192.0.2.7".parse().unwrap()];
+        let up = attach(&tools, ns.id(), &blocked, None).await;
+        let routes = std::fs::read_to_string(format!("/proc/{}/net/route", ns.id())).unwrap_or_default();
+        let shown = format!("{up:?}");
+        drop(up); // the uplink's slirp4netns goes with it
+        let _ = ns.kill();
+        let _ = ns.wait();
+        assert!(shown.starts_with("Ok"), "{shown}");
+        let destinations: Vec<&str> = routes.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
+        assert!(destinations.contains(&"00000000"), "no default route yet:\n{routes}");
+        assert!(destinations.contains(&"070200C0"), "192.0.2.7 is not closed:\n{routes}");
+        // A "slirp4netns" that exits at once and configures nothing.
+        let never = Tools { slirp: PathBuf::from("/bin/true"), ..tools };
+        let mut ns = namespace();
+        let started = Instant::now();
+        let got = attach_within(&never, ns.id(), &[], None, Duration::from_millis(300)).await;
+        let waited = started.elapsed();
+        let _ = ns.kill();
+        let _ = ns.wait();
+        assert_eq!(got.err().as_deref(), Some("the tool's network did not come up (slirp4netns)"));
+        assert!(waited < Duration::from_secs(3), "{waited:?}");
     }
 }
