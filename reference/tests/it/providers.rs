@@ -329,3 +329,29 @@ async fn the_chat_proxy_retries_a_5xx_and_hands_a_429_back_at_once() {
         }
     }
 }
+
+/// A provider's own OpenAI-shaped error reaches the client whole, however long its message (up to
+/// the 64 KiB read of an error body): a context-length error quotes the whole prompt's size, a
+/// validation error every field.
+#[tokio::test]
+async fn a_provider_error_object_of_kilobytes_comes_back_whole() {
+    let server = MockServer::start().await;
+    let error = json!({"message": format!("too long: {}", "x".repeat(20_000)), "type": "invalid_request_error",
+        "param": "messages", "code": "context_length_exceeded"});
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": error})))
+        .mount(&server)
+        .await;
+    let base = server.uri() + "/v1";
+    let config = Config::from_pairs([("OPENAI_API_BASE", base.as_str())]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let facade = format!("http://{}", listener.local_addr().unwrap());
+    let app = miniagent::app(miniagent::AppState::new(config).unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    let res = harness::http_client().post(format!("{facade}/v1/chat/completions")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["error"], error);
+}

@@ -61,6 +61,15 @@ async fn provider() -> MockServer {
         )
         .mount(&server)
         .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"object": "list", "model": "text-embedding-3-small",
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+            "usage": {"prompt_tokens": 3, "total_tokens": 3}}),
+        ))
+        .mount(&server)
+        .await;
     server
 }
 
@@ -118,10 +127,18 @@ async fn spans_reach_otlp_continue_the_client_trace_and_go_on_to_the_provider() 
         .await
         .unwrap();
     assert_eq!(http_run.status(), 200);
+    let embed = http
+        .post(format!("{}/v1/embeddings", server.base_url()))
+        .json(&json!({"model": "text-embedding-3-small", "input": "secret question"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(embed.status(), 200);
 
     let got = receiver
         .wait_for(Duration::from_secs(10), |s| {
-            s.iter().filter(|g| g.name.starts_with("POST ")).count() >= 3
+            s.iter().filter(|g| g.name.starts_with("POST ")).count() >= 4
+                && s.iter().any(|g| g.name.starts_with("embeddings "))
                 && s.iter().filter(|g| g.name.starts_with("chat ")).count() >= 3
                 && s.iter().filter(|g| g.name.starts_with("execute_tool")).count() >= 2
         })
@@ -138,6 +155,17 @@ async fn spans_reach_otlp_continue_the_client_trace_and_go_on_to_the_provider() 
     assert_eq!(call.attr("gen_ai.provider.name"), Some("openai"));
     assert_eq!(call.attr("gen_ai.usage.input_tokens"), Some("11"));
     assert_eq!(call.attr("gen_ai.usage.output_tokens"), Some("7"));
+
+    // An embeddings call is named for its operation, inside its request's span.
+    let embeddings = got.iter().find(|g| g.name == "POST /v1/embeddings").unwrap_or_else(|| panic!("{names:?}"));
+    let call =
+        got.iter().find(|g| g.name == "embeddings text-embedding-3-small").unwrap_or_else(|| panic!("{names:?}"));
+    assert_eq!(
+        (call.parent.as_str(), call.trace_id.as_str()),
+        (embeddings.span_id.as_str(), embeddings.trace_id.as_str())
+    );
+    assert_eq!(call.attr("gen_ai.operation.name"), Some("embeddings"));
+    let call = got.iter().find(|g| g.name == "chat gpt-4o-mini" && g.trace_id == TRACE).expect("the model call span");
 
     // The provider got the model call's own context.
     let received = upstream.received_requests().await.unwrap();
@@ -175,12 +203,14 @@ async fn spans_reach_otlp_continue_the_client_trace_and_go_on_to_the_provider() 
         }
     }
 
-    // And /metrics counted the requests, the three model calls and the tool calls.
+    // And /metrics counted the requests, the four model calls (three chats, one embeddings) and the
+    // tool calls.
     let metrics = http.get(format!("{}/metrics", server.base_url())).send().await.unwrap().text().await.unwrap();
     for line in [
         r#"miniagent_requests_total{method="POST",route="/v1/chat/completions",status="200"} 1"#,
         r#"miniagent_requests_total{method="POST",route="/agent/run",status="200"} 2"#,
-        r#"miniagent_provider_calls_total{outcome="ok",provider="openai"} 3"#,
+        r#"miniagent_requests_total{method="POST",route="/v1/embeddings",status="200"} 1"#,
+        r#"miniagent_provider_calls_total{outcome="ok",provider="openai"} 4"#,
         r#"miniagent_tool_calls_total{backend="local",outcome="ok"} 1"#,
         r#"miniagent_tool_calls_total{backend="http",outcome="ok"} 1"#,
     ] {
