@@ -138,11 +138,6 @@ impl Sandbox {
         }
     }
 
-    /// Whether calls get namespaces.
-    pub fn namespaced(&self) -> bool {
-        self.settings.mode != Mode::Off && self.available.is_ok()
-    }
-
     /// Why tools are refused, when they are (the sandbox is on and does not work here).
     pub fn refusal(&self) -> Option<String> {
         match (&self.available, self.settings.mode) {
@@ -469,5 +464,59 @@ mod tests {
         }
         remove_tree(&dir);
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn the_filesystem_line_counts_every_masked_path() {
+        let dir = tempfile::tempdir().expect("dir");
+        let hidden = dir.path().join("keys.env");
+        std::fs::write(&hidden, "K=v").expect("write");
+        let sandbox = Sandbox {
+            settings: SandboxSettings {
+                hide: vec![hidden],
+                ro_binds: vec![dir.path().to_path_buf()],
+                ..SandboxSettings::default()
+            },
+            masks: StaticMasks { paths: ["/srv/a", "/srv/b", "/srv/c"].map(PathBuf::from).to_vec() },
+            ..Sandbox::disabled()
+        };
+        let line = sandbox.filesystem();
+        assert!(line.contains(", 4 server path(s) masked,"), "3 static + 1 hidden: {line}");
+        assert!(line.contains(&format!("read-only + {},", dir.path().display())), "{line}");
+    }
+
+    /// The startup probe says why the sandbox does not work: a missing init by the variable to
+    /// set, a failing one by the first line it wrote, and — for a root server whose tools run as
+    /// another uid — an init that uid cannot reach by what to do about it (only then).
+    #[test]
+    fn the_probe_says_why_the_sandbox_does_not_work() {
+        use std::os::unix::fs::PermissionsExt;
+        let missing = SandboxSettings { init: PathBuf::from("/nonexistent/miniagent"), ..SandboxSettings::default() };
+        let why = Sandbox::new(missing).available.expect_err("no init");
+        assert!(why.contains("/nonexistent/miniagent does not exist") && why.contains("MINI_AGENT_TOOL_INIT"), "{why}");
+        if let Err(why) = Sandbox::new(SandboxSettings::default()).available {
+            eprintln!("the sandbox does not work here ({why}): the failing-init cases are skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let init = dir.path().join("init");
+        std::fs::write(&init, "#!/bin/sh\necho >&2\necho '  init exploded ' >&2\nexit 3\n").expect("write");
+        std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let why = Sandbox::new(SandboxSettings { init, ..SandboxSettings::default() }).available.expect_err("fails");
+        assert_eq!(why, "init exploded", "the first line it wrote, trimmed");
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        // Root's own directory, closed to the tools' uid (65534 by default).
+        let closed = tempfile::tempdir().expect("dir");
+        std::fs::set_permissions(closed.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let init = closed.path().join("init");
+        std::fs::copy(&SandboxSettings::default().init, &init).expect("copy the init");
+        let why = Sandbox::new(SandboxSettings { init, ..SandboxSettings::default() }).available.expect_err("closed");
+        assert!(
+            why.contains("ermission denied") && why.contains("the tools' uid 65534 must be able to reach the init"),
+            "{why}"
+        );
     }
 }
