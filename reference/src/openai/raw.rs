@@ -160,6 +160,16 @@ mod tests {
         );
     }
 
+    /// An explicit `null` is the field left out (SDKs that serialize `None` send it), for every type.
+    #[test]
+    fn null_is_the_same_as_absent() {
+        let obj = RawObject::parse(br#"{"stream":null,"user":null,"n":null}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(obj.boolean("stream").ok(), Some(None));
+        assert_eq!(obj.string("user").ok(), Some(None));
+        assert_eq!(obj.typed::<u32>("n", "a number").ok(), Some(None));
+        assert_eq!(obj.typed::<u32>("absent", "a number").ok(), Some(None));
+    }
+
     #[test]
     fn bad_bodies_and_fields_say_what_is_wrong() {
         assert!(matches!(RawObject::parse(b"{nope"), Err(RequestError::Malformed(_))));
