@@ -202,11 +202,11 @@ mod tests {
     #[tokio::test]
     #[allow(clippy::disallowed_methods, reason = "the test starts the processes it waits on")]
     async fn the_uplink_waits_for_a_namespace_of_its_own_and_not_for_a_process_gone() {
-        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let mut gone = std::process::Command::new("true").spawn().expect("spawn");
         let pid = gone.id();
-        gone.wait().unwrap();
+        gone.wait().expect("wait");
         assert_eq!(own_namespace(pid, READY_TIMEOUT).await, Err("the sandbox did not start".to_owned()));
-        let mut stays = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut stays = std::process::Command::new("sleep").arg("5").spawn().expect("spawn");
         let started = Instant::now();
         let got = own_namespace(stays.id(), Duration::from_millis(300)).await;
         let waited = started.elapsed();
@@ -222,7 +222,7 @@ mod tests {
         let mut late = std::process::Command::new("sh")
             .args(["-c", "sleep 0.3; exec unshare --user --map-root-user --net sleep 5"])
             .spawn()
-            .unwrap();
+            .expect("spawn");
         let started = Instant::now();
         let got = own_namespace(late.id(), READY_TIMEOUT).await;
         let waited = started.elapsed();
@@ -242,9 +242,10 @@ mod tests {
         if !std::process::Command::new("unshare").args(unshare).arg("true").status().is_ok_and(|s| s.success()) {
             return; // no user namespaces here: the network mode is unavailable anyway
         }
-        let namespace = || std::process::Command::new("unshare").args(unshare).args(["sleep", "5"]).spawn().unwrap();
+        let namespace =
+            || std::process::Command::new("unshare").args(unshare).args(["sleep", "5"]).spawn().expect("spawn");
         let mut ns = namespace();
-        let blocked: Vec<IpAddr> = vec!["192.0.2.7".parse().unwrap()];
+        let blocked: Vec<IpAddr> = vec!["192.0.2.7".parse().expect("an address")];
         let up = attach(&tools, ns.id(), &blocked, None).await;
         let routes = std::fs::read_to_string(format!("/proc/{}/net/route", ns.id())).unwrap_or_default();
         let shown = format!("{up:?}");
