@@ -6,7 +6,7 @@
 # the whole CPU a request costs, repeatable on a loaded machine.
 #
 #   cargo build --release -p miniagent --bin miniagent
-#   reference/benches/instructions/telemetry.sh [N]      # N = 2000
+#   reference/benches/instructions/telemetry.sh [N]      # N = 2000; BIN=path/to/miniagent for another build
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -23,7 +23,7 @@ run() {
   local port=$((sink + 1 + RANDOM % 1000))
   env "$@" RUST_LOG=info MINI_AGENT_ACCESS_LOG=off \
     valgrind --tool=callgrind --callgrind-out-file="$OUT/$name.%p.out" \
-    "$root/target/release/miniagent" serve --demo --port "$port" >"$OUT/$name.log" 2>&1 & server=$!
+    "${BIN:-$root/target/release/miniagent}" serve --demo --port "$port" >"$OUT/$name.log" 2>&1 & server=$!
   for _ in $(seq 120); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.5; done
   python3 "$here/client.py" "$port" /v1/chat/completions 100 "$body" >/dev/null
   sleep 1

@@ -9,7 +9,8 @@
 //!   and are counted and logged like any answer;
 //! - **metrics and span**: counted by route pattern, method label (a closed set) and status; the
 //!   request span continues a client's W3C `traceparent`. Both only when enabled, and the span
-//!   only for a sampled request — decided here, before any span of the request exists;
+//!   only for a sampled request — decided here, before any span of the request exists. The span is
+//!   the OpenTelemetry SDK's own, and the request runs in its context ([`otel::request_context`]);
 //! - **access log**: one `info` line per request (`MINI_AGENT_ACCESS_LOG=off` turns it off) with
 //!   method, route pattern, status, duration, request id and the key's *name* — never a key, a body
 //!   or a raw path.
@@ -20,14 +21,13 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use tracing::Instrument;
-use tracing::field::Empty;
+use opentelemetry::context::FutureExt as _;
 
 use super::request_id::RequestId;
 use super::state::SharedState;
 use crate::auth::{self, Caller};
 use crate::telemetry::metrics::{UNMATCHED_ROUTE, method_label};
-use crate::telemetry::otel::{self, TARGET};
+use crate::telemetry::otel;
 
 pub(crate) async fn front(State(state): State<SharedState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -44,9 +44,9 @@ pub(crate) async fn front(State(state): State<SharedState>, mut req: Request, ne
         Ok(()) => {
             let key = req.extensions().get::<Caller>().map(|Caller(k)| k.name.clone());
             let response = if otel::sampled(req.headers()) {
-                let span = request_span(method, route, &req);
-                let response = next.run(req).instrument(span.clone()).await;
-                finish_span(&span, response.status().as_u16());
+                let cx = otel::request_context(method, route, req.headers());
+                let response = next.run(req).with_context(cx.clone()).await;
+                otel::finish_request(&cx, response.status().as_u16());
                 response
             } else {
                 next.run(req).await
@@ -69,28 +69,4 @@ pub(crate) async fn front(State(state): State<SharedState>, mut req: Request, ne
         tracing::info!(target: "access", method, route, status, ms = %format_args!("{ms:.1}"), request_id = %rid.id, key, "request");
     }
     response
-}
-
-fn request_span(method: &'static str, route: &str, req: &Request) -> tracing::Span {
-    let span = tracing::debug_span!(
-        target: TARGET,
-        "request",
-        otel.name = %format_args!("{method} {route}"),
-        otel.kind = "server",
-        otel.status_code = Empty,
-        http.request.method = method,
-        http.route = route,
-        http.response.status_code = Empty,
-    );
-    otel::continue_trace(&span, req.headers());
-    span
-}
-
-fn finish_span(span: &tracing::Span, status: u16) {
-    if !span.is_disabled() {
-        span.record("http.response.status_code", status);
-        if status >= 500 {
-            span.record("otel.status_code", "ERROR");
-        }
-    }
 }

@@ -5,10 +5,14 @@
 //! variables itself (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`,
 //! `OTEL_BSP_*`, …).
 //!
-//! Our spans are `tracing` spans at DEBUG level under the target [`TARGET`]: the log output (INFO
-//! by default) never formats them, and with OpenTelemetry off no layer wants them, so a disabled
-//! span costs one cached callsite check. Span fields carry the model, backend, status and token
-//! counts — never message content, arguments or keys.
+//! A request's own span is made with the SDK directly by the front layer ([`request_context`]) and
+//! the request runs in its OpenTelemetry context: no `tracing` span, no bridge, no per-layer filter
+//! for the one span every traced request has (the bridge cost ≈ 10 k instructions a span,
+//! `benches/README.md`). The spans inside it — model calls, tool calls, routing — are `tracing`
+//! spans at DEBUG level under the target [`TARGET`], whose parent the bridge takes from that
+//! context: the log output (INFO by default) never formats them, and with OpenTelemetry off no layer
+//! wants them, so a disabled span costs one cached callsite check. Span fields carry the model,
+//! backend, status and token counts — never message content, arguments or keys.
 //!
 //! Sampling (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`, the standard values) is decided by
 //! the front layer once per request, *before* any span exists ([`sampled`]): an unsampled request
@@ -17,15 +21,16 @@
 //! `AlwaysOn`: every span that exists was chosen. Parent-based samplers follow the sampled flag of a
 //! client's `traceparent`; a ratio is drawn per request (the trace id does not exist yet).
 //!
-//! W3C trace context: an incoming `traceparent` becomes the request span's parent
-//! ([`continue_trace`]); provider, tools-server and MCP calls carry the current span's
+//! W3C trace context: an incoming `traceparent` becomes the request span's parent; provider, tools-server and MCP calls carry the current span's
 //! `traceparent` ([`outgoing_headers`]).
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
@@ -41,6 +46,8 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 /// The sampling of the running exporter ([`Sampling`]): the ratio's bits, and parent-based or not.
 static RATIO_BITS: AtomicU64 = AtomicU64::new(0x3FF0_0000_0000_0000); // 1.0
 static PARENT_BASED: AtomicBool = AtomicBool::new(true);
+/// The running exporter's tracer, for the request spans the front layer makes ([`request_context`]).
+static TRACER: RwLock<Option<SdkTracer>> = RwLock::new(None);
 
 /// Which requests are traced (`OTEL_TRACES_SAMPLER`): a share of them, and whether a client's
 /// `traceparent` decides instead (the `parentbased_*` samplers; the SDK's default is
@@ -161,6 +168,9 @@ impl Otel {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         RATIO_BITS.store(settings.sampling.ratio.to_bits(), Ordering::Relaxed);
         PARENT_BASED.store(settings.sampling.parent_based, Ordering::Relaxed);
+        if let Ok(mut tracer) = TRACER.write() {
+            *tracer = Some(provider.tracer("miniagent"));
+        }
         ENABLED.store(true, Ordering::Relaxed);
         Ok(Some(Self { provider }))
     }
@@ -174,6 +184,9 @@ impl Otel {
 impl Drop for Otel {
     fn drop(&mut self) {
         ENABLED.store(false, Ordering::Relaxed);
+        if let Ok(mut tracer) = TRACER.write() {
+            *tracer = None;
+        }
         if let Err(e) = self.provider.shutdown() {
             tracing::warn!("OTLP exporter did not flush at shutdown: {e}");
         }
@@ -201,9 +214,10 @@ pub(crate) fn sampled(headers: &http::HeaderMap) -> bool {
 }
 
 /// Whether a span for work inside a request is wanted: export is on and the work runs inside a
-/// traced request (an unsampled request has no span, so its calls make none either).
+/// traced request — in its context, or inside one of its `tracing` spans (an unsampled request has
+/// no span, so its calls make none either).
 pub(crate) fn traced() -> bool {
-    enabled() && !tracing::Span::current().is_disabled()
+    enabled() && (!tracing::Span::current().is_disabled() || Context::map_current(TraceContextExt::has_active_span))
 }
 
 /// The trace flags of a valid W3C `traceparent` (`00-<trace id>-<parent id>-<flags>`).
@@ -229,14 +243,34 @@ impl Extractor for Headers<'_> {
     }
 }
 
-/// Makes `span` continue the trace of an incoming W3C `traceparent` (and `tracestate`).
-pub(crate) fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
-    if !enabled() || span.is_disabled() || !headers.contains_key("traceparent") {
-        return;
-    }
-    let parent = TraceContextPropagator::new().extract(&Headers(headers));
+/// A sampled request's span — `POST /v1/chat/completions`, kind server, continuing a client's W3C
+/// `traceparent` (and `tracestate`) — made with the SDK directly, and the context the request runs
+/// in (`FutureExt::with_context`); [`finish_request`] ends it. An empty context when export is off.
+pub(crate) fn request_context(method: &'static str, route: &str, headers: &http::HeaderMap) -> Context {
+    let Ok(tracer) = TRACER.read() else { return Context::new() };
+    let Some(tracer) = tracer.as_ref() else { return Context::new() };
     // A malformed traceparent extracts to an empty context: the span then starts its own trace.
-    let _ = span.set_parent(parent);
+    let parent = if headers.contains_key("traceparent") {
+        TraceContextPropagator::new().extract(&Headers(headers))
+    } else {
+        Context::new()
+    };
+    let span = tracer
+        .span_builder(format!("{method} {route}"))
+        .with_kind(SpanKind::Server)
+        .with_attributes([KeyValue::new("http.request.method", method), KeyValue::new("http.route", route.to_owned())])
+        .start_with_context(tracer, &parent);
+    parent.with_span(span)
+}
+
+/// Ends the request's span with its answer's status (an error status for a 5xx).
+pub(crate) fn finish_request(cx: &Context, status: u16) {
+    let span = cx.span();
+    span.set_attribute(KeyValue::new("http.response.status_code", i64::from(status)));
+    if status >= 500 {
+        span.set_status(Status::error(""));
+    }
+    span.end();
 }
 
 /// The W3C trace headers (`traceparent`, `tracestate`) of the current span, for an outgoing call;
@@ -245,12 +279,14 @@ pub(crate) fn outgoing_headers() -> Vec<(String, String)> {
     if !enabled() {
         return Vec::new();
     }
+    // Inside a call's `tracing` span, that span; else the request's own context.
     let span = tracing::Span::current();
-    if span.is_disabled() {
+    let cx = if span.is_disabled() { Context::current() } else { span.context() };
+    if !cx.has_active_span() {
         return Vec::new();
     }
     let mut carrier: HashMap<String, String> = HashMap::new();
-    TraceContextPropagator::new().inject_context(&span.context(), &mut carrier);
+    TraceContextPropagator::new().inject_context(&cx, &mut carrier);
     let mut pairs: Vec<(String, String)> = carrier.into_iter().collect();
     pairs.sort();
     pairs
