@@ -519,4 +519,44 @@ mod tests {
             "{why}"
         );
     }
+
+    /// The tool's `PATH` is the server's when it passes one, else a default, never both; `HOME` and
+    /// `TMPDIR` are in the work directory.
+    #[test]
+    fn the_environment_has_one_path_and_home_in_the_work_directory() {
+        let with = |pass: &[(&str, &str)]| {
+            let env_pass = pass.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            let sandbox =
+                Sandbox { settings: SandboxSettings { env_pass, ..SandboxSettings::default() }, ..Sandbox::disabled() };
+            sandbox.environment("/work", &[("X".into(), "1".into())])
+        };
+        let paths = |env: &[(String, String)]| {
+            env.iter().filter(|(k, _)| k == "PATH").map(|(_, v)| v.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(paths(&with(&[("PATH", "/opt/bin")])), ["/opt/bin"]);
+        assert_eq!(paths(&with(&[("LANG", "C.UTF-8")])), ["/usr/local/bin:/usr/bin:/bin"]);
+        assert_eq!(paths(&with(&[])), ["/usr/local/bin:/usr/bin:/bin"]);
+        let env = with(&[("LANG", "C.UTF-8")]);
+        for (k, v) in [("LANG", "C.UTF-8"), ("HOME", "/work"), ("TMPDIR", "/work/.tmp"), ("X", "1")] {
+            assert!(env.contains(&(k.to_owned(), v.to_owned())), "{k}={v} in {env:?}");
+        }
+    }
+
+    /// bubblewrap is looked for on the server's `PATH` first, then where Debian puts it.
+    #[test]
+    fn bubblewrap_is_found_on_the_servers_path_first() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("bwrap"), "").expect("write");
+        let path = format!("/nonexistent:{}", dir.path().display());
+        let env_pass = vec![("LANG".to_owned(), "C".to_owned()), ("PATH".to_owned(), path)];
+        let settings = SandboxSettings { env_pass, ..SandboxSettings::default() };
+        assert_eq!(find_bwrap(&settings), dir.path().join("bwrap").into_os_string());
+        let elsewhere =
+            SandboxSettings { env_pass: vec![("PATH".into(), "/nonexistent".into())], ..SandboxSettings::default() };
+        let found = find_bwrap(&elsewhere);
+        assert!(
+            found == "bwrap" || ["/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap"].iter().any(|p| found == *p),
+            "{found:?}"
+        );
+    }
 }
