@@ -350,6 +350,15 @@ fn off_mode_keeps_the_environment_and_reaps(user: Result<User, String>) -> Resul
     check(leaks.is_empty(), format!("with the sandbox off the server's environment still must not leak: {leaks:?}"))?;
     let left = survivors(&format!("sleep {sleeper}"), Duration::from_secs(3));
     check(left == 0, format!("{left} processes outlived the call with the sandbox off (uid {})", user.uid))?;
+    // The host work directory goes with the call even when the tool made folders in it read-only
+    // (the server gives them back their write permission first: for a server that is not root,
+    // nothing else could remove them).
+    let code = "import os\nos.makedirs('ro/deeper')\nopen('ro/deeper/f', 'w').write('x')\nos.chmod('ro/deeper', 0o500)\nos.chmod('ro', 0o500)\nprint(os.getcwd())";
+    let work = PathBuf::from(run_tool(&server, &stage, code)?.trim());
+    check(
+        work.is_absolute() && !work.exists(),
+        format!("the work directory {work:?} outlived the call with the sandbox off (uid {})", user.uid),
+    )?;
     Ok(Completion::Completed)
 }
 
