@@ -178,6 +178,7 @@ mod tests {
         let obj = RawObject::parse(br#"{"model":5,"k\u0065y":1}"#).unwrap_or_else(|e| panic!("{e}"));
         let err = obj.string("model").expect_err("not a string");
         assert_eq!(err.field(), Some("model"));
+        assert!(err.to_string().contains("`model` must be a string, got 5"), "{err}");
         assert!(obj.get("key").is_some(), "an escaped key is still found");
     }
 }
