@@ -469,3 +469,29 @@ async fn an_anthropic_stream_longer_than_the_provider_timeout_arrives_whole() {
         .collect();
     assert_eq!(content, "Hello");
 }
+
+/// A bridged stream (`/v1/responses` and `/v1/messages` over a chat-completions provider) is held
+/// to the reply limit too: past it the stream ends with an `error` event naming the variable;
+/// under it the stream completes.
+#[tokio::test]
+async fn a_bridged_stream_is_cut_at_the_reply_limit() {
+    for (limit, cut) in [("1024", true), ("65536", false)] {
+        let facade =
+            facade_with(&[("MINI_AGENT_RESPONSES_MODE", "bridge"), ("MINI_AGENT_PROVIDER_MAX_BYTES", limit)]).await;
+        let responses = json!({"model": "openai/up", "input": "long", "stream": true});
+        let messages = json!({"model": "openai/up", "max_tokens": 64, "stream": true,
+            "messages": [{"role": "user", "content": "long"}]});
+        for (path, body, done) in
+            [("responses", responses, "response.completed"), ("messages", messages, "message_stop")]
+        {
+            let res = harness::http_client().post(format!("{facade}/v1/{path}")).json(&body).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+            let got = res.text().await.unwrap();
+            if cut {
+                assert!(got.contains("MINI_AGENT_PROVIDER_MAX_BYTES") && !got.contains(done), "{path}: {got}");
+            } else {
+                assert!(got.contains(done) && !got.contains("MINI_AGENT_PROVIDER_MAX_BYTES"), "{path}: {got}");
+            }
+        }
+    }
+}
