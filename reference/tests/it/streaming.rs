@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 /// chunks, `fail` answers 500, `tools` streams a tool call in fragments, `cut` ends without
 /// `[DONE]`, `cut-mid` ends in the middle of an event, `split` writes an event in two pieces 0.3 s
 /// apart, `silent` goes quiet for 2.5 s after its first chunk, `long` is above 1 KiB, `paced` takes 1.2 s in gaps of 0.6 s, `json` answers a 200 that is no
-/// event stream, `hang` sends no head for 3 s.
+/// event stream, `hang` sends no head for 3 s, `blank` has an event with an empty payload.
 async fn upstream(body: Bytes) -> Response {
     let req: Value = serde_json::from_slice(&body).unwrap();
     let mode = req["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
@@ -90,6 +90,10 @@ fn parts(mode: &str, usage_asked: bool) -> Vec<(u64, String)> {
             // `long` makes a stream above the smallest reply limit (1 KiB).
             let first = if mode == "long" { "Hel".repeat(400) } else { "Hel".to_owned() };
             parts.push((first_wait, chunk(json!({"role": "assistant", "content": first}), Value::Null)));
+            if mode == "blank" {
+                // An event with an empty payload (some providers send them as keep-alives).
+                parts.push((0, "data: \n\n".to_owned()));
+            }
             parts.push((gap, chunk(json!({"content": "lo"}), Value::Null)));
             if mode == "paced" {
                 parts.push((gap, chunk(json!({"content": "!"}), Value::Null)));
@@ -494,4 +498,16 @@ async fn a_bridged_stream_is_cut_at_the_reply_limit() {
             }
         }
     }
+}
+
+/// An event with an empty payload is not an event to translate: a bridged stream skips it.
+#[tokio::test]
+async fn a_bridged_stream_skips_an_event_with_an_empty_payload() {
+    let facade = facade_with(&[("MINI_AGENT_RESPONSES_MODE", "bridge")]).await;
+    let body = json!({"model": "openai/up", "input": "blank", "stream": true});
+    let res = harness::http_client().post(format!("{facade}/v1/responses")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let got = res.text().await.unwrap();
+    assert!(got.contains("response.completed") && !got.contains("event: error"), "{got}");
+    assert!(got.contains(r#""text":"Hello""#), "{got}");
 }

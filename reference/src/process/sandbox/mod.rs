@@ -398,6 +398,10 @@ mod tests {
             ("MINI_AGENT_TOOL_MAX_CONCURRENT", "0"),
         ]);
         assert_eq!(problems.len(), 3, "{problems:?}");
+        for (value, mode) in [("auto", Mode::Auto), (" Off ", Mode::Off), ("required", Mode::Required)] {
+            let (s, problems) = settings(&[("MINI_AGENT_TOOL_SANDBOX", value)]);
+            assert_eq!((s.mode, problems.len()), (mode, 0), "{value}: {problems:?}");
+        }
     }
 
     fn job() -> Job<'static> {
