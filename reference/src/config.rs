@@ -188,6 +188,26 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// The server's own secret files — the keys file, the router file, the traces — are hidden
+    /// from tools, by their absolute paths.
+    #[test]
+    fn the_servers_secret_files_are_hidden_from_tools() {
+        let dir = tempfile::tempdir().expect("dir");
+        let keys = dir.path().join("keys.yaml");
+        std::fs::write(&keys, "keys: []\n").expect("write");
+        let (keys_s, traces) = (keys.display().to_string(), dir.path().join("traces.jsonl").display().to_string());
+        let cfg = Config::from_pairs([
+            ("MINI_AGENT_API_KEYS_FILE", keys_s.as_str()),
+            ("MINI_AGENT_CONFIG", "router.yaml"),
+            ("MINI_AGENT_STORE_TRACES", "1"),
+            ("MINI_AGENT_STORE_PATH", traces.as_str()),
+        ]);
+        let router = std::env::current_dir().expect("cwd").join("router.yaml");
+        for path in [keys, router, PathBuf::from(traces)] {
+            assert!(cfg.sandbox.hide.contains(&path), "{path:?} not in {:?}", cfg.sandbox.hide);
+        }
+    }
+
     #[test]
     fn empty_values_count_as_unset_and_flags_accept_common_truthy_words() {
         let cfg = Config::from_pairs([
