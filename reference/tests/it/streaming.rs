@@ -475,13 +475,16 @@ async fn an_anthropic_stream_longer_than_the_provider_timeout_arrives_whole() {
 }
 
 /// A bridged stream (`/v1/responses` and `/v1/messages` over a chat-completions provider) is held
-/// to the reply limit too: past it the stream ends with an `error` event naming the variable;
-/// under it the stream completes.
+/// to the reply limit too: one byte past it the stream ends with an `error` event naming the
+/// variable; exactly at it the stream completes.
 #[tokio::test]
-async fn a_bridged_stream_is_cut_at_the_reply_limit() {
-    for (limit, cut) in [("1024", true), ("65536", false)] {
+async fn a_bridged_stream_is_cut_at_the_reply_limit_and_not_a_byte_before() {
+    // What the provider sends for `long` to a bridge (which asks for usage).
+    let size: usize = parts("long", true).iter().map(|(_, text)| text.len()).sum();
+    for (limit, cut) in [(size - 1, true), (size, false)] {
+        let limit = limit.to_string();
         let facade =
-            facade_with(&[("MINI_AGENT_RESPONSES_MODE", "bridge"), ("MINI_AGENT_PROVIDER_MAX_BYTES", limit)]).await;
+            facade_with(&[("MINI_AGENT_RESPONSES_MODE", "bridge"), ("MINI_AGENT_PROVIDER_MAX_BYTES", &limit)]).await;
         let responses = json!({"model": "openai/up", "input": "long", "stream": true});
         let messages = json!({"model": "openai/up", "max_tokens": 64, "stream": true,
             "messages": [{"role": "user", "content": "long"}]});
