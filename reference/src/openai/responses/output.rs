@@ -118,6 +118,17 @@ mod tests {
     use super::*;
     use crate::openai::settings::HostedTools;
 
+    /// Ids carry the API's prefixes (clients tell items apart by them) and are never reused.
+    #[test]
+    fn ids_have_the_apis_prefix_and_are_fresh() {
+        for prefix in ["resp", "msg", "fc"] {
+            let (a, b) = (id(prefix), id(prefix));
+            let rest = a.strip_prefix(&format!("{prefix}_")).unwrap_or_else(|| panic!("{a}"));
+            assert!(rest.len() == 32 && rest.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
+            assert_ne!(a, b);
+        }
+    }
+
     fn bridged() -> Bridged {
         let body = json!({"model": "m", "input": "q", "include": ["reasoning.encrypted_content"],
             "tools": [{"type": "namespace", "name": "ns", "description": "", "tools": [{"type": "function", "name": "get"}]}]});
