@@ -248,6 +248,16 @@ fn shell_output(output: Option<&Value>) -> String {
 mod tests {
     use super::*;
 
+    /// A joined name over 64 characters keeps its start and ends in the FNV-1a hash of the whole —
+    /// the same name in every process and version, so a conversation's earlier calls still map.
+    #[test]
+    fn a_long_namespaced_name_is_cut_to_64_with_a_stable_hash() {
+        let name = flat_name(Some("mcp_server_of_the_team"), "a_tool_whose_name_is_long_enough_to_pass_the_limit");
+        assert_eq!(name, "mcp_server_of_the_team__a_tool_whose_name_is_long_e_00abbc09e7f3");
+        assert_eq!(flat_name(Some("ns"), "get"), "ns__get");
+        assert_eq!(flat_name(Some(""), "get"), "get");
+    }
+
     fn map(origins: &[Origin]) -> ToolMap {
         let mut m = ToolMap::default();
         for o in origins {

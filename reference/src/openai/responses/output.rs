@@ -161,11 +161,21 @@ mod tests {
         assert_eq!(r["usage"]["input_tokens_details"]["cached_tokens"], 0);
         assert_eq!(r["usage"]["total_tokens"], 18);
         assert_eq!(r["output_text"], "Let me check.");
-        let cut = json!({"choices": [{"finish_reason": "length", "message": {"content": "abc"}}]});
+        assert_eq!(r["output"][1]["status"], "completed", "a finished answer's items are completed");
+        let cut = json!({"choices": [{"finish_reason": "length", "message": {"content": "abc"}}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 4}});
         let r = from_completion(&cut, "resp_2", 5, &bridged());
         assert_eq!(
             (r["status"].as_str(), r["incomplete_details"]["reason"].as_str()),
             (Some("incomplete"), Some("max_output_tokens"))
+        );
+        assert_eq!(r["output"][0]["status"], "incomplete", "a cut answer's items are incomplete");
+        assert_eq!(r["usage"]["total_tokens"], 7, "without a total, input + output");
+        let filtered = json!({"choices": [{"finish_reason": "content_filter", "message": {"content": ""}}]});
+        let r = from_completion(&filtered, "resp_3", 5, &bridged());
+        assert_eq!(
+            (r["status"].as_str(), r["incomplete_details"]["reason"].as_str()),
+            (Some("incomplete"), Some("content_filter"))
         );
     }
 }
