@@ -254,6 +254,9 @@ mod tests {
     fn a_long_namespaced_name_is_cut_to_64_with_a_stable_hash() {
         let name = flat_name(Some("mcp_server_of_the_team"), "a_tool_whose_name_is_long_enough_to_pass_the_limit");
         assert_eq!(name, "mcp_server_of_the_team__a_tool_whose_name_is_long_e_00abbc09e7f3");
+        // A cut that would fall inside a character moves back to its start.
+        let wide = flat_name(Some(&"é".repeat(40)), "get");
+        assert_eq!((wide.len(), wide.chars().filter(|c| *c == 'é').count()), (63, 25), "{wide}");
         assert_eq!(flat_name(Some("ns"), "get"), "ns__get");
         assert_eq!(flat_name(Some(""), "get"), "get");
     }
