@@ -450,6 +450,33 @@ mod tests {
         Spec::new("sh", Duration::from_millis(timeout_ms)).args(["-c", script])
     }
 
+    /// A setup step (a compiler) that runs out of its time is named as the step that failed; the
+    /// program itself running out of its time is not blamed on a setup step. (Through the bare
+    /// init, `MINI_AGENT_TOOL_SANDBOX=off`: the steps are the init's to run and time.)
+    #[tokio::test]
+    async fn a_setup_step_out_of_time_is_named_and_the_program_is_not_blamed_on_one() {
+        let settings = sandbox::SandboxSettings { mode: sandbox::Mode::Off, ..sandbox::SandboxSettings::default() };
+        let sandbox = Arc::new(sandbox::Sandbox::new(settings));
+        if let Err(why) = &sandbox.available {
+            eprintln!("the tool init does not run here ({why}): skipped");
+            return;
+        }
+        let setup = |program: &str, args: &[&str], ms: u64| Setup {
+            program: program.to_owned(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            env: Vec::new(),
+            timeout: Duration::from_millis(ms),
+        };
+        let mut spec = Spec::new("true", Duration::from_secs(5)).sandboxed(&sandbox);
+        spec.setup = vec![setup("sleep", &["5"], 300)];
+        let out = run(spec).await.expect("runs");
+        assert_eq!((&out.exit, out.setup_failed.as_deref()), (&Exit::TimedOut, Some("sleep")));
+        let mut spec = Spec::new("sleep", Duration::from_millis(300)).args(["5"]).sandboxed(&sandbox);
+        spec.setup = vec![setup("true", &[], 5000)];
+        let out = run(spec).await.expect("runs");
+        assert_eq!((&out.exit, out.setup_failed.as_deref()), (&Exit::TimedOut, None));
+    }
+
     #[tokio::test]
     async fn captures_both_streams_and_the_code() {
         let out = run(sh("echo out; echo err >&2; exit 3", 5000)).await.expect("runs");
