@@ -248,6 +248,18 @@ fn shell_output(output: Option<&Value>) -> String {
 mod tests {
     use super::*;
 
+    /// Each kind of call becomes an item whose id says its kind; a tool nobody offered is a function.
+    #[test]
+    fn item_ids_are_prefixed_by_the_kind_of_tool() {
+        let custom = Origin::Custom { namespace: None, name: "patch".into() };
+        let m = map(&[function(Some("ns"), "get"), custom, Origin::LocalShell, Origin::Shell]);
+        for (chat_name, prefix) in
+            [("ns__get", "fc"), ("patch", "ctc"), (LOCAL_SHELL, "lsh"), (SHELL, "sh"), ("never_offered", "fc")]
+        {
+            assert_eq!(m.id_prefix(chat_name), prefix, "{chat_name}");
+        }
+    }
+
     /// A joined name over 64 characters keeps its start and ends in the FNV-1a hash of the whole —
     /// the same name in every process and version, so a conversation's earlier calls still map.
     #[test]

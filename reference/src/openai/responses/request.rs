@@ -248,6 +248,16 @@ mod tests {
     }
 
     #[test]
+    fn a_model_must_be_a_string_with_something_in_it() {
+        for model in [json!("  "), json!(""), json!(5), Value::Null] {
+            let err =
+                bridged(json!({"model": model, "input": "q"})).err().unwrap_or_else(|| panic!("{model} accepted"));
+            assert_eq!(err.field(), Some("model"), "{model}");
+        }
+        assert!(bridged(json!({"model": "m", "input": "q"})).is_ok());
+    }
+
+    #[test]
     fn tools_and_the_format_are_carried() {
         let b = bridged(json!({
             "model": "m", "instructions": "be nice", "include": [], "store": false,
