@@ -257,6 +257,18 @@ mod tests {
         assert!(bridged(json!({"model": "m", "input": "q"})).is_ok());
     }
 
+    /// Without tools, `tool_choice` is dropped: `auto` and `none` mean nothing then, anything else
+    /// asked for a tool that is not there (a warning says it was not honoured).
+    #[test]
+    fn a_tool_choice_without_tools_warns_only_when_it_forced_a_tool() {
+        for (choice, warned) in [(json!("auto"), false), (json!("none"), false), (json!("required"), true)] {
+            let b =
+                bridged(json!({"model": "m", "input": "q", "tool_choice": choice})).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!b.chat.contains_key("tool_choice"), "{choice}");
+            assert_eq!(b.warnings.contains(&Warning::unmapped("tool_choice")), warned, "{choice}: {:?}", b.warnings);
+        }
+    }
+
     #[test]
     fn tools_and_the_format_are_carried() {
         let b = bridged(json!({
