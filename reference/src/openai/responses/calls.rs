@@ -340,6 +340,8 @@ mod tests {
         assert_eq!(chat_call(&custom).map(|c| c.2), Some("{\"input\":\"x\"}".into()));
         let local = json!({"type": "local_shell_call", "call_id": "e", "action": {"type": "exec", "command": ["ls"], "user": null}});
         assert_eq!(chat_call(&local), Some(("e".into(), "local_shell".into(), "{\"command\":[\"ls\"]}".into())));
+        let shell = json!({"type": "shell_call", "call_id": "g", "action": {"type": "exec", "commands": ["ls"], "timeout_ms": null}});
+        assert_eq!(chat_call(&shell), Some(("g".into(), SHELL.into(), "{\"commands\":[\"ls\"]}".into())));
         let out = json!({"type": "local_shell_call_output", "id": "e", "output": "{\"output\":\"a\"}"});
         assert_eq!(chat_output(&out), Some((Some("e".into()), "{\"output\":\"a\"}".into())));
         let shell = json!({"type": "shell_call_output", "call_id": "f", "output": [{"stdout": "42\n", "stderr": "", "outcome": {"type": "exit", "exit_code": 0}}]});
