@@ -269,6 +269,20 @@ mod tests {
         }
     }
 
+    /// `include` of output logprobs asks chat for logprobs; `truncation: disabled` and `store: false`
+    /// are what happens anyway (no warning); `truncation: auto` cannot be honoured (a warning).
+    #[test]
+    fn include_truncation_and_store_map_or_warn() {
+        let b = bridged(json!({"model": "m", "input": "q", "include": ["message.output_text.logprobs"],
+            "truncation": "disabled", "store": false}))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(b.chat.get("logprobs"), Some(&json!(true)));
+        assert!(b.warnings.is_empty(), "{:?}", b.warnings);
+        let b = bridged(json!({"model": "m", "input": "q", "truncation": "auto", "store": true}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(b.warnings, [Warning::unmapped("truncation"), Warning::unmapped("store")]);
+    }
+
     #[test]
     fn tools_and_the_format_are_carried() {
         let b = bridged(json!({
