@@ -346,6 +346,8 @@ mod tests {
         assert_eq!(chat_output(&out), Some((Some("e".into()), "{\"output\":\"a\"}".into())));
         let shell = json!({"type": "shell_call_output", "call_id": "f", "output": [{"stdout": "42\n", "stderr": "", "outcome": {"type": "exit", "exit_code": 0}}]});
         assert_eq!(chat_output(&shell).map(|o| o.1), Some("exit code 0\nstdout:\n42\n\nstderr:\n".into()));
+        let late = json!({"type": "shell_call_output", "call_id": "h", "output": [{"stdout": "", "stderr": "", "outcome": {"type": "timeout"}}]});
+        assert_eq!(chat_output(&late).map(|o| o.1), Some("timed out\nstdout:\n\nstderr:\n".into()));
         assert_eq!(chat_call(&json!({"type": "message"})), None);
     }
 }

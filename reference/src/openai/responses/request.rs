@@ -283,6 +283,17 @@ mod tests {
         assert_eq!(b.warnings, [Warning::unmapped("truncation"), Warning::unmapped("store")]);
     }
 
+    /// What needs storage is refused by name; the same field sent as `null` is no request for it.
+    #[test]
+    fn stateful_fields_are_refused_unless_null() {
+        for field in ["previous_response_id", "conversation", "prompt"] {
+            let err =
+                bridged(json!({"model": "m", "input": "q", field: "x_1"})).err().unwrap_or_else(|| panic!("{field}"));
+            assert_eq!(err.field(), Some(field));
+            assert!(bridged(json!({"model": "m", "input": "q", field: null})).is_ok(), "{field}: null");
+        }
+    }
+
     #[test]
     fn tools_and_the_format_are_carried() {
         let b = bridged(json!({
