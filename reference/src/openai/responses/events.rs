@@ -339,6 +339,18 @@ mod tests {
         out
     }
 
+    /// The Response names the model the provider said it used; a chunk with an empty `model` does
+    /// not blank it.
+    #[test]
+    fn the_response_names_the_providers_model() {
+        let events = run(&[
+            json!({"model": "up-2024", "choices": [{"index": 0, "delta": {"content": "hi"}}]}),
+            json!({"model": "", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+        ]);
+        let done = events.iter().find(|e| e.kind == "response.completed").expect("completed");
+        assert_eq!(done.data["response"]["model"], "up-2024", "{:?}", done.data);
+    }
+
     #[test]
     fn text_then_a_call_follow_the_clients_invariants() {
         let events = run(&[

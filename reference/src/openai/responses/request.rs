@@ -283,6 +283,16 @@ mod tests {
         assert_eq!(b.warnings, [Warning::unmapped("truncation"), Warning::unmapped("store")]);
     }
 
+    #[test]
+    fn a_json_object_format_becomes_chats_json_mode() {
+        let b = bridged(json!({"model": "m", "input": "q", "text": {"format": {"type": "json_object"}}}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(b.chat.get("response_format"), Some(&json!({"type": "json_object"})));
+        let b = bridged(json!({"model": "m", "input": "q", "text": {"format": {"type": "text"}}}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(b.chat.get("response_format"), None, "plain text needs no format");
+    }
+
     /// What needs storage is refused by name; the same field sent as `null` is no request for it.
     #[test]
     fn stateful_fields_are_refused_unless_null() {
