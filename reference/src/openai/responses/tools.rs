@@ -242,6 +242,10 @@ mod tests {
             offered.tools[2]["function"]["description"].as_str().unwrap_or_default().contains("regex grammar:\n[a-z]+")
         );
         assert_eq!(offered.warnings, [Warning::dropped("tools[2].type", "web_search")]);
+        // The local shell is offered with its action's parameters, the command required.
+        let shell = &offered.tools[3]["function"];
+        assert_eq!(shell["parameters"]["required"], json!(["command"]), "{shell}");
+        assert_eq!(shell["parameters"]["properties"]["command"]["type"], "array");
         let err = offer(tools.as_array().unwrap_or(&Vec::new()), HostedTools::Reject).expect_err("reject");
         assert_eq!(err.field(), Some("tools[2].type"));
     }
