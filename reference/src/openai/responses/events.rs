@@ -339,6 +339,23 @@ mod tests {
         out
     }
 
+    /// A streamed message is `completed` when the answer finished and `incomplete` when it was cut
+    /// (a reasoning item before it was complete once the text began).
+    #[test]
+    fn a_streamed_message_is_completed_or_incomplete_as_the_answer_ended() {
+        for (finish, status) in [("stop", "completed"), ("length", "incomplete")] {
+            let events = run(&[
+                json!({"choices": [{"index": 0, "delta": {"reasoning_content": "hmm", "content": "hi"}}]}),
+                json!({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}),
+            ]);
+            let done: Vec<&Value> =
+                events.iter().filter(|e| e.kind == "response.output_item.done").map(|e| &e.data["item"]).collect();
+            let statuses: Vec<(&str, &str)> =
+                done.iter().map(|i| (i["type"].as_str().unwrap_or(""), i["status"].as_str().unwrap_or(""))).collect();
+            assert_eq!(statuses, [("reasoning", "completed"), ("message", status)], "{finish}");
+        }
+    }
+
     /// The Response names the model the provider said it used; a chunk with an empty `model` does
     /// not blank it.
     #[test]
