@@ -266,6 +266,10 @@ mod tests {
             pick(json!({"type": "custom", "name": "notes", "namespace": "ns"}), HostedTools::Warn).ok(),
             Some(Some(json!({"type": "function", "function": {"name": "ns__notes"}})))
         );
+        assert_eq!(
+            pick(json!({"type": "local_shell"}), HostedTools::Warn).ok(),
+            Some(Some(json!({"type": "function", "function": {"name": "local_shell"}})))
+        );
         assert_eq!(pick(json!({"type": "web_search"}), HostedTools::Warn).ok(), Some(None));
         assert!(pick(json!({"type": "file_search"}), HostedTools::Reject).is_err());
         let allowed = pick(
