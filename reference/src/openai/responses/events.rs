@@ -356,6 +356,19 @@ mod tests {
         }
     }
 
+    /// An answer that is only a tool call has only that item: no empty message beside it.
+    #[test]
+    fn a_call_alone_is_the_only_item() {
+        let events = run(&[
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "get", "arguments": "{}"}}]}}]}),
+            json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+        ]);
+        let done = &events.last().expect("events").data["response"];
+        let kinds: Vec<&str> =
+            done["output"].as_array().into_iter().flatten().filter_map(|i| i["type"].as_str()).collect();
+        assert_eq!(kinds, ["function_call"], "{done}");
+    }
+
     /// The Response names the model the provider said it used; a chunk with an empty `model` does
     /// not blank it.
     #[test]

@@ -266,6 +266,12 @@ mod tests {
             pick(json!({"type": "custom", "name": "notes", "namespace": "ns"}), HostedTools::Warn).ok(),
             Some(Some(json!({"type": "function", "function": {"name": "ns__notes"}})))
         );
+        assert_eq!(pick(Value::Null, HostedTools::Reject).ok(), Some(None), "null: no choice, no error");
+        for word in ["auto", "none", "required"] {
+            assert_eq!(pick(json!(word), HostedTools::Reject).ok(), Some(Some(json!(word))));
+        }
+        let err = pick(json!("sometimes"), HostedTools::Warn).expect_err("not a choice");
+        assert_eq!(err.field(), Some("tool_choice"));
         assert_eq!(
             pick(json!({"type": "local_shell"}), HostedTools::Warn).ok(),
             Some(Some(json!({"type": "function", "function": {"name": "local_shell"}})))
