@@ -272,6 +272,10 @@ mod tests {
         }
         let err = pick(json!("sometimes"), HostedTools::Warn).expect_err("not a choice");
         assert_eq!(err.field(), Some("tool_choice"));
+        for hosted in [HostedTools::Warn, HostedTools::Reject] {
+            let err = pick(json!({"type": "function"}), hosted).expect_err("no name");
+            assert!(err.to_string().contains("needs a `name`"), "{err}");
+        }
         assert_eq!(
             pick(json!({"type": "local_shell"}), HostedTools::Warn).ok(),
             Some(Some(json!({"type": "function", "function": {"name": "local_shell"}})))
