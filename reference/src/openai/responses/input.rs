@@ -187,6 +187,20 @@ mod tests {
         messages(Some(&input), HostedTools::Warn)
     }
 
+    /// A user's message in parts (text and an image, what SDKs send for a picture) keeps its parts.
+    #[test]
+    fn a_users_parts_become_chat_parts() {
+        let (m, warnings) = converted(json!([{"role": "user", "content": [
+            {"type": "input_text", "text": "what is this?"},
+            {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}]}]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0]["role"], "user");
+        assert_eq!(m[0]["content"][0], json!({"type": "text", "text": "what is this?"}));
+        assert_eq!(m[0]["content"][1]["type"], "image_url", "{m:?}");
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
     #[test]
     fn a_tool_round_trip_becomes_one_assistant_message_and_tool_messages() {
         let (m, warnings) = converted(json!([
