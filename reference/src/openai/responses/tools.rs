@@ -281,7 +281,8 @@ mod tests {
             Some(Some(json!({"type": "function", "function": {"name": "local_shell"}})))
         );
         assert_eq!(pick(json!({"type": "web_search"}), HostedTools::Warn).ok(), Some(None));
-        assert!(pick(json!({"type": "file_search"}), HostedTools::Reject).is_err());
+        let err = pick(json!({"type": "file_search"}), HostedTools::Reject).expect_err("hosted");
+        assert!(err.to_string().contains("`file_search` names a hosted tool"), "{err}");
         let allowed = pick(
             json!({"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "a"}, {"type": "mcp", "server_label": "x"}]}),
             HostedTools::Warn,
