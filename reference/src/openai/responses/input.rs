@@ -199,6 +199,11 @@ mod tests {
         assert_eq!(m[0]["content"][0], json!({"type": "text", "text": "what is this?"}));
         assert_eq!(m[0]["content"][1]["type"], "image_url", "{m:?}");
         assert!(warnings.is_empty(), "{warnings:?}");
+        // Text parts alone stay parts too: only system text is joined into one string.
+        let (m, _) = converted(json!([{"role": "user", "content": [
+            {"type": "input_text", "text": "a"}, {"type": "input_text", "text": "b"}]}]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m[0]["content"], json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]));
     }
 
     #[test]
