@@ -74,6 +74,8 @@ mod tests {
         let many: Vec<Warning> = (0..30).map(|i| Warning::unmapped(format!("f{i}"))).collect();
         let value = header_value(&many).unwrap_or_default();
         assert!(value.ends_with(",more:6"), "{value}");
+        let value = header_value(&many[..24]).unwrap_or_default();
+        assert!(value.ends_with(",unmapped:f23"), "exactly the bound: every entry, no `more`: {value}");
         assert_eq!(header_value(&[]), None);
     }
 }
