@@ -199,6 +199,16 @@ mod tests {
         assert_eq!(m[0]["content"][0], json!({"type": "text", "text": "what is this?"}));
         assert_eq!(m[0]["content"][1]["type"], "image_url", "{m:?}");
         assert!(warnings.is_empty(), "{warnings:?}");
+        // A chat-style image part passes as it is; a file becomes chat's file part.
+        let image = json!({"type": "image_url", "image_url": {"url": "https://example.test/a.png"}});
+        let (m, _) = converted(json!([{"role": "user", "content": [image.clone(),
+            {"type": "input_file", "filename": "a.pdf", "file_data": "data:application/pdf;base64,AAAA", "ignored": 1}]}]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m[0]["content"][0], image);
+        assert_eq!(
+            m[0]["content"][1],
+            json!({"type": "file", "file": {"file_data": "data:application/pdf;base64,AAAA", "filename": "a.pdf"}})
+        );
         // Text parts alone stay parts too: only system text is joined into one string.
         let (m, _) = converted(json!([{"role": "user", "content": [
             {"type": "input_text", "text": "a"}, {"type": "input_text", "text": "b"}]}]))
