@@ -63,8 +63,8 @@ bench:
 
 ## Mutation testing of the reference's core modules (cargo-mutants, installed when missing), killed by
 ## the conformance suite in-process and the reference's own tests (.cargo/mutants.toml); results in
-## mutants.out/, the runs' report in conformance/reports/mutants.md. ≈ 1 350 mutants (the core 441,
-## the security core 126, openai/ 474, process/ 273, ≈ 15–30 s each), about 6 h on two cores, so not
+## mutants.out/, the runs' report in conformance/reports/mutants.md. ≈ 1 330 mutants (the core 441,
+## the security core 126, openai/ 474, process/ 269, ≈ 15–50 s each), about 6 h on two cores, so not
 ## in CI: one shard at a time (MUTANTS_SHARD=0/4 … 3/4, 0-based, of MUTANTS_FILES), or a part
 ## (MUTANTS_FILES=reference/src/api.rs MUTANTS_SYSTEM_FILES=); extra flags in MUTANTS_ARGS (`--re …`,
 ## `--list`, `--iterate` to test again only what a run left alive).
