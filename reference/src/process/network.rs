@@ -167,6 +167,15 @@ async fn attach_within(
 mod tests {
     use super::*;
 
+    /// A user-owned network namespace, as the sandbox makes one.
+    const UNSHARE: [&str; 3] = ["--user", "--map-root-user", "--net"];
+
+    /// Whether this machine lets the tests make one (else the network mode is unavailable anyway).
+    #[allow(clippy::disallowed_methods, reason = "the test asks `unshare` itself")]
+    fn user_namespaces() -> bool {
+        std::process::Command::new("unshare").args(UNSHARE).arg("true").status().is_ok_and(|s| s.success())
+    }
+
     #[test]
     fn programs_are_found_where_debian_installs_them_and_nothing_else_is() {
         // `sh` is in /bin or /usr/bin wherever tools run at all.
@@ -214,9 +223,7 @@ mod tests {
         let _ = stays.wait();
         assert_eq!(got, Err("the sandbox's network namespace did not appear".to_owned()));
         assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(3), "{waited:?}");
-        let unshare = ["--user", "--map-root-user", "--net"];
-        let can = std::process::Command::new("unshare").args(unshare).arg("true").status().is_ok_and(|s| s.success());
-        if !can {
+        if !user_namespaces() {
             return; // no user namespaces here: the network mode is unavailable anyway
         }
         let mut late = std::process::Command::new("sh")
@@ -238,12 +245,11 @@ mod tests {
     #[allow(clippy::disallowed_methods, reason = "the test starts the namespaces it attaches to")]
     async fn the_uplink_is_up_and_the_host_closed_when_attach_returns() {
         let Ok(tools) = Tools::find() else { return };
-        let unshare = ["--user", "--map-root-user", "--net"];
-        if !std::process::Command::new("unshare").args(unshare).arg("true").status().is_ok_and(|s| s.success()) {
+        if !user_namespaces() {
             return; // no user namespaces here: the network mode is unavailable anyway
         }
         let namespace =
-            || std::process::Command::new("unshare").args(unshare).args(["sleep", "5"]).spawn().expect("spawn");
+            || std::process::Command::new("unshare").args(UNSHARE).args(["sleep", "5"]).spawn().expect("spawn");
         let mut ns = namespace();
         let blocked: Vec<IpAddr> = vec!["192.0.2.7".parse().expect("an address")];
         let up = attach(&tools, ns.id(), &blocked, None).await;

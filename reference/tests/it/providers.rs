@@ -304,10 +304,7 @@ async fn the_chat_proxy_retries_a_5xx_and_hands_a_429_back_at_once() {
             ("CODEX_AGENT_RETRY_BASE_MS", "20"),
             ("CODEX_AGENT_MAX_BACKOFF_MS", "100"),
         ]);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let facade = format!("http://{}", listener.local_addr().unwrap());
-        let app = miniagent::app(miniagent::AppState::new(config).unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let facade = facade(config).await;
         let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
         let res =
             harness::http_client().post(format!("{facade}/v1/chat/completions")).json(&body).send().await.unwrap();
@@ -345,13 +342,19 @@ async fn a_provider_error_object_of_kilobytes_comes_back_whole() {
         .await;
     let base = server.uri() + "/v1";
     let config = Config::from_pairs([("OPENAI_API_BASE", base.as_str())]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let facade = format!("http://{}", listener.local_addr().unwrap());
-    let app = miniagent::app(miniagent::AppState::new(config).unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let facade = facade(config).await;
     let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
     let res = harness::http_client().post(format!("{facade}/v1/chat/completions")).json(&body).send().await.unwrap();
     assert_eq!(res.status(), 400);
     let answer: Value = res.json().await.unwrap();
     assert_eq!(answer["error"], error);
+}
+
+/// The façade with `config`, served on a loopback port of its own; its base URL.
+async fn facade(config: Config) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = miniagent::app(miniagent::AppState::new(config).unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
 }
