@@ -313,6 +313,9 @@ fn command(spec: &Spec) -> Result<(Command, Option<sandbox::Launch>), SpawnError
     Ok((cmd, Some(launch)))
 }
 
+/// How a process killed by its CPU limit (SIGXCPU) exits, as shells report it.
+pub(crate) const CPU_LIMIT_EXIT: i32 = 128 + libc::SIGXCPU;
+
 /// The exit code of a status; a death by signal is 128 + the signal, as shells report it.
 pub(crate) fn exit_code(status: &ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
@@ -353,6 +356,12 @@ pub(crate) async fn run(spec: Spec) -> Result<Outcome, SpawnError> {
         Outcome { exit, setup_failed: None, stdout, stderr: Captured::default(), elapsed: Duration::ZERO };
     if sandboxed && exit == Exit::Code(plan::VERDICT_EXIT) {
         apply_verdict(&mut outcome, &mut stderr, last)?;
+    }
+    // The CPU limit defaults to the timeout, so a program that spins races two clocks to the same
+    // end: killed by SIGXCPU or by the wall clock, it ran out of its time either way.
+    let cpu_is_the_timeout = spec.sandbox.as_ref().is_some_and(|s| s.settings.cpu_sec.is_none());
+    if cpu_is_the_timeout && outcome.setup_failed.is_none() && outcome.exit == Exit::Code(CPU_LIMIT_EXIT) {
+        outcome.exit = Exit::TimedOut;
     }
     outcome.stderr = stderr;
     outcome.elapsed = started.elapsed();
@@ -446,6 +455,20 @@ mod tests {
     #![allow(clippy::disallowed_methods, reason = "tests reach around the boundaries on purpose")]
     use super::*;
 
+    /// The bare init (`MINI_AGENT_TOOL_SANDBOX=off`: the init runs the steps and applies the
+    /// limits, without namespaces), or `None` with the reason where no `miniagent` binary is built
+    /// beside this test to be the init (`cargo test --lib` alone; the workspace's tests build it).
+    fn bare_init(cpu_sec: Option<u64>) -> Option<Arc<sandbox::Sandbox>> {
+        let settings = sandbox::SandboxSettings { mode: sandbox::Mode::Off, cpu_sec, ..sandbox::SandboxSettings::default() };
+        if settings.init.file_name().is_none_or(|n| n != "miniagent") {
+            let why = format!("no miniagent binary to be the tool init (found {})", settings.init.display());
+            assert!(std::env::var_os("MINIAGENT_REQUIRE_SANDBOX").is_none(), "{why} (MINIAGENT_REQUIRE_SANDBOX is set)");
+            eprintln!("{why}: skipped; build it with `cargo build -p miniagent`");
+            return None;
+        }
+        Some(Arc::new(sandbox::Sandbox::new(settings)))
+    }
+
     fn sh(script: &str, timeout_ms: u64) -> Spec {
         Spec::new("sh", Duration::from_millis(timeout_ms)).args(["-c", script])
     }
@@ -455,12 +478,7 @@ mod tests {
     /// init, `MINI_AGENT_TOOL_SANDBOX=off`: the steps are the init's to run and time.)
     #[tokio::test]
     async fn a_setup_step_out_of_time_is_named_and_the_program_is_not_blamed_on_one() {
-        let settings = sandbox::SandboxSettings { mode: sandbox::Mode::Off, ..sandbox::SandboxSettings::default() };
-        let sandbox = Arc::new(sandbox::Sandbox::new(settings));
-        if let Err(why) = &sandbox.available {
-            eprintln!("the tool init does not run here ({why}): skipped");
-            return;
-        }
+        let Some(sandbox) = bare_init(None) else { return };
         let setup = |program: &str, args: &[&str], ms: u64| Setup {
             program: program.to_owned(),
             args: args.iter().map(|a| (*a).to_owned()).collect(),
@@ -475,6 +493,24 @@ mod tests {
         spec.setup = vec![setup("true", &[], 5000)];
         let out = run(spec).await.expect("runs");
         assert_eq!((&out.exit, out.setup_failed.as_deref()), (&Exit::TimedOut, None));
+    }
+
+    /// The CPU limit defaults to the timeout, so a death by SIGXCPU is the program running out of
+    /// its time, like the wall clock's kill. Set on its own (`MINI_AGENT_TOOL_CPU_SEC`), the limit
+    /// is enforced and reported as what it is: 128 + SIGXCPU.
+    #[tokio::test]
+    async fn a_death_by_the_cpu_limit_is_a_timeout_unless_the_limit_was_set_apart() {
+        let (Some(default), Some(set_apart)) = (bare_init(None), bare_init(Some(1))) else { return };
+        let out = run(sh("kill -XCPU $$", 5000).sandboxed(&default)).await.expect("runs");
+        assert_eq!((&out.exit, out.setup_failed.as_deref()), (&Exit::TimedOut, None));
+        let out = run(sh("kill -XCPU $$", 5000).sandboxed(&set_apart)).await.expect("runs");
+        assert_eq!(out.exit, Exit::Code(CPU_LIMIT_EXIT));
+        let started = Instant::now();
+        let out = run(sh("while :; do :; done", 10_000).sandboxed(&set_apart)).await.expect("runs");
+        assert_eq!(out.exit, Exit::Code(CPU_LIMIT_EXIT), "one CPU second, not the ten-second timeout");
+        assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+        let out = run(sh("kill -XCPU $$", 5000)).await.expect("runs");
+        assert_eq!(out.exit, Exit::Code(CPU_LIMIT_EXIT), "without the sandbox there is no CPU limit to blame");
     }
 
     #[tokio::test]

@@ -92,7 +92,10 @@ pub(crate) fn shape(name: &str, outcome: &Outcome, timeout: Duration) -> ToolRes
             if rc != 0 {
                 let source =
                     if outcome.stderr.text.trim().is_empty() { &outcome.stdout.text } else { &outcome.stderr.text };
-                let head: String = source.chars().take(200).collect();
+                let mut head: String = source.chars().take(200).collect();
+                if rc == process::CPU_LIMIT_EXIT && head.trim().is_empty() {
+                    head = "killed by SIGXCPU: the tool's CPU time limit was reached (MINI_AGENT_TOOL_CPU_SEC)".into();
+                }
                 r.error = Some(format!("rc={rc}: {head}"));
             }
         }
@@ -193,6 +196,26 @@ mod tests {
         let r = python(&call(json!({"code": code})), &s, &unsandboxed()).await;
         assert_eq!(r.extra.get("stderr_truncated"), Some(&json!(1)), "{r:?}");
         assert_eq!(r.extra.get("stdout_truncated"), None, "{r:?}");
+    }
+
+    #[test]
+    fn a_silent_death_by_the_cpu_limit_says_which_limit() {
+        let outcome = |rc, stderr: &str| Outcome {
+            exit: Exit::Code(rc),
+            setup_failed: None,
+            stdout: process::Captured::default(),
+            stderr: process::Captured { text: stderr.to_owned(), ..process::Captured::default() },
+            elapsed: Duration::ZERO,
+        };
+        let r = shape("exec_python", &outcome(process::CPU_LIMIT_EXIT, ""), Duration::from_secs(1));
+        assert_eq!(
+            r.error.as_deref(),
+            Some("rc=152: killed by SIGXCPU: the tool's CPU time limit was reached (MINI_AGENT_TOOL_CPU_SEC)")
+        );
+        let r = shape("exec_python", &outcome(process::CPU_LIMIT_EXIT, "its own words"), Duration::from_secs(1));
+        assert_eq!(r.error.as_deref(), Some("rc=152: its own words"), "the program's output comes first");
+        let r = shape("exec_python", &outcome(137, ""), Duration::from_secs(1));
+        assert_eq!(r.error.as_deref(), Some("rc=137: "), "only SIGXCPU names the CPU limit");
     }
 
     #[test]
