@@ -176,6 +176,11 @@ pub(crate) const NOTES: &[(&str, &str, &str)] = &[
     ),
     ("MINI_AGENT_MAX_CONNECTIONS", "open connections; more wait in the kernel's backlog", "`4096`"),
     (
+        "MINI_AGENT_WORKERS",
+        "threads serving the connections, each with a runtime of its own (a connection, its requests and their upstream connections stay on one thread); `0` serves them on the shared runtime",
+        "the number of cores",
+    ),
+    (
         "MINI_AGENT_SHUTDOWN_GRACE_SEC",
         "after SIGTERM/SIGINT, in-flight requests get this long, then the rest are closed",
         "`20`",

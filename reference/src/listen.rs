@@ -23,7 +23,7 @@ pub struct Listen {
     pub insecure_no_auth: bool,
 }
 
-/// What one client may hold.
+/// What one client may hold, and how many threads serve the clients.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ClientLimits {
     /// `MINI_AGENT_HEADER_TIMEOUT_SEC` (10): a request head not complete by then closes the connection.
@@ -34,6 +34,9 @@ pub struct ClientLimits {
     pub max_connections: usize,
     /// `MINI_AGENT_SHUTDOWN_GRACE_SEC` (20): after SIGTERM, in-flight requests get this long.
     pub shutdown_grace: Duration,
+    /// `MINI_AGENT_WORKERS` (the cores): threads that serve the connections, each with a runtime of
+    /// its own (see `serve`); 0 serves them on the shared runtime.
+    pub workers: usize,
 }
 
 impl Default for ClientLimits {
@@ -43,6 +46,7 @@ impl Default for ClientLimits {
             body_timeout: Duration::from_secs(30),
             max_connections: 4096,
             shutdown_grace: Duration::from_secs(20),
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }
@@ -60,6 +64,7 @@ impl ClientLimits {
                 |n| *n >= 1,
             ),
             shutdown_grace: env.secs("MINI_AGENT_SHUTDOWN_GRACE_SEC", d.shutdown_grace),
+            workers: env.parse_where("MINI_AGENT_WORKERS", d.workers, "an integer from 0 to 1024", |n| *n <= 1024),
         }
     }
 }
@@ -126,6 +131,21 @@ mod tests {
             assert!(problems[0].contains("MINI_AGENT_MAX_CONNECTIONS"), "{problems:?}");
         }
         assert_eq!(limits(&[]), (ClientLimits::default(), Vec::new()));
+    }
+
+    #[test]
+    fn workers_default_to_the_cores_and_take_0_to_1024() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(limits(&[]).0.workers, cores);
+        for (value, workers) in [("0", 0), ("1", 1), ("1024", 1024)] {
+            let (l, problems) = limits(&[("MINI_AGENT_WORKERS", value)]);
+            assert_eq!((l.workers, problems.len()), (workers, 0), "{value}: {problems:?}");
+        }
+        for bad in ["1025", "-1", "all"] {
+            let (l, problems) = limits(&[("MINI_AGENT_WORKERS", bad)]);
+            assert_eq!(l.workers, cores, "{bad}: the default stays");
+            assert!(problems.len() == 1 && problems[0].contains("MINI_AGENT_WORKERS"), "{bad}: {problems:?}");
+        }
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub async fn run(
     let (stop, stopped) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
+    let workers = Workers::start(limits.workers);
     loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit {
@@ -105,37 +106,136 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let busy = Arc::new(AtomicUsize::new(0));
-        let service = Tracked { router: router.clone(), busy: busy.clone() };
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            let mut connection = std::pin::pin!(connection);
-            let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
-                _ = stopped.changed() => {
-                    // Nothing in flight (idle, or half a head): close now. Otherwise finish what
-                    // is in flight (a stream included), then close.
-                    if busy.load(Ordering::Acquire) == 0 {
-                        return drop(permit);
-                    }
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(e) = ended {
-                tracing::debug!(error = %e, "connection ended with an error");
+        let connection = Connection {
+            router: router.clone(),
+            header_timeout: limits.header_timeout,
+            stopped: stopped.clone(),
+            permit,
+        };
+        match &workers {
+            Some(workers) => workers.serve(stream, connection),
+            None => {
+                tokio::spawn(connection.serve(stream));
             }
-            drop(permit);
-        });
+        }
     }
     drop(listener);
     let _ = stop.send(true);
     drain(&permits, limits.max_connections, limits.shutdown_grace).await;
+    drop(workers);
     Ok(())
+}
+
+/// One accepted connection, to be served until it ends or the server stops.
+struct Connection {
+    router: Router,
+    header_timeout: Duration,
+    stopped: watch::Receiver<bool>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Connection {
+    async fn serve(self, stream: tokio::net::TcpStream) {
+        let Self { router, header_timeout, mut stopped, permit } = self;
+        let busy = Arc::new(AtomicUsize::new(0));
+        let service = Tracked { router, busy: busy.clone() };
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let mut connection = std::pin::pin!(connection);
+        let ended = tokio::select! {
+            ended = connection.as_mut() => ended,
+            _ = stopped.changed() => {
+                // Nothing in flight (idle, or half a head): close now. Otherwise finish what
+                // is in flight (a stream included), then close.
+                if busy.load(Ordering::Acquire) == 0 {
+                    return drop(permit);
+                }
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        if let Err(e) = ended {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+        drop(permit);
+    }
+}
+
+/// Threads with a single-threaded runtime each, that accepted connections are dealt to in turn.
+/// A connection, its requests and the upstream connections they open all run on one thread, so a
+/// request never waits for another thread to be woken to write its bytes (a multi-threaded
+/// runtime moves tasks between its threads: with `MINI_AGENT_WORKERS=0`, chat at 50 connections
+/// is served about a fifth slower, `benches/README.md`). The price is work-stealing: a thread busy
+/// with one long computation delays its own connections, not the others'.
+struct Workers {
+    handles: Vec<tokio::runtime::Handle>,
+    next: AtomicUsize,
+    stop: Vec<tokio::sync::oneshot::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// `n` worker threads, or `None` for none (0) or when they cannot be started (then the
+    /// connections are served on the shared runtime, as with 0, and the log says why).
+    fn start(n: usize) -> Option<Self> {
+        if n == 0 {
+            return None;
+        }
+        let mut workers =
+            Self { handles: Vec::new(), next: AtomicUsize::new(0), stop: Vec::new(), threads: Vec::new() };
+        for i in 0..n {
+            if let Err(e) = workers.add(i) {
+                tracing::warn!(error = %e, "cannot start worker thread {i}; serving on the shared runtime (MINI_AGENT_WORKERS)");
+                return None;
+            }
+        }
+        Some(workers)
+    }
+
+    fn add(&mut self, i: usize) -> std::io::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = runtime.handle().clone();
+        let thread = std::thread::Builder::new().name(format!("miniagent-worker-{i}")).spawn(move || {
+            let _ = runtime.block_on(stopped);
+            // What is still running once the server has drained is dropped, as on the shared
+            // runtime; a blocking task is not waited for past this.
+            runtime.shutdown_timeout(Duration::from_millis(100));
+        })?;
+        self.handles.push(handle);
+        self.stop.push(stop);
+        self.threads.push(thread);
+        Ok(())
+    }
+
+    /// Hands `stream` to the next worker, which serves it there.
+    fn serve(&self, stream: tokio::net::TcpStream, connection: Connection) {
+        // The stream leaves this runtime's reactor for the worker's.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => return tracing::warn!(error = %e, "cannot hand a connection to a worker; closed"),
+        };
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
+        self.handles[i].spawn(async move {
+            match tokio::net::TcpStream::from_std(stream) {
+                Ok(stream) => connection.serve(stream).await,
+                Err(e) => tracing::warn!(error = %e, "a worker cannot take its connection; closed"),
+            }
+        });
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for stop in self.stop.drain(..) {
+            let _ = stop.send(());
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Waits for in-flight connections to finish (every permit back), at most `grace`.
@@ -227,4 +327,54 @@ pub async fn serve(mut config: Config, shutdown: impl Future<Output = ()> + Send
     let limits = config.listen.limits;
     let state = AppState::new(config)?;
     run(listener, app(state), limits, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::disallowed_methods, reason = "the test is a real client on loopback")]
+    use super::*;
+
+    /// The name of the thread that served `GET /` on a fresh connection.
+    async fn served_by(addr: SocketAddr) -> String {
+        tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(addr).expect("connects");
+            stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("writes");
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).expect("reads");
+            answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or(answer)
+        })
+        .await
+        .expect("the client thread ends")
+    }
+
+    /// With workers, each connection is served on the next worker's thread in turn; with none,
+    /// on the shared runtime. Either way the server stops when told.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connections_are_dealt_to_the_workers_in_turn() {
+        for (workers, expected) in [
+            (2, ["miniagent-worker-0", "miniagent-worker-1", "miniagent-worker-0", "miniagent-worker-1"]),
+            (0, ["the shared runtime"; 4]),
+        ] {
+            let thread = || async {
+                let name = std::thread::current().name().unwrap_or_default().to_owned();
+                if name.starts_with("miniagent-worker-") { name } else { "the shared runtime".to_owned() }
+            };
+            let router = Router::new().route("/", axum::routing::get(thread));
+            let (listener, addr) = bind("127.0.0.1", 0).await.expect("binds");
+            let limits = ClientLimits { workers, ..ClientLimits::default() };
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(run(listener, router, limits, async {
+                let _ = stopped.await;
+            }));
+            let mut names = Vec::new();
+            for _ in 0..4 {
+                names.push(served_by(addr).await);
+            }
+            assert_eq!(names, expected, "MINI_AGENT_WORKERS={workers}");
+            let _ = stop.send(());
+            let ended = tokio::time::timeout(Duration::from_secs(5), server).await;
+            assert!(matches!(ended, Ok(Ok(Ok(())))), "MINI_AGENT_WORKERS={workers}: {ended:?}");
+        }
+    }
 }

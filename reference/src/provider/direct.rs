@@ -24,10 +24,13 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use super::error::ProviderError;
 use super::route::Route;
 
-/// hyper's client for `http://` providers; clones share the pools.
+/// hyper's client for `http://` providers; clones share the pools. Each thread has pools of its
+/// own, so a connection's task runs on the thread of the requests that use it (see `serve`'s
+/// workers): no request waits for another thread to be woken to write its upstream bytes.
 #[derive(Debug, Clone)]
 pub struct Direct {
-    client: Client<HttpConnector, Full<Bytes>>,
+    clients: std::sync::Arc<thread_local::ThreadLocal<Client<HttpConnector, Full<Bytes>>>>,
+    connect_timeout: Duration,
 }
 
 /// Why a direct call has no answer.
@@ -42,14 +45,20 @@ pub enum DirectError {
 impl Direct {
     /// Idle connections are kept a minute, like the shared client's.
     pub fn new(connect_timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_timer(TokioTimer::new())
-            .build(connector);
-        Self { client }
+        Self { clients: std::sync::Arc::default(), connect_timeout }
+    }
+
+    /// This thread's client.
+    fn client(&self) -> &Client<HttpConnector, Full<Bytes>> {
+        self.clients.get_or(|| {
+            let mut connector = HttpConnector::new();
+            connector.set_nodelay(true);
+            connector.set_connect_timeout(Some(self.connect_timeout));
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_timer(TokioTimer::new())
+                .build(connector)
+        })
     }
 
     /// Sends `request` to `url` (its parsed form, which the answer carries); the answer's body
@@ -61,7 +70,7 @@ impl Direct {
         deadline: Option<tokio::time::Instant>,
     ) -> Result<reqwest::Response, DirectError> {
         use reqwest::ResponseBuilderExt;
-        let response = self.client.request(request).await.map_err(|e| {
+        let response = self.client().request(request).await.map_err(|e| {
             let cause = cause_of(&e);
             if e.is_connect() { DirectError::Connect(cause) } else { DirectError::Request(cause) }
         })?;

@@ -58,12 +58,17 @@ fn sigterm_with_a_half_sent_request_exits_within_the_grace() {
     use std::io::Write;
     // Half a head is no request at all: closed at once. Half a body is a request in flight: it
     // gets the grace.
-    for (what, partial, limit) in [
+    // On worker threads (the default: one per core) and on the shared runtime alike.
+    for ((what, partial, limit), workers) in [
         ("half a head", "POST /agent/run HTTP/1.1\r\nHost: x\r\nContent-Le", 1),
         ("half a body", "POST /agent/run HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"model\":", 5),
-    ] {
+    ]
+    .into_iter()
+    .flat_map(|case| [(case, "2"), (case, "0")])
+    {
+        let what = format!("{what} (MINI_AGENT_WORKERS={workers})");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_miniagent"));
-        cmd.args(["serve", "--port", "0"]).env("MINI_AGENT_SHUTDOWN_GRACE_SEC", "2");
+        cmd.args(["serve", "--port", "0"]).env("MINI_AGENT_SHUTDOWN_GRACE_SEC", "2").env("MINI_AGENT_WORKERS", workers);
         let mut server = Server::start(cmd);
         let addr = server.address();
         let mut client = std::net::TcpStream::connect(addr).unwrap();
