@@ -23,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::context::FutureExt as _;
 
-use super::request_id::RequestId;
+use super::request_id::{RequestId, X_REQUEST_ID};
 use super::state::SharedState;
 use crate::auth::{self, Caller};
 use crate::telemetry::metrics::{UNMATCHED_ROUTE, method_label};
@@ -55,9 +55,9 @@ pub(crate) async fn front(State(state): State<SharedState>, mut req: Request, ne
         }
     };
     if let Some(value) = id_header
-        && !response.headers().contains_key("x-request-id")
+        && !response.headers().contains_key(&X_REQUEST_ID)
     {
-        response.headers_mut().insert("x-request-id", value);
+        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
     let status = response.status().as_u16();
     if let Some(m) = &state.metrics {

@@ -41,10 +41,7 @@ fn invalid(field: &str, message: &str) -> ApiError {
 }
 
 pub(super) fn request_id(rid: Option<Extension<RequestId>>) -> RequestId {
-    rid.map_or_else(
-        || RequestId { id: format!("req_{}", uuid::Uuid::new_v4().simple()), from_client: false },
-        |Extension(r)| r,
-    )
+    rid.map_or_else(|| RequestId { id: super::request_id::fresh(), from_client: false }, |Extension(r)| r)
 }
 
 pub(crate) async fn chat_completions(

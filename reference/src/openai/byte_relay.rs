@@ -56,7 +56,8 @@ pub(crate) fn relay(
     pace: Pace,
     on_usage: impl FnMut(&[u8]) + Send + 'static,
 ) -> impl Stream<Item = Bytes> + Send + 'static {
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let content_type =
+        response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     if !content_type.starts_with("text/event-stream") {
         let why = format!("provider {provider} answered a stream request with `{content_type}`, not an event stream");
         return futures::stream::iter([error_bytes(why)]).boxed();

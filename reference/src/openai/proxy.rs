@@ -36,6 +36,9 @@ use crate::transport::retry_after;
 
 /// Provider headers worth passing back to the client (rate-limit state, the provider's own id).
 const PASSED_BACK: [&str; 2] = ["x-ratelimit-", "openai-"];
+/// Named once: a header set by `&str` parses and checks its name on every request.
+static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+static JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// Why a proxied call has no 2xx answer to hand back.
 #[derive(Debug, thiserror::Error)]
@@ -205,8 +208,8 @@ pub(crate) async fn forward(
             }
             Some(client) => {
                 let request = http::Request::post(url.as_str())
-                    .header("content-type", "application/json")
-                    .header("x-request-id", request_id);
+                    .header(http::header::CONTENT_TYPE, JSON.clone())
+                    .header(X_REQUEST_ID.clone(), request_id);
                 Call::Direct(client, url.clone(), with_key(request, route).body(Full::new(body.clone())))
             }
             None => {

@@ -37,7 +37,8 @@ pub(crate) fn relay(
     max_bytes: usize,
     idle: Duration,
 ) -> impl Stream<Item = Item> + Send + 'static {
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let content_type =
+        response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     if !content_type.starts_with("text/event-stream") {
         let why = format!("provider {provider} answered a stream request with `{content_type}`, not an event stream");
         return futures::stream::iter(vec![Item::Error(error_event(why))]).boxed();
