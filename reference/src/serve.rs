@@ -84,7 +84,7 @@ pub async fn run(
     let (stop, stopped) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
-    let workers = Workers::start(limits.workers);
+    let mut workers = Workers::start(limits.workers);
     loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit {
@@ -112,7 +112,7 @@ pub async fn run(
             stopped: stopped.clone(),
             permit,
         };
-        match &workers {
+        match &mut workers {
             Some(workers) => workers.serve(stream, connection),
             None => {
                 tokio::spawn(connection.serve(stream));
@@ -170,31 +170,54 @@ impl Connection {
 /// is served about a fifth slower, `benches/README.md`). The price is work-stealing: a thread busy
 /// with one long computation delays its own connections, not the others'.
 struct Workers {
-    handles: Vec<tokio::runtime::Handle>,
-    next: AtomicUsize,
-    stop: Vec<tokio::sync::oneshot::Sender<()>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
+    workers: Vec<Worker>,
+    next: usize,
+}
+
+/// One worker thread: its runtime's handle, and how to stop it.
+struct Worker {
+    handle: tokio::runtime::Handle,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Workers {
     /// `n` worker threads, or `None` for none (0) or when they cannot be started (then the
     /// connections are served on the shared runtime, as with 0, and the log says why).
     fn start(n: usize) -> Option<Self> {
-        if n == 0 {
-            return None;
-        }
-        let mut workers =
-            Self { handles: Vec::new(), next: AtomicUsize::new(0), stop: Vec::new(), threads: Vec::new() };
+        let mut workers = Self { workers: Vec::with_capacity(n), next: 0 };
         for i in 0..n {
-            if let Err(e) = workers.add(i) {
-                tracing::warn!(error = %e, "cannot start worker thread {i}; serving on the shared runtime (MINI_AGENT_WORKERS)");
-                return None;
+            match Worker::start(i) {
+                Ok(worker) => workers.workers.push(worker),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start worker thread {i}; serving on the shared runtime (MINI_AGENT_WORKERS)");
+                    return None;
+                }
             }
         }
-        Some(workers)
+        (n > 0).then_some(workers)
     }
 
-    fn add(&mut self, i: usize) -> std::io::Result<()> {
+    /// Hands `stream` to the next worker, which serves it there.
+    fn serve(&mut self, stream: tokio::net::TcpStream, connection: Connection) {
+        // The stream leaves this runtime's reactor for the worker's.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => return tracing::warn!(error = %e, "cannot hand a connection to a worker; closed"),
+        };
+        let worker = &self.workers[self.next % self.workers.len()];
+        self.next = self.next.wrapping_add(1);
+        worker.handle.spawn(async move {
+            match tokio::net::TcpStream::from_std(stream) {
+                Ok(stream) => connection.serve(stream).await,
+                Err(e) => tracing::warn!(error = %e, "a worker cannot take its connection; closed"),
+            }
+        });
+    }
+}
+
+impl Worker {
+    fn start(i: usize) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = runtime.handle().clone();
@@ -204,35 +227,22 @@ impl Workers {
             // runtime; a blocking task is not waited for past this.
             runtime.shutdown_timeout(Duration::from_millis(100));
         })?;
-        self.handles.push(handle);
-        self.stop.push(stop);
-        self.threads.push(thread);
-        Ok(())
-    }
-
-    /// Hands `stream` to the next worker, which serves it there.
-    fn serve(&self, stream: tokio::net::TcpStream, connection: Connection) {
-        // The stream leaves this runtime's reactor for the worker's.
-        let stream = match stream.into_std() {
-            Ok(stream) => stream,
-            Err(e) => return tracing::warn!(error = %e, "cannot hand a connection to a worker; closed"),
-        };
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
-        self.handles[i].spawn(async move {
-            match tokio::net::TcpStream::from_std(stream) {
-                Ok(stream) => connection.serve(stream).await,
-                Err(e) => tracing::warn!(error = %e, "a worker cannot take its connection; closed"),
-            }
-        });
+        Ok(Self { handle, stop, thread })
     }
 }
 
 impl Drop for Workers {
     fn drop(&mut self) {
-        for stop in self.stop.drain(..) {
-            let _ = stop.send(());
-        }
-        for thread in self.threads.drain(..) {
+        // All are told first, so they stop together; then each is waited for.
+        let threads: Vec<_> = self
+            .workers
+            .drain(..)
+            .map(|worker| {
+                let _ = worker.stop.send(());
+                worker.thread
+            })
+            .collect();
+        for thread in threads {
             let _ = thread.join();
         }
     }

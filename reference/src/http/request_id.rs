@@ -2,6 +2,8 @@
 //! — set by [`super::front`], handed to handlers (the proxy sends it upstream, logs name it) and
 //! answered back on every response.
 
+pub(crate) use crate::openai::proxy::X_REQUEST_ID;
+
 /// The id of the request being handled.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestId {
@@ -9,9 +11,6 @@ pub(crate) struct RequestId {
     /// Whether the client chose it (then it is answered back as is).
     pub from_client: bool,
 }
-
-/// The header, named once: a lookup or insert by `&str` parses and checks the name every time.
-pub(crate) static X_REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
 
 /// Longest client id taken as is; longer or non-printable ones are replaced.
 const MAX_LEN: usize = 200;

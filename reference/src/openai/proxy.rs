@@ -36,8 +36,10 @@ use crate::transport::retry_after;
 
 /// Provider headers worth passing back to the client (rate-limit state, the provider's own id).
 const PASSED_BACK: [&str; 2] = ["x-ratelimit-", "openai-"];
-/// Named once: a header set by `&str` parses and checks its name on every request.
-static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+/// The request id's header, in and out, named once: a header looked up or set by a `&str` has its
+/// name parsed and checked every time.
+pub(crate) static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+/// Named once, like [`X_REQUEST_ID`].
 static JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// Why a proxied call has no 2xx answer to hand back.
